@@ -1,0 +1,21 @@
+"""The entry point smsgate loads: registers the ``ipyy`` provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import smsgate
+from smsgate.hookspecs import ProviderFactory
+
+
+@smsgate.hookimpl
+def register_providers(register: Any) -> None:
+    """Register ``ipyy``; the provider module is imported only when one is built."""
+
+    def ipyy(**config: Any) -> smsgate.Provider:
+        from smsgate_ipyy._provider import IpyyProvider  # noqa: PLC0415 - lazy by design
+
+        return IpyyProvider(**config)
+
+    factory: ProviderFactory = ipyy
+    register("ipyy", factory)

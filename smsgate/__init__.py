@@ -1,0 +1,58 @@
+"""smsgate: one vendor-neutral way to send SMS and MMS, read delivery reports and receive
+inbound messages, with each SMS provider added as a plugin.
+
+>>> import smsgate
+>>> provider = smsgate.get_provider("memory")
+>>> with smsgate.Gateway(provider) as gateway:
+...     receipt = gateway.send(smsgate.Sms(to="13800138000", text="hello【smsgate】"))
+>>> receipt.accepted
+1
+
+Importing this package loads no plugin: plugins load on the first call that needs them.
+"""
+
+from __future__ import annotations
+
+from smsgate._drivers import arun_flow, run_flow
+from smsgate._gateway import AsyncGateway, Gateway
+from smsgate._models import (
+    Balance,
+    DeliveryReport,
+    DeliveryStatus,
+    InboundMessage,
+    Mms,
+    MmsPart,
+    Receipt,
+    Sms,
+)
+from smsgate._plugins import get_provider, provider_names
+from smsgate._provider import Capabilities, Flow, Operation, Provider
+from smsgate.exceptions import SmsGateError, ValidationError
+from smsgate.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncGateway",
+    "Balance",
+    "Capabilities",
+    "DeliveryReport",
+    "DeliveryStatus",
+    "Flow",
+    "Gateway",
+    "InboundMessage",
+    "Mms",
+    "MmsPart",
+    "Operation",
+    "Provider",
+    "Receipt",
+    "Sms",
+    "SmsGateError",
+    "ValidationError",
+    "__version__",
+    "arun_flow",
+    "get_provider",
+    "hookimpl",
+    "provider_names",
+    "run_flow",
+]

@@ -1,0 +1,279 @@
+"""The value objects applications build and receive.
+
+All are frozen, keyword-only attrs classes validated at construction, so an invalid
+message cannot exist. Checks here are the generic ones; a provider adds its own rules
+(number format, length limits) before any I/O. Vendor payloads are kept in ``raw``,
+which is neither compared nor shown in ``repr``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+
+from smsgate.exceptions import ValidationError
+
+__all__ = [
+    "Balance",
+    "DeliveryReport",
+    "DeliveryStatus",
+    "InboundMessage",
+    "Mms",
+    "MmsPart",
+    "Receipt",
+    "Sms",
+]
+
+_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+
+
+def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Accept one number or several; strip surrounding blanks."""
+    items = [value] if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(f"recipient must be a string, not {type(item).__name__}", field="to")
+        out.append(item.strip())
+    return tuple(out)
+
+
+def _check_recipients(_inst: object, _attr: object, value: tuple[str, ...]) -> None:
+    if not value:
+        raise ValidationError("at least one recipient is required", field="to")
+    seen: set[str] = set()
+    for number in value:
+        if not _NUMBER.fullmatch(number):
+            raise ValidationError(
+                f"recipient {mask_mobile(number)!r} is not a phone number "
+                "(digits with an optional leading '+')",
+                field="to",
+            )
+        if number in seen:
+            raise ValidationError(f"recipient {mask_mobile(number)} is listed twice", field="to")
+        seen.add(number)
+
+
+def _check_text(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(f"{attr.name} must be a string", field=attr.name)
+    if not value.strip():
+        raise ValidationError(f"{attr.name} must not be empty", field=attr.name)
+
+
+def _check_aware(_inst: object, attr: attrs.Attribute[Any], value: dt.datetime | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dt.datetime):
+        raise ValidationError(f"{attr.name} must be a datetime", field=attr.name)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(
+            f"{attr.name} must be timezone-aware (a naive datetime is ambiguous)", field=attr.name
+        )
+
+
+def _check_ext(_inst: object, _attr: object, value: str | None) -> None:
+    if value is not None and not (isinstance(value, str) and value.isascii() and value.isdigit()):
+        raise ValidationError("ext must be a string of digits", field="ext")
+
+
+def _optional_str(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _decimal(value: object) -> Decimal:
+    try:
+        return Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation as exc:
+        raise ValidationError(f"not a number: {value!r}") from exc
+
+
+def _optional_decimal(value: object) -> Decimal | None:
+    return None if value is None or value == "" else _decimal(value)
+
+
+def _bytes(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise ValidationError("MmsPart.data must be bytes", field="data")
+
+
+def mask_mobile(number: str) -> str:
+    """Hide the middle of a phone number for logs and messages: ``138****8000``."""
+    if len(number) <= 7:
+        return "*" * len(number)
+    return f"{number[:3]}{'*' * (len(number) - 7)}{number[-4:]}"
+
+
+@attrs.frozen(kw_only=True)
+class Sms:
+    """A text message to one or more recipients.
+
+    :param to: one number or an iterable of numbers (digits, optional leading ``+``).
+    :param text: the message, including any signature the provider requires.
+    :param send_at: schedule for later; must be timezone-aware.
+    :param ext: extension digits appended to the sender number, if the channel allows.
+    """
+
+    to: tuple[str, ...] = attrs.field(converter=_recipients, validator=_check_recipients)
+    text: str = attrs.field(validator=_check_text, repr=False)
+    send_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
+    ext: str | None = attrs.field(default=None, converter=_optional_str, validator=_check_ext)
+
+    def __repr__(self) -> str:
+        # Message text and full numbers are customer data: keep them out of reprs.
+        shown = ", ".join(mask_mobile(n) for n in self.to[:3])
+        more = f", …+{len(self.to) - 3}" if len(self.to) > 3 else ""
+        return (
+            f"Sms(to=[{shown}{more}], text=<{len(self.text)} chars>, "
+            f"send_at={self.send_at!r}, ext={self.ext!r})"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class MmsPart:
+    """One element of an MMS: a file name (with extension) and its bytes.
+
+    :param name: file name; its extension tells the type (``a.txt``, ``b.jpg``, ``c.smil``).
+    :param data: the content. Text parts are bytes already encoded as the provider needs.
+    :param content_type: optional MIME type, for providers that take one.
+    """
+
+    name: str = attrs.field(validator=_check_text)
+    data: bytes = attrs.field(converter=_bytes, repr=lambda d: f"<{len(d)} bytes>")
+    content_type: str | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if "\x00" in self.name or "/" in self.name or "\\" in self.name:
+            raise ValidationError(f"MMS part name {self.name!r} may not contain NUL or slashes", field="name")
+
+
+def _parts(value: Iterable[MmsPart]) -> tuple[MmsPart, ...]:
+    return tuple(value)
+
+
+def _check_parts(_inst: object, _attr: object, value: tuple[MmsPart, ...]) -> None:
+    if not value:
+        raise ValidationError("an MMS needs at least one part", field="parts")
+    names: set[str] = set()
+    for part in value:
+        if not isinstance(part, MmsPart):
+            raise ValidationError("MMS parts must be MmsPart objects", field="parts")
+        if part.name in names:
+            raise ValidationError(f"MMS part name {part.name!r} is used twice", field="parts")
+        names.add(part.name)
+
+
+@attrs.frozen(kw_only=True)
+class Mms:
+    """A multimedia message: a subject and ordered parts, to one or more recipients."""
+
+    to: tuple[str, ...] = attrs.field(converter=_recipients, validator=_check_recipients)
+    subject: str = attrs.field(default="", repr=False)
+    parts: tuple[MmsPart, ...] = attrs.field(converter=_parts, validator=_check_parts)
+    send_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
+    ext: str | None = attrs.field(default=None, converter=_optional_str, validator=_check_ext)
+
+    @property
+    def size(self) -> int:
+        """Total bytes of all parts."""
+        return sum(len(p.data) for p in self.parts)
+
+
+@attrs.frozen(kw_only=True)
+class Receipt:
+    """A provider accepted a request.
+
+    :ivar provider: name of the provider that accepted it.
+    :ivar task_id: the provider's id for the request (an opaque string).
+    :ivar accepted: how many recipients the provider accepted.
+    :ivar recipients: the numbers that were in the request.
+    :ivar balance: the balance the provider reported in the same reply, if any.
+    :ivar attempts: how many attempts the gateway made before this success (1 = first try).
+    """
+
+    provider: str
+    task_id: str
+    accepted: int
+    recipients: tuple[str, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    balance: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    attempts: int = 1
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class Balance:
+    """What the account has left.
+
+    :ivar remaining: units left (may be negative on post-paid accounts).
+    :ivar kind: which balance: ``"sms"`` or ``"mms"``.
+    :ivar pay_mode: the provider's word for the payment mode (pre-paid, post-paid), if given.
+    :ivar total: the provider's total (units bought or sent), if given.
+    """
+
+    provider: str
+    remaining: Decimal = attrs.field(converter=_decimal)
+    kind: str = "sms"
+    pay_mode: str | None = None
+    total: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Outcome of a delivery to one handset."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryReport:
+    """The carrier's word on one recipient of a sent message.
+
+    :ivar vendor_code: the raw code from upstream (``DELIVRD``, ``MY:0001`` …), kept as is.
+    """
+
+    provider: str
+    mobile: str
+    task_id: str | None
+    status: DeliveryStatus = attrs.field(converter=DeliveryStatus)
+    received_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
+    vendor_code: str | None = None
+    ext: str | None = attrs.field(default=None, converter=_optional_str)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"DeliveryReport(provider={self.provider!r}, mobile={mask_mobile(self.mobile)!r}, "
+            f"task_id={self.task_id!r}, status={self.status!s}, received_at={self.received_at!r}, "
+            f"vendor_code={self.vendor_code!r})"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class InboundMessage:
+    """A message a handset sent to the account (mobile-originated)."""
+
+    provider: str
+    mobile: str
+    text: str = attrs.field(repr=False)
+    received_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
+    ext: str | None = attrs.field(default=None, converter=_optional_str)
+    task_id: str | None = attrs.field(default=None, converter=_optional_str)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"InboundMessage(provider={self.provider!r}, mobile={mask_mobile(self.mobile)!r}, "
+            f"text=<{len(self.text)} chars>, received_at={self.received_at!r}, ext={self.ext!r})"
+        )

@@ -1,0 +1,177 @@
+"""The provider protocol: capabilities plus operations written as I/O-free flows.
+
+A provider never performs I/O. Each operation returns a *flow*: a generator that yields
+the :class:`httpx.Request` it wants sent, receives the :class:`httpx.Response` (body read),
+and finally returns the result model. httpx's ``Auth.auth_flow`` is the model for this::
+
+    def balance(self, kind: str = "sms") -> Flow[Balance]:
+        response = yield build_balance_request(...)
+        return parse_balance(response.content)
+
+The core's two drivers (:func:`smsgate.run_flow` and :func:`smsgate.arun_flow`) run the
+same flow over an ``httpx.Client`` or ``httpx.AsyncClient``, so a provider is written once
+and works in sync and async code. A transport failure is translated to
+:class:`~smsgate.exceptions.NotSentError` or
+:class:`~smsgate.exceptions.UncertainOutcomeError` and *thrown into* the flow, which may
+catch it (a batch adds its partial receipts) or let it propagate.
+
+Validation happens in the flow before its first ``yield``: a flow that raises
+:class:`~smsgate.exceptions.ValidationError` has sent nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
+
+import attrs
+import httpx
+
+from smsgate.exceptions import UnsupportedOperationError
+
+if TYPE_CHECKING:
+    from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, Receipt, Sms
+
+__all__ = ["CallbackReply", "Capabilities", "Flow", "Operation", "Provider"]
+
+T = TypeVar("T")
+
+#: A provider operation: yields requests, receives responses, returns the result.
+Flow: TypeAlias = Generator[httpx.Request, httpx.Response, T]
+
+
+class Operation(enum.StrEnum):
+    """The operations a gateway routes. Each needs the capability of the same name."""
+
+    SEND = "send"
+    SEND_BATCH = "send_batch"
+    SEND_MMS = "send_mms"
+    BALANCE = "balance"
+    FETCH_REPORTS = "fetch_reports"
+    FETCH_INBOUND = "fetch_inbound"
+    CHANGE_PASSWORD = "change_password"
+
+    @property
+    def delivers(self) -> bool:
+        """True when running it twice could deliver a message twice."""
+        return self in (Operation.SEND, Operation.SEND_BATCH, Operation.SEND_MMS)
+
+
+@attrs.frozen(kw_only=True)
+class Capabilities:
+    """What a provider can do, declared up front so the gateway routes without trying.
+
+    :ivar max_recipients: recipients one send request may carry (the flow chunks above it).
+    :ivar max_batch: messages one batch request may carry.
+    :ivar max_text_length: characters one message may have, if the provider has a limit.
+    :ivar balance_kinds: the kinds :meth:`Provider.balance` accepts (``"sms"``, ``"mms"``).
+    """
+
+    send: bool = True
+    batch: bool = False
+    mms: bool = False
+    balance: bool = False
+    balance_kinds: frozenset[str] = attrs.field(default=frozenset({"sms"}), converter=frozenset)
+    report_pull: bool = False
+    inbound_pull: bool = False
+    callbacks: bool = False
+    scheduling: bool = False
+    change_password: bool = False
+    max_recipients: int | None = None
+    max_batch: int | None = None
+    max_text_length: int | None = None
+
+    def supports(self, operation: Operation | str) -> bool:
+        """Whether the declared capabilities cover ``operation``."""
+        op = Operation(operation)
+        return {
+            Operation.SEND: self.send,
+            Operation.SEND_BATCH: self.batch,
+            Operation.SEND_MMS: self.mms,
+            Operation.BALANCE: self.balance,
+            Operation.FETCH_REPORTS: self.report_pull,
+            Operation.FETCH_INBOUND: self.inbound_pull,
+            Operation.CHANGE_PASSWORD: self.change_password,
+        }[op]
+
+
+@attrs.frozen(kw_only=True)
+class CallbackReply:
+    """What a receiver answers to a provider's push, in the provider's own protocol."""
+
+    status_code: int = 200
+    body: bytes = b""
+    media_type: str = "text/plain; charset=utf-8"
+
+
+class Provider:
+    """Base class for providers. Subclasses set :attr:`capabilities` and override the
+    operations they declare; the others raise :class:`UnsupportedOperationError`.
+
+    :ivar name: the name this instance reports in receipts and errors (defaults to the
+        registered provider name; give two accounts of one vendor different names).
+    :ivar timeout: seconds allowed per HTTP request (connect, read, write and pool each).
+    """
+
+    capabilities: Capabilities = Capabilities()
+    name: str = "provider"
+    timeout: float | None = 10.0
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def _unsupported(self, operation: Operation) -> UnsupportedOperationError:
+        return UnsupportedOperationError(
+            f"provider {self.name!r} does not support {operation.value}",
+            provider=self.name,
+            operation=operation.value,
+        )
+
+    def send(self, sms: Sms) -> Flow[Receipt]:
+        """Send one text message (chunked by ``max_recipients`` if needed)."""
+        raise self._unsupported(Operation.SEND)
+
+    def send_batch(self, messages: Sequence[Sms]) -> Flow[list[Receipt]]:
+        """Send personalised messages; one receipt per request made, in order."""
+        raise self._unsupported(Operation.SEND_BATCH)
+
+    def send_mms(self, mms: Mms) -> Flow[Receipt]:
+        """Send one multimedia message."""
+        raise self._unsupported(Operation.SEND_MMS)
+
+    def balance(self, kind: str = "sms") -> Flow[Balance]:
+        """Read the account balance of ``kind`` (see ``capabilities.balance_kinds``)."""
+        raise self._unsupported(Operation.BALANCE)
+
+    def fetch_reports(
+        self, *, limit: int | None = None, task_id: str | None = None
+    ) -> Flow[list[DeliveryReport]]:
+        """Pull queued delivery reports. Destructive at most vendors: each is returned once."""
+        raise self._unsupported(Operation.FETCH_REPORTS)
+
+    def fetch_inbound(self) -> Flow[list[InboundMessage]]:
+        """Pull queued inbound messages. Destructive at most vendors."""
+        raise self._unsupported(Operation.FETCH_INBOUND)
+
+    def change_password(self, new_password: str) -> Flow[None]:
+        """Change the account password; on success the provider uses the new one."""
+        raise self._unsupported(Operation.CHANGE_PASSWORD)
+
+    # --- pushes (callbacks) -------------------------------------------------------------
+
+    def parse_callback(
+        self, body: bytes, content_type: str | None = None
+    ) -> list[DeliveryReport | InboundMessage]:
+        """Parse the body of a push the provider sent to the application's receiver.
+
+        Pure: no I/O. Raises :class:`~smsgate.exceptions.ValidationError` for a body that is
+        not a valid push (the receiver then asks the provider to retry, or rejects it).
+        """
+        raise UnsupportedOperationError(
+            f"provider {self.name!r} does not parse callbacks", provider=self.name
+        )
+
+    def callback_reply(self, ok: bool) -> CallbackReply:
+        """The answer that tells the provider a push was stored (``ok``) or should be retried."""
+        return CallbackReply(status_code=200 if ok else 500)

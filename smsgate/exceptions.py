@@ -1,0 +1,372 @@
+"""Every error smsgate raises, in one tree.
+
+Each class answers the question an application has when a send goes wrong:
+*was the message sent, and what can I do now?*
+
+::
+
+    SmsGateError                      root of everything smsgate raises
+    ├── ConfigurationError            the library is set up wrongly; fix the code or config
+    │   ├── UnknownProviderError      no plugin registers that provider name
+    │   ├── DuplicateProviderError    two plugins register the same provider name
+    │   └── UnsupportedOperationError no configured provider can do this operation
+    ├── ValidationError               bad input, found before any I/O; nothing was sent
+    ├── ProviderError                 the provider answered and refused (code, message kept)
+    │   ├── ProviderUnavailableError  about *this provider*: another provider may succeed
+    │   │   ├── AuthenticationError   wrong account or password, IP not bound, account stopped
+    │   │   ├── InsufficientBalanceError
+    │   │   ├── NoChannelError        no sending channel or product configured
+    │   │   ├── PermissionDeniedError the account may not use this operation
+    │   │   ├── RateLimitedError      too many requests; try again later (retryable)
+    │   │   └── ProviderOutageError   internal error at the provider (retryable)
+    │   └── MessageRejectedError      about *the message*: any provider would refuse it
+    │       ├── InvalidRecipientError bad, black-listed or unroutable number
+    │       ├── ContentError          empty, too long, sensitive words, bad parts
+    │       └── SignatureError        the 【signature】 is missing or not allowed
+    ├── TransportError                the exchange itself failed
+    │   ├── NotSentError              surely did not reach the provider: safe to retry
+    │   └── UncertainOutcomeError     may have reached it: retrying may send twice
+    │       └── MalformedReplyError   a reply came but could not be understood
+    ├── PartialBatchError             some requests of a batch were accepted, then one failed
+    └── AllProvidersFailedError       every attempt failed (also an ``ExceptionGroup``)
+
+Two class attributes carry the routing decision, so code never has to know the tree:
+
+``retry_safe``
+    Sending the *same* request to the *same* provider again cannot duplicate the message
+    and may succeed.
+``failover_safe``
+    Sending the message to *another* provider cannot duplicate it.
+
+Errors from httpx, zeep, lxml and pycryptodome never escape untranslated: they are
+always the ``__cause__`` of one of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+__all__ = [
+    "AllProvidersFailedError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ContentError",
+    "DuplicateProviderError",
+    "InsufficientBalanceError",
+    "InvalidRecipientError",
+    "MalformedReplyError",
+    "MessageRejectedError",
+    "NoChannelError",
+    "NotSentError",
+    "PartialBatchError",
+    "PermissionDeniedError",
+    "ProviderError",
+    "ProviderOutageError",
+    "ProviderUnavailableError",
+    "RateLimitedError",
+    "SignatureError",
+    "SmsGateError",
+    "TransportError",
+    "UncertainOutcomeError",
+    "UnknownProviderError",
+    "UnsupportedOperationError",
+    "ValidationError",
+]
+
+
+class SmsGateError(Exception):
+    """Root of every error smsgate raises.
+
+    :ivar provider: name of the provider involved, when one is.
+    :ivar operation: the operation that failed (``"send"``, ``"balance"`` …), when known.
+    :ivar attempts: set by the gateway on the error it raises: every failed attempt
+        before this one, oldest first, each an exception with ``provider`` set.
+    """
+
+    #: Re-sending to the same provider cannot duplicate the message.
+    retry_safe: ClassVar[bool] = False
+    #: Sending to another provider cannot duplicate the message.
+    failover_safe: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.operation = operation
+        self.attempts: tuple[SmsGateError, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"[{self.provider}] " if self.provider else ""
+        return f"{where}{self.message}"
+
+
+# --- configuration ----------------------------------------------------------------------
+
+
+class ConfigurationError(SmsGateError):
+    """The library is set up wrongly. Fix the code or the configuration; retrying won't help."""
+
+
+class UnknownProviderError(ConfigurationError):
+    """No installed plugin registers a provider under this name.
+
+    Install the plugin (``pip install smsgate-<name>``) or check ``SMSGATE_PLUGINS``.
+    """
+
+
+class DuplicateProviderError(ConfigurationError):
+    """Two plugins register a provider under the same name; uninstall or restrict one."""
+
+
+class UnsupportedOperationError(ConfigurationError):
+    """No configured provider declares the capability this operation needs."""
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+class ValidationError(SmsGateError, ValueError):
+    """The input is invalid. Found before any I/O: nothing was sent. Correct the input.
+
+    :ivar field: the name of the offending field, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        provider: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, operation=operation)
+        self.field = field
+
+
+# --- provider refusals ------------------------------------------------------------------
+
+
+class ProviderError(SmsGateError):
+    """The provider answered and refused the request. Nothing was sent.
+
+    :ivar code: the vendor's result code as a string (``"1005"``, ``"PasswordError"``), if any.
+    :ivar vendor_message: the vendor's own description, unchanged.
+    :ivar raw: the reply as parsed (not part of ``str()``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        vendor_message: str | None = None,
+        raw: Any = None,
+        provider: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, operation=operation)
+        self.code = code
+        self.vendor_message = vendor_message
+        self.raw = raw
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.code is not None:
+            text += f" (code {self.code})"
+        return text
+
+
+class ProviderUnavailableError(ProviderError):
+    """The refusal is about this provider or account, not the message: fail over."""
+
+    failover_safe = True
+
+
+class AuthenticationError(ProviderUnavailableError):
+    """Credentials refused, account stopped or caller IP not bound. Check the account."""
+
+
+class InsufficientBalanceError(ProviderUnavailableError):
+    """The account has no balance left. Top it up, or let another provider send."""
+
+
+class NoChannelError(ProviderUnavailableError):
+    """The account has no channel or product able to carry this message."""
+
+
+class PermissionDeniedError(ProviderUnavailableError):
+    """The account is not allowed to use this operation."""
+
+
+class RateLimitedError(ProviderUnavailableError):
+    """The provider asks to slow down. Retrying later is safe.
+
+    :ivar retry_after: seconds the provider asked to wait, when it said.
+    """
+
+    retry_safe = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ProviderOutageError(ProviderUnavailableError):
+    """The provider reported an internal error without accepting the message. Retry later."""
+
+    retry_safe = True
+
+
+class MessageRejectedError(ProviderError):
+    """The refusal is about the message: another provider would refuse it too. Fix it."""
+
+
+class InvalidRecipientError(MessageRejectedError):
+    """A recipient number is malformed, black-listed or has no route."""
+
+
+class ContentError(MessageRejectedError):
+    """The content is empty, too long, contains blocked words, or its parts are malformed."""
+
+
+class SignatureError(MessageRejectedError):
+    """The 【signature】 the provider requires is missing or not registered."""
+
+
+# --- transport --------------------------------------------------------------------------
+
+
+class TransportError(SmsGateError):
+    """The HTTP exchange failed. See the two subclasses for what that means."""
+
+
+class NotSentError(TransportError):
+    """The request surely never reached the provider (DNS, refused, connect timeout, TLS).
+
+    Retrying or failing over cannot duplicate the message.
+    """
+
+    retry_safe = True
+    failover_safe = True
+
+
+class UncertainOutcomeError(TransportError):
+    """The request may have reached the provider, but no usable answer came back.
+
+    The message may or may not have been sent. Retrying or failing over may send it twice,
+    so smsgate does neither unless told to; check delivery reports before resending.
+
+    :ivar request_sent: True when the whole request is known to have been written.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool | None = None,
+        provider: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, operation=operation)
+        self.request_sent = request_sent
+
+
+class MalformedReplyError(UncertainOutcomeError):
+    """A reply arrived but could not be parsed; whether the provider acted is unknown.
+
+    :ivar status_code: the HTTP status of the reply.
+    :ivar body_excerpt: the first bytes of the reply, for diagnosis (never the request).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body_excerpt: bytes = b"",
+        provider: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, request_sent=True, provider=provider, operation=operation)
+        self.status_code = status_code
+        self.body_excerpt = body_excerpt[:200]
+
+
+# --- batches and groups -----------------------------------------------------------------
+
+
+class PartialBatchError(SmsGateError):
+    """A batch went out in several requests; some were accepted, then one failed.
+
+    :ivar receipts: the receipts of the requests that were accepted, in order.
+    :ivar pending: the messages that were not accepted (the failed request's and the rest).
+    The failure itself is ``__cause__``; ``retry_safe`` / ``failover_safe`` follow it, so
+    the pending part may be resent exactly when the cause allows it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        receipts: Sequence[Any],
+        pending: Sequence[Any],
+        cause: SmsGateError,
+        provider: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, operation=operation)
+        self.receipts = tuple(receipts)
+        self.pending = tuple(pending)
+        self.__cause__ = cause
+
+    @property
+    def cause(self) -> SmsGateError:
+        """The error that stopped the batch."""
+        assert isinstance(self.__cause__, SmsGateError)
+        return self.__cause__
+
+    @property
+    def retry_safe(self) -> bool:  # type: ignore[override]
+        return self.cause.retry_safe
+
+    @property
+    def failover_safe(self) -> bool:  # type: ignore[override]
+        return self.cause.failover_safe
+
+
+class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):  # type: ignore[misc]
+    """Every attempt on every eligible provider failed.
+
+    It is an :class:`ExceptionGroup`: ``except*`` works on it, and ``exceptions`` lists every
+    attempt in order, each with ``provider`` set. Nothing was sent (an uncertain outcome stops
+    the gateway with that error instead, unless failover on uncertainty was allowed).
+    """
+
+    def __new__(cls, message: str, exceptions: Sequence[SmsGateError], **_: Any) -> Self:
+        return super().__new__(cls, message, exceptions)
+
+    def __init__(
+        self,
+        message: str,
+        exceptions: Sequence[SmsGateError],
+        *,
+        operation: str | None = None,
+    ) -> None:
+        # ExceptionGroup stores message and exceptions in __new__ (``message`` is read-only
+        # there); only SmsGateError's own fields are set here.
+        self.provider = None
+        self.operation = operation
+        self.attempts = tuple(exceptions)
+
+    def __str__(self) -> str:
+        return ExceptionGroup.__str__(self)
+
+    def derive(self, excs: Sequence[SmsGateError]) -> AllProvidersFailedError:  # type: ignore[override]
+        return AllProvidersFailedError(self.message, excs, operation=self.operation)
