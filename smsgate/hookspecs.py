@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from smsgate._models import DeliveryReport, InboundMessage, Mms, Receipt, Sms
     from smsgate._provider import Provider
     from smsgate.exceptions import SmsGateError
@@ -36,6 +38,7 @@ __all__ = [
     "hookspec",
     "inbound_received",
     "message_sent",
+    "register_commands",
     "register_providers",
     "report_received",
     "send_failed",
@@ -101,4 +104,14 @@ def inbound_received(message: InboundMessage) -> None:
     """Observe an inbound (mobile-originated) message, whether pulled or pushed.
 
     :param message: the parsed message.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``smsgate`` command line.
+
+    :param cli: the root :class:`click.Group`; add with ``@cli.command()`` or
+        ``cli.add_command(...)``. Called once, when the CLI starts. A provider plugin uses it
+        for vendor-specific commands (the ipyy plugin adds ``sandbox`` and ``demo``).
     """
