@@ -25,6 +25,7 @@ Each class answers the question an application has when a send goes wrong:
     │       └── SignatureError        the 【signature】 is missing or not allowed
     ├── TransportError                the exchange itself failed
     │   ├── NotSentError              surely did not reach the provider: safe to retry
+    │   │   └── CircuitOpenError      not attempted: the provider's circuit breaker is open
     │   └── UncertainOutcomeError     may have reached it: retrying may send twice
     │       └── MalformedReplyError   a reply came but could not be understood
     ├── PartialBatchError             some requests of a batch were accepted, then one failed
@@ -50,6 +51,7 @@ from typing import Any, ClassVar, Self
 __all__ = [
     "AllProvidersFailedError",
     "AuthenticationError",
+    "CircuitOpenError",
     "ConfigurationError",
     "ContentError",
     "DuplicateProviderError",
@@ -255,6 +257,11 @@ class NotSentError(TransportError):
 
     retry_safe = True
     failover_safe = True
+
+
+class CircuitOpenError(NotSentError):
+    """The gateway skipped this provider: its circuit breaker is open after repeated
+    availability failures. Nothing was sent to it; it is probed again after a cool-down."""
 
 
 class UncertainOutcomeError(TransportError):
