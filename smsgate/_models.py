@@ -198,6 +198,9 @@ class Receipt:
     :ivar recipients: the numbers that were in the request.
     :ivar balance: the balance the provider reported in the same reply, if any.
     :ivar attempts: how many attempts the gateway made before this success (1 = first try).
+    :ivar parts: when the provider had to split the message into several requests (too many
+        recipients for one), the receipt of each request in order; ``task_id`` is then their
+        ids joined with ``","`` and ``accepted`` their sum. Empty for a single request.
     """
 
     provider: str
@@ -206,7 +209,31 @@ class Receipt:
     recipients: tuple[str, ...] = attrs.field(default=(), converter=tuple, repr=False)
     balance: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
     attempts: int = 1
+    parts: tuple[Receipt, ...] = attrs.field(default=(), converter=tuple, repr=False)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        """Every provider id behind this receipt (one per request made)."""
+        return tuple(p.task_id for p in self.parts) if self.parts else (self.task_id,)
+
+    @classmethod
+    def combine(cls, receipts: Iterable[Receipt]) -> Receipt:
+        """One receipt for a message the provider sent as several requests."""
+        parts = tuple(receipts)
+        if not parts:
+            raise ValueError("combine() needs at least one receipt")
+        if len(parts) == 1:
+            return parts[0]
+        last_balance = next((p.balance for p in reversed(parts) if p.balance is not None), None)
+        return cls(
+            provider=parts[0].provider,
+            task_id=",".join(p.task_id for p in parts),
+            accepted=sum(p.accepted for p in parts),
+            recipients=tuple(n for p in parts for n in p.recipients),
+            balance=last_balance,
+            parts=parts,
+        )
 
 
 @attrs.frozen(kw_only=True)
