@@ -57,6 +57,15 @@ _UNCERTAIN: tuple[type[Exception], ...] = (
     httpx.HTTPError,
     httpx.CookieConflict,
 )
+# What the drivers catch around ``client.send``: every httpx exception, including the few
+# that do not derive from ``httpx.HTTPError`` (a consumed request stream raises
+# ``StreamConsumed``, a RuntimeError), so none escapes untranslated.
+_HTTPX_ERRORS: tuple[type[Exception], ...] = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.CookieConflict,
+    httpx.StreamError,
+)
 
 
 def translate_transport_error(
@@ -150,7 +159,7 @@ def run_flow(
         outcome: httpx.Response | TransportError
         try:
             outcome = client.send(step)
-        except httpx.HTTPError as exc:
+        except _HTTPX_ERRORS as exc:
             outcome = translate_transport_error(exc, provider=provider, operation=operation)
         step = _advance(flow, outcome, provider, operation)
     return step.value
@@ -162,7 +171,7 @@ async def arun_flow(
     *,
     provider: str | None = None,
     operation: str | None = None,
-    timeout: float | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - per-request HTTP timeout, not a deadline
 ) -> T:
     """Drive ``flow`` to completion over an async ``client``; return its result."""
     step = _advance(flow, None, provider, operation)
@@ -171,7 +180,7 @@ async def arun_flow(
         outcome: httpx.Response | TransportError
         try:
             outcome = await client.send(step)
-        except httpx.HTTPError as exc:
+        except _HTTPX_ERRORS as exc:
             outcome = translate_transport_error(exc, provider=provider, operation=operation)
         step = _advance(flow, outcome, provider, operation)
     return step.value

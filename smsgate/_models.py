@@ -188,6 +188,14 @@ class Mms:
         return sum(len(p.data) for p in self.parts)
 
 
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _receipts(value: Iterable[Receipt]) -> tuple[Receipt, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Receipt:
     """A provider accepted a request.
@@ -206,10 +214,10 @@ class Receipt:
     provider: str
     task_id: str
     accepted: int
-    recipients: tuple[str, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    recipients: tuple[str, ...] = attrs.field(default=(), converter=_strings, repr=False)
     balance: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
     attempts: int = 1
-    parts: tuple[Receipt, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    parts: tuple[Receipt, ...] = attrs.field(default=(), converter=_receipts, repr=False)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property

@@ -50,7 +50,7 @@ class Operation(enum.StrEnum):
     BALANCE = "balance"
     FETCH_REPORTS = "fetch_reports"
     FETCH_INBOUND = "fetch_inbound"
-    CHANGE_PASSWORD = "change_password"
+    CHANGE_PASSWORD = "change_password"  # noqa: S105 - an operation name, not a secret
 
     @property
     def delivers(self) -> bool:

@@ -348,7 +348,7 @@ class PartialBatchError(SmsGateError):
         return self.cause.failover_safe
 
 
-class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):  # type: ignore[misc]
+class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):
     """Every attempt on every eligible provider failed.
 
     It is an :class:`ExceptionGroup`: ``except*`` works on it, and ``exceptions`` lists every
