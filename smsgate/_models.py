@@ -182,6 +182,15 @@ class Mms:
     send_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
     ext: str | None = attrs.field(default=None, converter=_optional_str, validator=_check_ext)
 
+    def __repr__(self) -> str:
+        # Same rule as Sms: no full numbers, no content.
+        shown = ", ".join(mask_mobile(n) for n in self.to[:3])
+        more = f", …+{len(self.to) - 3}" if len(self.to) > 3 else ""
+        return (
+            f"Mms(to=[{shown}{more}], subject=<{len(self.subject)} chars>, parts={list(self.parts)!r}, "
+            f"send_at={self.send_at!r}, ext={self.ext!r})"
+        )
+
     @property
     def size(self) -> int:
         """Total bytes of all parts."""
@@ -271,6 +280,13 @@ class DeliveryStatus(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+def _status(value: object) -> DeliveryStatus:
+    try:
+        return DeliveryStatus(value)
+    except ValueError as exc:
+        raise ValidationError(f"unknown delivery status {value!r}", field="status") from exc
+
+
 @attrs.frozen(kw_only=True)
 class DeliveryReport:
     """The carrier's word on one recipient of a sent message.
@@ -281,7 +297,7 @@ class DeliveryReport:
     provider: str
     mobile: str
     task_id: str | None
-    status: DeliveryStatus = attrs.field(converter=DeliveryStatus)
+    status: DeliveryStatus = attrs.field(converter=_status)
     received_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
     vendor_code: str | None = None
     ext: str | None = attrs.field(default=None, converter=_optional_str)
