@@ -1,0 +1,53 @@
+"""Receive a provider's pushes (delivery reports, inbound messages) safely.
+
+>>> from smsgate.receiver import Receiver
+>>> receiver = Receiver(provider, handle_event, journal="callbacks.sqlite3")  # doctest: +SKIP
+>>> app = receiver.asgi_app()     # mount in Starlette / FastAPI           # doctest: +SKIP
+>>> wsgi = receiver.wsgi_app()    # or serve with any WSGI server          # doctest: +SKIP
+
+Every push is parsed by the provider, de-duplicated and written to a durable journal
+*before* the provider is told it arrived; then new events go to the observation hooks and to
+``handle_event``. See ``docs/receiver.md`` for the guarantees.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from smsgate.receiver._journal import (
+    Event,
+    EventState,
+    Journal,
+    JournalEntry,
+    JournalError,
+    SQLiteJournal,
+    event_key,
+)
+from smsgate.receiver._receiver import DEFAULT_JOURNAL, Handler, Intake, Receiver
+
+if TYPE_CHECKING:
+    from smsgate.receiver._asgi import ServerThread
+
+__all__ = [
+    "DEFAULT_JOURNAL",
+    "Event",
+    "EventState",
+    "Handler",
+    "Intake",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "Receiver",
+    "SQLiteJournal",
+    "ServerThread",
+    "event_key",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # ServerThread needs starlette and uvicorn (the "receiver" extra): import on first use.
+    if name == "ServerThread":
+        from smsgate.receiver._asgi import ServerThread  # noqa: PLC0415
+
+        return ServerThread
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

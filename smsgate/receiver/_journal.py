@@ -1,0 +1,317 @@
+"""The receiver's durable journal: every pushed event is written here before it is acknowledged.
+
+:class:`SQLiteJournal` is the default: one SQLite file in WAL mode, one table, one row per
+event keyed by a stable hash (:func:`event_key`), so a provider's re-delivery of the same push
+is recognised and not dispatched twice. Each row carries the dispatch state of its event
+(``pending`` → ``done``, or ``failed`` with the handler's error text) so events whose handler
+failed, or that were stored just before a crash, can be dispatched again (:meth:`pending`).
+
+Any object with the methods of :class:`Journal` can replace it (a database table of the
+application's own, for example).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+import attrs
+
+from smsgate._models import DeliveryReport, DeliveryStatus, InboundMessage
+from smsgate.exceptions import SmsGateError
+
+__all__ = [
+    "Event",
+    "EventState",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "SQLiteJournal",
+    "event_key",
+]
+
+#: What a provider pushes: a delivery report or an inbound message.
+Event: TypeAlias = DeliveryReport | InboundMessage
+
+
+class JournalError(SmsGateError):
+    """The journal could not store or read events (disk full, locked, closed …).
+
+    The receiver answers the provider "not stored, retry later" when this happens, so nothing
+    is lost as long as the provider retries.
+    """
+
+
+class EventState(enum.StrEnum):
+    """Where an event is in its dispatch to the application's handler."""
+
+    PENDING = "pending"  #: stored, not yet handed to the handler (or crashed meanwhile)
+    DONE = "done"  #: the handler returned normally
+    FAILED = "failed"  #: the handler raised; ``error`` says what
+
+
+@attrs.frozen(kw_only=True)
+class JournalEntry:
+    """One stored event and its dispatch state.
+
+    :ivar key: the event's dedupe key (:func:`event_key`).
+    :ivar event: the event, rebuilt from storage (``raw`` comes back as decoded JSON).
+    :ivar state: pending, done or failed.
+    :ivar error: the handler's error (class and message) when ``state`` is failed.
+    :ivar attempts: how many times the handler was called for it.
+    :ivar stored_at: when the journal first stored it (UTC).
+    """
+
+    key: str
+    event: Event
+    state: EventState
+    error: str | None = None
+    attempts: int = 0
+    stored_at: dt.datetime
+
+
+def _kind(event: Event) -> str:
+    return "report" if isinstance(event, DeliveryReport) else "inbound"
+
+
+def event_key(event: Event) -> str:
+    """A stable identity for an event, the same across re-deliveries of one push.
+
+    SHA-256 over provider, kind, mobile, task id, time received, and the vendor code (or the
+    status when there is none) for a report, or the text for an inbound message.
+    """
+    when = event.received_at.isoformat() if event.received_at else ""
+    if isinstance(event, DeliveryReport):
+        detail = event.vendor_code if event.vendor_code is not None else str(event.status)
+    else:
+        detail = event.text
+    fields = (event.provider, _kind(event), event.mobile, event.task_id or "", when, detail)
+    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
+
+
+def _dump(event: Event) -> str:
+    data: dict[str, Any] = {
+        "provider": event.provider,
+        "mobile": event.mobile,
+        "task_id": event.task_id,
+        "received_at": event.received_at.isoformat() if event.received_at else None,
+        "ext": event.ext,
+        "raw": event.raw,
+    }
+    if isinstance(event, DeliveryReport):
+        data["status"] = str(event.status)
+        data["vendor_code"] = event.vendor_code
+    else:
+        data["text"] = event.text
+    # raw is whatever the provider parsed; anything JSON cannot hold is kept as its str().
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def _load(kind: str, payload: str) -> Event:
+    data = json.loads(payload)
+    when = dt.datetime.fromisoformat(data["received_at"]) if data["received_at"] else None
+    if kind == "report":
+        return DeliveryReport(
+            provider=data["provider"],
+            mobile=data["mobile"],
+            task_id=data["task_id"],
+            status=DeliveryStatus(data["status"]),
+            received_at=when,
+            vendor_code=data["vendor_code"],
+            ext=data["ext"],
+            raw=data["raw"],
+        )
+    return InboundMessage(
+        provider=data["provider"],
+        mobile=data["mobile"],
+        text=data["text"],
+        received_at=when,
+        ext=data["ext"],
+        task_id=data["task_id"],
+        raw=data["raw"],
+    )
+
+
+@runtime_checkable
+class Journal(Protocol):
+    """What the receiver needs from a journal. All methods are blocking; the receiver calls
+    them from a worker thread in async code, so implementations must be thread-safe."""
+
+    def record(self, events: Sequence[Event]) -> list[Event]:
+        """Store ``events`` atomically; return those not seen before, in order."""
+        ...
+
+    def mark_done(self, event: Event) -> None:
+        """The handler processed ``event``."""
+        ...
+
+    def mark_failed(self, event: Event, error: str) -> None:
+        """The handler raised on ``event``; keep it for :meth:`pending`."""
+        ...
+
+    def state(self, event: Event) -> EventState | None:
+        """The dispatch state of ``event``, or None if it was never stored."""
+        ...
+
+    def pending(self) -> list[Event]:
+        """Stored events not yet done (pending or failed), oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release the storage."""
+        ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS smsgate_events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    key        TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'pending',
+    error      TEXT,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    stored_at  TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)
+"""
+
+
+class SQLiteJournal:
+    """A journal in one SQLite file (WAL mode), safe to share between threads.
+
+    :param path: the database file; created with its table if missing. ``":memory:"`` works
+        for experiments but is not durable.
+    :param timeout: seconds to wait for a lock held by another process using the same file.
+
+    One connection is shared under a lock: SQLite serialises writers anyway, and each
+    :meth:`record` is a single short transaction. Every sqlite3 error is raised as
+    :class:`JournalError` (with the original as ``__cause__``).
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else None
+        self._lock = threading.Lock()
+        try:
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                str(path), timeout=timeout, check_same_thread=False, isolation_level=None
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: an acknowledged event must survive a power cut, not only a process crash.
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JournalError(
+                f"cannot open the journal {str(path)!r} ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"<SQLiteJournal {str(self.path) if self.path else ':memory:'}>"
+
+    def __enter__(self) -> SQLiteJournal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            if self._conn is None:
+                raise JournalError("the journal is closed")
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"journal {what} failed ({type(exc).__name__}: {exc})") from exc
+
+    def record(self, events: Sequence[Event]) -> list[Event]:
+        """Store ``events`` in one transaction; return the ones not stored before, in order.
+
+        A duplicate within ``events`` itself counts once. Either every event is stored or,
+        on error, none is (and :class:`JournalError` is raised).
+        """
+        now = dt.datetime.now(dt.UTC).isoformat()
+        new: list[Event] = []
+        with self._lock:
+            if self._conn is None:
+                raise JournalError("the journal is closed")
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for event in events:
+                        cursor = conn.execute(
+                            "INSERT OR IGNORE INTO smsgate_events "
+                            "(key, kind, payload, stored_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                            (event_key(event), _kind(event), _dump(event), now, now),
+                        )
+                        if cursor.rowcount == 1:
+                            new.append(event)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
+        return new
+
+    def _set(self, event: Event, state: EventState, error: str | None) -> None:
+        self._run(
+            "update",
+            "UPDATE smsgate_events SET state = ?, error = ?, attempts = attempts + 1, updated_at = ? "
+            "WHERE key = ?",
+            (str(state), error, dt.datetime.now(dt.UTC).isoformat(), event_key(event)),
+        )
+
+    def mark_done(self, event: Event) -> None:
+        """Record that the handler processed ``event``."""
+        self._set(event, EventState.DONE, None)
+
+    def mark_failed(self, event: Event, error: str) -> None:
+        """Record that the handler raised on ``event`` (``error`` is kept as given)."""
+        self._set(event, EventState.FAILED, error)
+
+    def state(self, event: Event) -> EventState | None:
+        """The dispatch state of ``event``, or None if it was never stored."""
+        rows = self._run("read", "SELECT state FROM smsgate_events WHERE key = ?", (event_key(event),))
+        return EventState(rows[0][0]) if rows else None
+
+    def pending(self) -> list[Event]:
+        """Events stored but not yet done (pending or failed), oldest first."""
+        rows = self._run(
+            "read", "SELECT kind, payload FROM smsgate_events WHERE state != 'done' ORDER BY seq"
+        )
+        return [_load(kind, payload) for kind, payload in rows]
+
+    def entries(self, state: EventState | str | None = None) -> list[JournalEntry]:
+        """Every stored event with its dispatch state, oldest first (optionally one state only)."""
+        sql = "SELECT key, kind, payload, state, error, attempts, stored_at FROM smsgate_events"
+        params: tuple[str, ...] = ()
+        if state is not None:
+            sql += " WHERE state = ?"
+            params = (str(EventState(state)),)
+        rows = self._run("read", sql + " ORDER BY seq", params)
+        return [
+            JournalEntry(
+                key=key,
+                event=_load(kind, payload),
+                state=EventState(st),
+                error=error,
+                attempts=attempts,
+                stored_at=dt.datetime.fromisoformat(stored),
+            )
+            for key, kind, payload, st, error, attempts, stored in rows
+        ]
+
+    def close(self) -> None:
+        """Close the database; later calls raise :class:`JournalError`. Idempotent."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

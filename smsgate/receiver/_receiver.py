@@ -1,0 +1,308 @@
+"""The vendor-neutral receiver of provider pushes (delivery reports and inbound messages).
+
+Order of work for each push, and why:
+
+1. parse the body with the provider (``provider.parse_callback``); unparsable → "retry" reply;
+2. store every event in the journal, de-duplicated, in one transaction; failure → "retry"
+   reply, so the provider delivers again and nothing is lost;
+3. acknowledge (``provider.callback_reply(True)``);
+4. dispatch the *new* events: observation hooks, then the application's handler; the
+   outcome is written back to the journal (done / failed) so failures can be dispatched again.
+
+With ``ack_before_dispatch=False`` steps 3 and 4 swap: the handler runs first and a handler
+failure turns the reply into "retry"; the provider's re-delivery then re-dispatches the events
+of that push that are not done yet.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import anyio.to_thread
+import attrs
+
+from smsgate import _plugins
+from smsgate._models import DeliveryReport, mask_mobile
+from smsgate._provider import CallbackReply, Provider
+from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from smsgate.receiver._wsgi import WSGIApp
+
+__all__ = ["DEFAULT_JOURNAL", "Handler", "Intake", "Receiver"]
+
+log = logging.getLogger("smsgate.receiver")
+
+#: The journal file a :class:`Receiver` uses when given none (relative to the working directory).
+DEFAULT_JOURNAL = Path("smsgate-journal.sqlite3")
+
+#: The application's callback: called once per new event; may be a coroutine function.
+Handler: TypeAlias = Callable[[Event], None] | Callable[[Event], Awaitable[None]]
+
+
+@attrs.frozen(kw_only=True)
+class Intake:
+    """The result of parsing and storing one push, before dispatch.
+
+    :ivar reply: what to answer the provider.
+    :ivar stored: True when every event of the push is in the journal.
+    :ivar events: every event of the push, in order (duplicates included).
+    :ivar new: the events not seen before: the ones to dispatch.
+    """
+
+    reply: CallbackReply
+    stored: bool
+    events: tuple[Event, ...] = ()
+    new: tuple[Event, ...] = ()
+
+
+def _describe(event: Event) -> str:
+    kind = "report" if isinstance(event, DeliveryReport) else "inbound"
+    return f"{kind} from {mask_mobile(event.mobile)} (task {event.task_id or '-'})"
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _notify(event: Event) -> None:
+    if isinstance(event, DeliveryReport):
+        _plugins.notify("report_received", report=event)
+    else:
+        _plugins.notify("inbound_received", message=event)
+
+
+class Receiver:
+    """Receives a provider's pushes, stores them durably, then hands them to ``handler``.
+
+    :param provider: the provider whose pushes arrive here (it parses bodies and words replies).
+    :param handler: called once per new event (:class:`~smsgate.DeliveryReport` or
+        :class:`~smsgate.InboundMessage`); a plain function or a coroutine function.
+        ``None`` stores events without dispatching them (read them from the journal).
+    :param journal: a :class:`~smsgate.receiver.Journal`, or a path for a
+        :class:`~smsgate.receiver.SQLiteJournal`; default :data:`DEFAULT_JOURNAL`. A journal
+        given as an object is not closed by :meth:`close`.
+    :param ack_before_dispatch: True (default): acknowledge once stored, then dispatch; a
+        handler failure leaves the event ``failed`` for :meth:`redispatch`. False: dispatch
+        first and ask the provider to retry when the handler fails.
+
+    Guarantees: an acknowledged event is in the journal; an event is dispatched once per
+    successful storage (re-deliveries are recognised), so the handler sees each event at least
+    once, and exactly once unless the process dies between dispatch and marking it done.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        handler: Handler | None = None,
+        *,
+        journal: Journal | str | Path | None = None,
+        ack_before_dispatch: bool = True,
+    ) -> None:
+        self.provider = provider
+        self.handler = handler
+        self.ack_before_dispatch = ack_before_dispatch
+        if journal is None or isinstance(journal, str | Path):
+            self.journal: Journal = SQLiteJournal(DEFAULT_JOURNAL if journal is None else journal)
+            self._owns_journal = True
+        else:
+            self.journal = journal
+            self._owns_journal = False
+
+    def __repr__(self) -> str:
+        return f"<Receiver provider={self.provider.name!r} journal={self.journal!r}>"
+
+    def close(self) -> None:
+        """Close the journal if this receiver opened it."""
+        if self._owns_journal:
+            self.journal.close()
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- steps 1-3: parse, store, decide the reply ------------------------------------------
+
+    def _parse(self, body: bytes, content_type: str | None) -> list[Event] | None:
+        try:
+            return list(self.provider.parse_callback(body, content_type))
+        except Exception as exc:
+            # Never the body: it holds phone numbers and message text.
+            log.warning(
+                "push to %s rejected: %s (%d bytes); asking the provider to retry",
+                self.provider.name,
+                type(exc).__name__,
+                len(body),
+            )
+            return None
+
+    def _store_failed(self, exc: Exception, events: Sequence[Event]) -> Intake:
+        log.error(
+            "push to %s not stored (%s); asking the provider to retry",
+            self.provider.name,
+            _error_text(exc),
+        )
+        return Intake(reply=self.provider.callback_reply(False), stored=False, events=tuple(events))
+
+    def receive(self, body: bytes, content_type: str | None = None) -> Intake:
+        """Parse and store one push without dispatching it (see :meth:`dispatch`).
+
+        Apps use it to answer the provider before running the handler.
+        """
+        events = self._parse(body, content_type)
+        if events is None:
+            return Intake(reply=self.provider.callback_reply(False), stored=False)
+        try:
+            new = self.journal.record(events)
+            if not self.ack_before_dispatch:
+                new = self._undone(events, new)
+        except Exception as exc:
+            return self._store_failed(exc, events)
+        return self._stored(events, new)
+
+    async def areceive(self, body: bytes, content_type: str | None = None) -> Intake:
+        """Async :meth:`receive`: the journal runs in a worker thread."""
+        events = self._parse(body, content_type)
+        if events is None:
+            return Intake(reply=self.provider.callback_reply(False), stored=False)
+        try:
+            new = await anyio.to_thread.run_sync(self.journal.record, events)
+            if not self.ack_before_dispatch:
+                new = await anyio.to_thread.run_sync(self._undone, events, new)
+        except Exception as exc:
+            return self._store_failed(exc, events)
+        return self._stored(events, new)
+
+    def _undone(self, events: Sequence[Event], new: Sequence[Event]) -> list[Event]:
+        # Dispatch-first mode: a re-delivery must re-dispatch what its first delivery failed on.
+        out = list(new)
+        for event in events:
+            if event not in out and self.journal.state(event) is not EventState.DONE:
+                out.append(event)
+        return out
+
+    def _stored(self, events: Sequence[Event], new: Sequence[Event]) -> Intake:
+        log.info("push to %s stored: %d event(s), %d new", self.provider.name, len(events), len(new))
+        return Intake(
+            reply=self.provider.callback_reply(True), stored=True, events=tuple(events), new=tuple(new)
+        )
+
+    # --- step 4: dispatch --------------------------------------------------------------------
+
+    def _failed(self, event: Event, exc: Exception) -> None:
+        log.error("handler failed on %s: %s", _describe(event), type(exc).__name__)
+        log.debug("handler failure detail", exc_info=exc)
+        self.journal.mark_failed(event, _error_text(exc))
+
+    def dispatch(self, events: Sequence[Event]) -> int:
+        """Hand ``events`` to the hooks and the handler; return how many the handler completed.
+
+        A coroutine-function handler is run to completion with :func:`anyio.run`. Handler
+        errors are recorded in the journal, never raised.
+        """
+        done = 0
+        for event in events:
+            _notify(event)
+            if self.handler is None:
+                continue
+            try:
+                result = self.handler(event)
+                if inspect.isawaitable(result):
+                    anyio.run(_await, result)
+            except Exception as exc:
+                self._failed(event, exc)
+                continue
+            self.journal.mark_done(event)
+            done += 1
+        return done
+
+    async def adispatch(self, events: Sequence[Event]) -> int:
+        """Async :meth:`dispatch`: a sync handler and the journal run in worker threads."""
+        done = 0
+        for event in events:
+            _notify(event)
+            if self.handler is None:
+                continue
+            try:
+                if inspect.iscoroutinefunction(self.handler):
+                    await self.handler(event)
+                else:
+                    result = await anyio.to_thread.run_sync(self.handler, event)
+                    if inspect.isawaitable(result):
+                        await result
+            except Exception as exc:
+                await anyio.to_thread.run_sync(self._failed, event, exc)
+                continue
+            await anyio.to_thread.run_sync(self.journal.mark_done, event)
+            done += 1
+        return done
+
+    # --- the whole exchange ------------------------------------------------------------------
+
+    def handle(self, body: bytes, content_type: str | None = None) -> CallbackReply:
+        """Process one push: parse, store, dispatch; return the reply for the provider.
+
+        ``content_type`` is passed to the provider, which may ignore it (some vendors send
+        a wrong one).
+        """
+        intake = self.receive(body, content_type)
+        if not intake.stored:
+            return intake.reply
+        done = self.dispatch(intake.new)
+        return self._final_reply(intake, done)
+
+    async def ahandle(self, body: bytes, content_type: str | None = None) -> CallbackReply:
+        """Async :meth:`handle`; ``handler`` may be sync (run in a thread) or async."""
+        intake = await self.areceive(body, content_type)
+        if not intake.stored:
+            return intake.reply
+        done = await self.adispatch(intake.new)
+        return self._final_reply(intake, done)
+
+    def _final_reply(self, intake: Intake, done: int) -> CallbackReply:
+        if self.ack_before_dispatch or self.handler is None or done == len(intake.new):
+            return intake.reply
+        return self.provider.callback_reply(False)
+
+    def redispatch(self) -> int:
+        """Dispatch again every stored event not yet done; return how many now are.
+
+        Call it at start-up (events stored just before a crash) and after fixing a handler.
+        Observation hooks fire again for these events.
+        """
+        return self.dispatch(self.journal.pending())
+
+    async def aredispatch(self) -> int:
+        """Async :meth:`redispatch`."""
+        return await self.adispatch(await anyio.to_thread.run_sync(self.journal.pending))
+
+    # --- web apps ----------------------------------------------------------------------------
+
+    def asgi_app(self, *, max_body: int = 1 << 20) -> Starlette:
+        """An ASGI app (Starlette) answering POST ``/`` with this receiver.
+
+        Mount it in Starlette or FastAPI (``Mount("/callbacks/acme", app=receiver.asgi_app())``)
+        and give the provider the URL with the trailing slash. Bodies over ``max_body`` bytes
+        get 413. Needs the ``receiver`` extra (starlette).
+        """
+        from smsgate.receiver._asgi import build_asgi_app  # noqa: PLC0415 - starlette is optional
+
+        return build_asgi_app(self, max_body=max_body)
+
+    def wsgi_app(self, *, max_body: int = 1 << 20) -> WSGIApp:
+        """A WSGI app answering POST ``/`` with this receiver (Flask, Django, any WSGI server)."""
+        from smsgate.receiver._wsgi import build_wsgi_app  # noqa: PLC0415 - keep imports light
+
+        return build_wsgi_app(self, max_body=max_body)
+
+
+async def _await(result: Awaitable[Any]) -> None:
+    await result

@@ -1,0 +1,379 @@
+"""The receiver and its SQLite journal: dedupe, write-before-ack, dispatch states, hooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smsgate import DeliveryReport, DeliveryStatus, InboundMessage, Provider, _plugins, hookimpl
+from smsgate._provider import CallbackReply
+from smsgate.exceptions import ValidationError
+from smsgate.receiver import (
+    EventState,
+    Journal,
+    JournalError,
+    Receiver,
+    SQLiteJournal,
+    event_key,
+)
+
+# A tiny provider with a JSON push format (the one smsgate.testing.InMemoryProvider documents);
+# its reply words (stored / retry) are distinct so tests tell an ok reply from a not-ok one.
+WHEN = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+class JsonPushProvider(Provider):
+    """Parses ``{"reports": [...], "inbound": [...]}``; replies ``stored`` / ``retry``."""
+
+    name = "jsonpush"
+
+    def parse_callback(
+        self, body: bytes, content_type: str | None = None
+    ) -> list[DeliveryReport | InboundMessage]:
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise ValidationError("not a JSON push") from exc
+        if not isinstance(data, dict):
+            raise ValidationError("not a JSON object")
+        out: list[DeliveryReport | InboundMessage] = []
+        for item in data.get("reports", []):
+            out.append(
+                DeliveryReport(
+                    provider=self.name,
+                    mobile=item["mobile"],
+                    task_id=item.get("task_id"),
+                    status=DeliveryStatus(item.get("status", "delivered")),
+                    received_at=WHEN,
+                    vendor_code=item.get("code"),
+                    raw=item,
+                )
+            )
+        for item in data.get("inbound", []):
+            out.append(
+                InboundMessage(provider=self.name, mobile=item["mobile"], text=item["text"], received_at=WHEN)
+            )
+        return out
+
+    def callback_reply(self, ok: bool) -> CallbackReply:
+        return CallbackReply(status_code=200, body=b"stored" if ok else b"retry")
+
+
+def push_body(*mobiles: str, task_id: str = "T1", inbound: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """A push with one delivered report per mobile and the given inbound (mobile, text) pairs."""
+    return json.dumps(
+        {
+            "reports": [
+                {"mobile": m, "task_id": task_id, "status": "delivered", "code": "DELIVRD"} for m in mobiles
+            ],
+            "inbound": [{"mobile": m, "text": t} for m, t in inbound],
+        }
+    ).encode()
+
+
+OK = b"stored"
+RETRY = b"retry"
+
+
+def report(mobile: str = "13800138000", task_id: str = "T1", code: str = "DELIVRD") -> DeliveryReport:
+    return DeliveryReport(
+        provider="jsonpush",
+        mobile=mobile,
+        task_id=task_id,
+        status=DeliveryStatus.DELIVERED,
+        received_at=WHEN,
+        vendor_code=code,
+    )
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SQLiteJournal]:
+    with SQLiteJournal(tmp_path / "journal.sqlite3") as j:
+        yield j
+
+
+class Seen:
+    """A handler that records what it was given and can be told to fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.events: list[DeliveryReport | InboundMessage] = []
+        self.fail = fail
+
+    def __call__(self, event: DeliveryReport | InboundMessage) -> None:
+        if self.fail:
+            raise RuntimeError("handler is down")
+        self.events.append(event)
+
+
+# --- journal ----------------------------------------------------------------------------------
+
+
+def test_journal_is_a_wal_sqlite_file_that_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    with SQLiteJournal(path) as j:
+        assert j.record([report()]) == [report()]
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with SQLiteJournal(path) as again:
+        assert again.record([report()]) == [], "the event stored before reopening is a duplicate"
+        assert again.pending() == [report()]
+
+
+def test_journal_dedupes_within_one_call_and_across_calls(journal: SQLiteJournal) -> None:
+    a, b = report("13800138000"), report("13900139000")
+    assert journal.record([a, a, b]) == [a, b]
+    assert journal.record([b, report("13700137000")]) == [report("13700137000")]
+
+
+def test_event_key_differs_on_each_identifying_field() -> None:
+    base = event_key(report())
+    assert event_key(report()) == base
+    assert event_key(report(mobile="13900139000")) != base
+    assert event_key(report(task_id="T2")) != base
+    assert event_key(report(code="MY:0001")) != base
+    inbound = InboundMessage(provider="jsonpush", mobile="13800138000", text="hi", received_at=WHEN)
+    other_text = InboundMessage(provider="jsonpush", mobile="13800138000", text="ho", received_at=WHEN)
+    assert event_key(inbound) != event_key(other_text)
+
+
+def test_journal_round_trips_events_with_raw_and_dispatch_state(journal: SQLiteJournal) -> None:
+    inbound = InboundMessage(
+        provider="jsonpush", mobile="13800138000", text="退订", received_at=WHEN, ext="12", raw={"k": "v"}
+    )
+    journal.record([report(), inbound])
+    journal.mark_done(report())
+    journal.mark_failed(inbound, "RuntimeError: boom")
+    entries = {e.key: e for e in journal.entries()}
+    assert entries[event_key(report())].state is EventState.DONE
+    failed = entries[event_key(inbound)]
+    assert (failed.state, failed.error, failed.attempts) == (EventState.FAILED, "RuntimeError: boom", 1)
+    assert failed.event == inbound
+    assert isinstance(failed.event, InboundMessage)
+    assert failed.event.text == "退订"
+    assert failed.event.raw == {"k": "v"}
+    assert journal.pending() == [inbound]
+    assert journal.state(report()) is EventState.DONE
+    assert journal.state(report(task_id="never")) is None
+
+
+def test_journal_record_from_many_threads_stores_each_event_once(journal: SQLiteJournal) -> None:
+    events = [report(mobile=f"138{i:08d}") for i in range(40)]
+    new: list[DeliveryReport | InboundMessage] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        got = journal.record(events)
+        with lock:
+            new.extend(got)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(e.mobile for e in new) == sorted(e.mobile for e in events)
+
+
+def test_closed_journal_raises_journal_error_with_sqlite_cause(tmp_path: Path) -> None:
+    j = SQLiteJournal(tmp_path / "j.sqlite3")
+    j.close()
+    with pytest.raises(JournalError):
+        j.record([report()])
+    assert isinstance(j, Journal)
+
+
+def test_unopenable_journal_path_is_a_journal_error(tmp_path: Path) -> None:
+    with pytest.raises(JournalError) as info:
+        SQLiteJournal(tmp_path / "missing-dir" / "j.sqlite3")
+    assert isinstance(info.value.__cause__, sqlite3.Error)
+
+
+# --- receiver ---------------------------------------------------------------------------------
+
+
+def test_second_delivery_of_same_push_is_acked_but_not_dispatched_again(tmp_path: Path) -> None:
+    seen = Seen()
+    with Receiver(JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3") as receiver:
+        body = push_body("13800138000", "13900139000", inbound=(("13700137000", "hello"),))
+        first = receiver.handle(body, "application/json")
+        second = receiver.handle(body, "application/json")
+    assert first.body == OK
+    assert second.body == OK
+    assert [e.mobile for e in seen.events] == ["13800138000", "13900139000", "13700137000"]
+
+
+def test_journal_failure_gives_retry_reply_and_handler_is_not_called(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = SQLiteJournal(tmp_path / "j.sqlite3")
+    seen = Seen()
+    receiver = Receiver(JsonPushProvider(), seen, journal=journal)
+    journal.close()  # a journal that can no longer write
+    with caplog.at_level(logging.INFO, logger="smsgate"):
+        reply = receiver.handle(push_body("13800138000"))
+    assert reply.body == RETRY
+    assert seen.events == []
+    assert "13800138000" not in caplog.text
+
+
+class ExplodingJournal(SQLiteJournal):
+    """A journal whose writes fail the way a full disk does."""
+
+    def record(self, events):  # type: ignore[no-untyped-def]
+        raise JournalError("journal write failed (OperationalError: database or disk is full)")
+
+
+def test_failed_write_is_not_half_applied_so_redelivery_dispatches(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    seen = Seen()
+    broken = Receiver(JsonPushProvider(), seen, journal=ExplodingJournal(path))
+    assert broken.handle(push_body("13800138000")).body == RETRY
+    broken.journal.close()
+    with Receiver(JsonPushProvider(), seen, journal=path) as healthy:
+        assert healthy.handle(push_body("13800138000")).body == OK
+    assert [e.mobile for e in seen.events] == ["13800138000"]
+
+
+def test_unparsable_body_is_refused_with_warning_that_omits_the_body(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen = Seen()
+    with Receiver(JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3") as receiver:
+        with caplog.at_level(logging.DEBUG, logger="smsgate"):
+            reply = receiver.handle(b"not json 13800138000 secret-text")
+    assert reply.body == RETRY
+    assert seen.events == []
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "13800138000" not in caplog.text
+    assert "secret-text" not in caplog.text
+
+
+def test_handler_failure_still_acks_and_event_is_redispatchable(tmp_path: Path) -> None:
+    seen = Seen(fail=True)
+    with Receiver(JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3") as receiver:
+        assert receiver.handle(push_body("13800138000")).body == OK
+        assert isinstance(receiver.journal, SQLiteJournal)
+        [entry] = receiver.journal.entries()
+        assert entry.state is EventState.FAILED
+        assert entry.error == "RuntimeError: handler is down"
+        seen.fail = False
+        assert receiver.redispatch() == 1
+        assert [e.mobile for e in seen.events] == ["13800138000"]
+        assert receiver.journal.pending() == []
+        assert receiver.redispatch() == 0
+
+
+def test_events_stored_before_a_crash_are_dispatched_at_restart(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    with Receiver(JsonPushProvider(), None, journal=path) as storing_only:
+        assert storing_only.handle(push_body("13800138000")).body == OK
+    seen = Seen()
+    with Receiver(JsonPushProvider(), seen, journal=path) as restarted:
+        assert restarted.redispatch() == 1
+    assert [e.mobile for e in seen.events] == ["13800138000"]
+
+
+def test_dispatch_first_mode_asks_for_retry_and_redelivery_redispatches(tmp_path: Path) -> None:
+    seen = Seen(fail=True)
+    with Receiver(
+        JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3", ack_before_dispatch=False
+    ) as receiver:
+        body = push_body("13800138000")
+        assert receiver.handle(body).body == RETRY
+        seen.fail = False
+        assert receiver.handle(body).body == OK
+        assert receiver.handle(body).body == OK
+    assert [e.mobile for e in seen.events] == ["13800138000"], "done events are not dispatched again"
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.reports: list[DeliveryReport] = []
+        self.inbound: list[InboundMessage] = []
+
+    @hookimpl
+    def report_received(self, report: DeliveryReport) -> None:
+        self.reports.append(report)
+
+    @hookimpl
+    def inbound_received(self, message: InboundMessage) -> None:
+        self.inbound.append(message)
+
+
+@pytest.fixture
+def observer() -> Iterator[Observer]:
+    obs = Observer()
+    manager = _plugins.get_plugin_manager()
+    manager.register(obs, name="test-receiver-observer")
+    try:
+        yield obs
+    finally:
+        manager.unregister(name="test-receiver-observer")
+
+
+def test_hooks_fire_once_per_new_event(tmp_path: Path, observer: Observer) -> None:
+    with Receiver(JsonPushProvider(), journal=tmp_path / "j.sqlite3") as receiver:
+        body = push_body("13800138000", inbound=(("13700137000", "hi"),))
+        receiver.handle(body)
+        receiver.handle(body)
+    assert [r.mobile for r in observer.reports] == ["13800138000"]
+    assert [m.text for m in observer.inbound] == ["hi"]
+
+
+async def test_ahandle_runs_async_handler_and_dedupes(tmp_path: Path, observer: Observer) -> None:
+    got: list[str] = []
+
+    async def handler(event: DeliveryReport | InboundMessage) -> None:
+        got.append(event.mobile)
+
+    with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
+        body = push_body("13800138000", "13900139000")
+        assert (await receiver.ahandle(body)).body == OK
+        assert (await receiver.ahandle(body)).body == OK
+    assert got == ["13800138000", "13900139000"]
+    assert len(observer.reports) == 2
+
+
+async def test_ahandle_with_sync_handler_failure_stores_failed(tmp_path: Path) -> None:
+    seen = Seen(fail=True)
+    with Receiver(JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3") as receiver:
+        assert (await receiver.ahandle(push_body("13800138000"))).body == OK
+        assert isinstance(receiver.journal, SQLiteJournal)
+        assert [e.state for e in receiver.journal.entries()] == [EventState.FAILED]
+        seen.fail = False
+        assert await receiver.aredispatch() == 1
+
+
+async def test_ahandle_journal_failure_gives_retry(tmp_path: Path) -> None:
+    seen = Seen()
+    receiver = Receiver(JsonPushProvider(), seen, journal=ExplodingJournal(tmp_path / "j.sqlite3"))
+    assert (await receiver.ahandle(push_body("13800138000"))).body == RETRY
+    assert seen.events == []
+    receiver.journal.close()
+
+
+def test_sync_dispatch_runs_a_coroutine_handler(tmp_path: Path) -> None:
+    got: list[str] = []
+
+    async def handler(event: DeliveryReport | InboundMessage) -> None:
+        got.append(event.mobile)
+
+    with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
+        assert receiver.handle(push_body("13800138000")).body == OK
+    assert got == ["13800138000"]
+
+
+def test_default_journal_is_a_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Receiver(JsonPushProvider()) as receiver:
+        receiver.handle(push_body("13800138000"))
+    assert (tmp_path / "smsgate-journal.sqlite3").is_file()
