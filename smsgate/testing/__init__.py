@@ -1,0 +1,21 @@
+"""Test helpers for applications that send messages through smsgate.
+
+:class:`InMemoryProvider` is a real provider that keeps everything in memory: an outbox of
+what was accepted, scripted failures of any error class, queued delivery reports and
+inbound messages, and a tiny JSON push format for receiver tests. It is also registered as
+the built-in provider ``"memory"`` (``smsgate.get_provider("memory")``).
+
+>>> import smsgate
+>>> from smsgate.testing import InMemoryProvider
+>>> provider = InMemoryProvider()
+>>> with smsgate.Gateway(provider) as gateway:
+...     _ = gateway.send(smsgate.Sms(to="13800138000", text="hello【shop】"))
+>>> provider.outbox[0].receipt.accepted
+1
+"""
+
+from __future__ import annotations
+
+from smsgate.testing._memory import ALL_CAPABILITIES, InMemoryProvider, OutboxEntry, Scripted
+
+__all__ = ["ALL_CAPABILITIES", "InMemoryProvider", "OutboxEntry", "Scripted"]

@@ -1,0 +1,574 @@
+"""The in-memory provider: a real :class:`smsgate.Provider` that talks to nobody.
+
+Its flows return without yielding a request, which both drivers support, so a gateway runs
+over it exactly as over a network provider (routing, retries, hooks) without any I/O.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import attrs
+
+from smsgate import exceptions as errors
+from smsgate._models import (
+    Balance,
+    DeliveryReport,
+    DeliveryStatus,
+    InboundMessage,
+    Mms,
+    Receipt,
+    Sms,
+)
+from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
+
+__all__ = ["ALL_CAPABILITIES", "InMemoryProvider", "OutboxEntry", "Scripted"]
+
+_BOTH_KINDS: Any = frozenset({"sms", "mms"})  # Any: attrs converter typing confuses mypy
+
+#: Every capability on, both balance kinds: the default of :class:`InMemoryProvider`.
+ALL_CAPABILITIES = Capabilities(
+    send=True,
+    batch=True,
+    mms=True,
+    balance=True,
+    balance_kinds=_BOTH_KINDS,
+    report_pull=True,
+    inbound_pull=True,
+    callbacks=True,
+    scheduling=True,
+    change_password=True,
+)
+
+#: What :meth:`InMemoryProvider.fail_next` and :meth:`InMemoryProvider.script` accept: an
+#: error instance, an error class from :mod:`smsgate.exceptions`, or ``None`` (succeed).
+Scripted: TypeAlias = "errors.SmsGateError | type[errors.SmsGateError] | None"
+
+# Task ids are unique across every instance in the process, so reports of two in-memory
+# providers can never be confused.
+_task_numbers = itertools.count(1)
+_lock = threading.Lock()
+
+
+def _next_task_id(prefix: str) -> str:
+    with _lock:
+        return f"{prefix}-{next(_task_numbers)}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@attrs.frozen(kw_only=True)
+class OutboxEntry:
+    """One request the in-memory provider accepted.
+
+    :ivar operation: ``Operation.SEND``, ``SEND_BATCH`` or ``SEND_MMS``.
+    :ivar message: the :class:`~smsgate.Sms`, the :class:`~smsgate.Mms`, or for a batch the
+        tuple of messages of that request.
+    :ivar receipt: the receipt returned for it.
+    """
+
+    operation: Operation
+    message: Sms | Mms | tuple[Sms, ...]
+    receipt: Receipt
+
+
+@attrs.frozen
+class _Step:
+    error: errors.SmsGateError | type[errors.SmsGateError] | None
+    operation: Operation | None
+
+
+def _instantiate(
+    error: errors.SmsGateError | type[errors.SmsGateError], provider: str, operation: Operation
+) -> errors.SmsGateError:
+    """A fresh exception for one scripted failure, with provider and operation filled in.
+
+    An instance is copied (so ``times=3`` raises three distinct objects, each with its own
+    traceback and ``attempts``); a class is built with a message saying it was scripted.
+    """
+    if isinstance(error, errors.SmsGateError):
+        clone = type(error).__new__(type(error), *error.args)
+        clone.__dict__.update(error.__dict__)
+        clone.__cause__ = error.__cause__
+        clone.provider = clone.provider or provider
+        clone.operation = clone.operation or operation.value
+        return clone
+    if not (isinstance(error, type) and issubclass(error, errors.SmsGateError)):
+        raise TypeError(f"expected an smsgate error class or instance, not {error!r}")
+    text = f"scripted {error.__name__}"
+    where: dict[str, Any] = {"provider": provider, "operation": operation.value}
+    if issubclass(error, errors.AllProvidersFailedError):
+        inner = errors.NotSentError(f"scripted {error.__name__} (inner)", **where)
+        return error(text, [inner], operation=operation.value)
+    if issubclass(error, errors.PartialBatchError):
+        cause = errors.NotSentError(f"scripted {error.__name__} (cause)", **where)
+        return error(text, receipts=(), pending=(), cause=cause, **where)
+    return error(text, **where)
+
+
+class InMemoryProvider(Provider):
+    """A provider that keeps everything in memory: for testing applications and gateways.
+
+    >>> import smsgate
+    >>> from smsgate.testing import InMemoryProvider
+    >>> memory = InMemoryProvider()
+    >>> memory.fail_next(smsgate.exceptions.NotSentError)
+    >>> with smsgate.Gateway([memory, InMemoryProvider("backup")]) as gateway:
+    ...     receipt = gateway.send(smsgate.Sms(to="13800138000", text="hi【shop】"))
+    >>> receipt.provider, memory.calls["send"]
+    ('backup', 1)
+
+    :param name: the name used in receipts and errors.
+    :param capabilities: what it declares; default :data:`ALL_CAPABILITIES`. With
+        ``max_recipients`` a send is split into several requests (one combined receipt), with
+        ``max_batch`` a batch into several requests (one receipt each), and
+        ``max_text_length`` refuses longer texts with a ValidationError before "sending".
+    :param balance: starting balance of each kind (``"sms"`` and ``"mms"``); each accepted
+        recipient costs one unit, and a send it cannot pay for raises
+        :class:`~smsgate.exceptions.InsufficientBalanceError`.
+    :param auto_report: when set, every accepted recipient gets a queued delivery report with
+        this status, drained by ``fetch_reports``.
+    :param password: initial password (only :meth:`check_password` reveals anything about it).
+    :param timeout: per-request timeout reported to the gateway (no effect here).
+
+    Other keyword arguments are accepted and ignored, so configuration written for a real
+    provider (``account=…``, ``base_url=…``) can build this one in tests.
+
+    Thread-safe: its state is guarded by a lock, so a sync gateway may use it from threads.
+    """
+
+    def __init__(
+        self,
+        name: str = "memory",
+        *,
+        capabilities: Capabilities | None = None,
+        balance: int | Decimal = 1000,
+        auto_report: DeliveryStatus | None = None,
+        password: str | None = None,
+        timeout: float | None = None,
+        **_ignored: Any,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise errors.ValidationError("provider name must be a non-empty string", field="name")
+        self.name = name
+        self.capabilities = capabilities if capabilities is not None else ALL_CAPABILITIES
+        self.timeout = timeout
+        self.auto_report = DeliveryStatus(auto_report) if auto_report is not None else None
+        #: Every accepted request, oldest first.
+        self.outbox: list[OutboxEntry] = []
+        #: How many times each operation ran (its value as key: ``calls["send"]``), failed or not.
+        self.calls: collections.Counter[str] = collections.Counter()
+        #: Balance per kind; goes down by one per accepted recipient.
+        self.balances: dict[str, Decimal] = {"sms": Decimal(balance), "mms": Decimal(balance)}
+        self._password = password
+        self._reports: list[DeliveryReport] = []
+        self._inbound: list[InboundMessage] = []
+        self._script: list[_Step] = []
+        self._lock = threading.RLock()
+
+    # --- what tests set up -------------------------------------------------------------
+
+    def fail_next(
+        self,
+        error: errors.SmsGateError | type[errors.SmsGateError],
+        *,
+        times: int = 1,
+        operation: Operation | str | None = None,
+    ) -> None:
+        """Make the next ``times`` requests fail with ``error``.
+
+        :param error: an error instance (copied for each failure) or a class from
+            :mod:`smsgate.exceptions` (built with a message and this provider's name).
+        :param operation: only requests of this operation fail (``"send"``, ``"balance"`` …);
+            by default any operation consumes the failure.
+
+        A batch split by ``max_batch`` consumes one scripted step per request, so a failure
+        scripted after a success yields a :class:`~smsgate.exceptions.PartialBatchError`.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        self.script(*([error] * times), operation=operation)
+
+    def script(self, *outcomes: Scripted, operation: Operation | str | None = None) -> None:
+        """Queue outcomes for the next requests, in order: an error (instance or class) fails
+        that request, ``None`` lets it succeed. ``operation`` restricts them as in
+        :meth:`fail_next`. Steps are consumed by the first request that matches them."""
+        op = Operation(operation) if operation is not None else None
+        for outcome in outcomes:
+            if outcome is not None and not (
+                isinstance(outcome, errors.SmsGateError)
+                or (isinstance(outcome, type) and issubclass(outcome, errors.SmsGateError))
+            ):
+                raise TypeError(f"script() takes smsgate errors or None, not {outcome!r}")
+        with self._lock:
+            self._script.extend(_Step(outcome, op) for outcome in outcomes)
+
+    def queue_report(
+        self,
+        report: DeliveryReport | str,
+        /,
+        *,
+        task_id: str | None = None,
+        status: DeliveryStatus | str = DeliveryStatus.DELIVERED,
+        received_at: dt.datetime | None = None,
+        vendor_code: str | None = None,
+    ) -> DeliveryReport:
+        """Queue a delivery report for ``fetch_reports``: a model, or a mobile number plus fields."""
+        if not isinstance(report, DeliveryReport):
+            report = DeliveryReport(
+                provider=self.name,
+                mobile=report,
+                task_id=task_id,
+                status=DeliveryStatus(status),
+                received_at=received_at or _now(),
+                vendor_code=vendor_code,
+            )
+        with self._lock:
+            self._reports.append(report)
+        return report
+
+    def queue_inbound(
+        self,
+        message: InboundMessage | str,
+        /,
+        text: str | None = None,
+        *,
+        ext: str | None = None,
+        received_at: dt.datetime | None = None,
+    ) -> InboundMessage:
+        """Queue an inbound message for ``fetch_inbound``: a model, or a mobile number and text."""
+        if not isinstance(message, InboundMessage):
+            if text is None:
+                raise errors.ValidationError("queue_inbound needs the message text", field="text")
+            message = InboundMessage(
+                provider=self.name, mobile=message, text=text, ext=ext, received_at=received_at or _now()
+            )
+        with self._lock:
+            self._inbound.append(message)
+        return message
+
+    def check_password(self, candidate: str) -> bool:
+        """Whether ``candidate`` is the current password (after :meth:`change_password`)."""
+        return self._password is not None and candidate == self._password
+
+    @property
+    def pending_reports(self) -> tuple[DeliveryReport, ...]:
+        """Reports queued and not yet fetched."""
+        with self._lock:
+            return tuple(self._reports)
+
+    @property
+    def pending_inbound(self) -> tuple[InboundMessage, ...]:
+        """Inbound messages queued and not yet fetched."""
+        with self._lock:
+            return tuple(self._inbound)
+
+    @property
+    def sent(self) -> list[Sms | Mms | tuple[Sms, ...]]:
+        """The messages of :attr:`outbox`, without their receipts."""
+        with self._lock:
+            return [entry.message for entry in self.outbox]
+
+    # --- operations ----------------------------------------------------------------------
+
+    def send(self, sms: Sms) -> Flow[Receipt]:
+        """Accept ``sms`` (split by ``max_recipients``) and return its receipt."""
+        self._check_supported(Operation.SEND)
+        return self._flow(Operation.SEND, lambda: self._send(sms))
+
+    def send_batch(self, messages: Sequence[Sms]) -> Flow[list[Receipt]]:
+        """Accept personalised messages: one receipt per request (``max_batch`` per request)."""
+        self._check_supported(Operation.SEND_BATCH)
+        batch = tuple(messages)
+        return self._flow(Operation.SEND_BATCH, lambda: self._send_batch(batch))
+
+    def send_mms(self, mms: Mms) -> Flow[Receipt]:
+        """Accept ``mms`` and return its receipt (costs ``"mms"`` balance)."""
+        self._check_supported(Operation.SEND_MMS)
+        return self._flow(Operation.SEND_MMS, lambda: self._send_mms(mms))
+
+    def balance(self, kind: str = "sms") -> Flow[Balance]:
+        """The remaining balance of ``kind``."""
+        self._check_supported(Operation.BALANCE)
+        if kind not in self.capabilities.balance_kinds:
+            raise errors.ValidationError(
+                f"provider {self.name!r} has no {kind!r} balance", field="kind", provider=self.name
+            )
+
+        def run() -> Balance:
+            self._consume_script(Operation.BALANCE)
+            with self._lock:
+                return Balance(provider=self.name, remaining=self.balances.get(kind, Decimal(0)), kind=kind)
+
+        return self._flow(Operation.BALANCE, run)
+
+    def fetch_reports(
+        self, *, limit: int | None = None, task_id: str | None = None
+    ) -> Flow[list[DeliveryReport]]:
+        """Drain queued reports (oldest first), at most ``limit``, only ``task_id``'s if given."""
+        self._check_supported(Operation.FETCH_REPORTS)
+        if limit is not None and limit < 1:
+            raise errors.ValidationError("limit must be at least 1", field="limit", provider=self.name)
+
+        def run() -> list[DeliveryReport]:
+            self._consume_script(Operation.FETCH_REPORTS)
+            with self._lock:
+                taken: list[DeliveryReport] = []
+                kept: list[DeliveryReport] = []
+                for report in self._reports:
+                    wanted = task_id is None or report.task_id == task_id
+                    if wanted and (limit is None or len(taken) < limit):
+                        taken.append(report)
+                    else:
+                        kept.append(report)
+                self._reports = kept
+                return taken
+
+        return self._flow(Operation.FETCH_REPORTS, run)
+
+    def fetch_inbound(self) -> Flow[list[InboundMessage]]:
+        """Drain every queued inbound message, oldest first."""
+        self._check_supported(Operation.FETCH_INBOUND)
+
+        def run() -> list[InboundMessage]:
+            self._consume_script(Operation.FETCH_INBOUND)
+            with self._lock:
+                taken, self._inbound = self._inbound, []
+                return taken
+
+        return self._flow(Operation.FETCH_INBOUND, run)
+
+    def change_password(self, new_password: str) -> Flow[None]:
+        """Replace the password (kept private: never in a repr or an error)."""
+        self._check_supported(Operation.CHANGE_PASSWORD)
+        if not isinstance(new_password, str) or not new_password:
+            raise errors.ValidationError("the new password must be a non-empty string", provider=self.name)
+
+        def run() -> None:
+            self._consume_script(Operation.CHANGE_PASSWORD)
+            with self._lock:
+                self._password = new_password
+
+        return self._flow(Operation.CHANGE_PASSWORD, run)
+
+    # --- pushes --------------------------------------------------------------------------
+
+    def parse_callback(
+        self, body: bytes, content_type: str | None = None
+    ) -> list[DeliveryReport | InboundMessage]:
+        """Parse the in-memory push format, a UTF-8 JSON object::
+
+            {"reports": [{"mobile": "13800138000", "task_id": "memory-1", "status": "delivered",
+                          "received_at": "2024-05-01T10:00:00+08:00", "vendor_code": "DELIVRD"}],
+             "inbound": [{"mobile": "13800138000", "text": "hello", "ext": "01",
+                          "received_at": "2024-05-01T10:00:00+08:00"}]}
+
+        Both lists are optional; ``status`` is a :class:`~smsgate.DeliveryStatus` value;
+        ``received_at`` is ISO 8601 with an offset (optional). Reports come first, then inbound
+        messages, each in body order. Anything else raises
+        :class:`~smsgate.exceptions.ValidationError`.
+        """
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise errors.ValidationError("callback body is not UTF-8 JSON", provider=self.name) from exc
+        if not isinstance(document, dict) or not set(document) <= {"reports", "inbound"}:
+            raise errors.ValidationError(
+                'callback body must be an object with "reports" and/or "inbound"', provider=self.name
+            )
+        items: list[DeliveryReport | InboundMessage] = []
+        try:
+            for entry in _entries(document, "reports"):
+                items.append(
+                    DeliveryReport(
+                        provider=self.name,
+                        mobile=str(entry["mobile"]),
+                        task_id=_optional(entry.get("task_id")),
+                        status=DeliveryStatus(entry.get("status", "delivered")),
+                        received_at=_timestamp(entry.get("received_at")),
+                        vendor_code=_optional(entry.get("vendor_code")),
+                        raw=entry,
+                    )
+                )
+            for entry in _entries(document, "inbound"):
+                items.append(
+                    InboundMessage(
+                        provider=self.name,
+                        mobile=str(entry["mobile"]),
+                        text=str(entry["text"]),
+                        ext=_optional(entry.get("ext")),
+                        received_at=_timestamp(entry.get("received_at")),
+                        raw=entry,
+                    )
+                )
+        except errors.ValidationError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.ValidationError(
+                f"callback entry is incomplete or invalid ({type(exc).__name__}: {exc})", provider=self.name
+            ) from exc
+        return items
+
+    def callback_reply(self, ok: bool) -> CallbackReply:
+        """``200 ok`` when the push was stored, ``503 retry`` to ask for a re-delivery."""
+        if ok:
+            return CallbackReply(status_code=200, body=b"ok")
+        return CallbackReply(status_code=503, body=b"retry")
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _check_supported(self, operation: Operation) -> None:
+        if not self.capabilities.supports(operation):
+            raise self._unsupported(operation)
+
+    def _flow(self, operation: Operation, run: Callable[[], Any]) -> Flow[Any]:
+        # A generator that returns without yielding: no request, so no I/O. Counting happens
+        # when the flow runs, so ``calls`` counts attempts, not flows built and dropped.
+        yield from ()
+        with self._lock:
+            self.calls[operation.value] += 1
+        return run()
+
+    def _consume_script(self, operation: Operation) -> None:
+        with self._lock:
+            for index, step in enumerate(self._script):
+                if step.operation is None or step.operation is operation:
+                    del self._script[index]
+                    break
+            else:
+                return
+        if step.error is not None:
+            raise _instantiate(step.error, self.name, operation)
+
+    def _check_text(self, text: str) -> None:
+        limit = self.capabilities.max_text_length
+        if limit is not None and len(text) > limit:
+            raise errors.ValidationError(
+                f"text has {len(text)} characters; provider {self.name!r} allows {limit}",
+                field="text",
+                provider=self.name,
+            )
+
+    def _check_schedule(self, send_at: dt.datetime | None) -> None:
+        if send_at is not None and not self.capabilities.scheduling:
+            raise errors.ValidationError(
+                f"provider {self.name!r} cannot schedule messages", field="send_at", provider=self.name
+            )
+
+    def _accept(
+        self,
+        operation: Operation,
+        kind: str,
+        message: Sms | Mms | tuple[Sms, ...],
+        recipients: tuple[str, ...],
+    ) -> Receipt:
+        """Charge, record and return the receipt of one accepted request (lock held)."""
+        cost = Decimal(len(recipients))
+        if self.balances.get(kind, Decimal(0)) < cost:
+            raise errors.InsufficientBalanceError(
+                f"{kind} balance too low for {len(recipients)} recipients",
+                provider=self.name,
+                operation=operation.value,
+            )
+        self.balances[kind] -= cost
+        receipt = Receipt(
+            provider=self.name,
+            task_id=_next_task_id(self.name),
+            accepted=len(recipients),
+            recipients=recipients,
+            balance=self.balances[kind],
+        )
+        self.outbox.append(OutboxEntry(operation=operation, message=message, receipt=receipt))
+        if self.auto_report is not None:
+            for mobile in recipients:
+                self._reports.append(
+                    DeliveryReport(
+                        provider=self.name,
+                        mobile=mobile,
+                        task_id=receipt.task_id,
+                        status=self.auto_report,
+                        received_at=_now(),
+                    )
+                )
+        return receipt
+
+    def _send(self, sms: Sms) -> Receipt:
+        self._check_text(sms.text)
+        self._check_schedule(sms.send_at)
+        size = self.capabilities.max_recipients or len(sms.to)
+        receipts: list[Receipt] = []
+        for start in range(0, len(sms.to), size):
+            self._consume_script(Operation.SEND)
+            chunk = sms.to[start : start + size]
+            part = sms if len(chunk) == len(sms.to) else attrs.evolve(sms, to=chunk)
+            with self._lock:
+                receipts.append(self._accept(Operation.SEND, "sms", part, chunk))
+        return Receipt.combine(receipts)
+
+    def _send_batch(self, batch: tuple[Sms, ...]) -> list[Receipt]:
+        if not batch:
+            raise errors.ValidationError("a batch needs at least one message", provider=self.name)
+        for sms in batch:
+            self._check_text(sms.text)
+            self._check_schedule(sms.send_at)
+        size = self.capabilities.max_batch or len(batch)
+        receipts: list[Receipt] = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
+            try:
+                self._consume_script(Operation.SEND_BATCH)
+                with self._lock:
+                    numbers = tuple(n for sms in chunk for n in sms.to)
+                    receipts.append(self._accept(Operation.SEND_BATCH, "sms", chunk, numbers))
+            except errors.SmsGateError as exc:
+                if not receipts:
+                    raise
+                raise errors.PartialBatchError(
+                    f"batch stopped after {len(receipts)} accepted requests",
+                    receipts=receipts,
+                    pending=batch[start:],
+                    cause=exc,
+                    provider=self.name,
+                    operation=Operation.SEND_BATCH.value,
+                ) from exc
+        return receipts
+
+    def _send_mms(self, mms: Mms) -> Receipt:
+        self._check_schedule(mms.send_at)
+        self._consume_script(Operation.SEND_MMS)
+        with self._lock:
+            return self._accept(Operation.SEND_MMS, "mms", mms, mms.to)
+
+    def __repr__(self) -> str:
+        return f"<InMemoryProvider {self.name!r} outbox={len(self.outbox)}>"
+
+
+def _entries(document: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+    value = document.get(key, [])
+    if not isinstance(value, list):
+        raise errors.ValidationError(f'"{key}" must be a list')
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise errors.ValidationError(f'each item of "{key}" must be an object')
+        yield entry
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise errors.ValidationError("received_at must be an ISO 8601 string")
+    return dt.datetime.fromisoformat(value)
