@@ -45,7 +45,7 @@ def des_key(password: str) -> bytes:
 def des_encrypt(plaintext: bytes, password: str) -> str:
     """DES-CBC, key = IV = :func:`des_key`, PKCS7, then standard base64 (the ``Text64``)."""
     key = des_key(password)
-    cipher = DES.new(key, DES.MODE_CBC, iv=key)
+    cipher = DES.new(key, DES.MODE_CBC, iv=key)  # noqa: S304 - spec 1.5 mandates DES-CBC
     return base64.b64encode(cipher.encrypt(pad(plaintext, 8))).decode("ascii")
 
 
@@ -59,4 +59,4 @@ def des_decrypt(text64: str, password: str) -> bytes:
     if not data or len(data) % 8:
         raise ValueError("Text64 is not a whole number of DES blocks")
     key = des_key(password)
-    return unpad(DES.new(key, DES.MODE_CBC, iv=key).decrypt(data), 8)
+    return unpad(DES.new(key, DES.MODE_CBC, iv=key).decrypt(data), 8)  # noqa: S304 - spec 1.5

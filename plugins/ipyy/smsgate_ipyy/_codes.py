@@ -1,0 +1,353 @@
+"""The ipyy result codes (spec chapter 9, wire notes §1) and the smsgate error each becomes.
+
+The gateway reports a refusal in four ways, and each has its function here:
+
+* a numeric ResultCode (``"StatusCode":1005`` from ensms.ashx, ``"error":"1005"`` from the
+  JSON pulls) or a ResultCode *name* (``PasswordError`` from the SOAP ``SendResult``):
+  :func:`error_for_code`;
+* only a Chinese message (``<returnstatus>Faild</returnstatus><message>需要签名</message>``):
+  :func:`error_for_message`;
+* the XML pull error ``<errorstatus><error>1..4</error>`` of spec 4.4 / 5.4, whose numbers
+  mean something else than the ResultCodes: :func:`error_for_pull_error`;
+* an HTTP status other than 2xx: :func:`error_for_http_status`.
+
+Choices worth knowing (the provider page repeats them):
+
+* ``Text64Error`` (1009) → :class:`AuthenticationError`: the gateway decrypts ``Text64`` with
+  the account's stored password, so a wrong password shows up as a failed decryption.
+* ``StampError`` (1010) → :class:`ProviderUnavailableError`: the clock of *this host* is off
+  by more than five minutes. Another provider would take the message (fail over), but
+  retrying the same one will not help until the clock is fixed.
+* ``MsisdnNoChannel`` (1110) and ``ExtNumberError`` (1104) → :class:`NoChannelError`: the
+  number (or the extension) is valid, this account just has no channel for it, so another
+  provider may well deliver it.
+* ``ParamError`` (1001) → :class:`MessageRejectedError`: inputs are validated before I/O, so
+  what is left is a request this gateway cannot take as built.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from smsgate.exceptions import (
+    AuthenticationError,
+    ContentError,
+    InsufficientBalanceError,
+    InvalidRecipientError,
+    MessageRejectedError,
+    NoChannelError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderOutageError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    SignatureError,
+    SmsGateError,
+    UncertainOutcomeError,
+)
+
+__all__ = [
+    "CODES",
+    "ResultCode",
+    "error_for_code",
+    "error_for_http_status",
+    "error_for_message",
+    "error_for_pull_error",
+    "is_success_code",
+]
+
+
+@attrs.frozen
+class ResultCode:
+    """One ResultCode: its enum name, its number when the spec gives one, the smsgate error
+    class it becomes and an English explanation."""
+
+    name: str
+    number: int | None
+    error: type[ProviderError]
+    meaning: str
+
+
+_A = AuthenticationError
+_C = ContentError
+_R = InvalidRecipientError
+
+#: Every ResultCode: the spec's chapter 9 table (numbered) and the other names of the .NET
+#: enum the WSDL shows (wire notes §1; their numbers are unknown, so they match by name).
+CODES: tuple[ResultCode, ...] = (
+    ResultCode("Unknown", None, ProviderError, "unknown error"),
+    ResultCode("AppInactive", None, _A, "the application or account is not active"),
+    ResultCode("ParamError", 1001, MessageRejectedError, "a parameter was refused"),
+    ResultCode("UserNameEmpty", 1002, _A, "the account name is empty"),
+    ResultCode("PasswordEmpty", 1003, _A, "the password is empty"),
+    ResultCode("UserNameError", 1004, _A, "the account name is wrong"),
+    ResultCode("PasswordError", 1005, _A, "the password is wrong"),
+    ResultCode("BindIpError", 1006, _A, "this host's IP address is not bound to the account"),
+    ResultCode("UserStop", 1007, _A, "the account is stopped"),
+    ResultCode("UserIdError", 1008, _A, "userid must be the numeric id the vendor gave"),
+    ResultCode("Text64Error", 1009, _A, "Text64 could not be decrypted (wrong password?)"),
+    ResultCode(
+        "StampError",
+        1010,
+        ProviderUnavailableError,
+        "the Stamp is off by more than 5 minutes: check the clock",
+    ),
+    ResultCode("SendTimeError", None, MessageRejectedError, "the scheduled send time was refused"),
+    ResultCode("JsonError", None, ProviderError, "the encrypted JSON was refused"),
+    ResultCode("ContentEmpty", 2001, _C, "the content is empty"),
+    ResultCode("MsisdnEmpty", 1103, _R, "no recipient number"),
+    ResultCode("MsisdnRepeat", None, _R, "a recipient number is repeated"),
+    ResultCode("ExtNumberError", 1104, NoChannelError, "the extension number is not accepted"),
+    ResultCode("ContentLong", 2105, _C, "the content is too long"),
+    ResultCode("NoChannel", 1106, NoChannelError, "the account has no sending channel"),
+    ResultCode("SensitiveWords", 2107, _C, "the content contains blocked words"),
+    ResultCode("MsisdnError", 1108, _R, "a recipient number is invalid"),
+    ResultCode("MsisdnBlack", 1109, _R, "a recipient number is black-listed"),
+    ResultCode("MsisdnNoChannel", 1110, NoChannelError, "the account has no channel for a recipient"),
+    ResultCode("AmountNotEnough", 1111, InsufficientBalanceError, "the balance is too low"),
+    ResultCode("NoProduct", 1112, NoChannelError, "no product is configured for the account"),
+    ResultCode("BalanceNotEnough", None, InsufficientBalanceError, "the balance is too low"),
+    ResultCode("ChannelTypeError", None, NoChannelError, "the channel type does not fit"),
+    ResultCode("TemplateError", None, _C, "the content does not match a template"),
+    ResultCode("FrequentOperation", None, RateLimitedError, "too many requests"),
+    ResultCode("NoEnabled", None, PermissionDeniedError, "the operation is not enabled"),
+    ResultCode("TemplateIdError", None, _C, "the template id is wrong"),
+    ResultCode("MsisdnsMany", None, _R, "too many recipients in one request"),
+    ResultCode("ContentError", None, _C, "the content was refused"),
+    ResultCode("MsisdnLess", None, _R, "too few recipients"),
+    ResultCode("RequiredSuffix", 2113, SignatureError, "a 【signature】 is required"),
+    ResultCode("SuffixError", 2114, SignatureError, "the 【signature】 is not allowed"),
+    ResultCode("SubjectEmpty", 3001, _C, "the MMS subject is empty"),
+    ResultCode("SubjectLong", None, _C, "the MMS subject is too long"),
+    ResultCode("FramesEmpty", None, _C, "the MMS has no frames"),
+    ResultCode("ElementError", None, _C, "an MMS part was refused"),
+    ResultCode("FrameError", None, _C, "an MMS frame was refused"),
+    ResultCode("FrameSizeLong", None, _C, "an MMS frame is too large"),
+    ResultCode("SmilEmpty", None, _C, "the MMS needs a .smil part"),
+    ResultCode("SmilExcessive", None, _C, "the MMS has more than one .smil part"),
+    ResultCode("ElementNameRepeat", None, _C, "two MMS parts have the same name"),
+    ResultCode("SizeLong", None, _C, "the MMS is too large"),
+    ResultCode("MmsIdEmpty", None, _C, "the MMS id is empty"),
+    ResultCode("NoMmsTemplate", None, _C, "no such MMS template"),
+    ResultCode("TaskIdEmpty", None, ProviderError, "the task id is empty"),
+    ResultCode("NoRealName", None, PermissionDeniedError, "the account lacks real-name verification"),
+    ResultCode("FaileList", None, ProviderError, "the request failed"),
+    ResultCode("InternalError", 9999, ProviderOutageError, "internal error at the gateway"),
+)
+
+_BY_NUMBER = {c.number: c for c in CODES if c.number is not None}
+_BY_NAME = {c.name.lower(): c for c in CODES}
+_SUCCESS_NAMES = {"ok", "1", "success", "sucess"}
+
+# Text-only refusals (`Faild` + message): the most specific phrases first, since several
+# contain others (没有通道的手机号码 contains 手机号码).
+_MESSAGES: tuple[tuple[str, str], ...] = (
+    ("用户名或密码不能为空", "UserNameEmpty"),
+    ("用户名或密码错误", "PasswordError"),
+    ("用户名为空", "UserNameEmpty"),
+    ("密码为空", "PasswordEmpty"),
+    ("用户名错误", "UserNameError"),
+    ("密码错", "PasswordError"),
+    ("IP绑定", "BindIpError"),
+    ("停用", "UserStop"),
+    ("不允许", "NoEnabled"),
+    ("时间戳", "StampError"),
+    ("没有通道的手机号码", "MsisdnNoChannel"),
+    ("黑名单", "MsisdnBlack"),
+    ("错误的手机号码", "MsisdnError"),
+    ("手机号码错误", "MsisdnError"),
+    ("手机号码为空", "MsisdnEmpty"),
+    ("号码重复", "MsisdnRepeat"),
+    ("没有发送通道", "NoChannel"),
+    ("没有配置产品", "NoProduct"),
+    ("敏感词", "SensitiveWords"),
+    ("内容为空", "ContentEmpty"),
+    ("内容太长", "ContentLong"),
+    ("需要签名", "RequiredSuffix"),
+    ("签名", "SuffixError"),
+    ("余额不足", "AmountNotEnough"),
+    ("额度不足", "AmountNotEnough"),
+    ("主题为空", "SubjectEmpty"),
+    ("扩展", "ExtNumberError"),
+    ("频繁", "FrequentOperation"),
+    ("参数", "ParamError"),
+    ("系统内部错误", "InternalError"),
+)
+
+# spec 4.4 / 5.4: the XML pull errors have their own numbers.
+_PULL_ERRORS: dict[str, ResultCode] = {
+    "1": ResultCode("UserNameEmpty", None, _A, "the account name or password is empty"),
+    "2": ResultCode("PasswordError", None, _A, "the account name or password is wrong"),
+    "3": ResultCode("NoEnabled", None, PermissionDeniedError, "the account may not pull reports"),
+    "4": ResultCode("ParamError", None, ProviderError, "a pull parameter is wrong"),
+}
+
+
+def is_success_code(code: object) -> bool:
+    """True for the ResultCode meaning success: ``1``/``"1"`` (numeric) or ``"OK"``."""
+    return str(code).strip().lower() in _SUCCESS_NAMES
+
+
+def _lookup(code: object) -> ResultCode | None:
+    text = str(code).strip()
+    if re.fullmatch(r"-?[0-9]+", text):
+        return _BY_NUMBER.get(int(text))
+    return _BY_NAME.get(text.lower())
+
+
+def _build(
+    info: ResultCode,
+    *,
+    code: str | None,
+    vendor_message: str | None,
+    provider: str | None,
+    operation: str | None,
+    raw: object,
+) -> ProviderError:
+    label = info.name if code is None or code == info.name else f"{info.name} {code}"
+    text = f"the gateway refused the request: {info.meaning} [{label}]"
+    if vendor_message:
+        text += f": {vendor_message}"
+    return info.error(
+        text, code=code, vendor_message=vendor_message, raw=raw, provider=provider, operation=operation
+    )
+
+
+def error_for_message(
+    message: str | None,
+    *,
+    code: str | None = None,
+    provider: str | None = None,
+    operation: str | None = None,
+    raw: object = None,
+) -> ProviderError:
+    """The error for a refusal that carries only the gateway's Chinese message.
+
+    Known phrases (用户名或密码错误, 需要签名, 敏感词(…), 余额不足 …) pick the class; anything
+    else becomes a plain :class:`ProviderError` (not failover-safe) with the message kept.
+    """
+    text = (message or "").strip()
+    for phrase, name in _MESSAGES:
+        if phrase in text:
+            return _build(
+                _BY_NAME[name.lower()],
+                code=code,
+                vendor_message=text,
+                provider=provider,
+                operation=operation,
+                raw=raw,
+            )
+    return ProviderError(
+        f"the gateway refused the request: {text or 'no reason given'}",
+        code=code,
+        vendor_message=text or None,
+        raw=raw,
+        provider=provider,
+        operation=operation,
+    )
+
+
+def error_for_code(
+    code: object,
+    message: str | None = None,
+    *,
+    provider: str | None = None,
+    operation: str | None = None,
+    raw: object = None,
+) -> ProviderError:
+    """The error for a ResultCode given as a number (``1005``, ``"1005"``) or a name
+    (``"PasswordError"``, case-insensitive), with the gateway's message kept.
+
+    An unknown code is classified by its message when that is a known phrase, and is a plain
+    :class:`ProviderError` otherwise; the code is always kept in ``code``.
+    """
+    text = str(code).strip()
+    info = _lookup(text)
+    if info is None:
+        return error_for_message(message, code=text, provider=provider, operation=operation, raw=raw)
+    return _build(
+        info,
+        code=text,
+        vendor_message=(message or "").strip() or None,
+        provider=provider,
+        operation=operation,
+        raw=raw,
+    )
+
+
+def error_for_pull_error(
+    code: object,
+    remark: str | None = None,
+    *,
+    provider: str | None = None,
+    operation: str | None = None,
+    raw: object = None,
+) -> ProviderError:
+    """The error for the XML pull refusal ``<errorstatus><error>N</error><remark>…``.
+
+    spec 4.4 / 5.4: 1 = name or password empty, 2 = wrong, 3 = not allowed to pull,
+    4 = bad parameter. Other numbers are treated as ResultCodes.
+    """
+    text = str(code).strip()
+    info = _PULL_ERRORS.get(text)
+    if info is None:
+        return error_for_code(text, remark, provider=provider, operation=operation, raw=raw)
+    return _build(
+        info,
+        code=text,
+        vendor_message=(remark or "").strip() or None,
+        provider=provider,
+        operation=operation,
+        raw=raw,
+    )
+
+
+def error_for_http_status(
+    status_code: int,
+    *,
+    retry_after: str | None = None,
+    provider: str | None = None,
+    operation: str | None = None,
+) -> SmsGateError | None:
+    """The error for an HTTP status other than 2xx, or ``None`` for a 2xx.
+
+    * 429 → :class:`RateLimitedError` (``Retry-After`` seconds kept), 503 →
+      :class:`ProviderOutageError`: both are refusals before processing, nothing was sent.
+    * other 5xx → :class:`UncertainOutcomeError`: the application may have failed *after*
+      acting (an ASP.NET crash, a proxy timing out), so a send must not be repeated blindly.
+    * other 4xx → :class:`ProviderError` with code ``HTTP <status>``: the server refused the
+      request before the application saw it (a wrong ``base_url`` gives 404); not failover-safe
+      because the cause is usually configuration.
+    """
+    if 200 <= status_code < 300:
+        return None
+    if status_code == 429:
+        seconds: float | None = None
+        if retry_after and retry_after.strip().isdigit():
+            seconds = float(retry_after.strip())
+        return RateLimitedError(
+            "the gateway asks to slow down (HTTP 429)",
+            retry_after=seconds,
+            code="HTTP 429",
+            provider=provider,
+            operation=operation,
+        )
+    if status_code == 503:
+        return ProviderOutageError(
+            "the gateway is unavailable (HTTP 503)", code="HTTP 503", provider=provider, operation=operation
+        )
+    if status_code >= 500:
+        return UncertainOutcomeError(
+            f"the gateway failed with HTTP {status_code}; it may have acted on the request",
+            request_sent=True,
+            provider=provider,
+            operation=operation,
+        )
+    return ProviderError(
+        f"the gateway refused the request with HTTP {status_code}",
+        code=f"HTTP {status_code}",
+        provider=provider,
+        operation=operation,
+    )

@@ -1,0 +1,110 @@
+"""Safe parsing of the XML the gateway (or a push) sends. Pure functions.
+
+Replies come from the network, so the parser never expands entities, never loads a DTD and
+never touches the network, and any document that *declares* a DTD or an entity is refused
+outright (a billion-laughs body is an error, not a slow parse).
+
+The gateway's XML declaration has a space before ``?>`` (wire notes §4) and smsGBK.aspx
+declares ``gb2312`` while GBK bytes may follow; the declaration is therefore read here, the
+bytes decoded by Python (``gb2312``/``gbk`` read as the GB18030 superset), and the text
+re-encoded as UTF-8 before lxml sees it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from lxml import etree
+
+__all__ = ["XmlError", "children_text", "decode_body", "parse_xml"]
+
+_DECLARATION = re.compile(rb"\A\s*<\?xml\b[^>]*?\?>", re.IGNORECASE)
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
+_DANGEROUS = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+# Chinese legacy encodings are all read with the widest of them: a server that declares
+# gb2312 but writes GBK-only characters still decodes.
+_CHINESE = {"gb2312", "gbk", "cp936", "gb18030", "euc-cn", "x-gbk"}
+
+
+class XmlError(ValueError):
+    """The bytes are not a safe, well-formed XML document."""
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def decode_body(body: bytes, default: str = "utf-8") -> str:
+    """Decode a reply body: a BOM wins, then the XML declaration's encoding, then ``default``.
+
+    Chinese legacy encodings (``gb2312``, ``gbk`` …) are decoded as GB18030, their superset.
+    Raises :class:`XmlError` when the bytes do not decode.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8"
+        body = body[len(codecs.BOM_UTF8) :]
+    else:
+        encoding = default
+        declaration = _DECLARATION.match(body)
+        if declaration:
+            found = _ENCODING.search(declaration.group(0))
+            if found:
+                encoding = found.group(1).decode("ascii").lower()
+    if encoding.lower() in _CHINESE:
+        encoding = "gb18030"
+    try:
+        return body.decode(encoding)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise XmlError(f"the body is not valid {encoding}") from exc
+
+
+def parse_xml(body: bytes, default_encoding: str = "utf-8") -> etree._Element:
+    """Parse ``body`` into its root element, refusing DTDs and entity declarations.
+
+    :raises XmlError: not well-formed, not decodable, or declares a DTD/entity.
+    """
+    if _DANGEROUS.search(body):
+        raise XmlError("the document declares a DTD or entity; refused")
+    text = decode_body(body, default_encoding)
+    # The declaration is dropped: the text is handed to lxml re-encoded as UTF-8.
+    text = re.sub(r"\A\s*<\?xml\b[^>]*?\?>", "", text, flags=re.IGNORECASE).lstrip("\ufeff")
+    if _DANGEROUS.search(text.encode("utf-8")):
+        raise XmlError("the document declares a DTD or entity; refused")
+    try:
+        root = etree.fromstring(text.encode("utf-8"), _parser())
+    except etree.XMLSyntaxError as exc:
+        raise XmlError(f"not well-formed XML ({exc.msg})") from exc
+    return root
+
+
+def local_name(element: etree._Element) -> str:
+    """The tag without its namespace."""
+    # Comments and processing instructions have a function as tag (the parser drops them,
+    # but a caller may hand in any element).
+    tag: object = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def children_text(element: etree._Element) -> dict[str, str]:
+    """Map each direct child's local tag name to its stripped text (``""`` when empty).
+
+    A repeated tag keeps its first value; the gateway's replies never repeat scalar fields.
+    """
+    out: dict[str, str] = {}
+    for child in element:
+        name = local_name(child)
+        if name and name not in out:
+            out[name] = (child.text or "").strip()
+    return out
