@@ -1,0 +1,233 @@
+"""Configuration for the ``smsgate`` command line: a TOML file plus environment variables.
+
+The file names providers and the gateway's routing; secrets never live in it::
+
+    [gateway]
+    strategy = "failover"            # failover | round_robin | weighted
+
+    [providers.primary]
+    type = "ipyy"                    # the registered provider name
+    account = "acme"
+    base_url = "https://gateway.example/"
+    transport = "form"
+
+    [providers.backup]
+    type = "memory"
+
+Every key of a provider table except ``type`` is passed to :func:`smsgate.get_provider`,
+together with ``name`` (the table's name). The password of provider ``primary`` comes from
+the environment variable ``SMSGATE_PRIMARY_PASSWORD`` (:func:`password_env_var`); a password
+(or any secret-looking key) in the file is refused, because config files end up in
+repositories and backups.
+
+Where the file is found (:func:`find_config`): ``--config PATH``; else ``./smsgate.toml`` if it
+exists; else the path in ``$SMSGATE_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from smsgate._plugins import get_provider
+from smsgate._provider import Provider
+from smsgate.exceptions import ConfigurationError
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "DEFAULT_CONFIG",
+    "Config",
+    "ProviderConfig",
+    "build_provider",
+    "build_providers",
+    "find_config",
+    "load_config",
+    "parse_config",
+    "password_env_var",
+]
+
+#: The file looked for in the working directory.
+DEFAULT_CONFIG = Path("smsgate.toml")
+#: Environment variable naming a config file, used when ``./smsgate.toml`` does not exist.
+CONFIG_ENV_VAR = "SMSGATE_CONFIG"
+
+_STRATEGIES = ("failover", "round_robin", "weighted")
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "key", "pwd")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _is_secret(key: str) -> bool:
+    low = key.lower()
+    return low in _SECRET_WORDS or any(word in low for word in ("password", "secret", "token"))
+
+
+def password_env_var(name: str) -> str:
+    """The environment variable holding the password of provider ``name``.
+
+    ``SMSGATE_<NAME>_PASSWORD`` with the name upper-cased and ``-`` turned into ``_``:
+    provider ``ipyy-backup`` reads ``SMSGATE_IPYY_BACKUP_PASSWORD``.
+    """
+    return f"SMSGATE_{name.upper().replace('-', '_')}_PASSWORD"
+
+
+@attrs.frozen(kw_only=True)
+class ProviderConfig:
+    """One ``[providers.<name>]`` table.
+
+    :ivar name: the table's name; becomes the provider's ``name``.
+    :ivar type: the registered provider name (``"ipyy"``, ``"memory"`` …).
+    :ivar options: the other keys, passed to :func:`smsgate.get_provider` as keywords.
+    """
+
+    name: str
+    type: str
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """The whole configuration.
+
+    :ivar strategy: the gateway's routing strategy.
+    :ivar weights: per-provider weights for the ``weighted`` strategy.
+    :ivar providers: the provider tables, in file order (the failover order).
+    :ivar source: the file it was read from, if any.
+    """
+
+    strategy: str = "failover"
+    weights: Mapping[str, float] | None = None
+    providers: tuple[ProviderConfig, ...] = ()
+    source: Path | None = None
+
+    def provider(self, name: str | None = None) -> ProviderConfig:
+        """The provider table called ``name``, or the first one."""
+        if not self.providers:
+            raise ConfigurationError(_no_providers(self.source))
+        if name is None:
+            return self.providers[0]
+        for item in self.providers:
+            if item.name == name:
+                return item
+        known = ", ".join(p.name for p in self.providers)
+        raise ConfigurationError(f"no provider {name!r} in the configuration (configured: {known})")
+
+
+def _no_providers(source: Path | None) -> str:
+    where = f"{source}" if source else f"no config file (./{DEFAULT_CONFIG} or ${CONFIG_ENV_VAR})"
+    return f"no provider is configured in {where}; add a [providers.<name>] table with a 'type'"
+
+
+def find_config(
+    explicit: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Path | None:
+    """The config file to read: ``explicit``, else ``./smsgate.toml``, else ``$SMSGATE_CONFIG``.
+
+    Returns None when none applies. An explicit or ``$SMSGATE_CONFIG`` path that does not exist
+    is an error (a typo should not silently mean "no configuration").
+    """
+    env = os.environ if env is None else env
+    if explicit is not None:
+        path = Path(explicit)
+    else:
+        local = (cwd or Path.cwd()) / DEFAULT_CONFIG
+        if local.is_file():
+            return local
+        from_env = env.get(CONFIG_ENV_VAR)
+        if not from_env:
+            return None
+        path = Path(from_env)
+    if not path.is_file():
+        raise ConfigurationError(f"config file {str(path)!r} does not exist")
+    return path
+
+
+def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
+    """Validate the TOML document ``data`` and build a :class:`Config`."""
+    where = str(source) if source else "the configuration"
+    unknown = set(data) - {"gateway", "providers"}
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}")
+    gateway = data.get("gateway", {})
+    if not isinstance(gateway, Mapping):
+        raise ConfigurationError(f"{where}: [gateway] must be a table")
+    strategy = gateway.get("strategy", "failover")
+    if strategy not in _STRATEGIES:
+        raise ConfigurationError(
+            f"{where}: [gateway] strategy must be one of {', '.join(_STRATEGIES)}, not {strategy!r}"
+        )
+    weights = gateway.get("weights")
+    if weights is not None and not (
+        isinstance(weights, Mapping) and all(isinstance(v, int | float) for v in weights.values())
+    ):
+        raise ConfigurationError(f"{where}: [gateway] weights must map provider names to numbers")
+    extra = set(gateway) - {"strategy", "weights"}
+    if extra:
+        raise ConfigurationError(f"{where}: unknown [gateway] key(s) {', '.join(sorted(extra))}")
+    tables = data.get("providers", {})
+    if not isinstance(tables, Mapping):
+        raise ConfigurationError(f"{where}: [providers] must hold [providers.<name>] tables")
+    providers: list[ProviderConfig] = []
+    for name, table in tables.items():
+        if not _NAME.fullmatch(name):
+            raise ConfigurationError(f"{where}: provider name {name!r} must be letters, digits, '-' or '_'")
+        if not isinstance(table, Mapping):
+            raise ConfigurationError(f"{where}: [providers.{name}] must be a table")
+        for key in table:
+            if _is_secret(key):
+                raise ConfigurationError(
+                    f"{where}: [providers.{name}] contains {key!r}; secrets may not be in the config "
+                    f"file. Remove it and set the environment variable {password_env_var(name)} instead."
+                )
+        kind = table.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigurationError(f'{where}: [providers.{name}] needs type = "<provider>"')
+        if "name" in table:
+            raise ConfigurationError(f"{where}: [providers.{name}]: the table name is the provider's name")
+        options = {k: v for k, v in table.items() if k != "type"}
+        providers.append(ProviderConfig(name=name, type=kind, options=options))
+    return Config(
+        strategy=strategy,
+        weights=dict(weights) if weights is not None else None,
+        providers=tuple(providers),
+        source=source,
+    )
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate the TOML file at ``path`` (None: an empty configuration)."""
+    if path is None:
+        return Config()
+    source = Path(path)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {str(source)!r}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"config file {str(source)!r} is not valid TOML: {exc}") from exc
+    return parse_config(data, source=source)
+
+
+def build_provider(item: ProviderConfig, *, env: Mapping[str, str] | None = None) -> Provider:
+    """Build one configured provider, with its password from the environment if set there."""
+    env = os.environ if env is None else env
+    options: dict[str, Any] = dict(item.options)
+    secret = env.get(password_env_var(item.name))
+    if secret:
+        options["password"] = secret
+    return get_provider(item.type, name=item.name, **options)
+
+
+def build_providers(config: Config, *, env: Mapping[str, str] | None = None) -> list[Provider]:
+    """Build every configured provider, in file order."""
+    if not config.providers:
+        raise ConfigurationError(_no_providers(config.source))
+    return [build_provider(item, env=env) for item in config.providers]

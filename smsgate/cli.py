@@ -1,0 +1,544 @@
+"""The ``smsgate`` command line.
+
+::
+
+    smsgate providers                         registered provider names
+    smsgate send 13800138000 --text "…【Acme】"
+    smsgate batch messages.csv                personalised batch from a mobile,text CSV
+    smsgate mms 13800138000 --subject Hi --part a.txt --part b.jpg
+    smsgate balance [--kind mms]
+    smsgate reports [--limit N] [--task-id ID]
+    smsgate inbound
+    smsgate change-password [--provider NAME]
+    smsgate receive --port 8080 --journal pushes.sqlite3
+
+plus the commands plugins add (the ipyy plugin adds ``sandbox`` and ``demo``).
+
+Providers come from a TOML file (see :mod:`smsgate._config`); passwords only from
+``SMSGATE_<NAME>_PASSWORD``. Exit codes: 0 success, 2 invalid input (nothing sent),
+3 the provider refused, 4 outcome uncertain (the message may have been sent), 1 anything else.
+``--json`` prints machine-readable results (and errors, on stderr).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import smsgate
+from smsgate import _config
+from smsgate._config import Config
+from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, MmsPart, Receipt, Sms
+from smsgate.exceptions import (
+    AllProvidersFailedError,
+    PartialBatchError,
+    ProviderError,
+    SmsGateError,
+    UncertainOutcomeError,
+    ValidationError,
+)
+
+__all__ = ["EXIT_OTHER", "EXIT_REFUSED", "EXIT_UNCERTAIN", "EXIT_VALIDATION", "cli", "exit_code", "main"]
+
+EXIT_OTHER = 1
+EXIT_VALIDATION = 2
+EXIT_REFUSED = 3
+EXIT_UNCERTAIN = 4
+
+
+def exit_code(exc: SmsGateError) -> int:
+    """The process exit code for an error: 2 invalid input, 3 refused, 4 uncertain, 1 other."""
+    if isinstance(exc, AllProvidersFailedError):
+        attempts = exc.exceptions
+        if attempts and all(isinstance(e, ProviderError) for e in attempts):
+            return EXIT_REFUSED
+        return EXIT_OTHER
+    if isinstance(exc, PartialBatchError):
+        return exit_code(exc.cause)
+    if isinstance(exc, ValidationError):
+        return EXIT_VALIDATION
+    if isinstance(exc, UncertainOutcomeError):
+        return EXIT_UNCERTAIN
+    if isinstance(exc, ProviderError):
+        return EXIT_REFUSED
+    return EXIT_OTHER
+
+
+# --- state shared by the commands ----------------------------------------------------------
+
+
+@attrs.define
+class Settings:
+    """What the root options chose; commands read it from ``ctx.obj``."""
+
+    config_path: Path | None = None
+    json: bool = False
+    loaded: Config | None = None
+
+    def config(self) -> Config:
+        """The configuration, read on first use (commands that need none never fail on it)."""
+        if self.loaded is None:
+            self.loaded = _config.load_config(_config.find_config(self.config_path))
+        return self.loaded
+
+    def providers(self) -> list[smsgate.Provider]:
+        """Every configured provider, passwords from the environment."""
+        return _config.build_providers(self.config())
+
+    def provider(self, name: str | None) -> smsgate.Provider:
+        """One configured provider: ``name``, or the first."""
+        return _config.build_provider(self.config().provider(name))
+
+    @contextmanager
+    def gateway(self) -> Iterator[smsgate.Gateway]:
+        """A gateway over every configured provider with the configured strategy."""
+        config = self.config()
+        options: dict[str, Any] = {"strategy": config.strategy}
+        if config.weights is not None:
+            options["weights"] = dict(config.weights)
+        with smsgate.Gateway(self.providers(), **options) as gateway:
+            yield gateway
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=_jsonable, indent=2))
+
+
+def receipt_dict(receipt: Receipt) -> dict[str, Any]:
+    """A receipt as plain data for ``--json``."""
+    return {
+        "provider": receipt.provider,
+        "task_id": receipt.task_id,
+        "task_ids": list(receipt.task_ids),
+        "accepted": receipt.accepted,
+        "balance": receipt.balance,
+        "attempts": receipt.attempts,
+    }
+
+
+def _show_receipts(settings: Settings, receipts: Sequence[Receipt], title: str) -> None:
+    if settings.json:
+        _emit_json([receipt_dict(r) for r in receipts] if len(receipts) != 1 else receipt_dict(receipts[0]))
+        return
+    table = Table(title=title)
+    for column in ("provider", "task id", "accepted", "balance", "attempts"):
+        table.add_column(column)
+    for r in receipts:
+        balance = "" if r.balance is None else str(r.balance)
+        table.add_row(r.provider, r.task_id, str(r.accepted), balance, str(r.attempts))
+    _out().print(table)
+
+
+def _event_rows(events: Sequence[DeliveryReport | InboundMessage]) -> list[dict[str, Any]]:
+    rows = []
+    for e in events:
+        row: dict[str, Any] = {
+            "kind": "report" if isinstance(e, DeliveryReport) else "inbound",
+            "provider": e.provider,
+            "mobile": e.mobile,
+            "task_id": e.task_id,
+            "received_at": e.received_at,
+            "ext": e.ext,
+        }
+        if isinstance(e, DeliveryReport):
+            row.update(status=str(e.status), vendor_code=e.vendor_code)
+        else:
+            row["text"] = e.text
+        rows.append(row)
+    return rows
+
+
+def _fail(settings: Settings, exc: SmsGateError) -> NoReturn:
+    code = exit_code(exc)
+    attempts: list[SmsGateError] = list(exc.attempts)
+    if isinstance(exc, AllProvidersFailedError):
+        attempts = [e for e in exc.exceptions if isinstance(e, SmsGateError)]
+    if settings.json:
+        payload = {
+            "error": type(exc).__name__,
+            "message": str(exc),
+            "provider": exc.provider,
+            "exit_code": code,
+            "attempts": [
+                {"error": type(a).__name__, "provider": a.provider, "message": str(a)} for a in attempts
+            ],
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False), err=True)
+    else:
+        console = _err()
+        console.print(f"[bold red]error[/]: {type(exc).__name__}: {exc}", markup=True, highlight=False)
+        for attempt in attempts:
+            console.print(f"  attempt on {attempt.provider or '?'}: {type(attempt).__name__}: {attempt}")
+    raise click.exceptions.Exit(code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_object(Settings)
+    if obj is None:  # a command invoked without the root group (tests, embedding)
+        obj = ctx.ensure_object(Settings)
+    return obj
+
+
+# --- the root group ------------------------------------------------------------------------
+
+
+class SmsGateGroup(click.Group):
+    """The root group: adds plugin commands once, on first use, and maps errors to exit codes."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from smsgate._plugins import get_plugin_manager  # noqa: PLC0415 - plugins load lazily
+
+        try:
+            get_plugin_manager().hook.register_commands(cli=self)
+        except SmsGateError as exc:
+            _err().print(f"warning: plugin commands unavailable: {type(exc).__name__}: {exc}")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SmsGateError as exc:
+            _fail(_settings(ctx), exc)
+
+
+@click.group(cls=SmsGateGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config file (default: ./smsgate.toml if present, else $SMSGATE_CONFIG).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON (errors as JSON on stderr).")
+@click.version_option(smsgate.__version__, prog_name="smsgate")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
+    """Send SMS and MMS, read delivery reports and inbound messages, through any provider.
+
+    Passwords come from the environment: SMSGATE_<NAME>_PASSWORD for [providers.<name>].
+    Exit codes: 2 invalid input, 3 refused by the provider, 4 outcome uncertain, 1 other.
+    """
+    ctx.obj = Settings(config_path=config_path, json=as_json)
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"--at {value!r} is not an ISO 8601 date-time", field="send_at") from None
+    # A time without offset means local time, as a person typing it would expect.
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+_at_option = click.option(
+    "--at", "send_at", metavar="DATETIME", help="Schedule: ISO 8601 (no offset = local time)."
+)
+_ext_option = click.option("--ext", help="Extension digits appended to the sender number.")
+
+
+@cli.command("providers")
+@click.pass_context
+def providers_command(ctx: click.Context) -> None:
+    """List the provider names installed plugins register."""
+    settings = _settings(ctx)
+    names = smsgate.provider_names()
+    if settings.json:
+        _emit_json(names)
+        return
+    table = Table(title="registered providers")
+    table.add_column("name")
+    for name in names:
+        table.add_row(name)
+    _out().print(table)
+
+
+@cli.command("send")
+@click.argument("to", nargs=-1, required=True)
+@click.option("--text", "-t", required=True, help="Message text (with the signature your provider needs).")
+@_at_option
+@_ext_option
+@click.pass_context
+def send_command(
+    ctx: click.Context, to: tuple[str, ...], text: str, send_at: str | None, ext: str | None
+) -> None:
+    """Send one text message to one or more numbers."""
+    settings = _settings(ctx)
+    sms = Sms(to=to, text=text, send_at=_when(send_at), ext=ext)
+    with settings.gateway() as gateway:
+        receipt = gateway.send(sms)
+    _show_receipts(settings, [receipt], "sent")
+
+
+def read_batch(path: Path) -> list[Sms]:
+    """Read a ``mobile,text`` CSV (an optional ``mobile,text`` header row is skipped)."""
+    messages: list[Sms] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if number == 1 and [c.strip().lower() for c in row[:2]] == ["mobile", "text"]:
+                continue
+            if len(row) < 2:
+                raise ValidationError(f"{path.name} line {number}: expected mobile,text", field="batch")
+            # Text may contain commas: everything after the first column is the text.
+            messages.append(Sms(to=row[0].strip(), text=",".join(row[1:])))
+    if not messages:
+        raise ValidationError(f"{path.name} holds no messages", field="batch")
+    return messages
+
+
+@cli.command("batch")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chunk", default=100, show_default=True, help="Messages per gateway call.")
+@click.pass_context
+def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
+    """Send personalised messages from a CSV file of mobile,text rows."""
+    settings = _settings(ctx)
+    messages = read_batch(csv_file)
+    receipts: list[Receipt] = []
+    progress = Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err(),
+        disable=settings.json,
+    )
+    with settings.gateway() as gateway, progress:
+        task = progress.add_task("batch", total=len(messages))
+        for start in range(0, len(messages), max(1, chunk)):
+            part = messages[start : start + max(1, chunk)]
+            receipts.extend(gateway.send_batch(part))
+            progress.advance(task, len(part))
+    _show_receipts(settings, receipts, f"batch of {len(messages)} message(s)")
+
+
+@cli.command("mms")
+@click.argument("to", nargs=-1, required=True)
+@click.option("--subject", "-s", required=True)
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file to include (repeat; order kept; the name's extension tells the type).",
+)
+@_at_option
+@click.pass_context
+def mms_command(
+    ctx: click.Context, to: tuple[str, ...], subject: str, parts: tuple[Path, ...], send_at: str | None
+) -> None:
+    """Send a multimedia message made of files."""
+    settings = _settings(ctx)
+    mms = Mms(
+        to=to,
+        subject=subject,
+        parts=[MmsPart(name=p.name, data=p.read_bytes()) for p in parts],
+        send_at=_when(send_at),
+    )
+    with settings.gateway() as gateway:
+        receipt = gateway.send_mms(mms)
+    _show_receipts(settings, [receipt], "MMS sent")
+
+
+@cli.command("balance")
+@click.option("--kind", default="sms", show_default=True, help="Which balance: sms or mms.")
+@click.pass_context
+def balance_command(ctx: click.Context, kind: str) -> None:
+    """Show the account balance."""
+    settings = _settings(ctx)
+    with settings.gateway() as gateway:
+        balance: Balance = gateway.balance(kind=kind)
+    if settings.json:
+        _emit_json(
+            {
+                "provider": balance.provider,
+                "kind": balance.kind,
+                "remaining": balance.remaining,
+                "total": balance.total,
+                "pay_mode": balance.pay_mode,
+            }
+        )
+        return
+    table = Table(title=f"{balance.kind} balance")
+    for column in ("provider", "remaining", "total", "pay mode"):
+        table.add_column(column)
+    total = "" if balance.total is None else str(balance.total)
+    table.add_row(balance.provider, str(balance.remaining), total, balance.pay_mode or "")
+    _out().print(table)
+
+
+def _journal_new(path: Path | None, events: Sequence[DeliveryReport | InboundMessage]) -> set[int]:
+    """Store pulled events in the journal (pulls are destructive at the vendor); ids of new ones."""
+    if path is None:
+        return {id(e) for e in events}
+    from smsgate.receiver import SQLiteJournal  # noqa: PLC0415
+
+    with SQLiteJournal(path) as journal:
+        return {id(e) for e in journal.record(events)}
+
+
+def _show_events(
+    settings: Settings, events: Sequence[DeliveryReport | InboundMessage], title: str, new: set[int]
+) -> None:
+    rows = _event_rows(events)
+    for row, event in zip(rows, events, strict=True):
+        row["new"] = id(event) in new
+    if settings.json:
+        _emit_json(rows)
+        return
+    table = Table(title=f"{title} ({len(rows)})")
+    reports = bool(rows) and rows[0]["kind"] == "report"
+    columns = ["provider", "mobile", "task id", "received"]
+    columns += ["status", "code"] if reports or not rows else ["ext", "text"]
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        when = row["received_at"].isoformat(sep=" ") if row["received_at"] else ""
+        cells = [row["provider"], row["mobile"], row["task_id"] or "", when]
+        cells += (
+            [row["status"], row["vendor_code"] or ""]
+            if row["kind"] == "report"
+            else [row["ext"] or "", row["text"]]
+        )
+        table.add_row(*cells)
+    _out().print(table)
+
+
+_journal_option = click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also store what was pulled in this SQLite journal (pulls are destructive at the provider).",
+)
+
+
+@cli.command("reports")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many reports.")
+@click.option("--task-id", help="Only the reports of this task.")
+@_journal_option
+@click.pass_context
+def reports_command(ctx: click.Context, limit: int | None, task_id: str | None, journal: Path | None) -> None:
+    """Pull queued delivery reports (each is returned once by the provider)."""
+    settings = _settings(ctx)
+    with settings.gateway() as gateway:
+        reports = gateway.fetch_reports(limit=limit, task_id=task_id)
+    _show_events(settings, reports, "delivery reports", _journal_new(journal, reports))
+
+
+@cli.command("inbound")
+@_journal_option
+@click.pass_context
+def inbound_command(ctx: click.Context, journal: Path | None) -> None:
+    """Pull queued inbound messages (each is returned once by the provider)."""
+    settings = _settings(ctx)
+    with settings.gateway() as gateway:
+        messages = gateway.fetch_inbound()
+    _show_events(settings, messages, "inbound messages", _journal_new(journal, messages))
+
+
+@cli.command("change-password")
+@click.option("--provider", "provider_name", help="Configured provider name (default: the first).")
+@click.password_option("--new-password", prompt="New password", help="Prompted for when not given.")
+@click.pass_context
+def change_password_command(ctx: click.Context, provider_name: str | None, new_password: str) -> None:
+    """Change a provider account's password (never echoed)."""
+    settings = _settings(ctx)
+    item = settings.config().provider(provider_name)
+    provider = _config.build_provider(item)
+    with smsgate.Gateway(provider) as gateway:
+        gateway.change_password(new_password, provider=provider.name)
+    variable = _config.password_env_var(item.name)
+    if settings.json:
+        _emit_json({"provider": provider.name, "changed": True, "env_var": variable})
+    else:
+        _out().print(f"password changed for {provider.name}; update {variable} before the next run")
+
+
+def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage], None]:
+    def handler(event: DeliveryReport | InboundMessage) -> None:
+        if isinstance(event, DeliveryReport):
+            console.print(f"report  {event.provider} {event.mobile} task {event.task_id} {event.status}")
+        else:
+            console.print(f"inbound {event.provider} {event.mobile}: {event.text}")
+
+    return handler
+
+
+@cli.command("receive")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--journal",
+    default=str(Path("smsgate-journal.sqlite3")),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite journal every push is stored in before it is acknowledged.",
+)
+@click.option("--provider", "provider_name", help="Configured provider whose pushes arrive (default: first).")
+@click.pass_context
+def receive_command(
+    ctx: click.Context, host: str, port: int, journal: Path, provider_name: str | None
+) -> None:
+    """Run a receiver for pushed reports and inbound messages (POST /) until interrupted."""
+    import uvicorn  # noqa: PLC0415 - the receiver extra
+
+    from smsgate.receiver import Receiver  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    provider = settings.provider(provider_name)
+    console = _out()
+    with Receiver(provider, _print_event(console), journal=journal) as receiver:
+        redone = receiver.redispatch()
+        console.print(
+            f"receiving pushes for {provider.name} on http://{host}:{port}/ (journal {journal}; "
+            f"{redone} stored event(s) re-dispatched). Ctrl+C stops."
+        )
+        uvicorn.run(receiver.asgi_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``smsgate`` script."""
+    cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="smsgate")
