@@ -62,6 +62,7 @@ __all__ = [
     "encrypted_payload",
     "endpoint_url",
     "format_send_time",
+    "malformed",
     "parse_balance_reply",
     "parse_china_time",
     "parse_encrypted_reply",
@@ -433,9 +434,15 @@ def build_password_request(
 # --- reply parsing -------------------------------------------------------------------------
 
 
-def check_http_status(response: httpx.Response, *, provider: str, operation: str) -> None:
+def check_http_status(response: httpx.Response, *, provider: str, operation: str, soap: bool = False) -> None:
     """Raise the error an HTTP status other than 2xx means (see
-    :func:`smsgate_ipyy._codes.error_for_http_status`)."""
+    :func:`smsgate_ipyy._codes.error_for_http_status`).
+
+    With ``soap=True`` only 429 and 503 are checked here: ASMX sends its faults with HTTP
+    500, and the SOAP parser reads those.
+    """
+    if soap and response.status_code not in (429, 503):
+        return
     error = _codes.error_for_http_status(
         response.status_code,
         retry_after=response.headers.get("Retry-After"),
@@ -446,9 +453,10 @@ def check_http_status(response: httpx.Response, *, provider: str, operation: str
         raise error
 
 
-def _malformed(
+def malformed(
     reason: str, body: bytes, *, provider: str | None, operation: str | None
 ) -> MalformedReplyError:
+    """The error for a reply that cannot be understood: the outcome is uncertain."""
     return MalformedReplyError(
         f"could not understand the gateway's reply: {reason}",
         body_excerpt=body,
@@ -471,12 +479,12 @@ def _load(body: bytes, *, encoding: str, provider: str | None, operation: str | 
             value = json.loads(decode_body(body, encoding))
             if isinstance(value, dict):
                 return "json", value
-            raise _malformed("JSON reply is not an object", body, provider=provider, operation=operation)
+            raise malformed("JSON reply is not an object", body, provider=provider, operation=operation)
     except XmlError as exc:
-        raise _malformed(str(exc), body, provider=provider, operation=operation) from exc
+        raise malformed(str(exc), body, provider=provider, operation=operation) from exc
     except ValueError as exc:  # json.JSONDecodeError and friends
-        raise _malformed("not valid JSON", body, provider=provider, operation=operation) from exc
-    raise _malformed("neither XML nor JSON", body, provider=provider, operation=operation)
+        raise malformed("not valid JSON", body, provider=provider, operation=operation) from exc
+    raise malformed("neither XML nor JSON", body, provider=provider, operation=operation)
 
 
 def _fields(doc: _Doc, body: bytes, *, provider: str | None, operation: str | None) -> dict[str, Any]:
@@ -485,7 +493,7 @@ def _fields(doc: _Doc, body: bytes, *, provider: str | None, operation: str | No
     if kind == "json":
         return dict(value)
     if local_name(value) != R_ROOT:
-        raise _malformed(
+        raise malformed(
             f"unexpected root <{local_name(value)}>", body, provider=provider, operation=operation
         )
     return dict(children_text(value))
@@ -500,7 +508,7 @@ def _int(value: object, body: bytes, *, provider: str | None, operation: str | N
     try:
         return int(_text(value))
     except ValueError as exc:
-        raise _malformed(f"{value!r} is not a number", body, provider=provider, operation=operation) from exc
+        raise malformed(f"{value!r} is not a number", body, provider=provider, operation=operation) from exc
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -545,10 +553,10 @@ def parse_send_reply(
     if word in _FAIL_WORDS:
         raise _refusal(fields, provider=provider, operation=operation)
     if word not in _OK_WORDS:
-        raise _malformed(f"unknown status {word!r}", body, provider=provider, operation=operation)
+        raise malformed(f"unknown status {word!r}", body, provider=provider, operation=operation)
     task_id = _text(fields.get(R_TASK_ID))
     if not task_id:
-        raise _malformed("success without a task id", body, provider=provider, operation=operation)
+        raise malformed("success without a task id", body, provider=provider, operation=operation)
     counts = _text(fields.get(R_SUCCESS_COUNTS))
     accepted = _int(counts, body, provider=provider, operation=operation) if counts else len(recipients)
     return Receipt(
@@ -571,7 +579,7 @@ def parse_encrypted_reply(
         return parse_send_reply(body, provider=provider, recipients=recipients, operation=operation)
     fields: dict[str, Any] = doc[1]
     if E_STATUS_CODE not in fields:
-        raise _malformed("no StatusCode", body, provider=provider, operation=operation)
+        raise malformed("no StatusCode", body, provider=provider, operation=operation)
     code = _text(fields[E_STATUS_CODE])
     if not _codes.is_success_code(code):
         raise _codes.error_for_code(
@@ -579,7 +587,7 @@ def parse_encrypted_reply(
         )
     task_id = _text(fields.get(E_MSG_ID))
     if not task_id:
-        raise _malformed("success without a MsgId", body, provider=provider, operation=operation)
+        raise malformed("success without a MsgId", body, provider=provider, operation=operation)
     counts = fields.get(E_SUCCESS_COUNTS)
     accepted = (
         len(recipients)
@@ -607,10 +615,10 @@ def parse_balance_reply(
     if word in _FAIL_WORDS:
         raise _refusal(fields, provider=provider, operation=operation)
     if word not in _OK_WORDS:
-        raise _malformed(f"unknown status {word!r}", body, provider=provider, operation=operation)
+        raise malformed(f"unknown status {word!r}", body, provider=provider, operation=operation)
     remaining = _decimal(fields.get(R_OVERAGE))
     if remaining is None:
-        raise _malformed("no overage in the reply", body, provider=provider, operation=operation)
+        raise malformed("no overage in the reply", body, provider=provider, operation=operation)
     return Balance(
         provider=provider,
         remaining=remaining,
@@ -629,7 +637,7 @@ def parse_password_reply(body: bytes, *, provider: str, operation: str = "change
     if word in _FAIL_WORDS:
         raise _refusal(fields, provider=provider, operation=operation)
     if word not in _OK_WORDS:
-        raise _malformed(f"unknown status {word!r}", body, provider=provider, operation=operation)
+        raise malformed(f"unknown status {word!r}", body, provider=provider, operation=operation)
 
 
 def parse_china_time(text: str | None) -> dt.datetime | None:
@@ -712,14 +720,14 @@ def _pull(body: bytes, box: str, *, provider: str, operation: str) -> list[dict[
             )
         items = fields.get(box)
         if items is None and not error:
-            raise _malformed(f"no {box} and no error field", body, provider=provider, operation=operation)
+            raise malformed(f"no {box} and no error field", body, provider=provider, operation=operation)
         if items is None:
             return []
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise _malformed(f"{box} is not a list of objects", body, provider=provider, operation=operation)
+            raise malformed(f"{box} is not a list of objects", body, provider=provider, operation=operation)
         return list(items)
     if local_name(value) != R_ROOT:
-        raise _malformed(
+        raise malformed(
             f"unexpected root <{local_name(value)}>", body, provider=provider, operation=operation
         )
     for child in value:
