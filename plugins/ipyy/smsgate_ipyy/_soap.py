@@ -50,6 +50,8 @@ SOAP_ACTION: Final = "http://www.yysms.com/SendSms"
 _SOAP11_ENV: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 _SOAP12_ENV: Final = "http://www.w3.org/2003/05/soap-envelope"
 _XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+_WSDL_SOAP11: Final = "http://schemas.xmlsoap.org/wsdl/soap/"
+_WSDL_SOAP12: Final = "http://schemas.xmlsoap.org/wsdl/soap12/"
 
 _PROVIDER: Final = "ipyy"
 _OPERATION: Final = "send"
@@ -152,9 +154,20 @@ _client_lock = threading.Lock()
 _client: zeep.Client | None = None
 
 
-def wsdl_bytes() -> bytes:
-    """The WSDL shipped with this package (the sandbox serves these exact bytes)."""
-    return importlib.resources.files("smsgate_ipyy").joinpath("wsdl", "WebService.wsdl").read_bytes()
+def wsdl_bytes(address: str | None = None) -> bytes:
+    """The WSDL shipped with this package, as bytes.
+
+    :param address: when given, replaces the service address of both ports (the vendor's
+        ``https://dx.ipyy.net/WebService.asmx``), so that a third-party SOAP client reading
+        the WSDL from a local sandbox posts to the sandbox, never to the real gateway.
+    """
+    data = importlib.resources.files("smsgate_ipyy").joinpath("wsdl", "WebService.wsdl").read_bytes()
+    if address is None:
+        return data
+    root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    for port_address in root.iter(f"{{{_WSDL_SOAP11}}}address", f"{{{_WSDL_SOAP12}}}address"):
+        port_address.set("location", address)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def _zeep_client() -> zeep.Client:

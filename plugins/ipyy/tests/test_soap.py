@@ -249,6 +249,17 @@ def test_wsdl_has_soap11_and_soap12_bindings_with_the_send_sms_action(wsdl: etre
     assert addresses == {"https://dx.ipyy.net/WebService.asmx"}
 
 
+def test_wsdl_address_can_be_pointed_at_a_local_server() -> None:
+    """wsdl_bytes(address) rewrites both ports' address (the sandbox serves it so) and nothing else."""
+    local = "http://127.0.0.1:8080/WebService.asmx"
+    rewritten = etree.fromstring(_soap.wsdl_bytes(local))
+    assert {a.get("location") for a in rewritten.iter("{*}address")} == {local}
+    original = etree.fromstring(_soap.wsdl_bytes())
+    for element in original.iter("{*}address"):
+        element.set("location", local)
+    assert etree.tostring(rewritten, method="c14n") == etree.tostring(original, method="c14n")
+
+
 class RecordingRefusingTransport(zeep.Transport):  # type: ignore[misc]
     """Records every load zeep asks for and refuses it."""
 
