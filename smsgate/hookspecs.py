@@ -44,6 +44,7 @@ __all__ = [
     "send_failed",
 ]
 
+#: Marks the functions below as smsgate hook specifications (plugins use :data:`hookimpl`).
 hookspec = pluggy.HookspecMarker("smsgate")
 #: Decorator marking a plugin function as an implementation of an smsgate hook.
 hookimpl = pluggy.HookimplMarker("smsgate")

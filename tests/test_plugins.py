@@ -397,7 +397,6 @@ print(json.dumps({
 """
 
 
-@pytest.mark.slow
 def test_installed_distribution_is_discovered_through_its_entry_point(tmp_path: Path) -> None:
     """pip-install a tiny distribution with an ``smsgate`` entry point into a folder; a fresh
     interpreter with that folder on PYTHONPATH lists its provider and can use it."""
