@@ -1,0 +1,506 @@
+"""The sandbox's memory: accounts, balances, task ids, queued reports and inbound
+messages, the push outbox and the inspection log.
+
+One :class:`SandboxState` is shared by the ASGI app (running on uvicorn's loop thread) and
+by tests or the push worker on other threads, so every method takes ``lock`` for a short,
+O(1)-ish critical section.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+from xml.sax.saxutils import escape
+
+import attrs
+
+from smsgate_ipyy._crypto import CHINA, md5_upper
+
+from ._config import DELIVERED_CODE, Account, SandboxConfig
+
+__all__ = ["InboundItem", "Push", "ReportItem", "SandboxState"]
+
+#: spec 4.3 / 5.3: ``yyyy-MM-dd HH:mm:ss`` in China time.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: The XML declaration of every UTF-8 reply, with the gateway's space before ``?>``
+#: (wire notes §4).
+XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>'
+
+Clock = Callable[[], dt.datetime]
+PushKind = Literal["report", "inbound"]
+
+
+def _system_clock() -> dt.datetime:
+    return dt.datetime.now(CHINA)
+
+
+@attrs.frozen
+class Push:
+    """One POST the push worker must make (spec chapter 6): ``body`` is the XML with one
+    or more ``<statusbox>`` (``kind == "report"``) or ``<callbox>`` (``"inbound"``)."""
+
+    account: str
+    url: str
+    kind: PushKind
+    body: bytes
+
+
+@attrs.frozen
+class ReportItem:
+    """One delivery report, as a pull or a push carries it (spec 4.3)."""
+
+    mobile: str
+    task_id: str
+    status: str  # "10" delivered, "20" failed
+    received_at: str
+    code: str
+    ext: str
+
+    def xml(self) -> str:
+        """The ``<statusbox>`` element, children in the gateway's order (wire notes §4)."""
+        return (
+            f"\t<statusbox>\n\t\t<mobile>{self.mobile}</mobile>\n\t\t<taskid>{self.task_id}</taskid>\n"
+            f"\t\t<status>{self.status}</status>\n\t\t<receivetime>{self.received_at}</receivetime>\n"
+            f"\t\t<errorcode>{escape(self.code)}</errorcode>\n\t\t<extno>{self.ext}</extno>\n\t</statusbox>\n"
+        )
+
+    def json_item(self) -> dict[str, str]:
+        """The JSON item: no ``status`` and no ``extno`` (wire notes §4, two captures)."""
+        return {
+            "mobile": self.mobile,
+            "taskid": self.task_id,
+            "receivetime": self.received_at,
+            "errorcode": self.code,
+        }
+
+
+@attrs.frozen
+class InboundItem:
+    """One inbound (mobile-originated) message, as a pull or a push carries it (spec 5.3)."""
+
+    mobile: str
+    task_id: str
+    text: str
+    received_at: str
+    ext: str
+
+    def xml(self) -> str:
+        """The ``<callbox>`` element (spec 5.3 order)."""
+        return (
+            f"\t<callbox>\n\t\t<mobile>{escape(self.mobile)}</mobile>\n\t\t<taskid>{escape(self.task_id)}</taskid>\n"
+            f"\t\t<content>{escape(self.text)}</content>\n\t\t<receivetime>{self.received_at}</receivetime>\n"
+            f"\t\t<extno>{escape(self.ext)}</extno>\n\t</callbox>\n"
+        )
+
+    def json_item(self) -> dict[str, str]:
+        """The JSON item of spec 5.5."""
+        return {
+            "mobile": self.mobile,
+            "taskid": self.task_id,
+            "content": self.text,
+            "receivetime": self.received_at,
+            "extno": self.ext,
+        }
+
+
+def boxes_xml(items: Iterable[ReportItem | InboundItem]) -> str:
+    """A whole ``<returnsms>`` document of boxes; with none it is ``<returnsms></returnsms>``
+    (wire notes §4: the empty pull)."""
+    inner = "".join(item.xml() for item in items)
+    if not inner:
+        return f"{XML_DECLARATION}\n<returnsms></returnsms>"
+    return f"{XML_DECLARATION}\n<returnsms>\n{inner}</returnsms>"
+
+
+@attrs.define
+class _Pending:
+    """A report or inbound message not yet due; ordered in the heap by (due, seq)."""
+
+    due: dt.datetime
+    account: str
+    kind: PushKind
+    # reports: everything but the receive time, which is the due time
+    mobile: str
+    task_id: str
+    code: str = ""
+    ext: str = ""
+    text: str = ""
+
+    def materialise(self) -> ReportItem | InboundItem:
+        received = self.due.astimezone(CHINA).strftime(TIME_FORMAT)
+        if self.kind == "report":
+            status = "10" if self.code == DELIVERED_CODE else "20"
+            return ReportItem(self.mobile, self.task_id, status, received, self.code, self.ext)
+        return InboundItem(self.mobile, self.task_id, self.text, received, self.ext)
+
+
+@attrs.define
+class _Live:
+    """An account while the sandbox runs: the mutable copy plus counters and queues."""
+
+    account: Account
+    md5: str
+    sms_recharged: int
+    mms_recharged: int
+    sms_sent: int = 0
+    mms_sent: int = 0
+    reports: deque[ReportItem] = attrs.field(factory=deque)
+    inbound: deque[InboundItem] = attrs.field(factory=deque)
+
+    @classmethod
+    def of(cls, account: Account) -> _Live:
+        copy = attrs.evolve(account)
+        return cls(
+            account=copy,
+            md5=md5_upper(copy.password),
+            sms_recharged=max(copy.sms_balance, 0),
+            mms_recharged=max(copy.mms_balance, 0),
+        )
+
+
+@attrs.frozen
+class Submission:
+    """The result of :meth:`SandboxState.submit`: either ``refusal`` (a result-code name)
+    or a task id with the balance left and the number of recipients accepted."""
+
+    refusal: str | None = None
+    task_id: str = ""
+    remaining: int = 0
+    accepted: int = 0
+
+
+class SandboxState:
+    """Everything the sandbox remembers. Thread-safe: each method holds ``lock`` briefly.
+
+    ``clock`` returns an aware datetime (default: the system clock in China time); tests
+    inject a fake one to move time for stamps, scheduled sends and report delays.
+    """
+
+    def __init__(self, config: SandboxConfig | None = None, *, clock: Clock | None = None) -> None:
+        self.lock = threading.Lock()
+        self.config = config if config is not None else SandboxConfig.default()
+        self.clock: Clock = clock if clock is not None else _system_clock
+        self._seq = itertools.count()
+        self._task_counter = itertools.count(1)
+        self._init_locked()
+
+    def _init_locked(self) -> None:
+        self._accounts: dict[str, _Live] = {a.account: _Live.of(a) for a in self.config.accounts}
+        self._pending: list[tuple[float, int, _Pending]] = []
+        self._outbox: dict[tuple[str, PushKind], list[ReportItem | InboundItem]] = {}
+        self._log: deque[dict[str, Any]] = deque(maxlen=self.config.log_limit)
+        self._push_log: deque[dict[str, Any]] = deque(maxlen=self.config.log_limit)
+        self._request_seq = itertools.count(1)
+        # longest suffix first, so the most specific rule wins
+        self._outcome_rules = sorted(self.config.report_outcomes.items(), key=lambda kv: -len(kv[0]))
+
+    # -- time ------------------------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The sandbox clock, in China time."""
+        return self.clock().astimezone(CHINA)
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def check_login(self, account: str, password: str) -> tuple[str | None, str]:
+        """Check a login as the form endpoints do (wire notes §7: plain password or its
+        upper-case MD5). Returns ``(refusal code name or None, password style)``."""
+        style = "md5" if len(password) == 32 and password.isalnum() and password.isupper() else "plain"
+        if not account:
+            return "UserNameEmpty", style
+        if not password:
+            return "PasswordEmpty", style
+        with self.lock:
+            live = self._accounts.get(account)
+            if live is None:
+                return "UserNameError", style
+            if password == live.account.password:
+                return None, "plain"
+            if password == live.md5:
+                return None, "md5"
+        return "PasswordError", style
+
+    def get_account(self, account: str) -> Account | None:
+        """A copy of the named account as it is now (balances included), or ``None``."""
+        with self.lock:
+            live = self._accounts.get(account)
+            return None if live is None else attrs.evolve(live.account)
+
+    def accounts_by_userid(self, userid: str) -> list[Account]:
+        """Copies of the accounts with this enterprise id (ensms.ashx finds the key so)."""
+        with self.lock:
+            return [
+                attrs.evolve(live.account)
+                for live in self._accounts.values()
+                if live.account.userid == userid
+            ]
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """A summary of every account for the admin API: balances and settings, never the
+        password."""
+        with self.lock:
+            return [self._summary(live) for live in self._accounts.values()]
+
+    @staticmethod
+    def _summary(live: _Live) -> dict[str, Any]:
+        account = live.account
+        return {
+            "account": account.account,
+            "userid": account.userid,
+            "sms_balance": account.sms_balance,
+            "mms_balance": account.mms_balance,
+            "pay_mode": account.pay_mode,
+            "callback_url": account.callback_url,
+            "require_signature": account.require_signature,
+            "extno_allowed": account.extno_allowed,
+            "reports_allowed": account.reports_allowed,
+            "sms_sent": live.sms_sent,
+            "mms_sent": live.mms_sent,
+            "queued_reports": len(live.reports),
+            "queued_inbound": len(live.inbound),
+        }
+
+    _UPDATABLE = frozenset(
+        {
+            "sms_balance",
+            "mms_balance",
+            "pay_mode",
+            "callback_url",
+            "require_signature",
+            "extno_allowed",
+            "reports_allowed",
+            "password",
+            "userid",
+        }
+    )
+
+    def update_account(self, account: str, **changes: Any) -> dict[str, Any]:
+        """Change settings of an account (balances, ``callback_url``, ``require_signature``,
+        …) and return its summary. Raising a balance counts as a recharge. ``KeyError``
+        for an unknown account, ``ValueError`` for an unknown setting."""
+        unknown = sorted(set(changes) - self._UPDATABLE)
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(unknown)}")
+        with self.lock:
+            live = self._accounts[account]
+            for key, value in changes.items():
+                if key == "sms_balance" and value > live.account.sms_balance:
+                    live.sms_recharged += value - live.account.sms_balance
+                if key == "mms_balance" and value > live.account.mms_balance:
+                    live.mms_recharged += value - live.account.mms_balance
+                setattr(live.account, key, value)
+            live.md5 = md5_upper(live.account.password)
+            return self._summary(live)
+
+    def add_account(self, account: Account) -> None:
+        """Add (or replace) an account at runtime."""
+        with self.lock:
+            self._accounts[account.account] = _Live.of(account)
+
+    def change_password(self, account: str, new_password: str) -> None:
+        """spec 7: store a new password (the caller has checked the old one)."""
+        with self.lock:
+            live = self._accounts[account]
+            live.account.password = new_password
+            live.md5 = md5_upper(new_password)
+
+    def balance(self, account: str, kind: Literal["sms", "mms"]) -> tuple[str, int, int]:
+        """spec 3.3: ``(payinfo, overage, sendTotal)``. ``sendTotal`` is the total
+        recharged for a prepaid account and the total sent for a postpaid one."""
+        with self.lock:
+            live = self._accounts[account]
+            if kind == "sms":
+                total = live.sms_sent if live.account.postpaid else live.sms_recharged
+                return live.account.pay_mode, live.account.sms_balance, total
+            total = live.mms_sent if live.account.postpaid else live.mms_recharged
+            return live.account.pay_mode, live.account.mms_balance, total
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _outcome(self, mobile: str) -> str:
+        for suffix, vendor_code in self._outcome_rules:
+            if mobile.endswith(suffix):
+                return vendor_code
+        return DELIVERED_CODE
+
+    def submit(
+        self,
+        account: str,
+        kind: Literal["sms", "mms"],
+        mobiles: list[str],
+        ext: str = "",
+        send_at: dt.datetime | None = None,
+    ) -> Submission:
+        """Accept a send: charge one unit per recipient (refusing with 1111 when a prepaid
+        balance is short), give it a task id and schedule one report per recipient
+        ``report_delay`` after the send, or after ``send_at`` when that is later."""
+        now = self.now()
+        count = len(mobiles)
+        with self.lock:
+            live = self._accounts[account]
+            field = "sms_balance" if kind == "sms" else "mms_balance"
+            balance: int = getattr(live.account, field)
+            if not live.account.postpaid and balance < count:
+                return Submission(refusal="AmountNotEnough")
+            balance -= count
+            setattr(live.account, field, balance)
+            if kind == "sms":
+                live.sms_sent += count
+            else:
+                live.mms_sent += count
+            # 16 digits: yyMMddHHmmss + a 4-digit sequence, China time (wire notes §4)
+            task_id = f"{now:%y%m%d%H%M%S}{next(self._task_counter) % 10_000:04d}"
+            start = send_at if send_at is not None and send_at > now else now
+            due = start + dt.timedelta(seconds=self.config.report_delay)
+            due_ts = due.timestamp()
+            for mobile in mobiles:
+                item = _Pending(due, account, "report", mobile, task_id, self._outcome(mobile), ext)
+                heapq.heappush(self._pending, (due_ts, next(self._seq), item))
+        return Submission(task_id=task_id, remaining=balance, accepted=count)
+
+    # -- queues ----------------------------------------------------------------------------
+
+    def _release_locked(self, now: dt.datetime) -> None:
+        """Move every due item to its pull queue, or to the outbox for push accounts."""
+        now_ts = now.timestamp()
+        pending = self._pending
+        while pending and pending[0][0] <= now_ts:
+            _, _, item = heapq.heappop(pending)
+            live = self._accounts.get(item.account)
+            if live is None:  # account removed by a reset
+                continue
+            ready = item.materialise()
+            if live.account.callback_url:
+                self._outbox.setdefault((item.account, item.kind), []).append(ready)
+            elif isinstance(ready, ReportItem):
+                live.reports.append(ready)
+            else:
+                live.inbound.append(ready)
+
+    def pull_reports(self, account: str, limit: int, task_id: str = "") -> list[ReportItem]:
+        """spec 4: take up to ``limit`` due reports (only ``task_id``'s when given; the
+        others stay queued in order). Pulls are destructive, as at the gateway."""
+        now = self.now()
+        with self.lock:
+            self._release_locked(now)
+            queue = self._accounts[account].reports
+            if not task_id:
+                count = min(limit, len(queue))
+                return [queue.popleft() for _ in range(count)]
+            taken: list[ReportItem] = []
+            kept: deque[ReportItem] = deque()
+            for item in queue:
+                if item.task_id == task_id and len(taken) < limit:
+                    taken.append(item)
+                else:
+                    kept.append(item)
+            self._accounts[account].reports = kept
+            return taken
+
+    def pull_inbound(self, account: str) -> list[InboundItem]:
+        """spec 5: take every queued inbound message of the account."""
+        now = self.now()
+        with self.lock:
+            self._release_locked(now)
+            live = self._accounts[account]
+            items = list(live.inbound)
+            live.inbound.clear()
+            return items
+
+    def inject_inbound(self, account: str, mobile: str, text: str, ext: str = "", task_id: str = "") -> None:
+        """Simulate a mobile user's reply: it is due at once, for the next callApi pull or
+        the next push. ``KeyError`` for an unknown account."""
+        now = self.now()
+        with self.lock:
+            if account not in self._accounts:
+                raise KeyError(account)
+            item = _Pending(now, account, "inbound", mobile, task_id, ext=ext, text=text)
+            heapq.heappush(self._pending, (now.timestamp(), next(self._seq), item))
+
+    def flush_reports(self) -> int:
+        """Make every pending report and inbound message due now (scheduled sends too);
+        returns how many were pending."""
+        now = self.now()
+        with self.lock:
+            count = len(self._pending)
+            for _, _, item in self._pending:
+                item.due = min(item.due, now)
+            self._pending = [(item.due.timestamp(), seq, item) for _, seq, item in self._pending]
+            heapq.heapify(self._pending)
+            self._release_locked(now)
+            return count
+
+    def pending_count(self) -> int:
+        """How many reports and inbound messages are not yet due."""
+        with self.lock:
+            return len(self._pending)
+
+    # -- push ------------------------------------------------------------------------------
+
+    def take_due_pushes(self, now: dt.datetime | None = None) -> list[Push]:
+        """The pushes to make now: due reports and inbound messages of accounts with a
+        ``callback_url``, at most ``push_batch_size`` boxes per body. Taking them empties
+        the outbox; report the outcome with :meth:`record_push_result`."""
+        moment = now if now is not None else self.now()
+        size = max(1, self.config.push_batch_size)
+        pushes: list[Push] = []
+        with self.lock:
+            self._release_locked(moment)
+            for (account, kind), items in self._outbox.items():
+                live = self._accounts.get(account)
+                url = live.account.callback_url if live is not None else None
+                if not url:
+                    continue
+                for start in range(0, len(items), size):
+                    body = boxes_xml(items[start : start + size]).encode("utf-8")
+                    pushes.append(Push(account=account, url=url, kind=kind, body=body))
+            self._outbox.clear()
+        return pushes
+
+    def record_push_result(self, push: Push, attempts: int, ok: bool) -> None:
+        """Note how a push ended (spec 6.4: up to 3 attempts); failed pushes are dropped,
+        as the gateway gives up on them."""
+        entry = {
+            "time": self.now().strftime(TIME_FORMAT),
+            "account": push.account,
+            "url": push.url,
+            "kind": push.kind,
+            "boxes": push.body.count(b"<statusbox>") + push.body.count(b"<callbox>"),
+            "attempts": attempts,
+            "ok": ok,
+        }
+        with self.lock:
+            self._push_log.append(entry)
+
+    def pushes(self) -> list[dict[str, Any]]:
+        """The push outcomes recorded so far, oldest first."""
+        with self.lock:
+            return list(self._push_log)
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        """Append what the app understood from one request to the inspection log."""
+        with self.lock:
+            entry["seq"] = next(self._request_seq)
+            self._log.append(entry)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The inspection log, newest last (bounded by ``config.log_limit``)."""
+        with self.lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        """Empty the inspection log."""
+        with self.lock:
+            self._log.clear()
+
+    def reset(self) -> None:
+        """Back to the configured accounts and balances, with empty queues and logs."""
+        with self.lock:
+            self._init_locked()
