@@ -195,3 +195,56 @@ def test_serve_runs_until_told_to_stop_and_reports_where_it_listens(tmp_path: Pa
 def test_serve_refuses_a_public_host_without_the_flag() -> None:
     with pytest.raises(ValueError, match="non-loopback"):
         serve(host="0.0.0.0", port=0)
+
+
+PLUGIN_CONFTEST = """
+pytest_plugins = ["smsgate_ipyy.pytest_plugin"]
+"""
+
+PLUGIN_TESTS = """
+import smsgate
+
+PORTS = []
+
+
+def test_send_through_the_client(ipyy_sandbox_clean, ipyy_credentials):
+    provider = smsgate.get_provider("ipyy", **ipyy_credentials)
+    receipt = smsgate.Gateway(provider).send(smsgate.Sms(to=["13800138000"], text="欢迎【腾飞】"))
+    assert receipt.accepted == 1
+    [entry] = ipyy_sandbox_clean.requests()
+    assert entry["fields"]["mobiles"] == ["13800138000"]
+    assert ipyy_credentials["base_url"] == ipyy_sandbox_clean.base_url
+    PORTS.append(ipyy_sandbox_clean.port)
+
+
+def test_each_test_starts_clean_on_the_same_session_sandbox(ipyy_sandbox_clean):
+    assert ipyy_sandbox_clean.requests() == []
+    assert ipyy_sandbox_clean.faults.rules() == []
+    PORTS.append(ipyy_sandbox_clean.port)
+    assert len(set(PORTS)) == 1
+    ipyy_sandbox_clean.set_fault(kind="status")
+
+
+def test_faults_of_the_previous_test_are_gone(ipyy_sandbox_clean, ipyy_credentials):
+    provider = smsgate.get_provider("ipyy", **ipyy_credentials)
+    assert smsgate.Gateway(provider).balance().remaining > 0
+"""
+
+
+def test_pytest_plugin_fixtures_serve_a_users_integration_tests(tmp_path: Path) -> None:
+    """The opt-in plugin as a user enables it: a session sandbox, reset per test."""
+    import subprocess
+    import sys
+
+    (tmp_path / "conftest.py").write_text(PLUGIN_CONFTEST, encoding="utf-8")
+    (tmp_path / "test_users_app.py").write_text(PLUGIN_TESTS, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
