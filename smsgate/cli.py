@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 import attrs
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -118,7 +119,7 @@ def _out() -> Console:
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -154,7 +155,7 @@ def _show_receipts(settings: Settings, receipts: Sequence[Receipt], title: str) 
         table.add_column(column)
     for r in receipts:
         balance = "" if r.balance is None else str(r.balance)
-        table.add_row(r.provider, r.task_id, str(r.accepted), balance, str(r.attempts))
+        table.add_row(escape(r.provider), escape(r.task_id), str(r.accepted), balance, str(r.attempts))
     _out().print(table)
 
 
@@ -195,9 +196,10 @@ def _fail(settings: Settings, exc: SmsGateError) -> NoReturn:
         click.echo(json.dumps(payload, ensure_ascii=False), err=True)
     else:
         console = _err()
-        console.print(f"[bold red]error[/]: {type(exc).__name__}: {exc}", markup=True, highlight=False)
+        console.print(f"[bold red]error[/]: {type(exc).__name__}: {escape(str(exc))}")
         for attempt in attempts:
-            console.print(f"  attempt on {attempt.provider or '?'}: {type(attempt).__name__}: {attempt}")
+            where = escape(attempt.provider or "?")
+            console.print(f"  attempt on {where}: {type(attempt).__name__}: {escape(str(attempt))}")
     raise click.exceptions.Exit(code)
 
 
@@ -444,7 +446,7 @@ def _show_events(
             if row["kind"] == "report"
             else [row["ext"] or "", row["text"]]
         )
-        table.add_row(*cells)
+        table.add_row(*(escape(c) for c in cells))
     _out().print(table)
 
 
@@ -500,9 +502,11 @@ def change_password_command(ctx: click.Context, provider_name: str | None, new_p
 def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage], None]:
     def handler(event: DeliveryReport | InboundMessage) -> None:
         if isinstance(event, DeliveryReport):
-            console.print(f"report  {event.provider} {event.mobile} task {event.task_id} {event.status}")
+            console.print(
+                f"report  {event.provider} {event.mobile} task {event.task_id} {event.status}", markup=False
+            )
         else:
-            console.print(f"inbound {event.provider} {event.mobile}: {event.text}")
+            console.print(f"inbound {event.provider} {event.mobile}: {event.text}", markup=False)
 
     return handler
 

@@ -19,3 +19,12 @@ def register_providers(register: Any) -> None:
 
     factory: ProviderFactory = ipyy
     register("ipyy", factory)
+
+
+@smsgate.hookimpl
+def register_commands(cli: Any) -> None:
+    """Add ``smsgate sandbox`` (serve the local gateway sandbox) and ``smsgate demo``."""
+    from smsgate_ipyy._cli import demo, sandbox  # noqa: PLC0415 - only when the CLI runs
+
+    cli.add_command(sandbox)
+    cli.add_command(demo)

@@ -1,0 +1,270 @@
+"""The ``smsgate`` command line over the built-in ``memory`` provider, through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+import smsgate
+from smsgate import _config, _plugins, hookimpl
+from smsgate.cli import EXIT_REFUSED, EXIT_UNCERTAIN, EXIT_VALIDATION, SmsGateGroup, cli, exit_code
+from smsgate.exceptions import (
+    AllProvidersFailedError,
+    AuthenticationError,
+    ConfigurationError,
+    InsufficientBalanceError,
+    NotSentError,
+    PartialBatchError,
+    UncertainOutcomeError,
+    ValidationError,
+)
+from smsgate.testing import InMemoryProvider
+
+SECRET = "s3cr3t-Pa55"
+
+MEMORY_CONFIG = """
+[gateway]
+strategy = "failover"
+
+[providers.primary]
+type = "memory"
+account = "acme"
+
+[providers.backup]
+type = "memory"
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory with no config in the environment."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMSGATE_CONFIG", raising=False)
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+
+
+def test_providers_lists_registered_names_including_memory(workdir: Path) -> None:
+    result = run("--json", "providers")
+    assert result.exit_code == 0
+    names = json.loads(result.output)
+    assert "memory" in names
+    assert names == smsgate.provider_names()
+    table = run("providers")
+    assert "memory" in table.output
+
+
+def test_send_with_config_from_working_directory_prints_receipt(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    result = run("send", "13800138000", "13900139000", "--text", "hello【acme】")
+    assert result.exit_code == 0, result.output
+    assert "primary" in result.output
+    assert "2" in result.output  # accepted
+
+
+def test_send_json_output_is_parseable(workdir: Path) -> None:
+    config = write(workdir / "elsewhere.toml", MEMORY_CONFIG)
+    result = run("--config", str(config), "--json", "send", "13800138000", "--text", "hi【acme】")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["provider"] == "primary"
+    assert data["accepted"] == 1
+    assert data["task_id"]
+
+
+def test_config_found_through_environment_variable(workdir: Path) -> None:
+    (workdir / "conf").mkdir()
+    config = write(workdir / "conf" / "x.toml", MEMORY_CONFIG)
+    result = run("--json", "balance", env={"SMSGATE_CONFIG": str(config)})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["provider"] == "primary"
+
+
+def test_password_in_toml_is_refused_without_echoing_it(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG + f'password = "{SECRET}"\n')
+    result = run("send", "13800138000", "--text", "hi【acme】")
+    assert result.exit_code == 1
+    assert "SMSGATE_BACKUP_PASSWORD" in result.stderr
+    assert "ConfigurationError" in result.stderr
+    assert SECRET not in result.output
+
+
+def test_password_from_environment_reaches_provider_and_never_output(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[InMemoryProvider] = []
+    original = _config.get_provider
+
+    def spy(name: str, /, **options: Any) -> smsgate.Provider:
+        provider = original(name, **options)
+        assert isinstance(provider, InMemoryProvider)
+        built.append(provider)
+        return provider
+
+    monkeypatch.setattr(_config, "get_provider", spy)
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    result = run(
+        "--json", "send", "13800138000", "--text", "hi【acme】", env={"SMSGATE_PRIMARY_PASSWORD": SECRET}
+    )
+    assert result.exit_code == 0
+    assert built[0].check_password(SECRET)
+    assert not built[1].check_password(SECRET), "each provider reads its own variable"
+    assert SECRET not in result.output
+
+
+def test_invalid_number_exits_2_and_sends_nothing(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    result = run("send", "not-a-number", "--text", "hi【acme】")
+    assert result.exit_code == EXIT_VALIDATION
+    assert "ValidationError" in result.stderr
+
+
+def test_refusal_by_every_provider_exits_3_listing_attempts_as_json(workdir: Path) -> None:
+    config = MEMORY_CONFIG.replace('account = "acme"', "balance = 0") + "balance = 0\n"
+    write(workdir / "smsgate.toml", config)
+    result = run("--json", "send", "13800138000", "--text", "hi【acme】")
+    assert result.exit_code == EXIT_REFUSED
+    error = json.loads(result.stderr)
+    assert error["error"] == "AllProvidersFailedError"
+    assert [a["provider"] for a in error["attempts"]] == ["primary", "backup"]
+    assert {a["error"] for a in error["attempts"]} == {"InsufficientBalanceError"}
+
+
+def test_uncertain_outcome_exits_4_and_backup_is_not_called(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[InMemoryProvider] = []
+    original = _config.get_provider
+
+    def flaky_primary(name: str, /, **options: Any) -> smsgate.Provider:
+        provider = original(name, **options)
+        assert isinstance(provider, InMemoryProvider)
+        if provider.name == "primary":
+            provider.fail_next(UncertainOutcomeError)
+        built.append(provider)
+        return provider
+
+    monkeypatch.setattr(_config, "get_provider", flaky_primary)
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    result = run("send", "13800138000", "--text", "hi【acme】")
+    assert result.exit_code == EXIT_UNCERTAIN
+    assert "UncertainOutcomeError" in result.stderr
+    assert built[1].calls["send"] == 0
+
+
+def test_no_configuration_is_a_clear_error(workdir: Path) -> None:
+    result = run("balance")
+    assert result.exit_code == 1
+    assert "no provider is configured" in result.stderr
+
+
+def test_missing_explicit_config_file_is_an_error(workdir: Path) -> None:
+    result = run("--config", str(workdir / "nope.toml"), "balance")
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+
+
+def test_batch_from_csv_sends_each_row(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    rows = 'mobile,text\n13800138000,"Hi Ann, code 1【acme】"\n13900139000,Hi Bob【acme】\n'
+    csv_file = write(workdir / "batch.csv", rows)
+    result = run("--json", "batch", str(csv_file), "--chunk", "1")
+    assert result.exit_code == 0, result.output
+    receipts = json.loads(result.stdout)
+    assert [r["accepted"] for r in receipts] == [1, 1]
+
+
+def test_mms_sends_files_as_parts(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    part = workdir / "hello.txt"
+    part.write_bytes(b"hello")
+    result = run("--json", "mms", "13800138000", "--subject", "Hi", "--part", str(part))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accepted"] == 1
+
+
+def test_balance_of_mms_kind(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    result = run("--json", "balance", "--kind", "mms")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert (data["kind"], data["remaining"]) == ("mms", 1000)
+
+
+def test_reports_and_inbound_pull_into_journal(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    assert json.loads(run("--json", "reports", "--limit", "5", "--journal", "j.sqlite3").stdout) == []
+    assert json.loads(run("--json", "inbound", "--journal", "j.sqlite3").stdout) == []
+    assert run("reports").exit_code == 0
+
+
+def test_change_password_prompts_and_never_echoes(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    result = run("change-password", "--provider", "backup", input=f"{SECRET}\n{SECRET}\n")
+    assert result.exit_code == 0, result.output
+    assert "SMSGATE_BACKUP_PASSWORD" in result.output
+    assert SECRET not in result.output
+
+
+def test_exit_codes_by_error_class() -> None:
+    assert exit_code(ValidationError("x")) == 2
+    assert exit_code(AuthenticationError("x")) == 3
+    assert exit_code(UncertainOutcomeError("x")) == 4
+    assert exit_code(ConfigurationError("x")) == 1
+    assert exit_code(AllProvidersFailedError("all", [NotSentError("a"), AuthenticationError("b")])) == 1
+    assert exit_code(AllProvidersFailedError("all", [InsufficientBalanceError("a")])) == 3
+    partial = PartialBatchError("p", receipts=[], pending=[], cause=UncertainOutcomeError("u"))
+    assert exit_code(partial) == 4
+
+
+def test_plugin_commands_are_registered_once_on_first_use() -> None:
+    """register_commands runs once per group, lazily, and its commands are callable."""
+    calls: list[str] = []
+
+    class Adds:
+        @hookimpl
+        def register_commands(self, cli: click.Group) -> None:
+            calls.append(cli.name or "")
+
+            @cli.command("hello")
+            def hello() -> None:
+                click.echo("hello from a plugin")
+
+    manager = _plugins.get_plugin_manager()
+    manager.register(Adds(), name="test-cli-adds")
+    try:
+        group = SmsGateGroup(name="fresh")
+        runner = CliRunner()
+        assert calls == []
+        assert runner.invoke(group, ["hello"]).output == "hello from a plugin\n"
+        assert "hello" in runner.invoke(group, ["--help"]).output
+        assert calls == ["fresh"]
+    finally:
+        manager.unregister(name="test-cli-adds")
+
+
+def test_ipyy_plugin_adds_sandbox_and_demo(workdir: Path) -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "sandbox" in result.output
+    assert "demo" in result.output
+    assert "--port" in run("sandbox", "--help").output
+
+
+def test_sandbox_command_refuses_a_public_host() -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "loopback" in result.output
