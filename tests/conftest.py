@@ -1,0 +1,141 @@
+"""Shared test helpers: a fake clock, a hook recorder, and one adapter that runs the same
+scenario code over Gateway and AsyncGateway."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import smsgate
+from smsgate import _plugins, hookimpl
+
+
+class FakeClock:
+    """Monotonic seconds under test control; ``sleep`` records and (optionally) advances."""
+
+    def __init__(self, *, advance: bool = True) -> None:
+        self.now = 0.0
+        self.advance = advance
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            if self.advance:
+                self.now += seconds
+
+
+class GatewayView:
+    """A gateway whose coroutine methods are run to completion, so a scenario reads the same
+    for both flavours."""
+
+    def __init__(self, gateway: Any, runner: asyncio.Runner | None) -> None:
+        self.gateway = gateway
+        self._runner = runner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.gateway, name)
+        if self._runner is None or not inspect.iscoroutinefunction(attr):
+            return attr
+        runner = self._runner
+        return lambda *args, **kwargs: runner.run(attr(*args, **kwargs))
+
+
+class Harness:
+    """Builds gateways of one flavour (``"sync"`` or ``"async"``) with a fake clock and sleep
+    by default; everything it opened is closed at teardown."""
+
+    def __init__(self, flavour: str) -> None:
+        self.flavour = flavour
+        self.clock = FakeClock()
+        self.runner = asyncio.Runner() if flavour == "async" else None
+        self._opened: list[Any] = []
+
+    @property
+    def cls(self) -> type[smsgate.Gateway] | type[smsgate.AsyncGateway]:
+        return smsgate.AsyncGateway if self.flavour == "async" else smsgate.Gateway
+
+    def client(self, handler: Callable[[httpx.Request], httpx.Response]) -> Any:
+        """An httpx client of the right flavour over ``httpx.MockTransport(handler)``."""
+        transport = httpx.MockTransport(handler)
+        client = httpx.AsyncClient(transport=transport) if self.runner else httpx.Client(transport=transport)
+        self._opened.append(client)
+        return client
+
+    def __call__(self, providers: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("clock", self.clock)
+        kwargs.setdefault("sleep", self.clock.sleep)
+        gateway = self.cls(providers, **kwargs)
+        self._opened.append(gateway)
+        return GatewayView(gateway, self.runner)
+
+    def close(self) -> None:
+        for thing in reversed(self._opened):
+            closer = getattr(thing, "aclose", None) or thing.close
+            result = closer()
+            if inspect.isawaitable(result):
+                assert self.runner is not None
+                self.runner.run(result)  # type: ignore[arg-type]
+        if self.runner is not None:
+            self.runner.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_gateway(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """Build a Gateway or an AsyncGateway (parametrized): ``make_gateway([p1, p2], ...)``."""
+    harness = Harness(request.param)
+    yield harness
+    harness.close()
+
+
+class HookRecorder:
+    """A throwaway plugin recording every observation hook call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def named(self, hook: str) -> list[dict[str, Any]]:
+        return [kwargs for name, kwargs in self.calls if name == hook]
+
+    @hookimpl
+    def message_sent(self, receipt: Any, message: Any) -> None:
+        self.calls.append(("message_sent", {"receipt": receipt, "message": message}))
+
+    @hookimpl
+    def send_failed(self, provider: str, operation: str, error: Any, message: Any) -> None:
+        self.calls.append(
+            (
+                "send_failed",
+                {"provider": provider, "operation": operation, "error": error, "message": message},
+            )
+        )
+
+    @hookimpl
+    def report_received(self, report: Any) -> None:
+        self.calls.append(("report_received", {"report": report}))
+
+    @hookimpl
+    def inbound_received(self, message: Any) -> None:
+        self.calls.append(("inbound_received", {"message": message}))
+
+
+@pytest.fixture
+def hooks() -> Iterator[HookRecorder]:
+    """Record observation hooks for the duration of a test."""
+    recorder = HookRecorder()
+    manager = _plugins.get_plugin_manager()
+    manager.register(recorder, name="test-recorder")
+    try:
+        yield recorder
+    finally:
+        manager.unregister(recorder)
