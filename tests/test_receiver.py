@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from smsgate import DeliveryReport, DeliveryStatus, InboundMessage, Provider, _plugins, hookimpl
-from smsgate._provider import CallbackReply
-from smsgate.exceptions import ValidationError
+from smsgate import DeliveryReport, DeliveryStatus, InboundMessage, _plugins, hookimpl
 from smsgate.receiver import (
     EventState,
     Journal,
@@ -23,63 +21,31 @@ from smsgate.receiver import (
     SQLiteJournal,
     event_key,
 )
+from smsgate.testing import InMemoryProvider
 
-# A tiny provider with a JSON push format (the one smsgate.testing.InMemoryProvider documents);
-# its reply words (stored / retry) are distinct so tests tell an ok reply from a not-ok one.
 WHEN = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
 
-class JsonPushProvider(Provider):
-    """Parses ``{"reports": [...], "inbound": [...]}``; replies ``stored`` / ``retry``."""
-
-    name = "jsonpush"
-
-    def parse_callback(
-        self, body: bytes, content_type: str | None = None
-    ) -> list[DeliveryReport | InboundMessage]:
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise ValidationError("not a JSON push") from exc
-        if not isinstance(data, dict):
-            raise ValidationError("not a JSON object")
-        out: list[DeliveryReport | InboundMessage] = []
-        for item in data.get("reports", []):
-            out.append(
-                DeliveryReport(
-                    provider=self.name,
-                    mobile=item["mobile"],
-                    task_id=item.get("task_id"),
-                    status=DeliveryStatus(item.get("status", "delivered")),
-                    received_at=WHEN,
-                    vendor_code=item.get("code"),
-                    raw=item,
-                )
-            )
-        for item in data.get("inbound", []):
-            out.append(
-                InboundMessage(provider=self.name, mobile=item["mobile"], text=item["text"], received_at=WHEN)
-            )
-        return out
-
-    def callback_reply(self, ok: bool) -> CallbackReply:
-        return CallbackReply(status_code=200, body=b"stored" if ok else b"retry")
-
-
 def push_body(*mobiles: str, task_id: str = "T1", inbound: tuple[tuple[str, str], ...] = ()) -> bytes:
-    """A push with one delivered report per mobile and the given inbound (mobile, text) pairs."""
+    """A push in InMemoryProvider's JSON format: a delivered report per mobile, then inbound."""
     return json.dumps(
         {
             "reports": [
-                {"mobile": m, "task_id": task_id, "status": "delivered", "code": "DELIVRD"} for m in mobiles
+                {"mobile": m, "task_id": task_id, "status": "delivered", "vendor_code": "DELIVRD"}
+                for m in mobiles
             ],
             "inbound": [{"mobile": m, "text": t} for m, t in inbound],
         }
     ).encode()
 
 
-OK = b"stored"
+OK = b"ok"
 RETRY = b"retry"
+
+
+def JsonPushProvider() -> InMemoryProvider:
+    """The provider whose pushes these tests post: the shipped in-memory one."""
+    return InMemoryProvider("jsonpush")
 
 
 def report(mobile: str = "13800138000", task_id: str = "T1", code: str = "DELIVRD") -> DeliveryReport:

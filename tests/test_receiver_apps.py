@@ -15,7 +15,7 @@ from starlette.routing import Mount
 
 from smsgate import DeliveryReport, InboundMessage
 from smsgate.receiver import EventState, Receiver, ServerThread, SQLiteJournal
-from tests.test_receiver import JsonPushProvider, push_body
+from tests.test_receiver import OK, RETRY, JsonPushProvider, push_body
 
 
 class Collect:
@@ -77,8 +77,8 @@ def test_asgi_app_under_uvicorn_stores_acks_and_dedupes(tmp_path: Path) -> None:
             second = httpx.post(server.url, content=body)
             wait_for(lambda: len(handler.mobiles) == 2)
             assert first.status_code == 200
-            assert first.content == b"stored"
-            assert second.content == b"stored"
+            assert first.content == OK
+            assert second.content == OK
             assert httpx.get(server.url).status_code == 405
         assert handler.mobiles == ["13800138000", "13900139000"]
 
@@ -87,7 +87,7 @@ def test_asgi_app_answers_retry_for_garbage_and_413_for_huge_bodies(tmp_path: Pa
     handler = Collect()
     with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
         with ServerThread(receiver.asgi_app(max_body=1000)) as server:
-            assert httpx.post(server.url, content=b"<<garbage>>").content == b"retry"
+            assert httpx.post(server.url, content=b"<<garbage>>").content == RETRY
             assert httpx.post(server.url, content=b"x" * 5000).status_code == 413
     assert handler.mobiles == []
 
@@ -98,7 +98,7 @@ def test_asgi_app_mounted_in_starlette_with_handler_failure_kept_for_redispatch(
         outer = Starlette(routes=[Mount("/callbacks/acme", app=receiver.asgi_app())])
         with ServerThread(outer) as server:
             reply = httpx.post(server.url + "callbacks/acme/", content=push_body("13800138000"))
-            assert reply.content == b"stored", "stored events are acknowledged even if the handler fails"
+            assert reply.content == OK, "stored events are acknowledged even if the handler fails"
             assert handler.called.wait(5)
         assert isinstance(receiver.journal, SQLiteJournal)
         wait_for(lambda: [e.state for e in receiver.journal.entries()] == [EventState.FAILED])  # type: ignore[attr-defined]
@@ -113,7 +113,7 @@ def test_asgi_app_with_failing_journal_answers_retry(tmp_path: Path) -> None:
     receiver = Receiver(JsonPushProvider(), handler, journal=journal)
     journal.close()
     with ServerThread(receiver.asgi_app()) as server:
-        assert httpx.post(server.url, content=push_body("13800138000")).content == b"retry"
+        assert httpx.post(server.url, content=push_body("13800138000")).content == RETRY
     assert not handler.called.is_set()
 
 
@@ -135,9 +135,9 @@ def test_wsgi_app_under_wsgiref_stores_acks_and_dedupes(tmp_path: Path, wsgi_ser
         first = httpx.post(url, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
         second = httpx.post(url, content=body)
         wait_for(lambda: len(handler.mobiles) == 2)
-        assert (first.status_code, first.content) == (200, b"stored")
-        assert second.content == b"stored"
-        assert httpx.post(url, content=b"nope").content == b"retry"
+        assert (first.status_code, first.content) == (200, OK)
+        assert second.content == OK
+        assert httpx.post(url, content=b"nope").content == RETRY
         assert httpx.get(url).status_code == 405
         assert httpx.post(url + "elsewhere", content=body).status_code == 404
     assert handler.mobiles == ["13800138000", "13700137000"]
@@ -152,7 +152,7 @@ def test_wsgi_app_dispatch_first_mode_asks_retry_when_handler_fails(
     ) as receiver:
         url = wsgi_server(receiver.wsgi_app())  # type: ignore[operator]
         body = push_body("13800138000")
-        assert httpx.post(url, content=body).content == b"retry"
+        assert httpx.post(url, content=body).content == RETRY
         handler.fail = False
-        assert httpx.post(url, content=body).content == b"stored"
+        assert httpx.post(url, content=body).content == OK
     assert handler.mobiles == ["13800138000"]
