@@ -35,6 +35,18 @@ class FakeClock:
                 self.now += seconds
 
 
+@pytest.fixture
+def frozen_clock() -> FakeClock:
+    """A clock that stands still: ``sleep`` records waits without advancing it."""
+    return FakeClock(advance=False)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock that only moves when the code under test sleeps."""
+    return FakeClock()
+
+
 class GatewayView:
     """A gateway whose coroutine methods are run to completion, so a scenario reads the same
     for both flavours."""
