@@ -344,3 +344,25 @@ def test_truncate_in_the_real_sandbox_cuts_a_reply_the_gateway_did_act_on() -> N
         assert len(cut) == len(whole) // 2
         assert whole.startswith(cut[:40])
         assert len(sandbox.requests()) == 2
+
+
+def test_admin_reset_puts_the_config_file_rules_back() -> None:
+    config = SandboxConfig.default()
+    config.faults = [{"kind": "status", "path": "/pwd.aspx", "status": 503, "times": 2}]
+    with Sandbox(config) as sandbox, httpx.Client(base_url=sandbox.base_url, timeout=5.0) as http:
+        assert http.get("/pwd.aspx").status_code == 503
+        http.post("/_sandbox/faults", json={"kind": "garbage", "path": "/sms.aspx"})
+        assert [rule["remaining"] for rule in sandbox.faults.rules() if "remaining" in rule] == [1]
+        assert http.post("/_sandbox/reset").status_code == 200
+        rules = http.get("/_sandbox/faults").json()["faults"]
+        assert rules == [
+            {
+                "kind": "status",
+                "path": "/pwd.aspx",
+                "probability": 1.0,
+                "times": 2,
+                "status": 503,
+                "code": 9999,
+                "remaining": 2,
+            }
+        ]

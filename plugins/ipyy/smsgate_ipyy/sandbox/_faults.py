@@ -43,7 +43,8 @@ rules with a probability below 1, so adding an always-on rule does not shift a s
 
 Admin endpoint (JSON): ``GET /_sandbox/faults`` lists the rules (with the ``remaining`` count of
 ``times`` rules); ``POST`` adds one rule (an object) or several (a list) and answers the new list;
-``DELETE`` removes every rule.
+``DELETE`` removes every rule. ``POST /_sandbox/reset`` (the app's reset) also puts the rules back
+to the config file's.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ FaultKind = Literal["latency", "status", "hang", "drop", "garbage", "truncate", 
 FAULT_KINDS: Final = frozenset({"latency", "status", "hang", "drop", "garbage", "truncate", "vendor"})
 
 ADMIN_PATH: Final = "/_sandbox/faults"
+RESET_PATH: Final = "/_sandbox/reset"
 _ADMIN_PREFIX: Final = "/_sandbox/"
 _GARBAGE: Final = b"\x00\x1b[?garbage from the sandbox: <not xml> {not json}\xff\xfe"
 _XML_DECL: Final = '<?xml version="1.0" encoding="utf-8" ?>'
@@ -178,10 +180,11 @@ class FaultSet:
         self._lock = threading.Lock()
         self._seed = seed
         self._rng = random.Random(seed)  # noqa: S311 - repeatable test faults, not cryptography
-        # Each entry: [rule, remaining applications or None].
+        # Each entry: (rule, [remaining applications or None]).
         self._rules: list[tuple[FaultRule, list[int | None]]] = []
-        for rule in rules:
-            self.add(rule)
+        # The configured rules, put back by reset().
+        self._initial = [r if isinstance(r, FaultRule) else FaultRule.from_dict(r) for r in rules]
+        self.reset()
 
     def add(self, rule: FaultRule | Mapping[str, Any]) -> FaultRule:
         """Append a rule (a :class:`FaultRule` or its mapping form) and return it."""
@@ -195,6 +198,13 @@ class FaultSet:
         """Remove every rule and restart the random sequence from the seed."""
         with self._lock:
             self._rules.clear()
+            self._rng = random.Random(self._seed)  # noqa: S311
+
+    def reset(self) -> None:
+        """Back to the rules the set was created with (the config file's), with fresh ``times``
+        counters and the random sequence restarted from the seed."""
+        with self._lock:
+            self._rules = [(rule, [rule.times]) for rule in self._initial]
             self._rng = random.Random(self._seed)  # noqa: S311
 
     def rules(self) -> list[dict[str, Any]]:
@@ -283,6 +293,11 @@ class FaultMiddleware:
         path = scope["path"].lower()
         if path == ADMIN_PATH:
             await self._admin(scope, receive, send)
+            return
+        if path == RESET_PATH and scope["method"] == "POST":
+            # One reset for everything: the app's state, and the faults back to the config's.
+            await self.app(scope, receive, send)
+            self.faults.reset()
             return
         rule = None if path.startswith(_ADMIN_PREFIX) else self.faults.pick(path)
         if rule is None:

@@ -312,9 +312,7 @@ class Sandbox:
         """Back to the config's initial state: accounts, queues, request log; faults cleared and
         the config's own ``[[faults]]`` rules put back."""
         self.state.reset()
-        self.faults.clear()
-        for rule in self.config.faults:
-            self.faults.add(rule)
+        self.faults.reset()
 
 
 def serve(
