@@ -25,7 +25,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -540,7 +542,37 @@ def receive_command(
             f"receiving pushes for {provider.name} on http://{host}:{port}/ (journal {journal}; "
             f"{redone} stored event(s) re-dispatched). Ctrl+C stops."
         )
-        uvicorn.run(receiver.asgi_app(), host=host, port=port, log_level="warning", access_log=False)
+        with _stop_on_signals():
+            uvicorn.run(receiver.asgi_app(), host=host, port=port, log_level="warning", access_log=False)
+        console.print("receiver stopped")
+
+
+class _Stopped(Exception):
+    """Raised by the signal handlers :func:`_stop_on_signals` installs."""
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Make Ctrl+C and SIGTERM a clean exit (status 0, journal closed).
+
+    uvicorn shuts down gracefully on these signals and then re-raises the signal to the handler
+    that was installed before it started; ours turns it into an exception caught here.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,66 @@
+"""``smsgate receive`` as a real process: a push is stored, acknowledged and printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from smsgate.receiver import EventState, SQLiteJournal
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_receive_serves_a_receiver_that_journals_and_prints_pushes(tmp_path: Path) -> None:
+    (tmp_path / "smsgate.toml").write_text('[providers.mem]\ntype = "memory"\n')
+    port = _free_port()
+    script = Path(sys.executable).with_name("smsgate")
+    env = {k: v for k, v in os.environ.items() if k != "SMSGATE_CONFIG"}
+    proc = subprocess.Popen(
+        [str(script), "receive", "--port", str(port), "--journal", "pushes.sqlite3"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = json.dumps(
+            {"reports": [{"mobile": "13800138000", "task_id": "T9", "status": "delivered"}]}
+        ).encode()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                reply = httpx.post(f"http://127.0.0.1:{port}/", content=body, timeout=2)
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        assert (reply.status_code, reply.content) == (200, b"ok")
+        assert httpx.post(f"http://127.0.0.1:{port}/", content=b"junk", timeout=2).content == b"retry"
+        time.sleep(0.2)  # the handler runs after the reply
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+    text = output.decode()
+    assert proc.returncode == 0, text
+    assert "receiving pushes for mem" in text
+    assert "report  mem 13800138000 task T9 delivered" in text
+    with SQLiteJournal(tmp_path / "pushes.sqlite3") as journal:
+        [entry] = journal.entries()
+    assert entry.state is EventState.DONE
+    assert entry.event.task_id == "T9"
