@@ -121,7 +121,7 @@ class InMemoryProvider(Provider):
     >>> import smsgate
     >>> from smsgate.testing import InMemoryProvider
     >>> memory = InMemoryProvider()
-    >>> memory.fail_next(smsgate.exceptions.NotSentError)
+    >>> memory.fail_next(smsgate.exceptions.AuthenticationError)
     >>> with smsgate.Gateway([memory, InMemoryProvider("backup")]) as gateway:
     ...     receipt = gateway.send(smsgate.Sms(to="13800138000", text="hi【shop】"))
     >>> receipt.provider, memory.calls["send"]
