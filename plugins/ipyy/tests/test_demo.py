@@ -84,3 +84,41 @@ def test_demo_runs_every_step_quickly_and_leaves_nothing_running(tmp_path: Path)
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
     assert not list(tmp_path.iterdir()), "the demo leaves no file in the working directory"
+
+
+def test_sandbox_command_prints_url_and_test_credentials_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    import httpx
+
+    script = Path(sys.executable).with_name("smsgate")
+    proc = subprocess.Popen(
+        [str(script), "sandbox", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline().decode()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl+C stops" in line:
+                break
+        text = "".join(lines)
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", text)
+        assert url, text
+        # The sandbox's published test credentials are printed, ready to use.
+        assert "demo-password" in text
+        assert "SMSGATE_IPYY_PASSWORD" in text
+        reply = httpx.get(url.group(1) + "_sandbox/accounts", timeout=5)
+        assert reply.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
