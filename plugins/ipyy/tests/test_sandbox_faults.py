@@ -199,7 +199,7 @@ def test_admin_endpoint_adds_lists_and_clears_rules(client: httpx.Client) -> Non
     added = client.post("/_sandbox/faults", json={"kind": "status", "status": 503, "path": "/sms.aspx"})
     assert added.status_code == 200
     assert added.json()["faults"] == [
-        {"kind": "status", "path": "/sms.aspx", "probability": 1.0, "status": 503, "code": 9999}
+        {"kind": "status", "path": "/sms.aspx", "probability": 1.0, "status": 503}
     ]
     assert send(client).status_code == 503
     listed = client.get("/_SANDBOX/faults").json()["faults"]
@@ -223,6 +223,18 @@ def test_admin_endpoint_accepts_a_list_and_rejects_a_bad_rule_whole(
 def test_admin_paths_are_never_faulted(client: httpx.Client, faults: FaultSet) -> None:
     faults.add({"kind": "status", "status": 500})
     assert client.get("/_sandbox/faults").status_code == 200
+
+
+def test_listed_rules_show_only_the_fields_of_their_kind() -> None:
+    faults = FaultSet()
+    faults.add({"kind": "vendor", "code": "AmountNotEnough", "path": "/mms.aspx"})
+    faults.add({"kind": "latency", "seconds": 0.5, "probability": 0.25})
+    faults.add({"kind": "drop", "times": 3})
+    assert faults.rules() == [
+        {"kind": "vendor", "path": "/mms.aspx", "probability": 1.0, "code": "AmountNotEnough"},
+        {"kind": "latency", "path": "*", "probability": 0.25, "seconds": 0.5},
+        {"kind": "drop", "path": "*", "probability": 1.0, "times": 3, "remaining": 3},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -362,7 +374,6 @@ def test_admin_reset_puts_the_config_file_rules_back() -> None:
                 "probability": 1.0,
                 "times": 2,
                 "status": 503,
-                "code": 9999,
                 "remaining": 2,
             }
         ]

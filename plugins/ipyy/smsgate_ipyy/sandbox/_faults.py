@@ -77,6 +77,16 @@ _XML_DECL: Final = '<?xml version="1.0" encoding="utf-8" ?>'
 _GBK_DECL: Final = '<?xml version="1.0" encoding="gb2312" ?>'
 _SOAP11_NS: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 _SOAP12_NS: Final = "http://www.w3.org/2003/05/soap-envelope"
+# The fields each kind uses, besides kind/path/probability/times.
+_KIND_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "latency": ("seconds",),
+    "hang": ("seconds",),
+    "status": ("status", "body"),
+    "garbage": ("body",),
+    "vendor": ("code",),
+    "drop": (),
+    "truncate": (),
+}
 _RULE_KEYS: Final = frozenset({"kind", "path", "probability", "times", "seconds", "status", "body", "code"})
 
 log = logging.getLogger("smsgate_ipyy.sandbox")
@@ -166,8 +176,12 @@ class FaultRule:
         return self.path in ("*", path)
 
     def to_dict(self) -> dict[str, Any]:
-        """The rule as the JSON object the admin endpoint lists (``None`` fields left out)."""
-        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+        """The rule as the JSON object the admin endpoint lists: the fields that mean something
+        for its kind, unset ones left out."""
+        relevant = {"kind", "path", "probability", "times", *_KIND_FIELDS[self.kind]}
+        return {
+            key: value for key, value in attrs.asdict(self).items() if key in relevant and value is not None
+        }
 
 
 class FaultSet:
