@@ -338,6 +338,40 @@ def test_register_commands_adds_to_the_given_group(add_plugin: Callable[..., str
     assert result.output == "hello from a plugin\n"
 
 
+def test_register_commands_reaches_the_smsgate_cli(
+    add_plugin: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin's command shows in ``smsgate --help`` and runs, through the real CLI group."""
+    from smsgate.cli import cli
+
+    add_plugin(
+        "cli_extra",
+        source="""
+        import click
+        import smsgate
+
+        @smsgate.hookimpl
+        def register_commands(cli):
+            @cli.command("hello-plugin")
+            @click.argument("who")
+            def hello(who):
+                "Greet someone (added by a plugin)."
+                click.echo(f"hello {who}")
+        """,
+    )
+    # The CLI group is process-wide and loads plugin commands once: start it afresh here
+    # and restore its commands afterwards.
+    monkeypatch.setattr(cli, "_plugins_loaded", False)
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    runner = click.testing.CliRunner()
+    listing = runner.invoke(cli, ["--help"])
+    assert listing.exit_code == 0, listing.output
+    assert "hello-plugin" in listing.output
+    result = runner.invoke(cli, ["hello-plugin", "world"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello world\n"
+
+
 THROWAWAY_MODULE = '''
 """A provider plugin installed only for a test."""
 import httpx
