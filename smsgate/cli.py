@@ -148,9 +148,11 @@ def receipt_dict(receipt: Receipt) -> dict[str, Any]:
     }
 
 
-def _show_receipts(settings: Settings, receipts: Sequence[Receipt], title: str) -> None:
+def _show_receipts(
+    settings: Settings, receipts: Sequence[Receipt], title: str, *, many: bool = False
+) -> None:
     if settings.json:
-        _emit_json([receipt_dict(r) for r in receipts] if len(receipts) != 1 else receipt_dict(receipts[0]))
+        _emit_json([receipt_dict(r) for r in receipts] if many else receipt_dict(receipts[0]))
         return
     table = Table(title=title)
     for column in ("provider", "task id", "accepted", "balance", "attempts"):
@@ -335,7 +337,9 @@ def read_batch(path: Path) -> list[Sms]:
 
 @cli.command("batch")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--chunk", default=100, show_default=True, help="Messages per gateway call.")
+@click.option(
+    "--chunk", default=100, show_default=True, type=click.IntRange(min=1), help="Messages per gateway call."
+)
 @click.pass_context
 def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
     """Send personalised messages from a CSV file of mobile,text rows."""
@@ -352,11 +356,11 @@ def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
     )
     with settings.gateway() as gateway, progress:
         task = progress.add_task("batch", total=len(messages))
-        for start in range(0, len(messages), max(1, chunk)):
-            part = messages[start : start + max(1, chunk)]
+        for start in range(0, len(messages), chunk):
+            part = messages[start : start + chunk]
             receipts.extend(gateway.send_batch(part))
             progress.advance(task, len(part))
-    _show_receipts(settings, receipts, f"batch of {len(messages)} message(s)")
+    _show_receipts(settings, receipts, f"batch of {len(messages)} message(s)", many=True)
 
 
 @cli.command("mms")

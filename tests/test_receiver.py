@@ -343,3 +343,21 @@ def test_default_journal_is_a_file_in_the_working_directory(
     with Receiver(JsonPushProvider()) as receiver:
         receiver.handle(push_body("13800138000"))
     assert (tmp_path / "smsgate-journal.sqlite3").is_file()
+
+
+class ForgetfulJournal(SQLiteJournal):
+    """Stores events but cannot record their dispatch (e.g. the disk filled up meanwhile)."""
+
+    def mark_done(self, event):  # type: ignore[no-untyped-def]
+        raise JournalError("journal update failed (OperationalError: disk I/O error)")
+
+
+def test_outcome_that_cannot_be_recorded_leaves_event_pending_not_lost(tmp_path: Path) -> None:
+    seen = Seen()
+    journal = ForgetfulJournal(tmp_path / "j.sqlite3")
+    with Receiver(JsonPushProvider(), seen, journal=journal) as receiver:
+        assert receiver.handle(push_body("13800138000")).body == OK
+        assert [e.mobile for e in journal.pending()] == ["13800138000"]
+        assert receiver.redispatch() == 1, "dispatched again: at least once"
+    assert [e.mobile for e in seen.events] == ["13800138000", "13800138000"]
+    journal.close()

@@ -200,7 +200,18 @@ class Receiver:
     def _failed(self, event: Event, exc: Exception) -> None:
         log.error("handler failed on %s: %s", _describe(event), type(exc).__name__)
         log.debug("handler failure detail", exc_info=exc)
-        self.journal.mark_failed(event, _error_text(exc))
+        self._mark(event, exc)
+
+    def _mark(self, event: Event, exc: Exception | None = None) -> None:
+        # The event is stored already; if its state cannot be written it stays "pending" and
+        # is dispatched again by redispatch(): at least once, never lost.
+        try:
+            if exc is None:
+                self.journal.mark_done(event)
+            else:
+                self.journal.mark_failed(event, _error_text(exc))
+        except Exception as journal_exc:
+            log.error("could not record the dispatch of %s: %s", _describe(event), _error_text(journal_exc))
 
     def dispatch(self, events: Sequence[Event]) -> int:
         """Hand ``events`` to the hooks and the handler; return how many the handler completed.
@@ -220,7 +231,7 @@ class Receiver:
             except Exception as exc:
                 self._failed(event, exc)
                 continue
-            self.journal.mark_done(event)
+            self._mark(event)
             done += 1
         return done
 
@@ -241,7 +252,7 @@ class Receiver:
             except Exception as exc:
                 await anyio.to_thread.run_sync(self._failed, event, exc)
                 continue
-            await anyio.to_thread.run_sync(self.journal.mark_done, event)
+            await anyio.to_thread.run_sync(self._mark, event)
             done += 1
         return done
 
