@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+import attrs
 import httpx
 
 from smsgate import _plugins
@@ -324,6 +325,25 @@ def _request_of(receipt: Receipt, message: Sent | None) -> Any:
     return tuple(m for m in message if set(m.to) <= covered) or message
 
 
+@attrs.frozen
+class _Done:
+    value: Any
+
+
+def _step(plan: Plan, reply: Success | Failure | None) -> Attempt | Sleep | _Done:
+    """Feed ``reply`` to ``plan``; return its next command, or its result as :class:`_Done`."""
+    try:
+        return plan.send(reply)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
+def _options(attempt: Attempt) -> dict[str, Any]:
+    """The driver arguments for one attempt: names for errors and logs, the provider's timeout."""
+    provider = attempt.provider
+    return {"provider": provider.name, "operation": attempt.operation.value, "timeout": provider.timeout}
+
+
 class Gateway(_GatewayCore[httpx.Client]):
     """Send and read messages through one or several providers (synchronous).
 
@@ -415,28 +435,16 @@ class Gateway(_GatewayCore[httpx.Client]):
 
     def _run(self, plan: Plan) -> Any:
         reply: Success | Failure | None = None
-        while True:
-            try:
-                command = plan.send(reply)
-            except StopIteration as stop:
-                return stop.value
+        while not isinstance(command := _step(plan, reply), _Done):
             if isinstance(command, Sleep):
                 (self._sleep or time.sleep)(command.seconds)
                 reply = None
                 continue
-            provider = command.provider
             try:
-                value = run_flow(
-                    command.start(),
-                    self._client,
-                    provider=provider.name,
-                    operation=command.operation.value,
-                    timeout=provider.timeout,
-                )
+                reply = Success(run_flow(command.start(), self._client, **_options(command)))
             except SmsGateError as exc:
                 reply = Failure(exc)
-            else:
-                reply = Success(value)
+        return command.value
 
 
 class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
@@ -516,27 +524,15 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
 
     async def _run(self, plan: Plan) -> Any:
         reply: Success | Failure | None = None
-        while True:
-            try:
-                command = plan.send(reply)
-            except StopIteration as stop:
-                return stop.value
+        while not isinstance(command := _step(plan, reply), _Done):
             if isinstance(command, Sleep):
                 waited = (self._sleep or asyncio.sleep)(command.seconds)
                 if inspect.isawaitable(waited):
                     await waited
                 reply = None
                 continue
-            provider = command.provider
             try:
-                value = await arun_flow(
-                    command.start(),
-                    self._client,
-                    provider=provider.name,
-                    operation=command.operation.value,
-                    timeout=provider.timeout,
-                )
+                reply = Success(await arun_flow(command.start(), self._client, **_options(command)))
             except SmsGateError as exc:
                 reply = Failure(exc)
-            else:
-                reply = Success(value)
+        return command.value
