@@ -169,17 +169,9 @@ class Receiver:
         return self._stored(events, new)
 
     async def areceive(self, body: bytes, content_type: str | None = None) -> Intake:
-        """Async :meth:`receive`: the journal runs in a worker thread."""
-        events = self._parse(body, content_type)
-        if events is None:
-            return Intake(reply=self.provider.callback_reply(False), stored=False)
-        try:
-            new = await anyio.to_thread.run_sync(self.journal.record, events)
-            if not self.ack_before_dispatch:
-                new = await anyio.to_thread.run_sync(self._undone, events, new)
-        except Exception as exc:
-            return self._store_failed(exc, events)
-        return self._stored(events, new)
+        """Async :meth:`receive`: parsing and the journal run in a worker thread, so a slow
+        disk never blocks the event loop."""
+        return await anyio.to_thread.run_sync(self.receive, body, content_type)
 
     def _undone(self, events: Sequence[Event], new: Sequence[Event]) -> list[Event]:
         # Dispatch-first mode: a re-delivery must re-dispatch what its first delivery failed on.
