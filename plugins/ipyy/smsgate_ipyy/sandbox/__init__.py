@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ._app import create_app
 from ._config import Account, SandboxConfig
-# E2's line: the uvicorn runner, exported as `from ._runner import Sandbox`.
+from ._runner import Sandbox
 from ._state import Push, SandboxState
 
-__all__ = ["Account", "Push", "SandboxConfig", "SandboxState", "create_app"]
+__all__ = ["Account", "Push", "Sandbox", "SandboxConfig", "SandboxState", "create_app"]
