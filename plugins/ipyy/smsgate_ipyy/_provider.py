@@ -467,6 +467,8 @@ class IpyyProvider(Provider):
                 response = yield request
                 receipts.append(self._parse_send(response, wire))
             except SmsGateError as exc:
+                # The SOAP module names its errors "ipyy"; this instance may be named otherwise.
+                exc.provider = self.name
                 if not receipts:
                     raise
                 remaining = [n for _wire, original in chunks[position:] for n in original]

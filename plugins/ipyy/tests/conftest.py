@@ -73,7 +73,8 @@ class Script:
         if isinstance(reply, Exception):
             raise reply
         if isinstance(reply, httpx.Response):
-            return reply
+            # A fresh copy: a Response built for a sync client cannot serve an async one.
+            return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
         if callable(reply):
             return reply(request)
         return httpx.Response(200, content=reply)

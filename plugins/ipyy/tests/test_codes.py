@@ -175,7 +175,12 @@ def test_empty_message_still_gives_a_readable_error() -> None:
 
 @pytest.mark.parametrize(
     ("code", "cls"),
-    [("1", AuthenticationError), ("2", AuthenticationError), ("3", PermissionDeniedError), ("4", ProviderError)],
+    [
+        ("1", AuthenticationError),
+        ("2", AuthenticationError),
+        ("3", PermissionDeniedError),
+        ("4", ProviderError),
+    ],
 )
 def test_xml_pull_errors_1_to_4_have_their_own_meaning(code: str, cls: type[ProviderError]) -> None:
     err = _codes.error_for_pull_error(code, "说明")
@@ -213,14 +218,16 @@ def test_http_429_is_rate_limited_with_retry_after() -> None:
 def test_http_503_is_an_outage_refused_before_processing() -> None:
     err = _codes.error_for_http_status(503)
     assert isinstance(err, ProviderOutageError)
-    assert err.retry_safe and err.failover_safe
+    assert err.retry_safe
+    assert err.failover_safe
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
 def test_other_5xx_is_an_uncertain_outcome(status: int) -> None:
     err = _codes.error_for_http_status(status)
     assert isinstance(err, UncertainOutcomeError)
-    assert not err.retry_safe and not err.failover_safe
+    assert not err.retry_safe
+    assert not err.failover_safe
 
 
 @pytest.mark.parametrize("status", [400, 404, 405, 302])

@@ -19,12 +19,16 @@ MD5 = "E99A18C428CB38D5F260853678922E03"
 
 
 def fields(request: httpx.Request, encoding: str = "utf-8") -> dict[str, str]:
-    return dict(urllib.parse.parse_qsl(request.content.decode("ascii"), keep_blank_values=True, encoding=encoding))
+    return dict(
+        urllib.parse.parse_qsl(request.content.decode("ascii"), keep_blank_values=True, encoding=encoding)
+    )
 
 
 def test_endpoint_url_joins_with_or_without_trailing_slash() -> None:
     assert str(p.endpoint_url("https://dx.ipyy.net/", p.SEND_FORM)) == "https://dx.ipyy.net/sms.aspx"
-    assert str(p.endpoint_url("http://127.0.0.1:8080/gw", p.BATCH)) == "http://127.0.0.1:8080/gw/BatchSms.ashx"
+    assert (
+        str(p.endpoint_url("http://127.0.0.1:8080/gw", p.BATCH)) == "http://127.0.0.1:8080/gw/BatchSms.ashx"
+    )
 
 
 def test_send_form_matches_spec_1_2_example() -> None:
@@ -118,7 +122,10 @@ def test_encrypted_send_posts_userid_and_decryptable_text64() -> None:
 
 def test_batch_lines_follow_spec_1_6_2() -> None:
     lines = [("13800138000", "验证码：1234【华信】"), ("13800138001", "验证码：4567【华信】")]
-    assert p.batch_lines(lines) == "13800138000,验证码：1234【华信】\r\n13800138001,验证码：4567【华信】\r\n".encode()
+    assert (
+        p.batch_lines(lines)
+        == "13800138000,验证码：1234【华信】\r\n13800138001,验证码：4567【华信】\r\n".encode()
+    )
 
 
 def test_batch_lines_refuse_embedded_line_breaks() -> None:
@@ -126,8 +133,12 @@ def test_batch_lines_refuse_embedded_line_breaks() -> None:
         p.batch_lines([("13800138000", "a\nb")])
 
 
-@pytest.mark.parametrize(("method", "magic"), [("gzip", b"\x1f\x8b"), ("zip", b"PK\x03\x04"), ("zlib", b"\x78")])
-def test_batch_request_content_is_compressed_base64_of_the_lines(method: p.BatchCompression, magic: bytes) -> None:
+@pytest.mark.parametrize(
+    ("method", "magic"), [("gzip", b"\x1f\x8b"), ("zip", b"PK\x03\x04"), ("zlib", b"\x78")]
+)
+def test_batch_request_content_is_compressed_base64_of_the_lines(
+    method: p.BatchCompression, magic: bytes
+) -> None:
     lines = [("13800138000", "你好,世界【华信】"), ("13800138001", "b【华信】")]
     request = p.build_batch_request(
         base_url=BASE,
@@ -171,12 +182,17 @@ def test_mms_request_matches_spec_2_2() -> None:
     assert got["action"] == "send"
     assert got["subject"] == "彩信主题"
     assert got["mobile"] == "15023239810,13527576163"
-    assert unpack(base64.b64decode(got["content"])) == [("1.txt", "你好".encode("gb2312")), ("mms.smil", b"<smil/>")]
+    assert unpack(base64.b64decode(got["content"])) == [
+        ("1.txt", "你好".encode("gb2312")),
+        ("mms.smil", b"<smil/>"),
+    ]
 
 
 @pytest.mark.parametrize("endpoint", [p.SEND_FORM, p.SEND_GBK, p.SEND_JSON, p.MMS])
 def test_balance_request_is_action_overage(endpoint: str) -> None:
-    request = p.build_balance_request(base_url=BASE, endpoint=endpoint, userid="12", account="a", password_md5=MD5)
+    request = p.build_balance_request(
+        base_url=BASE, endpoint=endpoint, userid="12", account="a", password_md5=MD5
+    )
     assert request.url.path == "/" + endpoint
     assert fields(request) == {"action": "overage", "userid": "12", "account": "a", "password": MD5}
 
@@ -197,7 +213,9 @@ def test_reports_request_matches_spec_4_2() -> None:
 
 
 def test_reports_request_leaves_optional_fields_out_and_json_uses_its_endpoint() -> None:
-    request = p.build_reports_request(base_url=BASE, json_reply=True, userid="", account="a", password_md5=MD5)
+    request = p.build_reports_request(
+        base_url=BASE, json_reply=True, userid="", account="a", password_md5=MD5
+    )
     assert request.url.path == "/statusJsonApi.aspx"
     assert "statusNum" not in fields(request)
     assert "taskid" not in fields(request)
@@ -205,13 +223,17 @@ def test_reports_request_leaves_optional_fields_out_and_json_uses_its_endpoint()
 
 @pytest.mark.parametrize(("json_reply", "path"), [(False, "/callApi.aspx"), (True, "/callJsonApi.aspx")])
 def test_inbound_request_matches_spec_5_2(json_reply: bool, path: str) -> None:
-    request = p.build_inbound_request(base_url=BASE, json_reply=json_reply, userid="12", account="a", password_md5=MD5)
+    request = p.build_inbound_request(
+        base_url=BASE, json_reply=json_reply, userid="12", account="a", password_md5=MD5
+    )
     assert request.url.path == path
     assert fields(request) == {"action": "query", "userid": "12", "account": "a", "password": MD5}
 
 
 def test_password_request_matches_spec_7_2() -> None:
-    request = p.build_password_request(base_url=BASE, userid="12", account="a", password_md5=MD5, new_password="n3w")
+    request = p.build_password_request(
+        base_url=BASE, userid="12", account="a", password_md5=MD5, new_password="n3w"
+    )
     assert request.url.path == "/pwd.aspx"
     assert fields(request) == {"userid": "12", "account": "a", "password": MD5, "newpassword": "n3w"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import httpx
@@ -42,7 +43,9 @@ FAILD_XML = (
     DECL + "\n<returnsms>\n<returnstatus>Faild</returnstatus>\n<message>需要签名</message>\n"
     "<remainpoint>0</remainpoint>\n<taskID></taskID>\n<successCounts>0</successCounts>\n</returnsms>"
 )
-FAILD_JSON = '{"returnstatus":"Faild","message":"敏感词(??)","remainpoint":"0","taskID":"","successCounts":"0"}'
+FAILD_JSON = (
+    '{"returnstatus":"Faild","message":"敏感词(??)","remainpoint":"0","taskID":"","successCounts":"0"}'
+)
 
 
 def test_send_xml_success_gives_receipt_with_task_count_and_balance() -> None:
@@ -64,7 +67,8 @@ def test_send_json_success_with_quoted_numbers_and_negative_balance() -> None:
 def test_spec_template_with_space_in_remainpoint_and_one_field_per_line() -> None:
     body = (
         DECL + "\n\n<returnsms>\n\n<returnstatus>Success</returnstatus>\n<message>ok</message>\n"
-        "<remainpoint> 100 </remainpoint>\n<taskID>1</taskID>\n<successCounts>2</successCounts>\n</returnsms>\n"
+        "<remainpoint> 100 </remainpoint>\n<taskID>1</taskID>\n"
+        "<successCounts>2</successCounts>\n</returnsms>\n"
     )
     receipt = p.parse_send_reply(body.encode(), provider="ipyy")
     assert receipt.balance == Decimal(100)
@@ -86,7 +90,9 @@ def test_faild_json_sensitive_words_becomes_content_error() -> None:
 
 
 def test_faild_with_a_numeric_message_uses_the_code_table() -> None:
-    body = (DECL + "<returnsms><returnstatus>Faild</returnstatus><message>1108</message></returnsms>").encode()
+    body = (
+        DECL + "<returnsms><returnstatus>Faild</returnstatus><message>1108</message></returnsms>"
+    ).encode()
     with pytest.raises(InvalidRecipientError) as info:
         p.parse_send_reply(body, provider="ipyy")
     assert info.value.code == "1108"
@@ -104,14 +110,21 @@ def test_gbk_reply_declared_gb2312_with_gbk_only_characters() -> None:
 
 
 def test_gbk_reply_without_declaration_uses_the_endpoint_default() -> None:
-    body = "<returnsms><returnstatus>Success</returnstatus><message>操作成功</message><taskID>7</taskID></returnsms>"
-    receipt = p.parse_send_reply(body.encode("gbk"), provider="ipyy", encoding="gbk", recipients=["13800138000"])
+    body = (
+        "<returnsms><returnstatus>Success</returnstatus><message>操作成功</message>"
+        "<taskID>7</taskID></returnsms>"
+    )
+    receipt = p.parse_send_reply(
+        body.encode("gbk"), provider="ipyy", encoding="gbk", recipients=["13800138000"]
+    )
     assert receipt.task_id == "7"
     assert receipt.accepted == 1  # successCounts absent: the recipients of the request
 
 
 def test_utf8_bom_is_accepted() -> None:
-    assert p.parse_send_reply(b"\xef\xbb\xbf" + SEND_XML.encode(), provider="ipyy").task_id == "2010283731447233"
+    assert (
+        p.parse_send_reply(b"\xef\xbb\xbf" + SEND_XML.encode(), provider="ipyy").task_id == "2010283731447233"
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,7 +172,10 @@ def test_dtd_and_entities_in_a_reply_are_refused(body: bytes) -> None:
 
 
 def test_encrypted_reply_success_with_unquoted_numbers() -> None:
-    body = b'{"StatusCode":1,"Description":"\xe6\x93\x8d\xe4\xbd\x9c\xe6\x88\x90\xe5\x8a\x9f","MsgId":"1504141655440332","Amount":-11,"SuccessCounts":1,"Errors":[]}'
+    body = (
+        '{"StatusCode":1,"Description":"操作成功","MsgId":"1504141655440332",'
+        '"Amount":-11,"SuccessCounts":1,"Errors":[]}'
+    ).encode()
     receipt = p.parse_encrypted_reply(body, provider="ipyy", recipients=["15510331875"])
     assert receipt.task_id == "1504141655440332"
     assert receipt.balance == Decimal(-11)
@@ -167,10 +183,12 @@ def test_encrypted_reply_success_with_unquoted_numbers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "cls"), [(1010, ProviderUnavailableError), (1009, AuthenticationError), ("1005", AuthenticationError)]
+    ("code", "cls"),
+    [(1010, ProviderUnavailableError), (1009, AuthenticationError), ("1005", AuthenticationError)],
 )
 def test_encrypted_reply_failure_maps_the_status_code(code: object, cls: type[ProviderError]) -> None:
-    body = f'{{"StatusCode":{code if isinstance(code, int) else chr(34) + code + chr(34)},"Description":"x","MsgId":"","Amount":0,"SuccessCounts":0,"Errors":[]}}'
+    status = json.dumps(code)  # an int stays unquoted, a string is quoted
+    body = f'{{"StatusCode":{status},"Description":"x","MsgId":"","Amount":0,"SuccessCounts":0,"Errors":[]}}'
     with pytest.raises(cls) as info:
         p.parse_encrypted_reply(body.encode(), provider="ipyy")
     assert info.value.code == str(code)
@@ -207,7 +225,9 @@ def test_balance_json_success_spelling_from_spec_3_4() -> None:
 
 
 def test_balance_failure_wrong_password() -> None:
-    body = (DECL + "<returnsms><returnstatus>Faild</returnstatus><message>用户名或密码错误</message></returnsms>").encode()
+    body = (
+        DECL + "<returnsms><returnstatus>Faild</returnstatus><message>用户名或密码错误</message></returnsms>"
+    ).encode()
     with pytest.raises(AuthenticationError):
         p.parse_balance_reply(body, provider="ipyy")
 
@@ -247,7 +267,8 @@ def test_reports_xml_spec_4_3_sample() -> None:
     assert first.task_id == "1212"
     assert first.status is DeliveryStatus.DELIVERED
     assert first.received_at == dt.datetime(2011, 12, 2, 22, 12, 11, tzinfo=CHINA)
-    assert first.received_at is not None and first.received_at.utcoffset() == dt.timedelta(hours=8)
+    assert first.received_at is not None
+    assert first.received_at.utcoffset() == dt.timedelta(hours=8)
     assert first.vendor_code == "DELIVRD"
     assert first.ext == "01"
     assert second.status is DeliveryStatus.FAILED
@@ -256,7 +277,9 @@ def test_reports_xml_spec_4_3_sample() -> None:
 
 
 def test_reports_xml_unknown_status_is_unknown() -> None:
-    body = (DECL + "<returnsms><statusbox><mobile>1</mobile><status>30</status></statusbox></returnsms>").encode()
+    body = (
+        DECL + "<returnsms><statusbox><mobile>1</mobile><status>30</status></statusbox></returnsms>"
+    ).encode()
     (report,) = p.parse_reports_reply(body, provider="ipyy")
     assert report.status is DeliveryStatus.UNKNOWN
 
@@ -279,7 +302,8 @@ def test_reports_json_from_a_capture_derives_status_from_errorcode() -> None:
 def test_reports_json_spec_4_5_sample_codes_other_than_delivrd_are_failed() -> None:
     body = (
         '{"error":"1",\n"remark":"成功",\n"statusbox":[\n    {"mobile":"15510331875",\n     "taskid":"123",\n'
-        '     "receivetime":"2015-01-01 00:00:00",\n     "errorcode":"dEv"\n    },{\n    "mobile":"13483728958",\n'
+        '     "receivetime":"2015-01-01 00:00:00",\n     "errorcode":"dEv"\n    },{\n'
+        '    "mobile":"13483728958",\n'
         '    "taskid":"124",\n    "receivetime":"2015-02-01 00:00:00",\n    "errorcode":"back"}\n    ]\n}'
     )
     reports = p.parse_reports_reply(body.encode(), provider="ipyy")
@@ -373,8 +397,10 @@ def test_inbound_xml_spec_5_3_sample() -> None:
 
 def test_inbound_json_spec_5_5_sample_min_value_time_is_none() -> None:
     body = (
-        '{"error":"1",\n"remark":"成功",\n"callbox":[\n  {"mobile":"15510331875",\n  "taskid":"",\n  "content":"a",\n'
-        '  "receivetime":"0001-01-01 00:00:00",\n  "extno":"123"\n  },{\n  "mobile":"13483728958",\n  "taskid":"",\n'
+        '{"error":"1",\n"remark":"成功",\n"callbox":[\n  {"mobile":"15510331875",\n'
+        '  "taskid":"",\n  "content":"a",\n'
+        '  "receivetime":"0001-01-01 00:00:00",\n  "extno":"123"\n  },{\n'
+        '  "mobile":"13483728958",\n  "taskid":"",\n'
         '  "content":"b",\n  "receivetime":"0001-01-01 00:00:00",\n  "extno":"456"\n  }\n ]\n}'
     )
     first, second = p.parse_inbound_reply(body.encode(), provider="ipyy")
@@ -389,7 +415,9 @@ def test_inbound_json_spec_5_5_sample_min_value_time_is_none() -> None:
 
 
 def test_inbound_text_keeps_its_whitespace() -> None:
-    body = (DECL + "<returnsms><callbox><mobile>1</mobile><content> T </content></callbox></returnsms>").encode()
+    body = (
+        DECL + "<returnsms><callbox><mobile>1</mobile><content> T </content></callbox></returnsms>"
+    ).encode()
     assert p.parse_inbound_reply(body, provider="ipyy")[0].text == " T "
 
 
@@ -407,10 +435,14 @@ def test_empty_inbound_pulls_are_empty_lists(body: bytes) -> None:
 
 
 def test_password_reply_sucess_returns_and_faild_raises() -> None:
-    p.parse_password_reply((DECL + "<returnsms><returnstatus>Sucess</returnstatus></returnsms>").encode(), provider="x")
+    p.parse_password_reply(
+        (DECL + "<returnsms><returnstatus>Sucess</returnstatus></returnsms>").encode(), provider="x"
+    )
     with pytest.raises(AuthenticationError):
         p.parse_password_reply(
-            (DECL + "<returnsms><returnstatus>Faild</returnstatus><message>密码错误</message></returnsms>").encode(),
+            (
+                DECL + "<returnsms><returnstatus>Faild</returnstatus><message>密码错误</message></returnsms>"
+            ).encode(),
             provider="x",
         )
 

@@ -11,7 +11,7 @@ from smsgate import DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.exceptions import ValidationError
 from smsgate_ipyy._crypto import CHINA
 
-STATUS_PUSH = """<?xml version="1.0" encoding="utf-8" ?>
+STATUS_PUSH = b"""<?xml version="1.0" encoding="utf-8" ?>
 <returnsms>
 <statusbox>
 <mobile>15023239810</mobile>
@@ -29,7 +29,7 @@ STATUS_PUSH = """<?xml version="1.0" encoding="utf-8" ?>
 <errorcode>2</errorcode>
 <extno></extno>
 </statusbox>
-</returnsms>""".encode()
+</returnsms>"""
 
 CALL_PUSH = """<?xml version="1.0" encoding="utf-8" ?>
 <returnsms>
@@ -64,14 +64,19 @@ def test_call_push_spec_6_3_gives_inbound_messages(h: Any) -> None:
     assert message.provider == "ipyy-b"
 
 
-@pytest.mark.parametrize("content_type", [None, "", "text/xml", "application/x-www-form-urlencoded", "text/plain"])
+@pytest.mark.parametrize(
+    "content_type", [None, "", "text/xml", "application/x-www-form-urlencoded", "text/plain"]
+)
 def test_content_type_is_ignored(h: Any, content_type: str | None) -> None:
     assert len(h.provider().parse_callback(STATUS_PUSH, content_type)) == 2
 
 
 def test_push_without_status_field_derives_it_from_errorcode(h: Any) -> None:
     # wire notes §6: a harness posts items of mobile, taskid, errorcode, receivetime, extno.
-    body = b"<returnsms><statusbox><mobile>13800138000</mobile><taskid>9</taskid><errorcode>DELIVRD</errorcode></statusbox></returnsms>"
+    body = (
+        b"<returnsms><statusbox><mobile>13800138000</mobile><taskid>9</taskid>"
+        b"<errorcode>DELIVRD</errorcode></statusbox></returnsms>"
+    )
     (report,) = h.provider().parse_callback(body)
     assert report.status is DeliveryStatus.DELIVERED
 

@@ -44,7 +44,9 @@ def test_unpack_refuses_malformed_containers(blob: bytes) -> None:
 
 
 names = st.text(
-    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/\\"), min_size=1, max_size=20
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/\\"),
+    min_size=1,
+    max_size=20,
 )
 
 
