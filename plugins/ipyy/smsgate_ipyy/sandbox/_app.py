@@ -853,7 +853,7 @@ async def _soap(request: Request, state: SandboxState) -> Response:
     if request.method != "POST":
         lowered = {key.lower() for key in request.query_params}
         if "wsdl" in lowered:
-            wsdl = _wsdl_bytes(str(request.url.replace(query="")))
+            wsdl = _wsdl_bytes(f"{request.base_url}WebService.asmx")
             if wsdl is None:
                 return Response(b"WSDL not available", status_code=404, media_type="text/plain")
             return Response(wsdl, media_type=XML_TYPE)
