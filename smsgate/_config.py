@@ -119,8 +119,8 @@ class Config:
 
 
 def _no_providers(source: Path | None) -> str:
-    where = f"{source}" if source else f"no config file (./{DEFAULT_CONFIG} or ${CONFIG_ENV_VAR})"
-    return f"no provider is configured in {where}; add a [providers.<name>] table with a 'type'"
+    where = f"in {source}" if source else f"(no config file: ./{DEFAULT_CONFIG} or ${CONFIG_ENV_VAR})"
+    return f"no provider is configured {where}; add a [providers.<name>] table with a 'type'"
 
 
 def find_config(
