@@ -88,6 +88,13 @@ def sandbox(host: str, port: int, config_path: Path | None, allow_public: bool) 
 
 # --- smsgate demo --------------------------------------------------------------------------
 
+# What users copy or look up later is never cut, whatever the terminal width.
+_WHOLE = {"provider": 12, "task id": 16, "mobile": 11}
+
+
+def _column(table: Table, name: str) -> None:
+    table.add_column(name, no_wrap=name in _WHOLE, min_width=_WHOLE.get(name))
+
 
 class _Demo:
     """The demo's state: the sandbox, the console, and a record of failed steps."""
@@ -127,8 +134,8 @@ class _Demo:
 
     def receipts(self, title: str, rows: Sequence[tuple[str, smsgate.Receipt]]) -> None:
         table = Table(title=title)
-        for column in ("what", "provider", "task id", "accepted", "balance left", "attempts"):
-            table.add_column(column)
+        for column in ("what", "provider", "task id", "accepted", "balance", "attempts"):
+            _column(table, column)
         for label, r in rows:
             balance = "" if r.balance is None else str(r.balance)
             table.add_row(label, r.provider, r.task_id, str(r.accepted), balance, str(r.attempts))
@@ -136,8 +143,8 @@ class _Demo:
 
     def events(self, title: str, events: Sequence[smsgate.DeliveryReport | smsgate.InboundMessage]) -> None:
         table = Table(title=title)
-        for column in ("kind", "mobile", "task id", "status / text", "code", "received (+08:00)"):
-            table.add_column(column)
+        for column in ("kind", "mobile", "task id", "status / text", "code", "time (+8)"):
+            _column(table, column)
         for e in events:
             when = e.received_at.strftime("%H:%M:%S") if e.received_at else ""
             if isinstance(e, smsgate.DeliveryReport):
