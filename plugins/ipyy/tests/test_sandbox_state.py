@@ -487,3 +487,37 @@ def test_config_from_dict_without_accounts_uses_the_default_ones() -> None:
 def test_config_refuses_typos_bad_suffixes_and_duplicate_accounts(data: dict[str, Any]) -> None:
     with pytest.raises((ValueError, TypeError)):
         SandboxConfig.from_dict(data)
+
+
+# -- thread safety ---------------------------------------------------------------------------------
+
+
+def test_concurrent_submissions_from_threads_keep_balance_and_task_ids_consistent() -> None:
+    """The app runs on uvicorn's loop thread while tests and the push worker use others."""
+    import threading
+
+    accounts = [Account(account="demo", password=PASSWORD, userid="1", sms_balance=4000, mms_balance=0)]
+    state = SandboxState(SandboxConfig(accounts=accounts))
+    task_ids: list[str] = []
+
+    def submit_many() -> None:
+        for _ in range(500):
+            task_ids.append(state.submit("demo", "sms", ["13800138000", "13900139000"]).task_id)
+
+    threads = [threading.Thread(target=submit_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    account = state.get_account("demo")
+    assert account is not None
+    assert account.sms_balance == 0
+    assert len(set(task_ids)) == 2000
+    assert len(state.pull_reports("demo", 10_000)) == 4000  # report_delay 0: all due
+    assert state.pending_count() == 0
+    refused = state.submit("demo", "sms", ["13800138000"])
+    assert refused.refusal == "AmountNotEnough"
+
+
+def test_the_default_clock_is_china_time() -> None:
+    assert SandboxState().now().utcoffset() == dt.timedelta(hours=8)
