@@ -533,9 +533,15 @@ def receive_command(
     ctx: click.Context, host: str, port: int, journal: Path, provider_name: str | None
 ) -> None:
     """Run a receiver for pushed reports and inbound messages (POST /) until interrupted."""
-    import uvicorn  # noqa: PLC0415 - the receiver extra
+    try:
+        import uvicorn  # noqa: PLC0415 - the receiver extra
 
-    from smsgate.receiver import Receiver  # noqa: PLC0415
+        from smsgate.receiver import Receiver  # noqa: PLC0415
+    except ImportError as exc:
+        raise click.ClickException(
+            f"smsgate receive needs the receiver extra ({exc.name} is missing): "
+            "pip install 'smsgate[receiver]'"
+        ) from exc
 
     settings = _settings(ctx)
     provider = settings.provider(provider_name)
