@@ -183,9 +183,24 @@ def format_send_time(when: dt.datetime | None) -> str:
 
 def _form(url: httpx.URL, fields: Sequence[tuple[str, str]], *, encoding: str = "utf-8") -> httpx.Request:
     # The body is encoded here (not by httpx) so smsGBK.aspx gets GBK percent-escapes.
-    body = urllib.parse.urlencode(list(fields), encoding=encoding).encode("ascii")
+    try:
+        body = urllib.parse.urlencode(list(fields), encoding=encoding).encode("ascii")
+    except UnicodeEncodeError as exc:
+        # Which field is named, never its value (it may be the password).
+        name = next((key for key, value in fields if _unencodable(value, encoding)), "a field")
+        raise ValidationError(
+            f"{name} contains a character that cannot be sent as {encoding}", field=name
+        ) from exc
     content_type = _FORM_TYPE if encoding == "utf-8" else f"{_FORM_TYPE}; charset={encoding}"
     return httpx.Request("POST", url, content=body, headers={"Content-Type": content_type})
+
+
+def _unencodable(value: str, encoding: str) -> bool:
+    try:
+        value.encode(encoding)
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _credentials(userid: str, account: str, password_md5: str) -> list[tuple[str, str]]:
@@ -247,7 +262,10 @@ def encrypted_payload(
         J_EXT: ext,
         J_SEND_TIME: send_time,
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate in the text
+        raise ValidationError("the text contains a character UTF-8 cannot carry", field="text") from exc
 
 
 def build_encrypted_send_request(

@@ -313,10 +313,18 @@ class IpyyProvider(Provider):
             raise self._invalid("ext must be at most 5 digits (spec 1.2)", operation, "ext")
         return ext
 
+    def _now(self, operation: str) -> dt.datetime:
+        now = self.clock()
+        if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
+            raise ConfigurationError(
+                "clock() must return a timezone-aware datetime", provider=self.name, operation=operation
+            )
+        return now
+
     def _when(self, send_at: dt.datetime | None, operation: str) -> str:
         if send_at is None:
             return ""
-        now = self.clock()
+        now = self._now(operation)
         if send_at <= now:
             raise self._invalid("send_at must be in the future", operation, "send_at")
         return _protocol.format_send_time(send_at)
@@ -370,7 +378,7 @@ class IpyyProvider(Provider):
                 userid=self.userid,
                 account=self.account,
                 password=creds.plain,
-                stamp_value=stamp(self.clock()),
+                stamp_value=stamp(self._now("send")),
                 mobiles=mobiles,
                 content=text,
                 ext=ext,
@@ -593,6 +601,7 @@ class IpyyProvider(Provider):
                     _protocol.parse_send_reply(body, provider=self.name, recipients=wire, operation=op)
                 )
             except SmsGateError as exc:
+                exc.provider = self.name
                 if not receipts:
                     raise
                 rest = [line for g in groups[position:] for line in g]

@@ -251,6 +251,26 @@ def test_batch_line_larger_than_the_byte_limit_is_refused(h: Any, no_io: httpx.C
     )
 
 
+def test_naive_clock_is_a_configuration_error_before_io(h: Any, no_io: httpx.Client) -> None:
+    provider = h.provider(clock=lambda: dt.datetime(2026, 1, 1), transport="encrypted", userid="1")
+    with pytest.raises(ConfigurationError, match="aware"):
+        smsgate.run_flow(provider.send(Sms(to=M1, text=TEXT)), no_io)
+
+
+@pytest.mark.parametrize("transport", ["form", "json", "encrypted", "gbk"])
+def test_lone_surrogate_in_text_is_a_validation_error_before_io(
+    h: Any, no_io: httpx.Client, transport: str
+) -> None:
+    provider = h.provider(transport=transport, userid="1")
+    err = _expect_invalid(provider.send(Sms(to=M1, text="bad \ud800【腾飞】")), no_io)
+    assert err.provider == "ipyy"
+
+
+def test_gbk_unencodable_account_names_the_field_not_the_value(h: Any, no_io: httpx.Client) -> None:
+    err = _expect_invalid(h.provider(transport="gbk", account="acct😀").send(Sms(to=M1, text=TEXT)), no_io)
+    assert err.field == "account"
+
+
 def test_empty_batch_is_refused(h: Any, no_io: httpx.Client) -> None:
     _expect_invalid(h.provider().send_batch([]), no_io, "at least one")
 
