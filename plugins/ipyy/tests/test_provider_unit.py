@@ -4,6 +4,7 @@ batch splitting, partial failures, error mapping, and secrets kept out of sight.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -33,6 +34,7 @@ from smsgate.exceptions import (
 )
 from smsgate_ipyy import _protocol
 from smsgate_ipyy._crypto import CHINA, des_decrypt, md5_upper, secret
+from smsgate.testing.conformance import ProviderConformance
 from smsgate_ipyy._tms import unpack
 
 TEXT = "您的验证码：1439【腾飞】"
@@ -731,3 +733,64 @@ async def test_no_secret_in_errors_logs_or_repr(h: Any, caplog: pytest.LogCaptur
         for secret_text in secrets:
             assert secret_text not in text
     assert len(errors) == 8
+
+
+# --- the core's conformance suite, against the sandbox app in process (no socket) ------------------
+
+SANDBOX_PASSWORD = "demo-password"  # the sandbox's default account (smsgate_ipyy.sandbox)
+
+
+class _SyncASGI(httpx.BaseTransport):
+    """Serve sync requests from an ASGI app in process (one short event loop per request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        copy = httpx.Request(request.method, request.url, headers=request.headers, content=request.read())
+
+        async def forward() -> httpx.Response:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app)) as client:
+                response = await client.send(copy)
+                return httpx.Response(
+                    response.status_code, headers=response.headers, content=response.content
+                )
+
+        return asyncio.run(forward())
+
+
+class TestIpyyConformance(ProviderConformance):
+    """The public provider contract, sync and async, with the sandbox's ASGI app as the gateway."""
+
+    app: Any = None
+
+    def _app(self) -> Any:
+        if self.app is None:
+            from smsgate_ipyy.sandbox import SandboxConfig, create_app
+
+            type(self).app = create_app(SandboxConfig.default())
+        return self.app
+
+    def sync_client(self) -> httpx.Client:
+        return httpx.Client(transport=_SyncASGI(self._app()))
+
+    def async_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app()), base_url="http://127.0.0.1")
+
+    @pytest.fixture
+    def make_provider(self) -> Any:
+        return lambda: smsgate.get_provider(
+            "ipyy", account="demo", password=SANDBOX_PASSWORD, userid="1001", base_url="http://127.0.0.1/"
+        )
+
+    @pytest.fixture
+    def secrets(self) -> list[str]:
+        return [SANDBOX_PASSWORD, md5_upper(SANDBOX_PASSWORD)]
+
+    @pytest.fixture
+    def invalid_recipient(self) -> str | None:
+        return "23800138000"
+
+    @pytest.fixture
+    def bad_credentials_provider(self) -> smsgate.Provider | None:
+        return smsgate.get_provider("ipyy", account="demo", password="wrong", base_url="http://127.0.0.1/")
