@@ -32,9 +32,9 @@ from smsgate.exceptions import (
     UncertainOutcomeError,
     ValidationError,
 )
+from smsgate.testing.conformance import ProviderConformance
 from smsgate_ipyy import _protocol
 from smsgate_ipyy._crypto import CHINA, des_decrypt, md5_upper, secret
-from smsgate.testing.conformance import ProviderConformance
 from smsgate_ipyy._tms import unpack
 
 TEXT = "您的验证码：1439【腾飞】"
