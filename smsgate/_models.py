@@ -282,7 +282,7 @@ class DeliveryStatus(enum.StrEnum):
 
 def _status(value: object) -> DeliveryStatus:
     try:
-        return DeliveryStatus(value)
+        return value if isinstance(value, DeliveryStatus) else DeliveryStatus(str(value))
     except ValueError as exc:
         raise ValidationError(f"unknown delivery status {value!r}", field="status") from exc
 
