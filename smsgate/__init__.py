@@ -14,7 +14,15 @@ Importing this package loads no plugin: plugins load on the first call that need
 from __future__ import annotations
 
 from smsgate._drivers import arun_flow, run_flow
-from smsgate._gateway import AsyncGateway, Gateway
+from smsgate._gateway import (
+    AsyncGateway,
+    BreakerPolicy,
+    BreakerState,
+    Gateway,
+    ProviderHealth,
+    RateLimit,
+    RetryPolicy,
+)
 from smsgate._models import (
     Balance,
     DeliveryReport,
@@ -35,6 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncGateway",
     "Balance",
+    "BreakerPolicy",
+    "BreakerState",
     "Capabilities",
     "DeliveryReport",
     "DeliveryStatus",
@@ -45,7 +55,10 @@ __all__ = [
     "MmsPart",
     "Operation",
     "Provider",
+    "ProviderHealth",
+    "RateLimit",
     "Receipt",
+    "RetryPolicy",
     "Sms",
     "SmsGateError",
     "ValidationError",

@@ -160,6 +160,14 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     ("手机号码错误", "MsisdnError"),
     ("手机号码为空", "MsisdnEmpty"),
     ("号码重复", "MsisdnRepeat"),
+    ("号码过多", "MsisdnsMany"),
+    # MMS refusals: the gateway's wording is not captured anywhere (wire notes §3), so these
+    # match on the distinctive word of each ResultCode name.
+    ("名称重复", "ElementNameRepeat"),
+    ("SMIL为空", "SmilEmpty"),
+    ("SMIL过多", "SmilExcessive"),
+    ("元素", "ElementError"),
+    ("太大", "SizeLong"),
     ("没有发送通道", "NoChannel"),
     ("没有配置产品", "NoProduct"),
     ("敏感词", "SensitiveWords"),

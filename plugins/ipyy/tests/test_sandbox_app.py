@@ -388,7 +388,8 @@ async def test_sandbox_messages_are_understood_by_the_client_as_the_same_code() 
     message_only = [
         "ParamError", "UserNameEmpty", "PasswordEmpty", "UserNameError", "PasswordError", "MsisdnEmpty",
         "MsisdnError", "MsisdnRepeat", "ExtNumberError", "ContentEmpty", "ContentLong", "RequiredSuffix",
-        "AmountNotEnough", "SubjectEmpty",
+        "AmountNotEnough", "SubjectEmpty", "MsisdnsMany", "ElementError", "ElementNameRepeat", "SmilEmpty",
+        "SmilExcessive", "SizeLong",
     ]  # fmt: skip
     for name in message_only:
         error = client_codes.error_for_message(CODES[name].message)
