@@ -217,7 +217,9 @@ class Receipt:
     :ivar attempts: how many attempts the gateway made before this success (1 = first try).
     :ivar parts: when the provider had to split the message into several requests (too many
         recipients for one), the receipt of each request in order; ``task_id`` is then their
-        ids joined with ``","`` and ``accepted`` their sum. Empty for a single request.
+        ids joined with ``","``, ``accepted`` their sum, and ``provider`` the providers that
+        accepted them (joined with ``","`` when a gateway finished the message on another
+        provider after a partial failure). Empty for a single request.
     """
 
     provider: str
@@ -243,8 +245,10 @@ class Receipt:
         if len(parts) == 1:
             return parts[0]
         last_balance = next((p.balance for p in reversed(parts) if p.balance is not None), None)
+        # Parts accepted by different providers (a send resumed elsewhere) name them all.
+        providers = list(dict.fromkeys(p.provider for p in parts))
         return cls(
-            provider=parts[0].provider,
+            provider=",".join(providers),
             task_id=",".join(p.task_id for p in parts),
             accepted=sum(p.accepted for p in parts),
             recipients=tuple(n for p in parts for n in p.recipients),

@@ -26,7 +26,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from smsgate._models import Receipt
+from smsgate._models import Receipt, Sms
 from smsgate._provider import Flow, Operation, Provider
 from smsgate.exceptions import (
     AllProvidersFailedError,
@@ -309,6 +309,18 @@ def _with_attempts(value: Any, attempts: int) -> Any:
     return value
 
 
+def _pending_payload(operation: Operation, pending: Sequence[Any]) -> Any:
+    """What to send when resuming after a :class:`PartialBatchError`: the pending messages
+    of a batch, or for a single message the one message narrowed to its pending recipients."""
+    if operation is Operation.SEND_BATCH or not pending:
+        return tuple(pending)
+    first = pending[0]
+    if len(pending) == 1 or not isinstance(first, Sms):
+        return first
+    numbers = [n for m in pending for n in m.to]
+    return attrs.evolve(first, to=numbers)
+
+
 class Router:
     """The routing state shared by every call of one gateway: strategy, breakers, buckets.
 
@@ -490,7 +502,10 @@ class Router:
                 if isinstance(outcome, Success):
                     breaker.record(None)
                     value = _with_attempts(outcome.value, made)
-                    if kept:
+                    if kept and isinstance(value, Receipt):
+                        # A send split into requests: one receipt for the whole message.
+                        value = attrs.evolve(Receipt.combine([*kept, value]), attempts=made)
+                    elif kept:
                         value = [*kept, *value]
                     return value
                 assert isinstance(outcome, Failure)
@@ -502,8 +517,9 @@ class Router:
                 breaker.record(error)
                 decisive = error
                 if isinstance(error, PartialBatchError):
+                    # Only what was not accepted may be tried again, here or elsewhere.
                     kept.extend(_with_attempts(list(error.receipts), made))
-                    payload = error.pending
+                    payload = _pending_payload(operation, error.pending)
                     decisive = error.cause
                 uncertain = isinstance(decisive, UncertainOutcomeError)
                 retry_ok = decisive.retry_safe or (uncertain and not careful)
@@ -543,11 +559,15 @@ class Router:
         if not kept:
             return error
         cause = error.cause if isinstance(error, PartialBatchError) else error
+        if pending is None:
+            pending = ()
+        elif not isinstance(pending, tuple | list):
+            pending = (pending,)  # a single message narrowed to its pending recipients
         partial = PartialBatchError(
-            f"batch partly sent: {sum(r.accepted for r in kept)} recipients accepted, "
-            f"{len(pending or ())} messages pending",
+            f"partly sent: {sum(r.accepted for r in kept)} recipients accepted, "
+            f"{len(pending)} messages pending",
             receipts=kept,
-            pending=pending or (),
+            pending=pending,
             cause=cause,
             provider=error.provider,
             operation=error.operation,

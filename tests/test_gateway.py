@@ -400,6 +400,37 @@ def test_partial_batch_exhausting_every_provider_keeps_its_receipts(make_gateway
     assert [e.provider for e in info.value.cause.exceptions] == ["a", "b"]
 
 
+def test_send_split_into_requests_resumes_only_the_pending_recipients_elsewhere(make_gateway: Any) -> None:
+    """A send the provider split by max_recipients fails after its first request: the accepted
+    recipient is not sent again, the rest go to the next provider, and one receipt covers both."""
+    a = InMemoryProvider("a", capabilities=Capabilities(send=True, max_recipients=1))
+    b = InMemoryProvider("b")
+    a.script(None, errors.AuthenticationError, operation="send")
+    sms = smsgate.Sms(to=["13800138000", "13900139000", "13700137000"], text="code【x】")
+    receipt = make_gateway([a, b]).send(sms)
+    assert [entry.message.to for entry in a.outbox] == [("13800138000",)]
+    assert [entry.message.to for entry in b.outbox] == [("13900139000", "13700137000")]
+    assert receipt.provider == "a,b"
+    assert receipt.accepted == 3
+    assert receipt.attempts == 2
+    assert [p.provider for p in receipt.parts] == ["a", "b"]
+    assert len(receipt.task_ids) == 2
+
+
+def test_send_split_into_requests_that_cannot_continue_reports_what_went_out(make_gateway: Any) -> None:
+    """An uncertain failure after a first accepted request raises PartialBatchError with that
+    request's receipt and the pending recipients; no other provider is called."""
+    a = InMemoryProvider("a", capabilities=Capabilities(send=True, max_recipients=1))
+    b = InMemoryProvider("b")
+    a.script(None, errors.UncertainOutcomeError, operation="send")
+    sms = smsgate.Sms(to=["13800138000", "13900139000"], text="code【x】")
+    with pytest.raises(errors.PartialBatchError) as info:
+        make_gateway([a, b]).send(sms)
+    assert [r.recipients for r in info.value.receipts] == [("13800138000",)]
+    assert [m.to for m in info.value.pending] == [("13900139000",)]
+    assert b.calls["send"] == 0
+
+
 # --- pulls and password --------------------------------------------------------------------
 
 

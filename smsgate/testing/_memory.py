@@ -507,7 +507,20 @@ class InMemoryProvider(Provider):
         size = self.capabilities.max_recipients or len(sms.to)
         receipts: list[Receipt] = []
         for start in range(0, len(sms.to), size):
-            self._consume_script(Operation.SEND)
+            try:
+                self._consume_script(Operation.SEND)
+            except errors.SmsGateError as exc:
+                if not receipts:
+                    raise
+                # Earlier chunks went out: say so, so nobody resends them.
+                raise errors.PartialBatchError(
+                    f"{start} of {len(sms.to)} recipients accepted before a failure",
+                    receipts=receipts,
+                    pending=[attrs.evolve(sms, to=sms.to[start:])],
+                    cause=exc,
+                    provider=self.name,
+                    operation=Operation.SEND.value,
+                ) from exc
             chunk = sms.to[start : start + size]
             part = sms if len(chunk) == len(sms.to) else attrs.evolve(sms, to=chunk)
             with self._lock:
