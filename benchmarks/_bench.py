@@ -23,7 +23,7 @@ class Settings:
     """How long and how often to measure; ``--quick`` shrinks everything for a smoke run."""
 
     repeats: int = 7
-    sample_seconds: float = 0.15
+    sample_seconds: float = 0.12
     warmup: int = 20
 
     @classmethod
