@@ -291,3 +291,25 @@ def test_open_circuit_of_the_only_provider_refuses_without_io(
     [skipped] = caught.value.exceptions
     assert isinstance(skipped, CircuitOpenError)
     assert skipped.provider == "primary"
+
+
+def test_batch_interrupted_by_a_refusal_sends_only_the_pending_lines_to_the_backup(
+    flavour: Flavour, ipyy_sandbox_clean: Sandbox
+) -> None:
+    """The primary can pay for its first batch request only; the second is refused with 1111.
+    Only the lines not yet accepted go to the backup, and the result lists every receipt, the
+    primary's first."""
+    ipyy_sandbox_clean.state.update_account("demo", sms_balance=2)
+    first_text, second_text = "第一批【腾飞】", "第二批【腾飞】"
+    gateway = flavour.gateway([primary(ipyy_sandbox_clean), backup(ipyy_sandbox_clean)], retry=RETRY)
+
+    receipts = gateway.send_batch(
+        [smsgate.Sms(to=list(MOBILES), text=first_text), smsgate.Sms(to=MOBILES[0], text=second_text)]
+    )
+
+    assert [(r.provider, r.recipients) for r in receipts] == [("primary", MOBILES), ("backup", (MOBILES[0],))]
+    demo = requests_of(ipyy_sandbox_clean, account="demo", endpoint="BatchSms.ashx")
+    assert [e["outcome"]["code"] for e in demo] == ["OK", "AmountNotEnough"]
+    [sent_by_backup] = requests_of(ipyy_sandbox_clean, account="push", endpoint="BatchSms.ashx")
+    assert sent_by_backup["fields"]["lines"] == [{"mobile": MOBILES[0], "content": second_text}]
+    assert receipts[1].task_id == sent_by_backup["outcome"]["task_id"]
