@@ -95,6 +95,12 @@ class _Line:
     text: str
     send_time: str
     ext: str
+    # Bytes of ``mobile,text\r\n`` in UTF-8 (spec 1.6.2), computed once for the size limits.
+    size: int = attrs.field(init=False)
+
+    @size.default
+    def _size(self) -> int:
+        return len(self.mobile) + len(self.text.encode("utf-8")) + 3
 
 
 class IpyyProvider(Provider):
@@ -516,7 +522,7 @@ class IpyyProvider(Provider):
                 raise self._invalid(f"message {index}: {exc.message}", op, exc.field) from None
             for original, mobile in zip(sms.to, mobiles, strict=True):
                 line = _Line(index, original, mobile, text, send_time, ext)
-                if len(self._line_bytes(line)) > self.batch_max_bytes:
+                if line.size > self.batch_max_bytes:
                     raise self._invalid(
                         f"message {index}: one line is larger than batch_max_bytes ({self.batch_max_bytes})",
                         op,
@@ -527,10 +533,6 @@ class IpyyProvider(Provider):
             raise self._invalid("send_batch needs at least one message", op, "messages")
         return lines
 
-    @staticmethod
-    def _line_bytes(line: _Line) -> bytes:
-        return _protocol.batch_lines([(line.mobile, line.text)])
-
     def _split(self, lines: Sequence[_Line]) -> list[list[_Line]]:
         """Greedy, order-preserving split: a new request starts when the next line would
         repeat a number (spec 1.6.2), change send_at/ext, or exceed a size limit."""
@@ -539,7 +541,7 @@ class IpyyProvider(Provider):
         seen: set[str] = set()
         size = 0
         for line in lines:
-            line_size = len(self._line_bytes(line))
+            line_size = line.size
             if current and (
                 line.mobile in seen
                 or (line.send_time, line.ext) != (current[0].send_time, current[0].ext)
