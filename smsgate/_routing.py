@@ -541,6 +541,11 @@ class Router:
             if not may_move_on:
                 last = errors.pop()
                 raise self._final(last, errors, kept, payload)
+        if len(providers) == 1:
+            # One provider only (a single-provider gateway, change_password, a per-provider
+            # pull): its own typed error is the answer; earlier tries are in ``attempts``.
+            last = errors.pop()
+            raise self._final(last, errors, kept, payload)
         group = AllProvidersFailedError(
             f"{operation.value} failed on every provider ({made} attempts, {len(errors)} failures)",
             errors,

@@ -352,7 +352,9 @@ class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):
     """Every attempt on every eligible provider failed.
 
     It is an :class:`ExceptionGroup`: ``except*`` works on it, and ``exceptions`` lists every
-    attempt in order, each with ``provider`` set. Nothing was sent (an uncertain outcome stops
+    attempt in order, each with ``provider`` set (``attempts`` holds the same, typed as
+    ``tuple[SmsGateError, ...]``). Raised only when several providers were eligible; with one,
+    the gateway raises that provider's own error. Nothing was sent (an uncertain outcome stops
     the gateway with that error instead, unless failover on uncertainty was allowed).
     """
 

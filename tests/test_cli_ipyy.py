@@ -78,7 +78,7 @@ def test_failover_from_empty_account_and_refusal_exit_code(box: Any, tmp_path: P
     assert json.loads(out)["provider"] == "demo"
     code, _, err = invoke(config(box, tmp_path, "poor"), "send", "13800138000", "--text", TEXT)
     assert code == EXIT_REFUSED
-    assert json.loads(err)["attempts"][0]["error"] == "InsufficientBalanceError"
+    assert json.loads(err)["error"] == "InsufficientBalanceError"
     assert "poor-password" not in err
 
 

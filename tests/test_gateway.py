@@ -480,9 +480,24 @@ def test_change_password_targets_the_only_capable_provider(make_gateway: Any) ->
 def test_change_password_never_fails_over(make_gateway: Any) -> None:
     a, b = providers("a", "b")
     a.fail_next(errors.NotSentError, operation="change_password")
-    with pytest.raises(errors.AllProvidersFailedError):
+    with pytest.raises(errors.NotSentError) as info:
         make_gateway([a, b], retry=NO_RETRY).change_password("new", provider="a")
+    assert info.value.provider == "a"
     assert b.calls["change_password"] == 0
+
+
+def test_a_single_provider_raises_its_own_typed_error_with_earlier_tries_attached(
+    make_gateway: Any,
+) -> None:
+    """With one provider there is nothing to fail over to: the last error itself is raised
+    (not a one-member group), and the retried attempts before it are in ``attempts``."""
+    (a,) = providers("a")
+    a.fail_next(errors.NotSentError, times=2)
+    a.fail_next(errors.AuthenticationError)
+    with pytest.raises(errors.AuthenticationError) as info:
+        make_gateway(a).send(smsgate.Sms(to="13800138000", text="hi"))
+    assert info.value.provider == "a"
+    assert [type(e) for e in info.value.attempts] == [errors.NotSentError, errors.NotSentError]
 
 
 def test_change_password_needs_a_name_when_several_can(make_gateway: Any) -> None:

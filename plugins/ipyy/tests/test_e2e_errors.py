@@ -42,11 +42,13 @@ SENDS = {
 WRONG = "not-the-password"
 
 
-def only_failure(caught: pytest.ExceptionInfo[AllProvidersFailedError]) -> SmsGateError:
-    """The one attempt of a single-provider gateway that gave up (a failover-safe refusal ends
-    in AllProvidersFailedError once no provider is left)."""
-    [error] = caught.value.exceptions
+def only_failure(caught: pytest.ExceptionInfo[SmsGateError]) -> SmsGateError:
+    """The error of a single-provider gateway that gave up: the provider's own typed error,
+    not a group (there was no other provider), after one attempt."""
+    error = caught.value
+    assert not isinstance(error, AllProvidersFailedError)
     assert error.provider == "ipyy"
+    assert error.attempts == ()
     return error
 
 
@@ -61,10 +63,10 @@ def assert_discreet(error: BaseException, *secrets: str) -> None:
 def test_wrong_password_is_an_authentication_error_on_every_transport(
     flavour: Flavour, ipyy_sandbox_clean: Sandbox, transport: str
 ) -> None:
-    """The sandbox refuses the login; the gateway gives up with AuthenticationError (failing
-    over has nowhere to go) and no message is charged."""
+    """The sandbox refuses the login; the gateway raises AuthenticationError (failing over has
+    nowhere to go) and no message is charged."""
     gateway = flavour.gateway(ipyy(ipyy_sandbox_clean, password=WRONG, **SENDS[transport]))
-    with pytest.raises(AllProvidersFailedError) as caught:
+    with pytest.raises(SmsGateError) as caught:
         gateway.send(smsgate.Sms(to=MOBILES[0], text=TEXT))
     error = only_failure(caught)
     assert isinstance(error, AuthenticationError)
@@ -80,7 +82,7 @@ def test_wrong_password_is_an_authentication_error_on_reads(
 ) -> None:
     """Balance and pull endpoints word the refusal differently; each is AuthenticationError."""
     gateway = flavour.gateway(ipyy(ipyy_sandbox_clean, password=WRONG))
-    with pytest.raises(AllProvidersFailedError) as caught:
+    with pytest.raises(SmsGateError) as caught:
         getattr(gateway, operation)()
     assert isinstance(only_failure(caught), AuthenticationError)
 
@@ -91,7 +93,7 @@ def test_zero_balance_account_is_an_insufficient_balance_error(
 ) -> None:
     """The ``poor`` account has nothing left: 1111 AmountNotEnough → InsufficientBalanceError."""
     gateway = flavour.gateway(ipyy(ipyy_sandbox_clean, "poor", **SENDS[transport]))
-    with pytest.raises(AllProvidersFailedError) as caught:
+    with pytest.raises(SmsGateError) as caught:
         gateway.send(smsgate.Sms(to=MOBILES[0], text=TEXT))
     assert isinstance(only_failure(caught), InsufficientBalanceError)
     [entry] = requests_of(ipyy_sandbox_clean, account="poor")
@@ -104,7 +106,7 @@ def test_zero_mms_balance_is_an_insufficient_balance_error(
     """The same refusal on mms.aspx."""
     gateway = flavour.gateway(ipyy(ipyy_sandbox_clean, "poor"))
     mms = smsgate.Mms(to=MOBILES[0], subject="s", parts=[smsgate.MmsPart(name="1.txt", data=b"x")])
-    with pytest.raises(AllProvidersFailedError) as caught:
+    with pytest.raises(SmsGateError) as caught:
         gateway.send_mms(mms)
     assert isinstance(only_failure(caught), InsufficientBalanceError)
 
@@ -162,7 +164,7 @@ def test_changed_password_is_used_at_once_and_the_old_one_is_refused(
     assert receipt.accepted == 1
 
     stale = flavour.gateway(ipyy(ipyy_sandbox_clean))  # the configured (old) password
-    with pytest.raises(AllProvidersFailedError) as caught:
+    with pytest.raises(SmsGateError) as caught:
         stale.send(smsgate.Sms(to=MOBILES[0], text=TEXT))
     assert isinstance(only_failure(caught), AuthenticationError)
     fresh = flavour.gateway(ipyy(ipyy_sandbox_clean, password=NEW_PASSWORD, transport="encrypted"))
@@ -174,10 +176,10 @@ def test_changed_password_is_used_at_once_and_the_old_one_is_refused(
 def test_change_password_with_a_wrong_old_password_is_refused_and_changes_nothing(
     flavour: Flavour, ipyy_sandbox_clean: Sandbox
 ) -> None:
-    """pwd.aspx checks the old password: AuthenticationError (the one provider asked gave up),
+    """pwd.aspx checks the old password: AuthenticationError from the one provider asked,
     and the configured password still works afterwards."""
     gateway = flavour.gateway(ipyy(ipyy_sandbox_clean, password=WRONG))
-    with pytest.raises(AllProvidersFailedError) as caught:
+    with pytest.raises(SmsGateError) as caught:
         gateway.change_password(NEW_PASSWORD)
     assert isinstance(only_failure(caught), AuthenticationError)
     assert flavour.gateway(ipyy(ipyy_sandbox_clean)).balance().remaining > 0
