@@ -3,17 +3,15 @@ scenario code over Gateway and AsyncGateway."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 
-import smsgate
 from smsgate import _plugins, hookimpl
+from smsgate.testing import GatewayFactory
 
 
 class FakeClock:
@@ -47,59 +45,19 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
-class GatewayView:
-    """A gateway whose coroutine methods are run to completion, so a scenario reads the same
-    for both flavours."""
-
-    def __init__(self, gateway: Any, runner: asyncio.Runner | None) -> None:
-        self.gateway = gateway
-        self._runner = runner
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.gateway, name)
-        if self._runner is None or not inspect.iscoroutinefunction(attr):
-            return attr
-        runner = self._runner
-        return lambda *args, **kwargs: runner.run(attr(*args, **kwargs))
-
-
-class Harness:
+class Harness(GatewayFactory):
     """Builds gateways of one flavour (``"sync"`` or ``"async"``) with a fake clock and sleep
     by default; everything it opened is closed at teardown."""
 
-    def __init__(self, flavour: str) -> None:
-        self.flavour = flavour
+    def __init__(self, flavour: Literal["sync", "async"]) -> None:
         self.clock = FakeClock()
-        self.runner = asyncio.Runner() if flavour == "async" else None
-        self._opened: list[Any] = []
-
-    @property
-    def cls(self) -> type[smsgate.Gateway] | type[smsgate.AsyncGateway]:
-        return smsgate.AsyncGateway if self.flavour == "async" else smsgate.Gateway
+        super().__init__(flavour, clock=self.clock, sleep=self.clock.sleep)
 
     def client(self, handler: Callable[[httpx.Request], httpx.Response]) -> Any:
         """An httpx client of the right flavour over ``httpx.MockTransport(handler)``."""
         transport = httpx.MockTransport(handler)
         client = httpx.AsyncClient(transport=transport) if self.runner else httpx.Client(transport=transport)
-        self._opened.append(client)
-        return client
-
-    def __call__(self, providers: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("clock", self.clock)
-        kwargs.setdefault("sleep", self.clock.sleep)
-        gateway = self.cls(providers, **kwargs)
-        self._opened.append(gateway)
-        return GatewayView(gateway, self.runner)
-
-    def close(self) -> None:
-        for thing in reversed(self._opened):
-            closer = getattr(thing, "aclose", None) or thing.close
-            result = closer()
-            if inspect.isawaitable(result):
-                assert self.runner is not None
-                self.runner.run(result)  # type: ignore[arg-type]
-        if self.runner is not None:
-            self.runner.close()
+        return self.track(client)
 
 
 @pytest.fixture(params=["sync", "async"])

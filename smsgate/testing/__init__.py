@@ -4,6 +4,7 @@
 what was accepted, scripted failures of any error class, queued delivery reports and
 inbound messages, and a tiny JSON push format for receiver tests. It is also registered as
 the built-in provider ``"memory"`` (``smsgate.get_provider("memory")``).
+:class:`GatewayFactory` runs one test scenario over both ``Gateway`` and ``AsyncGateway``.
 
 >>> import smsgate
 >>> from smsgate.testing import InMemoryProvider
@@ -17,5 +18,6 @@ the built-in provider ``"memory"`` (``smsgate.get_provider("memory")``).
 from __future__ import annotations
 
 from smsgate.testing._memory import ALL_CAPABILITIES, InMemoryProvider, OutboxEntry, Scripted
+from smsgate.testing._twins import GatewayFactory, GatewayView
 
-__all__ = ["ALL_CAPABILITIES", "InMemoryProvider", "OutboxEntry", "Scripted"]
+__all__ = ["ALL_CAPABILITIES", "GatewayFactory", "GatewayView", "InMemoryProvider", "OutboxEntry", "Scripted"]

@@ -11,18 +11,17 @@ session sandbox, reset before each test by ``ipyy_sandbox_clean``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
-import inspect
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 
 import smsgate
+from smsgate.testing import GatewayFactory
 from smsgate_ipyy._crypto import CHINA
 from smsgate_ipyy.sandbox import Sandbox
 
@@ -121,23 +120,7 @@ def wait_until(condition: Callable[[], T], *, timeout: float = POLL_LIMIT, what:
         time.sleep(0.02)
 
 
-class GatewayView:
-    """A ``Gateway`` or an ``AsyncGateway`` whose coroutine methods are run to completion on the
-    flavour's event loop, so one scenario is written once for both gateways."""
-
-    def __init__(self, gateway: Any, runner: asyncio.Runner | None) -> None:
-        self.gateway = gateway
-        self._runner = runner
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.gateway, name)
-        if self._runner is None or not inspect.iscoroutinefunction(attr):
-            return attr
-        runner = self._runner
-        return lambda *args, **kwargs: runner.run(attr(*args, **kwargs))
-
-
-class Flavour:
+class Flavour(GatewayFactory):
     """Builds gateways of one flavour (``"sync"``: ``smsgate.Gateway``, ``"async"``:
     ``smsgate.AsyncGateway``) with their own default HTTP client, and closes them at teardown.
 
@@ -145,36 +128,13 @@ class Flavour:
     fast; everything else is the gateways' real behaviour.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: Literal["sync", "async"]) -> None:
+        super().__init__(name, sleep=lambda _seconds: None)
         self.name = name
-        self.runner = asyncio.Runner() if name == "async" else None
-        self._opened: list[Any] = []
 
     def gateway(self, providers: smsgate.Provider | Sequence[smsgate.Provider], **kwargs: Any) -> Any:
         """A gateway of this flavour over ``providers`` (keyword arguments as the gateways take)."""
-        kwargs.setdefault("sleep", lambda _seconds: None)
-        cls = smsgate.AsyncGateway if self.runner is not None else smsgate.Gateway
-        if self.runner is not None:
-            # An AsyncClient belongs to the loop it is first used on: build it there.
-            async def build() -> Any:
-                return cls(providers, **kwargs)
-
-            gateway = self.runner.run(build())
-        else:
-            gateway = cls(providers, **kwargs)
-        self._opened.append(gateway)
-        return GatewayView(gateway, self.runner)
-
-    def close(self) -> None:
-        """Close every gateway this flavour built, then its event loop."""
-        for gateway in reversed(self._opened):
-            closer = getattr(gateway, "aclose", None) or gateway.close
-            result = closer()
-            if inspect.isawaitable(result):
-                assert self.runner is not None
-                self.runner.run(result)  # type: ignore[arg-type]
-        if self.runner is not None:
-            self.runner.close()
+        return self(providers, **kwargs)
 
 
 @pytest.fixture(name="flavour", params=FLAVOURS)
