@@ -39,6 +39,7 @@ from smsgate.exceptions import (
     ValidationError,
 )
 from smsgate_ipyy._crypto import CHINA
+from smsgate_ipyy._xml import XmlError, local_name, parse_xml
 
 __all__ = ["SOAP_ACTION", "SoapSendResult", "build_send_request", "parse_send_response", "wsdl_bytes"]
 
@@ -302,31 +303,13 @@ def _malformed(response: httpx.Response, why: str) -> MalformedReplyError:
 
 
 def _safe_parse(response: httpx.Response) -> etree._Element:
-    """Parse the reply bytes: no entity expansion, no DTD, no network; refuse any DTD."""
-    body = response.content
-    # A billion-laughs or external-entity body declares a DTD; refuse it before parsing
-    # (the parser would not expand it anyway, but such a reply is not the gateway's).
-    if re.search(rb"<!(?:DOCTYPE|ENTITY)", body, re.IGNORECASE):
-        raise _malformed(response, "the reply declares a DTD or an entity")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    """Parse the reply with the plugin's safe parser (no entities, DTD or network; a body
+    that declares a DTD or an entity is refused: such a reply is not the gateway's)."""
     try:
-        root = etree.fromstring(body, parser=parser)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise _malformed(response, "not well-formed XML") from exc
-    if root is None:
-        raise _malformed(response, "empty body")
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise _malformed(response, "the reply declares a DTD or an entity")
-    return root
+        return parse_xml(response.content)
+    except XmlError as exc:
+        # The lxml error (if any) is the useful cause; a refused DTD has none.
+        raise _malformed(response, str(exc)) from exc.__cause__
 
 
 def _elements(parent: etree._Element) -> list[etree._Element]:
@@ -334,15 +317,11 @@ def _elements(parent: etree._Element) -> list[etree._Element]:
     return [child for child in parent if isinstance(child.tag, str)]
 
 
-def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
-
-
 def _child(parent: etree._Element, name: str) -> etree._Element | None:
     # ASMX writes the result children in the service namespace (a default xmlns); accept
     # them unqualified too, since lenient is harmless when reading.
     for child in _elements(parent):
-        if _local(child) == name:
+        if local_name(child) == name:
             namespace = etree.QName(child).namespace
             if namespace in (NAMESPACE, None):
                 return child
@@ -438,7 +417,7 @@ def parse_send_response(response: httpx.Response) -> SoapSendResult:
     """
     root = _safe_parse(response)
     soap_ns = etree.QName(root).namespace
-    if _local(root) != "Envelope" or soap_ns not in (_SOAP11_ENV, _SOAP12_ENV):
+    if local_name(root) != "Envelope" or soap_ns not in (_SOAP11_ENV, _SOAP12_ENV):
         raise _malformed(response, "not a SOAP envelope")
     body = root.find(f"{{{soap_ns}}}Body")
     if body is None:
@@ -450,8 +429,8 @@ def parse_send_response(response: httpx.Response) -> SoapSendResult:
         _raise_fault(response, payload, soap_ns)
     if response.status_code != 200:
         raise _malformed(response, "unexpected HTTP status")
-    if _local(payload) != _R_RESPONSE or etree.QName(payload).namespace not in (NAMESPACE, None):
-        raise _malformed(response, f"expected {_R_RESPONSE}, got {_local(payload)}")
+    if local_name(payload) != _R_RESPONSE or etree.QName(payload).namespace not in (NAMESPACE, None):
+        raise _malformed(response, f"expected {_R_RESPONSE}, got {local_name(payload)}")
     result = _child(payload, _R_RESULT)
     if result is None or _is_nil(result):
         raise _malformed(response, f"no {_R_RESULT}")
@@ -461,7 +440,7 @@ def parse_send_response(response: httpx.Response) -> SoapSendResult:
 def _read_result(response: httpx.Response, result: etree._Element) -> SoapSendResult:
     raw: dict[str, object] = {}
     for child in _elements(result):
-        name = _local(child)
+        name = local_name(child)
         if name == _R_ERRORS:
             raw[name] = [_text(item) for item in _elements(child)]
         else:
