@@ -26,6 +26,8 @@ from smsgate.exceptions import (
 from smsgate_ipyy import _protocol as p
 from smsgate_ipyy._crypto import CHINA
 
+from .spec_samples import CALL_XML, STATUS_XML
+
 DECL = '<?xml version="1.0" encoding="utf-8" ?>'
 
 # wire notes §3 (WD-MMS), a real reply.
@@ -240,26 +242,6 @@ def test_balance_without_overage_is_malformed() -> None:
 
 # --- reports -------------------------------------------------------------------------------
 
-STATUS_XML = """<?xml version="1.0" encoding="utf-8" ?>
-<returnsms>
-<statusbox>
-<mobile>15023239810</mobile>
-<taskid>1212</taskid>
-<status>10</status>
-<receivetime>2011-12-02 22:12:11</receivetime>
-<errorcode>DELIVRD</errorcode>
-<extno>01</extno>
-</statusbox>
-<statusbox>
-<mobile>15023239811</mobile>
-<taskid>1212</taskid>
-<status>20</status>
-<receivetime>2011-12-02 22:12:11</receivetime>
-<errorcode>2</errorcode>
-<extno></extno>
-</statusbox>
-</returnsms>"""
-
 
 def test_reports_xml_spec_4_3_sample() -> None:
     first, second = p.parse_reports_reply(STATUS_XML.encode(), provider="ipyy")
@@ -365,24 +347,6 @@ def test_reports_json_box_of_wrong_type_is_malformed() -> None:
 
 
 # --- inbound -------------------------------------------------------------------------------
-
-CALL_XML = """<?xml version="1.0" encoding="utf-8" ?>
-<returnsms>
-<callbox>
-<mobile>15023239810</mobile>
-<taskid>1212</taskid>
-<content>你好，我不需要</content>
-<receivetime>2011-12-02 22:12:11</receivetime>
-<extno>01</extno>
-</callbox>
-<callbox>
-<mobile>15023239811</mobile>
-<taskid>1212</taskid>
-<content>你好，本次活动路线是怎么的</content>
-<receivetime>2011-12-02 22:12:11</receivetime>
-<extno>01</extno>
-</callbox>
-</returnsms>"""
 
 
 def test_inbound_xml_spec_5_3_sample() -> None:

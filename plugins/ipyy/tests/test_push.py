@@ -11,36 +11,12 @@ from smsgate import DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.exceptions import ValidationError
 from smsgate_ipyy._crypto import CHINA
 
-STATUS_PUSH = b"""<?xml version="1.0" encoding="utf-8" ?>
-<returnsms>
-<statusbox>
-<mobile>15023239810</mobile>
-<taskid>1212</taskid>
-<status>10</status>
-<receivetime>2011-12-02 22:12:11</receivetime>
-<errorcode>DELIVRD</errorcode>
-<extno>01</extno>
-</statusbox>
-<statusbox>
-<mobile>15023239811</mobile>
-<taskid>1212</taskid>
-<status>20</status>
-<receivetime>2011-12-02 22:12:11</receivetime>
-<errorcode>2</errorcode>
-<extno></extno>
-</statusbox>
-</returnsms>"""
+from .spec_samples import CALL_XML, STATUS_XML
 
-CALL_PUSH = """<?xml version="1.0" encoding="utf-8" ?>
-<returnsms>
-<callbox>
-<mobile>15023239810</mobile>
-<taskid>1212</taskid>
-<content>你好，我不需要</content>
-<receivetime>2011-12-02 22:12:11</receivetime>
-<extno>01</extno>
-</callbox>
-</returnsms>""".encode()
+STATUS_PUSH = STATUS_XML.encode()
+
+
+CALL_PUSH = CALL_XML.encode()
 
 
 def test_status_push_spec_6_2_gives_delivery_reports(h: Any) -> None:
@@ -57,7 +33,8 @@ def test_status_push_spec_6_2_gives_delivery_reports(h: Any) -> None:
 
 
 def test_call_push_spec_6_3_gives_inbound_messages(h: Any) -> None:
-    (message,) = h.provider(name="ipyy-b").parse_callback(CALL_PUSH)
+    message, second = h.provider(name="ipyy-b").parse_callback(CALL_PUSH)
+    assert second.text == "你好，本次活动路线是怎么的"
     assert isinstance(message, InboundMessage)
     assert message.text == "你好，我不需要"
     assert message.ext == "01"
