@@ -86,7 +86,7 @@ class LazyValidation(InMemoryProvider):
 
     def send(self, sms):
         import httpx
-        yield httpx.Request("POST", "http://provider.test/send")
+        yield httpx.Request("POST", "http://127.0.0.1:9/send")
         return (yield from super().send(sms))
 
 
@@ -97,7 +97,7 @@ class RawParser(smsgate.Provider):
 
     def send(self, sms):
         import httpx
-        reply = yield httpx.Request("POST", "http://provider.test/send")
+        reply = yield httpx.Request("POST", "http://127.0.0.1:9/send")
         return smsgate.Receipt(provider=self.name, task_id="t", accepted=len(sms.to))
 
 
