@@ -34,7 +34,7 @@ from smsgate._models import (
     Sms,
 )
 from smsgate._plugins import get_provider, provider_names
-from smsgate._provider import Capabilities, Flow, Operation, Provider
+from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
 from smsgate.exceptions import SmsGateError, ValidationError
 from smsgate.hookspecs import hookimpl
 
@@ -45,6 +45,7 @@ __all__ = [
     "Balance",
     "BreakerPolicy",
     "BreakerState",
+    "CallbackReply",
     "Capabilities",
     "DeliveryReport",
     "DeliveryStatus",
