@@ -38,7 +38,6 @@ from smsgate._routing import (
     Router,
     Sleep,
     Success,
-    is_availability_failure,
 )
 from smsgate.exceptions import (
     AllProvidersFailedError,
@@ -205,10 +204,10 @@ class _GatewayCore(Generic[ClientT]):
         """Pull from *every* provider that can (reports and inbound messages sit at the
         provider that handled the message), each with retries but no failover.
 
-        Pulls are destructive at most vendors, so a provider's failure does not discard
-        what the others returned: it is logged and reported to ``send_failed`` observers,
-        and raised only when every provider failed. Whatever a failed provider still holds
-        is returned by a later pull.
+        Pulls are destructive at most vendors, so a provider's failure — of any kind — does
+        not discard what the others returned: it is logged and reported to ``send_failed``
+        observers, and raised only when every provider failed. Whatever a failed provider
+        still holds is returned by a later pull.
         """
         self._open()
         if limit is not None and limit < 1:
@@ -229,8 +228,14 @@ class _GatewayCore(Generic[ClientT]):
                     self._router.plan(operation, pull, only=provider), operation, None
                 )
             except SmsGateError as exc:
-                if not (isinstance(exc, AllProvidersFailedError) or is_availability_failure(exc)):
-                    raise
+                # Never re-raise here: the providers before this one have already handed
+                # over (and forgotten) what ``items`` holds.
+                log.warning(
+                    "%s: %s failed (%s); keeping the other providers' items",
+                    operation.value,
+                    provider.name,
+                    type(exc).__name__,
+                )
                 caught.append(exc)
                 continue
             items.extend(pulled)

@@ -452,6 +452,19 @@ def test_fetch_keeps_what_one_provider_returned_when_another_fails(make_gateway:
     assert [m.provider for m in inbound] == ["b"]
 
 
+def test_fetch_never_discards_what_was_pulled_when_a_later_provider_fails_otherwise(
+    make_gateway: Any,
+) -> None:
+    """Pulls are destructive: reports already taken from "a" must be returned even when "b"
+    then fails with an error that says nothing about availability (here a bare refusal)."""
+    a, b = providers("a", "b")
+    a.queue_report("13800138000", task_id="t1")
+    b.fail_next(errors.ProviderError("unexpected vendor code", code="9999"), operation="fetch_reports")
+    reports = make_gateway([a, b]).fetch_reports()
+    assert [r.task_id for r in reports] == ["t1"]
+    assert a.pending_reports == ()
+
+
 def test_fetch_raises_when_every_provider_failed(make_gateway: Any) -> None:
     a, b = providers("a", "b")
     a.fail_next(errors.AuthenticationError, operation="fetch_reports")
