@@ -63,14 +63,19 @@ EXIT_UNCERTAIN = 4
 
 
 def exit_code(exc: SmsGateError) -> int:
-    """The process exit code for an error: 2 invalid input, 3 refused, 4 uncertain, 1 other."""
+    """The process exit code for an error: 2 invalid input, 3 refused, 4 uncertain, 1 other.
+
+    A partial send exits with its cause's code, except invalid input (1: part was sent).
+    """
     if isinstance(exc, AllProvidersFailedError):
         attempts = exc.exceptions
         if attempts and all(isinstance(e, ProviderError) for e in attempts):
             return EXIT_REFUSED
         return EXIT_OTHER
     if isinstance(exc, PartialBatchError):
-        return exit_code(exc.cause)
+        # Part of it was sent, so "invalid input, nothing was sent" (2) would be a lie.
+        code = exit_code(exc.cause)
+        return EXIT_OTHER if code == EXIT_VALIDATION else code
     if isinstance(exc, ValidationError):
         return EXIT_VALIDATION
     if isinstance(exc, UncertainOutcomeError):
@@ -187,8 +192,10 @@ def _fail(settings: Settings, exc: SmsGateError) -> NoReturn:
     attempts: list[SmsGateError] = list(exc.attempts)
     if isinstance(exc, AllProvidersFailedError):
         attempts = [e for e in exc.exceptions if isinstance(e, SmsGateError)]
+    # A partial send: what was accepted must be shown, or the user may send it again.
+    accepted = list(exc.receipts) if isinstance(exc, PartialBatchError) else []
     if settings.json:
-        payload = {
+        payload: dict[str, Any] = {
             "error": type(exc).__name__,
             "message": str(exc),
             "provider": exc.provider,
@@ -197,13 +204,22 @@ def _fail(settings: Settings, exc: SmsGateError) -> NoReturn:
                 {"error": type(a).__name__, "provider": a.provider, "message": str(a)} for a in attempts
             ],
         }
-        click.echo(json.dumps(payload, ensure_ascii=False), err=True)
+        if isinstance(exc, PartialBatchError):
+            payload["accepted"] = [receipt_dict(r) for r in accepted]
+            payload["pending"] = len(exc.pending)
+        click.echo(json.dumps(payload, ensure_ascii=False, default=_jsonable), err=True)
     else:
         console = _err()
         console.print(f"[bold red]error[/]: {type(exc).__name__}: {escape(str(exc))}")
         for attempt in attempts:
             where = escape(attempt.provider or "?")
             console.print(f"  attempt on {where}: {type(attempt).__name__}: {escape(str(attempt))}")
+        for r in accepted:
+            console.print(
+                f"  accepted by {escape(r.provider)}: task {escape(r.task_id)}, {r.accepted} recipient(s)"
+            )
+        if isinstance(exc, PartialBatchError):
+            console.print(f"  {len(exc.pending)} pending message(s) not sent")
     raise click.exceptions.Exit(code)
 
 
@@ -358,9 +374,38 @@ def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
         task = progress.add_task("batch", total=len(messages))
         for start in range(0, len(messages), chunk):
             part = messages[start : start + chunk]
-            receipts.extend(gateway.send_batch(part))
+            try:
+                receipts.extend(gateway.send_batch(part))
+            except SmsGateError as exc:
+                if not receipts:
+                    raise
+                # Earlier chunks went out: report them with this failure, never as "not sent".
+                partial = _partial(exc, receipts, part, messages[start + chunk :])
+                raise partial from partial.cause
             progress.advance(task, len(part))
     _show_receipts(settings, receipts, f"batch of {len(messages)} message(s)", many=True)
+
+
+def _partial(
+    exc: SmsGateError, receipts: list[Receipt], part: Sequence[Sms], rest: Sequence[Sms]
+) -> PartialBatchError:
+    """The error of a batch whose earlier chunks were accepted before ``exc`` stopped it."""
+    if isinstance(exc, PartialBatchError):
+        receipts = [*receipts, *exc.receipts]
+        pending, cause = [*exc.pending, *rest], exc.cause
+    else:
+        pending, cause = [*part, *rest], exc
+    partial = PartialBatchError(
+        f"partly sent: {sum(r.accepted for r in receipts)} recipients accepted, "
+        f"{len(pending)} messages pending",
+        receipts=receipts,
+        pending=pending,
+        cause=cause,
+        provider=exc.provider,
+        operation=exc.operation,
+    )
+    partial.attempts = exc.attempts
+    return partial
 
 
 @cli.command("mms")
@@ -456,6 +501,19 @@ def _show_events(
     _out().print(table)
 
 
+def _show_pulled(
+    settings: Settings, events: Sequence[DeliveryReport | InboundMessage], title: str, journal: Path | None
+) -> None:
+    """Journal (optionally) and print what a destructive pull returned; if the journal fails,
+    print the events anyway before the error, since the provider no longer holds them."""
+    try:
+        new = _journal_new(journal, events)
+    except SmsGateError:
+        _show_events(settings, events, title, {id(e) for e in events})
+        raise
+    _show_events(settings, events, title, new)
+
+
 _journal_option = click.option(
     "--journal",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -473,7 +531,7 @@ def reports_command(ctx: click.Context, limit: int | None, task_id: str | None, 
     settings = _settings(ctx)
     with settings.gateway() as gateway:
         reports = gateway.fetch_reports(limit=limit, task_id=task_id)
-    _show_events(settings, reports, "delivery reports", _journal_new(journal, reports))
+    _show_pulled(settings, reports, "delivery reports", journal)
 
 
 @cli.command("inbound")
@@ -484,7 +542,7 @@ def inbound_command(ctx: click.Context, journal: Path | None) -> None:
     settings = _settings(ctx)
     with settings.gateway() as gateway:
         messages = gateway.fetch_inbound()
-    _show_events(settings, messages, "inbound messages", _journal_new(journal, messages))
+    _show_pulled(settings, messages, "inbound messages", journal)
 
 
 @cli.command("change-password")

@@ -228,6 +228,8 @@ def test_exit_codes_by_error_class() -> None:
     assert exit_code(AllProvidersFailedError("all", [InsufficientBalanceError("a")])) == 3
     partial = PartialBatchError("p", receipts=[], pending=[], cause=UncertainOutcomeError("u"))
     assert exit_code(partial) == 4
+    invalid_after_some_sent = PartialBatchError("p", receipts=[], pending=[], cause=ValidationError("v"))
+    assert exit_code(invalid_after_some_sent) == 1, "2 promises nothing was sent"
 
 
 def test_plugin_commands_are_registered_once_on_first_use() -> None:
@@ -268,3 +270,73 @@ def test_sandbox_command_refuses_a_public_host() -> None:
     result = CliRunner().invoke(cli, ["sandbox", "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code == 2
     assert "loopback" in result.output
+
+
+SINGLE_CONFIG = """
+[providers.primary]
+type = "memory"
+"""
+
+
+def _scripted(monkeypatch: pytest.MonkeyPatch, setup: Any) -> list[InMemoryProvider]:
+    """Make the CLI build in-memory providers prepared by ``setup`` (and keep them)."""
+    built: list[InMemoryProvider] = []
+    original = _config.get_provider
+
+    def build(name: str, /, **options: Any) -> smsgate.Provider:
+        provider = original(name, **options)
+        assert isinstance(provider, InMemoryProvider)
+        setup(provider)
+        built.append(provider)
+        return provider
+
+    monkeypatch.setattr(_config, "get_provider", build)
+    return built
+
+
+def test_batch_failing_after_earlier_chunks_were_sent_reports_them_and_never_says_nothing_sent(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk 1 is accepted, chunk 2 is refused as invalid: the error must list chunk 1's
+    receipt and the pending rows, and the exit code must not be 2 ("nothing was sent")."""
+    built = _scripted(
+        monkeypatch, lambda p: p.script(None, ValidationError("bad number"), operation="send_batch")
+    )
+    write(workdir / "smsgate.toml", SINGLE_CONFIG)
+    rows = "13800138000,one【acme】\n13900139000,two【acme】\n13700137000,three【acme】\n"
+    csv_file = write(workdir / "batch.csv", rows)
+    result = run("--json", "batch", str(csv_file), "--chunk", "1")
+    assert len(built[0].outbox) == 1
+    assert result.exit_code not in (0, EXIT_VALIDATION)
+    error = json.loads(result.stderr)
+    assert error["error"] == "PartialBatchError"
+    assert [r["task_id"] for r in error["accepted"]] == [built[0].outbox[0].receipt.task_id]
+    assert error["pending"] == 2
+
+
+def test_batch_refused_after_earlier_chunks_lists_the_accepted_receipts_in_text(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = _scripted(
+        monkeypatch, lambda p: p.script(None, InsufficientBalanceError("no balance"), operation="send_batch")
+    )
+    write(workdir / "smsgate.toml", SINGLE_CONFIG)
+    csv_file = write(workdir / "batch.csv", "13800138000,one【acme】\n13900139000,two【acme】\n")
+    result = run("batch", str(csv_file), "--chunk", "1")
+    assert result.exit_code == EXIT_REFUSED
+    assert "PartialBatchError" in result.stderr
+    assert built[0].outbox[0].receipt.task_id in result.stderr
+    assert "1 pending" in result.stderr
+
+
+def test_pulled_reports_are_still_shown_when_the_journal_cannot_store_them(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pull already removed the reports at the provider: a journal failure must not
+    make the command drop them silently."""
+    _scripted(monkeypatch, lambda p: p.queue_report("13800138000", task_id="t-kept"))
+    write(workdir / "smsgate.toml", SINGLE_CONFIG)
+    result = run("--json", "reports", "--journal", str(workdir / "missing-dir" / "j.sqlite3"))
+    assert result.exit_code == 1
+    assert [r["task_id"] for r in json.loads(result.stdout)] == ["t-kept"]
+    assert json.loads(result.stderr)["error"] == "JournalError"
