@@ -144,6 +144,9 @@ _SUCCESS_NAMES = {"ok", "1", "success", "sucess"}
 # Text-only refusals (`Faild` + message): the most specific phrases first, since several
 # contain others (没有通道的手机号码 contains 手机号码).
 _MESSAGES: tuple[tuple[str, str], ...] = (
+    # wire notes §4: the blocked word is appended, 敏感词(…), and may be any text at all
+    # (停用, 参数 …): this phrase must win over every other.
+    ("敏感词", "SensitiveWords"),
     ("用户名或密码不能为空", "UserNameEmpty"),
     ("用户名或密码错误", "PasswordError"),
     ("用户名为空", "UserNameEmpty"),
@@ -154,6 +157,9 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     ("停用", "UserStop"),
     ("不允许", "NoEnabled"),
     ("时间戳", "StampError"),
+    # spec 9: 1008 is "UserId参数错误…" and 1009 "Text64参数错误…"; both also contain 参数.
+    ("UserId", "UserIdError"),
+    ("Text64", "Text64Error"),
     ("没有通道的手机号码", "MsisdnNoChannel"),
     ("黑名单", "MsisdnBlack"),
     ("错误的手机号码", "MsisdnError"),
@@ -170,7 +176,6 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     ("太大", "SizeLong"),
     ("没有发送通道", "NoChannel"),
     ("没有配置产品", "NoProduct"),
-    ("敏感词", "SensitiveWords"),
     ("内容为空", "ContentEmpty"),
     ("内容太长", "ContentLong"),
     ("需要签名", "RequiredSuffix"),

@@ -236,3 +236,54 @@ def test_4xx_is_a_refusal_not_failover_safe(status: int) -> None:
     assert type(err) is ProviderError
     assert err.code == f"HTTP {status}"
     assert not err.failover_safe
+
+
+# spec chapter 9: the Chinese description of each numbered code, as the gateway would put it in
+# a `Faild` reply's <message>.
+CHAPTER_9_TEXTS = [
+    ("参数错误", "ParamError"),
+    ("用户名为空", "UserNameEmpty"),
+    ("密码为空", "PasswordEmpty"),
+    ("用户名错误", "UserNameError"),
+    ("密码错误", "PasswordError"),
+    ("IP绑定错误", "BindIpError"),
+    ("帐户已停用", "UserStop"),
+    ("UserId参数错误，该值必需要是数字，由供应商提供。", "UserIdError"),
+    ("Text64参数错误，错误的可能有：不是有效的base64编码，Des解密失败，解析json时出错。", "Text64Error"),
+    ("时间戳错误，可能是格式不对，或是时间偏差太大（应该在5分钟以内）。", "StampError"),
+    ("内容为空", "ContentEmpty"),
+    ("手机号码为空", "MsisdnEmpty"),
+    ("扩展错误", "ExtNumberError"),
+    ("内容太长", "ContentLong"),
+    ("没有发送通道", "NoChannel"),
+    ("敏感词汇", "SensitiveWords"),
+    ("错误的手机号码", "MsisdnError"),
+    ("黑名单的手机号码", "MsisdnBlack"),
+    ("没有通道的手机号码", "MsisdnNoChannel"),
+    ("额度不足", "AmountNotEnough"),
+    ("没有配置产品", "NoProduct"),
+    ("需要签名", "RequiredSuffix"),
+    ("签名错误", "SuffixError"),
+    ("主题为空", "SubjectEmpty"),
+    ("系统内部错误", "InternalError"),
+]
+
+
+@pytest.mark.parametrize(("message", "name"), CHAPTER_9_TEXTS)
+def test_each_chapter_9_description_maps_to_its_own_code(message: str, name: str) -> None:
+    """A text-only refusal carrying a chapter-9 description gets that code's class and name
+    (1008/1009 contain 参数 but are not ParamError)."""
+    err = _codes.error_for_message(message)
+    expected = _codes.error_for_code(name)
+    assert type(err) is type(expected)
+    assert f"[{name}]" in str(err)
+
+
+@pytest.mark.parametrize("word", ["停用", "参数", "扩展", "签名", "密码错", "频繁", "太大", "黑名单"])
+def test_a_blocked_word_that_looks_like_another_phrase_is_still_sensitive_words(word: str) -> None:
+    """wire notes §4: the blocked word is appended as 敏感词(…); its text never reclassifies the
+    refusal (an AuthenticationError here would fail the message over to another provider)."""
+    err = _codes.error_for_message(f"敏感词({word})")
+    assert type(err) is ContentError
+    assert "[SensitiveWords]" in str(err)
+    assert not err.failover_safe
