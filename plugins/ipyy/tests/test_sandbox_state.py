@@ -340,6 +340,20 @@ async def test_push_accounts_get_reports_and_inbound_in_the_outbox_not_the_pull_
     }
 
 
+def test_due_pushes_of_an_account_whose_callback_url_was_removed_are_pulled_not_lost(
+    clock: FakeClock,
+) -> None:
+    state = make_state(clock, report_delay=0.0)
+    state.update_account("demo", callback_url="http://127.0.0.1:9/hook")
+    state.submit("demo", "sms", ["13800138000"])
+    state.inject_inbound("demo", "13900139000", "好的")
+    state.flush_reports()  # due now: in the push outbox, waiting for the worker
+    state.update_account("demo", callback_url=None)
+    assert state.take_due_pushes() == []
+    assert [item.mobile for item in state.pull_reports("demo", 10)] == ["13800138000"]
+    assert [item.text for item in state.pull_inbound("demo")] == ["好的"]
+
+
 async def test_push_bodies_hold_at_most_push_batch_size_boxes(clock: FakeClock) -> None:
     state = make_state(clock, push_batch_size=2, report_delay=0.0)
     state.update_account("demo", callback_url="http://127.0.0.1:9/hook")

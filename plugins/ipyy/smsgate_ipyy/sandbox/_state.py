@@ -445,7 +445,8 @@ class SandboxState:
     def take_due_pushes(self, now: dt.datetime | None = None) -> list[Push]:
         """The pushes to make now: due reports and inbound messages of accounts with a
         ``callback_url``, at most ``push_batch_size`` boxes per body. Taking them empties
-        the outbox; report the outcome with :meth:`record_push_result`."""
+        the outbox (items of an account whose URL was removed meanwhile move to its pull
+        queues); report the outcome with :meth:`record_push_result`."""
         moment = now if now is not None else self.now()
         size = max(1, self.config.push_batch_size)
         pushes: list[Push] = []
@@ -453,8 +454,14 @@ class SandboxState:
             self._release_locked(moment)
             for (account, kind), items in self._outbox.items():
                 live = self._accounts.get(account)
-                url = live.account.callback_url if live is not None else None
+                if live is None:  # account removed by a reset
+                    continue
+                url = live.account.callback_url
                 if not url:
+                    # The callback URL was removed after these became due: they go to the pull
+                    # queue rather than vanish, as an account without a URL gets them pulled.
+                    queue: deque[Any] = live.reports if kind == "report" else live.inbound
+                    queue.extend(items)
                     continue
                 for start in range(0, len(items), size):
                     body = boxes_xml(items[start : start + size]).encode("utf-8")
