@@ -179,6 +179,21 @@ async def test_non_loopback_callback_is_never_contacted() -> None:
     assert contacted == []
 
 
+async def test_an_unexpected_error_while_posting_is_a_failed_try_and_is_recorded() -> None:
+    tries: list[httpx.Request] = []
+
+    def transport_handler(request: httpx.Request) -> httpx.Response:
+        tries.append(request)
+        raise RuntimeError("not an httpx error")
+
+    state = make_state("http://127.0.0.1:9/hook")
+    state.inject_inbound("push", "13800138000", "hi")
+    worker = fast_worker(state, transport=httpx.MockTransport(transport_handler))
+    [result] = await run_until_recorded(state, worker)
+    assert (result["attempts"], result["ok"]) == (MAX_ATTEMPTS, False)
+    assert len(tries) == MAX_ATTEMPTS
+
+
 async def test_worker_stop_leaves_no_task_behind(hook_url: str) -> None:
     state = make_state(hook_url)
     worker = fast_worker(state)
@@ -204,6 +219,8 @@ async def test_worker_stop_leaves_no_task_behind(hook_url: str) -> None:
         ("ftp://127.0.0.1/hook", False),
         ("not a url", False),
         ("http://[::1/", False),
+        ("http://127.0.0.1:99999/hook", False),
+        ("http://127.0.0.1:port/hook", False),
     ],
 )
 def test_only_loopback_urls_are_push_targets(url: str, expected: bool) -> None:

@@ -47,6 +47,7 @@ def is_loopback_url(url: str) -> bool:
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
         return False
     if parts.scheme not in ("http", "https") or not host:
@@ -154,8 +155,10 @@ class PushWorker:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 reply = await client.post(push.url, content=push.body, headers=headers)
-            except httpx.HTTPError as exc:
-                log.info("sandbox push %s to %s: attempt %d failed: %s", push.kind, push.url, attempt, exc)
+            except Exception as exc:  # spec 6.4: a network failure is a failed try
+                # Not only httpx.HTTPError: the connection layer can raise others (an exception
+                # group from the connect); whatever it is, the try failed and must be recorded.
+                log.info("sandbox push %s to %s: attempt %d failed: %r", push.kind, push.url, attempt, exc)
             else:
                 if not _asks_retry(reply.content):
                     return attempt, True
