@@ -508,6 +508,8 @@ def _load(body: bytes, *, encoding: str, provider: str | None, operation: str | 
         raise malformed(str(exc), body, provider=provider, operation=operation) from exc
     except ValueError as exc:  # json.JSONDecodeError and friends
         raise malformed("not valid JSON", body, provider=provider, operation=operation) from exc
+    except RecursionError as exc:  # json's decoder recurses once per nesting level
+        raise malformed("JSON nested too deeply", body, provider=provider, operation=operation) from exc
     raise malformed("neither XML nor JSON", body, provider=provider, operation=operation)
 
 
@@ -689,9 +691,13 @@ def _report(item: Mapping[str, Any], provider: str) -> DeliveryReport:
     status_text = _text(item.get(I_STATUS))
     if status_text:
         status = _STATUS.get(status_text, DeliveryStatus.UNKNOWN)
-    else:
+    elif code:
         # spec 4.5: the JSON pull has no status field; DELIVRD is the carriers' success word.
         status = DeliveryStatus.DELIVERED if code.upper() == _DELIVERED_CODE else DeliveryStatus.FAILED
+    else:
+        # Neither a status nor a code: nothing says the message failed (calling it FAILED
+        # could make an application send a delivered message again).
+        status = DeliveryStatus.UNKNOWN
     return DeliveryReport(
         provider=provider,
         mobile=_text(item.get(I_MOBILE)),
@@ -773,8 +779,8 @@ def parse_reports_reply(
     """spec 4.3–4.5: a report pull (XML or JSON) → delivery reports, oldest first.
 
     XML ``status`` 10 → delivered, 20 → failed, other → unknown; JSON items carry no status,
-    so ``errorcode`` ``DELIVRD`` → delivered and anything else → failed. The raw code is
-    kept in ``vendor_code``. Errors (``<errorstatus>``, ``"error" != "1"``) raise.
+    so ``errorcode`` ``DELIVRD`` → delivered, any other code → failed, no code → unknown. The
+    raw code is kept in ``vendor_code``. Errors (``<errorstatus>``, ``"error" != "1"``) raise.
     """
     return [_report(i, provider) for i in _pull(body, R_STATUS_BOX, provider=provider, operation=operation)]
 

@@ -296,6 +296,34 @@ def test_reports_json_spec_4_5_sample_codes_other_than_delivrd_are_failed() -> N
 @pytest.mark.parametrize(
     "body",
     [
+        b'{"error":"1","statusbox":[{"mobile":"13800138000","taskid":"7","errorcode":""}]}',
+        b'{"error":"1","statusbox":[{"mobile":"13800138000","taskid":"7"}]}',
+        b"<returnsms><statusbox><mobile>13800138000</mobile><taskid>7</taskid></statusbox></returnsms>",
+    ],
+    ids=["json-empty-code", "json-no-code", "xml-no-status-no-code"],
+)
+def test_report_with_neither_status_nor_code_is_unknown_not_failed(body: bytes) -> None:
+    """Nothing in the item says the message failed; FAILED could make an application resend a
+    delivered message."""
+    (report,) = p.parse_reports_reply(body, provider="ipyy")
+    assert report.status is DeliveryStatus.UNKNOWN
+    assert report.vendor_code is None
+
+
+def test_deeply_nested_json_reply_is_malformed_not_a_recursion_error() -> None:
+    """json's decoder recurses per nesting level; a hostile or broken reply must still be a
+    MalformedReplyError (uncertain outcome), never a bare RecursionError."""
+    body = b'{"returnstatus":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    with pytest.raises(MalformedReplyError) as info:
+        p.parse_send_reply(body, provider="ipyy")
+    assert isinstance(info.value.__cause__, RecursionError)
+    with pytest.raises(MalformedReplyError):
+        p.parse_reports_reply(body, provider="ipyy")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
         b"<returnsms></returnsms>",
         b"<returnsms/>",
         DECL.encode() + b"\n<returnsms>\n</returnsms>\n",
