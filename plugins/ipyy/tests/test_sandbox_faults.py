@@ -299,6 +299,16 @@ def test_vendor_reply_on_pulls_uses_the_pull_error_shapes() -> None:
     assert json.loads(json_body) == {"error": "9999", "remark": "系统内部错误", "callbox": []}
 
 
+def test_vendor_reply_on_pulls_uses_the_pull_numbers_for_the_refusals_they_document() -> None:
+    xml_body, _ = vendor_reply("/statusapi.aspx", _scope(), b"", "PasswordError")
+    status = etree.fromstring(xml_body).find("errorstatus")
+    assert (status.findtext("error"), status.findtext("remark")) == ("2", "用户名或密码错误")
+    empty, _ = vendor_reply("/callapi.aspx", _scope(), b"", 1002)
+    assert etree.fromstring(empty).findtext("errorstatus/error") == "1"
+    json_body, _ = vendor_reply("/statusjsonapi.aspx", _scope(), b"", 1005)
+    assert json.loads(json_body) == {"error": "1005", "remark": "密码错了", "statusbox": []}
+
+
 def test_vendor_reply_on_soap_answers_in_the_callers_soap_version() -> None:
     body12, ctype12 = vendor_reply(
         "/webservice.asmx", _scope(content_type=b"application/soap+xml"), b"", 9999

@@ -36,7 +36,15 @@ from starlette.routing import Mount, Route
 from smsgate_ipyy._crypto import CHINA, des_decrypt, secret
 from smsgate_ipyy._tms import TmsError, unpack
 
-from ._codes import MSG_AUTH_EMPTY, MSG_AUTH_WRONG, PULL_ERRORS, ResultCode, code
+from ._codes import (
+    MSG_AUTH_EMPTY,
+    MSG_AUTH_WRONG,
+    PULL_ERRORS,
+    PULL_JSON_ERRORS,
+    PULL_XML_ERRORS,
+    ResultCode,
+    code,
+)
 from ._config import Account, SandboxConfig
 from ._state import TIME_FORMAT, XML_DECLARATION, SandboxState, boxes_xml
 
@@ -623,33 +631,12 @@ async def _mms(request: Request, state: SandboxState) -> Response:
 # -- pulls: statusApi.aspx, statusJsonApi.aspx, callApi.aspx, callJsonApi.aspx -------------------
 
 
-#: JSON pulls answer with chapter 9 numbers (spec 4.5: ``"1005"``, ``"密码错了"``); error 3
-#: (reports not allowed) has no chapter 9 equivalent and keeps its XML number.
-_JSON_PULL_ERRORS: dict[str, tuple[str, str]] = {
-    "UserNameEmpty": ("1002", "用户名为空"),
-    "PasswordEmpty": ("1003", "密码为空"),
-    "UserNameError": ("1004", "用户名错误"),
-    "PasswordError": ("1005", "密码错了"),
-    "NotAllowed": ("3", PULL_ERRORS[3]),
-    "ParamError": ("1001", "参数错误"),
-}
-#: spec 4.4 / 5.4: the XML ``<error>`` number of each refusal.
-_XML_PULL_ERRORS = {
-    "UserNameEmpty": 1,
-    "PasswordEmpty": 1,
-    "UserNameError": 2,
-    "PasswordError": 2,
-    "NotAllowed": 3,
-    "ParamError": 4,
-}
-
-
 def _pull_error(fmt: ReplyFormat, reason: str, box: str) -> Response:
     """spec 4.4 / 5.4 (XML ``errorstatus`` 1–4) and 4.5 / 5.5 (JSON ``error`` / ``remark``)."""
     if fmt == "json":
-        error, remark = _JSON_PULL_ERRORS[reason]
+        error, remark = PULL_JSON_ERRORS[reason]
         return Response(_json({"error": error, "remark": remark, box: []}), media_type=JSON_TYPE)
-    number = _XML_PULL_ERRORS[reason]
+    number = PULL_XML_ERRORS[reason]
     text = (
         f"{XML_DECLARATION}\n<returnsms>\n\t<errorstatus>\n\t\t<error>{number}</error>\n"
         f"\t\t<remark>{PULL_ERRORS[number]}</remark>\n\t</errorstatus>\n</returnsms>\n"
@@ -671,7 +658,7 @@ def _puller(endpoint: str, fmt: ReplyFormat, kind: Literal["report", "inbound"])
             entry["fields"].update(status_num=status_num, task_id=task_id)
 
         def refuse(reason: str) -> Response:
-            number = _XML_PULL_ERRORS[reason]
+            number = PULL_XML_ERRORS[reason]
             _finish(state, entry, ResultCode(reason, number, PULL_ERRORS[number]))
             return _pull_error(fmt, reason, box)
 

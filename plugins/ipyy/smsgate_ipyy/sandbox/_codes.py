@@ -15,6 +15,8 @@ __all__ = [
     "MSG_AUTH_EMPTY",
     "MSG_AUTH_WRONG",
     "PULL_ERRORS",
+    "PULL_JSON_ERRORS",
+    "PULL_XML_ERRORS",
     "ResultCode",
     "code",
 ]
@@ -95,4 +97,26 @@ PULL_ERRORS: dict[int, str] = {
     2: MSG_AUTH_WRONG,
     3: "该用户不允许查看状态报告",
     4: "参数不正确",
+}
+
+#: spec 4.4 / 5.4: the XML pull ``<error>`` number of each refusal (by result-code name;
+#: ``NotAllowed`` is error 3, which has no chapter 9 equivalent).
+PULL_XML_ERRORS: dict[str, int] = {
+    "UserNameEmpty": 1,
+    "PasswordEmpty": 1,
+    "UserNameError": 2,
+    "PasswordError": 2,
+    "NotAllowed": 3,
+    "ParamError": 4,
+}
+
+#: spec 4.5 / 5.5: JSON pulls answer with chapter 9 numbers and their own remarks
+#: (``"1005"``, ``"密码错了"``); error 3 keeps its XML number.
+PULL_JSON_ERRORS: dict[str, tuple[str, str]] = {
+    "UserNameEmpty": ("1002", "用户名为空"),
+    "PasswordEmpty": ("1003", "密码为空"),
+    "UserNameError": ("1004", "用户名错误"),
+    "PasswordError": ("1005", "密码错了"),
+    "NotAllowed": ("3", PULL_ERRORS[3]),
+    "ParamError": ("1001", "参数错误"),
 }

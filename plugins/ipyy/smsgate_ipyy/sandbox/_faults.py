@@ -61,7 +61,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from ._codes import CODES, ResultCode
+from ._codes import CODES, PULL_ERRORS, PULL_JSON_ERRORS, PULL_XML_ERRORS, ResultCode
 
 __all__ = ["FAULT_KINDS", "FaultMiddleware", "FaultRule", "FaultSet"]
 
@@ -479,9 +479,16 @@ def vendor_reply(path: str, scope: Scope, body: bytes, code: int | str) -> tuple
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), json_type
     if path in ("/statusjsonapi.aspx", "/calljsonapi.aspx"):
         box = "statusbox" if path == "/statusjsonapi.aspx" else "callbox"
-        data = json.dumps({"error": str(number), "remark": message, box: []}, ensure_ascii=False)
+        # spec 4.5 / 5.5: the pulls' own error and remark for the refusals they document
+        error, remark = PULL_JSON_ERRORS.get(result.name, (str(number), message))
+        data = json.dumps({"error": error, "remark": remark, box: []}, ensure_ascii=False)
         return data.encode("utf-8"), json_type
     if path in ("/statusapi.aspx", "/callapi.aspx"):
+        # spec 4.4 / 5.4: XML pulls number their refusals 1-4 with fixed remarks; a code they do
+        # not document (9999 …) keeps its chapter 9 number and message.
+        pull_number = PULL_XML_ERRORS.get(result.name)
+        if pull_number is not None:
+            number, message = pull_number, PULL_ERRORS[pull_number]
         text = _xml([("errorstatus", f"\n<error>{number}</error>\n<remark>{message}</remark>\n")])
         return text.encode("utf-8"), xml_type
     if path == "/webservice.asmx":
