@@ -79,6 +79,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _utf8(text: str) -> bool:
+    """False for text UTF-8 cannot encode (a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, not {value!r}", provider="ipyy")
@@ -178,6 +187,9 @@ class IpyyProvider(Provider):
             raise ConfigurationError("account is required (the ipyy account name)", provider=name)
         if not isinstance(password, str) or not password:
             raise ConfigurationError("password is required (the plain account password)", provider=name)
+        if not _utf8(password):
+            # Checked here, without the codec's message: it would quote a character of it.
+            raise ConfigurationError("password contains a character UTF-8 cannot carry", provider=name)
         self.account = account.strip()
         self.__credentials = _Credentials(password)
         self.userid = str(userid).strip() if userid is not None else ""
@@ -515,6 +527,9 @@ class IpyyProvider(Provider):
                             "text",
                         )
                     text = _NEWLINES.sub(" ", text)
+                if not _utf8(text):
+                    # spec 1.6.2: the lines go out as UTF-8.
+                    raise self._invalid("the text contains a character UTF-8 cannot carry", op, "text")
                 ext = self._ext(sms.ext, op)
                 send_time = self._when(sms.send_at, op)
                 mobiles = self._mobiles(sms.to, op)

@@ -268,6 +268,25 @@ def test_lone_surrogate_in_text_is_a_validation_error_before_io(
     assert err.provider == "ipyy"
 
 
+def test_lone_surrogate_in_a_batch_text_is_a_validation_error_naming_the_message(
+    h: Any, no_io: httpx.Client
+) -> None:
+    """The batch lines go out as UTF-8 (spec 1.6.2): an unencodable text is refused before I/O
+    with the message index, not a bare UnicodeEncodeError."""
+    messages = [Sms(to=M1, text=TEXT), Sms(to=M2, text="bad \ud800【腾飞】")]
+    err = _expect_invalid(h.provider().send_batch(messages), no_io, "message 1")
+    assert err.field == "text"
+
+
+def test_password_utf8_cannot_carry_is_a_configuration_error_without_the_password(h: Any) -> None:
+    """Not a bare UnicodeEncodeError, whose text would quote a character of the password."""
+    with pytest.raises(ConfigurationError) as info:
+        h.provider(password="pw\udc9fX")
+    assert "password" in str(info.value)
+    assert "udc9f" not in str(info.value).lower()
+    assert info.value.__cause__ is None
+
+
 def test_gbk_unencodable_account_names_the_field_not_the_value(h: Any, no_io: httpx.Client) -> None:
     err = _expect_invalid(h.provider(transport="gbk", account="acct😀").send(Sms(to=M1, text=TEXT)), no_io)
     assert err.field == "account"
