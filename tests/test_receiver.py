@@ -259,6 +259,58 @@ def test_dispatch_first_mode_asks_for_retry_and_redelivery_redispatches(tmp_path
     assert [e.mobile for e in seen.events] == ["13800138000"], "done events are not dispatched again"
 
 
+class Blocking:
+    """A handler that records each call, then blocks until released."""
+
+    def __init__(self) -> None:
+        self.calls: list[DeliveryReport | InboundMessage] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, event: DeliveryReport | InboundMessage) -> None:
+        self.calls.append(event)
+        self.entered.set()
+        assert self.release.wait(5), "test never released the handler"
+
+
+def test_dispatch_first_redelivery_while_the_handler_still_runs_is_not_dispatched_twice(
+    tmp_path: Path,
+) -> None:
+    """A slow handler makes the provider time out and re-deliver: that concurrent delivery
+    must not run the handler a second time; it asks for a retry (nothing is done yet)."""
+    handler = Blocking()
+    body = push_body("13800138000")
+    with Receiver(
+        JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3", ack_before_dispatch=False
+    ) as receiver:
+        replies: list[bytes] = []
+        first = threading.Thread(target=lambda: replies.append(receiver.handle(body).body))
+        first.start()
+        try:
+            assert handler.entered.wait(5)
+            assert receiver.handle(body).body == RETRY
+        finally:
+            handler.release.set()
+            first.join(5)
+        assert replies == [OK]
+        assert receiver.handle(body).body == OK
+    assert len(handler.calls) == 1
+
+
+def test_redispatch_skips_events_whose_dispatch_is_in_progress(tmp_path: Path) -> None:
+    handler = Blocking()
+    with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
+        first = threading.Thread(target=receiver.handle, args=(push_body("13800138000"),))
+        first.start()
+        try:
+            assert handler.entered.wait(5)
+            assert receiver.redispatch() == 0
+        finally:
+            handler.release.set()
+            first.join(5)
+    assert len(handler.calls) == 1
+
+
 class Observer:
     def __init__(self) -> None:
         self.reports: list[DeliveryReport] = []

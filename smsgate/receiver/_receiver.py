@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -28,7 +29,7 @@ import attrs
 from smsgate import _plugins
 from smsgate._models import DeliveryReport, mask_mobile
 from smsgate._provider import CallbackReply, Provider
-from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal
+from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal, event_key
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -108,6 +109,10 @@ class Receiver:
         self.provider = provider
         self.handler = handler
         self.ack_before_dispatch = ack_before_dispatch
+        # Keys of the events being dispatched right now: a concurrent re-delivery (the
+        # provider timed out on a slow handler) or redispatch() must not run them twice.
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
         if journal is None or isinstance(journal, str | Path):
             self.journal: Journal = SQLiteJournal(DEFAULT_JOURNAL if journal is None else journal)
             self._owns_journal = True
@@ -205,47 +210,74 @@ class Receiver:
         except Exception as journal_exc:
             log.error("could not record the dispatch of %s: %s", _describe(event), _error_text(journal_exc))
 
+    def _claim(self, event: Event) -> str | None:
+        """Mark ``event`` as being dispatched; None when another dispatch already has it."""
+        key = event_key(event)
+        with self._in_flight_lock:
+            if key in self._in_flight:
+                log.info("%s is being dispatched already; skipped here", _describe(event))
+                return None
+            self._in_flight.add(key)
+        return key
+
+    def _release(self, key: str) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(key)
+
     def dispatch(self, events: Sequence[Event]) -> int:
         """Hand ``events`` to the hooks and the handler; return how many the handler completed.
 
         A coroutine-function handler is run to completion with :func:`anyio.run`. Handler
-        errors are recorded in the journal, never raised.
+        errors are recorded in the journal, never raised. An event another thread or task is
+        dispatching at this moment is skipped (and not counted as completed).
         """
         done = 0
         for event in events:
-            _notify(event)
-            if self.handler is None:
+            key = self._claim(event)
+            if key is None:
                 continue
             try:
-                result = self.handler(event)
-                if inspect.isawaitable(result):
-                    anyio.run(_await, result)
-            except Exception as exc:
-                self._failed(event, exc)
-                continue
-            self._mark(event)
-            done += 1
+                _notify(event)
+                if self.handler is None:
+                    continue
+                try:
+                    result = self.handler(event)
+                    if inspect.isawaitable(result):
+                        anyio.run(_await, result)
+                except Exception as exc:
+                    self._failed(event, exc)
+                    continue
+                self._mark(event)
+                done += 1
+            finally:
+                self._release(key)
         return done
 
     async def adispatch(self, events: Sequence[Event]) -> int:
         """Async :meth:`dispatch`: a sync handler and the journal run in worker threads."""
         done = 0
         for event in events:
-            _notify(event)
-            if self.handler is None:
+            key = self._claim(event)
+            if key is None:
                 continue
             try:
-                if inspect.iscoroutinefunction(self.handler):
-                    await self.handler(event)
-                else:
-                    result = await anyio.to_thread.run_sync(self.handler, event)
-                    if inspect.isawaitable(result):
-                        await result
-            except Exception as exc:
-                await anyio.to_thread.run_sync(self._failed, event, exc)
-                continue
-            await anyio.to_thread.run_sync(self._mark, event)
-            done += 1
+                _notify(event)
+                if self.handler is None:
+                    continue
+                try:
+                    if inspect.iscoroutinefunction(self.handler):
+                        await self.handler(event)
+                    else:
+                        result = await anyio.to_thread.run_sync(self.handler, event)
+                        if inspect.isawaitable(result):
+                            await result
+                except Exception as exc:
+                    await anyio.to_thread.run_sync(self._failed, event, exc)
+                    continue
+                await anyio.to_thread.run_sync(self._mark, event)
+                done += 1
+            finally:
+                self._release(key)
         return done
 
     # --- the whole exchange ------------------------------------------------------------------
