@@ -340,6 +340,14 @@ async def test_push_accounts_get_reports_and_inbound_in_the_outbox_not_the_pull_
     }
 
 
+def test_task_ids_stay_unique_past_ten_thousand_sends_in_one_second(clock: FakeClock) -> None:
+    state = make_state(clock)
+    state.update_account("demo", sms_balance=20_000)
+    ids = [state.submit("demo", "sms", ["13800138000"]).task_id for _ in range(10_001)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(task_id) == 16 and task_id.isdigit() for task_id in ids)
+
+
 def test_due_pushes_of_an_account_whose_callback_url_was_removed_are_pulled_not_lost(
     clock: FakeClock,
 ) -> None:

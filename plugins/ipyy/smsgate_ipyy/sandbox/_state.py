@@ -187,6 +187,7 @@ class SandboxState:
         self.clock: Clock = clock if clock is not None else _system_clock
         self._seq = itertools.count()
         self._task_counter = itertools.count(1)
+        self._last_task_id = 0
         self._init_locked()
 
     def _init_locked(self) -> None:
@@ -353,8 +354,12 @@ class SandboxState:
                 live.sms_sent += count
             else:
                 live.mms_sent += count
-            # 16 digits: yyMMddHHmmss + a 4-digit sequence, China time (wire notes §4)
-            task_id = f"{now:%y%m%d%H%M%S}{next(self._task_counter) % 10_000:04d}"
+            # 16 digits: yyMMddHHmmss + a 4-digit sequence, China time (wire notes §4). Ids only
+            # grow, so they stay unique past 10,000 sends in one second or on a frozen test clock
+            # (a repeated id would mix two tasks' reports in a taskid pull).
+            candidate = int(f"{now:%y%m%d%H%M%S}{next(self._task_counter) % 10_000:04d}")
+            self._last_task_id = max(candidate, self._last_task_id + 1)
+            task_id = str(self._last_task_id)
             start = send_at if send_at is not None and send_at > now else now
             due = start + dt.timedelta(seconds=self.config.report_delay)
             due_ts = due.timestamp()
