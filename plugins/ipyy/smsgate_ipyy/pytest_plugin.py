@@ -10,7 +10,7 @@ then::
         provider = smsgate.get_provider("ipyy", **ipyy_credentials)
         smsgate.Gateway(provider).send(smsgate.Sms(to=["13800138000"], text="欢迎【腾飞】"))
         [entry] = ipyy_sandbox_clean.requests()
-        assert entry["mobiles"] == ["13800138000"]
+        assert entry["fields"]["mobiles"] == ["13800138000"]
 
 Fixtures:
 
