@@ -552,7 +552,8 @@ class Router:
             operation=operation.value,
         )
         if kept:
-            raise self._final(group, [], kept, payload)
+            # The group keeps its own attempts (every failure); the partial error lists them too.
+            raise self._final(group, errors, kept, payload)
         raise group
 
     @staticmethod

@@ -398,6 +398,8 @@ def test_partial_batch_exhausting_every_provider_keeps_its_receipts(make_gateway
     assert [r.provider for r in info.value.receipts] == ["a"]
     assert isinstance(info.value.cause, errors.AllProvidersFailedError)
     assert [e.provider for e in info.value.cause.exceptions] == ["a", "b"]
+    assert info.value.cause.attempts == tuple(info.value.cause.exceptions), "the group keeps its attempts"
+    assert info.value.attempts == tuple(info.value.cause.exceptions)
 
 
 def test_send_split_into_requests_resumes_only_the_pending_recipients_elsewhere(make_gateway: Any) -> None:
