@@ -462,10 +462,11 @@ def check_http_status(response: httpx.Response, *, provider: str, operation: str
     """Raise the error an HTTP status other than 2xx means (see
     :func:`smsgate_ipyy._codes.error_for_http_status`).
 
-    With ``soap=True`` only 429 and 503 are checked here: ASMX sends its faults with HTTP
-    500, and the SOAP parser reads those.
+    With ``soap=True``, 500 and 400 are left to the SOAP parser: ASMX sends its faults with
+    HTTP 500, and the SOAP 1.2 HTTP binding uses 400 for a Sender fault. Any other status
+    means the same as on the form endpoints (a 404 is a refusal, not an uncertain outcome).
     """
-    if soap and response.status_code not in (429, 503):
+    if soap and response.status_code in (400, 500):
         return
     error = _codes.error_for_http_status(
         response.status_code,

@@ -23,8 +23,10 @@ from smsgate.exceptions import (
     ContentError,
     InsufficientBalanceError,
     MalformedReplyError,
+    MessageRejectedError,
     NotSentError,
     PartialBatchError,
+    ProviderError,
     ProviderOutageError,
     RateLimitedError,
     SignatureError,
@@ -393,6 +395,34 @@ async def test_soap_refusal_maps_the_result_code_name(h: Any, drive: Any) -> Non
         await drive(h.provider(transport="soap", name="hx").send(Sms(to=M1, text=TEXT)), reply)
     assert info.value.code == "RequiredSuffix"
     assert info.value.provider == "hx"
+
+
+SOAP_SENDER_FAULT_12 = (
+    b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope">'
+    b"<soap:Body><soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value></soap:Code>"
+    b"<soap:Reason><soap:Text>bad request</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>"
+)
+
+
+@pytest.mark.parametrize("status", [404, 405, 302])
+async def test_soap_http_refusal_is_a_refusal_like_on_the_form_endpoints(
+    h: Any, drive: Any, status: int
+) -> None:
+    """A 404 page (wrong base_url) from WebService.asmx means the service never saw the
+    request: ProviderError with the HTTP code, as for sms.aspx, not an uncertain outcome."""
+    reply = httpx.Response(status, content=b"<html><body>Not Found</body></html>")
+    with pytest.raises(ProviderError) as info:
+        await drive(h.provider(transport="soap").send(Sms(to=M1, text=TEXT)), reply)
+    assert type(info.value) is ProviderError
+    assert info.value.code == f"HTTP {status}"
+
+
+async def test_soap_fault_with_http_400_is_still_read_as_a_fault(h: Any, drive: Any) -> None:
+    """SOAP 1.2's HTTP binding sends a Sender fault with 400: the fault decides (refused)."""
+    reply = httpx.Response(400, content=SOAP_SENDER_FAULT_12)
+    with pytest.raises(MessageRejectedError) as info:
+        await drive(h.provider(transport="soap", soap_version=12).send(Sms(to=M1, text=TEXT)), reply)
+    assert info.value.code == "soap:Sender"
 
 
 def test_soap_is_lazily_imported(h: Any) -> None:
