@@ -154,6 +154,20 @@ def test_closed_journal_raises_journal_error_with_sqlite_cause(tmp_path: Path) -
     assert isinstance(j, Journal)
 
 
+def test_event_the_journal_cannot_serialise_is_a_journal_error_and_nothing_is_stored(
+    journal: SQLiteJournal,
+) -> None:
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+    bad = DeliveryReport(
+        provider="jsonpush", mobile="13900139000", task_id="T2", status=DeliveryStatus.DELIVERED, raw=circular
+    )
+    with pytest.raises(JournalError) as info:
+        journal.record([report(), bad])
+    assert isinstance(info.value.__cause__, ValueError)
+    assert journal.state(report()) is None, "the transaction was rolled back"
+
+
 def test_unopenable_journal_path_is_a_journal_error(tmp_path: Path) -> None:
     with pytest.raises(JournalError) as info:
         SQLiteJournal(tmp_path / "missing-dir" / "j.sqlite3")

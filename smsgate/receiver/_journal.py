@@ -199,8 +199,9 @@ class SQLiteJournal:
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
         try:
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self._conn = sqlite3.connect(
                 str(path), timeout=timeout, check_same_thread=False, isolation_level=None
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -208,6 +209,9 @@ class SQLiteJournal:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute(_SCHEMA)
         except sqlite3.Error as exc:
+            if self._conn is not None:  # opened, then failed (not a database, locked …)
+                self._conn.close()
+                self._conn = None
             raise JournalError(
                 f"cannot open the journal {str(path)!r} ({type(exc).__name__}: {exc})"
             ) from exc
@@ -257,7 +261,8 @@ class SQLiteJournal:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, ValueError, TypeError) as exc:
+                # ValueError/TypeError: an event's raw payload JSON cannot encode (circular).
                 raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
         return new
 
