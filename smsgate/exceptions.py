@@ -314,7 +314,8 @@ class PartialBatchError(SmsGateError):
 
     :ivar receipts: the receipts of the requests that were accepted, in order.
     :ivar pending: the messages that were not accepted (the failed request's and the rest).
-    The failure itself is ``__cause__``; ``retry_safe`` / ``failover_safe`` follow it, so
+    The failure itself is :attr:`cause` (also set as ``__cause__`` for tracebacks; ``raise
+    … from`` cannot replace :attr:`cause`); ``retry_safe`` / ``failover_safe`` follow it, so
     the pending part may be resent exactly when the cause allows it.
     """
 
@@ -331,13 +332,13 @@ class PartialBatchError(SmsGateError):
         super().__init__(message, provider=provider, operation=operation)
         self.receipts = tuple(receipts)
         self.pending = tuple(pending)
+        self._stopped_by = cause
         self.__cause__ = cause
 
     @property
     def cause(self) -> SmsGateError:
         """The error that stopped the batch."""
-        assert isinstance(self.__cause__, SmsGateError)
-        return self.__cause__
+        return self._stopped_by
 
     @property
     def retry_safe(self) -> bool:  # type: ignore[override]
