@@ -32,6 +32,7 @@ from smsgate._models import (
     MmsPart,
     Receipt,
     Sms,
+    mask_mobile,
 )
 from smsgate._plugins import get_provider, provider_names
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
@@ -67,6 +68,7 @@ __all__ = [
     "arun_flow",
     "get_provider",
     "hookimpl",
+    "mask_mobile",
     "provider_names",
     "run_flow",
 ]

@@ -27,8 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
-from smsgate._models import Balance, DeliveryReport, DeliveryStatus, InboundMessage, Receipt
-from smsgate._provider import CallbackReply
+from smsgate import Balance, CallbackReply, DeliveryReport, DeliveryStatus, InboundMessage, Receipt
 from smsgate.exceptions import MalformedReplyError, ProviderError, SmsGateError, ValidationError
 from smsgate_ipyy import _codes
 from smsgate_ipyy._crypto import CHINA, des_encrypt, secret
@@ -191,12 +190,13 @@ def _form(url: httpx.URL, fields: Sequence[tuple[str, str]], *, encoding: str = 
     # The body is encoded here (not by httpx) so smsGBK.aspx gets GBK percent-escapes.
     try:
         body = urllib.parse.urlencode(list(fields), encoding=encoding).encode("ascii")
-    except UnicodeEncodeError as exc:
+    except UnicodeEncodeError:
         # Which field is named, never its value (it may be the password).
         name = next((key for key, value in fields if _unencodable(value, encoding)), "a field")
+        # No cause: the encoder's message quotes the offending character of the value.
         raise ValidationError(
             f"{name} contains a character that cannot be sent as {encoding}", field=name
-        ) from exc
+        ) from None
     content_type = _FORM_TYPE if encoding == "utf-8" else f"{_FORM_TYPE}; charset={encoding}"
     return httpx.Request("POST", url, content=body, headers={"Content-Type": content_type})
 

@@ -17,16 +17,19 @@ from typing import Any, Literal, get_args
 import attrs
 import httpx
 
-from smsgate._models import (
+from smsgate import (
     Balance,
+    CallbackReply,
+    Capabilities,
     DeliveryReport,
+    Flow,
     InboundMessage,
     Mms,
+    Provider,
     Receipt,
     Sms,
     mask_mobile,
 )
-from smsgate._provider import CallbackReply, Capabilities, Flow, Provider
 from smsgate.exceptions import (
     ConfigurationError,
     PartialBatchError,
@@ -198,7 +201,7 @@ class IpyyProvider(Provider):
                 f"transport must be one of {', '.join(get_args(Transport))}, not {transport!r}", provider=name
             )
         self.transport: Transport = transport  # type: ignore[assignment]
-        if transport == "encrypted" and not self.userid.isdigit():
+        if transport == "encrypted" and not (self.userid.isascii() and self.userid.isdigit()):
             raise ConfigurationError(
                 "transport 'encrypted' needs userid: the numeric enterprise id (spec 1.5)", provider=name
             )

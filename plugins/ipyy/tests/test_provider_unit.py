@@ -843,3 +843,20 @@ class TestIpyyConformance(ProviderConformance):
     @pytest.fixture
     def bad_credentials_provider(self) -> smsgate.Provider | None:
         return smsgate.get_provider("ipyy", account="demo", password="wrong", base_url="http://127.0.0.1/")
+
+
+def test_new_password_that_cannot_be_encoded_is_refused_without_quoting_it(
+    h: Any, no_io: httpx.Client
+) -> None:
+    """The refusal names the field only: no cause whose text would quote a character of the
+    new password."""
+    err = _expect_invalid(h.provider().change_password("new\ud800pw"), no_io)
+    assert err.field == "newpassword"
+    assert err.__cause__ is None
+    assert "ud800" not in str(err).lower()
+
+
+def test_encrypted_transport_needs_an_ascii_numeric_userid(h: Any) -> None:
+    """spec 1.5: UserId is numeric; digits of other scripts ("١٢") are not what the vendor gave."""
+    with pytest.raises(ConfigurationError, match="numeric"):
+        h.provider(transport="encrypted", userid="١٢")
