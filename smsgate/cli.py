@@ -246,8 +246,8 @@ class SmsGateGroup(click.Group):
 
         try:
             get_plugin_manager().hook.register_commands(cli=self)
-        except SmsGateError as exc:
-            _err().print(f"warning: plugin commands unavailable: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a broken plugin must not take the core commands down
+            _err().print(f"warning: plugin commands unavailable: {type(exc).__name__}: {escape(str(exc))}")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
@@ -336,16 +336,21 @@ def send_command(
 def read_batch(path: Path) -> list[Sms]:
     """Read a ``mobile,text`` CSV (an optional ``mobile,text`` header row is skipped)."""
     messages: list[Sms] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or not "".join(row).strip():
-                continue
-            if number == 1 and [c.strip().lower() for c in row[:2]] == ["mobile", "text"]:
-                continue
-            if len(row) < 2:
-                raise ValidationError(f"{path.name} line {number}: expected mobile,text", field="batch")
-            # Text may contain commas: everything after the first column is the text.
-            messages.append(Sms(to=row[0].strip(), text=",".join(row[1:])))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            for number, row in enumerate(csv.reader(handle), start=1):
+                if not row or not "".join(row).strip():
+                    continue
+                if number == 1 and [c.strip().lower() for c in row[:2]] == ["mobile", "text"]:
+                    continue
+                if len(row) < 2:
+                    raise ValidationError(f"{path.name} line {number}: expected mobile,text", field="batch")
+                # Text may contain commas: everything after the first column is the text.
+                messages.append(Sms(to=row[0].strip(), text=",".join(row[1:])))
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path.name} is not UTF-8 text ({exc.reason})", field="batch") from exc
+    except csv.Error as exc:
+        raise ValidationError(f"{path.name} is not a valid CSV file ({exc})", field="batch") from exc
     if not messages:
         raise ValidationError(f"{path.name} holds no messages", field="batch")
     return messages

@@ -340,3 +340,31 @@ def test_pulled_reports_are_still_shown_when_the_journal_cannot_store_them(
     assert result.exit_code == 1
     assert [r["task_id"] for r in json.loads(result.stdout)] == ["t-kept"]
     assert json.loads(result.stderr)["error"] == "JournalError"
+
+
+def test_batch_file_that_is_not_utf8_is_a_validation_error_not_a_traceback(workdir: Path) -> None:
+    write(workdir / "smsgate.toml", MEMORY_CONFIG)
+    csv_file = workdir / "batch.csv"
+    csv_file.write_bytes("13800138000,您好【acme】\n".encode("gbk"))
+    result = run("batch", str(csv_file))
+    assert result.exit_code == 2, result.output
+    assert "not UTF-8" in result.stderr
+
+
+def test_a_plugin_whose_register_commands_raises_leaves_the_core_commands_working(workdir: Path) -> None:
+    class Broken:
+        @smsgate.hookimpl
+        def register_commands(self, cli: Any) -> None:
+            raise RuntimeError("plugin bug")
+
+    manager = _plugins.get_plugin_manager()
+    manager.register(Broken(), name="broken-commands")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(cli, "_plugins_loaded", False)
+            result = run("--json", "providers")
+    finally:
+        manager.unregister(name="broken-commands")
+    assert result.exit_code == 0
+    assert "memory" in json.loads(result.stdout)
+    assert "plugin commands unavailable: RuntimeError: plugin bug" in result.stderr
