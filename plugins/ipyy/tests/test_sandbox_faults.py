@@ -387,3 +387,16 @@ def test_admin_reset_puts_the_config_file_rules_back() -> None:
                 "remaining": 2,
             }
         ]
+
+
+@pytest.mark.parametrize("rule", [{"kind": "status", "path": 5}, {"kind": "garbage", "body": ["x"]}])
+def test_admin_endpoint_refuses_rules_with_fields_of_the_wrong_type(
+    client: httpx.Client, faults: FaultSet, rule: dict[str, object]
+) -> None:
+    """A path or body that is not a string is a 400 at submission, not a 500 (or a broken
+    reply) on every later request."""
+    refused = client.post("/_sandbox/faults", json=[rule])
+    assert refused.status_code == 400
+    assert "must be a string" in refused.json()["error"]
+    assert faults.rules() == []
+    assert send(client).status_code == 200

@@ -97,12 +97,19 @@ Message = dict[str, Any]
 
 
 def _path_of(value: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"a fault rule's path must be a string, not {value!r}")
     value = value.strip()
     if value == "*":
         return value
     # "sms.aspx?x=1" and "/SMS.aspx" name the same endpoint.
     value = value.split("?", 1)[0].lower()
     return value if value.startswith("/") else "/" + value
+
+
+def _check_str(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"a fault rule's {attr.name} must be a string, not {value!r}")
 
 
 def _check_kind(_inst: object, _attr: object, value: str) -> None:
@@ -158,7 +165,7 @@ class FaultRule:
     times: int | None = attrs.field(default=None, validator=_check_times)
     seconds: float | None = attrs.field(default=None, validator=_check_seconds)
     status: int = attrs.field(default=500, converter=int, validator=_check_status)
-    body: str | None = None
+    body: str | None = attrs.field(default=None, validator=attrs.validators.optional(_check_str))
     code: int | str = attrs.field(default=9999, validator=_check_code)
 
     @classmethod
