@@ -518,6 +518,7 @@ ENSMS_REFUSALS = [
     ({"Text64": "not base64!"}, None, 1009),
     ({"Text64": text64("wrongpwd", ensms_payload())}, None, 1009),
     ({"Text64": text64("test", "not json")}, None, 1009),
+    ({"Text64": text64("test", "[" * 100_000)}, None, 1009),  # nested past the JSON parser's limit
     (None, {"UserName": "someone"}, 1004),
     (None, {"UserName": ""}, 1002),
     (None, {"Secret": secret("other", "0414174715")}, 1005),

@@ -396,7 +396,7 @@ async def _ensms(request: Request, state: SandboxState) -> Response:
     for candidate in candidates:
         try:
             data = json.loads(des_decrypt(text64, candidate.password).decode("utf-8"))
-        except ValueError:  # bad base64/padding, not UTF-8, not JSON (all ValueErrors)
+        except (ValueError, RecursionError):  # bad base64/padding, not UTF-8, not JSON, too deep
             continue
         if not isinstance(data, dict):
             continue
@@ -994,7 +994,7 @@ _ACCOUNT_TYPES: dict[str, tuple[type, ...]] = {
 async def _json_body(request: Request) -> dict[str, Any] | None:
     try:
         data = json.loads(await request.body() or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
