@@ -186,6 +186,25 @@ def test_mms_request_matches_spec_2_2() -> None:
         ("1.txt", "你好".encode("gb2312")),
         ("mms.smil", b"<smil/>"),
     ]
+    assert got["sendTime"] == ""
+    assert got["extno"] == ""
+
+
+def test_mms_request_carries_send_time_and_extension() -> None:
+    """spec 2.2: sendTime and extno are fields of mms.aspx as of sms.aspx."""
+    request = p.build_mms_request(
+        base_url=BASE,
+        userid="",
+        account="a",
+        password_md5=MD5,
+        mobiles=["15023239810"],
+        subject="s",
+        tms=pack([("1.txt", b"x")]),
+        send_time="2010-10-24 09:08:10",
+        ext="01",
+    )
+    got = fields(request)
+    assert (got["sendTime"], got["extno"]) == ("2010-10-24 09:08:10", "01")
 
 
 @pytest.mark.parametrize("endpoint", [p.SEND_FORM, p.SEND_GBK, p.SEND_JSON, p.MMS])
