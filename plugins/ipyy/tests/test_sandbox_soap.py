@@ -136,6 +136,18 @@ async def test_a_missing_plan_send_time_sends_at_once(client: httpx.AsyncClient,
     assert state.requests()[-1]["fields"]["send_time"] is None
 
 
+async def test_sms_content_keeps_its_surrounding_whitespace(
+    client: httpx.AsyncClient, state: SandboxState
+) -> None:
+    """XmlSerializer does not trim strings: the text is taken as written (found by the
+    client/sandbox round-trip property test)."""
+    reply = await client.post(
+        "/WebService.asmx", content=envelope("1.2", content="  hi【腾飞】 "), headers=SOAP12_HEADERS
+    )
+    assert result_fields(reply, "1.2")["StatusCode"] == "OK"
+    assert state.requests()[-1]["fields"]["content"] == "  hi【腾飞】 "
+
+
 @pytest.mark.parametrize(
     ("kwargs", "status_code"),
     [

@@ -829,11 +829,13 @@ def _plan_send_time(element: Any) -> dt.datetime | None:
         raise _SoapFault(f"There is an error in XML document: {text!r} is not a valid date.") from exc
 
 
-def _child_text(parent: Any, name: str) -> str:
+def _child_text(parent: Any, name: str, *, strip: bool = True) -> str:
     if parent is None:
         return ""
     element = parent.find(f"{{{YYSMS}}}{name}")
-    return "" if element is None or element.text is None else element.text.strip()
+    if element is None or element.text is None:
+        return ""
+    return element.text.strip() if strip else element.text
 
 
 async def _soap(request: Request, state: SandboxState) -> Response:
@@ -894,7 +896,8 @@ async def _soap(request: Request, state: SandboxState) -> Response:
         return _fault_response(version, fault)
     account_name = _child_text(operation, "userName")
     mobiles = _split_mobiles(_child_text(sms, "Msisdns"))
-    text = "" if sms is None else (_child_text(sms, "SMSContent"))
+    # XmlSerializer keeps a string's whitespace: the message text is taken as written.
+    text = _child_text(sms, "SMSContent", strip=False)
     ext = _child_text(sms, "ExtNumber")
     entry["account"] = account_name
     entry["fields"] = {
