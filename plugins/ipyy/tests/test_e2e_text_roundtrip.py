@@ -1,5 +1,6 @@
-"""Property test across the two independent implementations: any text the client accepts
-arrives at the sandbox exactly as written, on every send transport, over a real socket.
+"""Property tests across the two independent implementations, over a real socket: any text
+the client accepts arrives at the sandbox exactly as written, on every send transport, and any
+inbound text the sandbox holds is pulled back exactly, from the XML and the JSON pull.
 
 The client encodes (form percent-escapes, GBK, the DES-encrypted JSON of ensms.ashx, a SOAP
 envelope, a compressed batch) and the sandbox decodes with its own code, so characters that
@@ -89,3 +90,17 @@ def test_any_accepted_batch_text_reaches_the_gateway_unchanged(
     assert entry["fields"]["lines"] == [
         {"mobile": number, "content": text} for number, text in zip(numbers, texts, strict=True)
     ]
+
+
+@pytest.mark.parametrize("transport", ["form", "json"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXTS)
+def test_any_inbound_text_is_pulled_unchanged(ipyy_sandbox: Sandbox, transport: str, text: str) -> None:
+    """The other direction: what a handset sent comes back exactly, from the XML pull
+    (callApi.aspx) and from the JSON pull (callJsonApi.aspx)."""
+    provider = ipyy(ipyy_sandbox, transport=transport)
+    with smsgate.Gateway(provider) as gateway:
+        gateway.fetch_inbound()  # drain anything an earlier example left
+        ipyy_sandbox.inject_inbound(MOBILES[0], text)
+        [message] = gateway.fetch_inbound()
+    assert message.text == text
