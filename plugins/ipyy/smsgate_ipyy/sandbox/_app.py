@@ -835,7 +835,8 @@ def _child_text(parent: Any, name: str, *, strip: bool = True) -> str:
     element = parent.find(f"{{{YYSMS}}}{name}")
     if element is None or element.text is None:
         return ""
-    return element.text.strip() if strip else element.text
+    text = str(element.text)
+    return text.strip() if strip else text
 
 
 async def _soap(request: Request, state: SandboxState) -> Response:
