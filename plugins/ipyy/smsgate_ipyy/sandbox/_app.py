@@ -204,32 +204,34 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _returnsms(fmt: ReplyFormat, fields: dict[str, str]) -> Response:
+    """A ``<returnsms>`` reply in the endpoint's format: JSON with every value quoted, or XML
+    with one element per line (GB2312-declared and GBK-encoded on smsGBK.aspx)."""
+    if fmt == "json":
+        return Response(_json(fields), media_type=JSON_TYPE)
+    declaration = GBK_DECLARATION if fmt == "gbk" else XML_DECLARATION
+    rows = "".join(f"\t<{name}>{value}</{name}>\n" for name, value in fields.items())
+    text = f"{declaration}\n<returnsms>\n{rows}</returnsms>\n"
+    if fmt == "gbk":
+        return Response(text.encode("gbk"), media_type=GBK_TYPE)
+    return Response(text.encode("utf-8"), media_type=XML_TYPE)
+
+
 def _send_reply(
     fmt: ReplyFormat, result: ResultCode, remaining: int = 0, task_id: str = "", count: int = 0
 ) -> Response:
     """spec 1.3 / 1.4 and wire notes §4: ``Success`` or ``Faild``; on failure taskID is
     empty and the numbers are ``0``; JSON quotes every value."""
-    status = "Success" if result.name == "OK" else "Faild"
-    if fmt == "json":
-        body = _json(
-            {
-                "returnstatus": status,
-                "message": result.message,
-                "remainpoint": str(remaining),
-                "taskID": task_id,
-                "successCounts": str(count),
-            }
-        )
-        return Response(body, media_type=JSON_TYPE)
-    declaration = GBK_DECLARATION if fmt == "gbk" else XML_DECLARATION
-    text = (
-        f"{declaration}\n<returnsms>\n\t<returnstatus>{status}</returnstatus>\n"
-        f"\t<message>{result.message}</message>\n\t<remainpoint>{remaining}</remainpoint>\n"
-        f"\t<taskID>{task_id}</taskID>\n\t<successCounts>{count}</successCounts>\n</returnsms>\n"
+    return _returnsms(
+        fmt,
+        {
+            "returnstatus": "Success" if result.name == "OK" else "Faild",
+            "message": result.message,
+            "remainpoint": str(remaining),
+            "taskID": task_id,
+            "successCounts": str(count),
+        },
     )
-    if fmt == "gbk":
-        return Response(text.encode("gbk"), media_type=GBK_TYPE)
-    return Response(text.encode("utf-8"), media_type=XML_TYPE)
 
 
 def _overage_reply(
@@ -237,26 +239,17 @@ def _overage_reply(
 ) -> Response:
     """spec 3.3 / 3.4: the XML spells success ``Sucess`` (wire notes §4, captured); the
     JSON follows the spec's own example, ``Success``."""
-    if fmt == "json":
-        body = _json(
-            {
-                "returnstatus": "Success" if ok else "Faild",
-                "message": message,
-                "payinfo": pay,
-                "overage": str(overage),
-                "sendTotal": str(total),
-            }
-        )
-        return Response(body, media_type=JSON_TYPE)
-    declaration = GBK_DECLARATION if fmt == "gbk" else XML_DECLARATION
-    text = (
-        f"{declaration}\n<returnsms>\n\t<returnstatus>{'Sucess' if ok else 'Faild'}</returnstatus>\n"
-        f"\t<message>{message}</message>\n\t<payinfo>{pay}</payinfo>\n\t<overage>{overage}</overage>\n"
-        f"\t<sendTotal>{total}</sendTotal>\n</returnsms>\n"
+    success = "Success" if fmt == "json" else "Sucess"
+    return _returnsms(
+        fmt,
+        {
+            "returnstatus": success if ok else "Faild",
+            "message": message,
+            "payinfo": pay,
+            "overage": str(overage),
+            "sendTotal": str(total),
+        },
     )
-    if fmt == "gbk":
-        return Response(text.encode("gbk"), media_type=GBK_TYPE)
-    return Response(text.encode("utf-8"), media_type=XML_TYPE)
 
 
 # -- plain sends and balance: sms.aspx, smsGBK.aspx, smsJson.aspx ------------------------------
