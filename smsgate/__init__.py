@@ -34,6 +34,7 @@ from smsgate._models import (
     Sms,
     mask_mobile,
 )
+from smsgate._parts import send_in_parts
 from smsgate._plugins import get_provider, provider_names
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
 from smsgate.exceptions import SmsGateError, ValidationError
@@ -71,4 +72,5 @@ __all__ = [
     "mask_mobile",
     "provider_names",
     "run_flow",
+    "send_in_parts",
 ]

@@ -28,8 +28,10 @@ Each class answers the question an application has when a send goes wrong:
     │   │   └── CircuitOpenError      not attempted: the provider's circuit breaker is open
     │   └── UncertainOutcomeError     may have reached it: retrying may send twice
     │       └── MalformedReplyError   a reply came but could not be understood
-    ├── PartialBatchError             some requests of a batch were accepted, then one failed
+    ├── PartialSendError              a send made of several requests was partly accepted
     └── AllProvidersFailedError       every attempt failed (also an ``ExceptionGroup``)
+
+``PartialBatchError`` is the former name of :class:`PartialSendError`, kept as an alias.
 
 Two class attributes carry the routing decision, so code never has to know the tree:
 
@@ -62,6 +64,7 @@ __all__ = [
     "NoChannelError",
     "NotSentError",
     "PartialBatchError",
+    "PartialSendError",
     "PermissionDeniedError",
     "ProviderError",
     "ProviderOutageError",
@@ -309,8 +312,11 @@ class MalformedReplyError(UncertainOutcomeError):
 # --- batches and groups -----------------------------------------------------------------
 
 
-class PartialBatchError(SmsGateError):
-    """A batch went out in several requests; some were accepted, then one failed.
+class PartialSendError(SmsGateError):
+    """A send went out as several requests; some were accepted, then one failed.
+
+    This happens to one :class:`~smsgate.Sms` split by a provider's ``max_recipients``, to a
+    batch split into requests, and to a send the gateway resumed on another provider.
 
     :ivar receipts: the receipts of the requests that were accepted, in order.
     :ivar pending: the messages that were not accepted (the failed request's and the rest).
@@ -347,6 +353,10 @@ class PartialBatchError(SmsGateError):
     @property
     def failover_safe(self) -> bool:  # type: ignore[override]
         return self.cause.failover_safe
+
+
+#: The name this error had before sends split by ``max_recipients`` were covered too.
+PartialBatchError = PartialSendError
 
 
 class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):
