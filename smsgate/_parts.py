@@ -79,8 +79,7 @@ def _partial(
         unsent = list(pending([failed, *rest]))
         cause = exc
     error = PartialSendError(
-        f"partly sent: {len(receipts)} requests accepted, then one failed; "
-        f"{len(unsent)} messages pending",
+        f"partly sent: {len(receipts)} requests accepted, then one failed; {len(unsent)} messages pending",
         receipts=receipts,
         pending=unsent,
         cause=cause,
