@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 import click
@@ -53,6 +53,9 @@ from smsgate.exceptions import (
     UncertainOutcomeError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from smsgate.receiver import ServerThread
 
 __all__ = ["EXIT_OTHER", "EXIT_REFUSED", "EXIT_UNCERTAIN", "EXIT_VALIDATION", "cli", "exit_code", "main"]
 
@@ -597,9 +600,9 @@ def receive_command(
 ) -> None:
     """Run a receiver for pushed reports and inbound messages (POST /) until interrupted."""
     try:
-        import uvicorn  # noqa: PLC0415 - the receiver extra
+        import uvicorn  # noqa: F401, PLC0415 - fail early, with a hint, without the receiver extra
 
-        from smsgate.receiver import Receiver  # noqa: PLC0415
+        from smsgate.receiver import Receiver, ServerThread  # noqa: PLC0415
     except ImportError as exc:
         raise click.ClickException(
             f"smsgate receive needs the receiver extra ({exc.name} is missing): "
@@ -611,38 +614,35 @@ def receive_command(
     console = _out()
     with Receiver(provider, _print_event(console), journal=journal) as receiver:
         redone = receiver.redispatch()
-        console.print(
-            f"receiving pushes for {provider.name} on http://{host}:{port}/ (journal {journal}; "
-            f"{redone} stored event(s) re-dispatched). Ctrl+C stops."
-        )
-        with _stop_on_signals():
-            uvicorn.run(receiver.asgi_app(), host=host, port=port, log_level="warning", access_log=False)
+        server = ServerThread(receiver.asgi_app(), host=host, port=port)
+        try:
+            server.start()
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        try:
+            console.print(
+                f"receiving pushes for {provider.name} on {server.url} (journal {journal}; "
+                f"{redone} stored event(s) re-dispatched). Ctrl+C stops."
+            )
+            _serve_until_signalled(server)
+        finally:
+            server.stop()
         console.print("receiver stopped")
 
 
-class _Stopped(Exception):
-    """Raised by the signal handlers :func:`_stop_on_signals` installs."""
+def _serve_until_signalled(server: ServerThread) -> None:
+    """Wait while ``server`` runs; Ctrl+C and SIGTERM end the wait (a clean exit, status 0).
 
-
-@contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """Make Ctrl+C and SIGTERM a clean exit (status 0, journal closed).
-
-    uvicorn shuts down gracefully on these signals and then re-raises the signal to the handler
-    that was installed before it started; ours turns it into an exception caught here.
+    :raises click.ClickException: the server stopped on its own.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: object) -> None:
-        raise _Stopped
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
-    except _Stopped:
-        pass
+        while not stop.wait(0.2):
+            if not server.alive:
+                raise click.ClickException("the receiver's server stopped unexpectedly")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -12,8 +12,6 @@ Every push is parsed by the provider, de-duplicated and written to a durable jou
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from smsgate.receiver._journal import (
     Event,
     EventState,
@@ -24,9 +22,7 @@ from smsgate.receiver._journal import (
     event_key,
 )
 from smsgate.receiver._receiver import DEFAULT_JOURNAL, Handler, Intake, Receiver
-
-if TYPE_CHECKING:
-    from smsgate.receiver._asgi import ServerThread
+from smsgate.receiver._server import ServerThread
 
 __all__ = [
     "DEFAULT_JOURNAL",
@@ -42,12 +38,3 @@ __all__ = [
     "ServerThread",
     "event_key",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # ServerThread needs starlette and uvicorn (the "receiver" extra): import on first use.
-    if name == "ServerThread":
-        from smsgate.receiver._asgi import ServerThread  # noqa: PLC0415
-
-        return ServerThread
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
