@@ -137,24 +137,32 @@ def test_text_must_be_a_string() -> None:
 
 
 @pytest.mark.parametrize(
-    "build",
+    ("build", "field"),
     [
-        lambda when: Sms(to="13800138000", text="x", send_at=when),
-        lambda when: Mms(to="13800138000", parts=[PART], send_at=when),
-        lambda when: DeliveryReport(
-            provider="p", mobile="1", task_id=None, status="failed", received_at=when
+        (lambda when: Sms(to="13800138000", text="x", send_at=when), "send_at"),
+        (lambda when: Mms(to="13800138000", parts=[PART], send_at=when), "send_at"),
+        (
+            lambda when: DeliveryReport(
+                provider="p", mobile="1", task_id=None, status="failed", received_at=when
+            ),
+            "received_at",
         ),
-        lambda when: InboundMessage(provider="p", mobile="1", text="x", received_at=when),
+        (lambda when: InboundMessage(provider="p", mobile="1", text="x", received_at=when), "received_at"),
     ],
     ids=["Sms", "Mms", "DeliveryReport", "InboundMessage"],
 )
-def test_naive_datetimes_are_refused_aware_ones_kept(build: Any) -> None:
-    """A naive datetime is ambiguous (whose 10:00?), so every model refuses it."""
-    with pytest.raises(ValidationError, match="timezone-aware"):
+def test_naive_datetimes_are_refused_aware_ones_kept(build: Any, field: str) -> None:
+    """A naive datetime is ambiguous (whose 10:00?), so every model refuses it; an aware one
+    is kept as given: the same instant in the same offset (not converted, not dropped)."""
+    with pytest.raises(ValidationError, match="timezone-aware") as info:
         build(NAIVE)
-    with pytest.raises(ValidationError):
+    assert info.value.field == field
+    with pytest.raises(ValidationError) as info:
         build("2026-01-02 03:04:05")
-    assert build(AWARE) is not None
+    assert info.value.field == field
+    kept = getattr(build(AWARE), field)
+    assert kept == AWARE, f"{field}: gave {AWARE!r}, the model kept {kept!r}"
+    assert kept.utcoffset() == AWARE.utcoffset(), f"{field}: the offset changed to {kept.utcoffset()}"
 
 
 @pytest.mark.parametrize("ext", ["1", "01234", 12])
@@ -295,27 +303,46 @@ SECRET_TEXT = "your code is 918273"
 FULL = "13912345678"
 
 
+MASKED = "139****5678"
+SECRET_FRAGMENTS = (FULL, "12345", "918273", "your code", SECRET_TEXT.encode().hex())
+
+
 @pytest.mark.parametrize(
-    "instance",
+    ("instance", "shown"),
     [
-        Sms(to=[FULL, "13800138000", "13700000000", "13600000000"], text=SECRET_TEXT),
-        Mms(
-            to=FULL,
-            subject=SECRET_TEXT,
-            parts=[MmsPart(name="a.txt", data=SECRET_TEXT.encode())],
+        (
+            Sms(to=[FULL, "13800138000", "13700000000", "13600000000"], text=SECRET_TEXT),
+            # three masked numbers, then how many it left out; the text only by its length
+            ["Sms(", f"to=[{MASKED}, 138****8000, 137****0000, …+1]", "text=<19 chars>"],
         ),
-        Receipt(provider="p", task_id="t", accepted=1, recipients=[FULL]),
-        DeliveryReport(provider="p", mobile=FULL, task_id="t", status="delivered"),
-        InboundMessage(provider="p", mobile=FULL, text=SECRET_TEXT),
+        (
+            Mms(
+                to=FULL,
+                subject=SECRET_TEXT,
+                parts=[MmsPart(name="a.txt", data=SECRET_TEXT.encode())],
+            ),
+            ["Mms(", f"to=[{MASKED}]", "subject=<19 chars>", "name='a.txt'", "data=<19 bytes>"],
+        ),
+        (Receipt(provider="p", task_id="t", accepted=1, recipients=[FULL]), ["Receipt(", "task_id='t'"]),
+        (
+            DeliveryReport(provider="p", mobile=FULL, task_id="t", status="delivered"),
+            ["DeliveryReport(", f"mobile='{MASKED}'", "status=delivered"],
+        ),
+        (
+            InboundMessage(provider="p", mobile=FULL, text=SECRET_TEXT),
+            ["InboundMessage(", f"mobile='{MASKED}'", "text=<19 chars>"],
+        ),
     ],
     ids=["Sms", "Mms", "Receipt", "DeliveryReport", "InboundMessage"],
 )
-def test_repr_hides_text_and_full_numbers(instance: object) -> None:
-    """Message content and full phone numbers are customer data: reprs show neither."""
+def test_repr_hides_text_and_full_numbers(instance: object, shown: list[str]) -> None:
+    """Message content and full phone numbers are customer data: reprs show neither, only the
+    masked numbers (first 3 and last 4 digits) and the sizes, which is what a log needs."""
     text = repr(instance)
-    assert FULL not in text
-    assert "918273" not in text
-    assert "…+1" in text or "Sms" not in text  # the Sms repr says how many it left out
+    for secret in SECRET_FRAGMENTS:
+        assert secret not in text, f"{secret!r} shows in {text!r}"
+    for fragment in shown:
+        assert fragment in text, f"expected {fragment!r} in {text!r}"
 
 
 @given(numbers.filter(lambda n: len(n) >= 8))
