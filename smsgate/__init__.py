@@ -13,7 +13,7 @@ Importing this package loads no plugin: plugins load on the first call that need
 
 from __future__ import annotations
 
-from smsgate._drivers import arun_flow, run_flow
+from smsgate._drivers import arun_flow, parsing_reply, run_flow
 from smsgate._gateway import (
     AsyncGateway,
     BreakerPolicy,
@@ -70,6 +70,7 @@ __all__ = [
     "get_provider",
     "hookimpl",
     "mask_mobile",
+    "parsing_reply",
     "provider_names",
     "run_flow",
     "send_in_parts",

@@ -1,13 +1,25 @@
 """The only two pieces of code that do provider I/O: a sync and an async flow driver.
 
 Both translate every httpx exception into the smsgate tree at this one boundary
-(:func:`translate_transport_error`), the way httpx maps httpcore's exceptions.
+(:func:`translate_transport_error`), the way httpx maps httpcore's exceptions. They are
+also the one place that names the provider and operation on an error leaving a flow: a
+flow and the wire parsers it calls raise errors without that context, and the driver,
+which knows which provider ran the flow, sets ``provider`` and ``operation`` on whatever
+:class:`~smsgate.SmsGateError` comes out (and on the ``cause`` of a
+:class:`~smsgate.exceptions.PartialSendError`).
+
+A flow is always closed when its driver stops, the way httpx closes an auth flow: a task
+cancelled while a request is in flight runs the flow's ``finally`` blocks at once.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Generic, TypeVar
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Generic, Self, TypeVar
 
 import attrs
 import httpx
@@ -16,12 +28,13 @@ from smsgate._provider import Flow
 from smsgate.exceptions import (
     MalformedReplyError,
     NotSentError,
+    PartialSendError,
     SmsGateError,
     TransportError,
     UncertainOutcomeError,
 )
 
-__all__ = ["arun_flow", "run_flow", "translate_transport_error"]
+__all__ = ["arun_flow", "parsing_reply", "run_flow", "translate_transport_error"]
 
 T = TypeVar("T")
 log = logging.getLogger("smsgate.transport")
@@ -98,11 +111,61 @@ def translate_transport_error(
     return err
 
 
-def _prepare(request: httpx.Request, seconds: float | None, provider: str | None) -> None:
-    if seconds is not None and "timeout" not in request.extensions:
-        request.extensions["timeout"] = httpx.Timeout(seconds).as_dict()
-    # The path only: query strings of GET-style APIs can carry credentials.
-    log.debug("%s %s %s", provider, request.method, request.url.path)
+# Replies a flow read completely inside ``parsing_reply``: after that, an exception the flow
+# raises is its own bug (building the next request, say), not a reply it could not read.
+_parsed: weakref.WeakSet[httpx.Response] = weakref.WeakSet()
+
+
+def _malformed(response: httpx.Response, exc: Exception) -> MalformedReplyError:
+    err = MalformedReplyError(
+        f"could not understand the reply ({type(exc).__name__})",
+        status_code=response.status_code,
+        body_excerpt=response.content,
+    )
+    err.__cause__ = exc
+    return err
+
+
+@contextmanager
+def parsing_reply(response: httpx.Response) -> Iterator[httpx.Response]:
+    """Read a reply inside this block: a parser that crashes on it is a malformed reply.
+
+    A flow wraps the parsing of each reply (and nothing else) in it::
+
+        def balance(self) -> Flow[Balance]:
+            response = yield build_balance_request(self.settings)
+            with smsgate.parsing_reply(response):
+                balance = parse_balance_reply(response.content)
+            return balance
+
+    Inside the block, an exception that is not an :class:`~smsgate.SmsGateError` (a
+    ``KeyError``, an XML syntax error …) becomes a
+    :class:`~smsgate.exceptions.MalformedReplyError` carrying the reply's status and the
+    first bytes of its body, with the original as ``__cause__``: a reply came, so the
+    provider may have acted. Smsgate errors the parser raises (a refusal it recognised)
+    pass through unchanged; the driver names the provider and operation on them.
+
+    Once the block has read a reply, any other exception the flow raises before its next
+    request is a bug in the flow (for example while building that request) and propagates
+    as it is. A flow that does not use this block keeps the drivers' older safety net:
+    whatever it raises after a reply is taken for a malformed reply.
+    """
+    try:
+        yield response
+    except SmsGateError:
+        raise
+    except Exception as exc:
+        raise _malformed(response, exc) from exc
+    _parsed.add(response)
+
+
+def _stamp(error: SmsGateError, provider: str | None, operation: str | None) -> None:
+    """Name the provider and operation on an error leaving a flow (and on a partial send's cause)."""
+    for err in (error, error.cause) if isinstance(error, PartialSendError) else (error,):
+        if provider is not None:
+            err.provider = provider
+        if operation is not None:
+            err.operation = operation
 
 
 @attrs.frozen
@@ -110,38 +173,58 @@ class _Done(Generic[T]):
     value: T
 
 
-def _advance(
-    flow: Flow[T],
-    outcome: httpx.Response | TransportError | None,
-    provider: str | None,
-    operation: str | None,
-) -> httpx.Request | _Done[T]:
-    """Feed the last outcome into ``flow``; return its next request or its result.
+class _Drive(Generic[T]):
+    """One run of a flow, shared by both drivers: everything but the ``client.send`` call.
 
-    A parser that crashes on a reply (anything but an smsgate error) becomes a
-    :class:`MalformedReplyError`: a reply came, so the provider may have acted.
+    Used as a context manager: on the way out it closes the flow (a no-op once the flow has
+    finished) and names the provider and operation on the error that leaves, if any.
     """
-    try:
-        if outcome is None:
-            return next(flow)
-        if isinstance(outcome, TransportError):
-            return flow.throw(outcome)
-        return flow.send(outcome)
-    except StopIteration as stop:
-        return _Done(stop.value)
-    except SmsGateError:
-        raise
-    except Exception as exc:
-        if not isinstance(outcome, httpx.Response):
+
+    def __init__(
+        self, flow: Flow[T], provider: str | None, operation: str | None, timeout: float | None
+    ) -> None:
+        self.flow = flow
+        self.provider = provider
+        self.operation = operation
+        self.timeout = timeout
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.flow.close()
+        if isinstance(exc, SmsGateError):
+            _stamp(exc, self.provider, self.operation)
+
+    def advance(self, outcome: httpx.Response | TransportError | None) -> httpx.Request | _Done[T]:
+        """Feed the last outcome into the flow; return its next request (prepared) or its result."""
+        try:
+            if outcome is None:
+                request = next(self.flow)
+            elif isinstance(outcome, TransportError):
+                request = self.flow.throw(outcome)
+            else:
+                request = self.flow.send(outcome)
+        except StopIteration as stop:
+            return _Done(stop.value)
+        except SmsGateError:
             raise
-        err = MalformedReplyError(
-            f"could not understand the reply ({type(exc).__name__})",
-            status_code=outcome.status_code,
-            body_excerpt=outcome.content,
-            provider=provider,
-            operation=operation,
-        )
-        raise err from exc
+        except Exception as exc:
+            # The fallback for flows that do not read replies inside ``parsing_reply``.
+            if not isinstance(outcome, httpx.Response) or outcome in _parsed:
+                raise
+            raise _malformed(outcome, exc) from exc
+        if self.timeout is not None and "timeout" not in request.extensions:
+            request.extensions["timeout"] = httpx.Timeout(self.timeout).as_dict()
+        # The path only: query strings of GET-style APIs can carry credentials.
+        log.debug("%s %s %s", self.provider, request.method, request.url.path)
+        return request
+
+    def failed(self, exc: Exception) -> TransportError:
+        """The smsgate error for an httpx exception raised while sending."""
+        return translate_transport_error(exc, provider=self.provider, operation=self.operation)
 
 
 def run_flow(
@@ -152,17 +235,22 @@ def run_flow(
     operation: str | None = None,
     timeout: float | None = None,
 ) -> T:
-    """Drive ``flow`` to completion over a sync ``client``; return its result."""
-    step = _advance(flow, None, provider, operation)
-    while not isinstance(step, _Done):
-        _prepare(step, timeout, provider)
-        outcome: httpx.Response | TransportError
-        try:
-            outcome = client.send(step)
-        except _HTTPX_ERRORS as exc:
-            outcome = translate_transport_error(exc, provider=provider, operation=operation)
-        step = _advance(flow, outcome, provider, operation)
-    return step.value
+    """Drive ``flow`` to completion over a sync ``client``; return its result.
+
+    :param provider: the name of the provider whose flow this is, set on any error leaving it.
+    :param operation: the operation (``"send"``, ``"balance"`` …), set on any error leaving it.
+    :param timeout: seconds allowed per request, unless a request sets its own.
+    """
+    with _Drive(flow, provider, operation, timeout) as run:
+        step = run.advance(None)
+        while not isinstance(step, _Done):
+            outcome: httpx.Response | TransportError
+            try:
+                outcome = client.send(step)
+            except _HTTPX_ERRORS as exc:
+                outcome = run.failed(exc)
+            step = run.advance(outcome)
+        return step.value
 
 
 async def arun_flow(
@@ -173,14 +261,17 @@ async def arun_flow(
     operation: str | None = None,
     timeout: float | None = None,  # noqa: ASYNC109 - per-request HTTP timeout, not a deadline
 ) -> T:
-    """Drive ``flow`` to completion over an async ``client``; return its result."""
-    step = _advance(flow, None, provider, operation)
-    while not isinstance(step, _Done):
-        _prepare(step, timeout, provider)
-        outcome: httpx.Response | TransportError
-        try:
-            outcome = await client.send(step)
-        except _HTTPX_ERRORS as exc:
-            outcome = translate_transport_error(exc, provider=provider, operation=operation)
-        step = _advance(flow, outcome, provider, operation)
-    return step.value
+    """Drive ``flow`` to completion over an async ``client``; return its result.
+
+    The arguments are those of :func:`run_flow`. A cancelled task closes the flow.
+    """
+    with _Drive(flow, provider, operation, timeout) as run:
+        step = run.advance(None)
+        while not isinstance(step, _Done):
+            outcome: httpx.Response | TransportError
+            try:
+                outcome = await client.send(step)
+            except _HTTPX_ERRORS as exc:
+                outcome = run.failed(exc)
+            step = run.advance(outcome)
+        return step.value

@@ -276,10 +276,6 @@ class _GatewayCore(Generic[ClientT]):
                 self._failed(command, reply.error)
 
     def _failed(self, attempt: Attempt, error: SmsGateError) -> None:
-        if error.provider is None:
-            error.provider = attempt.provider.name
-        if error.operation is None:
-            error.operation = attempt.operation.value
         log.warning(
             "%s failed on %s (attempt %d, %s, code %s)",
             attempt.operation.value,

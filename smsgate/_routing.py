@@ -510,10 +510,6 @@ class Router:
                     return value
                 assert isinstance(outcome, Failure)
                 error = outcome.error
-                if error.provider is None:
-                    error.provider = provider.name
-                if error.operation is None:
-                    error.operation = operation.value
                 breaker.record(error)
                 decisive = error
                 if isinstance(error, PartialBatchError):

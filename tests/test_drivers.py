@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
 import httpx
 import pytest
 
-from smsgate import Flow, arun_flow, run_flow
+from smsgate import Flow, Receipt, arun_flow, parsing_reply, run_flow, send_in_parts
 from smsgate.exceptions import (
     MalformedReplyError,
     NotSentError,
+    PartialSendError,
     ProviderOutageError,
     UncertainOutcomeError,
     ValidationError,
@@ -239,3 +241,112 @@ async def test_http_error_status_is_given_to_the_flow(mode: str) -> None:
 
     result = await drive(mode, flow(), lambda request: httpx.Response(500, text="error"))
     assert result == (500, "error")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_driver_names_provider_and_operation_on_errors_leaving_the_flow(mode: str) -> None:
+    """Parsers raise without context; the driver, which knows whose flow it ran, adds it."""
+
+    def flow() -> Flow[None]:
+        yield httpx.Request("POST", "http://provider.test/send")
+        raise ProviderOutageError("busy", code="9")
+
+    with pytest.raises(ProviderOutageError) as info:
+        await drive(mode, flow(), lambda request: httpx.Response(200, text="9"), provider="acme-2")
+    assert (info.value.provider, info.value.operation) == ("acme-2", "send")
+    assert str(info.value) == "[acme-2] busy (code 9)"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_partial_send_and_its_cause_both_name_the_provider(mode: str) -> None:
+    """A flow split into requests by send_in_parts: the error and its cause carry the context."""
+
+    def part(number: int) -> Flow[Receipt]:
+        reply = yield httpx.Request("POST", f"http://provider.test/send/{number}")
+        if reply.status_code != 200:
+            raise ProviderOutageError("busy")
+        return Receipt(provider="acme", task_id=str(number), accepted=1)
+
+    def flow() -> Flow[list[Receipt]]:
+        return (yield from send_in_parts([1, 2], part, pending=list))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200 if request.url.path.endswith("/1") else 503)
+
+    with pytest.raises(PartialSendError) as info:
+        await drive(mode, flow(), handler)
+    error = info.value
+    assert (error.provider, error.operation) == ("acme", "send")
+    assert (error.cause.provider, error.cause.operation) == ("acme", "send")
+    assert [r.task_id for r in error.receipts] == ["1"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_parser_crash_inside_parsing_reply_is_a_malformed_reply(mode: str) -> None:
+    """parsing_reply turns a crash while reading a reply into MalformedReplyError."""
+
+    def flow() -> Flow[int]:
+        reply = yield httpx.Request("POST", "http://provider.test/send")
+        with parsing_reply(reply):
+            return int(reply.text)
+
+    with pytest.raises(MalformedReplyError) as info:
+        await drive(mode, flow(), lambda request: httpx.Response(200, text="not a number"))
+    assert isinstance(info.value.__cause__, ValueError)
+    assert info.value.body_excerpt == b"not a number"
+    assert (info.value.provider, info.value.operation) == ("acme", "send")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_crash_while_building_the_next_request_is_a_bug_not_a_malformed_reply(mode: str) -> None:
+    """Once the reply was read inside parsing_reply, a later exception propagates as it is."""
+
+    def flow() -> Flow[str]:
+        reply = yield httpx.Request("POST", "http://provider.test/token")
+        with parsing_reply(reply):
+            token = reply.text
+        headers: dict[str, str] = {}
+        second = yield httpx.Request("POST", "http://provider.test/send", headers=headers["x-" + token])
+        return second.text
+
+    with pytest.raises(KeyError):
+        await drive(mode, flow(), lambda request: httpx.Response(200, text="tok"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_smsgate_errors_inside_parsing_reply_pass_through(mode: str) -> None:
+    """A refusal the parser recognises is not turned into a malformed reply."""
+
+    def flow() -> Flow[None]:
+        reply = yield httpx.Request("POST", "http://provider.test/send")
+        with parsing_reply(reply):
+            raise ProviderOutageError(f"busy {reply.text}")
+
+    with pytest.raises(ProviderOutageError):
+        await drive(mode, flow(), lambda request: httpx.Response(200, text="9"))
+
+
+async def test_a_cancelled_async_run_closes_the_flow() -> None:
+    """Cancelling the task mid-request runs the flow's finally blocks at once."""
+    started = asyncio.Event()
+    closed: list[bool] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.sleep(60)
+        return httpx.Response(200)
+
+    def flow() -> Flow[None]:
+        try:
+            yield httpx.Request("POST", "http://provider.test/send")
+        finally:
+            closed.append(True)
+
+    running = flow()  # held here, so only the driver can close it before the test ends
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        task = asyncio.create_task(arun_flow(running, client, provider="acme"))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert closed == [True]

@@ -60,12 +60,24 @@ def test_plan_yields_attempts_and_sleeps_and_needs_no_io() -> None:
     assert a.calls["send"] == b.calls["send"] == 0  # nothing ran: the plan only decides
 
 
-def test_plan_fills_in_provider_and_operation_of_errors() -> None:
-    router = Router([InMemoryProvider("a")], retry=RetryPolicy(attempts=1), clock=Clock())
-    plan = router.plan(Operation.BALANCE, lambda p, _: p.balance())
-    next(plan)
-    with pytest.raises(errors.AuthenticationError) as info:
-        plan.send(Failure(errors.AuthenticationError("no")))
+class _Refusing(smsgate.Provider):
+    """A provider whose balance flow refuses without naming itself, as wire parsers do."""
+
+    capabilities = smsgate.Capabilities(balance=True)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def balance(self, kind: str = "sms") -> smsgate.Flow[smsgate.Balance]:
+        yield from ()
+        raise errors.AuthenticationError("no")
+
+
+def test_errors_leaving_a_gateway_name_the_provider_and_operation() -> None:
+    """The driver names the provider and operation on an error no layer below named."""
+    with smsgate.Gateway(_Refusing("a"), retry=RetryPolicy(attempts=1)) as gateway:
+        with pytest.raises(errors.AuthenticationError) as info:
+            gateway.balance()
     assert (info.value.provider, info.value.operation) == ("a", "balance")
 
 
