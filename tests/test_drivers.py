@@ -305,8 +305,8 @@ async def test_a_crash_while_building_the_next_request_is_a_bug_not_a_malformed_
         reply = yield httpx.Request("POST", "http://provider.test/token")
         with parsing_reply(reply):
             token = reply.text
-        headers: dict[str, str] = {}
-        second = yield httpx.Request("POST", "http://provider.test/send", headers=headers["x-" + token])
+        known: dict[str, str] = {}  # the bug: a header looked up that was never stored
+        second = yield httpx.Request("POST", "http://provider.test/send", headers={"x-token": known[token]})
         return second.text
 
     with pytest.raises(KeyError):
