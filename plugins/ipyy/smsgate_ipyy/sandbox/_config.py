@@ -55,6 +55,17 @@ class Account:
         return self.pay_mode.startswith("后")
 
 
+def _demo_account(name: str, userid: str, *, funded: bool) -> Account:
+    """One account of the published demo configuration: password ``<name>-password``."""
+    return Account(
+        account=name,
+        password=f"{name}-password",
+        userid=userid,
+        sms_balance=1_000_000 if funded else 0,
+        mms_balance=100_000 if funded else 0,
+    )
+
+
 def _outcomes(value: Mapping[str, str] | None) -> dict[str, str]:
     result = dict(value or {})
     for suffix, vendor_code in result.items():
@@ -115,27 +126,9 @@ class SandboxConfig:
         until a receiver is attached through the admin API."""
         return cls(
             accounts=[
-                Account(
-                    account="demo",
-                    password="demo-password",  # noqa: S106 - published demo credentials
-                    userid="1001",
-                    sms_balance=1_000_000,
-                    mms_balance=100_000,
-                ),
-                Account(
-                    account="poor",
-                    password="poor-password",  # noqa: S106 - published demo credentials
-                    userid="1002",
-                    sms_balance=0,
-                    mms_balance=0,
-                ),
-                Account(
-                    account="push",
-                    password="push-password",  # noqa: S106 - published demo credentials
-                    userid="1003",
-                    sms_balance=1_000_000,
-                    mms_balance=100_000,
-                ),
+                _demo_account("demo", "1001", funded=True),
+                _demo_account("poor", "1002", funded=False),
+                _demo_account("push", "1003", funded=True),
             ]
         )
 

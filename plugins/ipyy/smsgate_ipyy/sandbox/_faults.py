@@ -324,6 +324,10 @@ class FaultMiddleware:
         if rule is None:
             await self.app(scope, receive, send)
             return
+        await self._apply(rule, path, scope, receive, send)
+
+    async def _apply(self, rule: FaultRule, path: str, scope: Scope, receive: Any, send: Any) -> None:
+        """Answer the request as ``rule`` says, passing it on to the app where the fault needs it."""
         if rule.kind == "latency":
             await asyncio.sleep(1.0 if rule.seconds is None else rule.seconds)
             await self.app(scope, receive, send)
@@ -334,18 +338,23 @@ class FaultMiddleware:
             await send({"type": "http.response.start", "status": 200, "headers": []})
             raise _DropConnection("sandbox fault: connection dropped after the request was read")
         else:
-            body = await _read_body(receive)
-            if rule.kind == "status":
-                text = rule.body if rule.body is not None else f"{rule.status} sandbox fault"
-                await _respond(send, rule.status, text.encode("utf-8"), b"text/plain; charset=utf-8")
-            elif rule.kind == "garbage":
-                data = rule.body.encode("utf-8") if rule.body is not None else _GARBAGE
-                await _respond(send, 200, data, b"text/html; charset=utf-8")
-            elif rule.kind == "vendor":
-                data, ctype = vendor_reply(path, scope, body, rule.code)
-                await _respond(send, 200, data, ctype)
-            else:  # hang
-                await self._hang(receive, send, 60.0 if rule.seconds is None else rule.seconds)
+            await self._replace(rule, path, scope, receive, send)
+
+    async def _replace(self, rule: FaultRule, path: str, scope: Scope, receive: Any, send: Any) -> None:
+        """The faults that answer instead of the app, once the request is read: a status,
+        garbage, a vendor code, a hang."""
+        body = await _read_body(receive)
+        if rule.kind == "status":
+            text = rule.body if rule.body is not None else f"{rule.status} sandbox fault"
+            await _respond(send, rule.status, text.encode("utf-8"), b"text/plain; charset=utf-8")
+        elif rule.kind == "garbage":
+            data = rule.body.encode("utf-8") if rule.body is not None else _GARBAGE
+            await _respond(send, 200, data, b"text/html; charset=utf-8")
+        elif rule.kind == "vendor":
+            data, ctype = vendor_reply(path, scope, body, rule.code)
+            await _respond(send, 200, data, ctype)
+        else:  # hang
+            await self._hang(receive, send, 60.0 if rule.seconds is None else rule.seconds)
 
     async def _hang(self, receive: Any, send: Any, bound: float) -> None:
         release = self._release

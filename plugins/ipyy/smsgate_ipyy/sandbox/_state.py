@@ -19,11 +19,14 @@ from xml.sax.saxutils import escape
 
 import attrs
 
-from smsgate_ipyy._crypto import CHINA, md5_upper
-
 from ._config import DELIVERED_CODE, Account, SandboxConfig
+from ._des import md5_upper
+from ._log import RequestEntry
 
-__all__ = ["InboundItem", "Push", "ReportItem", "SandboxState"]
+__all__ = ["CHINA", "InboundItem", "Login", "Push", "ReportItem", "SandboxState"]
+
+#: The gateway's time zone (China Standard Time, UTC+8, no daylight saving).
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 #: spec 4.3 / 5.3: ``yyyy-MM-dd HH:mm:ss`` in China time.
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -164,6 +167,17 @@ class _Live:
 
 
 @attrs.frozen
+class Login:
+    """The outcome of :meth:`SandboxState.check_login`: the ``account`` (a copy, balances
+    included) when the login holds, else ``None`` and the ``refusal`` (a result-code name);
+    ``password_style`` says whether the password came ``plain`` or as its ``md5``."""
+
+    account: Account | None
+    password_style: str
+    refusal: str = ""
+
+
+@attrs.frozen
 class Submission:
     """The result of :meth:`SandboxState.submit`: either ``refusal`` (a result-code name)
     or a task id with the balance left and the number of recipients accepted."""
@@ -194,7 +208,7 @@ class SandboxState:
         self._accounts: dict[str, _Live] = {a.account: _Live.of(a) for a in self.config.accounts}
         self._pending: list[tuple[float, int, _Pending]] = []
         self._outbox: dict[tuple[str, PushKind], list[ReportItem | InboundItem]] = {}
-        self._log: deque[dict[str, Any]] = deque(maxlen=self.config.log_limit)
+        self._log: deque[RequestEntry] = deque(maxlen=self.config.log_limit)
         self._push_log: deque[dict[str, Any]] = deque(maxlen=self.config.log_limit)
         self._request_seq = itertools.count(1)
         # longest suffix first, so the most specific rule wins
@@ -208,23 +222,23 @@ class SandboxState:
 
     # -- accounts --------------------------------------------------------------------------
 
-    def check_login(self, account: str, password: str) -> tuple[str | None, str]:
+    def check_login(self, account: str, password: str) -> Login:
         """Check a login as the form endpoints do (wire notes §7: plain password or its
-        upper-case MD5). Returns ``(refusal code name or None, password style)``."""
+        upper-case MD5): the account when it holds, else the refusal code's name."""
         style = "md5" if len(password) == 32 and password.isalnum() and password.isupper() else "plain"
         if not account:
-            return "UserNameEmpty", style
+            return Login(None, style, "UserNameEmpty")
         if not password:
-            return "PasswordEmpty", style
+            return Login(None, style, "PasswordEmpty")
         with self.lock:
             live = self._accounts.get(account)
             if live is None:
-                return "UserNameError", style
+                return Login(None, style, "UserNameError")
             if password == live.account.password:
-                return None, "plain"
+                return Login(attrs.evolve(live.account), "plain")
             if password == live.md5:
-                return None, "md5"
-        return "PasswordError", style
+                return Login(attrs.evolve(live.account), "md5")
+        return Login(None, style, "PasswordError")
 
     def get_account(self, account: str) -> Account | None:
         """A copy of the named account as it is now (balances included), or ``None``."""
@@ -249,17 +263,8 @@ class SandboxState:
 
     @staticmethod
     def _summary(live: _Live) -> dict[str, Any]:
-        account = live.account
-        return {
-            "account": account.account,
-            "userid": account.userid,
-            "sms_balance": account.sms_balance,
-            "mms_balance": account.mms_balance,
-            "pay_mode": account.pay_mode,
-            "callback_url": account.callback_url,
-            "require_signature": account.require_signature,
-            "extno_allowed": account.extno_allowed,
-            "reports_allowed": account.reports_allowed,
+        settings = attrs.asdict(live.account, filter=lambda field, _: field.name != "password")
+        return settings | {
             "sms_sent": live.sms_sent,
             "mms_sent": live.mms_sent,
             "queued_reports": len(live.reports),
@@ -496,16 +501,19 @@ class SandboxState:
 
     # -- inspection ------------------------------------------------------------------------
 
-    def log_request(self, entry: dict[str, Any]) -> None:
-        """Append what the app understood from one request to the inspection log."""
+    def log_request(self, entry: RequestEntry) -> None:
+        """Append what the app understood from one request to the inspection log, numbered."""
         with self.lock:
-            entry["seq"] = next(self._request_seq)
-            self._log.append(entry)
+            self._log.append(attrs.evolve(entry, seq=next(self._request_seq)))
 
-    def requests(self) -> list[dict[str, Any]]:
-        """The inspection log, newest last (bounded by ``config.log_limit``)."""
+    def entries(self) -> list[RequestEntry]:
+        """The inspection log as typed entries, newest last (bounded by ``config.log_limit``)."""
         with self.lock:
             return list(self._log)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The inspection log as plain data, newest last (bounded by ``config.log_limit``)."""
+        return [entry.as_dict() for entry in self.entries()]
 
     def clear_requests(self) -> None:
         """Empty the inspection log."""

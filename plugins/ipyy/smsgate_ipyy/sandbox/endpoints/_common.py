@@ -1,0 +1,291 @@
+"""What every endpoint family shares: reading a request's parameters, the call being
+answered (which becomes its inspection-log entry), the checks of a send, and the
+``<returnsms>`` replies.
+
+Request decoding is as tolerant as the real gateway (wire notes §7: GET, urlencoded or
+multipart bodies, query and form mixed with the query winning, case-insensitive parameter
+names, raw UTF-8 in urlencoded bodies, plain or MD5 passwords) and the checks are as strict
+(chapter 9 codes for every refusal). Replies are built with format strings: the plain send is
+the hot path and must stay cheap (thousands of requests per second).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import attrs
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .._codes import MSG_AUTH_EMPTY, MSG_AUTH_WRONG, ResultCode, code
+from .._config import Account
+from .._log import Outcome, RequestEntry
+from .._state import CHINA, TIME_FORMAT, XML_DECLARATION, Login, SandboxState, Submission
+
+__all__ = [
+    "GBK_TYPE",
+    "JSON_TYPE",
+    "XML_TYPE",
+    "Call",
+    "Handler",
+    "ReplyFormat",
+    "auth_message",
+    "check_ext_and_time",
+    "check_mobiles",
+    "check_text",
+    "json_bytes",
+    "read_params",
+    "refuse_send",
+    "returnsms",
+    "send_outcome",
+    "send_reply",
+    "split_mobiles",
+    "submit_send",
+    "valid_mobile",
+]
+
+XML_TYPE = "text/xml; charset=utf-8"
+GBK_TYPE = "text/xml; charset=gb2312"
+JSON_TYPE = "application/json; charset=utf-8"
+_GBK_DECLARATION = '<?xml version="1.0" encoding="gb2312" ?>'
+
+# spec 1.2: content + 【signature】; the signature may also lead, as gateways accept both.
+_SIGNATURE = re.compile(r"^【[^【】]+】|【[^【】]+】$")
+
+#: An endpoint: answers one request against the sandbox's state.
+Handler = Callable[[Request, SandboxState], Awaitable[Response]]
+#: The reply format of a ``<returnsms>`` endpoint.
+ReplyFormat = Literal["xml", "gbk", "json"]
+
+_OK = code("OK")
+
+
+# -- request reading -------------------------------------------------------------------------
+
+
+def _merge_pairs(target: dict[str, str], text: str, encoding: str) -> None:
+    # ASP.NET collections are case-insensitive; the first value of a repeated name is kept
+    for key, value in parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="replace"):
+        target.setdefault(key.lower(), value)
+
+
+async def _read_multipart(request: Request, encoding: str, form: dict[str, str]) -> None:
+    async with request.form() as parsed:
+        for key, value in parsed.multi_items():
+            if isinstance(value, UploadFile):
+                text = (await value.read()).decode(encoding, "replace")
+            else:
+                text = value
+            form.setdefault(key.lower(), text)
+
+
+async def _read_form(request: Request, encoding: str) -> tuple[dict[str, str], str]:
+    form: dict[str, str] = {}
+    if request.method != "POST":
+        return form, "query"
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        await _read_multipart(request, encoding, form)
+        return form, "multipart"
+    body = await request.body()
+    if not body:
+        return form, "query"
+    _merge_pairs(form, body.decode(encoding, "replace"), encoding)
+    return form, "urlencoded"
+
+
+async def read_params(request: Request, encoding: str = "utf-8") -> tuple[dict[str, str], str]:
+    """The request's parameters with lower-cased names, and how they came (for the log).
+
+    The query wins over the form (wire notes §7: ASP.NET ``Request[...]`` looks in the query
+    string first). Urlencoded bodies are decoded before unquoting so raw, un-percent-encoded
+    UTF-8 (or GBK on smsGBK.aspx) survives."""
+    form, style = await _read_form(request, encoding)
+    raw_query: bytes = request.scope.get("query_string", b"")
+    if not raw_query:
+        return form, style
+    query: dict[str, str] = {}
+    _merge_pairs(query, raw_query.decode(encoding, "replace"), encoding)
+    form.update(query)
+    return form, style if style == "query" else style + "+query"
+
+
+@attrs.define
+class Call:
+    """One gateway request being answered: what its inspection-log entry will say.
+
+    A handler fills it in as it reads the request (``fields`` in the order the log shows
+    them); :meth:`finish` freezes it into a :class:`~smsgate_ipyy.sandbox._log.RequestEntry`
+    and logs it, once, with the answer given."""
+
+    state: SandboxState
+    endpoint: str
+    method: str
+    encoding: str
+    action: str = ""
+    account: str = ""
+    password_style: str | None = None
+    fields: dict[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    async def read(
+        cls, request: Request, state: SandboxState, endpoint: str, encoding: str = "utf-8"
+    ) -> tuple[Call, dict[str, str]]:
+        """The call of a form endpoint, with the request's parameters (see :func:`read_params`)."""
+        params, style = await read_params(request, encoding)
+        call = cls(
+            state, endpoint, request.method, style, params.get("action", ""), params.get("account", "")
+        )
+        return call, params
+
+    def login(self, account: str, password: str) -> Login:
+        """Check the login (noting how the password came); see ``SandboxState.check_login``."""
+        login = self.state.check_login(account, password)
+        self.password_style = login.password_style
+        return login
+
+    def finish(self, result: ResultCode, task_id: str = "") -> None:
+        """Log the call with the result it was answered with."""
+        self.state.log_request(
+            RequestEntry(
+                time=self.state.now().strftime(TIME_FORMAT),
+                endpoint=self.endpoint,
+                method=self.method,
+                encoding=self.encoding,
+                action=self.action,
+                account=self.account,
+                password_style=self.password_style,
+                fields=self.fields,
+                outcome=Outcome(result.name, result.number, result.message, task_id),
+            )
+        )
+
+
+# -- checks of a send ------------------------------------------------------------------------
+
+
+def split_mobiles(raw: str) -> list[str]:
+    """spec 1.2: numbers separated by half-width commas; a trailing comma is common and harmless."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def valid_mobile(mobile: str) -> bool:
+    """A mainland mobile number: 11 ASCII digits starting with 1."""
+    return len(mobile) == 11 and mobile.isascii() and mobile.isdigit() and mobile[0] == "1"
+
+
+def check_mobiles(state: SandboxState, mobiles: list[str]) -> str | None:
+    """The refusal (a result-code name) of a send's recipient list, or ``None``."""
+    if not mobiles:
+        return "MsisdnEmpty"
+    if not all(valid_mobile(mobile) for mobile in mobiles):
+        return "MsisdnError"
+    if len(mobiles) > state.config.max_recipients:
+        return "MsisdnsMany"
+    return None
+
+
+def check_text(state: SandboxState, account: Account, text: str) -> str | None:
+    """The refusal of an SMS text (empty, too long, no 【signature】 where one is needed), or ``None``."""
+    if not text:
+        return "ContentEmpty"
+    if len(text) > state.config.max_content_length:
+        return "ContentLong"
+    if account.require_signature and not _SIGNATURE.search(text.strip()):
+        return "RequiredSuffix"
+    return None
+
+
+def check_ext_and_time(account: Account, ext: str, send_time: str) -> tuple[str | None, dt.datetime | None]:
+    """The refusal of ``extno`` (spec 1.2: digits only, at most 5, and only where the
+    account allows it) or ``sendtime`` (``yyyy-MM-dd HH:mm:ss`` China time), else ``None``
+    and the scheduled time (``None``: now)."""
+    if ext and (len(ext) > 5 or not ext.isascii() or not ext.isdigit() or not account.extno_allowed):
+        return "ExtNumberError", None
+    if not send_time:
+        return None, None
+    try:
+        return None, dt.datetime.strptime(send_time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+    except ValueError:
+        return "ParamError", None
+
+
+def auth_message(refusal: str) -> str:
+    """spec 3.4 / 7.3: the words the balance and password replies give a refused login."""
+    return MSG_AUTH_EMPTY if refusal in ("UserNameEmpty", "PasswordEmpty") else MSG_AUTH_WRONG
+
+
+# -- replies ---------------------------------------------------------------------------------
+
+
+def json_bytes(data: Any) -> bytes:
+    """Compact UTF-8 JSON, non-ASCII kept as is (as the gateway writes it)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def returnsms(fmt: ReplyFormat, fields: dict[str, str]) -> Response:
+    """A ``<returnsms>`` reply in the endpoint's format: JSON with every value quoted, or XML
+    with one element per line (GB2312-declared and GBK-encoded on smsGBK.aspx)."""
+    if fmt == "json":
+        return Response(json_bytes(fields), media_type=JSON_TYPE)
+    declaration = _GBK_DECLARATION if fmt == "gbk" else XML_DECLARATION
+    rows = "".join(f"\t<{name}>{value}</{name}>\n" for name, value in fields.items())
+    text = f"{declaration}\n<returnsms>\n{rows}</returnsms>\n"
+    if fmt == "gbk":
+        return Response(text.encode("gbk"), media_type=GBK_TYPE)
+    return Response(text.encode("utf-8"), media_type=XML_TYPE)
+
+
+def send_reply(
+    fmt: ReplyFormat, result: ResultCode, remaining: int = 0, task_id: str = "", count: int = 0
+) -> Response:
+    """spec 1.3 / 1.4 and wire notes §4: ``Success`` or ``Faild``; on failure taskID is
+    empty and the numbers are ``0``; JSON quotes every value."""
+    return returnsms(
+        fmt,
+        {
+            "returnstatus": "Success" if result.name == "OK" else "Faild",
+            "message": result.message,
+            "remainpoint": str(remaining),
+            "taskID": task_id,
+            "successCounts": str(count),
+        },
+    )
+
+
+def refuse_send(call: Call, fmt: ReplyFormat, refusal: str) -> Response:
+    """Log the call as refused with ``refusal`` (a result-code name) and answer it so."""
+    result = code(refusal)
+    call.finish(result)
+    return send_reply(fmt, result)
+
+
+def send_outcome(call: Call, fmt: ReplyFormat, submitted: Submission) -> Response:
+    """Log and answer a send the state accepted (task id, balance left) or refused."""
+    if submitted.refusal:
+        return refuse_send(call, fmt, submitted.refusal)
+    call.finish(_OK, submitted.task_id)
+    return send_reply(fmt, _OK, submitted.remaining, submitted.task_id, submitted.accepted)
+
+
+def submit_send(
+    call: Call,
+    fmt: ReplyFormat,
+    account: Account,
+    kind: Literal["sms", "mms"],
+    mobiles: list[str],
+    *,
+    ext: str,
+    send_time: str,
+) -> Response:
+    """The last steps of every form send: check ``extno`` and ``sendtime``, charge and queue
+    the send, then log and answer it."""
+    refusal, send_at = check_ext_and_time(account, ext, send_time)
+    if refusal:
+        return refuse_send(call, fmt, refusal)
+    return send_outcome(call, fmt, call.state.submit(account.account, kind, mobiles, ext, send_at))
