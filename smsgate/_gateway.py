@@ -349,8 +349,8 @@ class Gateway(_GatewayCore[httpx.Client]):
     """Send and read messages through one or several providers (synchronous).
 
     >>> import smsgate
-    >>> from smsgate.testing import InMemoryProvider
-    >>> with smsgate.Gateway([InMemoryProvider("a"), InMemoryProvider("b")]) as gateway:
+    >>> providers = [smsgate.get_provider("memory", name=name) for name in ("a", "b")]
+    >>> with smsgate.Gateway(providers) as gateway:
     ...     receipt = gateway.send(smsgate.Sms(to="13800138000", text="hi【shop】"))
     >>> receipt.provider, receipt.attempts
     ('a', 1)
@@ -452,9 +452,8 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     """The asynchronous twin of :class:`Gateway`: same constructor, same methods as coroutines.
 
     >>> import asyncio, smsgate
-    >>> from smsgate.testing import InMemoryProvider
     >>> async def main() -> str:
-    ...     async with smsgate.AsyncGateway(InMemoryProvider()) as gateway:
+    ...     async with smsgate.AsyncGateway(smsgate.get_provider("memory")) as gateway:
     ...         receipt = await gateway.send(smsgate.Sms(to="13800138000", text="hi【shop】"))
     ...     return receipt.provider
     >>> asyncio.run(main())

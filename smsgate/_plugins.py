@@ -6,11 +6,13 @@ entry points of the group ``smsgate`` once, under a lock.
 
 ``SMSGATE_PLUGINS`` restricts loading: unset loads every installed plugin; a
 comma-separated list of entry-point names loads only those; an empty value loads none.
-The built-in ``memory`` provider (:class:`smsgate.testing.InMemoryProvider`) is always there.
+The plugins of :data:`DEFAULT_PLUGINS` ship inside smsgate and are always registered, before
+any installed plugin: the built-in ``memory`` provider is there even with ``SMSGATE_PLUGINS=""``.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 import os
@@ -23,25 +25,24 @@ from smsgate import hookspecs
 from smsgate._provider import Provider
 from smsgate.exceptions import ConfigurationError, DuplicateProviderError, UnknownProviderError
 
-__all__ = ["ENTRY_POINT_GROUP", "get_plugin_manager", "get_provider", "provider_names", "reset_plugins"]
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "get_plugin_manager",
+    "get_provider",
+    "provider_names",
+    "reset_plugins",
+]
 
 ENTRY_POINT_GROUP = "smsgate"
 ENV_VAR = "SMSGATE_PLUGINS"
 log = logging.getLogger("smsgate.plugins")
 
 
-class _Builtin:
-    """The core's own plugin: registers the in-memory test provider."""
-
-    @staticmethod
-    @hookspecs.hookimpl
-    def register_providers(register: Any) -> None:
-        def memory(**config: Any) -> Provider:
-            from smsgate.testing import InMemoryProvider  # noqa: PLC0415 - lazy by design
-
-            return InMemoryProvider(**config)
-
-        register("memory", memory)
+#: The plugins that ship inside smsgate (module names), registered under their own names
+#: before the entry points load, as simonw/llm registers its default plugins. Each is imported
+#: only when plugins load.
+DEFAULT_PLUGINS: tuple[str, ...] = ("smsgate.default_plugins.memory",)
 
 
 class _Registry:
@@ -64,7 +65,8 @@ def _wanted() -> set[str] | None:
 def _load() -> pluggy.PluginManager:
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
-    manager.register(_Builtin(), name="smsgate.builtin")
+    for module_name in DEFAULT_PLUGINS:
+        manager.register(importlib.import_module(module_name), name=module_name)
     wanted = _wanted()
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if wanted is not None and ep.name not in wanted:

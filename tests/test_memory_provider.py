@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -29,8 +30,8 @@ def client() -> Any:
         yield c
 
 
-def run(flow: Any, client: httpx.Client) -> Any:
-    return smsgate.run_flow(flow, client, provider="memory")
+def run(flow: Any, client: httpx.Client, provider: str = "memory") -> Any:
+    return smsgate.run_flow(flow, client, provider=provider)
 
 
 def test_send_records_outbox_charges_balance_and_returns_unique_task_ids(client: httpx.Client) -> None:
@@ -100,6 +101,27 @@ def test_failure_in_a_later_batch_request_is_a_partial_batch_error(client: httpx
     assert info.value.failover_safe
 
 
+def test_failure_in_a_later_part_of_a_split_send_is_a_partial_send_error(client: httpx.Client) -> None:
+    provider = InMemoryProvider(capabilities=Capabilities(max_recipients=1))
+    provider.script(None, errors.NotSentError, operation="send")
+    with pytest.raises(errors.PartialSendError) as info:
+        run(provider.send(SMS), client)
+    [accepted] = info.value.receipts
+    assert accepted.recipients == SMS.to[:1]
+    assert info.value.pending == (attrs.evolve(SMS, to=SMS.to[1:]),)
+    assert isinstance(info.value.cause, errors.NotSentError)
+    assert [e.receipt for e in provider.outbox] == [accepted]
+
+
+def test_balance_running_out_in_a_later_part_is_a_partial_send_error(client: httpx.Client) -> None:
+    provider = InMemoryProvider(capabilities=Capabilities(max_recipients=1), balance=1)
+    with pytest.raises(errors.PartialSendError) as info:
+        run(provider.send(SMS), client)
+    assert len(info.value.receipts) == 1
+    assert isinstance(info.value.cause, errors.InsufficientBalanceError)
+    assert provider.balances["sms"] == Decimal(0)
+
+
 def _error_classes() -> list[type[errors.SmsGateError]]:
     return [
         cls
@@ -113,13 +135,13 @@ def test_fail_next_can_raise_every_class_of_the_tree(cls: type[errors.SmsGateErr
     provider = InMemoryProvider("alpha")
     provider.fail_next(cls)
     with pytest.raises(cls) as info:
-        run(provider.send(SMS), client)
+        run(provider.send(SMS), client, provider="alpha")
     assert info.value.operation == "send"
     if not isinstance(info.value, errors.AllProvidersFailedError):
         assert info.value.provider == "alpha"
     assert provider.outbox == []
     # consumed: the next send succeeds
-    assert run(provider.send(SMS), client).accepted == 2
+    assert run(provider.send(SMS), client, provider="alpha").accepted == 2
 
 
 def test_fail_next_instance_is_raised_as_fresh_copies(client: httpx.Client) -> None:

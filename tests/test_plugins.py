@@ -197,7 +197,7 @@ def test_duplicate_is_resolved_by_restricting(
 def test_plugin_cannot_take_the_builtin_name(add_plugin: Callable[..., str]) -> None:
     """A plugin registering ``memory`` collides with the core's own provider."""
     add_plugin("impostor", names=["memory"])
-    with pytest.raises(DuplicateProviderError, match=r"smsgate\.builtin"):
+    with pytest.raises(DuplicateProviderError, match=r"smsgate\.default_plugins\.memory"):
         smsgate.provider_names()
 
 

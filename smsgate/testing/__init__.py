@@ -2,8 +2,9 @@
 
 :class:`InMemoryProvider` is a real provider that keeps everything in memory: an outbox of
 what was accepted, scripted failures of any error class, queued delivery reports and
-inbound messages, and a tiny JSON push format for receiver tests. It is also registered as
-the built-in provider ``"memory"`` (``smsgate.get_provider("memory")``).
+inbound messages, and a tiny JSON push format for receiver tests. It lives in the core
+(:mod:`smsgate.default_plugins.memory`), registered as the built-in provider ``"memory"``
+(``smsgate.get_provider("memory")``); this module re-exports it for tests.
 :class:`GatewayFactory` runs one test scenario over both ``Gateway`` and ``AsyncGateway``.
 
 >>> import smsgate
@@ -17,7 +18,7 @@ the built-in provider ``"memory"`` (``smsgate.get_provider("memory")``).
 
 from __future__ import annotations
 
-from smsgate.testing._memory import ALL_CAPABILITIES, InMemoryProvider, OutboxEntry, Scripted
+from smsgate.default_plugins.memory import ALL_CAPABILITIES, InMemoryProvider, OutboxEntry, Scripted
 from smsgate.testing._twins import GatewayFactory, GatewayView
 
 __all__ = ["ALL_CAPABILITIES", "GatewayFactory", "GatewayView", "InMemoryProvider", "OutboxEntry", "Scripted"]

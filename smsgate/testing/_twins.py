@@ -94,7 +94,8 @@ class GatewayFactory:
             closer = getattr(thing, "aclose", None) or thing.close
             result = closer()
             if inspect.isawaitable(result):
-                assert self.runner is not None
+                if self.runner is None:
+                    raise TypeError(f"{thing!r} closes asynchronously; track it in an async factory")
                 self.runner.run(result)  # type: ignore[arg-type]
         self._opened.clear()
         if self.runner is not None:

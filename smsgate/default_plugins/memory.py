@@ -1,7 +1,9 @@
-"""The in-memory provider: a real :class:`smsgate.Provider` that talks to nobody.
+"""The built-in ``memory`` provider: a real :class:`smsgate.Provider` that talks to nobody.
 
 Its flows return without yielding a request, which both drivers support, so a gateway runs
-over it exactly as over a network provider (routing, retries, hooks) without any I/O.
+over it exactly as over a network provider (routing, retries, hooks) without any I/O. This
+module is also the plugin that registers it as ``"memory"`` (``smsgate.get_provider("memory")``,
+``type = "memory"`` in a config file); :mod:`smsgate.testing` re-exports its names.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from smsgate._models import (
     Receipt,
     Sms,
 )
+from smsgate._parts import send_in_parts
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
+from smsgate.hookspecs import ProviderFactory, hookimpl
 
-__all__ = ["ALL_CAPABILITIES", "InMemoryProvider", "OutboxEntry", "Scripted"]
+__all__ = ["ALL_CAPABILITIES", "InMemoryProvider", "OutboxEntry", "Scripted", "register_providers"]
 
 _BOTH_KINDS: Any = frozenset({"sms", "mms"})  # Any: attrs converter typing confuses mypy
 
@@ -109,7 +113,7 @@ def _instantiate(
     if issubclass(error, errors.AllProvidersFailedError):
         inner = errors.NotSentError(f"scripted {error.__name__} (inner)", **where)
         return error(text, [inner], operation=operation.value)
-    if issubclass(error, errors.PartialBatchError):
+    if issubclass(error, errors.PartialSendError):
         cause = errors.NotSentError(f"scripted {error.__name__} (cause)", **where)
         return error(text, receipts=(), pending=(), cause=cause, **where)
     return error(text, **where)
@@ -118,11 +122,13 @@ def _instantiate(
 class InMemoryProvider(Provider):
     """A provider that keeps everything in memory: for testing applications and gateways.
 
+    Tests import it as ``from smsgate.testing import InMemoryProvider``; configuration builds
+    it by name:
+
     >>> import smsgate
-    >>> from smsgate.testing import InMemoryProvider
-    >>> memory = InMemoryProvider()
+    >>> memory = smsgate.get_provider("memory")
     >>> memory.fail_next(smsgate.exceptions.AuthenticationError)
-    >>> with smsgate.Gateway([memory, InMemoryProvider("backup")]) as gateway:
+    >>> with smsgate.Gateway([memory, smsgate.get_provider("memory", name="backup")]) as gateway:
     ...     receipt = gateway.send(smsgate.Sms(to="13800138000", text="hi【shop】"))
     >>> receipt.provider, memory.calls["send"]
     ('backup', 1)
@@ -283,18 +289,17 @@ class InMemoryProvider(Provider):
     def send(self, sms: Sms) -> Flow[Receipt]:
         """Accept ``sms`` (split by ``max_recipients``) and return its receipt."""
         self._check_supported(Operation.SEND)
-        return self._flow(Operation.SEND, lambda: self._send(sms))
+        return self._send(sms)
 
     def send_batch(self, messages: Sequence[Sms]) -> Flow[list[Receipt]]:
         """Accept personalised messages: one receipt per request (``max_batch`` per request)."""
         self._check_supported(Operation.SEND_BATCH)
-        batch = tuple(messages)
-        return self._flow(Operation.SEND_BATCH, lambda: self._send_batch(batch))
+        return self._send_batch(tuple(messages))
 
     def send_mms(self, mms: Mms) -> Flow[Receipt]:
         """Accept ``mms`` and return its receipt (costs ``"mms"`` balance)."""
         self._check_supported(Operation.SEND_MMS)
-        return self._flow(Operation.SEND_MMS, lambda: self._send_mms(mms))
+        return self._send_mms(mms)
 
     def balance(self, kind: str = "sms") -> Flow[Balance]:
         """The remaining balance of ``kind``."""
@@ -434,9 +439,12 @@ class InMemoryProvider(Provider):
         # A generator that returns without yielding: no request, so no I/O. Counting happens
         # when the flow runs, so ``calls`` counts attempts, not flows built and dropped.
         yield from ()
+        self._count(operation)
+        return run()
+
+    def _count(self, operation: Operation) -> None:
         with self._lock:
             self.calls[operation.value] += 1
-        return run()
 
     def _consume_script(self, operation: Operation) -> None:
         with self._lock:
@@ -501,65 +509,64 @@ class InMemoryProvider(Provider):
                 )
         return receipt
 
-    def _send(self, sms: Sms) -> Receipt:
+    # The send flows are generators too (counting when run, never yielding a request): each
+    # request of a split send is one ``_request``, and send_in_parts says which were accepted.
+
+    def _request(
+        self,
+        operation: Operation,
+        kind: str,
+        message: Sms | Mms | tuple[Sms, ...],
+        recipients: tuple[str, ...],
+    ) -> Flow[Receipt]:
+        """One request: its scripted outcome, then the charge and the outbox entry."""
+        yield from ()
+        self._consume_script(operation)
+        with self._lock:
+            return self._accept(operation, kind, message, recipients)
+
+    def _send(self, sms: Sms) -> Flow[Receipt]:
+        self._count(Operation.SEND)
         self._check_text(sms.text)
         self._check_schedule(sms.send_at)
         size = self.capabilities.max_recipients or len(sms.to)
-        receipts: list[Receipt] = []
-        for start in range(0, len(sms.to), size):
-            try:
-                self._consume_script(Operation.SEND)
-            except errors.SmsGateError as exc:
-                if not receipts:
-                    raise
-                # Earlier chunks went out: say so, so nobody resends them.
-                raise errors.PartialBatchError(
-                    f"{start} of {len(sms.to)} recipients accepted before a failure",
-                    receipts=receipts,
-                    pending=[attrs.evolve(sms, to=sms.to[start:])],
-                    cause=exc,
-                    provider=self.name,
-                    operation=Operation.SEND.value,
-                ) from exc
-            chunk = sms.to[start : start + size]
+        chunks = [sms.to[start : start + size] for start in range(0, len(sms.to), size)]
+
+        def send_chunk(chunk: tuple[str, ...]) -> Flow[Receipt]:
             part = sms if len(chunk) == len(sms.to) else attrs.evolve(sms, to=chunk)
-            with self._lock:
-                receipts.append(self._accept(Operation.SEND, "sms", part, chunk))
+            return self._request(Operation.SEND, "sms", part, chunk)
+
+        receipts = yield from send_in_parts(
+            chunks,
+            send_chunk,
+            pending=lambda rest: [attrs.evolve(sms, to=tuple(n for chunk in rest for n in chunk))],
+        )
         return Receipt.combine(receipts)
 
-    def _send_batch(self, batch: tuple[Sms, ...]) -> list[Receipt]:
+    def _send_batch(self, batch: tuple[Sms, ...]) -> Flow[list[Receipt]]:
+        self._count(Operation.SEND_BATCH)
         if not batch:
             raise errors.ValidationError("a batch needs at least one message", provider=self.name)
         for sms in batch:
             self._check_text(sms.text)
             self._check_schedule(sms.send_at)
         size = self.capabilities.max_batch or len(batch)
-        receipts: list[Receipt] = []
-        for start in range(0, len(batch), size):
-            chunk = batch[start : start + size]
-            try:
-                self._consume_script(Operation.SEND_BATCH)
-                with self._lock:
-                    numbers = tuple(n for sms in chunk for n in sms.to)
-                    receipts.append(self._accept(Operation.SEND_BATCH, "sms", chunk, numbers))
-            except errors.SmsGateError as exc:
-                if not receipts:
-                    raise
-                raise errors.PartialBatchError(
-                    f"batch stopped after {len(receipts)} accepted requests",
-                    receipts=receipts,
-                    pending=batch[start:],
-                    cause=exc,
-                    provider=self.name,
-                    operation=Operation.SEND_BATCH.value,
-                ) from exc
-        return receipts
+        chunks = [batch[start : start + size] for start in range(0, len(batch), size)]
 
-    def _send_mms(self, mms: Mms) -> Receipt:
+        def send_chunk(chunk: tuple[Sms, ...]) -> Flow[Receipt]:
+            numbers = tuple(n for sms in chunk for n in sms.to)
+            return self._request(Operation.SEND_BATCH, "sms", chunk, numbers)
+
+        return (
+            yield from send_in_parts(
+                chunks, send_chunk, pending=lambda rest: [sms for chunk in rest for sms in chunk]
+            )
+        )
+
+    def _send_mms(self, mms: Mms) -> Flow[Receipt]:
+        self._count(Operation.SEND_MMS)
         self._check_schedule(mms.send_at)
-        self._consume_script(Operation.SEND_MMS)
-        with self._lock:
-            return self._accept(Operation.SEND_MMS, "mms", mms, mms.to)
+        return (yield from self._request(Operation.SEND_MMS, "mms", mms, mms.to))
 
     def __repr__(self) -> str:
         return f"<InMemoryProvider {self.name!r} outbox={len(self.outbox)}>"
@@ -585,3 +592,9 @@ def _timestamp(value: object) -> dt.datetime | None:
     if not isinstance(value, str):
         raise errors.ValidationError("received_at must be an ISO 8601 string")
     return dt.datetime.fromisoformat(value)
+
+
+@hookimpl
+def register_providers(register: Callable[[str, ProviderFactory], None]) -> None:
+    """Register :class:`InMemoryProvider` as the provider ``"memory"``."""
+    register("memory", InMemoryProvider)
