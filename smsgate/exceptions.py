@@ -29,6 +29,7 @@ Each class answers the question an application has when a send goes wrong:
     │   └── UncertainOutcomeError     may have reached it: retrying may send twice
     │       └── MalformedReplyError   a reply came but could not be understood
     ├── PartialSendError              a send made of several requests was partly accepted
+    ├── JournalError                  the receiver's journal could not store or read events
     └── AllProvidersFailedError       every attempt failed (also an ``ExceptionGroup``)
 
 ``PartialBatchError`` is the former name of :class:`PartialSendError`, kept as an alias.
@@ -59,6 +60,7 @@ __all__ = [
     "DuplicateProviderError",
     "InsufficientBalanceError",
     "InvalidRecipientError",
+    "JournalError",
     "MalformedReplyError",
     "MessageRejectedError",
     "NoChannelError",
@@ -357,6 +359,15 @@ class PartialSendError(SmsGateError):
 
 #: The name this error had before sends split by ``max_recipients`` were covered too.
 PartialBatchError = PartialSendError
+
+
+class JournalError(SmsGateError):
+    """The receiver's journal could not store or read events (disk full, locked, closed …).
+
+    The receiver answers the provider "not stored, retry later" when this happens, so nothing
+    is lost as long as the provider retries. Raised by :class:`smsgate.receiver.SQLiteJournal`
+    (with the database error as ``__cause__``) and expected from any other journal.
+    """
 
 
 class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):

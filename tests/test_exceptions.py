@@ -149,6 +149,7 @@ CLASSIFICATION: dict[str, tuple[bool, bool]] = {
     "CircuitOpenError": (True, True),
     "UncertainOutcomeError": (False, False),
     "MalformedReplyError": (False, False),
+    "JournalError": (False, False),
     "AllProvidersFailedError": (False, False),
 }
 

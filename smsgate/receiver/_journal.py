@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeAlias, runtime_checkable
 import attrs
 
 from smsgate._models import DeliveryReport, DeliveryStatus, InboundMessage
-from smsgate.exceptions import SmsGateError
+from smsgate.exceptions import JournalError
 
 __all__ = [
     "Event",
@@ -39,14 +39,6 @@ __all__ = [
 
 #: What a provider pushes: a delivery report or an inbound message.
 Event: TypeAlias = DeliveryReport | InboundMessage
-
-
-class JournalError(SmsGateError):
-    """The journal could not store or read events (disk full, locked, closed …).
-
-    The receiver answers the provider "not stored, retry later" when this happens, so nothing
-    is lost as long as the provider retries.
-    """
 
 
 class EventState(enum.StrEnum):
