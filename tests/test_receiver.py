@@ -427,3 +427,63 @@ def test_outcome_that_cannot_be_recorded_leaves_event_pending_not_lost(tmp_path:
         assert receiver.redispatch() == 1, "dispatched again: at least once"
     assert [e.mobile for e in seen.events] == ["13800138000", "13800138000"]
     journal.close()
+
+
+# --- handle_push: the one method the web adapters use --------------------------------------
+
+
+def test_handle_push_ack_first_leaves_the_dispatch_for_after_the_reply(tmp_path: Path) -> None:
+    seen = Seen()
+    with Receiver(JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3") as receiver:
+        result = receiver.handle_push(push_body("13800138000", "13900139000"))
+        assert result.reply.body == OK
+        assert seen.events == [], "nothing is dispatched before the reply is written"
+        assert result.after_reply is not None
+        assert result.after_reply() == 2
+        assert [e.mobile for e in seen.events] == ["13800138000", "13900139000"]
+        again = receiver.handle_push(push_body("13800138000", "13900139000"))
+    assert (again.reply.body, again.after_reply) == (OK, None), "a re-delivery has nothing new"
+
+
+def test_handle_push_dispatch_first_runs_the_handler_before_replying(tmp_path: Path) -> None:
+    seen = Seen(fail=True)
+    with Receiver(
+        JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3", ack_before_dispatch=False
+    ) as receiver:
+        failed = receiver.handle_push(push_body("13800138000"))
+        assert (failed.reply.body, failed.after_reply) == (RETRY, None)
+        seen.fail = False
+        done = receiver.handle_push(push_body("13800138000"))
+    assert (done.reply.body, done.after_reply) == (OK, None)
+    assert [e.mobile for e in seen.events] == ["13800138000"]
+
+
+def test_handle_push_without_defer_dispatches_now_even_ack_first(tmp_path: Path) -> None:
+    seen = Seen(fail=True)
+    with Receiver(JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3") as receiver:
+        result = receiver.handle_push(push_body("13800138000"), defer=False)
+        assert (result.reply.body, result.after_reply) == (OK, None), "ack-first acks a failure"
+        assert isinstance(receiver.journal, SQLiteJournal)
+        assert [e.state for e in receiver.journal.entries()] == [EventState.FAILED]
+
+
+def test_handle_push_refuses_garbage_with_nothing_to_run_after(tmp_path: Path) -> None:
+    seen = Seen()
+    with Receiver(JsonPushProvider(), seen, journal=tmp_path / "j.sqlite3") as receiver:
+        result = receiver.handle_push(b"<<garbage>>")
+    assert (result.reply.body, result.after_reply) == (RETRY, None)
+
+
+async def test_ahandle_push_leaves_a_coroutine_function_for_after_the_reply(tmp_path: Path) -> None:
+    got: list[str] = []
+
+    async def handler(event: DeliveryReport | InboundMessage) -> None:
+        got.append(event.mobile)
+
+    with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
+        result = await receiver.ahandle_push(push_body("13800138000"))
+        assert result.reply.body == OK
+        assert got == []
+        assert result.after_reply is not None
+        assert await result.after_reply() == 1
+    assert got == ["13800138000"]

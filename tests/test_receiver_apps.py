@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -156,3 +158,25 @@ def test_wsgi_app_dispatch_first_mode_asks_retry_when_handler_fails(
         handler.fail = False
         assert httpx.post(url, content=body).content == OK
     assert handler.mobiles == ["13800138000"]
+
+
+def test_the_receiver_imports_no_adapter_and_no_web_dependency(tmp_path: Path) -> None:
+    """The adapters depend on the receiver, never the reverse: importing it (and using it)
+    loads neither adapter, nor starlette or uvicorn; the ``receiver`` extra stays optional."""
+    script = (
+        "import sys, smsgate.receiver\n"
+        "from smsgate.testing import InMemoryProvider\n"
+        "r = smsgate.receiver.Receiver(InMemoryProvider(), journal=sys.argv[1])\n"
+        "r.handle(b'{}'); r.close()\n"
+        "mods = ('smsgate.receiver.asgi', 'smsgate.receiver.wsgi', 'starlette', 'uvicorn')\n"
+        "print(sorted(m for m in mods if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "j.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

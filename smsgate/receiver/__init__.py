@@ -8,6 +8,11 @@
 Every push is parsed by the provider, de-duplicated and written to a durable journal
 *before* the provider is told it arrived; then new events go to the observation hooks and to
 ``handle_event``. See ``docs/receiver.md`` for the guarantees.
+
+Web frameworks reach a receiver through one method, :meth:`Receiver.handle_push` (async:
+:meth:`Receiver.ahandle_push`). The adapters built on it are :mod:`smsgate.receiver.asgi`
+(needs the ``receiver`` extra) and :mod:`smsgate.receiver.wsgi`; :class:`ServerThread` serves
+any ASGI app in a background thread.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from smsgate.receiver._journal import (
     SQLiteJournal,
     event_key,
 )
-from smsgate.receiver._receiver import DEFAULT_JOURNAL, Handler, Intake, Receiver
+from smsgate.receiver._receiver import DEFAULT_JOURNAL, Handler, Intake, PushResult, Receiver
 from smsgate.receiver._server import ServerThread
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "JournalError",
+    "PushResult",
     "Receiver",
     "SQLiteJournal",
     "ServerThread",

@@ -12,14 +12,22 @@ Order of work for each push, and why:
 With ``ack_before_dispatch=False`` steps 3 and 4 swap: the handler runs first and a handler
 failure turns the reply into "retry"; the provider's re-delivery then re-dispatches the events
 of that push that are not done yet.
+
+Web frameworks reach the receiver through one method, :meth:`Receiver.handle_push` (and its
+async twin): it returns the reply and, in ack-first mode, the dispatch to run once the reply
+is sent. The adapters :mod:`smsgate.receiver.asgi` and :mod:`smsgate.receiver.wsgi` only move
+bytes; this module never imports them (``asgi_app()`` / ``wsgi_app()`` import them lazily).
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import functools
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -34,9 +42,9 @@ from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal,
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from smsgate.receiver._wsgi import WSGIApp
+    from smsgate.receiver.wsgi import WSGIApp
 
-__all__ = ["DEFAULT_JOURNAL", "Handler", "Intake", "Receiver"]
+__all__ = ["DEFAULT_JOURNAL", "Handler", "Intake", "PushResult", "Receiver"]
 
 log = logging.getLogger("smsgate.receiver")
 
@@ -61,6 +69,29 @@ class Intake:
     stored: bool
     events: tuple[Event, ...] = ()
     new: tuple[Event, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PushResult:
+    """What :meth:`Receiver.handle_push` decided for one push: the reply, and what to run after it.
+
+    :ivar reply: the answer to send the provider now.
+    :ivar after_reply: ``None``, or the dispatch of the push's new events, to call once
+        ``reply`` has been written (ack-first mode). From :meth:`Receiver.handle_push` it is a
+        plain function; from :meth:`Receiver.ahandle_push` a coroutine function. Either
+        returns how many events the handler completed.
+    """
+
+    reply: CallbackReply
+    after_reply: Callable[[], Any] | None = None
+
+
+class _When(enum.Enum):
+    """When the new events of a push are dispatched, relative to the reply."""
+
+    NEVER = "never"  # not stored, or nothing new
+    BEFORE_REPLY = "before"  # dispatch-first, or the caller cannot run work after replying
+    AFTER_REPLY = "after"  # ack-first
 
 
 def _describe(event: Event) -> str:
@@ -194,12 +225,11 @@ class Receiver:
 
     # --- step 4: dispatch --------------------------------------------------------------------
 
-    def _failed(self, event: Event, exc: Exception) -> None:
-        log.error("handler failed on %s: %s", _describe(event), type(exc).__name__)
-        log.debug("handler failure detail", exc_info=exc)
-        self._mark(event, exc)
-
-    def _mark(self, event: Event, exc: Exception | None = None) -> None:
+    def _record(self, event: Event, exc: Exception | None) -> None:
+        """Write the handler's outcome on ``event`` (``exc`` None: done) to the journal."""
+        if exc is not None:
+            log.error("handler failed on %s: %s", _describe(event), type(exc).__name__)
+            log.debug("handler failure detail", exc_info=exc)
         # The event is stored already; if its state cannot be written it stays "pending" and
         # is dispatched again by redispatch(): at least once, never lost.
         try:
@@ -224,6 +254,24 @@ class Receiver:
         with self._in_flight_lock:
             self._in_flight.discard(key)
 
+    def _due(self, events: Sequence[Event]) -> Generator[tuple[Event, Handler], None, None]:
+        """The events to hand to the handler, each with it; the part both dispatch twins share.
+
+        Each event is claimed while the caller works on it (released when the caller asks for
+        the next one or closes this generator) and the observation hooks see it first. Without
+        a handler, events are only observed.
+        """
+        for event in events:
+            key = self._claim(event)
+            if key is None:
+                continue
+            try:
+                _notify(event)
+                if self.handler is not None:
+                    yield event, self.handler
+            finally:
+                self._release(key)
+
     def dispatch(self, events: Sequence[Event]) -> int:
         """Hand ``events`` to the hooks and the handler; return how many the handler completed.
 
@@ -232,75 +280,75 @@ class Receiver:
         dispatching at this moment is skipped (and not counted as completed).
         """
         done = 0
-        for event in events:
-            key = self._claim(event)
-            if key is None:
-                continue
-            try:
-                _notify(event)
-                if self.handler is None:
-                    continue
-                try:
-                    result = self.handler(event)
-                    if inspect.isawaitable(result):
-                        anyio.run(_await, result)
-                except Exception as exc:
-                    self._failed(event, exc)
-                    continue
-                self._mark(event)
-                done += 1
-            finally:
-                self._release(key)
+        with contextlib.closing(self._due(events)) as due:
+            for event, handler in due:
+                error = _call(handler, event)
+                self._record(event, error)
+                done += error is None
         return done
 
     async def adispatch(self, events: Sequence[Event]) -> int:
         """Async :meth:`dispatch`: a sync handler and the journal run in worker threads."""
         done = 0
-        for event in events:
-            key = self._claim(event)
-            if key is None:
-                continue
-            try:
-                _notify(event)
-                if self.handler is None:
-                    continue
-                try:
-                    if inspect.iscoroutinefunction(self.handler):
-                        await self.handler(event)
-                    else:
-                        result = await anyio.to_thread.run_sync(self.handler, event)
-                        if inspect.isawaitable(result):
-                            await result
-                except Exception as exc:
-                    await anyio.to_thread.run_sync(self._failed, event, exc)
-                    continue
-                await anyio.to_thread.run_sync(self._mark, event)
-                done += 1
-            finally:
-                self._release(key)
+        with contextlib.closing(self._due(events)) as due:
+            for event, handler in due:
+                error = await _acall(handler, event)
+                await anyio.to_thread.run_sync(self._record, event, error)
+                done += error is None
         return done
 
     # --- the whole exchange ------------------------------------------------------------------
 
+    def _when(self, intake: Intake, *, defer: bool) -> _When:
+        """The ack-first / dispatch-first rule, in one place."""
+        if not intake.stored or not intake.new:
+            return _When.NEVER
+        if self.ack_before_dispatch and defer:
+            return _When.AFTER_REPLY
+        return _When.BEFORE_REPLY
+
+    def _result(self, intake: Intake, when: _When, done: int, later: Callable[[], Any]) -> PushResult:
+        if when is _When.AFTER_REPLY:
+            return PushResult(reply=intake.reply, after_reply=later)
+        if when is _When.BEFORE_REPLY:
+            return PushResult(reply=self._final_reply(intake, done))
+        return PushResult(reply=intake.reply)
+
+    def handle_push(self, body: bytes, content_type: str | None = None, *, defer: bool = True) -> PushResult:
+        """Process one push for a web framework: parse, store, and dispatch now or later.
+
+        In ack-first mode (``ack_before_dispatch=True``, the default) the new events are left
+        for :attr:`PushResult.after_reply`, which the caller runs once the reply is written;
+        with ``defer=False``, or in dispatch-first mode, they are dispatched before this
+        returns and a handler failure turns the reply into "retry" (dispatch-first only).
+        ``content_type`` is passed to the provider, which may ignore it.
+        """
+        intake = self.receive(body, content_type)
+        when = self._when(intake, defer=defer)
+        done = self.dispatch(intake.new) if when is _When.BEFORE_REPLY else 0
+        return self._result(intake, when, done, functools.partial(self.dispatch, intake.new))
+
+    async def ahandle_push(
+        self, body: bytes, content_type: str | None = None, *, defer: bool = True
+    ) -> PushResult:
+        """Async :meth:`handle_push`; its ``after_reply`` is a coroutine function."""
+        intake = await self.areceive(body, content_type)
+        when = self._when(intake, defer=defer)
+        done = await self.adispatch(intake.new) if when is _When.BEFORE_REPLY else 0
+        return self._result(intake, when, done, functools.partial(self.adispatch, intake.new))
+
     def handle(self, body: bytes, content_type: str | None = None) -> CallbackReply:
         """Process one push: parse, store, dispatch; return the reply for the provider.
 
-        ``content_type`` is passed to the provider, which may ignore it (some vendors send
-        a wrong one).
+        The handler runs before this returns, whatever ``ack_before_dispatch`` says; it only
+        decides whether a handler failure turns the reply into "retry". ``content_type`` is
+        passed to the provider, which may ignore it (some vendors send a wrong one).
         """
-        intake = self.receive(body, content_type)
-        if not intake.stored:
-            return intake.reply
-        done = self.dispatch(intake.new)
-        return self._final_reply(intake, done)
+        return self.handle_push(body, content_type, defer=False).reply
 
     async def ahandle(self, body: bytes, content_type: str | None = None) -> CallbackReply:
         """Async :meth:`handle`; ``handler`` may be sync (run in a thread) or async."""
-        intake = await self.areceive(body, content_type)
-        if not intake.stored:
-            return intake.reply
-        done = await self.adispatch(intake.new)
-        return self._final_reply(intake, done)
+        return (await self.ahandle_push(body, content_type, defer=False)).reply
 
     def _final_reply(self, intake: Intake, done: int) -> CallbackReply:
         if self.ack_before_dispatch or self.handler is None or done == len(intake.new):
@@ -322,21 +370,48 @@ class Receiver:
     # --- web apps ----------------------------------------------------------------------------
 
     def asgi_app(self, *, max_body: int = 1 << 20) -> Starlette:
-        """An ASGI app (Starlette) answering POST ``/`` with this receiver.
+        """An ASGI app (Starlette) answering POST ``/`` with this receiver: the same as
+        :func:`smsgate.receiver.asgi.asgi_app` ``(receiver)``.
 
         Mount it in Starlette or FastAPI (``Mount("/callbacks/acme", app=receiver.asgi_app())``)
         and give the provider the URL with the trailing slash. Bodies over ``max_body`` bytes
         get 413. Needs the ``receiver`` extra (starlette).
         """
-        from smsgate.receiver._asgi import build_asgi_app  # noqa: PLC0415 - starlette is optional
+        from smsgate.receiver.asgi import asgi_app  # noqa: PLC0415 - starlette is optional
 
-        return build_asgi_app(self, max_body=max_body)
+        return asgi_app(self, max_body=max_body)
 
     def wsgi_app(self, *, max_body: int = 1 << 20) -> WSGIApp:
-        """A WSGI app answering POST ``/`` with this receiver (Flask, Django, any WSGI server)."""
-        from smsgate.receiver._wsgi import build_wsgi_app  # noqa: PLC0415 - keep imports light
+        """A WSGI app answering POST ``/`` with this receiver (Flask, Django, any WSGI server):
+        the same as :func:`smsgate.receiver.wsgi.wsgi_app` ``(receiver)``."""
+        from smsgate.receiver.wsgi import wsgi_app  # noqa: PLC0415 - the adapter depends on us
 
-        return build_wsgi_app(self, max_body=max_body)
+        return wsgi_app(self, max_body=max_body)
+
+
+def _call(handler: Handler, event: Event) -> Exception | None:
+    """Run ``handler`` on ``event`` to completion; return its exception, if any."""
+    try:
+        result = handler(event)
+        if inspect.isawaitable(result):
+            anyio.run(_await, result)
+    except Exception as exc:
+        return exc
+    return None
+
+
+async def _acall(handler: Handler, event: Event) -> Exception | None:
+    """Async :func:`_call`: a coroutine function is awaited, anything else runs in a thread."""
+    try:
+        if inspect.iscoroutinefunction(handler):
+            await handler(event)
+        else:
+            result = await anyio.to_thread.run_sync(handler, event)
+            if inspect.isawaitable(result):
+                await result
+    except Exception as exc:
+        return exc
+    return None
 
 
 async def _await(result: Awaitable[Any]) -> None:
