@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from smsgate_aliyun import _codes
 
 from smsgate.exceptions import (
     AuthenticationError,
@@ -16,7 +17,6 @@ from smsgate.exceptions import (
     RateLimitedError,
     SignatureError,
 )
-from smsgate_aliyun import _codes
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,6 @@ import urllib.parse
 
 import httpx
 import pytest
-
-from smsgate.exceptions import ConfigurationError, ValidationError
 from smsgate_aliyun._requests import (
     BatchEntry,
     RequestContext,
@@ -21,14 +19,16 @@ from smsgate_aliyun._requests import (
 )
 from smsgate_aliyun._signing import AccessKey
 
+from smsgate.exceptions import ConfigurationError, ValidationError
+
 KEY_ID = "LTAI5tTestKeyId"
-SECRET = "TestSecret0123456789"
+SK = "TestSecret0123456789"  # an AccessKey secret
 NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
 NONCE = "0123456789abcdef0123456789abcdef"
 
 
 def ctx(base_url: str = "https://dysmsapi.aliyuncs.com") -> RequestContext:
-    return RequestContext(base_url=base_url, key=AccessKey(KEY_ID, SECRET), now=NOW, nonce=NONCE)
+    return RequestContext(base_url=base_url, key=AccessKey(KEY_ID, SK), now=NOW, nonce=NONCE)
 
 
 def form(request: httpx.Request) -> dict[str, str]:
@@ -71,7 +71,7 @@ def test_send_sms_golden_body_headers_and_signature() -> None:
         f"{body_hash}"
     )
     to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
-    signature = hmac.new(SECRET.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.new(SK.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
     assert request.headers["authorization"] == (
         f"ACS3-HMAC-SHA256 Credential={KEY_ID},SignedHeaders=content-type;host;x-acs-action;"
         f"x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature={signature}"
@@ -84,7 +84,7 @@ def test_no_secret_credential_or_number_is_in_the_url_and_no_secret_anywhere() -
     assert "13800138000" not in str(request.url)
     assert KEY_ID not in str(request.url)
     everything = str(request.url) + repr(request) + str(dict(request.headers)) + request.content.decode()
-    assert SECRET not in everything
+    assert SK not in everything
 
 
 def test_the_host_header_carries_a_non_default_port() -> None:

@@ -1,0 +1,25 @@
+"""A local stand-in for Aliyun SMS (Dysmsapi 2017-05-25), for tests, demos and users' own
+integration tests.
+
+::
+
+    sandbox = Sandbox()
+    sandbox.add_account(Account("LTAI-sandbox", "sandbox-secret", sign_names={"腾飞"},
+                                templates={"SMS_100001": "您的验证码：${code}"}))
+    # serve sandbox.app on 127.0.0.1 (uvicorn, smsgate's ServerThread …), then point the
+    # client's base_url at it.
+
+It checks each request's V3 signature with its own verifier (not the client's code), answers
+``SendSms``, ``SendBatchSms`` and ``QuerySendDetails`` with the service's JSON and error codes,
+keeps every message for lookups, pushes reports and inbound messages to a loopback callback,
+injects faults, and has an admin API (see :mod:`smsgate_aliyun.sandbox._app`).
+"""
+
+from __future__ import annotations
+
+from ._app import Sandbox
+from ._faults import FaultRule, FaultSet
+from ._push import PushAttempt
+from ._state import Account, Record, SandboxState
+
+__all__ = ["Account", "FaultRule", "FaultSet", "PushAttempt", "Record", "Sandbox", "SandboxState"]

@@ -1,0 +1,71 @@
+"""The sandbox's pushes: reports (``SmsReport``) and inbound messages (``SmsUp``) POSTed as a
+JSON array to an account's loopback callback URL, each attempt logged with whether the
+receiver acknowledged it with ``{"code": 0, …}``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Literal
+
+import attrs
+import httpx
+
+__all__ = ["PushAttempt", "Pusher"]
+
+PushKind = Literal["report", "inbound"]
+_TIMEOUT = 5.0
+
+
+@attrs.frozen
+class PushAttempt:
+    """One push: where, what, the HTTP status (``None`` when unreachable) and whether it was
+    acknowledged the way the service requires."""
+
+    url: str
+    kind: PushKind
+    items: tuple[dict[str, Any], ...]
+    status_code: int | None
+    acknowledged: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The attempt as the admin API lists it."""
+        return attrs.asdict(self)
+
+
+def _acknowledged(response: httpx.Response) -> bool:
+    try:
+        doc = json.loads(response.content)
+    except ValueError:
+        return False
+    return response.status_code == 200 and isinstance(doc, dict) and doc.get("code") == 0
+
+
+class Pusher:
+    """Sends pushes in the background of the server's event loop and keeps their log."""
+
+    def __init__(self) -> None:
+        self.attempts: list[PushAttempt] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def schedule(self, url: str, kind: PushKind, items: list[dict[str, Any]]) -> None:
+        """Push ``items`` to ``url`` soon (called from a request handler)."""
+        task = asyncio.get_running_loop().create_task(self._push(url, kind, tuple(items)))
+        self._tasks.add(task)  # a task nobody references may be collected before it runs
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until every scheduled push has been attempted."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+    async def _push(self, url: str, kind: PushKind, items: tuple[dict[str, Any], ...]) -> None:
+        status: int | None = None
+        acknowledged = False
+        try:
+            async with httpx.AsyncClient(timeout=_TIMEOUT, trust_env=False) as client:
+                response = await client.post(url, json=list(items))
+            status, acknowledged = response.status_code, _acknowledged(response)
+        except httpx.HTTPError:
+            pass  # unreachable receiver: logged as an attempt without status
+        self.attempts.append(PushAttempt(url, kind, items, status, acknowledged))
