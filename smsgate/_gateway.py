@@ -1,11 +1,12 @@
 """Gateway and AsyncGateway: the application's one object for sending and reading messages.
 
-Every decision (which provider, retry or not, how long to wait) is made by
-:class:`smsgate._routing.Router`, without I/O. This module adds what is common to both
-gateways — building each operation's plan, logging and observation hooks — in
-:class:`_GatewayCore`, and the two thin drivers that execute a plan's commands: one with
-:func:`smsgate.run_flow` and ``time.sleep``, one with :func:`smsgate.arun_flow` and
-``asyncio.sleep``.
+Every decision (which provider, retry or not, how long to wait) is made by the routing
+package (:class:`smsgate.routing.Router`), without I/O. This module adds what is common to
+both gateways in :class:`_GatewayCore` — checking arguments, and the one after-attempt step
+(logging, the ``send_failed`` hook) and one after-result step (logging, ``message_sent``,
+``report_received``, ``inbound_received``) — and the two thin loops that execute a plan's
+commands: one with :func:`smsgate.run_flow` and ``time.sleep``, one with
+:func:`smsgate.arun_flow` and ``asyncio.sleep``.
 """
 
 from __future__ import annotations
@@ -19,33 +20,28 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-import attrs
 import httpx
 
 from smsgate import _plugins
 from smsgate._drivers import arun_flow, run_flow
 from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, Receipt, Sms, mask_mobile
-from smsgate._provider import Operation, Provider
-from smsgate._routing import (
+from smsgate._provider import Flow, Operation, Provider
+from smsgate.exceptions import ConfigurationError, PartialSendError, SmsGateError, ValidationError
+from smsgate.routing import (
     Attempt,
     BreakerPolicy,
     BreakerState,
     Failure,
+    Outcome,
     Plan,
     ProviderHealth,
     RateLimit,
     RetryPolicy,
     Router,
+    RoutingConfig,
     Sleep,
+    Strategy,
     Success,
-)
-from smsgate.exceptions import (
-    AllProvidersFailedError,
-    ConfigurationError,
-    PartialBatchError,
-    SmsGateError,
-    UnsupportedOperationError,
-    ValidationError,
 )
 
 __all__ = [
@@ -56,11 +52,13 @@ __all__ = [
     "ProviderHealth",
     "RateLimit",
     "RetryPolicy",
+    "Strategy",
 ]
 
 log = logging.getLogger("smsgate.gateway")
 
 ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
+T = TypeVar("T")
 Sent = Sms | Mms | tuple[Sms, ...]
 
 
@@ -76,36 +74,44 @@ def _numbers(message: Any) -> str:
     return shown + (f",…+{len(numbers) - 3}" if len(numbers) > 3 else "")
 
 
+def _request_of(receipt: Receipt, message: Sent | None) -> Any:
+    """The part of ``message`` one receipt covers: for a batch sent as several requests,
+    the messages whose recipients the receipt lists (all of them when it lists none)."""
+    if not isinstance(message, tuple) or not receipt.recipients:
+        return message
+    covered = set(receipt.recipients)
+    return tuple(m for m in message if set(m.to) <= covered) or message
+
+
 class _GatewayCore(Generic[ClientT]):
-    """What both gateways share: configuration, plans per operation, logging and hooks."""
+    """What both gateways share: configuration, argument checks, the after-attempt and
+    after-result steps."""
 
     def __init__(
         self,
         providers: Provider | Sequence[Provider],
         *,
-        strategy: str = "failover",
+        strategy: Strategy | str | None = None,
         weights: Sequence[float] | Mapping[str, float] | None = None,
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = None,
         rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
         client: ClientT | None = None,
-        failover_on_uncertain: bool = False,
+        failover_on_uncertain: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] | None = None,
         random: Callable[[], float] | _random.Random | None = None,
     ) -> None:
-        listed = [providers] if isinstance(providers, Provider) else list(providers)
-        self._router = Router(
-            listed,
+        config = RoutingConfig.given(
             strategy=strategy,
             weights=weights,
-            retry=retry if retry is not None else RetryPolicy(),
-            breaker=breaker if breaker is not None else BreakerPolicy(),
+            retry=retry,
+            breaker=breaker,
             rate_limit=rate_limit,
             failover_on_uncertain=failover_on_uncertain,
-            clock=clock,
-            random=random,
         )
+        listed = [providers] if isinstance(providers, Provider) else list(providers)
+        self._router = Router(listed, config, clock=clock, random=random)
         self._sleep = sleep
         self._owns_client = client is None
         self._client: ClientT = client if client is not None else self._new_client()
@@ -132,150 +138,62 @@ class _GatewayCore(Generic[ClientT]):
 
     def __repr__(self) -> str:
         names = ", ".join(p.name for p in self.providers)
-        return f"<{type(self).__name__} [{names}] strategy={self._router.strategy!r}>"
+        return f"<{type(self).__name__} [{names}] strategy={self._router.strategy.value!r}>"
 
-    # --- plans per operation --------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True after ``close()`` / ``aclose()``."""
+        return self._closed
+
+    # --- plans per operation (the checks before any I/O, then the router's plan) -----------
 
     def _open(self) -> None:
         if self._closed:
             raise ConfigurationError(f"this {type(self).__name__} is closed")
 
-    def _send_plan(self, sms: Sms) -> Plan:
+    def _send_plan(self, sms: Sms) -> Plan[Receipt]:
         self._open()
         if not isinstance(sms, Sms):
             raise ValidationError(f"send() takes an Sms, not {type(sms).__name__}")
-        return self._observed(
-            self._router.plan(Operation.SEND, lambda p, m: p.send(m), sms), Operation.SEND, sms
-        )
+        return self._router.plan(Operation.SEND, _send, sms)
 
-    def _batch_plan(self, messages: Sequence[Sms]) -> Plan:
+    def _batch_plan(self, batch: tuple[Sms, ...]) -> Plan[list[Receipt]]:
         self._open()
-        batch = tuple(messages)
         if not batch or not all(isinstance(m, Sms) for m in batch):
             raise ValidationError("send_batch() takes a non-empty sequence of Sms")
-        return self._observed(
-            self._router.plan(Operation.SEND_BATCH, lambda p, m: p.send_batch(m), batch),
-            Operation.SEND_BATCH,
-            batch,
-        )
+        return self._router.plan(Operation.SEND_BATCH, _send_batch, batch)
 
-    def _mms_plan(self, mms: Mms) -> Plan:
+    def _mms_plan(self, mms: Mms) -> Plan[Receipt]:
         self._open()
         if not isinstance(mms, Mms):
             raise ValidationError(f"send_mms() takes an Mms, not {type(mms).__name__}")
-        return self._observed(
-            self._router.plan(Operation.SEND_MMS, lambda p, m: p.send_mms(m), mms), Operation.SEND_MMS, mms
+        return self._router.plan(Operation.SEND_MMS, _send_mms, mms)
+
+    def _balance_plan(self, kind: str) -> Plan[Balance]:
+        self._open()
+        return self._router.plan(Operation.BALANCE, lambda p, _: p.balance(kind), kind=kind)
+
+    def _password_plan(self, new_password: str, provider: str | None) -> Plan[None]:
+        self._open()
+        return self._router.password_plan(lambda p, _: p.change_password(new_password), provider)
+
+    def _reports_plan(self, limit: int | None, task_id: str | None) -> Plan[list[DeliveryReport]]:
+        self._open()
+        return self._router.pull_plan(
+            Operation.FETCH_REPORTS, lambda p, n: p.fetch_reports(limit=n, task_id=task_id), limit
         )
 
-    def _balance_plan(self, kind: str) -> Plan:
+    def _inbound_plan(self) -> Plan[list[InboundMessage]]:
         self._open()
-        return self._observed(
-            self._router.plan(Operation.BALANCE, lambda p, _: p.balance(kind), kind=kind),
-            Operation.BALANCE,
-            None,
-        )
+        return self._router.pull_plan(Operation.FETCH_INBOUND, lambda p, _: p.fetch_inbound(), None)
 
-    def _password_plan(self, new_password: str, provider: str | None) -> Plan:
-        self._open()
-        op = Operation.CHANGE_PASSWORD
-        if provider is not None:
-            target = next((p for p in self.providers if p.name == provider), None)
-            if target is None:
-                raise ConfigurationError(f"no provider named {provider!r} in this gateway")
-            if not target.capabilities.supports(op):
-                raise UnsupportedOperationError(
-                    f"provider {provider!r} cannot change its password", provider=provider, operation=op.value
-                )
-        else:
-            capable = self._router.eligible(op)
-            if len(capable) > 1:
-                names = ", ".join(repr(p.name) for p in capable)
-                raise ConfigurationError(
-                    f"several providers can change a password ({names}); name one with provider="
-                )
-            target = capable[0]
-        return self._observed(
-            self._router.plan(op, lambda p, _: p.change_password(new_password), only=target), op, None
-        )
+    # --- the two observation steps --------------------------------------------------------
 
-    def _pull_plan(
-        self, operation: Operation, call: Callable[[Provider, int | None], Any], limit: int | None
-    ) -> Plan:
-        """Pull from *every* provider that can (reports and inbound messages sit at the
-        provider that handled the message), each with retries but no failover.
-
-        Pulls are destructive at most vendors, so a provider's failure — of any kind — does
-        not discard what the others returned: it is logged and reported to ``send_failed``
-        observers, and raised only when every provider failed. Whatever a failed provider
-        still holds is returned by a later pull.
-        """
-        self._open()
-        if limit is not None and limit < 1:
-            raise ValidationError("limit must be at least 1", field="limit")
-        items: list[Any] = []
-        caught: list[SmsGateError] = []
-        providers = self._router.eligible(operation)
-        for provider in providers:
-            remaining: int | None = None if limit is None else limit - len(items)
-            if remaining == 0:
-                break
-
-            def pull(p: Provider, _: object, n: int | None = remaining) -> Any:
-                return call(p, n)
-
-            try:
-                pulled = yield from self._observed(
-                    self._router.plan(operation, pull, only=provider), operation, None
-                )
-            except SmsGateError as exc:
-                # Never re-raise here: the providers before this one have already handed
-                # over (and forgotten) what ``items`` holds.
-                log.warning(
-                    "%s: %s failed (%s); keeping the other providers' items",
-                    operation.value,
-                    provider.name,
-                    type(exc).__name__,
-                )
-                caught.append(exc)
-                continue
-            items.extend(pulled)
-        if len(caught) == len(providers):
-            if len(caught) == 1:
-                raise caught[0]
-            leaves = [
-                e
-                for exc in caught
-                for e in (exc.attempts if isinstance(exc, AllProvidersFailedError) else [exc])
-            ]
-            raise AllProvidersFailedError(
-                f"{operation.value} failed on every provider", leaves, operation=operation.value
-            )
-        hook = "report_received" if operation is Operation.FETCH_REPORTS else "inbound_received"
-        for item in items:
-            _plugins.notify(hook, **({"report": item} if hook == "report_received" else {"message": item}))
-        log.info("%s: %d pulled from %d providers", operation.value, len(items), len(providers))
-        return items
-
-    # --- observation ---------------------------------------------------------------------
-
-    def _observed(self, plan: Plan, operation: Operation, message: Sent | None) -> Plan:
-        """Forward ``plan``'s commands, logging and announcing each failed attempt and the
-        accepted requests (after the plan, so receipts carry their attempt count)."""
-        reply: Success | Failure | None = None
-        while True:
-            try:
-                command = plan.send(reply)
-            except StopIteration as stop:
-                self._accepted(stop.value, message)
-                return stop.value
-            except PartialBatchError as exc:
-                self._accepted(list(exc.receipts), message)
-                raise
-            reply = yield command
-            if isinstance(command, Attempt) and isinstance(reply, Failure):
-                self._failed(command, reply.error)
-
-    def _failed(self, attempt: Attempt, error: SmsGateError) -> None:
+    def _after_attempt(self, attempt: Attempt, outcome: Outcome) -> None:
+        """After each attempt: a failure is logged and announced to ``send_failed``."""
+        if isinstance(outcome, Success):
+            return
+        error = outcome.error
         log.warning(
             "%s failed on %s (attempt %d, %s, code %s)",
             attempt.operation.value,
@@ -290,59 +208,42 @@ class _GatewayCore(Generic[ClientT]):
             provider=attempt.provider.name,
             operation=attempt.operation.value,
             error=error,
-            message=attempt.message,
+            message=attempt.message if attempt.operation.delivers else None,
         )
 
-    def _accepted(self, result: Any, message: Sent | None) -> None:
-        receipts = [result] if isinstance(result, Receipt) else result
-        if not isinstance(receipts, list) or not all(isinstance(r, Receipt) for r in receipts):
-            return
-        for receipt in receipts:
-            sent = _request_of(receipt, message)
-            log.info(
-                "accepted by %s: task %s, %d recipients, attempt %d",
-                receipt.provider,
-                receipt.task_id,
-                receipt.accepted,
-                receipt.attempts,
-            )
-            log.debug("accepted %s to %s", receipt.task_id, _numbers(sent))
-            _plugins.notify("message_sent", receipt=receipt, message=sent)
-
-    # --- closing ------------------------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        """True after ``close()`` / ``aclose()``."""
-        return self._closed
-
-
-def _request_of(receipt: Receipt, message: Sent | None) -> Any:
-    """The part of ``message`` one receipt covers: for a batch sent as several requests,
-    the messages whose recipients the receipt lists (all of them when it lists none)."""
-    if not isinstance(message, tuple) or not receipt.recipients:
-        return message
-    covered = set(receipt.recipients)
-    return tuple(m for m in message if set(m.to) <= covered) or message
+    def _after_result(self, result: T, message: Sent | None) -> T:
+        """After a plan: each accepted request goes to ``message_sent`` (those of a partial
+        send too), each pulled item to ``report_received`` / ``inbound_received``."""
+        for item in result if isinstance(result, list) else [result]:
+            if isinstance(item, Receipt):
+                sent = _request_of(item, message)
+                log.info(
+                    "accepted by %s: task %s, %d recipients, attempt %d",
+                    item.provider,
+                    item.task_id,
+                    item.accepted,
+                    item.attempts,
+                )
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("accepted %s to %s", item.task_id, _numbers(sent))
+                _plugins.notify("message_sent", receipt=item, message=sent)
+            elif isinstance(item, DeliveryReport):
+                _plugins.notify("report_received", report=item)
+            elif isinstance(item, InboundMessage):
+                _plugins.notify("inbound_received", message=item)
+        return result
 
 
-@attrs.frozen
-class _Done:
-    value: Any
+def _send(provider: Provider, sms: Sms) -> Flow[Receipt]:
+    return provider.send(sms)
 
 
-def _step(plan: Plan, reply: Success | Failure | None) -> Attempt | Sleep | _Done:
-    """Feed ``reply`` to ``plan``; return its next command, or its result as :class:`_Done`."""
-    try:
-        return plan.send(reply)
-    except StopIteration as stop:
-        return _Done(stop.value)
+def _send_batch(provider: Provider, batch: tuple[Sms, ...]) -> Flow[list[Receipt]]:
+    return provider.send_batch(batch)
 
 
-def _options(attempt: Attempt) -> dict[str, Any]:
-    """The driver arguments for one attempt: names for errors and logs, the provider's timeout."""
-    provider = attempt.provider
-    return {"provider": provider.name, "operation": attempt.operation.value, "timeout": provider.timeout}
+def _send_mms(provider: Provider, mms: Mms) -> Flow[Receipt]:
+    return provider.send_mms(mms)
 
 
 class Gateway(_GatewayCore[httpx.Client]):
@@ -382,38 +283,28 @@ class Gateway(_GatewayCore[httpx.Client]):
 
     def send(self, sms: Sms) -> Receipt:
         """Send one text message; the receipt names the provider that accepted it."""
-        result: Receipt = self._run(self._send_plan(sms))
-        return result
+        return self._run(self._send_plan(sms), sms)
 
     def send_batch(self, messages: Sequence[Sms]) -> list[Receipt]:
         """Send personalised messages; one receipt per request the provider made."""
-        result: list[Receipt] = self._run(self._batch_plan(messages))
-        return result
+        batch = tuple(messages)
+        return self._run(self._batch_plan(batch), batch)
 
     def send_mms(self, mms: Mms) -> Receipt:
         """Send one multimedia message."""
-        result: Receipt = self._run(self._mms_plan(mms))
-        return result
+        return self._run(self._mms_plan(mms), mms)
 
     def balance(self, kind: str = "sms") -> Balance:
         """The balance of ``kind`` (``"sms"`` or ``"mms"``) from a provider that reports it."""
-        result: Balance = self._run(self._balance_plan(kind))
-        return result
+        return self._run(self._balance_plan(kind))
 
     def fetch_reports(self, *, limit: int | None = None, task_id: str | None = None) -> list[DeliveryReport]:
         """Pull queued delivery reports from every provider that can (destructive pull)."""
-        plan = self._pull_plan(
-            Operation.FETCH_REPORTS, lambda p, n: p.fetch_reports(limit=n, task_id=task_id), limit
-        )
-        result: list[DeliveryReport] = self._run(plan)
-        return result
+        return self._run(self._reports_plan(limit, task_id))
 
     def fetch_inbound(self) -> list[InboundMessage]:
         """Pull queued inbound messages from every provider that can (destructive pull)."""
-        result: list[InboundMessage] = self._run(
-            self._pull_plan(Operation.FETCH_INBOUND, lambda p, _: p.fetch_inbound(), None)
-        )
-        return result
+        return self._run(self._inbound_plan())
 
     def change_password(self, new_password: str, *, provider: str | None = None) -> None:
         """Change the password of exactly one provider: ``provider``, or the only one able to.
@@ -434,18 +325,38 @@ class Gateway(_GatewayCore[httpx.Client]):
     ) -> None:
         self.close()
 
-    def _run(self, plan: Plan) -> Any:
-        reply: Success | Failure | None = None
-        while not isinstance(command := _step(plan, reply), _Done):
-            if isinstance(command, Sleep):
-                (self._sleep or time.sleep)(command.seconds)
-                reply = None
-                continue
-            try:
-                reply = Success(run_flow(command.start(), self._client, **_options(command)))
-            except SmsGateError as exc:
-                reply = Failure(exc)
-        return command.value
+    def _run(self, plan: Plan[T], message: Sent | None = None) -> T:
+        """Execute ``plan``'s commands until it returns; closed in any case."""
+        outcome: Outcome | None = None
+        try:
+            while True:
+                try:
+                    command = plan.send(outcome)
+                except StopIteration as done:
+                    result: T = done.value
+                    return self._after_result(result, message)
+                if isinstance(command, Sleep):
+                    (self._sleep or time.sleep)(command.seconds)
+                    outcome = None
+                    continue
+                provider = command.provider
+                try:
+                    value = run_flow(
+                        command.start(),
+                        self._client,
+                        provider=provider.name,
+                        operation=command.operation.value,
+                        timeout=provider.timeout,
+                    )
+                    outcome = Success(value)
+                except SmsGateError as exc:
+                    outcome = Failure(exc)
+                self._after_attempt(command, outcome)
+        except PartialSendError as exc:
+            self._after_result(list(exc.receipts), message)
+            raise
+        finally:
+            plan.close()
 
 
 class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
@@ -468,40 +379,30 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
 
     async def send(self, sms: Sms) -> Receipt:
         """Send one text message; the receipt names the provider that accepted it."""
-        result: Receipt = await self._run(self._send_plan(sms))
-        return result
+        return await self._run(self._send_plan(sms), sms)
 
     async def send_batch(self, messages: Sequence[Sms]) -> list[Receipt]:
         """Send personalised messages; one receipt per request the provider made."""
-        result: list[Receipt] = await self._run(self._batch_plan(messages))
-        return result
+        batch = tuple(messages)
+        return await self._run(self._batch_plan(batch), batch)
 
     async def send_mms(self, mms: Mms) -> Receipt:
         """Send one multimedia message."""
-        result: Receipt = await self._run(self._mms_plan(mms))
-        return result
+        return await self._run(self._mms_plan(mms), mms)
 
     async def balance(self, kind: str = "sms") -> Balance:
         """The balance of ``kind`` (``"sms"`` or ``"mms"``) from a provider that reports it."""
-        result: Balance = await self._run(self._balance_plan(kind))
-        return result
+        return await self._run(self._balance_plan(kind))
 
     async def fetch_reports(
         self, *, limit: int | None = None, task_id: str | None = None
     ) -> list[DeliveryReport]:
         """Pull queued delivery reports from every provider that can (destructive pull)."""
-        plan = self._pull_plan(
-            Operation.FETCH_REPORTS, lambda p, n: p.fetch_reports(limit=n, task_id=task_id), limit
-        )
-        result: list[DeliveryReport] = await self._run(plan)
-        return result
+        return await self._run(self._reports_plan(limit, task_id))
 
     async def fetch_inbound(self) -> list[InboundMessage]:
         """Pull queued inbound messages from every provider that can (destructive pull)."""
-        result: list[InboundMessage] = await self._run(
-            self._pull_plan(Operation.FETCH_INBOUND, lambda p, _: p.fetch_inbound(), None)
-        )
-        return result
+        return await self._run(self._inbound_plan())
 
     async def change_password(self, new_password: str, *, provider: str | None = None) -> None:
         """Change the password of exactly one provider: ``provider``, or the only one able to.
@@ -522,17 +423,38 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     ) -> None:
         await self.aclose()
 
-    async def _run(self, plan: Plan) -> Any:
-        reply: Success | Failure | None = None
-        while not isinstance(command := _step(plan, reply), _Done):
-            if isinstance(command, Sleep):
-                waited = (self._sleep or asyncio.sleep)(command.seconds)
-                if inspect.isawaitable(waited):
-                    await waited
-                reply = None
-                continue
-            try:
-                reply = Success(await arun_flow(command.start(), self._client, **_options(command)))
-            except SmsGateError as exc:
-                reply = Failure(exc)
-        return command.value
+    async def _run(self, plan: Plan[T], message: Sent | None = None) -> T:
+        """Execute ``plan``'s commands until it returns; closed in any case (a cancelled
+        task hands a claimed half-open probe back)."""
+        outcome: Outcome | None = None
+        try:
+            while True:
+                try:
+                    command = plan.send(outcome)
+                except StopIteration as done:
+                    result: T = done.value
+                    return self._after_result(result, message)
+                if isinstance(command, Sleep):
+                    waited = (self._sleep or asyncio.sleep)(command.seconds)
+                    if inspect.isawaitable(waited):
+                        await waited
+                    outcome = None
+                    continue
+                provider = command.provider
+                try:
+                    value = await arun_flow(
+                        command.start(),
+                        self._client,
+                        provider=provider.name,
+                        operation=command.operation.value,
+                        timeout=provider.timeout,
+                    )
+                    outcome = Success(value)
+                except SmsGateError as exc:
+                    outcome = Failure(exc)
+                self._after_attempt(command, outcome)
+        except PartialSendError as exc:
+            self._after_result(list(exc.receipts), message)
+            raise
+        finally:
+            plan.close()

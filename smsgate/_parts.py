@@ -1,10 +1,12 @@
 """One combinator for a send made of several requests.
 
 A provider splits one :class:`~smsgate.Sms` by ``max_recipients`` and a batch by its own
-request limits; the CLI feeds a large batch to the gateway in chunks. Each of them sends
-the parts in order and, when a part fails after earlier parts were accepted, must say so:
-the accepted parts must never be sent again. :func:`send_in_parts` is that rule, written
-once::
+request limits; the CLI feeds a large batch to the gateway in chunks (:func:`call_in_parts`,
+the same rule for plain calls); the router resumes a partly accepted send on another
+attempt. Each of them sends the parts in order and, when a part fails after earlier parts
+were accepted, must say so: the accepted parts must never be sent again.
+:func:`send_in_parts` is that rule, written once, and :func:`partly_sent` the one way its
+error is built::
 
     def send(self, sms: Sms) -> Flow[Receipt]:
         chunks = [sms.to[i : i + 100] for i in range(0, len(sms.to), 100)]
@@ -23,7 +25,7 @@ from typing import Any, TypeVar
 
 from smsgate.exceptions import PartialSendError, SmsGateError
 
-__all__ = ["send_in_parts"]
+__all__ = ["call_in_parts", "partly_sent", "send_in_parts"]
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -63,6 +65,54 @@ def send_in_parts(
     return results
 
 
+def call_in_parts(
+    parts: Iterable[P],
+    send_part: Callable[[P], R],
+    *,
+    pending: Callable[[Sequence[P]], Sequence[Any]],
+) -> list[R]:
+    """:func:`send_in_parts` for plain calls (each part is a call such as
+    ``gateway.send_batch(chunk)``, not a flow); same arguments, same errors."""
+
+    def flow(part: P) -> Generator[None, None, R]:
+        yield from ()  # a generator that makes no request: the call does its own I/O
+        return send_part(part)
+
+    try:
+        next(send_in_parts(parts, flow, pending=pending))
+    except StopIteration as done:
+        results: list[R] = done.value
+        return results
+    raise RuntimeError("a plain call never yields")  # pragma: no cover - unreachable by design
+
+
+def partly_sent(
+    receipts: Sequence[Any],
+    pending: Sequence[Any],
+    cause: SmsGateError,
+    *,
+    stopped_by: SmsGateError | None = None,
+) -> PartialSendError:
+    """The error of a send whose ``receipts`` were accepted before ``cause`` stopped it.
+
+    :param pending: the messages not accepted, as the caller would resend them.
+    :param stopped_by: the error that ended the send, when it is not ``cause`` itself (a
+        group of failures): the new error takes its provider, operation and attempts.
+    """
+    source = stopped_by if stopped_by is not None else cause
+    error = PartialSendError(
+        f"partly sent: {sum(getattr(r, 'accepted', 0) for r in receipts)} recipients accepted in "
+        f"{len(receipts)} requests, then one failed; {len(pending)} messages pending",
+        receipts=receipts,
+        pending=pending,
+        cause=cause,
+        provider=source.provider,
+        operation=source.operation,
+    )
+    error.attempts = source.attempts
+    return error
+
+
 def _partial(
     exc: SmsGateError,
     accepted: Sequence[Any],
@@ -71,20 +121,7 @@ def _partial(
     pending: Callable[[Sequence[P]], Sequence[Any]],
 ) -> PartialSendError:
     if isinstance(exc, PartialSendError):
-        receipts = [*accepted, *exc.receipts]
-        unsent = [*exc.pending, *pending(rest)]
-        cause = exc.cause
-    else:
-        receipts = list(accepted)
-        unsent = list(pending([failed, *rest]))
-        cause = exc
-    error = PartialSendError(
-        f"partly sent: {len(receipts)} requests accepted, then one failed; {len(unsent)} messages pending",
-        receipts=receipts,
-        pending=unsent,
-        cause=cause,
-        provider=exc.provider,
-        operation=exc.operation,
-    )
-    error.attempts = exc.attempts
-    return error
+        return partly_sent(
+            [*accepted, *exc.receipts], [*exc.pending, *pending(rest)], exc.cause, stopped_by=exc
+        )
+    return partly_sent(accepted, pending([failed, *rest]), exc)

@@ -99,3 +99,12 @@ def test_public_names_documented_in_design_exist() -> None:
     # The in-memory provider lives in the core; smsgate.testing re-exports the class it builds.
     assert "InMemoryProvider" in smsgate.testing.__all__
     assert type(smsgate.get_provider("memory")) is smsgate.testing.InMemoryProvider
+
+
+def test_every_error_class_is_exported_at_the_top_level() -> None:
+    """Applications catch ``smsgate.NotSentError`` as they catch ``httpx.ConnectError``: every
+    class of ``smsgate.exceptions`` (aliases included) is the same object at the top level."""
+    for name in smsgate.exceptions.__all__:
+        assert name in smsgate.__all__, name
+        assert getattr(smsgate, name) is getattr(smsgate.exceptions, name)
+    assert smsgate.PartialBatchError is smsgate.PartialSendError

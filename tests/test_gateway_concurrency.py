@@ -6,6 +6,9 @@ import asyncio
 import threading
 from typing import Any
 
+import httpx
+import pytest
+
 import smsgate
 from smsgate._gateway import BreakerPolicy, RateLimit, RetryPolicy
 from smsgate.testing import InMemoryProvider
@@ -82,3 +85,50 @@ def test_breaker_under_threads_counts_every_failure_and_opens_once(fake_clock: A
     # failures counted while open are impossible: only calls let through reached a
     assert 3 <= a.calls["send"] == health.consecutive_failures
     assert b.calls["send"] == 20
+
+
+class _OverHttp(smsgate.Provider):
+    """A provider whose send is one HTTP request, so a task can be cancelled mid-request."""
+
+    capabilities = smsgate.Capabilities(send=True)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def send(self, sms: smsgate.Sms) -> smsgate.Flow[smsgate.Receipt]:
+        reply = yield httpx.Request("POST", "http://provider.test/send")
+        return smsgate.Receipt(provider=self.name, task_id=reply.text, accepted=len(sms.to))
+
+
+async def test_a_send_cancelled_during_the_half_open_probe_frees_the_probe(fake_clock: Any) -> None:
+    """Cancelling the probe's task must not leave the probe claimed: the next send may probe
+    at once instead of meeting an open circuit for another cool-down."""
+    mode = {"now": "refuse"}
+    started = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if mode["now"] == "refuse":
+            raise httpx.ConnectError("refused", request=request)
+        if mode["now"] == "hang":
+            started.set()
+            await asyncio.sleep(60)
+        return httpx.Response(200, text="task-1")
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    breaker = BreakerPolicy(failures=1, cool_down=5)
+    async with client, smsgate.AsyncGateway(
+        _OverHttp("a"), client=client, retry=RetryPolicy(attempts=1), breaker=breaker, clock=fake_clock
+    ) as gateway:
+        with pytest.raises(smsgate.exceptions.NotSentError):
+            await gateway.send(SMS)
+        fake_clock.now = 5.0  # cool-down over: the next send is the half-open probe
+        mode["now"] = "hang"
+        probe = asyncio.create_task(gateway.send(SMS))
+        await started.wait()
+        probe.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await probe
+        mode["now"] = "ok"
+        receipt = await gateway.send(SMS)
+    assert receipt.task_id == "task-1"
+    assert gateway.health()[0].state is smsgate.BreakerState.CLOSED

@@ -1,4 +1,8 @@
-"""The pure routing pieces, without any gateway: the plan's commands, the breaker, the bucket."""
+"""The pure routing pieces, without any gateway: the plan's commands, the breaker, the bucket.
+
+Routers are built as the gateways build them: ``Router(providers, RoutingConfig(...), clock=...)``,
+so every configuration tested here is one a gateway can run.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import pytest
 import smsgate
 from smsgate import exceptions as errors
 from smsgate._provider import Operation
-from smsgate._routing import (
+from smsgate.routing import (
     Attempt,
     BreakerPolicy,
     BreakerState,
@@ -18,7 +22,9 @@ from smsgate._routing import (
     RateLimit,
     RetryPolicy,
     Router,
+    RoutingConfig,
     Sleep,
+    Strategy,
     Success,
     TokenBucket,
 )
@@ -42,7 +48,9 @@ def receipt(provider: str) -> smsgate.Receipt:
 def test_plan_yields_attempts_and_sleeps_and_needs_no_io() -> None:
     """Driving the plan by hand shows the whole decision sequence as data."""
     a, b = InMemoryProvider("a"), InMemoryProvider("b")
-    router = Router([a, b], retry=RetryPolicy(attempts=2, base=1.0), clock=Clock(), random=lambda: 0.5)
+    router = Router(
+        [a, b], RoutingConfig(retry=RetryPolicy(attempts=2, base=1.0)), clock=Clock(), random=lambda: 0.5
+    )
     plan = router.plan(Operation.SEND, lambda p, m: p.send(m), SMS)
     first = next(plan)
     assert isinstance(first, Attempt)
@@ -140,9 +148,71 @@ def test_weighted_order_never_draws_a_zero_weight_first() -> None:
     for draw in (0.0, 0.3, 0.999999):
         router = Router(
             [a, b, c],
-            strategy="weighted",
-            weights={"a": 0, "b": 1, "c": 0},
+            RoutingConfig(strategy="weighted", weights={"a": 0, "b": 1, "c": 0}),
             clock=Clock(),
             random=lambda d=draw: d,
         )
         assert [p.name for p in router.order([a, b, c])] == ["b", "a", "c"]
+
+
+def test_strategies_are_an_enum_that_takes_the_plain_strings() -> None:
+    """``Strategy`` is a StrEnum: "round_robin" and Strategy.ROUND_ROBIN configure the same."""
+    assert RoutingConfig(strategy="round_robin").strategy is Strategy.ROUND_ROBIN
+    assert [str(s) for s in Strategy] == ["failover", "round_robin", "weighted"]
+    with pytest.raises(errors.ConfigurationError, match="use one of failover, round_robin, weighted"):
+        RoutingConfig(strategy="random")
+
+
+def test_the_routing_config_owns_every_default() -> None:
+    """A gateway's ``None`` arguments mean the config's defaults; the breaker is on by default."""
+    config = RoutingConfig.given(strategy=None, retry=None, breaker=None, failover_on_uncertain=None)
+    assert config == RoutingConfig()
+    assert config.strategy is Strategy.FAILOVER
+    assert config.breaker == BreakerPolicy() and config.breaker.enabled
+    assert config.retry == RetryPolicy()
+    assert config.failover_on_uncertain is False
+
+
+def test_a_breaker_switched_off_never_skips_a_provider() -> None:
+    """``BreakerPolicy.off()``: every send reaches the provider; health still counts failures."""
+    a = InMemoryProvider("a")
+    with smsgate.Gateway(a, retry=RetryPolicy(attempts=1), breaker=BreakerPolicy.off()) as gateway:
+        for _ in range(10):
+            a.fail_next(errors.NotSentError)
+            with pytest.raises(errors.NotSentError):
+                gateway.send(SMS)
+        [health] = gateway.health()
+        assert gateway.send(SMS).provider == "a"
+    assert (health.state, health.consecutive_failures) == (BreakerState.CLOSED, 10)
+    assert a.calls["send"] == 11
+
+
+def test_the_default_breaker_opens_in_a_router_built_like_a_gateway() -> None:
+    """The default config has a breaker: five availability failures open the circuit."""
+    clock = Clock()
+    router = Router([InMemoryProvider("a")], RoutingConfig(retry=RetryPolicy(attempts=1)), clock=clock)
+    for _ in range(5):
+        plan = router.plan(Operation.SEND, lambda p, m: p.send(m), SMS)
+        next(plan)
+        with pytest.raises(errors.NotSentError):
+            plan.send(Failure(errors.NotSentError("down")))
+    assert router.health()[0].state is BreakerState.OPEN
+    with pytest.raises(errors.CircuitOpenError):
+        next(router.plan(Operation.SEND, lambda p, m: p.send(m), SMS))
+
+
+def test_closing_a_plan_during_a_half_open_probe_hands_the_probe_back() -> None:
+    """A plan closed while its probe attempt is pending (a cancelled task) frees the probe."""
+    clock = Clock()
+    config = RoutingConfig(retry=RetryPolicy(attempts=1), breaker=BreakerPolicy(failures=1, cool_down=5))
+    router = Router([InMemoryProvider("a")], config, clock=clock)
+    plan = router.plan(Operation.SEND, lambda p, m: p.send(m), SMS)
+    next(plan)
+    with pytest.raises(errors.NotSentError):
+        plan.send(Failure(errors.NotSentError("down")))
+    clock.now = 5  # cool-down over: the next attempt is the probe
+    probe = router.plan(Operation.SEND, lambda p, m: p.send(m), SMS)
+    assert isinstance(next(probe), Attempt)
+    probe.close()
+    other = router.plan(Operation.SEND, lambda p, m: p.send(m), SMS)
+    assert isinstance(next(other), Attempt)  # without the hand-back: CircuitOpenError

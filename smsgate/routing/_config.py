@@ -1,0 +1,48 @@
+"""One routing configuration: every default a gateway routes with lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from smsgate.exceptions import ConfigurationError
+from smsgate.routing._policies import BreakerPolicy, RateLimit, RetryPolicy, Strategy
+
+__all__ = ["RoutingConfig"]
+
+
+def _strategy(value: Strategy | str) -> Strategy:
+    return Strategy.parse(value)
+
+
+@attrs.frozen(kw_only=True)
+class RoutingConfig:
+    """How a gateway routes: the keyword arguments of :class:`smsgate.Gateway`, validated.
+
+    :ivar strategy: the order providers are tried in (a :class:`Strategy` or its string).
+    :ivar weights: for ``"weighted"``: one number per provider, or a mapping name → weight.
+    :ivar retry: how one provider is retried when that is safe.
+    :ivar breaker: each provider's circuit breaker; :meth:`BreakerPolicy.off` switches it off.
+    :ivar rate_limit: one :class:`RateLimit` for every provider, or a mapping name → limit.
+    :ivar failover_on_uncertain: allow another provider after an uncertain send (it may
+        deliver the message twice).
+    """
+
+    strategy: Strategy = attrs.field(default=Strategy.FAILOVER, converter=_strategy)
+    weights: Sequence[float] | Mapping[str, float] | None = None
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    breaker: BreakerPolicy = attrs.field(factory=BreakerPolicy)
+    rate_limit: RateLimit | Mapping[str, RateLimit] | None = None
+    failover_on_uncertain: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.weights is not None and self.strategy is not Strategy.WEIGHTED:
+            raise ConfigurationError('weights are only used with strategy="weighted"')
+
+    @classmethod
+    def given(cls, **options: Any) -> RoutingConfig:
+        """A config from keyword options where ``None`` means "the default" (the gateways'
+        keyword arguments)."""
+        return cls(**{name: value for name, value in options.items() if value is not None})

@@ -1,0 +1,208 @@
+"""The vocabulary of a plan: the commands it yields, the outcomes it receives, and the
+bookkeeping of one operation (attempts made, failures seen, receipts kept)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Generic, TypeAlias, TypeVar, cast
+
+import attrs
+
+from smsgate._models import Receipt, Sms
+from smsgate._parts import partly_sent
+from smsgate._provider import Flow, Operation, Provider
+from smsgate.exceptions import (
+    AllProvidersFailedError,
+    CircuitOpenError,
+    PartialSendError,
+    RateLimitedError,
+    SmsGateError,
+    UncertainOutcomeError,
+)
+from smsgate.routing._policies import RetryPolicy
+
+__all__ = ["Attempt", "Call", "Command", "Failure", "Outcome", "Plan", "Sleep", "Success"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Attempt:
+    """Command: run ``provider``'s flow for ``message`` and send back the outcome.
+
+    :ivar number: the attempt's rank on this provider (1 = first try).
+    :ivar message: what is being sent (a resumed send narrows it to what is pending), or
+        the argument of a read (a pull's limit); ``None`` for most reads.
+    """
+
+    provider: Provider
+    operation: Operation
+    call: Callable[[Provider, Any], Flow[Any]]
+    message: Any
+    number: int
+
+    def start(self) -> Flow[Any]:
+        """The provider's flow for this attempt, ready for :func:`smsgate.run_flow`."""
+        return self.call(self.provider, self.message)
+
+
+@attrs.frozen
+class Sleep:
+    """Command: wait ``seconds`` and send back ``None``."""
+
+    seconds: float
+    reason: str = "backoff"
+
+
+@attrs.frozen
+class Success:
+    """Outcome of an :class:`Attempt` whose flow returned ``value``."""
+
+    value: Any
+
+
+@attrs.frozen
+class Failure:
+    """Outcome of an :class:`Attempt` whose flow raised ``error``."""
+
+    error: SmsGateError
+
+
+Command: TypeAlias = Attempt | Sleep
+Outcome: TypeAlias = Success | Failure
+#: A plan for one operation: yields commands, receives outcomes, returns the result ``T``.
+Plan: TypeAlias = Generator[Command, Outcome | None, T]
+#: Builds one provider's flow for a payload (the payload changes when a send is resumed).
+Call: TypeAlias = Callable[[Provider, Any], Flow[T]]
+
+
+def _with_attempts(value: Any, attempts: int) -> Any:
+    if isinstance(value, Receipt):
+        return attrs.evolve(value, attempts=attempts)
+    if isinstance(value, list) and value and all(isinstance(v, Receipt) for v in value):
+        return [attrs.evolve(v, attempts=attempts) for v in value]
+    return value
+
+
+def _pending_payload(operation: Operation, pending: Sequence[Any]) -> Any:
+    """What to send when resuming after a :class:`PartialSendError`: the pending messages
+    of a batch, or for a single message the one message narrowed to its pending recipients."""
+    if operation is Operation.SEND_BATCH or not pending:
+        return tuple(pending)
+    first = pending[0]
+    if len(pending) == 1 or not isinstance(first, Sms):
+        return first
+    return attrs.evolve(first, to=[n for m in pending for n in m.to])
+
+
+@attrs.define
+class Run(Generic[T]):
+    """The bookkeeping of one operation's plan, and the rules that read it.
+
+    :ivar payload: what is still to send (narrowed after a partial send).
+    :ivar errors: the failed attempts so far, oldest first.
+    :ivar kept: receipts of requests accepted before a failure (never sent again).
+    :ivar made: attempts made, over every provider.
+    """
+
+    operation: Operation
+    payload: Any
+    retry: RetryPolicy
+    failover_on_uncertain: bool
+    started: float
+    errors: list[SmsGateError] = attrs.field(factory=list)
+    kept: list[Receipt] = attrs.field(factory=list)
+    made: int = 0
+    may_move_on: bool = True
+
+    def skipped(self, provider: Provider) -> None:
+        """Note a provider whose circuit is open: not tried at all."""
+        self.errors.append(
+            CircuitOpenError(
+                f"skipped: circuit open after repeated failures of {provider.name!r}",
+                provider=provider.name,
+                operation=self.operation.value,
+            )
+        )
+
+    def succeeded(self, value: Any) -> T:
+        """The result: receipts carry the attempt count; kept receipts are merged in."""
+        value = _with_attempts(value, self.made)
+        if self.kept and isinstance(value, Receipt):
+            # A send split into requests: one receipt for the whole message.
+            value = attrs.evolve(Receipt.combine([*self.kept, value]), attempts=self.made)
+        elif self.kept:
+            value = [*self.kept, *value]
+        return cast("T", value)
+
+    def failed(self, error: SmsGateError) -> bool:
+        """Take in a failed attempt; return whether this provider may be retried.
+
+        Raises the final error when neither a retry nor a failover is safe.
+        """
+        decisive = error
+        if isinstance(error, PartialSendError):
+            # Only what was not accepted may be tried again, here or elsewhere.
+            self.kept.extend(_with_attempts(list(error.receipts), self.made))
+            self.payload = _pending_payload(self.operation, error.pending)
+            decisive = error.cause
+        # A password change is not safely repeatable either: after an uncertain outcome the
+        # old password may no longer work.
+        careful = self.operation.delivers or self.operation is Operation.CHANGE_PASSWORD
+        uncertain = isinstance(decisive, UncertainOutcomeError)
+        retry_ok = decisive.retry_safe or (uncertain and not careful)
+        failover_ok = decisive.failover_safe or (uncertain and (not careful or self.failover_on_uncertain))
+        if not (retry_ok or failover_ok):
+            raise self.final(error)
+        self.errors.append(error)
+        self.may_move_on = failover_ok
+        return retry_ok
+
+    def backoff(self, number: int, draw: Callable[[], float], clock: Callable[[], float]) -> float | None:
+        """The wait before retry ``number`` + 1 on this provider, or ``None`` to stop here.
+
+        :param draw: the jitter source (floats in ``[0, 1)``); drawn only for a retry.
+        """
+        if number >= self.retry.attempts:
+            return None
+        decisive = self.errors[-1]
+        if isinstance(decisive, PartialSendError):
+            decisive = decisive.cause
+        delay = self.retry.ceiling(number) * draw()
+        if isinstance(decisive, RateLimitedError) and decisive.retry_after is not None:
+            delay = max(delay, decisive.retry_after)
+        if clock() - self.started + delay > self.retry.total:
+            return None
+        return delay
+
+    def stop(self) -> SmsGateError:
+        """The error when the last provider tried may not be left: its own, last failure."""
+        return self.final(self.errors.pop())
+
+    def exhausted(self, providers: int) -> SmsGateError:
+        """The error when every provider was tried."""
+        if providers == 1:
+            # One provider only (a single-provider gateway, change_password, a per-provider
+            # pull): its own typed error is the answer; earlier tries are in ``attempts``.
+            return self.stop()
+        group = AllProvidersFailedError(
+            f"{self.operation.value} failed on every provider ({self.made} attempts, "
+            f"{len(self.errors)} failures)",
+            self.errors,
+            operation=self.operation.value,
+        )
+        # The group keeps its own attempts (every failure); a partial error lists them too.
+        return self.final(group) if self.kept else group
+
+    def final(self, error: SmsGateError) -> SmsGateError:
+        """The error that ends the plan, carrying the earlier attempts and any kept receipts."""
+        error.attempts = tuple(self.errors)
+        if not self.kept:
+            return error
+        pending = self.payload
+        if pending is None:
+            pending = ()
+        elif not isinstance(pending, tuple | list):
+            pending = (pending,)  # a single message narrowed to its pending recipients
+        cause = error.cause if isinstance(error, PartialSendError) else error
+        return partly_sent(self.kept, pending, cause, stopped_by=error)

@@ -1,0 +1,303 @@
+"""The router: every routing decision of one gateway, written once and without I/O."""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from smsgate._provider import Flow, Operation, Provider
+from smsgate.exceptions import (
+    AllProvidersFailedError,
+    ConfigurationError,
+    SmsGateError,
+    UnsupportedOperationError,
+    ValidationError,
+)
+from smsgate.routing._breaker import CircuitBreaker, Clock, ProviderHealth
+from smsgate.routing._bucket import TokenBucket
+from smsgate.routing._config import RoutingConfig
+from smsgate.routing._plan import Attempt, Call, Failure, Outcome, Plan, Run, Sleep, Success
+from smsgate.routing._policies import RateLimit, Strategy
+
+__all__ = ["Router"]
+
+T = TypeVar("T")
+log = logging.getLogger("smsgate.gateway")
+
+
+class Router:
+    """The routing state shared by every call of one gateway: strategy, breakers, buckets.
+
+    The gateways build it as ``Router(providers, RoutingConfig.given(**options), clock=…,
+    random=…)``; its plans (:meth:`plan`, :meth:`pull_plan`, :meth:`password_plan`) decide
+    every attempt of one call and are driven by :class:`smsgate.Gateway` and
+    :class:`smsgate.AsyncGateway` alike.
+    """
+
+    def __init__(
+        self,
+        providers: Sequence[Provider],
+        config: RoutingConfig | None = None,
+        *,
+        clock: Clock,
+        random: Callable[[], float] | _random.Random | None = None,
+    ) -> None:
+        self.providers = _checked(providers)
+        self.config = config if config is not None else RoutingConfig()
+        self.clock = clock
+        if random is None:
+            random = _random.Random()  # noqa: S311 - jitter and load spreading, not secrets
+        self._random: Callable[[], float] = random.random if isinstance(random, _random.Random) else random
+        self.weights = self._weights(self.config.weights)
+        self.breakers = {p.name: CircuitBreaker(self.config.breaker, clock) for p in self.providers}
+        limits = self._limits(self.config.rate_limit)
+        self.buckets = {name: TokenBucket(limit, clock) for name, limit in limits.items()}
+        self._turn = 0
+        self._lock = threading.Lock()
+
+    @property
+    def strategy(self) -> Strategy:
+        """The configured strategy."""
+        return self.config.strategy
+
+    # --- configuration ----------------------------------------------------------------
+
+    def _weights(self, weights: Sequence[float] | Mapping[str, float] | None) -> dict[str, float]:
+        names = [p.name for p in self.providers]
+        if weights is None:
+            return dict.fromkeys(names, 1.0)
+        if isinstance(weights, Mapping):
+            _known(weights, names, "weights")
+            table = {name: float(weights.get(name, 0.0)) for name in names}
+        elif len(weights) != len(names):
+            raise ConfigurationError(f"{len(weights)} weights for {len(names)} providers; give one each")
+        else:
+            table = {name: float(w) for name, w in zip(names, weights, strict=True)}
+        if any(w < 0 for w in table.values()):
+            raise ConfigurationError("weights must not be negative")
+        return table
+
+    def _limits(self, rate_limit: RateLimit | Mapping[str, RateLimit] | None) -> dict[str, RateLimit]:
+        if rate_limit is None:
+            return {}
+        if isinstance(rate_limit, RateLimit):
+            return {p.name: rate_limit for p in self.providers}
+        _known(rate_limit, [p.name for p in self.providers], "rate_limit")
+        return dict(rate_limit)
+
+    # --- selection ----------------------------------------------------------------------
+
+    def eligible(self, operation: Operation, *, kind: str | None = None) -> list[Provider]:
+        """Providers declaring the capability ``operation`` needs (and the balance ``kind``)."""
+        found = [
+            p
+            for p in self.providers
+            if p.capabilities.supports(operation) and (kind is None or kind in p.capabilities.balance_kinds)
+        ]
+        if not found:
+            what = f"{operation.value} ({kind})" if kind else operation.value
+            raise UnsupportedOperationError(
+                f"no configured provider supports {what}", operation=operation.value
+            )
+        return found
+
+    def order(self, candidates: list[Provider]) -> list[Provider]:
+        """The order to try ``candidates`` in for one call, per the strategy."""
+        if len(candidates) < 2 or self.strategy is Strategy.FAILOVER:
+            return list(candidates)
+        if self.strategy is Strategy.ROUND_ROBIN:
+            with self._lock:
+                start = self._turn % len(candidates)
+                self._turn += 1
+            return candidates[start:] + candidates[:start]
+        return self._weighted(candidates)
+
+    def _weighted(self, candidates: list[Provider]) -> list[Provider]:
+        """The first choice drawn by weight, the rest in weight order (heaviest first; ties
+        keep the configured order)."""
+        by_weight = sorted(candidates, key=lambda p: -self.weights[p.name])
+        total = sum(self.weights[p.name] for p in candidates)
+        if total <= 0:
+            return list(candidates)
+        point = self._random() * total
+        first: Provider | None = None
+        for provider in candidates:
+            point -= self.weights[provider.name]
+            if point < 0:  # a zero weight never turns it negative: never drawn first
+                first = provider
+                break
+        if first is None:  # rounding left the point at the very end
+            first = next(p for p in reversed(candidates) if self.weights[p.name] > 0)
+        return [first, *(p for p in by_weight if p is not first)]
+
+    def health(self) -> list[ProviderHealth]:
+        """One snapshot per provider, in configured order."""
+        return [self.breakers[p.name].snapshot(p.name) for p in self.providers]
+
+    # --- plans ----------------------------------------------------------------------------
+
+    def plan(
+        self,
+        operation: Operation,
+        call: Call[T],
+        payload: Any = None,
+        *,
+        kind: str | None = None,
+        only: Provider | None = None,
+    ) -> Plan[T]:
+        """Decide the attempts for one operation: yield :class:`Attempt` and :class:`Sleep`
+        commands, receive their outcomes, return the result or raise the final error.
+
+        :param call: builds a provider's flow for the current payload.
+        :param payload: the message(s) sent; a resumed send narrows it to what is pending.
+        :param only: route to this provider alone (no failover): change_password, and the
+            per-provider pulls of fetch_reports / fetch_inbound.
+        """
+        providers = [only] if only is not None else self.order(self.eligible(operation, kind=kind))
+        run: Run[T] = Run(
+            operation,
+            payload,
+            retry=self.config.retry,
+            failover_on_uncertain=self.config.failover_on_uncertain,
+            started=self.clock(),
+        )
+        for provider in providers:
+            outcome = yield from self._on(provider, call, run)
+            if isinstance(outcome, Success):
+                return run.succeeded(outcome.value)
+            if not run.may_move_on:
+                raise run.stop()
+        raise run.exhausted(len(providers))
+
+    def _on(self, provider: Provider, call: Call[T], run: Run[T]) -> Plan[Success | None]:
+        """The attempts on one provider: its first try and the retries that are safe.
+
+        Returns the success, or ``None`` when this provider is done with.
+        """
+        breaker = self.breakers[provider.name]
+        number = 0
+        while breaker.allow():
+            number += 1
+            outcome = yield from self._attempt(provider, call, run, number)
+            if isinstance(outcome, Success):
+                return outcome
+            delay = run.backoff(number, self._random, self.clock) if run.failed(outcome.error) else None
+            if delay is None:
+                return None
+            yield Sleep(delay)
+        if number == 0:
+            run.skipped(provider)
+        return None
+
+    def _attempt(self, provider: Provider, call: Call[T], run: Run[T], number: int) -> Plan[Outcome]:
+        """One attempt: wait for the rate limit, have it run, record it on the breaker.
+
+        A plan closed here (its task was cancelled) hands a claimed half-open probe back.
+        """
+        breaker = self.breakers[provider.name]
+        try:
+            bucket = self.buckets.get(provider.name)
+            wait = bucket.reserve() if bucket is not None else 0.0
+            if wait > 0:
+                yield Sleep(wait, reason="rate_limit")
+            run.made += 1
+            outcome = yield Attempt(provider, run.operation, call, run.payload, number)
+        except GeneratorExit:
+            breaker.release()
+            raise
+        if not isinstance(outcome, Success | Failure):
+            raise TypeError(f"an Attempt needs a Success or Failure back, not {outcome!r}")
+        breaker.record(outcome.error if isinstance(outcome, Failure) else None)
+        return outcome
+
+    def password_plan(self, call: Call[None], provider: str | None) -> Plan[None]:
+        """Change the password of exactly one provider: ``provider``, or the only one able
+        to. Never fails over (the old password may already be gone)."""
+        op = Operation.CHANGE_PASSWORD
+        if provider is None:
+            capable = self.eligible(op)
+            if len(capable) > 1:
+                names = ", ".join(repr(p.name) for p in capable)
+                raise ConfigurationError(
+                    f"several providers can change a password ({names}); name one with provider="
+                )
+            return self.plan(op, call, only=capable[0])
+        target = next((p for p in self.providers if p.name == provider), None)
+        if target is None:
+            raise ConfigurationError(f"no provider named {provider!r} in this gateway")
+        if not target.capabilities.supports(op):
+            raise UnsupportedOperationError(
+                f"provider {provider!r} cannot change its password", provider=provider, operation=op.value
+            )
+        return self.plan(op, call, only=target)
+
+    def pull_plan(
+        self, operation: Operation, call: Callable[[Provider, int | None], Flow[list[T]]], limit: int | None
+    ) -> Plan[list[T]]:
+        """Pull from *every* provider that can (reports and inbound messages sit at the
+        provider that handled the message), each with retries but no failover.
+
+        Pulls are destructive at most vendors, so a provider's failure — of any kind — does
+        not discard what the others returned: its attempts are reported like any other, and
+        it is raised only when every provider failed. Whatever a failed provider still holds
+        is returned by a later pull. ``limit`` caps the items over all providers.
+        """
+        if limit is not None and limit < 1:
+            raise ValidationError("limit must be at least 1", field="limit")
+        items: list[T] = []
+        caught: list[SmsGateError] = []
+        providers = self.eligible(operation)
+        for provider in providers:
+            remaining = None if limit is None else limit - len(items)
+            if remaining == 0:
+                break
+            try:
+                items.extend((yield from self.plan(operation, call, remaining, only=provider)))
+            except SmsGateError as exc:
+                # Never re-raise here: the providers before this one have already handed
+                # over (and forgotten) what ``items`` holds.
+                log.warning(
+                    "%s: %s failed (%s); keeping the other providers' items",
+                    operation.value,
+                    provider.name,
+                    type(exc).__name__,
+                )
+                caught.append(exc)
+        if len(caught) == len(providers):
+            raise _all_failed(operation, caught)
+        return items
+
+
+def _checked(providers: Sequence[Provider]) -> tuple[Provider, ...]:
+    """The providers, each a Provider and each with its own name."""
+    if not providers:
+        raise ConfigurationError("a gateway needs at least one provider")
+    names: set[str] = set()
+    for provider in providers:
+        if not isinstance(provider, Provider):
+            raise ConfigurationError(f"{provider!r} is not an smsgate.Provider")
+        if provider.name in names:
+            raise ConfigurationError(f"two providers are named {provider.name!r}; give each a distinct name")
+        names.add(provider.name)
+    return tuple(providers)
+
+
+def _known(table: Mapping[str, object], names: list[str], what: str) -> None:
+    unknown = set(table) - set(names)
+    if unknown:
+        raise ConfigurationError(f"{what} name unknown providers: {', '.join(sorted(unknown))}")
+
+
+def _all_failed(operation: Operation, caught: list[SmsGateError]) -> SmsGateError:
+    """The error of a pull that failed on every provider: its own with one, else a group."""
+    if len(caught) == 1:
+        return caught[0]
+    leaves = [
+        e for exc in caught for e in (exc.attempts if isinstance(exc, AllProvidersFailedError) else [exc])
+    ]
+    return AllProvidersFailedError(
+        f"{operation.value} failed on every provider", leaves, operation=operation.value
+    )
