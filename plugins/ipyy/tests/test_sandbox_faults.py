@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from smsgate.receiver import ServerThread
 from smsgate_ipyy.sandbox import Sandbox, SandboxConfig
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultRule, FaultSet, vendor_reply
-from smsgate_ipyy.sandbox._runner import ServerThread
 
 REPLY = (
     '<?xml version="1.0" encoding="utf-8" ?>\n<returnsms>\n<returnstatus>Success</returnstatus>\n'

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from smsgate.receiver import ServerThread
 from smsgate_ipyy.sandbox import Account, Sandbox, SandboxConfig, SandboxState
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
 from smsgate_ipyy.sandbox._push import MAX_ATTEMPTS, PushWorker, is_loopback_url
-from smsgate_ipyy.sandbox._runner import ServerThread
 
 
 class Receiver:

@@ -288,6 +288,7 @@ class FaultMiddleware:
     def __init__(self, app: Any, faults: FaultSet) -> None:
         self.app = app
         self.faults = faults
+        install_log_filter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._release: asyncio.Event | None = None
 

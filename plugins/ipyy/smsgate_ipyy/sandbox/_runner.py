@@ -7,27 +7,25 @@ import contextlib
 import ipaddress
 import signal
 import threading
-import time
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
-import uvicorn
+
+from smsgate.receiver import ServerThread
 
 from ._app import create_app
 from ._config import SandboxConfig
-from ._faults import FaultMiddleware, FaultRule, FaultSet, install_log_filter
+from ._faults import FaultMiddleware, FaultRule, FaultSet
 from ._push import PushWorker
 from ._state import SandboxState
 
 __all__ = ["Credentials", "Sandbox", "ServerThread", "serve"]
 
-_START_TIMEOUT: Final = 10.0
-_STOP_TIMEOUT: Final = 10.0
 # Seconds uvicorn waits for requests in flight at shutdown before cancelling them.
-_GRACEFUL_SHUTDOWN: Final = 3
+_GRACEFUL_SHUTDOWN: Final = 3.0
 
 
 @attrs.frozen
@@ -48,103 +46,6 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class ServerThread:
-    """Any ASGI app under uvicorn in a daemon thread, with the sandbox's server settings.
-
-    The sandbox runs on it, and so do the benchmark's baseline app and test receivers, so that
-    comparisons use the same server. :meth:`start` returns once the socket listens and
-    :attr:`port` is the bound port; :meth:`stop` shuts down gracefully and joins.
-    """
-
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app = app
-        self.host = host
-        self.requested_port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-
-    def start(self) -> ServerThread:
-        """Serve in a new thread; ``RuntimeError`` if the server cannot start (port taken …)."""
-        if self._thread is not None:
-            raise RuntimeError("already running")
-        install_log_filter()
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self.requested_port,
-            log_level="warning",
-            log_config=None,  # leave the application's logging configuration alone
-            access_log=False,
-            lifespan="on",
-            ws="none",
-            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=self._run, args=(server,), name="smsgate-sandbox-server", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                thread.join()
-                raise RuntimeError(f"the server could not start on {self.host}:{self.requested_port}")
-            if time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join(_STOP_TIMEOUT)
-                raise RuntimeError("the server did not start within 10 seconds")
-            time.sleep(0.005)
-        self._server, self._thread = server, thread
-        # Port 0 asked the OS for a free port: read the one the listening socket got.
-        self._port = server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    @staticmethod
-    def _run(server: uvicorn.Server) -> None:
-        # uvicorn ends a failed startup (port taken …) with sys.exit(); in this thread that is
-        # just the end of the server, which start() reports as a RuntimeError.
-        with contextlib.suppress(SystemExit):
-            server.run()
-
-    def stop(self) -> None:
-        """Graceful shutdown, then join; idempotent."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        self._port = None
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(_STOP_TIMEOUT)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(_STOP_TIMEOUT)
-
-    @property
-    def alive(self) -> bool:
-        """True while the server thread runs."""
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        if self._port is None:
-            raise RuntimeError("the server is not running; call start() first")
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port/``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
-
-    def __enter__(self) -> ServerThread:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class _Lifespan:
@@ -226,7 +127,15 @@ class Sandbox:
         server cannot start (for example the port is taken)."""
         if self._server is not None:
             raise RuntimeError("this sandbox is already running")
-        server = ServerThread(self._asgi, host=self.host, port=self._requested_port)
+        # lifespan "on": the push worker and the fault middleware start with the server.
+        server = ServerThread(
+            self._asgi,
+            host=self.host,
+            port=self._requested_port,
+            lifespan="on",
+            graceful_shutdown=_GRACEFUL_SHUTDOWN,
+            name="smsgate-sandbox-server",
+        )
         server.start()
         self._server = server
         return self
