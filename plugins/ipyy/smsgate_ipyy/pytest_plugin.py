@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
 from smsgate_ipyy.sandbox import Sandbox, SandboxConfig
@@ -59,10 +60,4 @@ def ipyy_sandbox_clean(ipyy_sandbox: Sandbox) -> Sandbox:
 @pytest.fixture(scope="session")
 def ipyy_credentials(ipyy_sandbox: Sandbox) -> dict[str, str]:
     """``account``, ``password``, ``userid`` and ``base_url`` for ``get_provider("ipyy", …)``."""
-    creds = ipyy_sandbox.credentials
-    return {
-        "account": creds.account,
-        "password": creds.password,
-        "userid": creds.userid,
-        "base_url": ipyy_sandbox.base_url,
-    }
+    return attrs.asdict(ipyy_sandbox.credentials) | {"base_url": ipyy_sandbox.base_url}
