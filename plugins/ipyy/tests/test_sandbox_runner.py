@@ -82,9 +82,22 @@ def test_public_host_is_allowed_only_when_asked() -> None:
     assert not sandbox.running
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
-def test_every_loopback_host_is_accepted(host: str) -> None:
-    Sandbox(host=host)
+@pytest.mark.parametrize(
+    ("host", "bound"),
+    [("127.0.0.1", "127.0.0.1"), ("127.0.0.2", "127.0.0.2"), ("localhost", "127.0.0.1"), ("::1", "::1")],
+)
+def test_every_loopback_host_is_accepted(host: str, bound: str) -> None:
+    """Accepted means served: the sandbox listens on the loopback address asked for (localhost
+    as 127.0.0.1), says so in its base URL, and answers there."""
+    with Sandbox(host=host) as sandbox:
+        url_host = f"[{bound}]" if ":" in bound else bound
+        assert sandbox.base_url == f"http://{url_host}:{sandbox.port}/"
+        family = socket.AF_INET6 if ":" in bound else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.settimeout(2.0)
+            probe.connect((bound, sandbox.port))
+        reply = httpx.get(sandbox.base_url + "_sandbox/health", timeout=5.0)
+        assert reply.json() == {"ok": True}
 
 
 def test_localhost_binds_ipv4_loopback() -> None:
