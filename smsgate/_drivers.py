@@ -18,8 +18,7 @@ import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, TypeVar
 
 import attrs
 import httpx
@@ -173,58 +172,34 @@ class _Done(Generic[T]):
     value: T
 
 
-class _Drive(Generic[T]):
-    """One run of a flow, shared by both drivers: everything but the ``client.send`` call.
-
-    Used as a context manager: on the way out it closes the flow (a no-op once the flow has
-    finished) and names the provider and operation on the error that leaves, if any.
-    """
-
-    def __init__(
-        self, flow: Flow[T], provider: str | None, operation: str | None, timeout: float | None
-    ) -> None:
-        self.flow = flow
-        self.provider = provider
-        self.operation = operation
-        self.timeout = timeout
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.flow.close()
-        if isinstance(exc, SmsGateError):
-            _stamp(exc, self.provider, self.operation)
-
-    def advance(self, outcome: httpx.Response | TransportError | None) -> httpx.Request | _Done[T]:
-        """Feed the last outcome into the flow; return its next request (prepared) or its result."""
-        try:
-            if outcome is None:
-                request = next(self.flow)
-            elif isinstance(outcome, TransportError):
-                request = self.flow.throw(outcome)
-            else:
-                request = self.flow.send(outcome)
-        except StopIteration as stop:
-            return _Done(stop.value)
-        except SmsGateError:
+def _advance(
+    flow: Flow[T],
+    outcome: httpx.Response | TransportError | None,
+    timeout: float | None,
+    provider: str | None,
+) -> httpx.Request | _Done[T]:
+    """Feed the last outcome into ``flow``; return its next request (prepared) or its result."""
+    try:
+        if outcome is None:
+            request = next(flow)
+        elif isinstance(outcome, TransportError):
+            request = flow.throw(outcome)
+        else:
+            request = flow.send(outcome)
+    except StopIteration as stop:
+        return _Done(stop.value)
+    except SmsGateError:
+        raise
+    except Exception as exc:
+        # The fallback for flows that do not read replies inside ``parsing_reply``.
+        if not isinstance(outcome, httpx.Response) or outcome in _parsed:
             raise
-        except Exception as exc:
-            # The fallback for flows that do not read replies inside ``parsing_reply``.
-            if not isinstance(outcome, httpx.Response) or outcome in _parsed:
-                raise
-            raise _malformed(outcome, exc) from exc
-        if self.timeout is not None and "timeout" not in request.extensions:
-            request.extensions["timeout"] = httpx.Timeout(self.timeout).as_dict()
-        # The path only: query strings of GET-style APIs can carry credentials.
-        log.debug("%s %s %s", self.provider, request.method, request.url.path)
-        return request
-
-    def failed(self, exc: Exception) -> TransportError:
-        """The smsgate error for an httpx exception raised while sending."""
-        return translate_transport_error(exc, provider=self.provider, operation=self.operation)
+        raise _malformed(outcome, exc) from exc
+    if timeout is not None and "timeout" not in request.extensions:
+        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+    # The path only: query strings of GET-style APIs can carry credentials.
+    log.debug("%s %s %s", provider, request.method, request.url.path)
+    return request
 
 
 def run_flow(
@@ -241,16 +216,21 @@ def run_flow(
     :param operation: the operation (``"send"``, ``"balance"`` …), set on any error leaving it.
     :param timeout: seconds allowed per request, unless a request sets its own.
     """
-    with _Drive(flow, provider, operation, timeout) as run:
-        step = run.advance(None)
+    try:
+        step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
             outcome: httpx.Response | TransportError
             try:
                 outcome = client.send(step)
             except _HTTPX_ERRORS as exc:
-                outcome = run.failed(exc)
-            step = run.advance(outcome)
+                outcome = translate_transport_error(exc, provider=provider, operation=operation)
+            step = _advance(flow, outcome, timeout, provider)
         return step.value
+    except SmsGateError as error:
+        _stamp(error, provider, operation)
+        raise
+    finally:
+        flow.close()
 
 
 async def arun_flow(
@@ -265,13 +245,18 @@ async def arun_flow(
 
     The arguments are those of :func:`run_flow`. A cancelled task closes the flow.
     """
-    with _Drive(flow, provider, operation, timeout) as run:
-        step = run.advance(None)
+    try:
+        step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
             outcome: httpx.Response | TransportError
             try:
                 outcome = await client.send(step)
             except _HTTPX_ERRORS as exc:
-                outcome = run.failed(exc)
-            step = run.advance(outcome)
+                outcome = translate_transport_error(exc, provider=provider, operation=operation)
+            step = _advance(flow, outcome, timeout, provider)
         return step.value
+    except SmsGateError as error:
+        _stamp(error, provider, operation)
+        raise
+    finally:
+        flow.close()

@@ -74,10 +74,10 @@ def _numbers(message: Any) -> str:
     return shown + (f",…+{len(numbers) - 3}" if len(numbers) > 3 else "")
 
 
-def _request_of(receipt: Receipt, message: Sent | None) -> Any:
+def _request_of(receipt: Receipt, message: tuple[Sms, ...]) -> tuple[Sms, ...]:
     """The part of ``message`` one receipt covers: for a batch sent as several requests,
     the messages whose recipients the receipt lists (all of them when it lists none)."""
-    if not isinstance(message, tuple) or not receipt.recipients:
+    if not receipt.recipients:
         return message
     covered = set(receipt.recipients)
     return tuple(m for m in message if set(m.to) <= covered) or message
@@ -189,11 +189,8 @@ class _GatewayCore(Generic[ClientT]):
 
     # --- the two observation steps --------------------------------------------------------
 
-    def _after_attempt(self, attempt: Attempt, outcome: Outcome) -> None:
-        """After each attempt: a failure is logged and announced to ``send_failed``."""
-        if isinstance(outcome, Success):
-            return
-        error = outcome.error
+    def _after_attempt(self, attempt: Attempt, error: SmsGateError) -> None:
+        """After each failed attempt: it is logged and announced to ``send_failed``."""
         log.warning(
             "%s failed on %s (attempt %d, %s, code %s)",
             attempt.operation.value,
@@ -216,7 +213,7 @@ class _GatewayCore(Generic[ClientT]):
         send too), each pulled item to ``report_received`` / ``inbound_received``."""
         for item in result if isinstance(result, list) else [result]:
             if isinstance(item, Receipt):
-                sent = _request_of(item, message)
+                sent = _request_of(item, message) if isinstance(message, tuple) else message
                 log.info(
                     "accepted by %s: task %s, %d recipients, attempt %d",
                     item.provider,
@@ -351,7 +348,7 @@ class Gateway(_GatewayCore[httpx.Client]):
                     outcome = Success(value)
                 except SmsGateError as exc:
                     outcome = Failure(exc)
-                self._after_attempt(command, outcome)
+                    self._after_attempt(command, exc)
         except PartialSendError as exc:
             self._after_result(list(exc.receipts), message)
             raise
@@ -452,7 +449,7 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
                     outcome = Success(value)
                 except SmsGateError as exc:
                     outcome = Failure(exc)
-                self._after_attempt(command, outcome)
+                    self._after_attempt(command, exc)
         except PartialSendError as exc:
             self._after_result(list(exc.receipts), message)
             raise

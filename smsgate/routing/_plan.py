@@ -127,13 +127,12 @@ class Run(Generic[T]):
 
     def succeeded(self, value: Any) -> T:
         """The result: receipts carry the attempt count; kept receipts are merged in."""
-        value = _with_attempts(value, self.made)
-        if self.kept and isinstance(value, Receipt):
+        if isinstance(value, Receipt):
             # A send split into requests: one receipt for the whole message.
-            value = attrs.evolve(Receipt.combine([*self.kept, value]), attempts=self.made)
-        elif self.kept:
-            value = [*self.kept, *value]
-        return cast("T", value)
+            value = Receipt.combine([*self.kept, value]) if self.kept else value
+            return cast("T", attrs.evolve(value, attempts=self.made))
+        value = _with_attempts(value, self.made)
+        return cast("T", [*self.kept, *value] if self.kept else value)
 
     def failed(self, error: SmsGateError) -> bool:
         """Take in a failed attempt; return whether this provider may be retried.
