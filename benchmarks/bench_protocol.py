@@ -8,13 +8,13 @@ Pure CPU, no sockets. Each block compares one ``smsgate_ipyy`` function with the
 doing the same work on the same bytes, measured in this run and interleaved (see
 ``_bench.py``), and prints both rates, the ratio smsgate / baseline and a verdict:
 
-- ``send-reply``: ``_protocol.parse_send_reply`` vs ``lxml.etree.fromstring`` + ``findtext``;
-- ``reports``: ``_protocol.parse_reports_reply`` on a 4,000-item status pull vs
+- ``send-reply``: ``_parse.parse_send_reply`` vs ``lxml.etree.fromstring`` + ``findtext``;
+- ``reports``: ``_parse.parse_reports_reply`` on a 4,000-item status pull vs
   ``fromstring`` + a ``findtext`` loop over the same fields;
-- ``batch``: ``_protocol.build_batch_request`` for 1,000 personalised lines (and the
+- ``batch``: ``_build.build_batch_request`` for 1,000 personalised lines (and the
   provider's whole ``send_batch`` preparation) vs the same lines through raw
   ``gzip.compress`` + ``base64``;
-- ``encrypted``: ``_protocol.build_encrypted_send_request`` (and ``_crypto.des_encrypt``
+- ``encrypted``: ``_build.build_encrypted_send_request`` (and ``_crypto.des_encrypt``
   alone) vs raw ``json.dumps`` + pycryptodome DES-CBC + ``base64``;
 - ``soap``: ``_soap.build_send_request`` (zeep) vs the byte-identical envelope built with
   lxml directly, plus the one-off cost of loading the WSDL;
@@ -43,7 +43,7 @@ from Crypto.Util.Padding import pad
 from lxml import etree
 
 import smsgate
-from smsgate_ipyy import _crypto, _protocol, _tms
+from smsgate_ipyy import _build, _crypto, _parse, _tms
 
 PROVIDER = "ipyy"
 BASE_URL = "http://127.0.0.1:9/"
@@ -87,14 +87,14 @@ def bench_send_reply(settings: Settings) -> None:
         return tuple(root.findtext(f) for f in ("returnstatus", "taskID", "successCounts", "remainpoint"))
 
     def subject() -> smsgate.Receipt:
-        return _protocol.parse_send_reply(SEND_REPLY, provider=PROVIDER, recipients=[MOBILE])
+        return _parse.parse_send_reply(SEND_REPLY, provider=PROVIDER, recipients=[MOBILE])
 
     receipt = subject()
     assert baseline() == ("Success", receipt.task_id, str(receipt.accepted), str(receipt.balance))
     report(
         "send-reply: one <returnsms> send reply",
         "lxml.etree.fromstring + 4x findtext",
-        "_protocol.parse_send_reply → Receipt",
+        "_parse.parse_send_reply → Receipt",
         compare(baseline, subject, settings),
         "microseconds per reply either way, invisible next to a network round trip",
     )
@@ -109,7 +109,7 @@ def bench_reports(settings: Settings, count: int) -> None:
         return [tuple(box.findtext(f) for f in REPORT_FIELDS) for box in root.iter("statusbox")]
 
     def subject() -> list[smsgate.DeliveryReport]:
-        return _protocol.parse_reports_reply(body, provider=PROVIDER)
+        return _parse.parse_reports_reply(body, provider=PROVIDER)
 
     raw, parsed = baseline(), subject()
     assert len(raw) == len(parsed) == count
@@ -118,7 +118,7 @@ def bench_reports(settings: Settings, count: int) -> None:
     report(
         f"reports: a {count:,}-item XML status pull ({len(body) / 1024:.0f} KiB)",
         "lxml.etree.fromstring + findtext loop",
-        "_protocol.parse_reports_reply → DeliveryReport",
+        "_parse.parse_reports_reply → DeliveryReport",
         compare(baseline, subject, settings, ops_per_call=count),
         "ops = reports; the subject also decodes the body, checks for DTDs, parses times, builds models",
     )
@@ -139,16 +139,14 @@ def bench_batch(settings: Settings, count: int) -> None:
     """A BatchSms.ashx request for ``count`` lines vs raw gzip + base64 of the same text."""
     messages = batch_messages(count)
     lines = [(m.to[0], m.text) for m in messages]
-    md5 = _crypto.md5_upper(PASSWORD)
+    login = _build.Login(BASE_URL, USERID, ACCOUNT, PASSWORD)
 
     def baseline() -> bytes:
         text = "".join(f"{mobile},{content}\r\n" for mobile, content in lines).encode("utf-8")
         return base64.b64encode(gzip.compress(text, mtime=0))
 
     def builder() -> httpx.Request:
-        return _protocol.build_batch_request(
-            base_url=BASE_URL, userid=USERID, account=ACCOUNT, password_md5=md5, lines=lines
-        )
+        return _build.build_batch_request(login, lines=lines)
 
     provider = smsgate.get_provider(
         "ipyy", account=ACCOUNT, password=PASSWORD, userid=USERID, base_url=BASE_URL
@@ -164,7 +162,7 @@ def bench_batch(settings: Settings, count: int) -> None:
     report(
         f"batch: {count:,} personalised lines to BatchSms.ashx (gzip)",
         "lines + gzip.compress + b64encode",
-        "_protocol.build_batch_request",
+        "_build.build_batch_request",
         rates,
         "ops = lines; the subject adds the CR/LF check, form encoding and the httpx.Request",
     )
@@ -199,11 +197,8 @@ def bench_encrypted(settings: Settings) -> None:
         return base64.b64encode(DES.new(key, DES.MODE_CBC, iv=key).encrypt(pad(data, 8)))
 
     def subject() -> httpx.Request:
-        return _protocol.build_encrypted_send_request(
-            base_url=BASE_URL,
-            userid=USERID,
-            account=ACCOUNT,
-            password=PASSWORD,
+        return _build.build_encrypted_send_request(
+            _build.Login(BASE_URL, USERID, ACCOUNT, PASSWORD),
             stamp_value=stamp,
             mobiles=[MOBILE],
             content=TEXT,
@@ -222,7 +217,7 @@ def bench_encrypted(settings: Settings) -> None:
     report(
         "encrypted: one ensms.ashx request (Secret, JSON, DES-CBC, base64)",
         "json.dumps + DES-CBC + b64encode",
-        "_protocol.build_encrypted_send_request",
+        "_build.build_encrypted_send_request",
         compare(baseline, subject, settings),
         "the subject adds the MD5 Secret, form encoding and the httpx.Request",
     )

@@ -210,32 +210,15 @@ def _lookup(code: object) -> ResultCode | None:
     return _BY_NAME.get(text.lower())
 
 
-def _build(
-    info: ResultCode,
-    *,
-    code: str | None,
-    vendor_message: str | None,
-    provider: str | None,
-    operation: str | None,
-    raw: object,
-) -> ProviderError:
+def _build(info: ResultCode, *, code: str | None, vendor_message: str | None, raw: object) -> ProviderError:
     label = info.name if code is None or code == info.name else f"{info.name} {code}"
     text = f"the gateway refused the request: {info.meaning} [{label}]"
     if vendor_message:
         text += f": {vendor_message}"
-    return info.error(
-        text, code=code, vendor_message=vendor_message, raw=raw, provider=provider, operation=operation
-    )
+    return info.error(text, code=code, vendor_message=vendor_message, raw=raw)
 
 
-def error_for_message(
-    message: str | None,
-    *,
-    code: str | None = None,
-    provider: str | None = None,
-    operation: str | None = None,
-    raw: object = None,
-) -> ProviderError:
+def error_for_message(message: str | None, *, code: str | None = None, raw: object = None) -> ProviderError:
     """The error for a refusal that carries only the gateway's Chinese message.
 
     Known phrases (用户名或密码错误, 需要签名, 敏感词(…), 余额不足 …) pick the class; anything
@@ -244,86 +227,44 @@ def error_for_message(
     text = (message or "").strip()
     for phrase, name in _MESSAGES:
         if phrase in text:
-            return _build(
-                _BY_NAME[name.lower()],
-                code=code,
-                vendor_message=text,
-                provider=provider,
-                operation=operation,
-                raw=raw,
-            )
+            return _build(_BY_NAME[name.lower()], code=code, vendor_message=text, raw=raw)
     return ProviderError(
         f"the gateway refused the request: {text or 'no reason given'}",
         code=code,
         vendor_message=text or None,
         raw=raw,
-        provider=provider,
-        operation=operation,
     )
 
 
-def error_for_code(
-    code: object,
-    message: str | None = None,
-    *,
-    provider: str | None = None,
-    operation: str | None = None,
-    raw: object = None,
-) -> ProviderError:
+def _known(info: ResultCode | None, code: object, message: str | None, raw: object) -> ProviderError:
+    """The error for ``code`` when ``info`` describes it, else by its message."""
+    text = str(code).strip()
+    if info is None:
+        return error_for_message(message, code=text, raw=raw)
+    return _build(info, code=text, vendor_message=(message or "").strip() or None, raw=raw)
+
+
+def error_for_code(code: object, message: str | None = None, *, raw: object = None) -> ProviderError:
     """The error for a ResultCode given as a number (``1005``, ``"1005"``) or a name
     (``"PasswordError"``, case-insensitive), with the gateway's message kept.
 
     An unknown code is classified by its message when that is a known phrase, and is a plain
     :class:`ProviderError` otherwise; the code is always kept in ``code``.
     """
-    text = str(code).strip()
-    info = _lookup(text)
-    if info is None:
-        return error_for_message(message, code=text, provider=provider, operation=operation, raw=raw)
-    return _build(
-        info,
-        code=text,
-        vendor_message=(message or "").strip() or None,
-        provider=provider,
-        operation=operation,
-        raw=raw,
-    )
+    return _known(_lookup(code), code, message, raw)
 
 
-def error_for_pull_error(
-    code: object,
-    remark: str | None = None,
-    *,
-    provider: str | None = None,
-    operation: str | None = None,
-    raw: object = None,
-) -> ProviderError:
+def error_for_pull_error(code: object, remark: str | None = None, *, raw: object = None) -> ProviderError:
     """The error for the XML pull refusal ``<errorstatus><error>N</error><remark>…``.
 
     spec 4.4 / 5.4: 1 = name or password empty, 2 = wrong, 3 = not allowed to pull,
     4 = bad parameter. Other numbers are treated as ResultCodes.
     """
-    text = str(code).strip()
-    info = _PULL_ERRORS.get(text)
-    if info is None:
-        return error_for_code(text, remark, provider=provider, operation=operation, raw=raw)
-    return _build(
-        info,
-        code=text,
-        vendor_message=(remark or "").strip() or None,
-        provider=provider,
-        operation=operation,
-        raw=raw,
-    )
+    info = _PULL_ERRORS.get(str(code).strip())
+    return _known(info or _lookup(code), code, remark, raw)
 
 
-def error_for_http_status(
-    status_code: int,
-    *,
-    retry_after: str | None = None,
-    provider: str | None = None,
-    operation: str | None = None,
-) -> SmsGateError | None:
+def error_for_http_status(status_code: int, *, retry_after: str | None = None) -> SmsGateError | None:
     """The error for an HTTP status other than 2xx, or ``None`` for a 2xx.
 
     * 429 → :class:`RateLimitedError` (``Retry-After`` seconds kept), 503 →
@@ -344,23 +285,15 @@ def error_for_http_status(
             "the gateway asks to slow down (HTTP 429)",
             retry_after=seconds,
             code="HTTP 429",
-            provider=provider,
-            operation=operation,
         )
     if status_code == 503:
-        return ProviderOutageError(
-            "the gateway is unavailable (HTTP 503)", code="HTTP 503", provider=provider, operation=operation
-        )
+        return ProviderOutageError("the gateway is unavailable (HTTP 503)", code="HTTP 503")
     if status_code >= 500:
         return UncertainOutcomeError(
             f"the gateway failed with HTTP {status_code}; it may have acted on the request",
             request_sent=True,
-            provider=provider,
-            operation=operation,
         )
     return ProviderError(
         f"the gateway refused the request with HTTP {status_code}",
         code=f"HTTP {status_code}",
-        provider=provider,
-        operation=operation,
     )

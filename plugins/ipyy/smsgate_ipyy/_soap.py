@@ -31,6 +31,7 @@ import zeep
 import zeep.exceptions
 from lxml import etree
 
+from smsgate import Receipt
 from smsgate.exceptions import (
     ConfigurationError,
     MalformedReplyError,
@@ -38,10 +39,19 @@ from smsgate.exceptions import (
     UncertainOutcomeError,
     ValidationError,
 )
+from smsgate_ipyy._codes import error_for_code, is_success_code
 from smsgate_ipyy._crypto import CHINA
+from smsgate_ipyy._parse import check_http_status
 from smsgate_ipyy._xml import XmlError, local_name, parse_xml
 
-__all__ = ["SOAP_ACTION", "SoapSendResult", "build_send_request", "parse_send_response", "wsdl_bytes"]
+__all__ = [
+    "SOAP_ACTION",
+    "SoapSendResult",
+    "build_send_request",
+    "parse_send_receipt",
+    "parse_send_response",
+    "wsdl_bytes",
+]
 
 #: The service's target namespace (wire notes §1).
 NAMESPACE: Final = "http://www.yysms.com/"
@@ -53,9 +63,6 @@ _SOAP12_ENV: Final = "http://www.w3.org/2003/05/soap-envelope"
 _XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
 _WSDL_SOAP11: Final = "http://schemas.xmlsoap.org/wsdl/soap/"
 _WSDL_SOAP12: Final = "http://schemas.xmlsoap.org/wsdl/soap12/"
-
-_PROVIDER: Final = "ipyy"
-_OPERATION: Final = "send"
 
 # Vendor element names, kept to this module (STYLE: vendor names only as constants here).
 _F_MSISDNS: Final = "Msisdns"
@@ -201,10 +208,7 @@ def _check_xml_text(value: str, field: str) -> None:
     # password); lxml's own refusal would be a bare ValueError from deep inside zeep.
     if _NOT_XML_CHAR.search(value):
         raise ValidationError(
-            f"{field} contains a character that XML cannot carry (a control character?)",
-            field=field,
-            provider=_PROVIDER,
-            operation=_OPERATION,
+            f"{field} contains a character that XML cannot carry (a control character?)", field=field
         )
 
 
@@ -212,12 +216,7 @@ def _plan_time(plan_send_time: dt.datetime | None) -> dt.datetime | None:
     if plan_send_time is None:
         return None
     if plan_send_time.tzinfo is None or plan_send_time.utcoffset() is None:
-        raise ValidationError(
-            "send_at must be a timezone-aware datetime",
-            field="send_at",
-            provider=_PROVIDER,
-            operation=_OPERATION,
-        )
+        raise ValidationError("send_at must be a timezone-aware datetime", field="send_at")
     # wire notes §1: xs:dateTime in China local time, no offset, whole seconds
     # (the demo's "2016-12-06T08:09:10"); zeep writes a naive datetime exactly so.
     return plan_send_time.astimezone(CHINA).replace(tzinfo=None, microsecond=0)
@@ -251,9 +250,7 @@ def build_send_request(
     :raises ConfigurationError: an unknown ``soap_version``.
     """
     if soap_version not in _BINDINGS:
-        raise ConfigurationError(
-            f"soap_version must be 11 or 12, not {soap_version!r}", provider=_PROVIDER, operation=_OPERATION
-        )
+        raise ConfigurationError(f"soap_version must be 11 or 12, not {soap_version!r}")
     msisdns = ",".join(mobiles)
     ext_number = ext or ""
     for value, field in (
@@ -276,11 +273,7 @@ def build_send_request(
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
     except (zeep.exceptions.Error, ValueError, TypeError) as exc:
         # The text of zeep's or lxml's error may quote a value (the password among them).
-        raise ValidationError(
-            f"could not build the SOAP request ({type(exc).__name__})",
-            provider=_PROVIDER,
-            operation=_OPERATION,
-        ) from exc
+        raise ValidationError(f"could not build the SOAP request ({type(exc).__name__})") from exc
 
     headers = {"Content-Type": _CONTENT_TYPES[soap_version]}
     if soap_version == 11:
@@ -297,8 +290,6 @@ def _malformed(response: httpx.Response, why: str) -> MalformedReplyError:
         f"could not understand the SOAP reply: {why} (HTTP {response.status_code})",
         status_code=response.status_code,
         body_excerpt=response.content,
-        provider=_PROVIDER,
-        operation=_OPERATION,
     )
 
 
@@ -377,18 +368,13 @@ def _raise_fault(response: httpx.Response, fault: etree._Element, soap_ns: str) 
             code=f"soap:{code}",
             vendor_message=reason or None,
             raw=raw,
-            provider=_PROVIDER,
-            operation=_OPERATION,
         )
     # soap:Server / soap:Receiver (or anything unknown): ASMX reports an exception thrown
     # *inside* SendSms this way, possibly after the message was queued. The outcome is
     # uncertain: resending or failing over may deliver it twice.
     label = f"soap:{code}" if code else "an unknown code"
     raise UncertainOutcomeError(
-        f"the SOAP service failed with {label}; the message may have been sent: {shown}",
-        request_sent=True,
-        provider=_PROVIDER,
-        operation=_OPERATION,
+        f"the SOAP service failed with {label}; the message may have been sent: {shown}", request_sent=True
     )
 
 
@@ -467,4 +453,27 @@ def _read_result(response: httpx.Response, result: etree._Element) -> SoapSendRe
         billing_count=_int(response, _text(_child(result, _R_BILLING_COUNT)), _R_BILLING_COUNT) or 0,
         errors=errors,
         raw=raw,
+    )
+
+
+def parse_send_receipt(response: httpx.Response, *, provider: str, recipients: Sequence[str]) -> Receipt:
+    """The :class:`~smsgate.Receipt` a ``SendSms`` reply means, or the error it carries.
+
+    An HTTP status other than 2xx, 400 and 500 is refused as on the form endpoints; a fault
+    raises as :func:`parse_send_response` says; a ``StatusCode`` other than ``OK`` raises the
+    error of that ResultCode name (``PasswordError`` → AuthenticationError …).
+    """
+    check_http_status(response, soap=True)
+    result = parse_send_response(response)
+    if not is_success_code(result.status_code):
+        raise error_for_code(result.status_code, result.description, raw=result.raw)
+    if not result.msg_id:
+        raise _malformed(response, "SOAP success without a MsgId")
+    return Receipt(
+        provider=provider,
+        task_id=result.msg_id,
+        accepted=result.success_counts,
+        recipients=tuple(recipients),
+        balance=result.amount,
+        raw=result.raw,
     )

@@ -86,18 +86,19 @@ class Script:
         return httpx.AsyncClient(transport=httpx.MockTransport(self))
 
 
-def run(flow: Any, *replies: Reply) -> tuple[Any, Script]:
-    """Run a flow synchronously over scripted replies; return (result, script)."""
+def run(flow: Any, *replies: Reply, **options: Any) -> tuple[Any, Script]:
+    """Run a flow synchronously over scripted replies; return (result, script). ``options``
+    go to the driver (``provider=``, ``operation=``, as a gateway passes them)."""
     script = Script(replies)
     with script.client() as client:
-        return smsgate.run_flow(flow, client), script
+        return smsgate.run_flow(flow, client, **options), script
 
 
-async def arun(flow: Any, *replies: Reply) -> tuple[Any, Script]:
+async def arun(flow: Any, *replies: Reply, **options: Any) -> tuple[Any, Script]:
     """Run a flow asynchronously over scripted replies; return (result, script)."""
     script = Script(replies)
     async with script.aclient() as client:
-        return await smsgate.arun_flow(flow, client), script
+        return await smsgate.arun_flow(flow, client, **options), script
 
 
 class Helpers:

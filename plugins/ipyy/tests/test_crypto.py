@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from smsgate_ipyy._build import Login, encrypted_payload
 from smsgate_ipyy._crypto import CHINA, des_decrypt, des_encrypt, des_key, md5_upper, secret, stamp
-from smsgate_ipyy._protocol import encrypted_payload
 
 # spec 1.5, verbatim.
 SPEC_JSON = (
@@ -46,8 +46,7 @@ def test_des_key_is_password_bytes_zero_padded_to_eight() -> None:
 
 def test_payload_builder_reproduces_the_spec_json_byte_for_byte() -> None:
     payload = encrypted_payload(
-        account="test",
-        password="test",
+        Login("https://dx.ipyy.net/", "", "test", "test"),
         stamp_value="0414174715",
         mobiles=["15510331875"],
         content="我的验证码是：7890。【奥创时代】",

@@ -23,7 +23,7 @@ from smsgate.exceptions import (
     SignatureError,
     UncertainOutcomeError,
 )
-from smsgate_ipyy import _protocol as p
+from smsgate_ipyy import _parse as p
 from smsgate_ipyy._crypto import CHINA
 
 from .spec_samples import CALL_XML, STATUS_XML
@@ -81,8 +81,8 @@ def test_faild_xml_with_message_only_becomes_signature_error() -> None:
     with pytest.raises(SignatureError) as info:
         p.parse_send_reply(FAILD_XML.encode(), provider="ipyy")
     assert info.value.vendor_message == "需要签名"
-    assert info.value.provider == "ipyy"
-    assert info.value.operation == "send"
+    # The parser names no provider or operation: the driver adds both (test_provider_unit).
+    assert (info.value.provider, info.value.operation) == (None, None)
 
 
 def test_faild_json_sensitive_words_becomes_content_error() -> None:
@@ -341,7 +341,7 @@ def test_reports_json_error_1005_from_spec_4_5() -> None:
         p.parse_reports_reply(body, provider="ipyy")
     assert info.value.code == "1005"
     assert info.value.vendor_message == "密码错了"
-    assert info.value.operation == "fetch_reports"
+    assert info.value.operation is None  # the driver names it
 
 
 @pytest.mark.parametrize(
@@ -427,15 +427,12 @@ def test_empty_inbound_pulls_are_empty_lists(body: bytes) -> None:
 
 
 def test_password_reply_sucess_returns_and_faild_raises() -> None:
-    p.parse_password_reply(
-        (DECL + "<returnsms><returnstatus>Sucess</returnstatus></returnsms>").encode(), provider="x"
-    )
+    p.parse_password_reply((DECL + "<returnsms><returnstatus>Sucess</returnstatus></returnsms>").encode())
     with pytest.raises(AuthenticationError):
         p.parse_password_reply(
             (
                 DECL + "<returnsms><returnstatus>Faild</returnstatus><message>密码错误</message></returnsms>"
-            ).encode(),
-            provider="x",
+            ).encode()
         )
 
 
@@ -456,16 +453,16 @@ def test_parse_china_time(text: str | None, expected: dt.datetime | None) -> Non
 
 def test_http_status_check_maps_statuses() -> None:
     ok = httpx.Response(200)
-    p.check_http_status(ok, provider="x", operation="send")
+    p.check_http_status(ok)
     with pytest.raises(RateLimitedError):
-        p.check_http_status(httpx.Response(429, headers={"Retry-After": "3"}), provider="x", operation="send")
+        p.check_http_status(httpx.Response(429, headers={"Retry-After": "3"}))
     with pytest.raises(ProviderOutageError):
-        p.check_http_status(httpx.Response(503), provider="x", operation="send")
+        p.check_http_status(httpx.Response(503))
     with pytest.raises(UncertainOutcomeError):
-        p.check_http_status(httpx.Response(500), provider="x", operation="send")
+        p.check_http_status(httpx.Response(500))
 
 
 def test_http_status_check_leaves_soap_faults_to_the_soap_parser() -> None:
-    p.check_http_status(httpx.Response(500), provider="x", operation="send", soap=True)
+    p.check_http_status(httpx.Response(500), soap=True)
     with pytest.raises(ProviderOutageError):
-        p.check_http_status(httpx.Response(503), provider="x", operation="send", soap=True)
+        p.check_http_status(httpx.Response(503), soap=True)

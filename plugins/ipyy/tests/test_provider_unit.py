@@ -35,9 +35,10 @@ from smsgate.exceptions import (
     ValidationError,
 )
 from smsgate.testing.conformance import ProviderConformance
-from smsgate_ipyy import _protocol
 from smsgate_ipyy._crypto import CHINA, des_decrypt, md5_upper, secret
 from smsgate_ipyy._tms import unpack
+
+from .wire_support import decompress
 
 TEXT = "您的验证码：1439【腾飞】"
 M1, M2, M3, M4, M5 = "13800138000", "13800138001", "13800138002", "13800138003", "13800138004"
@@ -61,10 +62,10 @@ SOAP_OK = (
 def drive(request: pytest.FixtureRequest, h: Any) -> Any:
     """Run a flow over scripted replies with the sync or the async driver."""
 
-    async def run(flow: Any, *replies: Any) -> tuple[Any, Any]:
+    async def run(flow: Any, *replies: Any, **options: Any) -> tuple[Any, Any]:
         if request.param == "sync":
-            return h.run(flow, *replies)
-        return await h.arun(flow, *replies)
+            return h.run(flow, *replies, **options)
+        return await h.arun(flow, *replies, **options)
 
     return run
 
@@ -266,8 +267,11 @@ def test_lone_surrogate_in_text_is_a_validation_error_before_io(
     h: Any, no_io: httpx.Client, transport: str
 ) -> None:
     provider = h.provider(transport=transport, userid="1")
-    err = _expect_invalid(provider.send(Sms(to=M1, text="bad \ud800【腾飞】")), no_io)
-    assert err.provider == "ipyy"
+    with pytest.raises(ValidationError) as info:
+        smsgate.run_flow(
+            provider.send(Sms(to=M1, text="bad \ud800【腾飞】")), no_io, provider="ipyy", operation="send"
+        )
+    assert (info.value.provider, info.value.operation) == ("ipyy", "send")
 
 
 def test_lone_surrogate_in_a_batch_text_is_a_validation_error_naming_the_message(
@@ -391,8 +395,9 @@ async def test_soap_send_goes_through_the_soap_module(h: Any, drive: Any) -> Non
 
 async def test_soap_refusal_maps_the_result_code_name(h: Any, drive: Any) -> None:
     reply = SOAP_OK.format(code="RequiredSuffix", msg="", count=0).encode()
+    provider = h.provider(transport="soap", name="hx")
     with pytest.raises(SignatureError) as info:
-        await drive(h.provider(transport="soap", name="hx").send(Sms(to=M1, text=TEXT)), reply)
+        await drive(provider.send(Sms(to=M1, text=TEXT)), reply, provider=provider.name, operation="send")
     assert info.value.code == "RequiredSuffix"
     assert info.value.provider == "hx"
 
@@ -500,7 +505,7 @@ async def test_failure_of_the_first_chunk_is_the_plain_error(h: Any, drive: Any)
 
 def _lines(h: Any, request: httpx.Request) -> list[str]:
     blob = base64.b64decode(h.form(request)["content"])
-    return _protocol.decompress(blob).decode("utf-8").split("\r\n")[:-1]
+    return decompress(blob).decode("utf-8").split("\r\n")[:-1]
 
 
 async def test_batch_is_one_post_with_compressed_lines(h: Any, drive: Any) -> None:
@@ -746,8 +751,8 @@ async def test_failed_password_change_keeps_the_old_password(h: Any, drive: Any)
 )
 async def test_http_failures_map_to_the_tree(h: Any, drive: Any, response: httpx.Response, cls: type) -> None:
     with pytest.raises(cls) as info:
-        await drive(h.provider().send(Sms(to=M1, text=TEXT)), response)
-    assert info.value.provider == "ipyy"
+        await drive(h.provider().send(Sms(to=M1, text=TEXT)), response, provider="ipyy", operation="send")
+    assert (info.value.provider, info.value.operation) == ("ipyy", "send")
 
 
 # --- secrets ---------------------------------------------------------------------------------------

@@ -1,0 +1,366 @@
+"""The ipyy requests, without I/O: plain values in, an :class:`httpx.Request` out.
+
+Every builder takes the :class:`Login` (address and credentials) and values the provider
+has already validated. Nothing here sends, sleeps or reads a clock. Every vendor field name
+lives here as a constant, spelt as the gateway spells it (``Moblie``, ``extno`` …).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import gzip
+import io
+import json
+import urllib.parse
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+
+import attrs
+import httpx
+
+from smsgate.exceptions import ValidationError
+from smsgate_ipyy._crypto import CHINA, des_encrypt, md5_upper, secret
+from smsgate_ipyy._settings import BatchCompression
+
+__all__ = [
+    "BATCH",
+    "CALL_JSON",
+    "CALL_XML",
+    "MMS",
+    "PASSWORD",
+    "SEND_ENCRYPTED",
+    "SEND_FORM",
+    "SEND_GBK",
+    "SEND_JSON",
+    "SOAP",
+    "STATUS_JSON",
+    "STATUS_XML",
+    "Login",
+    "batch_content",
+    "batch_lines",
+    "build_balance_request",
+    "build_batch_request",
+    "build_encrypted_send_request",
+    "build_inbound_request",
+    "build_mms_request",
+    "build_password_request",
+    "build_reports_request",
+    "build_send_request",
+    "compress",
+    "encrypted_payload",
+    "endpoint_url",
+    "format_send_time",
+]
+
+# --- endpoints (spec 1.1, 1.6, 2.1, 3.1, 4.1, 5.1, 7.1, 8.1) ---------------------------------
+
+SEND_FORM = "sms.aspx"
+SEND_GBK = "smsGBK.aspx"
+SEND_JSON = "smsJson.aspx"
+SEND_ENCRYPTED = "ensms.ashx"
+BATCH = "BatchSms.ashx"
+MMS = "mms.aspx"
+STATUS_XML = "statusApi.aspx"
+STATUS_JSON = "statusJsonApi.aspx"
+CALL_XML = "callApi.aspx"
+CALL_JSON = "callJsonApi.aspx"
+PASSWORD = "pwd.aspx"  # noqa: S105 - an endpoint path, not a secret
+SOAP = "WebService.asmx"
+
+# --- request field names -------------------------------------------------------------------
+
+F_ACTION = "action"
+F_USERID = "userid"
+F_ACCOUNT = "account"
+F_PASSWORD = "password"  # noqa: S105 - a field name
+F_MOBILE = "mobile"
+F_CONTENT = "content"
+F_SEND_TIME = "sendTime"
+F_EXT = "extno"
+F_SUBJECT = "subject"
+F_STATUS_NUM = "statusNum"
+F_TASK_ID = "taskid"
+F_NEW_PASSWORD = "newpassword"  # noqa: S105 - a field name
+# spec 1.5: the encrypted endpoint's form fields and JSON keys (``Moblie`` sic).
+F_ENC_USERID = "UserId"
+F_ENC_TEXT64 = "Text64"
+J_USERNAME = "UserName"
+J_SECRET = "Secret"  # noqa: S105 - a JSON key
+J_STAMP = "Stamp"
+J_MOBILE = "Moblie"
+J_TEXT = "Text"
+J_EXT = "Ext"
+J_SEND_TIME = "SendTime"
+
+ACTION_SEND = "send"
+ACTION_OVERAGE = "overage"
+ACTION_QUERY = "query"
+
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: The entry name used for ``zip`` compression (unknown at the vendor; any single entry).
+BATCH_ZIP_ENTRY = "content.txt"
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@attrs.frozen
+class Login:
+    """Where and as whom to send: the gateway address and the account's credentials.
+
+    The password and its MD5 stay out of the repr; the MD5 is computed once.
+    """
+
+    base_url: str
+    userid: str
+    account: str
+    password: str = attrs.field(repr=False)
+    password_md5: str = attrs.field(init=False, repr=False)
+
+    @password_md5.default
+    def _md5(self) -> str:
+        return md5_upper(self.password)
+
+    def url(self, endpoint: str) -> httpx.URL:
+        """The address of ``endpoint`` at this gateway."""
+        return endpoint_url(self.base_url, endpoint)
+
+    def fields(self) -> list[tuple[str, str]]:
+        """spec 1.2: ``userid``, ``account`` and the password's upper-case MD5."""
+        return [(F_USERID, self.userid), (F_ACCOUNT, self.account), (F_PASSWORD, self.password_md5)]
+
+
+@functools.lru_cache(maxsize=256)
+def endpoint_url(base_url: str, endpoint: str) -> httpx.URL:
+    """``base_url`` joined with an endpoint path; a base without a trailing slash is a folder.
+
+    Cached: parsing and joining URLs was a third of the cost of building a request, and a
+    provider only ever joins its one base URL with a dozen paths (``httpx.URL`` is immutable).
+    """
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    return httpx.URL(base).join(endpoint)
+
+
+def format_send_time(when: dt.datetime | None) -> str:
+    """spec 1.2: ``yyyy-MM-dd HH:mm:ss`` in China time; ``""`` for an immediate send."""
+    if when is None:
+        return ""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValidationError("send_at must be a timezone-aware datetime", field="send_at")
+    return when.astimezone(CHINA).strftime(_TIME_FORMAT)
+
+
+def _form(url: httpx.URL, fields: Sequence[tuple[str, str]], *, encoding: str = "utf-8") -> httpx.Request:
+    # The body is encoded here (not by httpx) so smsGBK.aspx gets GBK percent-escapes.
+    try:
+        body = urllib.parse.urlencode(list(fields), encoding=encoding).encode("ascii")
+    except UnicodeEncodeError:
+        # Which field is named, never its value (it may be the password).
+        name = next((key for key, value in fields if _unencodable(value, encoding)), "a field")
+        # No cause: the encoder's message quotes the offending character of the value.
+        raise ValidationError(
+            f"{name} contains a character that cannot be sent as {encoding}", field=name
+        ) from None
+    content_type = _FORM_TYPE if encoding == "utf-8" else f"{_FORM_TYPE}; charset={encoding}"
+    return httpx.Request("POST", url, content=body, headers={"Content-Type": content_type})
+
+
+def _unencodable(value: str, encoding: str) -> bool:
+    try:
+        value.encode(encoding)
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# --- sends -----------------------------------------------------------------------------------
+
+
+def build_send_request(
+    login: Login,
+    *,
+    endpoint: str = SEND_FORM,
+    mobiles: Sequence[str],
+    content: str,
+    send_time: str = "",
+    ext: str = "",
+    encoding: str = "utf-8",
+) -> httpx.Request:
+    """spec 1.1–1.4: a send to sms.aspx, smsGBK.aspx (``encoding="gbk"``) or smsJson.aspx.
+
+    The password goes out as its 32-character upper-case MD5 (spec 1.2).
+    """
+    fields = [
+        (F_ACTION, ACTION_SEND),
+        *login.fields(),
+        (F_MOBILE, ",".join(mobiles)),
+        (F_CONTENT, content),
+        (F_SEND_TIME, send_time),
+        (F_EXT, ext),
+    ]
+    return _form(login.url(endpoint), fields, encoding=encoding)
+
+
+def encrypted_payload(
+    login: Login,
+    *,
+    stamp_value: str,
+    mobiles: Sequence[str],
+    content: str,
+    ext: str = "",
+    send_time: str = "",
+) -> bytes:
+    """spec 1.5 step 1–2: the JSON the ``Text64`` encrypts, as UTF-8 bytes.
+
+    Compact, raw UTF-8 and keys in the spec's order: the worked example reproduces byte for
+    byte (wire notes §0.2).
+    """
+    document = {
+        J_USERNAME: login.account,
+        J_SECRET: secret(login.password, stamp_value),
+        J_STAMP: stamp_value,
+        J_MOBILE: ",".join(mobiles),
+        J_TEXT: content,
+        J_EXT: ext,
+        J_SEND_TIME: send_time,
+    }
+    try:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate in the text
+        raise ValidationError("the text contains a character UTF-8 cannot carry", field="text") from exc
+
+
+def build_encrypted_send_request(
+    login: Login,
+    *,
+    stamp_value: str,
+    mobiles: Sequence[str],
+    content: str,
+    ext: str = "",
+    send_time: str = "",
+) -> httpx.Request:
+    """spec 1.5: ensms.ashx with ``UserId`` and the DES ``Text64``.
+
+    The *plain* password is the key material of the spec's Secret and DES key; it is never
+    sent. The form encoding percent-escapes ``+`` and ``/`` of the base64 (wire notes §0.2).
+    """
+    payload = encrypted_payload(
+        login, stamp_value=stamp_value, mobiles=mobiles, content=content, ext=ext, send_time=send_time
+    )
+    fields = [(F_ENC_USERID, login.userid), (F_ENC_TEXT64, des_encrypt(payload, login.password))]
+    return _form(login.url(SEND_ENCRYPTED), fields)
+
+
+# --- batch -----------------------------------------------------------------------------------
+
+
+def batch_lines(lines: Iterable[tuple[str, str]]) -> bytes:
+    """spec 1.6.2: ``mobile,content\\r\\n`` per message, UTF-8. Texts must hold no CR/LF."""
+    out = []
+    for mobile, text in lines:
+        if "\r" in text or "\n" in text:
+            raise ValidationError("a batch line may not contain CR or LF", field="text")
+        out.append(f"{mobile},{text}\r\n")
+    return "".join(out).encode("utf-8")
+
+
+def _zip(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(BATCH_ZIP_ENTRY, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+# Deterministic (fixed timestamps) so requests are repeatable.
+_COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": lambda data: gzip.compress(data, mtime=0),
+    "zlib": zlib.compress,
+    "zip": _zip,
+}
+
+
+def compress(data: bytes, method: BatchCompression) -> bytes:
+    """Compress the batch content with ``gzip``, ``zlib`` or ``zip`` (one entry)."""
+    return _COMPRESSORS[method](data)
+
+
+def batch_content(lines: Iterable[tuple[str, str]], method: BatchCompression = "gzip") -> str:
+    """spec 1.6.2: the ``content`` field: lines, compressed, then base64 (the form encoding
+    adds the URL encoding)."""
+    return base64.b64encode(compress(batch_lines(lines), method)).decode("ascii")
+
+
+def build_batch_request(
+    login: Login,
+    *,
+    lines: Sequence[tuple[str, str]],
+    send_time: str = "",
+    ext: str = "",
+    compression: BatchCompression = "gzip",
+) -> httpx.Request:
+    """spec 1.6: a personalised batch to BatchSms.ashx (POST only). ``lines`` are
+    ``(mobile, text)`` pairs; no mobile may repeat within one request."""
+    fields = [
+        *login.fields(),
+        (F_CONTENT, batch_content(lines, compression)),
+        (F_SEND_TIME, send_time),
+        (F_EXT, ext),
+    ]
+    return _form(login.url(BATCH), fields)
+
+
+# --- MMS, balance, pulls, password -----------------------------------------------------------
+
+
+def build_mms_request(
+    login: Login, *, mobiles: Sequence[str], subject: str, tms: bytes, send_time: str = "", ext: str = ""
+) -> httpx.Request:
+    """spec 2.2: an MMS to mms.aspx; ``tms`` is the packed container (see ``_tms.pack``),
+    sent base64-encoded."""
+    fields = [
+        (F_ACTION, ACTION_SEND),
+        *login.fields(),
+        (F_MOBILE, ",".join(mobiles)),
+        (F_SUBJECT, subject),
+        (F_CONTENT, base64.b64encode(tms).decode("ascii")),
+        (F_SEND_TIME, send_time),
+        (F_EXT, ext),
+    ]
+    return _form(login.url(MMS), fields)
+
+
+def build_balance_request(
+    login: Login, *, endpoint: str = SEND_FORM, encoding: str = "utf-8"
+) -> httpx.Request:
+    """spec 3: ``action=overage`` on sms.aspx, smsGBK.aspx, smsJson.aspx or mms.aspx."""
+    return _form(login.url(endpoint), [(F_ACTION, ACTION_OVERAGE), *login.fields()], encoding=encoding)
+
+
+def build_reports_request(
+    login: Login, *, endpoint: str = STATUS_XML, limit: int | None = None, task_id: str | None = None
+) -> httpx.Request:
+    """spec 4: pull delivery reports (statusApi.aspx, or statusJsonApi.aspx for JSON).
+
+    ``statusNum`` and ``taskid`` are optional and left out when not given (the gateway's
+    default is 4000 reports per pull).
+    """
+    fields = [(F_ACTION, ACTION_QUERY), *login.fields()]
+    if limit is not None:
+        fields.append((F_STATUS_NUM, str(limit)))
+    if task_id:
+        fields.append((F_TASK_ID, task_id))
+    return _form(login.url(endpoint), fields)
+
+
+def build_inbound_request(login: Login, *, endpoint: str = CALL_XML) -> httpx.Request:
+    """spec 5: pull inbound messages (callApi.aspx, or callJsonApi.aspx for JSON)."""
+    return _form(login.url(endpoint), [(F_ACTION, ACTION_QUERY), *login.fields()])
+
+
+def build_password_request(login: Login, *, new_password: str) -> httpx.Request:
+    """spec 7: pwd.aspx. The old password goes as its MD5 like everywhere else; the new one
+    must go in clear (the gateway stores it and checks its length, at most 20)."""
+    return _form(login.url(PASSWORD), [*login.fields(), (F_NEW_PASSWORD, new_password)])

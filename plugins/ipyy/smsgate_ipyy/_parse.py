@@ -1,0 +1,392 @@
+"""The ipyy replies, without I/O: reply bytes in, smsgate models out, or the error they mean.
+
+A parser raises the error a reply means and nothing more: which provider and operation it
+belongs to is added by smsgate's drivers, which know both. ``provider`` is passed only
+where a model carries it (``Receipt.provider`` …). Every vendor reply field name lives here
+as a constant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+import httpx
+
+from smsgate import Balance, DeliveryReport, DeliveryStatus, InboundMessage, Receipt
+from smsgate.exceptions import MalformedReplyError, ProviderError
+from smsgate_ipyy import _codes
+from smsgate_ipyy._crypto import CHINA
+from smsgate_ipyy._xml import XmlError, children_text, decode_body, local_name, parse_xml
+
+__all__ = [
+    "check_http_status",
+    "inbound_item",
+    "malformed",
+    "parse_balance_reply",
+    "parse_china_time",
+    "parse_encrypted_reply",
+    "parse_inbound_reply",
+    "parse_password_reply",
+    "parse_reports_reply",
+    "parse_send_reply",
+    "report_item",
+]
+
+# --- reply field names ---------------------------------------------------------------------
+
+R_ROOT = "returnsms"
+R_STATUS = "returnstatus"
+R_MESSAGE = "message"
+R_REMAIN = "remainpoint"
+R_TASK_ID = "taskID"
+R_SUCCESS_COUNTS = "successCounts"
+R_PAY_INFO = "payinfo"
+R_OVERAGE = "overage"
+R_SEND_TOTAL = "sendTotal"
+R_STATUS_BOX = "statusbox"
+R_CALL_BOX = "callbox"
+R_ERROR_STATUS = "errorstatus"
+R_ERROR = "error"
+R_REMARK = "remark"
+I_MOBILE = "mobile"
+I_TASK_ID = "taskid"
+I_STATUS = "status"
+I_RECEIVE_TIME = "receivetime"
+I_ERROR_CODE = "errorcode"
+I_EXT = "extno"
+I_CONTENT = "content"
+E_STATUS_CODE = "StatusCode"
+E_DESCRIPTION = "Description"
+E_MSG_ID = "MsgId"
+E_AMOUNT = "Amount"
+E_SUCCESS_COUNTS = "SuccessCounts"
+
+# spec 1.3 / wire notes §4: success is "Success", overage success "Sucess", failure "Faild".
+_OK_WORDS = {"success", "sucess"}
+_FAIL_WORDS = {"faild", "failed", "fail", "failure", "error"}
+# spec 4.3: 10 delivered, 20 failed; the JSON pull has no status, only the upstream code.
+_STATUS = {"10": DeliveryStatus.DELIVERED, "20": DeliveryStatus.FAILED}
+_DELIVERED_CODE = "DELIVRD"
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
+# .NET's DateTime.MinValue stands for "no time" in the JSON MO pull (spec 5.5).
+_NO_TIME = {"", "0001-01-01 00:00:00", "0001/1/1 0:00:00"}
+
+
+# --- HTTP status and the error for an unreadable reply ---------------------------------------
+
+
+def check_http_status(response: httpx.Response, *, soap: bool = False) -> None:
+    """Raise the error an HTTP status other than 2xx means (see
+    :func:`smsgate_ipyy._codes.error_for_http_status`).
+
+    With ``soap=True``, 500 and 400 are left to the SOAP parser: ASMX sends its faults with
+    HTTP 500, and the SOAP 1.2 HTTP binding uses 400 for a Sender fault. Any other status
+    means the same as on the form endpoints (a 404 is a refusal, not an uncertain outcome).
+    """
+    if soap and response.status_code in (400, 500):
+        return
+    error = _codes.error_for_http_status(
+        response.status_code, retry_after=response.headers.get("Retry-After")
+    )
+    if error is not None:
+        raise error
+
+
+def malformed(reason: str, body: bytes) -> MalformedReplyError:
+    """The error for a reply that cannot be understood: the outcome is uncertain."""
+    return MalformedReplyError(f"could not understand the gateway's reply: {reason}", body_excerpt=body)
+
+
+# --- documents and fields --------------------------------------------------------------------
+
+_Doc = tuple[Literal["xml", "json"], Any]
+
+
+def _load(body: bytes, encoding: str = "utf-8") -> _Doc:
+    """Sniff and parse a reply: XML (an lxml root) or JSON (a dict). Content-Type is not
+    trusted (wire notes §4: not observed; decode and look at the first character)."""
+    try:
+        head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if head == b"<":
+            return "xml", parse_xml(body, encoding)
+        if head == b"{":
+            value = json.loads(decode_body(body, encoding))
+            if isinstance(value, dict):
+                return "json", value
+            raise malformed("JSON reply is not an object", body)
+    except XmlError as exc:
+        raise malformed(str(exc), body) from exc
+    except ValueError as exc:  # json.JSONDecodeError and friends
+        raise malformed("not valid JSON", body) from exc
+    except RecursionError as exc:  # json's decoder recurses once per nesting level
+        raise malformed("JSON nested too deeply", body) from exc
+    raise malformed("neither XML nor JSON", body)
+
+
+def _root(value: Any, body: bytes) -> Any:
+    """``value`` when it is the ``<returnsms>`` root every XML reply has."""
+    if local_name(value) != R_ROOT:
+        raise malformed(f"unexpected root <{local_name(value)}>", body)
+    return value
+
+
+def _fields(doc: _Doc, body: bytes) -> dict[str, Any]:
+    """The scalar fields of a ``<returnsms>`` reply or a JSON object."""
+    kind, value = doc
+    if kind == "json":
+        return dict(value)
+    return dict(children_text(_root(value, body)))
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _int(value: object, body: bytes) -> int:
+    # wire notes §4: JSON numbers are quoted strings, except on ensms.ashx.
+    try:
+        return int(_text(value))
+    except ValueError as exc:
+        raise malformed(f"{value!r} is not a number", body) from exc
+
+
+def _count(value: object, body: bytes, default: int) -> int:
+    """An accepted-recipients count; ``default`` (the recipients sent) when absent."""
+    return default if value in (None, "") else _int(value, body)
+
+
+def _decimal(value: object) -> Decimal | None:
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _refusal(fields: Mapping[str, Any]) -> ProviderError:
+    message = _text(fields.get(R_MESSAGE))
+    # Some gateways of this family put a numeric ResultCode in the message.
+    if re.fullmatch(r"[0-9]{4}", message):
+        return _codes.error_for_code(message, None, raw=dict(fields))
+    return _codes.error_for_message(message, raw=dict(fields))
+
+
+def _accepted_fields(body: bytes, encoding: str = "utf-8") -> dict[str, Any]:
+    """The fields of a ``returnstatus`` reply (send, balance, password) that says success;
+    ``Faild`` raises the error its message means, any other word is malformed."""
+    fields = _fields(_load(body, encoding), body)
+    word = _text(fields.get(R_STATUS)).lower()
+    if word in _FAIL_WORDS:
+        raise _refusal(fields)
+    if word not in _OK_WORDS:
+        raise malformed(f"unknown status {word!r}", body)
+    return fields
+
+
+# --- sends, balance, password ----------------------------------------------------------------
+
+
+def parse_send_reply(
+    body: bytes, *, provider: str, recipients: Sequence[str] = (), encoding: str = "utf-8"
+) -> Receipt:
+    """spec 1.3 / 1.4 / 1.6.3 / 2.3: a send reply (XML or JSON, sniffed) → :class:`Receipt`.
+
+    ``Success`` gives the receipt (``taskID``, ``successCounts``, ``remainpoint``); ``Faild``
+    raises the :mod:`~smsgate_ipyy._codes` error its message means; anything else is a
+    :class:`MalformedReplyError` (the outcome is unknown).
+    """
+    fields = _accepted_fields(body, encoding)
+    return _receipt(
+        fields, body, provider, recipients, task_id=R_TASK_ID, counts=R_SUCCESS_COUNTS, balance=R_REMAIN
+    )
+
+
+def _receipt(
+    fields: dict[str, Any],
+    body: bytes,
+    provider: str,
+    recipients: Sequence[str],
+    *,
+    task_id: str,
+    counts: str,
+    balance: str,
+) -> Receipt:
+    """A receipt from a success reply's fields, named as this endpoint names them."""
+    task = _text(fields.get(task_id))
+    if not task:
+        raise malformed(f"success without a {task_id}", body)
+    return Receipt(
+        provider=provider,
+        task_id=task,
+        accepted=_count(_text(fields.get(counts)), body, len(recipients)),
+        recipients=tuple(recipients),
+        balance=_decimal(fields.get(balance)),
+        raw=fields,
+    )
+
+
+def parse_encrypted_reply(body: bytes, *, provider: str, recipients: Sequence[str] = ()) -> Receipt:
+    """spec 1.5: the ensms.ashx JSON reply (``StatusCode`` 1 = success, numbers unquoted)."""
+    kind, fields = _load(body)
+    if kind != "json":
+        # An XML reply from this endpoint would be the plain returnsms shape.
+        return parse_send_reply(body, provider=provider, recipients=recipients)
+    if E_STATUS_CODE not in fields:
+        raise malformed("no StatusCode", body)
+    code = _text(fields[E_STATUS_CODE])
+    if not _codes.is_success_code(code):
+        raise _codes.error_for_code(code, _text(fields.get(E_DESCRIPTION)), raw=fields)
+    return _receipt(
+        fields, body, provider, recipients, task_id=E_MSG_ID, counts=E_SUCCESS_COUNTS, balance=E_AMOUNT
+    )
+
+
+def parse_balance_reply(body: bytes, *, provider: str, kind: str = "sms", encoding: str = "utf-8") -> Balance:
+    """spec 3.3 / 3.4: the overage reply → :class:`Balance`. ``Sucess`` and ``Success`` both
+    mean success (wire notes §4); ``payinfo`` and ``sendTotal`` are kept."""
+    fields = _accepted_fields(body, encoding)
+    remaining = _decimal(fields.get(R_OVERAGE))
+    if remaining is None:
+        raise malformed("no overage in the reply", body)
+    return Balance(
+        provider=provider,
+        remaining=remaining,
+        kind=kind,
+        pay_mode=_text(fields.get(R_PAY_INFO)) or None,
+        total=_decimal(fields.get(R_SEND_TOTAL)),
+        raw=fields,
+    )
+
+
+def parse_password_reply(body: bytes) -> None:
+    """spec 7.3: ``Sucess``/``Success`` returns; ``Faild`` raises the matching error."""
+    _accepted_fields(body)
+
+
+# --- pulls -----------------------------------------------------------------------------------
+
+
+def parse_china_time(text: str | None) -> dt.datetime | None:
+    """A gateway time (``2011-12-02 22:12:11``, China time) → aware datetime.
+
+    Empty, ``0001-01-01 00:00:00`` (.NET's "no value") or unreadable → ``None``; the raw text
+    stays in the model's ``raw``.
+    """
+    value = (text or "").strip()
+    if value in _NO_TIME:
+        return None
+    for pattern in _TIME_FORMATS:
+        try:
+            parsed = dt.datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+        return None if parsed.year <= 1 else parsed.replace(tzinfo=CHINA)
+    return None
+
+
+def _report_status(item: Mapping[str, Any]) -> DeliveryStatus:
+    status_text = _text(item.get(I_STATUS))
+    if status_text:
+        return _STATUS.get(status_text, DeliveryStatus.UNKNOWN)
+    code = _text(item.get(I_ERROR_CODE))
+    if code:
+        # spec 4.5: the JSON pull has no status field; DELIVRD is the carriers' success word.
+        return DeliveryStatus.DELIVERED if code.upper() == _DELIVERED_CODE else DeliveryStatus.FAILED
+    # Neither a status nor a code: nothing says the message failed (calling it FAILED could
+    # make an application send a delivered message again).
+    return DeliveryStatus.UNKNOWN
+
+
+def report_item(item: Mapping[str, Any], provider: str) -> DeliveryReport:
+    """One ``statusbox`` (pulled or pushed) → :class:`DeliveryReport`."""
+    return DeliveryReport(
+        provider=provider,
+        mobile=_text(item.get(I_MOBILE)),
+        task_id=_text(item.get(I_TASK_ID)) or None,
+        status=_report_status(item),
+        received_at=parse_china_time(_text(item.get(I_RECEIVE_TIME))),
+        vendor_code=_text(item.get(I_ERROR_CODE)) or None,
+        ext=_text(item.get(I_EXT)) or None,
+        raw=dict(item),
+    )
+
+
+def inbound_item(item: Mapping[str, Any], provider: str) -> InboundMessage:
+    """One ``callbox`` (pulled or pushed) → :class:`InboundMessage`."""
+    return InboundMessage(
+        provider=provider,
+        mobile=_text(item.get(I_MOBILE)),
+        # Inbound text is the subscriber's own: keep it exactly (no stripping).
+        text="" if item.get(I_CONTENT) is None else str(item.get(I_CONTENT)),
+        received_at=parse_china_time(_text(item.get(I_RECEIVE_TIME))),
+        ext=_text(item.get(I_EXT)) or None,
+        task_id=_text(item.get(I_TASK_ID)) or None,
+        raw=dict(item),
+    )
+
+
+def box_fields(box: Any) -> dict[str, str]:
+    """The fields of one ``<statusbox>`` or ``<callbox>``; a callbox keeps its text unstripped."""
+    fields = children_text(box)
+    if local_name(box) == R_CALL_BOX:
+        for child in box:
+            if local_name(child) == I_CONTENT:
+                fields[I_CONTENT] = child.text or ""
+                break
+    return fields
+
+
+def _json_items(fields: dict[str, Any], box: str, body: bytes) -> list[dict[str, Any]]:
+    error = _text(fields.get(R_ERROR))
+    if error and error != "1":
+        raise _codes.error_for_code(error, _text(fields.get(R_REMARK)), raw=fields)
+    items = fields.get(box)
+    if items is None and not error:
+        raise malformed(f"no {box} and no error field", body)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise malformed(f"{box} is not a list of objects", body)
+    return list(items)
+
+
+def _xml_items(root: Any, box: str) -> list[dict[str, str]]:
+    for child in root:
+        if local_name(child) == R_ERROR_STATUS:
+            err = children_text(child)
+            raise _codes.error_for_pull_error(err.get(R_ERROR, ""), err.get(R_REMARK), raw=err)
+    top = children_text(root)
+    if _text(top.get(R_STATUS)).lower() in _FAIL_WORDS:
+        raise _refusal(top)
+    # wire notes §4: an empty pull is a bare <returnsms></returnsms> (or <returnsms/>).
+    return [box_fields(child) for child in root if local_name(child) == box]
+
+
+def _pull(body: bytes, box: str) -> list[dict[str, Any]]:
+    """The items of a pull reply (spec 4.3–4.5, 5.3–5.5), or the error it carries."""
+    kind, value = _load(body)
+    if kind == "json":
+        return _json_items(value, box, body)
+    return _xml_items(_root(value, body), box)
+
+
+def parse_reports_reply(body: bytes, *, provider: str) -> list[DeliveryReport]:
+    """spec 4.3–4.5: a report pull (XML or JSON) → delivery reports, oldest first.
+
+    XML ``status`` 10 → delivered, 20 → failed, other → unknown; JSON items carry no status,
+    so ``errorcode`` ``DELIVRD`` → delivered, any other code → failed, no code → unknown. The
+    raw code is kept in ``vendor_code``. Errors (``<errorstatus>``, ``"error" != "1"``) raise.
+    """
+    return [report_item(item, provider) for item in _pull(body, R_STATUS_BOX)]
+
+
+def parse_inbound_reply(body: bytes, *, provider: str) -> list[InboundMessage]:
+    """spec 5.3–5.5: an inbound pull (XML or JSON) → inbound messages."""
+    return [inbound_item(item, provider) for item in _pull(body, R_CALL_BOX)]
