@@ -37,8 +37,10 @@ def _quote(text: str) -> str:
 
 
 def _query(raw_query: str) -> str:
-    pairs = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
-    return "&".join(sorted(f"{_quote(k)}={_quote(v)}" for k, v in pairs))
+    # The V3 page: sort the parameters by *name*, then encode (sorting the encoded "k=v"
+    # strings differs: "00=" sorts before "0=").
+    pairs = sorted(urllib.parse.parse_qsl(raw_query, keep_blank_values=True), key=lambda kv: kv[0])
+    return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in pairs)
 
 
 def _time(value: str | None, now: dt.datetime) -> None:
