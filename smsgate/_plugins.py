@@ -12,11 +12,13 @@ any installed plugin: the built-in ``memory`` provider is there even with ``SMSG
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pluggy
@@ -142,14 +144,40 @@ def get_provider(name: str, /, **config: Any) -> Provider:
 
 
 def notify(hook: str, **kwargs: Any) -> None:
-    """Call every implementation of an observation hook.
+    """Call an observation hook through pluggy's own calling machinery.
 
-    Each observer is called on its own: one that raises is logged and the others still run,
-    so observers can never break sending.
+    Wrappers (``@hookimpl(wrapper=True)`` or ``hookwrapper=True``) run around the call as
+    pluggy runs them, and ``tryfirst`` / ``trylast`` order the observers. Each plain
+    observer is isolated: one that raises is logged and the others still run, so observers
+    can never break sending (a wrapper that raises is logged the same way).
     """
-    caller = getattr(get_plugin_manager().hook, hook)
-    for impl in caller.get_hookimpls():
+    manager = get_plugin_manager()
+    impls = getattr(manager.hook, hook).get_hookimpls()
+    if not impls:
+        return
+    plain = [impl for impl in impls if not (impl.wrapper or impl.hookwrapper)]
+    # The wrappers alone, as pluggy calls them; the plain observers join the same call,
+    # each behind its own guard, in the order pluggy would have called them.
+    wrappers = manager.subset_hook_caller(hook, remove_plugins=[impl.plugin for impl in plain])
+    try:
+        wrappers.call_extra([_isolated(impl, hook) for impl in plain], kwargs)
+    except Exception:
+        log.exception("a wrapper of the %s hook raised; ignored", hook)
+
+
+def _isolated(impl: pluggy.HookImpl, hook: str) -> Callable[..., object]:
+    """``impl``'s function behind a guard that logs and swallows its exceptions.
+
+    ``functools.wraps`` keeps the signature visible to pluggy, which passes each observer
+    only the arguments it names.
+    """
+
+    @functools.wraps(impl.function)
+    def guarded(*args: Any, **kwargs: Any) -> object:
         try:
-            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            return impl.function(*args, **kwargs)
         except Exception:
             log.exception("plugin %s: %s hook raised; ignored", impl.plugin_name, hook)
+            return None
+
+    return guarded

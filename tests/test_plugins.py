@@ -302,9 +302,10 @@ def test_notify_isolates_a_raising_observer(
     kwargs: dict[str, Any],
 ) -> None:
     """An observer that raises is logged and skipped; the observers after it still see the event."""
-    good = add_plugin("good_observer", source=OBSERVER_SOURCE.replace("{body}", "record"))
     add_plugin("broken_observer", source=OBSERVER_SOURCE.replace("{body}", "explode"))
-    order = [impl.plugin_name for impl in getattr(get_plugin_manager().hook, hook).get_hookimpls()]
+    good = add_plugin("good_observer", source=OBSERVER_SOURCE.replace("{body}", "record"))
+    # pluggy calls the last registered first: reverse the stored order to get the call order.
+    order = [impl.plugin_name for impl in getattr(get_plugin_manager().hook, hook).get_hookimpls()][::-1]
     assert order.index("broken_observer") < order.index("good_observer"), "the broken one must run first"
     with caplog.at_level(logging.ERROR, logger="smsgate.plugins"):
         notify(hook, **kwargs)
@@ -313,6 +314,53 @@ def test_notify_isolates_a_raising_observer(
     [record] = [r for r in caplog.records if r.name == "smsgate.plugins"]
     assert "broken_observer" in record.getMessage()
     assert hook in record.getMessage()
+
+
+WRAPPER_SOURCE = """
+import smsgate
+SEEN = []
+
+@smsgate.hookimpl(wrapper=True)
+def message_sent(receipt, message):
+    SEEN.append(("before", receipt.task_id))
+    result = yield
+    SEEN.append(("after", receipt.task_id))
+    return result
+"""
+
+
+def test_a_wrapper_observer_runs_around_the_plain_observers(add_plugin: Callable[..., str]) -> None:
+    """A ``wrapper=True`` implementation is run by pluggy, around the plain observers."""
+    wrapper = add_plugin("wrapping_observer", source=WRAPPER_SOURCE)
+    plain = add_plugin("plain_observer", source=OBSERVER_SOURCE.replace("{body}", "record"))
+    receipt = smsgate.Receipt(provider="p", task_id="t-1", accepted=1)
+    sms = smsgate.Sms(to="13800138000", text="hi")
+    with smsgate.Gateway(smsgate.get_provider("memory")) as gateway:
+        sent = gateway.send(sms)
+    wrapped, observed = sys.modules[wrapper].SEEN, sys.modules[plain].SEEN
+    assert wrapped == [("before", sent.task_id), ("after", sent.task_id)]
+    assert observed == [("message_sent", sent, sms)]
+    notify("message_sent", receipt=receipt, message=sms)
+    assert wrapped[2:] == [("before", "t-1"), ("after", "t-1")]
+
+
+def test_a_raising_observer_stays_isolated_inside_a_wrapper(
+    add_plugin: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """With a wrapper around them, a raising observer is still logged and skipped: the wrapper
+    completes and the other observer sees the event."""
+    wrapper = add_plugin("wrapping_observer", source=WRAPPER_SOURCE)
+    add_plugin("broken_observer", source=OBSERVER_SOURCE.replace("{body}", "explode"))
+    good = add_plugin("good_observer", source=OBSERVER_SOURCE.replace("{body}", "record"))
+    receipt = smsgate.Receipt(provider="p", task_id="t-2", accepted=1)
+    sms = smsgate.Sms(to="13800138000", text="hi")
+    with caplog.at_level(logging.ERROR, logger="smsgate.plugins"):
+        notify("message_sent", receipt=receipt, message=sms)
+    wrapped, observed = sys.modules[wrapper].SEEN, sys.modules[good].SEEN
+    assert wrapped == [("before", "t-2"), ("after", "t-2")]
+    assert observed == [("message_sent", receipt, sms)]
+    [record] = [r for r in caplog.records if r.name == "smsgate.plugins"]
+    assert "broken_observer" in record.getMessage()
 
 
 def test_register_commands_adds_to_the_given_group(add_plugin: Callable[..., str]) -> None:
