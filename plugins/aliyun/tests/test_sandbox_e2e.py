@@ -443,7 +443,7 @@ def test_reset_forgets_records(served: Served, sandbox: Sandbox, client: httpx.C
     )
 )
 def test_any_template_parameter_is_signed_and_verified_alike(
-    served: Served, client: httpx.Client, code: str
+    served: Served, sandbox: Sandbox, client: httpx.Client, code: str
 ) -> None:
     """The sandbox's own verifier accepts every request the client signs (spaces, *, ~, +,
     Chinese, emoji …), and renders the parameter unchanged."""
@@ -459,4 +459,6 @@ def test_any_template_parameter_is_signed_and_verified_alike(
         params={"code": code},
     )
     receipt = send(client, request, [PHONE])
-    assert receipt.task_id
+    record = sandbox.state.records[-1]
+    assert record.biz_id == receipt.task_id
+    assert record.content == f"【{SIGN}】您的验证码：{code}，5分钟内有效。"
