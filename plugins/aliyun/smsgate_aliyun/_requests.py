@@ -77,6 +77,13 @@ _CODE = re.compile(r"\A[A-Za-z0-9_]{1,64}\Z")
 _MAX_OUT_ID = 256
 
 
+def _url(value: object) -> httpx.URL:
+    try:
+        return httpx.URL(value)  # type: ignore[arg-type]
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError("base_url is not a valid URL", provider="aliyun") from exc
+
+
 @attrs.frozen
 class RequestContext:
     """Where and as whom a request is made, and the two values that make its signature unique.
@@ -88,7 +95,7 @@ class RequestContext:
     :param nonce: a value never used before with this key.
     """
 
-    base_url: httpx.URL = attrs.field(converter=httpx.URL)
+    base_url: httpx.URL = attrs.field(converter=_url)
     key: AccessKey
     now: dt.datetime
     nonce: str

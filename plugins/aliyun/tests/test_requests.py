@@ -214,6 +214,12 @@ def test_a_base_url_that_is_not_http_is_a_configuration_error() -> None:
         )
 
 
+@pytest.mark.parametrize("base_url", ["http://[::1", 42])
+def test_an_invalid_base_url_is_a_configuration_error(base_url: object) -> None:
+    with pytest.raises(ConfigurationError):
+        RequestContext(base_url=base_url, key=AccessKey(KEY_ID, SK), now=NOW, nonce=NONCE)
+
+
 def test_batch_params_round_trip_through_json() -> None:
     entries = [BatchEntry(f"1380013800{i}", "s", {"i": str(i), "q": '"quoted" & <b>'}) for i in range(5)]
     fields = form(build_send_batch_sms(ctx(), template_code="SMS_1", entries=entries))
