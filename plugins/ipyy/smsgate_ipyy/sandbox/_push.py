@@ -28,6 +28,7 @@ import logging
 import urllib.parse
 from typing import TYPE_CHECKING, Final
 
+import attrs
 import httpx
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def _asks_retry(body: bytes) -> bool:
     return body.strip().lower() == b"error"
 
 
+@attrs.define(eq=False)
 class PushWorker:
     """Delivers the state's due pushes with the spec 6.4 retry rule.
 
@@ -75,27 +77,16 @@ class PushWorker:
     ``transport`` replaces the HTTP transport (tests use it to prove what is never sent).
     """
 
-    def __init__(
-        self,
-        state: SandboxState,
-        *,
-        content_type: str = "text/xml; charset=utf-8",
-        interval: float = 0.03,
-        timeout: float = 3.0,
-        retry_delay: float = 0.1,
-        max_attempts: int = MAX_ATTEMPTS,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.state = state
-        self.content_type = content_type
-        self.interval = interval
-        self.timeout = timeout
-        self.retry_delay = retry_delay
-        self.max_attempts = max_attempts
-        self._transport = transport
-        self._task: asyncio.Task[None] | None = None
-        self._deliveries: set[asyncio.Task[None]] = set()
-        self._client: httpx.AsyncClient | None = None
+    state: SandboxState
+    content_type: str = attrs.field(default="text/xml; charset=utf-8", kw_only=True)
+    interval: float = attrs.field(default=0.03, kw_only=True)
+    timeout: float = attrs.field(default=3.0, kw_only=True)
+    retry_delay: float = attrs.field(default=0.1, kw_only=True)
+    max_attempts: int = attrs.field(default=MAX_ATTEMPTS, kw_only=True)
+    _transport: httpx.AsyncBaseTransport | None = attrs.field(default=None, kw_only=True)
+    _task: asyncio.Task[None] | None = attrs.field(default=None, init=False)
+    _deliveries: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
+    _client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
 
     def start(self) -> None:
         """Start the polling task on the running loop (idempotent)."""

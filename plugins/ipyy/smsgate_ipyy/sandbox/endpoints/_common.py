@@ -151,19 +151,15 @@ class Call:
 
     def finish(self, result: ResultCode, task_id: str = "") -> None:
         """Log the call with the result it was answered with."""
+        noted = attrs.asdict(self, recurse=False, filter=_NOTED)
+        outcome = Outcome(result.name, result.number, result.message, task_id)
         self.state.log_request(
-            RequestEntry(
-                time=self.state.now().strftime(TIME_FORMAT),
-                endpoint=self.endpoint,
-                method=self.method,
-                encoding=self.encoding,
-                action=self.action,
-                account=self.account,
-                password_style=self.password_style,
-                fields=self.fields,
-                outcome=Outcome(result.name, result.number, result.message, task_id),
-            )
+            RequestEntry(time=self.state.now().strftime(TIME_FORMAT), outcome=outcome, **noted)
         )
+
+
+#: What a :class:`Call` passes on to its log entry: everything but the state.
+_NOTED = attrs.filters.exclude(attrs.fields(Call).state)
 
 
 # -- checks of a send ------------------------------------------------------------------------
