@@ -95,11 +95,17 @@ def partly_sent(
 ) -> PartialSendError:
     """The error of a send whose ``receipts`` were accepted before ``cause`` stopped it.
 
+    :param receipts: the accepted requests' receipts, in order (lists of receipts, one per
+        part that made several requests, are flattened).
+
     :param pending: the messages not accepted, as the caller would resend them.
     :param stopped_by: the error that ended the send, when it is not ``cause`` itself (a
         group of failures): the new error takes its provider, operation and attempts.
     """
     source = stopped_by if stopped_by is not None else cause
+    # A part may stand for several requests (a gateway call returning a list of receipts):
+    # the error lists the requests themselves.
+    receipts = [r for part in receipts for r in (part if isinstance(part, list) else [part])]
     error = PartialSendError(
         f"partly sent: {sum(getattr(r, 'accepted', 0) for r in receipts)} recipients accepted in "
         f"{len(receipts)} requests, then one failed; {len(pending)} messages pending",

@@ -45,6 +45,7 @@ import smsgate
 from smsgate import _config
 from smsgate._config import Config
 from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, MmsPart, Receipt, Sms
+from smsgate._parts import call_in_parts
 from smsgate.exceptions import (
     AllProvidersFailedError,
     PartialBatchError,
@@ -369,7 +370,6 @@ def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
     """Send personalised messages from a CSV file of mobile,text rows."""
     settings = _settings(ctx)
     messages = read_batch(csv_file)
-    receipts: list[Receipt] = []
     progress = Progress(
         TextColumn("sending"),
         BarColumn(),
@@ -380,40 +380,18 @@ def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
     )
     with settings.gateway() as gateway, progress:
         task = progress.add_task("batch", total=len(messages))
-        for start in range(0, len(messages), chunk):
-            part = messages[start : start + chunk]
-            try:
-                receipts.extend(gateway.send_batch(part))
-            except SmsGateError as exc:
-                if not receipts:
-                    raise
-                # Earlier chunks went out: report them with this failure, never as "not sent".
-                partial = _partial(exc, receipts, part, messages[start + chunk :])
-                raise partial from partial.cause
+
+        def send_chunk(part: Sequence[Sms]) -> list[Receipt]:
+            sent = gateway.send_batch(part)
             progress.advance(task, len(part))
+            return sent
+
+        # Once a chunk went out, a later failure is a PartialSendError listing it, never
+        # "nothing sent": the one rule for a send made of several requests.
+        chunks = (messages[start : start + chunk] for start in range(0, len(messages), chunk))
+        sent = call_in_parts(chunks, send_chunk, pending=lambda rest: [m for part in rest for m in part])
+    receipts = [r for chunk_receipts in sent for r in chunk_receipts]
     _show_receipts(settings, receipts, f"batch of {len(messages)} message(s)", many=True)
-
-
-def _partial(
-    exc: SmsGateError, receipts: list[Receipt], part: Sequence[Sms], rest: Sequence[Sms]
-) -> PartialBatchError:
-    """The error of a batch whose earlier chunks were accepted before ``exc`` stopped it."""
-    if isinstance(exc, PartialBatchError):
-        receipts = [*receipts, *exc.receipts]
-        pending, cause = [*exc.pending, *rest], exc.cause
-    else:
-        pending, cause = [*part, *rest], exc
-    partial = PartialBatchError(
-        f"partly sent: {sum(r.accepted for r in receipts)} recipients accepted, "
-        f"{len(pending)} messages pending",
-        receipts=receipts,
-        pending=pending,
-        cause=cause,
-        provider=exc.provider,
-        operation=exc.operation,
-    )
-    partial.attempts = exc.attempts
-    return partial
 
 
 @cli.command("mms")

@@ -309,7 +309,7 @@ def test_batch_failing_after_earlier_chunks_were_sent_reports_them_and_never_say
     assert len(built[0].outbox) == 1
     assert result.exit_code not in (0, EXIT_VALIDATION)
     error = json.loads(result.stderr)
-    assert error["error"] == "PartialBatchError"
+    assert error["error"] == "PartialSendError"  # the class PartialBatchError now aliases
     assert [r["task_id"] for r in error["accepted"]] == [built[0].outbox[0].receipt.task_id]
     assert error["pending"] == 2
 
@@ -324,7 +324,7 @@ def test_batch_refused_after_earlier_chunks_lists_the_accepted_receipts_in_text(
     csv_file = write(workdir / "batch.csv", "13800138000,one【acme】\n13900139000,two【acme】\n")
     result = run("batch", str(csv_file), "--chunk", "1")
     assert result.exit_code == EXIT_REFUSED
-    assert "PartialBatchError" in result.stderr
+    assert "PartialSendError" in result.stderr
     assert built[0].outbox[0].receipt.task_id in result.stderr
     assert "1 pending" in result.stderr
 
