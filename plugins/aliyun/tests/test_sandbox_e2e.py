@@ -462,3 +462,71 @@ def test_any_template_parameter_is_signed_and_verified_alike(
     record = sandbox.state.records[-1]
     assert record.biz_id == receipt.task_id
     assert record.content == f"【{SIGN}】您的验证码：{code}，5分钟内有效。"
+
+
+# --- batch refusals and paging --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "cls", "code"),
+    [
+        (
+            {"PhoneNumberJson": '["13800138000","13900139000"]', "SignNameJson": '["腾飞"]'},
+            MessageRejectedError,
+            "isv.INVALID_PARAMETERS",
+        ),
+        (
+            {"PhoneNumberJson": "[13800138000", "SignNameJson": '["腾飞"]'},
+            ContentError,
+            "isv.INVALID_JSON_PARAM",
+        ),
+        (
+            {
+                "PhoneNumberJson": json.dumps(["13800138000"] * 101),
+                "SignNameJson": json.dumps(["腾飞"] * 101),
+            },
+            MessageRejectedError,
+            "isv.MOBILE_COUNT_OVER_LIMIT",
+        ),
+        ({"SignNameJson": '["腾飞"]'}, MessageRejectedError, "MissingPhoneNumberJson"),
+    ],
+)
+def test_the_sandbox_refuses_malformed_batches(
+    *, served: Served, client: httpx.Client, fields: dict[str, str], cls: type[ProviderError], code: str
+) -> None:
+    """Requests the builders never make, signed by hand, get the service's refusals."""
+    request = _rpc_request(
+        context(served.url), "SendBatchSms", {"TemplateCode": NOTICE, "TemplateParamJson": "", **fields}
+    )
+    response = client.send(request)
+    with pytest.raises(cls) as info:
+        parse_send_reply(
+            response.content, status_code=response.status_code, provider="aliyun", recipients=[PHONE]
+        )
+    assert info.value.code == code
+
+
+def test_query_send_details_pages_through_the_records(served: Served, client: httpx.Client) -> None:
+    for code in "123":
+        send(
+            client,
+            build_send_sms(
+                context(served.url),
+                phone_numbers=[PHONE],
+                sign_name=SIGN,
+                template_code=TEMPLATE,
+                params={"code": code},
+            ),
+            [PHONE],
+        )
+    pages = []
+    for page in (1, 2):
+        request = build_query_send_details(
+            context(served.url), phone_number=PHONE, send_date=today(), page_size=2, page=page
+        )
+        response = client.send(request)
+        pages.append(parse_query_reply(response.content, status_code=response.status_code, provider="aliyun"))
+    assert [len(p.reports) for p in pages] == [2, 1]
+    assert {p.total for p in pages} == {3}
+    contents = [r.raw["Content"] for p in pages for r in p.reports]
+    assert contents == [f"【{SIGN}】您的验证码：{c}，5分钟内有效。" for c in "123"]
