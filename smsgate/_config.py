@@ -38,6 +38,7 @@ import attrs
 from smsgate._plugins import get_provider
 from smsgate._provider import Provider
 from smsgate.exceptions import ConfigurationError
+from smsgate.routing import Strategy
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -57,7 +58,6 @@ DEFAULT_CONFIG = Path("smsgate.toml")
 #: Environment variable naming a config file, used when ``./smsgate.toml`` does not exist.
 CONFIG_ENV_VAR = "SMSGATE_CONFIG"
 
-_STRATEGIES = ("failover", "round_robin", "weighted")
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "key", "pwd")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -100,7 +100,7 @@ class Config:
     :ivar source: the file it was read from, if any.
     """
 
-    strategy: str = "failover"
+    strategy: Strategy = Strategy.FAILOVER
     weights: Mapping[str, float] | None = None
     providers: tuple[ProviderConfig, ...] = ()
     source: Path | None = None
@@ -156,14 +156,26 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     unknown = set(data) - {"gateway", "providers"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}")
-    gateway = data.get("gateway", {})
+    strategy, weights = _gateway_table(data.get("gateway", {}), where)
+    tables = data.get("providers", {})
+    if not isinstance(tables, Mapping):
+        raise ConfigurationError(f"{where}: [providers] must hold [providers.<name>] tables")
+    return Config(
+        strategy=strategy,
+        weights=weights,
+        providers=tuple(_provider_table(name, table, where) for name, table in tables.items()),
+        source=source,
+    )
+
+
+def _gateway_table(gateway: object, where: str) -> tuple[Strategy, dict[str, float] | None]:
+    """The strategy and weights of the ``[gateway]`` table."""
     if not isinstance(gateway, Mapping):
         raise ConfigurationError(f"{where}: [gateway] must be a table")
-    strategy = gateway.get("strategy", "failover")
-    if strategy not in _STRATEGIES:
-        raise ConfigurationError(
-            f"{where}: [gateway] strategy must be one of {', '.join(_STRATEGIES)}, not {strategy!r}"
-        )
+    strategy = gateway.get("strategy", Strategy.FAILOVER)
+    if strategy not in list(Strategy):
+        names = ", ".join(s.value for s in Strategy)
+        raise ConfigurationError(f"{where}: [gateway] strategy must be one of {names}, not {strategy!r}")
     weights = gateway.get("weights")
     if weights is not None and not (
         isinstance(weights, Mapping) and all(isinstance(v, int | float) for v in weights.values())
@@ -172,34 +184,28 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     extra = set(gateway) - {"strategy", "weights"}
     if extra:
         raise ConfigurationError(f"{where}: unknown [gateway] key(s) {', '.join(sorted(extra))}")
-    tables = data.get("providers", {})
-    if not isinstance(tables, Mapping):
-        raise ConfigurationError(f"{where}: [providers] must hold [providers.<name>] tables")
-    providers: list[ProviderConfig] = []
-    for name, table in tables.items():
-        if not _NAME.fullmatch(name):
-            raise ConfigurationError(f"{where}: provider name {name!r} must be letters, digits, '-' or '_'")
-        if not isinstance(table, Mapping):
-            raise ConfigurationError(f"{where}: [providers.{name}] must be a table")
-        for key in table:
-            if _is_secret(key):
-                raise ConfigurationError(
-                    f"{where}: [providers.{name}] contains {key!r}; secrets may not be in the config "
-                    f"file. Remove it and set the environment variable {password_env_var(name)} instead."
-                )
-        kind = table.get("type")
-        if not isinstance(kind, str) or not kind:
-            raise ConfigurationError(f'{where}: [providers.{name}] needs type = "<provider>"')
-        if "name" in table:
-            raise ConfigurationError(f"{where}: [providers.{name}]: the table name is the provider's name")
-        options = {k: v for k, v in table.items() if k != "type"}
-        providers.append(ProviderConfig(name=name, type=kind, options=options))
-    return Config(
-        strategy=strategy,
-        weights=dict(weights) if weights is not None else None,
-        providers=tuple(providers),
-        source=source,
-    )
+    return Strategy(strategy), dict(weights) if weights is not None else None
+
+
+def _provider_table(name: str, table: object, where: str) -> ProviderConfig:
+    """One ``[providers.<name>]`` table, checked: a valid name, a type, no secret."""
+    if not _NAME.fullmatch(name):
+        raise ConfigurationError(f"{where}: provider name {name!r} must be letters, digits, '-' or '_'")
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"{where}: [providers.{name}] must be a table")
+    for key in table:
+        if _is_secret(key):
+            raise ConfigurationError(
+                f"{where}: [providers.{name}] contains {key!r}; secrets may not be in the config "
+                f"file. Remove it and set the environment variable {password_env_var(name)} instead."
+            )
+    kind = table.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ConfigurationError(f'{where}: [providers.{name}] needs type = "<provider>"')
+    if "name" in table:
+        raise ConfigurationError(f"{where}: [providers.{name}]: the table name is the provider's name")
+    options = {k: v for k, v in table.items() if k != "type"}
+    return ProviderConfig(name=name, type=kind, options=options)
 
 
 def load_config(path: str | Path | None) -> Config:
