@@ -16,8 +16,10 @@ Why V3 and not the RPC V1 signature (``SignatureMethod=HMAC-SHA1``):
   neither the key id nor a recipient number.
 * **The body is signed.** ``x-acs-content-sha256`` (SHA-256 of the body) is part of the
   canonical request, so the recipients and template parameters are covered by the signature.
-* **SHA-256, not SHA-1**, and it is the current scheme: Alibaba Cloud marks the RPC signature
-  deprecated and recommends switching to V3. One algorithm serves RPC- and ROA-style APIs.
+* **SHA-256, not SHA-1**, and it is the current scheme: Alibaba Cloud's page for the RPC
+  signature ("Request body and signature mechanism V2 for RPC-style APIs", the
+  ``SignatureVersion=1.0`` HMAC-SHA1 scheme) says it is deprecated and recommends V3. One
+  algorithm serves RPC- and ROA-style APIs.
 * **A published known-answer example** (canonical request, its hash and the signature) makes
   the implementation checkable offline.
 
