@@ -170,18 +170,20 @@ class Sandbox:
         """True between :meth:`start` and :meth:`stop`."""
         return self._server is not None
 
+    def _running_server(self) -> ServerThread:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        return self._server
+
     @property
     def port(self) -> int:
         """The port the sandbox listens on (the free one picked for ``port=0``)."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
-        return self._server.port
+        return self._running_server().port
 
     @property
     def base_url(self) -> str:
         """The gateway base URL to give the client, e.g. ``http://127.0.0.1:50123/``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return self._running_server().url
 
     @property
     def credentials(self) -> Credentials:
