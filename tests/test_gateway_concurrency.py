@@ -116,9 +116,12 @@ async def test_a_send_cancelled_during_the_half_open_probe_frees_the_probe(fake_
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     breaker = BreakerPolicy(failures=1, cool_down=5)
-    async with client, smsgate.AsyncGateway(
-        _OverHttp("a"), client=client, retry=RetryPolicy(attempts=1), breaker=breaker, clock=fake_clock
-    ) as gateway:
+    async with (
+        client,
+        smsgate.AsyncGateway(
+            _OverHttp("a"), client=client, retry=RetryPolicy(attempts=1), breaker=breaker, clock=fake_clock
+        ) as gateway,
+    ):
         with pytest.raises(smsgate.exceptions.NotSentError):
             await gateway.send(SMS)
         fake_clock.now = 5.0  # cool-down over: the next send is the half-open probe

@@ -168,7 +168,8 @@ def test_the_routing_config_owns_every_default() -> None:
     config = RoutingConfig.given(strategy=None, retry=None, breaker=None, failover_on_uncertain=None)
     assert config == RoutingConfig()
     assert config.strategy is Strategy.FAILOVER
-    assert config.breaker == BreakerPolicy() and config.breaker.enabled
+    assert config.breaker == BreakerPolicy()
+    assert config.breaker.enabled
     assert config.retry == RetryPolicy()
     assert config.failover_on_uncertain is False
 
