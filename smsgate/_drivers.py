@@ -18,7 +18,7 @@ import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import httpx
@@ -167,6 +167,19 @@ def _stamp(error: SmsGateError, provider: str | None, operation: str | None) -> 
             err.operation = operation
 
 
+@contextmanager
+def _driving(flow: Flow[Any], provider: str | None, operation: str | None) -> Iterator[None]:
+    """Around one run of a flow: name provider and operation on the error that leaves it,
+    and close the flow in any case (a no-op once it has finished)."""
+    try:
+        yield
+    except SmsGateError as error:
+        _stamp(error, provider, operation)
+        raise
+    finally:
+        flow.close()
+
+
 @attrs.frozen
 class _Done(Generic[T]):
     value: T
@@ -216,7 +229,7 @@ def run_flow(
     :param operation: the operation (``"send"``, ``"balance"`` …), set on any error leaving it.
     :param timeout: seconds allowed per request, unless a request sets its own.
     """
-    try:
+    with _driving(flow, provider, operation):
         step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
             outcome: httpx.Response | TransportError
@@ -226,11 +239,6 @@ def run_flow(
                 outcome = translate_transport_error(exc, provider=provider, operation=operation)
             step = _advance(flow, outcome, timeout, provider)
         return step.value
-    except SmsGateError as error:
-        _stamp(error, provider, operation)
-        raise
-    finally:
-        flow.close()
 
 
 async def arun_flow(
@@ -245,7 +253,7 @@ async def arun_flow(
 
     The arguments are those of :func:`run_flow`. A cancelled task closes the flow.
     """
-    try:
+    with _driving(flow, provider, operation):
         step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
             outcome: httpx.Response | TransportError
@@ -255,8 +263,3 @@ async def arun_flow(
                 outcome = translate_transport_error(exc, provider=provider, operation=operation)
             step = _advance(flow, outcome, timeout, provider)
         return step.value
-    except SmsGateError as error:
-        _stamp(error, provider, operation)
-        raise
-    finally:
-        flow.close()

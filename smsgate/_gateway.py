@@ -16,10 +16,12 @@ import inspect
 import logging
 import random as _random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+import attrs
 import httpx
 
 from smsgate import _plugins
@@ -31,6 +33,7 @@ from smsgate.routing import (
     Attempt,
     BreakerPolicy,
     BreakerState,
+    Command,
     Failure,
     Outcome,
     Plan,
@@ -189,7 +192,7 @@ class _GatewayCore(Generic[ClientT]):
 
     # --- the two observation steps --------------------------------------------------------
 
-    def _after_attempt(self, attempt: Attempt, error: SmsGateError) -> None:
+    def _after_attempt(self, attempt: Attempt, error: SmsGateError) -> Failure:
         """After each failed attempt: it is logged and announced to ``send_failed``."""
         log.warning(
             "%s failed on %s (attempt %d, %s, code %s)",
@@ -207,6 +210,28 @@ class _GatewayCore(Generic[ClientT]):
             error=error,
             message=attempt.message if attempt.operation.delivers else None,
         )
+        return Failure(error)
+
+    def _step(self, plan: Plan[T], outcome: Outcome | None, message: Sent | None) -> Command | _Done[T]:
+        """Feed ``outcome`` to ``plan``: its next command, or its result (after the
+        after-result step) as :class:`_Done`."""
+        try:
+            return plan.send(outcome)
+        except StopIteration as done:
+            result: T = done.value
+            return _Done(self._after_result(result, message))
+
+    @contextmanager
+    def _closing(self, plan: Plan[Any], message: Sent | None) -> Iterator[None]:
+        """Around one run of a plan: announce the accepted part of a partial send, and close
+        the plan in any case (a cancelled task hands a claimed half-open probe back)."""
+        try:
+            yield
+        except PartialSendError as exc:
+            self._after_result(list(exc.receipts), message)
+            raise
+        finally:
+            plan.close()
 
     def _after_result(self, result: T, message: Sent | None) -> T:
         """After a plan: each accepted request goes to ``message_sent`` (those of a partial
@@ -229,6 +254,17 @@ class _GatewayCore(Generic[ClientT]):
             elif isinstance(item, InboundMessage):
                 _plugins.notify("inbound_received", message=item)
         return result
+
+
+@attrs.frozen
+class _Done(Generic[T]):
+    value: T
+
+
+def _options(attempt: Attempt) -> dict[str, Any]:
+    """The driver arguments for one attempt: names for errors and logs, the provider's timeout."""
+    provider = attempt.provider
+    return {"provider": provider.name, "operation": attempt.operation.value, "timeout": provider.timeout}
 
 
 def _send(provider: Provider, sms: Sms) -> Flow[Receipt]:
@@ -325,35 +361,17 @@ class Gateway(_GatewayCore[httpx.Client]):
     def _run(self, plan: Plan[T], message: Sent | None = None) -> T:
         """Execute ``plan``'s commands until it returns; closed in any case."""
         outcome: Outcome | None = None
-        try:
-            while True:
-                try:
-                    command = plan.send(outcome)
-                except StopIteration as done:
-                    result: T = done.value
-                    return self._after_result(result, message)
+        with self._closing(plan, message):
+            while not isinstance(command := self._step(plan, outcome, message), _Done):
                 if isinstance(command, Sleep):
                     (self._sleep or time.sleep)(command.seconds)
                     outcome = None
                     continue
-                provider = command.provider
                 try:
-                    value = run_flow(
-                        command.start(),
-                        self._client,
-                        provider=provider.name,
-                        operation=command.operation.value,
-                        timeout=provider.timeout,
-                    )
-                    outcome = Success(value)
+                    outcome = Success(run_flow(command.start(), self._client, **_options(command)))
                 except SmsGateError as exc:
-                    outcome = Failure(exc)
-                    self._after_attempt(command, exc)
-        except PartialSendError as exc:
-            self._after_result(list(exc.receipts), message)
-            raise
-        finally:
-            plan.close()
+                    outcome = self._after_attempt(command, exc)
+        return command.value
 
 
 class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
@@ -424,34 +442,16 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
         """Execute ``plan``'s commands until it returns; closed in any case (a cancelled
         task hands a claimed half-open probe back)."""
         outcome: Outcome | None = None
-        try:
-            while True:
-                try:
-                    command = plan.send(outcome)
-                except StopIteration as done:
-                    result: T = done.value
-                    return self._after_result(result, message)
+        with self._closing(plan, message):
+            while not isinstance(command := self._step(plan, outcome, message), _Done):
                 if isinstance(command, Sleep):
                     waited = (self._sleep or asyncio.sleep)(command.seconds)
                     if inspect.isawaitable(waited):
                         await waited
                     outcome = None
                     continue
-                provider = command.provider
                 try:
-                    value = await arun_flow(
-                        command.start(),
-                        self._client,
-                        provider=provider.name,
-                        operation=command.operation.value,
-                        timeout=provider.timeout,
-                    )
-                    outcome = Success(value)
+                    outcome = Success(await arun_flow(command.start(), self._client, **_options(command)))
                 except SmsGateError as exc:
-                    outcome = Failure(exc)
-                    self._after_attempt(command, exc)
-        except PartialSendError as exc:
-            self._after_result(list(exc.receipts), message)
-            raise
-        finally:
-            plan.close()
+                    outcome = self._after_attempt(command, exc)
+        return command.value
