@@ -368,7 +368,11 @@ class Gateway(_GatewayCore[httpx.Client]):
                     outcome = None
                     continue
                 try:
-                    outcome = Success(run_flow(command.start(), self._client, **_options(command)))
+                    outcome = Success(
+                        run_flow(
+                            command.call(command.provider, command.message), self._client, **_options(command)
+                        )
+                    )
                 except SmsGateError as exc:
                     outcome = self._after_attempt(command, exc)
         return command.value
@@ -451,7 +455,11 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
                     outcome = None
                     continue
                 try:
-                    outcome = Success(await arun_flow(command.start(), self._client, **_options(command)))
+                    outcome = Success(
+                        await arun_flow(
+                            command.call(command.provider, command.message), self._client, **_options(command)
+                        )
+                    )
                 except SmsGateError as exc:
                     outcome = self._after_attempt(command, exc)
         return command.value
