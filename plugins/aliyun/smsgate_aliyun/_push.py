@@ -2,7 +2,9 @@
 
 Both arrive as a POST whose body is a JSON array, and both want a JSON acknowledgement
 ``{"code": 0, "msg": "成功"}``; anything else makes the service push the batch again later.
-Source: Alibaba Cloud SMS, "SmsReport" and "SmsUp" message formats (HTTP批量推送模式)::
+Source: Alibaba Cloud SMS developer reference, "SmsReport"
+(https://help.aliyun.com/zh/sms/developer-reference/smsreport-2) and "SmsUp", HTTP批量推送模式;
+only ``code`` 0 matters in the answer (the page's sample has ``"msg": "接收成功"``)::
 
     [{"phone_number": "13800138000", "send_time": "2017-01-01 11:12:13",
       "report_time": "2017-01-01 11:12:14", "success": true, "err_code": "DELIVERED",
