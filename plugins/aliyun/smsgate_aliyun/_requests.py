@@ -260,7 +260,8 @@ def build_query_send_details(
     """``QuerySendDetails``: the messages sent to one number on one day (China date), optionally
     only those of one send (``BizId``), one page at a time.
 
-    :param send_date: the day the message was sent, as the service dates it (UTC+8).
+    :param send_date: the day the message was sent, as the service dates it (UTC+8); the
+        service keeps the last 30 days (API reference, "QuerySendDetails").
     """
     if not isinstance(send_date, dt.date) or isinstance(send_date, dt.datetime):
         raise _fail("send_date must be a date (the China date of the send)", SEND_DATE)
