@@ -117,18 +117,20 @@ class Login:
     account: str
     password: str = attrs.field(repr=False)
     password_md5: str = attrs.field(init=False, repr=False)
+    #: spec 1.2: ``userid``, ``account`` and the password's upper-case MD5, as form fields.
+    fields: tuple[tuple[str, str], ...] = attrs.field(init=False, repr=False)
 
     @password_md5.default
     def _md5(self) -> str:
         return md5_upper(self.password)
 
+    @fields.default
+    def _fields(self) -> tuple[tuple[str, str], ...]:
+        return ((F_USERID, self.userid), (F_ACCOUNT, self.account), (F_PASSWORD, self.password_md5))
+
     def url(self, endpoint: str) -> httpx.URL:
         """The address of ``endpoint`` at this gateway."""
         return endpoint_url(self.base_url, endpoint)
-
-    def fields(self) -> list[tuple[str, str]]:
-        """spec 1.2: ``userid``, ``account`` and the password's upper-case MD5."""
-        return [(F_USERID, self.userid), (F_ACCOUNT, self.account), (F_PASSWORD, self.password_md5)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -193,13 +195,13 @@ def build_send_request(
     """
     fields = [
         (F_ACTION, ACTION_SEND),
-        *login.fields(),
+        *login.fields,
         (F_MOBILE, ",".join(mobiles)),
         (F_CONTENT, content),
         (F_SEND_TIME, send_time),
         (F_EXT, ext),
     ]
-    return _form(login.url(endpoint), fields, encoding=encoding)
+    return _form(endpoint_url(login.base_url, endpoint), fields, encoding=encoding)
 
 
 def encrypted_payload(
@@ -249,7 +251,7 @@ def build_encrypted_send_request(
         login, stamp_value=stamp_value, mobiles=mobiles, content=content, ext=ext, send_time=send_time
     )
     fields = [(F_ENC_USERID, login.userid), (F_ENC_TEXT64, des_encrypt(payload, login.password))]
-    return _form(login.url(SEND_ENCRYPTED), fields)
+    return _form(endpoint_url(login.base_url, SEND_ENCRYPTED), fields)
 
 
 # --- batch -----------------------------------------------------------------------------------
@@ -304,12 +306,12 @@ def build_batch_request(
     """spec 1.6: a personalised batch to BatchSms.ashx (POST only). ``lines`` are
     ``(mobile, text)`` pairs; no mobile may repeat within one request."""
     fields = [
-        *login.fields(),
+        *login.fields,
         (F_CONTENT, batch_content(lines, compression)),
         (F_SEND_TIME, send_time),
         (F_EXT, ext),
     ]
-    return _form(login.url(BATCH), fields)
+    return _form(endpoint_url(login.base_url, BATCH), fields)
 
 
 # --- MMS, balance, pulls, password -----------------------------------------------------------
@@ -322,21 +324,23 @@ def build_mms_request(
     sent base64-encoded."""
     fields = [
         (F_ACTION, ACTION_SEND),
-        *login.fields(),
+        *login.fields,
         (F_MOBILE, ",".join(mobiles)),
         (F_SUBJECT, subject),
         (F_CONTENT, base64.b64encode(tms).decode("ascii")),
         (F_SEND_TIME, send_time),
         (F_EXT, ext),
     ]
-    return _form(login.url(MMS), fields)
+    return _form(endpoint_url(login.base_url, MMS), fields)
 
 
 def build_balance_request(
     login: Login, *, endpoint: str = SEND_FORM, encoding: str = "utf-8"
 ) -> httpx.Request:
     """spec 3: ``action=overage`` on sms.aspx, smsGBK.aspx, smsJson.aspx or mms.aspx."""
-    return _form(login.url(endpoint), [(F_ACTION, ACTION_OVERAGE), *login.fields()], encoding=encoding)
+    return _form(
+        endpoint_url(login.base_url, endpoint), [(F_ACTION, ACTION_OVERAGE), *login.fields], encoding=encoding
+    )
 
 
 def build_reports_request(
@@ -347,20 +351,20 @@ def build_reports_request(
     ``statusNum`` and ``taskid`` are optional and left out when not given (the gateway's
     default is 4000 reports per pull).
     """
-    fields = [(F_ACTION, ACTION_QUERY), *login.fields()]
+    fields = [(F_ACTION, ACTION_QUERY), *login.fields]
     if limit is not None:
         fields.append((F_STATUS_NUM, str(limit)))
     if task_id:
         fields.append((F_TASK_ID, task_id))
-    return _form(login.url(endpoint), fields)
+    return _form(endpoint_url(login.base_url, endpoint), fields)
 
 
 def build_inbound_request(login: Login, *, endpoint: str = CALL_XML) -> httpx.Request:
     """spec 5: pull inbound messages (callApi.aspx, or callJsonApi.aspx for JSON)."""
-    return _form(login.url(endpoint), [(F_ACTION, ACTION_QUERY), *login.fields()])
+    return _form(endpoint_url(login.base_url, endpoint), [(F_ACTION, ACTION_QUERY), *login.fields])
 
 
 def build_password_request(login: Login, *, new_password: str) -> httpx.Request:
     """spec 7: pwd.aspx. The old password goes as its MD5 like everywhere else; the new one
     must go in clear (the gateway stores it and checks its length, at most 20)."""
-    return _form(login.url(PASSWORD), [*login.fields(), (F_NEW_PASSWORD, new_password)])
+    return _form(endpoint_url(login.base_url, PASSWORD), [*login.fields, (F_NEW_PASSWORD, new_password)])

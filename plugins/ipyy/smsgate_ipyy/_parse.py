@@ -128,11 +128,9 @@ def _load(body: bytes, encoding: str = "utf-8") -> _Doc:
     raise malformed("neither XML nor JSON", body)
 
 
-def _root(value: Any, body: bytes) -> Any:
-    """``value`` when it is the ``<returnsms>`` root every XML reply has."""
-    if local_name(value) != R_ROOT:
-        raise malformed(f"unexpected root <{local_name(value)}>", body)
-    return value
+def _unexpected_root(root: Any, body: bytes) -> MalformedReplyError:
+    """The error for an XML reply whose root is not the ``<returnsms>`` every reply has."""
+    return malformed(f"unexpected root <{local_name(root)}>", body)
 
 
 def _fields(doc: _Doc, body: bytes) -> dict[str, Any]:
@@ -140,7 +138,9 @@ def _fields(doc: _Doc, body: bytes) -> dict[str, Any]:
     kind, value = doc
     if kind == "json":
         return dict(value)
-    return dict(children_text(_root(value, body)))
+    if local_name(value) != R_ROOT:
+        raise _unexpected_root(value, body)
+    return dict(children_text(value))
 
 
 def _text(value: object) -> str:
@@ -153,11 +153,6 @@ def _int(value: object, body: bytes) -> int:
         return int(_text(value))
     except ValueError as exc:
         raise malformed(f"{value!r} is not a number", body) from exc
-
-
-def _count(value: object, body: bytes, default: int) -> int:
-    """An accepted-recipients count; ``default`` (the recipients sent) when absent."""
-    return default if value in (None, "") else _int(value, body)
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -225,7 +220,8 @@ def _receipt(
     return Receipt(
         provider=provider,
         task_id=task,
-        accepted=_count(_text(fields.get(counts)), body, len(recipients)),
+        # Absent: every recipient sent was accepted.
+        accepted=_int(count, body) if (count := _text(fields.get(counts))) else len(recipients),
         recipients=tuple(recipients),
         balance=_decimal(fields.get(balance)),
         raw=fields,
@@ -374,7 +370,9 @@ def _pull(body: bytes, box: str) -> list[dict[str, Any]]:
     kind, value = _load(body)
     if kind == "json":
         return _json_items(value, box, body)
-    return _xml_items(_root(value, body), box)
+    if local_name(value) != R_ROOT:
+        raise _unexpected_root(value, body)
+    return _xml_items(value, box)
 
 
 def parse_reports_reply(body: bytes, *, provider: str) -> list[DeliveryReport]:

@@ -152,12 +152,14 @@ class IpyyProvider(Provider):
         )
 
     def _mobiles(self, numbers: Sequence[str]) -> list[str]:
-        out = [self._mobile(number) for number in numbers]
+        out: list[str] = []
         seen: set[str] = set()
-        for mobile in out:
+        for number in numbers:
+            mobile = self._mobile(number)
             if mobile in seen:
                 raise ValidationError(f"recipient {mask_mobile(mobile)} is listed twice", field="to")
             seen.add(mobile)
+            out.append(mobile)
         return out
 
     @staticmethod
@@ -175,7 +177,9 @@ class IpyyProvider(Provider):
         return now
 
     def _when(self, send_at: dt.datetime | None) -> str:
-        if send_at is not None and send_at <= self._now():
+        if send_at is None:
+            return ""
+        if send_at <= self._now():
             raise ValidationError("send_at must be in the future", field="send_at")
         return _build.format_send_time(send_at)
 
