@@ -19,11 +19,13 @@ fixtures have defaults you override when your provider needs something else::
             return ["pw"]
 
 Every test runs twice, through the synchronous driver (:func:`smsgate.run_flow`) and the
-asynchronous one (:func:`smsgate.arun_flow`), the two paths the gateways use. Tests of
-capabilities the provider does not declare are skipped, and the undeclared operations are
-checked to fail with :class:`~smsgate.exceptions.UnsupportedOperationError` before any I/O.
-The suite needs pytest only (no pytest-asyncio): async runs use :func:`asyncio.run`.
-See ``docs/testing.md``.
+asynchronous one (:func:`smsgate.arun_flow`), the two paths the gateways use. A test of an
+operation the provider does not declare is skipped (the only skips besides a missing
+``bad_credentials_provider``); the undeclared operations are checked to fail with
+:class:`~smsgate.exceptions.UnsupportedOperationError` before any I/O, the declared ones
+never to. A breach fails with :class:`ConformanceFailure`, whose message says what was
+expected and what came. The suite needs pytest only (no pytest-asyncio): async runs use
+:func:`asyncio.run`. See ``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -50,18 +52,46 @@ from smsgate.exceptions import (
     ValidationError,
 )
 
-__all__ = ["MODES", "ProviderConformance", "UnexpectedRequest"]
+__all__ = [
+    "FOREIGN_NUMBER",
+    "LONG_TEXT_LENGTH",
+    "MODES",
+    "ConformanceFailure",
+    "ProviderConformance",
+    "UnexpectedRequest",
+]
 
 T = TypeVar("T")
 
 #: The two ways every test runs: through :func:`smsgate.run_flow` and :func:`smsgate.arun_flow`.
 MODES = ("sync", "async")
 
+#: The length of the text a provider declaring no ``max_text_length`` must accept.
+LONG_TEXT_LENGTH = 2000
+
+#: A number :class:`~smsgate.Sms` accepts (a UK drama number) that a provider with no
+#: ``invalid_recipient`` of its own must send to.
+FOREIGN_NUMBER = "+447700900123"
+
 Start = Callable[[Provider], Flow[Any]]
 
 
-class UnexpectedRequest(AssertionError):
+class ConformanceFailure(AssertionError):
+    """The provider breaks the contract; the message says what was expected and what came."""
+
+
+class UnexpectedRequest(ConformanceFailure):
     """A flow sent a request where the contract says it must not do any I/O."""
+
+
+def expect(condition: object, message: str) -> None:
+    """Fail the running test with :class:`ConformanceFailure` (``message``) unless ``condition``.
+
+    Unlike ``assert`` it also runs under ``python -O``, and the message is always there.
+    """
+    __tracebackhide__ = True
+    if not condition:
+        raise ConformanceFailure(message)
 
 
 class _Recorder:
@@ -76,11 +106,19 @@ class _Recorder:
         self.requests.append(request)
         return self._handler(request)
 
+    def paths(self) -> list[str]:
+        """``METHOD path`` of every request so far, for failure messages."""
+        return [f"{request.method} {request.url.path}" for request in self.requests]
+
 
 def _forbid(request: httpx.Request) -> httpx.Response:
     raise UnexpectedRequest(
         f"a request was made before validation finished: {request.method} {request.url.path}"
     )
+
+
+def _refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
 
 
 def _now() -> dt.datetime:
@@ -100,6 +138,43 @@ def _operation_calls(sms: Sms, mms: Mms) -> dict[Operation, Start]:
     }
 
 
+def _text_of_length(length: int, valid_text: str) -> str:
+    """A text of exactly ``length`` characters ending like ``valid_text`` (its signature kept
+    last), padded in front with ``valid_text`` repeated; cut from ``valid_text`` if shorter."""
+    if len(valid_text) >= length:
+        return valid_text[:length]
+    pad = length - len(valid_text)
+    return (valid_text * (pad // len(valid_text) + 1))[:pad] + valid_text
+
+
+def _check_receipt(receipt: object, provider: Provider, accepted: int, what: str) -> None:
+    """A Receipt naming ``provider``, with a non-empty str task id and ``accepted`` recipients."""
+    __tracebackhide__ = True
+    if not isinstance(receipt, Receipt):
+        raise ConformanceFailure(f"{what}: expected a Receipt, got {receipt!r}")
+    expect(
+        receipt.provider == provider.name,
+        f"{what}: expected receipt.provider == {provider.name!r}, got {receipt.provider!r}",
+    )
+    expect(
+        isinstance(receipt.task_id, str) and receipt.task_id,
+        f"{what}: expected a non-empty str task_id, got {receipt.task_id!r}",
+    )
+    expect(receipt.accepted == accepted, f"{what}: expected accepted == {accepted}, got {receipt.accepted!r}")
+    expect(
+        receipt.balance is None or isinstance(receipt.balance, Decimal),
+        f"{what}: expected balance None or a Decimal, got {receipt.balance!r}",
+    )
+
+
+def _check_aware(value: dt.datetime | None, what: str) -> None:
+    __tracebackhide__ = True
+    expect(
+        value is None or value.utcoffset() is not None,
+        f"{what}: expected an aware datetime or None, got {value!r}",
+    )
+
+
 class ProviderConformance:
     """Base class of the provider conformance suite: subclass it as ``Test…`` and override
     :meth:`make_provider` (plus any other fixture below that your provider needs).
@@ -116,10 +191,14 @@ class ProviderConformance:
     ``valid_mms``
         An :class:`~smsgate.Mms` the provider accepts (default: one text part).
     ``invalid_recipient``
-        A number the provider's own validation refuses before any I/O, or ``None`` to skip
-        that test (the default).
+        A number :class:`~smsgate.Sms` accepts but the provider's own validation refuses
+        before any I/O. ``None`` (the default) says the provider has no rule of its own: the
+        suite then checks that it sends to :data:`FOREIGN_NUMBER`.
     ``bad_credentials_provider``
         A provider configured with wrong credentials, or ``None`` to skip (the default).
+    ``performs_io``
+        ``True`` (the default) when the provider's flows make HTTP requests; ``False`` for a
+        provider that answers from memory, whose flows the suite then checks make none.
     ``secrets``
         Strings that must never appear in a repr or an error message: the password, its
         hashes, keys (default none).
@@ -158,13 +237,18 @@ class ProviderConformance:
 
     @pytest.fixture
     def invalid_recipient(self) -> str | None:
-        """A number the provider refuses before any I/O; ``None`` skips the test."""
+        """A number the provider refuses before any I/O; ``None``: it has no rule of its own."""
         return None
 
     @pytest.fixture
     def bad_credentials_provider(self) -> Provider | None:
         """A provider with wrong credentials; ``None`` skips the test."""
         return None
+
+    @pytest.fixture
+    def performs_io(self) -> bool:
+        """Whether the provider's flows make HTTP requests (``False``: it answers from memory)."""
+        return True
 
     @pytest.fixture
     def secrets(self) -> list[str]:
@@ -191,7 +275,7 @@ class ProviderConformance:
     def provider(self, make_provider: Callable[[], Provider]) -> Provider:
         """A fresh provider for one test."""
         built = make_provider()
-        assert isinstance(built, Provider), f"make_provider returned {built!r}, not an smsgate.Provider"
+        expect(isinstance(built, Provider), f"make_provider returned {built!r}, not an smsgate.Provider")
         return built
 
     # --- helpers --------------------------------------------------------------------------
@@ -226,6 +310,25 @@ class ProviderConformance:
 
         return asyncio.run(main())
 
+    def raises(
+        self,
+        expected: type[SmsGateError],
+        what: str,
+        call: Callable[[], object],
+    ) -> SmsGateError:
+        """Return the ``expected`` error ``call()`` raises; fail saying what came instead
+        (a result, or another error, chained as the cause)."""
+        __tracebackhide__ = True
+        try:
+            result = call()
+        except expected as exc:
+            return exc
+        except Exception as exc:
+            raise ConformanceFailure(
+                f"{what}: expected {expected.__name__}, got {type(exc).__name__}: {exc}"
+            ) from exc
+        raise ConformanceFailure(f"{what}: expected {expected.__name__}, the call returned {result!r}")
+
     def assert_no_io(
         self,
         mode: str,
@@ -235,16 +338,25 @@ class ProviderConformance:
         expected: type[SmsGateError],
     ) -> SmsGateError:
         """Assert that running ``start`` raises ``expected`` without making any request."""
+        __tracebackhide__ = True
         recorder = _Recorder(_forbid)
-        with pytest.raises(expected) as info:
-            self.run(mode, provider, start, operation, transport=recorder.transport)
-        assert recorder.requests == [], f"{operation.value}: a request was made before refusing"
-        return info.value
+        error = self.raises(
+            expected,
+            f"{operation.value} before any request",
+            lambda: self.run(mode, provider, start, operation, transport=recorder.transport),
+        )
+        expect(
+            recorder.requests == [],
+            f"{operation.value}: expected no request before refusing, got {recorder.paths()}",
+        )
+        return error
 
     def assert_discreet(self, text: str, secrets: Sequence[str], what: str) -> None:
         """Assert that no secret appears in ``text``."""
-        for secret in secrets:
-            assert secret not in text, f"a secret appears in {what}"
+        __tracebackhide__ = True
+        for index, secret in enumerate(secrets):
+            # the message names the secret by its place in the fixture, never by its value
+            expect(secret not in text, f"secrets[{index}] appears in {what}")
 
     def caps(self, provider: Provider) -> Capabilities:
         """The provider's declared capabilities."""
@@ -259,10 +371,18 @@ class ProviderConformance:
 
     def test_declares_a_name_and_capabilities(self, provider: Provider, secrets: list[str]) -> None:
         """The provider has a non-empty name, Capabilities, and a repr without secrets."""
-        assert isinstance(provider.name, str)
-        assert provider.name
-        assert isinstance(provider.capabilities, Capabilities)
-        assert provider.timeout is None or provider.timeout > 0
+        expect(
+            isinstance(provider.name, str) and provider.name,
+            f"expected a non-empty str name, got {provider.name!r}",
+        )
+        expect(
+            isinstance(provider.capabilities, Capabilities),
+            f"expected Capabilities, got {provider.capabilities!r}",
+        )
+        expect(
+            provider.timeout is None or provider.timeout > 0,
+            f"expected a positive timeout or None, got {provider.timeout!r}",
+        )
         self.assert_discreet(repr(provider), secrets, "repr(provider)")
         self.assert_discreet(str(provider), secrets, "str(provider)")
         self.assert_discreet(repr(vars(provider).keys()), secrets, "the provider's attribute names")
@@ -276,12 +396,7 @@ class ProviderConformance:
         self.need(provider, Operation.SEND)
         sms = Sms(to=valid_recipients, text=valid_text)
         receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
-        assert isinstance(receipt, Receipt)
-        assert receipt.provider == provider.name
-        assert isinstance(receipt.task_id, str)
-        assert receipt.task_id
-        assert receipt.accepted == len(valid_recipients)
-        assert receipt.balance is None or isinstance(receipt.balance, Decimal)
+        _check_receipt(receipt, provider, len(valid_recipients), "send")
 
     def test_send_to_one_recipient(
         self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
@@ -290,7 +405,7 @@ class ProviderConformance:
         self.need(provider, Operation.SEND)
         sms = Sms(to=valid_recipients[0], text=valid_text)
         receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
-        assert receipt.accepted == 1
+        _check_receipt(receipt, provider, 1, "send to one recipient")
 
     def test_each_send_gets_its_own_task_id(
         self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
@@ -300,19 +415,24 @@ class ProviderConformance:
         sms = Sms(to=valid_recipients[0], text=valid_text)
         first = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
         second = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
-        assert first.task_id != second.task_id
+        expect(
+            first.task_id != second.task_id,
+            f"expected two task ids for two sends, got {first.task_id!r} twice",
+        )
 
     def test_scheduled_send(
         self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
     ) -> None:
-        """A provider that declares scheduling accepts an aware ``send_at`` in the future."""
+        """A provider that declares scheduling accepts an aware ``send_at`` in the future; one
+        that does not refuses it with a ValidationError before any request (rather than
+        sending at once)."""
         self.need(provider, Operation.SEND)
-        if not provider.capabilities.scheduling:
-            pytest.skip(f"{provider.name!r} does not declare scheduling")
         sms = Sms(to=valid_recipients[0], text=valid_text, send_at=_now() + dt.timedelta(days=1))
+        if not provider.capabilities.scheduling:
+            self.assert_no_io(mode, provider, lambda p: p.send(sms), Operation.SEND, ValidationError)
+            return
         receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
-        assert receipt.provider == provider.name
-        assert receipt.accepted == 1
+        _check_receipt(receipt, provider, 1, "scheduled send")
 
     def test_send_batch_returns_one_receipt_per_request_in_order(
         self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
@@ -321,25 +441,31 @@ class ProviderConformance:
         self.need(provider, Operation.SEND_BATCH)
         batch = [Sms(to=number, text=valid_text) for number in valid_recipients]
         receipts = self.run(mode, provider, lambda p: p.send_batch(batch), Operation.SEND_BATCH)
-        assert isinstance(receipts, list)
-        assert all(isinstance(r, Receipt) and r.provider == provider.name for r in receipts)
+        expect(isinstance(receipts, list), f"send_batch: expected a list of Receipt, got {receipts!r}")
         size = provider.capabilities.max_batch or len(batch)
-        assert len(receipts) == math.ceil(len(batch) / size)
-        assert sum(r.accepted for r in receipts) == len(batch)
-        assert all(isinstance(r.task_id, str) and r.task_id for r in receipts)
+        requests = math.ceil(len(batch) / size)
+        expect(
+            len(receipts) == requests,
+            f"send_batch of {len(batch)} with max_batch {provider.capabilities.max_batch}: expected "
+            f"{requests} receipts, got {len(receipts)}: {receipts!r}",
+        )
+        for index, receipt in enumerate(receipts):
+            # the last request carries the remainder, every other one a full max_batch
+            carried = min(size, len(batch) - index * size)
+            _check_receipt(receipt, provider, carried, f"send_batch receipt {index}")
         listed = [n for r in receipts for n in r.recipients]
-        if listed:  # receipts that list their recipients list them in batch order
-            assert listed == [n for sms in batch for n in sms.to]
+        expected = [n for sms in batch for n in sms.to]
+        expect(
+            not listed or listed == expected,
+            f"send_batch: receipts that list recipients must list them in batch order: expected "
+            f"{expected}, got {listed}",
+        )
 
     def test_send_mms_returns_a_receipt(self, mode: str, provider: Provider, valid_mms: Mms) -> None:
         """send_mms -> Receipt naming this provider, every recipient accepted."""
         self.need(provider, Operation.SEND_MMS)
         receipt = self.run(mode, provider, lambda p: p.send_mms(valid_mms), Operation.SEND_MMS)
-        assert isinstance(receipt, Receipt)
-        assert receipt.provider == provider.name
-        assert isinstance(receipt.task_id, str)
-        assert receipt.task_id
-        assert receipt.accepted == len(valid_mms.to)
+        _check_receipt(receipt, provider, len(valid_mms.to), "send_mms")
 
     # --- reading --------------------------------------------------------------------------
 
@@ -347,50 +473,73 @@ class ProviderConformance:
         """balance(kind) -> Balance of that kind with a Decimal ``remaining``, for each kind declared."""
         self.need(provider, Operation.BALANCE)
         kinds = sorted(provider.capabilities.balance_kinds)
-        assert kinds, "a provider declaring balance must declare at least one balance kind"
+        expect(kinds, "a provider declaring balance must declare at least one balance kind; got none")
         for kind in kinds:
 
             def read(p: Provider, k: str = kind) -> Flow[Balance]:
                 return p.balance(k)
 
             balance = self.run(mode, provider, read, Operation.BALANCE)
-            assert isinstance(balance, Balance)
-            assert balance.provider == provider.name
-            assert balance.kind == kind
-            assert isinstance(balance.remaining, Decimal)
+            expect(isinstance(balance, Balance), f"balance({kind!r}): expected a Balance, got {balance!r}")
+            expect(
+                (balance.provider, balance.kind) == (provider.name, kind),
+                f"balance({kind!r}): expected provider {provider.name!r} and kind {kind!r}, "
+                f"got {balance.provider!r} and {balance.kind!r}",
+            )
+            expect(
+                isinstance(balance.remaining, Decimal),
+                f"balance({kind!r}): expected a Decimal remaining, got {balance.remaining!r}",
+            )
 
     def test_fetch_reports_returns_reports(self, mode: str, provider: Provider) -> None:
         """fetch_reports -> a list of DeliveryReport from this provider, aware datetimes or None."""
         self.need(provider, Operation.FETCH_REPORTS)
         reports = self.run(mode, provider, lambda p: p.fetch_reports(), Operation.FETCH_REPORTS)
-        assert isinstance(reports, list)
-        for report in reports:
-            assert isinstance(report, DeliveryReport)
-            assert report.provider == provider.name
-            assert report.received_at is None or report.received_at.utcoffset() is not None
+        self._check_pulled(reports, DeliveryReport, provider)
 
     def test_fetch_inbound_returns_messages(self, mode: str, provider: Provider) -> None:
         """fetch_inbound -> a list of InboundMessage from this provider, aware datetimes or None."""
         self.need(provider, Operation.FETCH_INBOUND)
         messages = self.run(mode, provider, lambda p: p.fetch_inbound(), Operation.FETCH_INBOUND)
-        assert isinstance(messages, list)
-        for message in messages:
-            assert isinstance(message, InboundMessage)
-            assert message.provider == provider.name
-            assert message.received_at is None or message.received_at.utcoffset() is not None
+        self._check_pulled(messages, InboundMessage, provider)
 
-    # --- refusals before I/O --------------------------------------------------------------
+    def _check_pulled(
+        self, items: object, model: type[DeliveryReport | InboundMessage], provider: Provider
+    ) -> None:
+        __tracebackhide__ = True
+        what = f"a pull of {model.__name__}"
+        if not isinstance(items, list):
+            raise ConformanceFailure(f"{what}: expected a list, got {items!r}")
+        for item in items:
+            expect(isinstance(item, model), f"{what}: expected only {model.__name__}, got {item!r}")
+            expect(
+                item.provider == provider.name,
+                f"{what}: expected provider {provider.name!r}, got {item.provider!r}",
+            )
+            _check_aware(item.received_at, f"{what}: received_at")
+
+    # --- what is declared is what runs ----------------------------------------------------
 
     def test_undeclared_operations_fail_before_io(
         self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str, valid_mms: Mms
     ) -> None:
-        """Every operation the provider does not declare raises UnsupportedOperationError, no I/O."""
+        """Capabilities tell the truth both ways: every operation the provider does not declare
+        raises UnsupportedOperationError before any request, and no declared one does (run over
+        a transport that refuses every connection, so nothing leaves the machine)."""
         calls = _operation_calls(Sms(to=valid_recipients[0], text=valid_text), valid_mms)
-        undeclared = [op for op in Operation if not provider.capabilities.supports(op)]
-        if not undeclared:
-            pytest.skip(f"{provider.name!r} declares every operation")
-        for operation in undeclared:
-            self.assert_no_io(mode, provider, calls[operation], operation, UnsupportedOperationError)
+        for operation in Operation:
+            if not provider.capabilities.supports(operation):
+                self.assert_no_io(mode, provider, calls[operation], operation, UnsupportedOperationError)
+                continue
+            recorder = _Recorder(_refuse)
+            try:
+                self.run(mode, provider, calls[operation], operation, transport=recorder.transport)
+            except UnsupportedOperationError as exc:
+                raise ConformanceFailure(
+                    f"{operation.value} is declared, but raised UnsupportedOperationError: {exc}"
+                ) from exc
+            except SmsGateError:
+                pass  # a refused connection (or a scripted failure) is not a refusal to try
 
     def test_undeclared_balance_kind_fails_before_io(self, mode: str, provider: Provider) -> None:
         """A balance kind the provider does not declare is a ValidationError, no I/O."""
@@ -402,27 +551,44 @@ class ProviderConformance:
     def test_invalid_recipient_fails_before_io(
         self, mode: str, provider: Provider, invalid_recipient: str | None, valid_text: str
     ) -> None:
-        """A number the provider refuses is a ValidationError before any request."""
+        """``invalid_recipient`` is refused by the provider with a ValidationError before any
+        request; with no ``invalid_recipient`` the provider claims no rule of its own beyond
+        :class:`~smsgate.Sms`, and must send to :data:`FOREIGN_NUMBER`."""
         self.need(provider, Operation.SEND)
-        if invalid_recipient is None:
-            pytest.skip("no invalid_recipient fixture given")
+        number = FOREIGN_NUMBER if invalid_recipient is None else invalid_recipient
         try:
-            sms = Sms(to=[invalid_recipient], text=valid_text)
-        except ValidationError:
-            return  # the generic model check refused it already: nothing can be sent
+            sms = Sms(to=[number], text=valid_text)
+        except ValidationError as exc:
+            raise ConformanceFailure(
+                f"invalid_recipient {number!r} is refused by smsgate.Sms itself ({exc}), so it cannot "
+                "show the provider's own check: give a number only your provider refuses, or None"
+            ) from exc
+        if invalid_recipient is None:
+            what = f"a send to {FOREIGN_NUMBER} (no invalid_recipient given)"
+            receipt = self.raises_nothing(
+                lambda: self.run(mode, provider, lambda p: p.send(sms), Operation.SEND), what
+            )
+            _check_receipt(receipt, provider, 1, what)
+            return
         self.assert_no_io(mode, provider, lambda p: p.send(sms), Operation.SEND, ValidationError)
 
     def test_too_long_text_fails_before_io(
         self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
     ) -> None:
-        """With ``max_text_length`` declared, a longer text is a ValidationError before any request."""
+        """With ``max_text_length`` declared, a text of exactly that length is sent and a longer
+        one is a ValidationError before any request; with none declared, a text of
+        :data:`LONG_TEXT_LENGTH` characters is sent."""
         self.need(provider, Operation.SEND)
         limit = provider.capabilities.max_text_length
-        if limit is None:
-            pytest.skip(f"{provider.name!r} declares no max_text_length")
-        text = (valid_text * (limit // max(len(valid_text), 1) + 2))[: limit + 1]
-        sms = Sms(to=valid_recipients[0], text=text)
-        self.assert_no_io(mode, provider, lambda p: p.send(sms), Operation.SEND, ValidationError)
+        if limit is not None:
+            too_long = Sms(to=valid_recipients[0], text=_text_of_length(limit + 1, valid_text))
+            self.assert_no_io(mode, provider, lambda p: p.send(too_long), Operation.SEND, ValidationError)
+        longest = Sms(to=valid_recipients[0], text=_text_of_length(limit or LONG_TEXT_LENGTH, valid_text))
+        what = f"a text of {len(longest.text)} characters (max_text_length {limit})"
+        receipt = self.raises_nothing(
+            lambda: self.run(mode, provider, lambda p: p.send(longest), Operation.SEND), what
+        )
+        _check_receipt(receipt, provider, 1, what)
 
     # --- failures -------------------------------------------------------------------------
 
@@ -444,11 +610,17 @@ class ProviderConformance:
         else:
             sms = Sms(to=valid_recipients[0], text=valid_text)
             start, operation = (lambda p: p.send(sms)), Operation.SEND
-        with pytest.raises(AuthenticationError) as info:
-            self.run(mode, provider, start, operation)
-        assert info.value.provider in (None, provider.name)
-        self.assert_discreet(str(info.value), secrets, "an AuthenticationError")
-        self.assert_discreet(repr(info.value), secrets, "repr of an AuthenticationError")
+        error = self.raises(
+            AuthenticationError,
+            f"{operation.value} with bad credentials",
+            lambda: self.run(mode, provider, start, operation),
+        )
+        expect(
+            error.provider in (None, provider.name),
+            f"expected the error to name provider {provider.name!r} (or none), got {error.provider!r}",
+        )
+        self.assert_discreet(str(error), secrets, "an AuthenticationError")
+        self.assert_discreet(repr(error), secrets, "repr of an AuthenticationError")
         self.assert_discreet(repr(provider), secrets, "repr(provider)")
 
     @pytest.mark.parametrize(
@@ -483,39 +655,66 @@ class ProviderConformance:
                 continue
             recorder = _Recorder(reply)
             try:
-                self.run(mode, provider, start, operation, transport=recorder.transport)
+                result = self.run(mode, provider, start, operation, transport=recorder.transport)
             except SmsGateError as exc:
                 self.assert_discreet(str(exc), secrets, f"the error of {operation.value}")
                 self.assert_discreet(repr(exc), secrets, f"the error repr of {operation.value}")
-            else:
-                pull = operation in (Operation.FETCH_REPORTS, Operation.FETCH_INBOUND)
-                assert not recorder.requests or (pull and reads_may_succeed), (
-                    f"{operation.value} treated an unusable reply as a success"
-                )
+                continue
+            except Exception as exc:
+                raise ConformanceFailure(
+                    f"{operation.value}: expected an SmsGateError for an unusable reply, got "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            pull = operation in (Operation.FETCH_REPORTS, Operation.FETCH_INBOUND)
+            expect(
+                not recorder.requests or (pull and reads_may_succeed),
+                f"{operation.value}: expected an SmsGateError after {recorder.paths()} got an "
+                f"unusable reply, got a success: {result!r}",
+            )
 
-    def test_unreachable_provider_is_not_sent(
+    def test_unreachable_provider_is_not_sent(  # noqa: PLR0917 - pytest passes fixtures by position
         self,
         mode: str,
         provider: Provider,
+        performs_io: bool,
         valid_recipients: list[str],
         valid_text: str,
         secrets: list[str],
     ) -> None:
-        """A connection that cannot be made ends a send in NotSentError (safe to fail over)."""
+        """A connection that cannot be made ends a send in NotSentError (safe to fail over),
+        after at least one attempt. For a provider declared with ``performs_io = False`` the
+        same run proves the declaration: the send succeeds without any request."""
         self.need(provider, Operation.SEND)
-
-        def refuse(request: httpx.Request) -> httpx.Response:
-            raise httpx.ConnectError("connection refused", request=request)
-
-        recorder = _Recorder(refuse)
+        recorder = _Recorder(_refuse)
         sms = Sms(to=valid_recipients[0], text=valid_text)
+
+        def send() -> Receipt:
+            return self.run(
+                mode, provider, lambda p: p.send(sms), Operation.SEND, transport=recorder.transport
+            )
+
+        if not performs_io:
+            receipt = self.raises_nothing(send, "a send of a provider declared performs_io=False")
+            _check_receipt(receipt, provider, 1, "a send of a provider declared performs_io=False")
+            expect(
+                recorder.requests == [],
+                f"performs_io is False, but the send made requests: {recorder.paths()}",
+            )
+            return
+        error = self.raises(NotSentError, "a send whose connection is refused", send)
+        expect(
+            recorder.requests,
+            f"expected a connection attempt before NotSentError, got none (error: {error})",
+        )
+        self.assert_discreet(str(error), secrets, "a NotSentError")
+
+    def raises_nothing(self, call: Callable[[], T], what: str) -> T:
+        """Return ``call()``; an error fails the test naming it."""
+        __tracebackhide__ = True
         try:
-            self.run(mode, provider, lambda p: p.send(sms), Operation.SEND, transport=recorder.transport)
-        except NotSentError as exc:
-            assert recorder.requests, "NotSentError without any connection attempt"
-            self.assert_discreet(str(exc), secrets, "a NotSentError")
-        else:
-            assert recorder.requests == [], "a send succeeded although its request could not be made"
+            return call()
+        except Exception as exc:
+            raise ConformanceFailure(f"{what}: expected a result, got {type(exc).__name__}: {exc}") from exc
 
     # --- through the gateways -------------------------------------------------------------
 
@@ -535,6 +734,5 @@ class ProviderConformance:
                     return await gateway.send(sms)
 
             receipt = asyncio.run(main())
-        assert receipt.provider == provider.name
-        assert receipt.accepted == 1
-        assert receipt.attempts == 1
+        _check_receipt(receipt, provider, 1, f"{type(self).__name__}: a gateway send")
+        expect(receipt.attempts == 1, f"gateway send: expected 1 attempt, got {receipt.attempts}")
