@@ -290,12 +290,14 @@ class Gateway(_GatewayCore[httpx.Client]):
     ('a', 1)
 
     :param providers: one provider, or several in preference order.
-    :param strategy: ``"failover"`` (in order), ``"round_robin"`` (the first choice rotates
-        per call, the others follow as fallbacks) or ``"weighted"`` (the first choice is drawn
-        by ``weights``, the others follow heaviest first).
+    :param strategy: a :class:`Strategy` or its string: ``"failover"`` (in order, the
+        default), ``"round_robin"`` (the first choice rotates per call, the others follow as
+        fallbacks) or ``"weighted"`` (the first choice is drawn by ``weights``, the others
+        follow heaviest first).
     :param weights: for ``"weighted"``: one number per provider, or a mapping name → weight.
     :param retry: :class:`RetryPolicy` for retrying one provider when that is safe.
-    :param breaker: :class:`BreakerPolicy` for each provider's circuit breaker.
+    :param breaker: :class:`BreakerPolicy` for each provider's circuit breaker;
+        ``BreakerPolicy.off()`` switches breakers off.
     :param rate_limit: a :class:`RateLimit` applied to each provider, or a mapping
         provider name → RateLimit.
     :param client: an ``httpx.Client`` to use as is (you close it); by default the gateway
@@ -306,6 +308,9 @@ class Gateway(_GatewayCore[httpx.Client]):
     :param sleep: how to wait (default ``time.sleep``).
     :param random: a ``random.Random`` or a function returning floats in ``[0, 1)``, for
         jitter and weighted choice.
+
+    A routing argument left out (or ``None``) takes its default from
+    :class:`smsgate.routing.RoutingConfig`, the one place routing defaults live.
 
     Routing rules, errors and their guarantees: see ``docs/routing.md``. The gateway is
     safe to share between threads.
