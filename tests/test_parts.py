@@ -102,9 +102,9 @@ def test_call_in_parts_applies_the_same_rule_to_plain_calls() -> None:
             raise InsufficientBalanceError("empty", provider="p")
         return [receipt(task) for task in chunk]
 
-    assert call_in_parts([["a"], ["b"]], send_chunk, pending=flatten) == [[receipt("a")], [receipt("b")]]
+    assert call_in_parts([["a"], ["b"]], send_chunk, pending=list) == [[receipt("a")], [receipt("b")]]
     with pytest.raises(PartialSendError) as info:
-        call_in_parts([["a", "b"], ["c"], ["d"]], send_chunk, pending=flatten)
+        call_in_parts([["a", "b"], ["c"], ["d"]], send_chunk, pending=list)
     error = info.value
     assert [r.task_id for r in error.receipts] == ["a", "b"]
     assert error.pending == (["c"], ["d"])
