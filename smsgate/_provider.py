@@ -6,14 +6,17 @@ and finally returns the result model. httpx's ``Auth.auth_flow`` is the model fo
 
     def balance(self, kind: str = "sms") -> Flow[Balance]:
         response = yield build_balance_request(...)
-        return parse_balance(response.content)
+        with smsgate.parsing_reply(response):  # a parser crash here is a malformed reply
+            balance = parse_balance(response.content)
+        return balance
 
 The core's two drivers (:func:`smsgate.run_flow` and :func:`smsgate.arun_flow`) run the
 same flow over an ``httpx.Client`` or ``httpx.AsyncClient``, so a provider is written once
 and works in sync and async code. A transport failure is translated to
 :class:`~smsgate.exceptions.NotSentError` or
 :class:`~smsgate.exceptions.UncertainOutcomeError` and *thrown into* the flow, which may
-catch it (a batch adds its partial receipts) or let it propagate.
+catch it (a batch adds its partial receipts) or let it propagate. Errors a flow raises need
+no provider or operation: the driver sets both on every error that leaves the flow.
 
 Validation happens in the flow before its first ``yield``: a flow that raises
 :class:`~smsgate.exceptions.ValidationError` has sent nothing.
