@@ -14,14 +14,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from smsgate_aliyun._push import parse_inbound_push, parse_report_push, push_reply
-from smsgate_aliyun._requests import RequestContext
-from smsgate_aliyun._signing import AccessKey, fresh_nonce
-from smsgate_aliyun.sandbox import Account, Sandbox
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from smsgate_aliyun._push import parse_inbound_push, parse_report_push, push_reply
+from smsgate_aliyun._requests import RequestContext
+from smsgate_aliyun._signing import AccessKey, fresh_nonce
+from smsgate_aliyun.sandbox import Account, Sandbox
 
 KEY_ID = "LTAI5tSandboxKey"
 SK = "sandbox-secret-0123456789"  # the AccessKey secret of the sandbox account

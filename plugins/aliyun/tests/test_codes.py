@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from smsgate_aliyun import _codes
 
 from smsgate.exceptions import (
     AuthenticationError,
@@ -17,6 +16,7 @@ from smsgate.exceptions import (
     RateLimitedError,
     SignatureError,
 )
+from smsgate_aliyun import _codes
 
 
 @pytest.mark.parametrize(

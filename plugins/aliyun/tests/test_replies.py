@@ -6,8 +6,6 @@ import datetime as dt
 import json
 
 import pytest
-from smsgate_aliyun._push import ACK, NACK, parse_inbound_push, parse_report_push, push_reply
-from smsgate_aliyun._replies import parse_query_reply, parse_send_reply
 
 from smsgate import DeliveryStatus
 from smsgate.exceptions import (
@@ -16,6 +14,8 @@ from smsgate.exceptions import (
     MalformedReplyError,
     ValidationError,
 )
+from smsgate_aliyun._push import ACK, NACK, parse_inbound_push, parse_report_push, push_reply
+from smsgate_aliyun._replies import parse_query_reply, parse_send_reply
 
 from .samples import (
     CHINA,

@@ -10,6 +10,8 @@ import urllib.parse
 
 import httpx
 import pytest
+
+from smsgate.exceptions import ConfigurationError, ValidationError
 from smsgate_aliyun._requests import (
     BatchEntry,
     RequestContext,
@@ -18,8 +20,6 @@ from smsgate_aliyun._requests import (
     build_send_sms,
 )
 from smsgate_aliyun._signing import AccessKey
-
-from smsgate.exceptions import ConfigurationError, ValidationError
 
 KEY_ID = "LTAI5tTestKeyId"
 SK = "TestSecret0123456789"  # an AccessKey secret

@@ -12,17 +12,6 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from smsgate_aliyun._replies import CHINA, parse_query_reply, parse_send_reply
-from smsgate_aliyun._requests import (
-    BatchEntry,
-    RequestContext,
-    _rpc_request,
-    build_query_send_details,
-    build_send_batch_sms,
-    build_send_sms,
-)
-from smsgate_aliyun._signing import AccessKey
-from smsgate_aliyun.sandbox import Sandbox
 
 from smsgate import DeliveryStatus, Receipt
 from smsgate.exceptions import (
@@ -36,6 +25,17 @@ from smsgate.exceptions import (
     RateLimitedError,
     SignatureError,
 )
+from smsgate_aliyun._replies import CHINA, parse_query_reply, parse_send_reply
+from smsgate_aliyun._requests import (
+    BatchEntry,
+    RequestContext,
+    _rpc_request,
+    build_query_send_details,
+    build_send_batch_sms,
+    build_send_sms,
+)
+from smsgate_aliyun._signing import AccessKey
+from smsgate_aliyun.sandbox import Sandbox
 
 from .conftest import NOTICE, SIGN, TEMPLATE, Receiver, Served, context, default_account
 
@@ -197,7 +197,7 @@ def _request(url: str, **ctx: object) -> httpx.Request:
 def test_a_wrong_secret_is_refused_as_signature_does_not_match(
     served: Served, sandbox: Sandbox, client: httpx.Client
 ) -> None:
-    response = client.send(_request(served.url, secret="not-the-secret"))  # noqa: S106
+    response = client.send(_request(served.url, secret="not-the-secret"))
     assert response.status_code == 400
     with pytest.raises(AuthenticationError) as info:
         parse_send_reply(

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
-import smsgate_aliyun.sandbox
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import smsgate_aliyun.sandbox
 from smsgate_aliyun._requests import build_send_sms
 from smsgate_aliyun._signing import AccessKey, canonical_query, sign_headers
 from smsgate_aliyun.sandbox import Account, FaultRule, FaultSet, SandboxState
@@ -91,7 +92,7 @@ def test_the_sandbox_accepts_the_builders_requests_and_refuses_another_secret() 
     )
     assert verify(request, now=dt.datetime.now(dt.UTC)).key_id == KEY_ID
     other = build_send_sms(
-        context("http://127.0.0.1:9", secret="another-secret"),  # noqa: S106
+        context("http://127.0.0.1:9", secret="another-secret"),
         phone_numbers=["13800138000"],
         sign_name=SIGN,
         template_code=TEMPLATE,

@@ -20,10 +20,10 @@ import logging
 import pickle
 
 import pytest
-from smsgate_aliyun import _signing
-from smsgate_aliyun._signing import AccessKey
 
 from smsgate.exceptions import ConfigurationError
+from smsgate_aliyun import _signing
+from smsgate_aliyun._signing import AccessKey
 
 DOC_QUERY = "ImageId=win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd&RegionId=cn-shanghai"
 DOC_EMPTY_HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
