@@ -55,6 +55,7 @@ class Router:
         self.breakers = {p.name: CircuitBreaker(self.config.breaker, clock) for p in self.providers}
         limits = self._limits(self.config.rate_limit)
         self.buckets = {name: TokenBucket(limit, clock) for name, limit in limits.items()}
+        self._eligible: dict[tuple[Operation, str | None], list[Provider]] = {}
         self._turn = 0
         self._lock = threading.Lock()
 
@@ -92,17 +93,22 @@ class Router:
 
     def eligible(self, operation: Operation, *, kind: str | None = None) -> list[Provider]:
         """Providers declaring the capability ``operation`` needs (and the balance ``kind``)."""
-        found = [
-            p
-            for p in self.providers
-            if p.capabilities.supports(operation) and (kind is None or kind in p.capabilities.balance_kinds)
-        ]
+        # Capabilities are declared up front and frozen: the answer never changes.
+        found = self._eligible.get((operation, kind))
+        if found is None:
+            found = [
+                p
+                for p in self.providers
+                if p.capabilities.supports(operation)
+                and (kind is None or kind in p.capabilities.balance_kinds)
+            ]
+            self._eligible[operation, kind] = found
         if not found:
             what = f"{operation.value} ({kind})" if kind else operation.value
             raise UnsupportedOperationError(
                 f"no configured provider supports {what}", operation=operation.value
             )
-        return found
+        return list(found)  # a copy: the cached list is never handed out
 
     def order(self, candidates: list[Provider]) -> list[Provider]:
         """The order to try ``candidates`` in for one call, per the strategy."""
