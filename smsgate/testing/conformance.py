@@ -59,6 +59,7 @@ __all__ = [
     "ConformanceFailure",
     "ProviderConformance",
     "UnexpectedRequest",
+    "expect",
 ]
 
 T = TypeVar("T")
