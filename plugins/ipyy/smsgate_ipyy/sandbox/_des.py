@@ -8,10 +8,11 @@ mistake in either side fails it instead of being shared by both.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 from Crypto.Cipher import DES
+
+from ._base64 import from_base64
 
 __all__ = ["decrypt_text64", "md5_upper", "secret_of"]
 
@@ -36,12 +37,12 @@ def _key(password: str) -> bytes:
 
 
 def decrypt_text64(text64: str, password: str) -> bytes:
-    """The JSON bytes inside a ``Text64``: base64, then DES-CBC with key = IV = the
-    password's first 8 bytes, then PKCS7 padding removed (spec 1.5).
+    """The JSON bytes inside a ``Text64``: base64 (line breaks skipped, as .NET does), then
+    DES-CBC with key = IV = the password's first 8 bytes, then PKCS7 padding removed (spec 1.5).
 
     ``ValueError`` when the text is not base64, not whole DES blocks, or not padded as
     PKCS7 (the gateway answers ``Text64Error`` to each)."""
-    cipher_bytes = base64.b64decode(text64, validate=True)  # binascii.Error is a ValueError
+    cipher_bytes = from_base64(text64)  # line breaks skipped; binascii.Error is a ValueError
     if not cipher_bytes or len(cipher_bytes) % _BLOCK:
         raise ValueError("Text64 is not a whole number of DES blocks")
     key = _key(password)

@@ -3,7 +3,6 @@ compressed ``mobile,content`` lines."""
 
 from __future__ import annotations
 
-import base64
 import io
 import zipfile
 import zlib
@@ -11,6 +10,7 @@ import zlib
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .._base64 import from_base64
 from .._config import Account
 from .._state import SandboxState
 from ._common import Call, check_text, refuse_send, submit_send, valid_mobile
@@ -21,7 +21,6 @@ __all__ = ["handle", "parse_batch"]
 _MAX_BATCH_BYTES = 16 * 1024 * 1024
 #: Batch lines kept in the inspection log per request.
 _LOGGED_LINES = 200
-_BASE64_WS = str.maketrans("", "", "\t\r\n")
 _TOO_LARGE = "batch content decompresses to more than the sandbox accepts"
 
 
@@ -74,8 +73,7 @@ def _decompress(data: bytes) -> tuple[bytes, str]:
 def parse_batch(raw: str) -> tuple[list[tuple[str, str]], str]:
     """spec 1.6.2: base64 of compressed UTF-8 lines ``mobile,content`` joined by CRLF; the
     ``(mobile, content)`` lines and the compression found. ``ValueError`` when malformed."""
-    # .NET's base64 decoder skips line breaks; a '+' turned into a space stays an error
-    data = base64.b64decode(raw.translate(_BASE64_WS), validate=True)
+    data = from_base64(raw)
     text_bytes, method = _decompress(data)
     text = text_bytes.decode("utf-8")
     lines: list[tuple[str, str]] = []

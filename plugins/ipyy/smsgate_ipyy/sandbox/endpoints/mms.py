@@ -3,20 +3,18 @@ of parts; ``action=overage`` answers the MMS balance (spec 3)."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .._base64 import from_base64
 from .._state import SandboxState
 from .._tms import TmsError, read_parts
 from ._common import Call, check_mobiles, refuse_send, split_mobiles, submit_send
 from .plain import balance
 
 __all__ = ["check_parts", "handle"]
-
-_BASE64_WS = str.maketrans("", "", "\t\r\n")
 
 
 def _check_names(state: SandboxState, names: list[str]) -> str | None:
@@ -33,7 +31,7 @@ def _check_names(state: SandboxState, names: list[str]) -> str | None:
 def check_parts(state: SandboxState, raw: str) -> tuple[str | None, list[tuple[str, bytes]]]:
     """The refusal of an MMS ``content`` (or ``None``) and the parts it holds."""
     try:
-        blob = base64.b64decode(raw.translate(_BASE64_WS), validate=True)
+        blob = from_base64(raw)
     except binascii.Error:
         return "ElementError", []
     if len(blob) > state.config.max_mms_bytes:

@@ -1,0 +1,93 @@
+"""Request shapes that real ipyy clients written by other people send, served as the real
+gateway serves them: a ``Text64`` wrapped every 76 characters (Java's
+``sun.misc.BASE64Encoder``), paths with repeated slashes (a white-label base URL ending in a
+slash), and GBK in multipart forms on smsGBK.aspx."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from smsgate_ipyy._crypto import des_encrypt, md5_upper, secret
+from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_app
+
+BASE = "http://127.0.0.1:8080"
+DEMO_PASSWORD = "demo-pass-123"
+SIGNED = "您的验证码：1439【腾飞】"
+# 2026-04-14 17:47:15 China time, and the spec 1.5 Stamp of that moment
+NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
+STAMP = "0414174715"
+
+
+@pytest.fixture
+def state() -> SandboxState:
+    config = SandboxConfig(
+        accounts=[
+            Account(account="demo", password=DEMO_PASSWORD, userid="1001", sms_balance=100, mms_balance=10),
+            Account(account="test", password="test", userid="2002", sms_balance=50, mms_balance=0),
+        ]
+    )
+    return SandboxState(config, clock=lambda: NOW)
+
+
+@pytest.fixture
+async def client(state: SandboxState) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(state=state))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        yield http
+
+
+def send_form(**overrides: str) -> dict[str, str]:
+    fields = {
+        "action": "send",
+        "account": "demo",
+        "password": md5_upper(DEMO_PASSWORD),
+        "mobile": "13800138000",
+        "content": SIGNED,
+    }
+    fields.update(overrides)
+    return fields
+
+
+def last(state: SandboxState) -> dict[str, Any]:
+    return state.requests()[-1]
+
+
+# -- Text64 wrapped in lines -----------------------------------------------------------------
+
+
+def wrapped_text64(line_break: str) -> str:
+    """A Text64 as ``sun.misc.BASE64Encoder`` writes it: 76 characters a line."""
+    payload = {
+        "UserName": "test",
+        "Secret": secret("test", STAMP),
+        "Stamp": STAMP,
+        "Moblie": "15510331875",
+        "Text": "我的验证码是：7890，五分钟内有效，请勿告诉他人。【奥创时代】",
+    }
+    flat = des_encrypt(json.dumps(payload, ensure_ascii=False).encode("utf-8"), "test")
+    lines = [flat[i : i + 76] for i in range(0, len(flat), 76)]
+    assert len(lines) > 2, "the example must span several lines"
+    return line_break.join(lines) + line_break
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n"], ids=["LF", "CRLF"])
+async def test_ensms_accepts_a_text64_wrapped_every_76_characters(
+    client: httpx.AsyncClient, state: SandboxState, line_break: str
+) -> None:
+    reply = await client.post("/ensms.ashx", data={"UserId": "2002", "Text64": wrapped_text64(line_break)})
+    assert reply.json()["StatusCode"] == 1, reply.text
+    assert last(state)["outcome"]["code"] == "OK"
+    assert last(state)["fields"]["mobiles"] == ["15510331875"]
+
+
+async def test_ensms_still_refuses_a_text64_with_spaces(client: httpx.AsyncClient) -> None:
+    """A space is a '+' an unencoded form turned into a space: still Text64Error (1009)."""
+    broken = wrapped_text64("\n").replace("+", " ").replace("/", " ")
+    reply = await client.post("/ensms.ashx", data={"UserId": "2002", "Text64": broken})
+    assert reply.json()["StatusCode"] == 1009
