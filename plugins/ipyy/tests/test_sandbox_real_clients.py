@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from smsgate_ipyy._crypto import des_encrypt, md5_upper, secret
-from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_app
+from smsgate_ipyy.sandbox import Account, Sandbox, SandboxConfig, SandboxState, create_app
 
 BASE = "http://127.0.0.1:8080"
 DEMO_PASSWORD = "demo-pass-123"
@@ -91,3 +92,52 @@ async def test_ensms_still_refuses_a_text64_with_spaces(client: httpx.AsyncClien
     broken = wrapped_text64("\n").replace("+", " ").replace("/", " ")
     reply = await client.post("/ensms.ashx", data={"UserId": "2002", "Text64": broken})
     assert reply.json()["StatusCode"] == 1009
+
+
+# -- repeated slashes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["//smsGBK.aspx", "//sms.aspx", "///smsJson.aspx", "//ensms.ashx", "//BatchSms.ashx", "//mms.aspx"],
+)
+async def test_a_path_with_repeated_slashes_reaches_its_endpoint(
+    client: httpx.AsyncClient, state: SandboxState, path: str
+) -> None:
+    """A white-label base URL ending in '/' plus '/smsGBK.aspx': IIS serves it, so does the sandbox."""
+    reply = await client.post(f"{BASE}{path}", data=send_form())
+    assert reply.status_code != 404, reply.text
+    assert state.requests(), "the endpoint logged nothing"
+
+
+async def test_repeated_slashes_send_as_the_single_slash_path(
+    client: httpx.AsyncClient, state: SandboxState
+) -> None:
+    body = urllib.parse.urlencode(send_form(content="验证码：8888【华信】"), encoding="gbk")
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    reply = await client.post(f"{BASE}//smsGBK.aspx", content=body, headers=headers)
+    assert "<returnstatus>Success</returnstatus>" in reply.content.decode("gbk")
+    assert last(state)["endpoint"] == "smsGBK.aspx"
+    assert last(state)["fields"]["content"] == "验证码：8888【华信】"
+
+
+async def test_the_wsdl_and_the_admin_api_answer_on_repeated_slashes(client: httpx.AsyncClient) -> None:
+    wsdl = await client.get(f"{BASE}//WebService.asmx?wsdl")
+    assert wsdl.status_code == 200
+    assert b"definitions" in wsdl.content
+    assert (await client.get(f"{BASE}//_sandbox//requests")).status_code == 200
+
+
+async def test_an_unknown_path_stays_404_with_or_without_repeated_slashes(client: httpx.AsyncClient) -> None:
+    assert (await client.post(f"{BASE}//nope.aspx", data=send_form())).status_code == 404
+    assert (await client.post(f"{BASE}/sms.aspx/", data=send_form())).status_code == 404
+
+
+def test_a_fault_rule_for_a_path_applies_to_its_repeated_slash_form() -> None:
+    """Over a real socket, through the fault middleware: a rule for /smsGBK.aspx hits //smsGBK.aspx."""
+    with Sandbox() as sandbox:
+        sandbox.set_fault(kind="status", path="/smsGBK.aspx", status=503, times=1)
+        with httpx.Client(timeout=5.0) as http:
+            url = f"{sandbox.base_url.rstrip('/')}//smsGBK.aspx"
+            assert http.post(url, data={"action": "overage"}).status_code == 503
+            assert http.post(url, data={"action": "overage"}).status_code == 200

@@ -5,11 +5,13 @@ handlers live in :mod:`.endpoints`, one module per family) and the admin API und
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from ._config import SandboxConfig
+from ._paths import CollapseSlashes
 from ._state import SandboxState
 from .endpoints import admin, batch, encrypted, mms, password, plain, pulls, soap
 from .endpoints._common import Handler
@@ -50,7 +52,7 @@ def create_app(config: SandboxConfig | None = None, *, state: SandboxState | Non
 
     Pass a ``config`` (default :meth:`SandboxConfig.default`) or a ready ``state`` (to share
     it, or to inject a clock). The state is ``app.state.sandbox``. Gateway paths are matched
-    case-insensitively; the admin API lives under ``/_sandbox/``::
+    case-insensitively, repeated slashes collapsed; the admin API lives under ``/_sandbox/``::
 
         GET    /_sandbox/requests        what each request meant (no passwords)
         DELETE /_sandbox/requests        clear that log
@@ -67,7 +69,9 @@ def create_app(config: SandboxConfig | None = None, *, state: SandboxState | Non
         routes=[
             Mount("/_sandbox", routes=admin.routes()),
             Route("/{path:path}", _gateway, methods=["GET", "POST"]),
-        ]
+        ],
+        # IIS serves //smsGBK.aspx as /smsGBK.aspx, and white-label clients ask for it so.
+        middleware=[Middleware(CollapseSlashes)],
     )
     app.state.sandbox = state
     return app

@@ -10,8 +10,9 @@ through the admin endpoint ``/_sandbox/faults``.
 Rule format (a JSON object / TOML table / keyword arguments)::
 
     kind         one of the kinds below (required)
-    path         endpoint path such as "/sms.aspx" (case-insensitive, query ignored) or "*" for
-                 every gateway endpoint; default "*". Admin paths under /_sandbox/ are never faulted.
+    path         endpoint path such as "/sms.aspx" (case-insensitive, query ignored; a request
+                 for "//sms.aspx" matches too) or "*" for every gateway endpoint; default "*".
+                 Admin paths under /_sandbox/ are never faulted.
     probability  0.0–1.0, default 1.0; drawn from random.Random(seed), so a run is repeatable
     times        apply this many times, then the rule expires; default: no limit
     seconds      latency: seconds added before the real reply (default 1.0);
@@ -62,6 +63,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from ._codes import CODES, PULL_ERRORS, PULL_JSON_ERRORS, PULL_XML_ERRORS, ResultCode
+from ._paths import collapse_slashes
 
 __all__ = ["FAULT_KINDS", "FaultMiddleware", "FaultRule", "FaultSet"]
 
@@ -312,7 +314,7 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"].lower()
+        path = collapse_slashes(scope["path"]).lower()
         if path == ADMIN_PATH:
             await self._admin(scope, receive, send)
             return
