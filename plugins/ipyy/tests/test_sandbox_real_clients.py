@@ -141,3 +141,61 @@ def test_a_fault_rule_for_a_path_applies_to_its_repeated_slash_form() -> None:
             url = f"{sandbox.base_url.rstrip('/')}//smsGBK.aspx"
             assert http.post(url, data={"action": "overage"}).status_code == 503
             assert http.post(url, data={"action": "overage"}).status_code == 200
+
+
+# -- GBK in multipart forms ------------------------------------------------------------------
+
+BOUNDARY = "----sandbox-gbk-boundary"
+
+
+def multipart(fields: dict[str, str], encoding: str) -> bytes:
+    """A multipart/form-data body with every field's value in ``encoding``, as a client on a
+    GBK system (PHP's curl with an array, an old C# WebClient) sends it."""
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode("ascii")
+        + value.encode(encoding)
+        + b"\r\n"
+        for name, value in fields.items()
+    ]
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode("ascii")
+
+
+async def test_sms_gbk_decodes_a_multipart_form_as_gbk(
+    client: httpx.AsyncClient, state: SandboxState
+) -> None:
+    text = "验证码：8888，请于五分钟内填写【华信】"
+    reply = await client.post(
+        "/smsGBK.aspx",
+        content=multipart(send_form(content=text), "gbk"),
+        headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    assert "<returnstatus>Success</returnstatus>" in reply.content.decode("gbk")
+    entry = last(state)
+    assert entry["encoding"] == "multipart"
+    assert entry["fields"]["content"] == text
+
+
+async def test_a_multipart_charset_the_client_declares_is_honoured(
+    client: httpx.AsyncClient, state: SandboxState
+) -> None:
+    text = "验证码：8888【华信】"
+    reply = await client.post(
+        "/smsGBK.aspx",
+        content=multipart(send_form(content=text), "utf-8"),
+        headers={"content-type": f"multipart/form-data; charset=utf-8; boundary={BOUNDARY}"},
+    )
+    assert "<returnstatus>Success</returnstatus>" in reply.content.decode("gbk")
+    assert last(state)["fields"]["content"] == text
+
+
+async def test_sms_aspx_still_reads_a_multipart_form_as_utf8(
+    client: httpx.AsyncClient, state: SandboxState
+) -> None:
+    text = "验证码：8888【华信】"
+    reply = await client.post(
+        "/sms.aspx",
+        content=multipart(send_form(content=text), "utf-8"),
+        headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    assert "<returnstatus>Success</returnstatus>" in reply.text
+    assert last(state)["fields"]["content"] == text

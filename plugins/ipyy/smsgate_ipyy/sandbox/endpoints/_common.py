@@ -75,8 +75,20 @@ def _merge_pairs(target: dict[str, str], text: str, encoding: str) -> None:
         target.setdefault(key.lower(), value)
 
 
+def _with_charset(request: Request, encoding: str) -> Request:
+    """``request`` with the endpoint's ``encoding`` as the multipart charset when the client
+    declares none: Starlette reads undeclared multipart fields as UTF-8, while ASP.NET reads
+    them in the site's request encoding (GBK on smsGBK.aspx), as it reads an urlencoded form."""
+    content_type = request.headers.get("content-type", "")
+    if encoding == "utf-8" or "charset=" in content_type.lower():
+        return request
+    headers = [(name, value) for name, value in request.scope["headers"] if name.lower() != b"content-type"]
+    headers.append((b"content-type", f"{content_type}; charset={encoding}".encode("latin-1")))
+    return Request({**request.scope, "headers": headers}, request.receive)
+
+
 async def _read_multipart(request: Request, encoding: str, form: dict[str, str]) -> None:
-    async with request.form() as parsed:
+    async with _with_charset(request, encoding).form() as parsed:
         for key, value in parsed.multi_items():
             if isinstance(value, UploadFile):
                 text = (await value.read()).decode(encoding, "replace")
@@ -104,7 +116,8 @@ async def read_params(request: Request, encoding: str = "utf-8") -> tuple[dict[s
 
     The query wins over the form (wire notes §7: ASP.NET ``Request[...]`` looks in the query
     string first). Urlencoded bodies are decoded before unquoting so raw, un-percent-encoded
-    UTF-8 (or GBK on smsGBK.aspx) survives."""
+    UTF-8 (or GBK on smsGBK.aspx) survives; multipart fields are read in ``encoding`` too,
+    unless the client declares a charset."""
     form, style = await _read_form(request, encoding)
     raw_query: bytes = request.scope.get("query_string", b"")
     if not raw_query:
