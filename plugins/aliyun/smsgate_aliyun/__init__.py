@@ -3,9 +3,9 @@
 The wire layer lives in private modules, pure and free of I/O:
 
 * :mod:`smsgate_aliyun._signing` signs requests with Alibaba Cloud's V3 signature;
-* :mod:`smsgate_aliyun._requests` builds the ``SendSms``, ``SendBatchSms`` and
+* :mod:`smsgate_aliyun._build` builds the ``SendSms``, ``SendBatchSms`` and
   ``QuerySendDetails`` requests;
-* :mod:`smsgate_aliyun._replies` parses their replies, :mod:`smsgate_aliyun._push` the report and
+* :mod:`smsgate_aliyun._parse` parses their replies, :mod:`smsgate_aliyun._push` the report and
   inbound pushes;
 * :mod:`smsgate_aliyun._codes` turns the vendor's error codes into smsgate's error tree.
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from smsgate import CallbackReply, DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.exceptions import SmsGateError, ValidationError
-from smsgate_aliyun._replies import parse_china_time
+from smsgate_aliyun._parse import parse_china_time
 
 __all__ = ["ACK", "NACK", "parse_inbound_push", "parse_report_push", "push_reply"]
 

@@ -12,7 +12,7 @@ Why V3 and not the RPC V1 signature (``SignatureMethod=HMAC-SHA1``):
   logs a URL (httpx's own ``HTTP Request: POST …`` line, proxies, access logs) would record the
   key id and a signature replayable within its validity window. V3 carries them in the
   ``Authorization`` and ``x-acs-*`` headers. With the operation's parameters in a form body
-  (see :mod:`smsgate_aliyun._requests`), the URL is the bare endpoint: a logged URL holds
+  (see :mod:`smsgate_aliyun._build`), the URL is the bare endpoint: a logged URL holds
   neither the key id nor a recipient number.
 * **The body is signed.** ``x-acs-content-sha256`` (SHA-256 of the body) is part of the
   canonical request, so the recipients and template parameters are covered by the signature.

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from smsgate_aliyun._push import parse_inbound_push, parse_report_push, push_reply
-from smsgate_aliyun._requests import RequestContext
+from smsgate_aliyun._build import RequestContext
 from smsgate_aliyun._signing import AccessKey, fresh_nonce
 from smsgate_aliyun.sandbox import Account, Sandbox
 

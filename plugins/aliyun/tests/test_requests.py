@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from smsgate.exceptions import ConfigurationError, ValidationError
-from smsgate_aliyun._requests import (
+from smsgate_aliyun._build import (
     BatchEntry,
     RequestContext,
     build_query_send_details,

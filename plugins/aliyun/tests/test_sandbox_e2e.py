@@ -25,8 +25,8 @@ from smsgate.exceptions import (
     RateLimitedError,
     SignatureError,
 )
-from smsgate_aliyun._replies import CHINA, parse_query_reply, parse_send_reply
-from smsgate_aliyun._requests import (
+from smsgate_aliyun._parse import CHINA, parse_query_reply, parse_send_reply
+from smsgate_aliyun._build import (
     BatchEntry,
     RequestContext,
     _rpc_request,
