@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 _NUMBER = re.compile(r"\+?[0-9]{3,20}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_REFERENCE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?")
 
 
 def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -60,11 +63,59 @@ def _check_recipients(_inst: object, _attr: object, value: tuple[str, ...]) -> N
         seen.add(number)
 
 
-def _check_text(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+def _check_text(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str):
         raise ValidationError(f"{attr.name} must be a string", field=attr.name)
     if not value.strip():
         raise ValidationError(f"{attr.name} must not be empty", field=attr.name)
+
+
+def _check_optional_text(inst: object, attr: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None:
+        _check_text(inst, attr, value)
+
+
+def _check_template(_inst: object, _attr: object, value: str | None) -> None:
+    if value is not None and not (isinstance(value, str) and _NAME.fullmatch(value)):
+        raise ValidationError(
+            "template must be a name: a letter or '_' then up to 63 letters, digits or '_' (ASCII)",
+            field="template",
+        )
+
+
+def _param_pairs(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    """Template parameters as sorted ``(name, value)`` pairs: frozen, hashable, comparable."""
+    if value is None:
+        return ()
+    items = list(value.items()) if isinstance(value, Mapping) else list(value)
+    pairs: dict[str, str] = {}
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise ValidationError("params must be a mapping of names to strings", field="params")
+        name, text = item
+        if not (isinstance(name, str) and _NAME.fullmatch(name)):
+            raise ValidationError(
+                f"parameter name {name!r} is not a name (a letter or '_' then letters, digits or '_')",
+                field="params",
+            )
+        if not isinstance(text, str):
+            # No silent str(): 0123 as an int would lose its leading zero, 1.50 its last digit.
+            raise ValidationError(
+                f"parameter {name!r} must be a string, not {type(text).__name__} (convert it yourself)",
+                field="params",
+            )
+        if name in pairs:
+            raise ValidationError(f"parameter {name!r} is given twice", field="params")
+        pairs[name] = text
+    return tuple(sorted(pairs.items()))
+
+
+def _check_reference(_inst: object, _attr: object, value: str | None) -> None:
+    if value is not None and not (isinstance(value, str) and _REFERENCE.fullmatch(value)):
+        raise ValidationError(
+            "reference must be 1 to 64 printable ASCII characters, without leading or trailing blanks",
+            field="reference",
+        )
 
 
 def _check_aware(_inst: object, attr: attrs.Attribute[Any], value: dt.datetime | None) -> None:
@@ -115,27 +166,58 @@ def mask_mobile(number: str) -> str:
 
 @attrs.frozen(kw_only=True)
 class Sms:
-    """A text message to one or more recipients.
+    """A text message to one or more recipients: a free text, a logical template, or both.
 
     :param to: one number or an iterable of numbers (digits, optional leading ``+``).
-    :param text: the message, including any signature the provider requires.
+    :param text: the message, including any signature the provider requires. Optional when
+        ``template`` is given.
+    :param template: the name of a logical template (``"verify"``); each provider renders it
+        from its own configuration (a text to format, a vendor's template code). A name is
+        ASCII: a letter or ``_``, then letters, digits or ``_`` (64 at most).
+    :param params: the template's parameters, names to **strings** (a number is refused, not
+        converted: ``0123`` would lose its zero); only with ``template``. Read back as a
+        read-only mapping; stored as sorted pairs, so the message stays hashable.
+    :param reference: the application's own reference for the message (1 to 64 printable
+        ASCII characters), carried to vendors that have a field for it and echoed on their
+        reports.
     :param send_at: schedule for later; must be timezone-aware.
     :param ext: extension digits appended to the sender number, if the channel allows.
+
+    A message needs ``text`` or ``template``. With both, each provider uses the form it can
+    render (see :meth:`smsgate.Provider.cannot_render`).
     """
 
     to: tuple[str, ...] = attrs.field(converter=_recipients, validator=_check_recipients)
-    text: str = attrs.field(validator=_check_text, repr=False)
+    text: str | None = attrs.field(default=None, validator=_check_optional_text, repr=False)
+    template: str | None = attrs.field(default=None, validator=_check_template)
+    _params: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_param_pairs, repr=False)
+    reference: str | None = attrs.field(default=None, validator=_check_reference)
     send_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
     ext: str | None = attrs.field(default=None, converter=_optional_str, validator=_check_ext)
 
+    def __attrs_post_init__(self) -> None:
+        if self.text is None and self.template is None:
+            raise ValidationError("a message needs a text or a template", field="text")
+        if self._params and self.template is None:
+            raise ValidationError("params are only for a template; give template= too", field="params")
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The template parameters, read-only (empty without a template)."""
+        return MappingProxyType(dict(self._params))
+
     def __repr__(self) -> str:
-        # Message text and full numbers are customer data: keep them out of reprs.
+        # Message text, parameter values and full numbers are customer data: keep them out.
         shown = ", ".join(mask_mobile(n) for n in self.to[:3])
         more = f", …+{len(self.to) - 3}" if len(self.to) > 3 else ""
-        return (
-            f"Sms(to=[{shown}{more}], text=<{len(self.text)} chars>, "
-            f"send_at={self.send_at!r}, ext={self.ext!r})"
-        )
+        text = "None" if self.text is None else f"<{len(self.text)} chars>"
+        extra = ""
+        if self.template is not None:
+            names = ",".join(name for name, _ in self._params)
+            extra = f", template={self.template!r}, params=<{names}>"
+        if self.reference is not None:
+            extra += f", reference={self.reference!r}"
+        return f"Sms(to=[{shown}{more}], text={text}{extra}, send_at={self.send_at!r}, ext={self.ext!r})"
 
 
 @attrs.frozen(kw_only=True)
@@ -215,6 +297,11 @@ class Receipt:
     :ivar recipients: the numbers that were in the request.
     :ivar balance: the balance the provider reported in the same reply, if any.
     :ivar attempts: how many attempts the gateway made before this success (1 = first try).
+    :ivar reference: the message's :attr:`Sms.reference` (filled by the gateway when the
+        provider leaves it out); for a batch request, the reference its messages share.
+    :ivar accepted_at: when the provider accepted the request (aware, filled by the gateway
+        when the provider leaves it out). Some vendors need the date to look a message up
+        (:meth:`smsgate.Gateway.query_status`). Not compared.
     :ivar parts: when the provider had to split the message into several requests (too many
         recipients for one), the receipt of each request in order; ``task_id`` is then their
         ids joined with ``","``, ``accepted`` their sum, and ``provider`` the providers that
@@ -229,6 +316,8 @@ class Receipt:
     balance: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
     attempts: int = 1
     parts: tuple[Receipt, ...] = attrs.field(default=(), converter=_receipts, repr=False)
+    reference: str | None = attrs.field(default=None, converter=_optional_str)
+    accepted_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware, eq=False, repr=False)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
@@ -247,6 +336,7 @@ class Receipt:
         last_balance = next((p.balance for p in reversed(parts) if p.balance is not None), None)
         # Parts accepted by different providers (a send resumed elsewhere) name them all.
         providers = list(dict.fromkeys(p.provider for p in parts))
+        references = {p.reference for p in parts}
         return cls(
             provider=",".join(providers),
             task_id=",".join(p.task_id for p in parts),
@@ -254,6 +344,8 @@ class Receipt:
             recipients=tuple(n for p in parts for n in p.recipients),
             balance=last_balance,
             parts=parts,
+            reference=references.pop() if len(references) == 1 else None,
+            accepted_at=parts[0].accepted_at,
         )
 
 
@@ -296,6 +388,8 @@ class DeliveryReport:
     """The carrier's word on one recipient of a sent message.
 
     :ivar vendor_code: the raw code from upstream (``DELIVRD``, ``MY:0001`` …), kept as is.
+    :ivar reference: the message's :attr:`Sms.reference`, where the vendor echoes it (or the
+        provider knows it, as a :meth:`~smsgate.Provider.query_status` lookup does).
     """
 
     provider: str
@@ -305,13 +399,15 @@ class DeliveryReport:
     received_at: dt.datetime | None = attrs.field(default=None, validator=_check_aware)
     vendor_code: str | None = None
     ext: str | None = attrs.field(default=None, converter=_optional_str)
+    reference: str | None = attrs.field(default=None, converter=_optional_str)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
     def __repr__(self) -> str:
         return (
             f"DeliveryReport(provider={self.provider!r}, mobile={mask_mobile(self.mobile)!r}, "
             f"task_id={self.task_id!r}, status={self.status!s}, received_at={self.received_at!r}, "
-            f"vendor_code={self.vendor_code!r})"
+            f"vendor_code={self.vendor_code!r}"
+            + (f", reference={self.reference!r})" if self.reference is not None else ")")
         )
 
 

@@ -54,6 +54,7 @@ class Operation(enum.StrEnum):
     FETCH_REPORTS = "fetch_reports"
     FETCH_INBOUND = "fetch_inbound"
     CHANGE_PASSWORD = "change_password"  # noqa: S105 - an operation name, not a secret
+    QUERY_STATUS = "query_status"
 
     @property
     def delivers(self) -> bool:
@@ -69,6 +70,13 @@ class Capabilities:
     :ivar max_batch: messages one batch request may carry.
     :ivar max_text_length: characters one message may have, if the provider has a limit.
     :ivar balance_kinds: the kinds :meth:`Provider.balance` accepts (``"sms"``, ``"mms"``).
+    :ivar templates: renders logical templates (:attr:`Sms.template <smsgate.Sms>`) from its
+        own configuration.
+    :ivar free_text: accepts free text (:attr:`Sms.text <smsgate.Sms>`); ``False`` for a
+        vendor that sends registered templates only.
+    :ivar references: carries :attr:`Sms.reference <smsgate.Sms>` to the vendor (and echoes
+        it on reports where the vendor does).
+    :ivar query_status: looks a sent message's reports up (:meth:`Provider.query_status`).
     """
 
     send: bool = True
@@ -81,6 +89,10 @@ class Capabilities:
     callbacks: bool = False
     scheduling: bool = False
     change_password: bool = False
+    templates: bool = False
+    free_text: bool = True
+    references: bool = False
+    query_status: bool = False
     max_recipients: int | None = None
     max_batch: int | None = None
     max_text_length: int | None = None
@@ -96,6 +108,7 @@ class Capabilities:
             Operation.FETCH_REPORTS: self.report_pull,
             Operation.FETCH_INBOUND: self.inbound_pull,
             Operation.CHANGE_PASSWORD: self.change_password,
+            Operation.QUERY_STATUS: self.query_status,
         }[op]
 
 
@@ -131,6 +144,23 @@ class Provider:
             operation=operation.value,
         )
 
+    def cannot_render(self, message: Sms) -> str | None:
+        """Why this provider cannot render ``message``, or ``None`` when it can.
+
+        Pure and quick (no I/O): routing asks it before sending, and skips a provider that
+        answers a reason, as it skips one without the capability. This base answers from the
+        capabilities: a template-only message needs ``templates``, a text-only message needs
+        ``free_text``. A provider that renders templates overrides it to check its own
+        template table and the parameters each template needs. A message with both a text
+        and a template is renderable when either form is.
+        """
+        caps = self.capabilities
+        if message.text is None and not caps.templates:
+            return f"{self.name!r} does not render templates and the message has no text"
+        if message.template is None and not caps.free_text:
+            return f"{self.name!r} sends templates only and the message has no template"
+        return None
+
     def send(self, sms: Sms) -> Flow[Receipt]:
         """Send one text message (chunked by ``max_recipients`` if needed)."""
         raise self._unsupported(Operation.SEND)
@@ -160,6 +190,14 @@ class Provider:
     def change_password(self, new_password: str) -> Flow[None]:
         """Change the account password; on success the provider uses the new one."""
         raise self._unsupported(Operation.CHANGE_PASSWORD)
+
+    def query_status(self, receipt: Receipt) -> Flow[list[DeliveryReport]]:
+        """Look up the delivery reports of the message behind ``receipt`` (one this provider
+        accepted): one report per recipient the vendor knows about, ``PENDING`` while the
+        carrier has not answered. Not destructive: asking twice gives the reports again.
+        Only for providers whose lookup is exact (it never returns, nor consumes, another
+        message's reports)."""
+        raise self._unsupported(Operation.QUERY_STATUS)
 
     # --- pushes (callbacks) -------------------------------------------------------------
 

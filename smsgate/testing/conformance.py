@@ -585,7 +585,7 @@ class ProviderConformance:
             too_long = Sms(to=valid_recipients[0], text=_text_of_length(limit + 1, valid_text))
             self.assert_no_io(mode, provider, lambda p: p.send(too_long), Operation.SEND, ValidationError)
         longest = Sms(to=valid_recipients[0], text=_text_of_length(limit or LONG_TEXT_LENGTH, valid_text))
-        what = f"a text of {len(longest.text)} characters (max_text_length {limit})"
+        what = f"a text of {len(longest.text or '')} characters (max_text_length {limit})"
         receipt = self.raises_nothing(
             lambda: self.run(mode, provider, lambda p: p.send(longest), Operation.SEND), what
         )
