@@ -25,7 +25,7 @@ Validation happens in the flow before its first ``yield``: a flow that raises
 from __future__ import annotations
 
 import enum
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import attrs
@@ -216,3 +216,14 @@ class Provider:
     def callback_reply(self, ok: bool) -> CallbackReply:
         """The answer that tells the provider a push was stored (``ok``) or should be retried."""
         return CallbackReply(status_code=200 if ok else 500)
+
+    def verify_push(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        """True when a push really comes from the vendor: for vendors that sign their pushes
+        (an HMAC of the URL and body in a header, Twilio-style), check the signature here.
+
+        ``headers`` have lower-case names; ``url`` is the URL the vendor posted to (the
+        receiver's ``PushGuard.public_url`` when set). Pure: no I/O. The default accepts every
+        push (the vendor signs nothing); a receiver refuses a push this returns False for (403,
+        never journaled), and one it raises on.
+        """
+        return True
