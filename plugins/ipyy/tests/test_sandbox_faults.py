@@ -100,6 +100,23 @@ def test_status_fault_answers_5xx_without_reaching_the_gateway(
     assert stand_in.seen == []
 
 
+def test_outage_fault_answers_503_service_unavailable_without_reaching_the_gateway(
+    client: httpx.Client, faults: FaultSet, stand_in: StandIn
+) -> None:
+    """The fault that shows a failover: 503, the one 5xx the client reads as "nothing was sent"."""
+    faults.add({"kind": "outage", "times": 1})
+    reply = send(client)
+    assert reply.status_code == 503
+    assert b"Service Unavailable" in reply.content
+    assert stand_in.seen == []
+    assert send(client).status_code == 200
+    faults.add({"kind": "outage", "body": "down for maintenance"})
+    assert send(client).text == "down for maintenance"
+    assert faults.rules() == [
+        {"kind": "outage", "path": "*", "probability": 1.0, "body": "down for maintenance"}
+    ]
+
+
 def test_hang_makes_the_client_time_out_and_the_server_stays_usable(
     client: httpx.Client, faults: FaultSet
 ) -> None:

@@ -18,15 +18,20 @@ Rule format (a JSON object / TOML table / keyword arguments)::
     seconds      latency: seconds added before the real reply (default 1.0);
                  hang: upper bound of the wait before the sandbox gives up (default 60.0)
     status       status: the HTTP status sent (default 500; 400–599)
-    body         status / garbage: the body sent instead of the default
+    body         outage / status / garbage: the body sent instead of the default
     code         vendor: the result code of the failure reply, by chapter 9 number or by name
                  (default 9999 InternalError; 1111 / "AmountNotEnough" is the other useful one)
 
 Kinds, and what the client sees:
 
+``outage``    HTTP 503 with IIS's "Service Unavailable" page; the request never reaches the
+              gateway logic. The client reads 503 as a provider outage (nothing was sent), so
+              this is the fault that shows a retry and a failover.
 ``latency``   the real reply, ``seconds`` later.
 ``status``    HTTP ``status`` with a short plain-text body; the request never reaches the gateway
-              logic (nothing is sent, no balance used).
+              logic (nothing is sent, no balance used). Only 503 and 429 tell the client so: the
+              default 500 (and any other 5xx) is an uncertain outcome to the smsgate client,
+              which neither retries nor fails over.
 ``hang``      the request is read (and not acted on) and no reply ever comes: the client's read timeout fires.
               The sandbox waits until the client disconnects, ``seconds`` pass, or it shuts down.
 ``drop``      the gateway reads the whole request and acts on it (a send is made, balance is
@@ -67,13 +72,20 @@ from ._paths import collapse_slashes
 
 __all__ = ["FAULT_KINDS", "FaultMiddleware", "FaultRule", "FaultSet"]
 
-FaultKind = Literal["latency", "status", "hang", "drop", "garbage", "truncate", "vendor"]
+FaultKind = Literal["outage", "latency", "status", "hang", "drop", "garbage", "truncate", "vendor"]
 #: Every kind a rule may have.
-FAULT_KINDS: Final = frozenset({"latency", "status", "hang", "drop", "garbage", "truncate", "vendor"})
+FAULT_KINDS: Final = frozenset(
+    {"outage", "latency", "status", "hang", "drop", "garbage", "truncate", "vendor"}
+)
 
 ADMIN_PATH: Final = "/_sandbox/faults"
 RESET_PATH: Final = "/_sandbox/reset"
 _ADMIN_PREFIX: Final = "/_sandbox/"
+# IIS's answer when the application pool is down (HTTP 503).
+_OUTAGE: Final = (
+    b"<html><body><h1>Service Unavailable</h1>"
+    b"<p>HTTP Error 503. The service is unavailable.</p></body></html>"
+)
 _GARBAGE: Final = b"\x00\x1b[?garbage from the sandbox: <not xml> {not json}\xff\xfe"
 _XML_DECL: Final = '<?xml version="1.0" encoding="utf-8" ?>'
 _GBK_DECL: Final = '<?xml version="1.0" encoding="gb2312" ?>'
@@ -83,6 +95,7 @@ _SOAP12_NS: Final = "http://www.w3.org/2003/05/soap-envelope"
 _KIND_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "latency": ("seconds",),
     "hang": ("seconds",),
+    "outage": ("body",),
     "status": ("status", "body"),
     "garbage": ("body",),
     "vendor": ("code",),
@@ -344,10 +357,13 @@ class FaultMiddleware:
             await self._replace(rule, path, scope, receive, send)
 
     async def _replace(self, rule: FaultRule, path: str, scope: Scope, receive: Any, send: Any) -> None:
-        """The faults that answer instead of the app, once the request is read: a status,
-        garbage, a vendor code, a hang."""
+        """The faults that answer instead of the app, once the request is read: an outage, a
+        status, garbage, a vendor code, a hang."""
         body = await _read_body(receive)
-        if rule.kind == "status":
+        if rule.kind == "outage":
+            data = rule.body.encode("utf-8") if rule.body is not None else _OUTAGE
+            await _respond(send, 503, data, b"text/html; charset=utf-8")
+        elif rule.kind == "status":
             text = rule.body if rule.body is not None else f"{rule.status} sandbox fault"
             await _respond(send, rule.status, text.encode("utf-8"), b"text/plain; charset=utf-8")
         elif rule.kind == "garbage":
