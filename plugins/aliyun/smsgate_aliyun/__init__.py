@@ -1,20 +1,47 @@
-"""smsgate plugin for Aliyun SMS (阿里云短信, Dysmsapi 2017-05-25).
+"""smsgate provider for Aliyun SMS (阿里云短信, Dysmsapi 2017-05-25).
 
-The wire layer lives in private modules, pure and free of I/O:
+Registered through the ``smsgate`` entry-point group as ``aliyun``; applications use it as::
 
-* :mod:`smsgate_aliyun._signing` signs requests with Alibaba Cloud's V3 signature;
-* :mod:`smsgate_aliyun._build` builds the ``SendSms``, ``SendBatchSms`` and
-  ``QuerySendDetails`` requests;
-* :mod:`smsgate_aliyun._parse` parses their replies, :mod:`smsgate_aliyun._push` the report and
-  inbound pushes;
-* :mod:`smsgate_aliyun._codes` turns the vendor's error codes into smsgate's error tree.
+    provider = smsgate.get_provider(
+        "aliyun", access_key_id=..., access_key_secret=..., sign_name="阿里云",
+        templates={"verify": "SMS_123456789"},
+    )
+    gateway.send(smsgate.Sms(to="13800138000", template="verify", params={"code": "1439"}))
 
+or build it from checked settings::
+
+    from smsgate_aliyun import AliyunProvider, AliyunSettings
+
+    provider = AliyunProvider(AliyunSettings(access_key_id=..., access_key_secret=..., ...))
+
+The wire layer lives in private modules, pure and free of I/O: :mod:`smsgate_aliyun._signing`
+(the V3 signature), :mod:`smsgate_aliyun._build` (requests), :mod:`smsgate_aliyun._parse`
+(replies), :mod:`smsgate_aliyun._push` (pushes), :mod:`smsgate_aliyun._codes` (error codes).
 :mod:`smsgate_aliyun.sandbox` is a local stand-in for the service, for tests and demos.
 
-The provider class and the ``aliyun`` entry point are not registered yet (see
-``docs/providers/aliyun.md``).
+Importing this package is cheap: the names above are loaded on first use.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smsgate_aliyun._provider import AliyunProvider
+    from smsgate_aliyun._settings import AliyunSettings
+
+__all__ = ["AliyunProvider", "AliyunSettings"]
+
+_LAZY = {"AliyunProvider": "smsgate_aliyun._provider", "AliyunSettings": "smsgate_aliyun._settings"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load ``AliyunProvider`` and ``AliyunSettings`` on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smsgate_aliyun' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415 - only when a lazy name is first read
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -35,6 +35,9 @@ __all__ = [
     "build_query_send_details",
     "build_send_batch_sms",
     "build_send_sms",
+    "check_ext",
+    "check_number",
+    "check_out_id",
 ]
 
 API_VERSION = "2017-05-25"
@@ -162,6 +165,22 @@ def _ext(value: object, field: str) -> str:
     return value
 
 
+def check_number(value: object, field: str = PHONE_NUMBERS) -> str:
+    """``value`` if the service can take it as a recipient (5 to 20 digits, optionally after
+    ``+``), else :class:`ValidationError` naming ``field`` (the number is not quoted)."""
+    return _number(value, field)
+
+
+def check_out_id(value: object) -> str:
+    """``value`` if it can be sent as ``OutId`` (the caller's reference), else ValidationError."""
+    return _text(value, OUT_ID, limit=_MAX_OUT_ID)
+
+
+def check_ext(value: object, field: str = SMS_UP_EXTEND_CODE) -> str:
+    """``value`` if it can be sent as ``SmsUpExtendCode`` (1 to 12 digits), else ValidationError."""
+    return _ext(value, field)
+
+
 def _json(value: object) -> str:
     # Compact and unescaped: the service counts the characters of the variables it renders.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -223,9 +242,11 @@ def build_send_sms(
 
 
 def build_send_batch_sms(
-    ctx: RequestContext, *, template_code: str, entries: Sequence[BatchEntry]
+    ctx: RequestContext, *, template_code: str, entries: Sequence[BatchEntry], out_id: str | None = None
 ) -> httpx.Request:
     """``SendBatchSms``: one template, a sign name and parameters per number (1 to 100 numbers).
+
+    :param out_id: the caller's reference (``OutId``), one for the whole request.
 
     The three JSON arrays (``PhoneNumberJson``, ``SignNameJson``, ``TemplateParamJson``) are
     parallel: entry *i* of each belongs to the same recipient. ``SmsUpExtendCodeJson`` is sent
@@ -245,6 +266,8 @@ def build_send_batch_sms(
     if any(e.ext is not None for e in entries):
         exts = ["" if e.ext is None else _ext(e.ext, SMS_UP_EXTEND_CODE_JSON) for e in entries]
         fields[SMS_UP_EXTEND_CODE_JSON] = _json(exts)
+    if out_id is not None:
+        fields[OUT_ID] = check_out_id(out_id)
     return _rpc_request(ctx, SEND_BATCH_SMS, fields)
 
 

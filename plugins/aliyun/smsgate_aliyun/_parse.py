@@ -154,6 +154,7 @@ def _report(item: object, *, provider: str, biz_id: str | None) -> DeliveryRepor
         status=SEND_STATUS.get(status, DeliveryStatus.UNKNOWN),
         received_at=received_at,
         vendor_code=_optional_str(item, "ErrCode"),
+        reference=_optional_str(item, "OutId"),
         raw=item,
     )
 
@@ -166,7 +167,8 @@ def parse_query_reply(
     The service does not repeat the ``BizId`` in the details; the one the query asked for (if
     any) becomes each report's ``task_id``. ``SendStatus`` 3 is delivered, 2 failed, 1 still
     pending; any other value is ``unknown``. ``ErrCode`` is kept as ``vendor_code`` and
-    ``ReceiveDate`` (China time) becomes ``received_at``.
+    ``ReceiveDate`` (China time) becomes ``received_at`` and ``OutId`` (the caller's
+    reference) ``reference``.
     """
     doc = _load(body, status_code)
     total = doc.get("TotalCount", 0)

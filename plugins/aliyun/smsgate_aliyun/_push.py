@@ -27,7 +27,7 @@ from smsgate import CallbackReply, DeliveryReport, DeliveryStatus, InboundMessag
 from smsgate.exceptions import SmsGateError, ValidationError
 from smsgate_aliyun._parse import parse_china_time
 
-__all__ = ["ACK", "NACK", "parse_inbound_push", "parse_report_push", "push_reply"]
+__all__ = ["ACK", "NACK", "parse_inbound_push", "parse_push", "parse_report_push", "push_reply"]
 
 _JSON = "application/json; charset=utf-8"
 #: The acknowledgement the service expects once a push is stored.
@@ -90,8 +90,8 @@ def parse_report_push(body: bytes, *, provider: str) -> list[DeliveryReport]:
     """The reports of a ``SmsReport`` push, one per item, in order.
 
     ``success`` true is delivered, false failed; ``biz_id`` becomes ``task_id``, ``err_code``
-    ``vendor_code``, ``report_time`` (China time) ``received_at``. ``out_id`` (the caller's
-    reference) stays in ``raw``.
+    ``vendor_code``, ``report_time`` (China time) ``received_at``, and ``out_id`` (the
+    caller's reference, ``OutId``) ``reference``.
     """
 
     def report(item: dict[str, Any]) -> DeliveryReport:
@@ -105,6 +105,7 @@ def parse_report_push(body: bytes, *, provider: str) -> list[DeliveryReport]:
             status=DeliveryStatus.DELIVERED if success else DeliveryStatus.FAILED,
             received_at=parse_china_time(item.get("report_time")),
             vendor_code=_str(item, "err_code"),
+            reference=_str(item, "out_id"),
             raw=item,
         )
 
@@ -132,3 +133,19 @@ def parse_inbound_push(body: bytes, *, provider: str) -> list[InboundMessage]:
         )
 
     return _items(body, "inbound", message)
+
+
+def parse_push(body: bytes, *, provider: str) -> list[DeliveryReport] | list[InboundMessage]:
+    """A push of either kind: an ``SmsUp`` push (its items have ``content``) becomes inbound
+    messages, any other a ``SmsReport`` push's reports. The service pushes the two kinds to
+    separate URLs, but one receiver may take both; an empty array is an empty list.
+    """
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError("an Aliyun push must be JSON", field="body") from exc
+    if not isinstance(doc, list):
+        raise ValidationError("an Aliyun push must be a JSON array", field="body")
+    if doc and isinstance(doc[0], dict) and "content" in doc[0]:
+        return parse_inbound_push(body, provider=provider)
+    return parse_report_push(body, provider=provider)

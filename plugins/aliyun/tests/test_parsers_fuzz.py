@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsgate.exceptions import SmsGateError, ValidationError
-from smsgate_aliyun._push import parse_inbound_push, parse_report_push
 from smsgate_aliyun._parse import parse_query_reply, parse_send_reply
+from smsgate_aliyun._push import parse_inbound_push, parse_report_push
 
 from .samples import INBOUND_PUSH, QUERY_OK, REPORT_PUSH, SEND_OK, SEND_REFUSED
 

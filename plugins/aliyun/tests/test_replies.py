@@ -14,8 +14,8 @@ from smsgate.exceptions import (
     MalformedReplyError,
     ValidationError,
 )
-from smsgate_aliyun._push import ACK, NACK, parse_inbound_push, parse_report_push, push_reply
 from smsgate_aliyun._parse import parse_query_reply, parse_send_reply
+from smsgate_aliyun._push import ACK, NACK, parse_inbound_push, parse_report_push, push_reply
 
 from .samples import (
     CHINA,

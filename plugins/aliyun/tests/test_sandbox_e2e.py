@@ -25,7 +25,7 @@ from smsgate.exceptions import (
     RateLimitedError,
     SignatureError,
 )
-from smsgate_aliyun._parse import CHINA, parse_query_reply, parse_send_reply
+from smsgate.receiver import ServerThread
 from smsgate_aliyun._build import (
     BatchEntry,
     RequestContext,
@@ -34,10 +34,11 @@ from smsgate_aliyun._build import (
     build_send_batch_sms,
     build_send_sms,
 )
+from smsgate_aliyun._parse import CHINA, parse_query_reply, parse_send_reply
 from smsgate_aliyun._signing import AccessKey
 from smsgate_aliyun.sandbox import Sandbox
 
-from .conftest import NOTICE, SIGN, TEMPLATE, Receiver, Served, context, default_account
+from .conftest import NOTICE, SIGN, TEMPLATE, Receiver, context, default_account
 
 pytestmark = pytest.mark.e2e
 PHONE = "13800138000"
@@ -55,7 +56,7 @@ def today() -> dt.date:
 
 
 def test_send_sms_is_accepted_recorded_and_found_by_query(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     request = build_send_sms(
         context(served.url),
@@ -86,7 +87,7 @@ def test_send_sms_is_accepted_recorded_and_found_by_query(
 
 
 def test_send_sms_to_several_numbers_records_each(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     numbers = ["13800138000", "13900139000", "+8613700137000"]
     request = build_send_sms(
@@ -102,7 +103,7 @@ def test_send_sms_to_several_numbers_records_each(
 
 
 def test_send_batch_sms_personalises_each_number(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     entries = [
         BatchEntry("13800138000", SIGN, {"name": "张三"}),
@@ -120,11 +121,11 @@ def test_send_batch_sms_personalises_each_number(
 
 
 def test_a_pending_message_is_settled_then_reported_and_pushed(
-    sandbox: Sandbox, receiver: tuple[Receiver, Served], client: httpx.Client
+    sandbox: Sandbox, receiver: tuple[Receiver, ServerThread], client: httpx.Client
 ) -> None:
     rec, rec_server = receiver
-    sandbox.add_account(default_account(outcome="pending", callback_url=f"{rec_server.url}/report"))
-    with Served(sandbox.app) as server:
+    sandbox.add_account(default_account(outcome="pending", callback_url=f"{rec_server.url}report"))
+    with ServerThread(sandbox.app) as server:
         receipt = send(
             client,
             build_send_sms(
@@ -150,31 +151,31 @@ def test_a_pending_message_is_settled_then_reported_and_pushed(
         assert rec.reports == []
 
         settled = client.post(
-            f"{server.url}/admin/settle",
+            f"{server.url}admin/settle",
             json={"biz_id": biz_id, "phone_number": PHONE, "outcome": "failed", "err_code": "MK:0005"},
         )
         assert settled.status_code == 200
         failed = parse_query_reply(query().content, status_code=200, provider="aliyun", biz_id=biz_id)
         assert [(r.status, r.vendor_code) for r in failed.reports] == [(DeliveryStatus.FAILED, "MK:0005")]
 
-        pushes = client.get(f"{server.url}/admin/pushes").json()
+        pushes = client.get(f"{server.url}admin/pushes").json()
     assert [p["acknowledged"] for p in pushes] == [True]
     (pushed,) = rec.reports
     assert (pushed.task_id, pushed.status, pushed.vendor_code) == (biz_id, DeliveryStatus.FAILED, "MK:0005")
 
 
 def test_an_inbound_message_is_pushed_and_acknowledged(
-    sandbox: Sandbox, receiver: tuple[Receiver, Served], client: httpx.Client
+    sandbox: Sandbox, receiver: tuple[Receiver, ServerThread], client: httpx.Client
 ) -> None:
     rec, rec_server = receiver
-    sandbox.add_account(default_account(callback_url=f"{rec_server.url}/inbound"))
-    with Served(sandbox.app) as server:
+    sandbox.add_account(default_account(callback_url=f"{rec_server.url}inbound"))
+    with ServerThread(sandbox.app) as server:
         answer = client.post(
-            f"{server.url}/admin/inbound",
+            f"{server.url}admin/inbound",
             json={"key_id": "LTAI5tSandboxKey", "phone_number": PHONE, "content": "退订", "dest_code": "12"},
         )
         assert answer.status_code == 200
-        pushes = client.get(f"{server.url}/admin/pushes").json()
+        pushes = client.get(f"{server.url}admin/pushes").json()
     assert pushes[0]["kind"] == "inbound"
     assert pushes[0]["acknowledged"] is True
     (message,) = rec.inbound
@@ -195,7 +196,7 @@ def _request(url: str, **ctx: object) -> httpx.Request:
 
 
 def test_a_wrong_secret_is_refused_as_signature_does_not_match(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     response = client.send(_request(served.url, secret="not-the-secret"))
     assert response.status_code == 400
@@ -207,7 +208,7 @@ def test_a_wrong_secret_is_refused_as_signature_does_not_match(
     assert sandbox.state.records == []
 
 
-def test_an_unknown_key_id_is_refused(served: Served, client: httpx.Client) -> None:
+def test_an_unknown_key_id_is_refused(served: ServerThread, client: httpx.Client) -> None:
     response = client.send(_request(served.url, key_id="LTAI-unknown"))
     with pytest.raises(AuthenticationError) as info:
         parse_send_reply(
@@ -217,7 +218,7 @@ def test_an_unknown_key_id_is_refused(served: Served, client: httpx.Client) -> N
 
 
 def test_a_body_changed_after_signing_is_refused(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     signed = _request(served.url)
     tampered = httpx.Request(
@@ -232,7 +233,7 @@ def test_a_body_changed_after_signing_is_refused(
 
 
 def test_a_replayed_request_is_refused_as_nonce_used(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     request = _request(served.url, nonce="fixed-nonce-1")
     send(client, request, [PHONE])
@@ -244,7 +245,7 @@ def test_a_replayed_request_is_refused_as_nonce_used(
     assert len(sandbox.state.records) == 1
 
 
-def test_a_stale_signing_time_is_refused(served: Served, client: httpx.Client) -> None:
+def test_a_stale_signing_time_is_refused(served: ServerThread, client: httpx.Client) -> None:
     stale = RequestContext(
         base_url=served.url,
         key=AccessKey("LTAI5tSandboxKey", "sandbox-secret-0123456789"),
@@ -272,7 +273,7 @@ def test_a_stale_signing_time_is_refused(served: Served, client: httpx.Client) -
 )
 def test_vendor_refusals_come_back_classified(
     *,
-    served: Served,
+    served: ServerThread,
     sandbox: Sandbox,
     client: httpx.Client,
     changes: dict[str, object],
@@ -296,7 +297,7 @@ def test_vendor_refusals_come_back_classified(
     assert sandbox.state.records == []
 
 
-def test_a_missing_parameter_is_a_message_refusal(served: Served, client: httpx.Client) -> None:
+def test_a_missing_parameter_is_a_message_refusal(served: ServerThread, client: httpx.Client) -> None:
     """The builders never omit SignName; a request signed without it shows the service's answer."""
     unsigned = _rpc_request(context(served.url), "SendSms", {"PhoneNumbers": PHONE, "TemplateCode": TEMPLATE})
     response = client.send(unsigned)
@@ -310,7 +311,7 @@ def test_a_missing_parameter_is_a_message_refusal(served: Served, client: httpx.
 
 def test_an_empty_balance_is_insufficient_balance(sandbox: Sandbox, client: httpx.Client) -> None:
     sandbox.add_account(default_account(balance=0))
-    with Served(sandbox.app) as server:
+    with ServerThread(sandbox.app) as server:
         response = client.send(_request(server.url))
     with pytest.raises(InsufficientBalanceError):
         parse_send_reply(
@@ -322,7 +323,7 @@ def test_the_per_number_frequency_control_refuses_the_second_send(
     sandbox: Sandbox, client: httpx.Client
 ) -> None:
     sandbox.add_account(default_account(per_number_limit=1))
-    with Served(sandbox.app) as server:
+    with ServerThread(sandbox.app) as server:
         send(client, _request(server.url), [PHONE])
         response = client.send(_request(server.url))
     with pytest.raises(MessageRejectedError) as info:
@@ -338,11 +339,11 @@ def test_the_per_number_frequency_control_refuses_the_second_send(
 
 
 def _fault(client: httpx.Client, url: str, **rule: object) -> None:
-    assert client.post(f"{url}/admin/faults", json=rule).status_code == 200
+    assert client.post(f"{url}admin/faults", json=rule).status_code == 200
 
 
 def test_a_5xx_fault_is_malformed_and_nothing_is_sent(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     _fault(client, served.url, kind="status", status=502, action="SendSms")
     response = client.send(_request(served.url))
@@ -356,7 +357,7 @@ def test_a_5xx_fault_is_malformed_and_nothing_is_sent(
     assert len(sandbox.state.records) == 1
 
 
-def test_a_throttling_fault_is_a_rate_limit(served: Served, client: httpx.Client) -> None:
+def test_a_throttling_fault_is_a_rate_limit(served: ServerThread, client: httpx.Client) -> None:
     _fault(
         client,
         served.url,
@@ -374,7 +375,7 @@ def test_a_throttling_fault_is_a_rate_limit(served: Served, client: httpx.Client
 
 
 def test_a_garbage_reply_is_malformed_although_the_send_was_made(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     _fault(client, served.url, kind="garbage")
     response = client.send(_request(served.url))
@@ -386,7 +387,7 @@ def test_a_garbage_reply_is_malformed_although_the_send_was_made(
 
 
 def test_a_dropped_connection_fails_the_exchange_after_the_send_was_made(
-    served: Served, sandbox: Sandbox, client: httpx.Client
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client
 ) -> None:
     _fault(client, served.url, kind="drop", action="SendSms")
     with pytest.raises(httpx.RemoteProtocolError):
@@ -394,7 +395,7 @@ def test_a_dropped_connection_fails_the_exchange_after_the_send_was_made(
     assert len(sandbox.state.records) == 1
 
 
-def test_latency_delays_the_reply(served: Served, client: httpx.Client) -> None:
+def test_latency_delays_the_reply(served: ServerThread, client: httpx.Client) -> None:
     _fault(client, served.url, kind="latency", seconds=0.3)
     started = time.monotonic()
     send(client, _request(served.url), [PHONE])
@@ -409,28 +410,28 @@ def test_latency_delays_the_reply(served: Served, client: httpx.Client) -> None:
 # --- admin API ------------------------------------------------------------------------------
 
 
-def test_the_admin_api_shows_no_secret_and_manages_faults(served: Served, client: httpx.Client) -> None:
-    accounts = client.get(f"{served.url}/admin/accounts").json()
+def test_the_admin_api_shows_no_secret_and_manages_faults(served: ServerThread, client: httpx.Client) -> None:
+    accounts = client.get(f"{served.url}admin/accounts").json()
     assert accounts[0]["key_id"] == "LTAI5tSandboxKey"
     assert "secret" not in json.dumps(accounts)
     assert "sandbox-secret" not in json.dumps(accounts)
     _fault(client, served.url, kind="code", times=None)
-    assert len(client.get(f"{served.url}/admin/faults").json()) == 1
-    assert client.delete(f"{served.url}/admin/faults").json() == []
-    assert client.post(f"{served.url}/admin/faults", json={"kind": "explode"}).status_code == 400
+    assert len(client.get(f"{served.url}admin/faults").json()) == 1
+    assert client.delete(f"{served.url}admin/faults").json() == []
+    assert client.post(f"{served.url}admin/faults", json={"kind": "explode"}).status_code == 400
     assert (
         client.post(
-            f"{served.url}/admin/accounts",
+            f"{served.url}admin/accounts",
             json={"key_id": "k", "secret": "s", "callback_url": "http://example.com/"},
         ).status_code
         == 400
     )
 
 
-def test_reset_forgets_records(served: Served, sandbox: Sandbox, client: httpx.Client) -> None:
+def test_reset_forgets_records(served: ServerThread, sandbox: Sandbox, client: httpx.Client) -> None:
     send(client, _request(served.url), [PHONE])
-    assert client.post(f"{served.url}/admin/reset").status_code == 200
-    assert client.get(f"{served.url}/admin/records").json() == []
+    assert client.post(f"{served.url}admin/reset").status_code == 200
+    assert client.get(f"{served.url}admin/records").json() == []
 
 
 # --- client and sandbox agree on signatures, whatever the text -------------------------------
@@ -443,7 +444,7 @@ def test_reset_forgets_records(served: Served, sandbox: Sandbox, client: httpx.C
     )
 )
 def test_any_template_parameter_is_signed_and_verified_alike(
-    served: Served, sandbox: Sandbox, client: httpx.Client, code: str
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client, code: str
 ) -> None:
     """The sandbox's own verifier accepts every request the client signs (spaces, *, ~, +,
     Chinese, emoji …), and renders the parameter unchanged."""
@@ -492,7 +493,7 @@ def test_any_template_parameter_is_signed_and_verified_alike(
     ],
 )
 def test_the_sandbox_refuses_malformed_batches(
-    *, served: Served, client: httpx.Client, fields: dict[str, str], cls: type[ProviderError], code: str
+    *, served: ServerThread, client: httpx.Client, fields: dict[str, str], cls: type[ProviderError], code: str
 ) -> None:
     """Requests the builders never make, signed by hand, get the service's refusals."""
     request = _rpc_request(
@@ -506,7 +507,7 @@ def test_the_sandbox_refuses_malformed_batches(
     assert info.value.code == code
 
 
-def test_query_send_details_pages_through_the_records(served: Served, client: httpx.Client) -> None:
+def test_query_send_details_pages_through_the_records(served: ServerThread, client: httpx.Client) -> None:
     for code in "123":
         send(
             client,

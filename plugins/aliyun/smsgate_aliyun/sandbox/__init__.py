@@ -3,11 +3,14 @@ integration tests.
 
 ::
 
-    sandbox = Sandbox()
+    with Sandbox.demo() as sandbox:       # served on 127.0.0.1, a free port
+        provider = smsgate.get_provider("aliyun", **sandbox.credentials())
+        ...
+        sandbox.state.records               # every message it accepted
+
+    sandbox = Sandbox()                     # or your own accounts
     sandbox.add_account(Account("LTAI-sandbox", "sandbox-secret", sign_names={"腾飞"},
                                 templates={"SMS_100001": "您的验证码：${code}"}))
-    # serve sandbox.app on 127.0.0.1 (uvicorn, smsgate's ServerThread …), then point the
-    # client's base_url at it.
 
 It checks each request's V3 signature with its own verifier (not the client's code), answers
 ``SendSms``, ``SendBatchSms`` and ``QuerySendDetails`` with the service's JSON and error codes,
@@ -20,6 +23,17 @@ from __future__ import annotations
 from ._app import Sandbox
 from ._faults import FaultRule, FaultSet
 from ._push import PushAttempt
-from ._state import Account, Record, SandboxState
+from ._state import DEMO_KEY_ID, DEMO_SECRET, Account, Record, SandboxState, demo_account
 
-__all__ = ["Account", "FaultRule", "FaultSet", "PushAttempt", "Record", "Sandbox", "SandboxState"]
+__all__ = [
+    "DEMO_KEY_ID",
+    "DEMO_SECRET",
+    "Account",
+    "FaultRule",
+    "FaultSet",
+    "PushAttempt",
+    "Record",
+    "Sandbox",
+    "SandboxState",
+    "demo_account",
+]

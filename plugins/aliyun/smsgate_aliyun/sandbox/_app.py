@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import types
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,9 +38,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from smsgate.receiver import ServerThread
+
 from ._faults import DroppedConnection, FaultRule, FaultSet, quiet_drops
 from ._push import Pusher
-from ._state import Account, Message, Record, SandboxState, VendorError, parse_params
+from ._state import (
+    DEMO_KEY_ID,
+    DEMO_TEMPLATE_NAMES,
+    Account,
+    Message,
+    Record,
+    SandboxState,
+    VendorError,
+    demo_account,
+    is_loopback,
+    parse_params,
+)
 from ._verify import verify_request
 
 __all__ = ["Sandbox"]
@@ -196,18 +210,104 @@ def _form(body: bytes) -> dict[str, str]:
 class Sandbox:
     """A local stand-in for Aliyun SMS: accounts, records, faults, pushes, and :attr:`app`.
 
-    Serve :attr:`app` with any ASGI server on loopback and point the client's ``base_url`` at
-    it. ``clock`` is the sandbox's "now" in China time (a fixed one makes tests exact).
+    Run it on a loopback socket in a background thread (smsgate's
+    :class:`~smsgate.receiver.ServerThread`) and point the client's ``base_url`` at it::
+
+        with Sandbox.demo() as sandbox:
+            provider = smsgate.get_provider("aliyun", **sandbox.credentials())
+
+    or serve :attr:`app` with any ASGI server. The state's ``clock`` is the sandbox's "now" in
+    China time (a fixed one makes tests exact).
     """
 
     state: SandboxState = attrs.field(factory=SandboxState)
     faults: FaultSet = attrs.field(factory=FaultSet)
     pusher: Pusher = attrs.field(factory=Pusher)
+    host: str = attrs.field(default="127.0.0.1", kw_only=True)
+    port: int = attrs.field(default=0, kw_only=True)
     app: Starlette = attrs.field(init=False)
+    _server: ServerThread | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         quiet_drops()
         self.app = Starlette(routes=[Route("/", self._rpc, methods=["POST"]), *_admin_routes(self)])
+
+    # --- running on a socket ----------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Serve :attr:`app` on ``host:port`` (``port=0``: a free one) in a background thread;
+        return once the socket listens.
+
+        :raises ValueError: ``host`` is not a loopback address (the sandbox has well-known
+            keys and an open admin API).
+        :raises RuntimeError: already running, or the server could not start.
+        """
+        if not is_loopback(self.host):
+            raise ValueError(f"refusing to serve the sandbox on non-loopback host {self.host!r}")
+        if self._server is not None:
+            raise RuntimeError("this sandbox is already running")
+        server = ServerThread(
+            self.app, host=self.host, port=self.port, lifespan="off", name="smsgate-aliyun-sandbox"
+        )
+        self._server = server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket. Idempotent."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop` while the server thread lives."""
+        return self._server is not None and self._server.alive
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint to give the client, e.g. ``http://127.0.0.1:50123/``."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        return self._server.url
+
+    @classmethod
+    def demo(cls, **changes: Any) -> Sandbox:
+        """A sandbox with the demo account (:data:`DEMO_ACCOUNT`'s key pair, the sign names
+        腾飞 and 阿里云, templates ``SMS_100001`` verify and ``SMS_100002`` shipped); ``changes``
+        are passed to :class:`Account` (``outcome="pending"``, ``callback_url=…``)."""
+        sandbox = cls()
+        sandbox.add_account(demo_account(**changes))
+        return sandbox
+
+    def credentials(self, key_id: str = DEMO_KEY_ID) -> dict[str, Any]:
+        """Keyword settings for ``smsgate.get_provider("aliyun", …)`` on account ``key_id``
+        (default: the demo account): key pair, first sign name, ``base_url``, and ``templates``
+        naming each template of the account (the demo's: ``verify`` and ``shipped``)."""
+        account = self.state.account(key_id)
+        if account is None:
+            raise KeyError(f"no sandbox account {key_id!r}")
+        names = {code: DEMO_TEMPLATE_NAMES.get(code, code) for code in account.templates}
+        return {
+            "access_key_id": account.key_id,
+            "access_key_secret": account.secret,
+            "sign_name": min(account.sign_names),
+            "templates": {name: code for code, name in names.items()},
+            "base_url": self.base_url,
+        }
+
+    def reset(self) -> None:
+        """Forget records, nonces, faults and the push log (the accounts stay as they are)."""
+        self.state.reset()
+        self.faults.clear()
+        self.pusher.attempts.clear()
 
     def add_account(self, account: Account) -> Account:
         """Add or replace an account."""
@@ -351,7 +451,5 @@ class _Admin:
         return JSONResponse([a.as_json() for a in self.sandbox.pusher.attempts])
 
     async def reset(self, request: Request) -> Response:
-        self.sandbox.state.reset()
-        self.sandbox.faults.clear()
-        self.sandbox.pusher.attempts.clear()
+        self.sandbox.reset()
         return JSONResponse({"reset": True})

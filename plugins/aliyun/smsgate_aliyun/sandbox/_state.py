@@ -21,7 +21,21 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["CHINA", "Account", "Message", "Outcome", "Record", "SandboxState", "VendorError", "parse_params"]
+__all__ = [
+    "CHINA",
+    "DEMO_KEY_ID",
+    "DEMO_SECRET",
+    "DEMO_TEMPLATE_NAMES",
+    "Account",
+    "Message",
+    "Outcome",
+    "Record",
+    "SandboxState",
+    "VendorError",
+    "demo_account",
+    "is_loopback",
+    "parse_params",
+]
 
 CHINA = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
 Outcome = Literal["delivered", "failed", "pending"]
@@ -50,11 +64,13 @@ def loopback_url(_inst: object, _attr: object, value: str | None) -> None:
         return
     parts = urllib.parse.urlsplit(value)
     host = (parts.hostname or "").lower()
-    if parts.scheme not in {"http", "https"} or not _is_loopback(host):
+    if parts.scheme not in {"http", "https"} or not is_loopback(host):
         raise ValueError(f"the sandbox pushes only to http(s) URLs on loopback, not {value!r}")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and every loopback address (127.0.0.0/8, ``::1``)."""
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:
@@ -96,6 +112,29 @@ class Account:
         data.pop("secret")
         data["sign_names"] = sorted(self.sign_names)
         return data
+
+
+#: The demo account's key pair: published test values, not secrets.
+DEMO_KEY_ID = "LTAI5tSandboxDemoKey"
+DEMO_SECRET = "sandbox-demo-secret-0000"  # noqa: S105 - the sandbox's published test key
+#: The demo account's templates and the logical names its credentials give them.
+DEMO_TEMPLATES = {
+    "SMS_100001": "您的验证码：${code}，5分钟内有效。",
+    "SMS_100002": "${name}，您的订单已发货。",
+}
+DEMO_TEMPLATE_NAMES = {"SMS_100001": "verify", "SMS_100002": "shipped"}
+
+
+def demo_account(**changes: Any) -> Account:
+    """The demo account (sign names 腾飞 and 阿里云, the two demo templates), with ``changes``."""
+    values: dict[str, Any] = {
+        "key_id": DEMO_KEY_ID,
+        "secret": DEMO_SECRET,
+        "sign_names": {"腾飞", "阿里云"},
+        "templates": dict(DEMO_TEMPLATES),
+    }
+    values.update(changes)
+    return Account(**values)
 
 
 @attrs.define
