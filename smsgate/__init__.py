@@ -13,6 +13,9 @@ Importing this package loads no plugin: plugins load on the first call that need
 
 from __future__ import annotations
 
+import logging as _logging
+
+from smsgate._config import Config, load_config
 from smsgate._drivers import arun_flow, parsing_reply, run_flow
 from smsgate._gateway import (
     AsyncGateway,
@@ -36,8 +39,9 @@ from smsgate._models import (
     mask_mobile,
 )
 from smsgate._parts import send_in_parts
-from smsgate._plugins import get_provider, provider_names
+from smsgate._plugins import Observation, PluginLoadWarning, get_provider, observe, provider_names, unobserve
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
+from smsgate._segments import SegmentInfo, estimate_cost, segments
 from smsgate.exceptions import (
     AllProvidersFailedError,
     AuthenticationError,
@@ -71,6 +75,11 @@ from smsgate.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
+# A library adds no output of its own: without logging configured by the application, the
+# gateway's WARNING lines (a failed attempt, an ignored observer error) stay silent instead
+# of reaching stderr through logging's last-resort handler.
+_logging.getLogger("smsgate").addHandler(_logging.NullHandler())
+
 __all__ = [
     "AllProvidersFailedError",
     "AsyncGateway",
@@ -81,6 +90,7 @@ __all__ = [
     "CallbackReply",
     "Capabilities",
     "CircuitOpenError",
+    "Config",
     "ConfigurationError",
     "ContentError",
     "DeliveryReport",
@@ -98,10 +108,12 @@ __all__ = [
     "MmsPart",
     "NoChannelError",
     "NotSentError",
+    "Observation",
     "Operation",
     "PartialBatchError",
     "PartialSendError",
     "PermissionDeniedError",
+    "PluginLoadWarning",
     "Provider",
     "ProviderError",
     "ProviderHealth",
@@ -111,6 +123,7 @@ __all__ = [
     "RateLimitedError",
     "Receipt",
     "RetryPolicy",
+    "SegmentInfo",
     "SignatureError",
     "Sms",
     "SmsGateError",
@@ -122,11 +135,16 @@ __all__ = [
     "ValidationError",
     "__version__",
     "arun_flow",
+    "estimate_cost",
     "get_provider",
     "hookimpl",
+    "load_config",
     "mask_mobile",
+    "observe",
     "parsing_reply",
     "provider_names",
     "run_flow",
+    "segments",
     "send_in_parts",
+    "unobserve",
 ]

@@ -4,6 +4,23 @@ The file names providers and the gateway's routing; secrets never live in it::
 
     [gateway]
     strategy = "failover"            # failover | round_robin | weighted
+    # weights = { primary = 3, backup = 1 }   # with strategy = "weighted"
+    # failover_on_uncertain = false
+
+    [gateway.retry]                  # smsgate.RetryPolicy
+    attempts = 3
+    base = 0.2
+    cap = 5.0
+    total = 30.0
+
+    [gateway.breaker]                # smsgate.BreakerPolicy; enabled = false switches it off
+    failures = 5
+    cool_down = 30.0
+
+    [gateway.rate_limit]             # smsgate.RateLimit for every provider ...
+    rate = 10.0
+    burst = 20
+    # [gateway.rate_limit.primary]   # ... or one table per provider name
 
     [providers.primary]
     type = "ipyy"                    # the registered provider name
@@ -22,6 +39,11 @@ repositories and backups.
 
 Where the file is found (:func:`find_config`): ``--config PATH``; else ``./smsgate.toml`` if it
 exists; else the path in ``$SMSGATE_CONFIG``.
+
+Applications build a gateway from the same file the CLI reads, routing included:
+``smsgate.Gateway.from_config(path)`` / ``smsgate.AsyncGateway.from_config(path)``, or
+``smsgate.load_config(path)`` for the :class:`Config` (``config.routing`` is a
+:class:`smsgate.routing.RoutingConfig`).
 """
 
 from __future__ import annotations
@@ -38,7 +60,7 @@ import attrs
 from smsgate._plugins import get_provider
 from smsgate._provider import Provider
 from smsgate.exceptions import ConfigurationError
-from smsgate.routing import Strategy
+from smsgate.routing import BreakerPolicy, RateLimit, RetryPolicy, RoutingConfig, Strategy
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -48,6 +70,7 @@ __all__ = [
     "build_provider",
     "build_providers",
     "find_config",
+    "gateway_from_config",
     "load_config",
     "parse_config",
     "password_env_var",
@@ -94,16 +117,31 @@ class ProviderConfig:
 class Config:
     """The whole configuration.
 
-    :ivar strategy: the gateway's routing strategy.
-    :ivar weights: per-provider weights for the ``weighted`` strategy.
+    :ivar strategy: the gateway's routing strategy (also ``routing.strategy``).
+    :ivar weights: per-provider weights for the ``weighted`` strategy (also ``routing.weights``).
     :ivar providers: the provider tables, in file order (the failover order).
     :ivar source: the file it was read from, if any.
+    :ivar routing: every routing setting of the ``[gateway]`` table: strategy, weights, retry,
+        breaker, rate limit, failover on uncertainty.
     """
 
     strategy: Strategy = Strategy.FAILOVER
     weights: Mapping[str, float] | None = None
     providers: tuple[ProviderConfig, ...] = ()
     source: Path | None = None
+    routing: RoutingConfig = attrs.field(factory=RoutingConfig)
+
+    def gateway_options(self) -> dict[str, Any]:
+        """The keyword arguments of :class:`smsgate.Gateway` this configuration sets."""
+        routing = self.routing
+        return {
+            "strategy": routing.strategy,
+            "weights": routing.weights,
+            "retry": routing.retry,
+            "breaker": routing.breaker,
+            "rate_limit": routing.rate_limit,
+            "failover_on_uncertain": routing.failover_on_uncertain,
+        }
 
     def provider(self, name: str | None = None) -> ProviderConfig:
         """The provider table called ``name``, or the first one."""
@@ -156,35 +194,96 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     unknown = set(data) - {"gateway", "providers"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}")
-    strategy, weights = _gateway_table(data.get("gateway", {}), where)
+    routing = _gateway_table(data.get("gateway", {}), where)
     tables = data.get("providers", {})
     if not isinstance(tables, Mapping):
         raise ConfigurationError(f"{where}: [providers] must hold [providers.<name>] tables")
+    weights = routing.weights
     return Config(
-        strategy=strategy,
-        weights=weights,
+        strategy=routing.strategy,
+        weights=dict(weights) if isinstance(weights, Mapping) else None,
         providers=tuple(_provider_table(name, table, where) for name, table in tables.items()),
         source=source,
+        routing=routing,
     )
 
 
-def _gateway_table(gateway: object, where: str) -> tuple[Strategy, dict[str, float] | None]:
-    """The strategy and weights of the ``[gateway]`` table."""
+_GATEWAY_KEYS = {"strategy", "weights", "retry", "breaker", "rate_limit", "failover_on_uncertain"}
+
+
+def _gateway_table(gateway: object, where: str) -> RoutingConfig:
+    """The routing settings of the ``[gateway]`` table."""
     if not isinstance(gateway, Mapping):
         raise ConfigurationError(f"{where}: [gateway] must be a table")
+    extra = set(gateway) - _GATEWAY_KEYS
+    if extra:
+        raise ConfigurationError(f"{where}: unknown [gateway] key(s) {', '.join(sorted(extra))}")
     strategy = gateway.get("strategy", Strategy.FAILOVER)
     if strategy not in list(Strategy):
         names = ", ".join(s.value for s in Strategy)
         raise ConfigurationError(f"{where}: [gateway] strategy must be one of {names}, not {strategy!r}")
     weights = gateway.get("weights")
     if weights is not None and not (
-        isinstance(weights, Mapping) and all(isinstance(v, int | float) for v in weights.values())
+        isinstance(weights, Mapping)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in weights.values())
     ):
         raise ConfigurationError(f"{where}: [gateway] weights must map provider names to numbers")
-    extra = set(gateway) - {"strategy", "weights"}
+    uncertain = gateway.get("failover_on_uncertain", False)
+    if not isinstance(uncertain, bool):
+        raise ConfigurationError(f"{where}: [gateway] failover_on_uncertain must be true or false")
+    options: dict[str, Any] = {
+        "strategy": Strategy(strategy),
+        "weights": dict(weights) if weights is not None else None,
+        "failover_on_uncertain": uncertain,
+    }
+    if "retry" in gateway:
+        options["retry"] = _policy(RetryPolicy, gateway["retry"], f"{where}: [gateway.retry]")
+    if "breaker" in gateway:
+        options["breaker"] = _breaker(gateway["breaker"], where)
+    if "rate_limit" in gateway:
+        options["rate_limit"] = _rate_limit(gateway["rate_limit"], where)
+    try:
+        return RoutingConfig(**options)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: [gateway] {exc}") from None
+
+
+def _policy(kind: Any, table: object, where: str) -> Any:
+    """``kind(**table)``, with every mistake a ConfigurationError saying where."""
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"{where} must be a table")
+    known = {field.name for field in attrs.fields(kind)}
+    extra = set(table) - known
     if extra:
-        raise ConfigurationError(f"{where}: unknown [gateway] key(s) {', '.join(sorted(extra))}")
-    return Strategy(strategy), dict(weights) if weights is not None else None
+        raise ConfigurationError(
+            f"{where}: unknown key(s) {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})"
+        )
+    for key, value in table.items():
+        if isinstance(value, bool) != (key == "enabled") or not isinstance(value, int | float):
+            raise ConfigurationError(f"{where}: {key} has the wrong type ({value!r})")
+    try:
+        return kind(**table)
+    except (ConfigurationError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _breaker(value: object, where: str) -> BreakerPolicy:
+    """``[gateway.breaker]``: a table, or ``breaker = "off"`` / ``false``."""
+    if value is False or value == "off":
+        return BreakerPolicy.off()
+    policy: BreakerPolicy = _policy(BreakerPolicy, value, f"{where}: [gateway.breaker]")
+    return policy
+
+
+def _rate_limit(value: object, where: str) -> RateLimit | dict[str, RateLimit]:
+    """``[gateway.rate_limit]``: one limit (``rate``, ``burst``) or one table per provider."""
+    label = f"{where}: [gateway.rate_limit]"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{label} must be a table")
+    if "rate" in value or not value:
+        limit: RateLimit = _policy(RateLimit, value, label)
+        return limit
+    return {name: _policy(RateLimit, table, f"{label}.{name}") for name, table in value.items()}
 
 
 def _provider_table(name: str, table: object, where: str) -> ProviderConfig:
@@ -237,3 +336,20 @@ def build_providers(config: Config, *, env: Mapping[str, str] | None = None) -> 
     if not config.providers:
         raise ConfigurationError(_no_providers(config.source))
     return [build_provider(item, env=env) for item in config.providers]
+
+
+def gateway_from_config(
+    cls: Any, path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any
+) -> Any:
+    """Build ``cls`` (a gateway class) from a config file: its providers and its routing.
+
+    ``path`` None looks for the file as the CLI does (:func:`find_config`); ``overrides`` are
+    keyword arguments of the gateway that win over the file (``client=``, ``clock=`` …).
+    """
+    found = find_config(path, env=env)
+    if found is None:
+        raise ConfigurationError(_no_providers(None))
+    config = load_config(found)
+    options = config.gateway_options()
+    options.update(overrides)
+    return cls(build_providers(config, env=env), **options)

@@ -18,6 +18,7 @@ import random as _random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -113,12 +114,37 @@ class _GatewayCore(Generic[ClientT]):
             rate_limit=rate_limit,
             failover_on_uncertain=failover_on_uncertain,
         )
+        if isinstance(providers, str):  # a name is not a sequence of providers
+            raise ConfigurationError(
+                f"providers must be Provider objects, not the string {providers!r}: build one with "
+                f"smsgate.get_provider({providers!r}), or a gateway from a config file with "
+                f"{type(self).__name__}.from_config(path)"
+            )
         listed = [providers] if isinstance(providers, Provider) else list(providers)
         self._router = Router(listed, config, clock=clock, random=random)
         self._sleep = sleep
         self._owns_client = client is None
         self._client: ClientT = client if client is not None else self._new_client()
         self._closed = False
+
+    @classmethod
+    def from_config(
+        cls, path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Self:
+        """A gateway built from the TOML file the ``smsgate`` CLI reads: its providers (passwords
+        from ``SMSGATE_<NAME>_PASSWORD``) and its ``[gateway]`` routing (strategy, weights,
+        retry, breaker, rate limit).
+
+        :param path: the file; None looks for it as the CLI does (``./smsgate.toml``, else
+            ``$SMSGATE_CONFIG``).
+        :param env: where passwords are read (default ``os.environ``).
+        :param overrides: constructor arguments that win over the file (``client=`` …).
+        :raises ConfigurationError: no file, an invalid file, or no provider in it.
+        """
+        from smsgate import _config  # noqa: PLC0415 - the TOML layer loads only when used
+
+        gateway: Self = _config.gateway_from_config(cls, path, env=env, **overrides)
+        return gateway
 
     def _new_client(self) -> ClientT:
         raise NotImplementedError

@@ -7,7 +7,18 @@ entry points of the group ``smsgate`` once, under a lock.
 ``SMSGATE_PLUGINS`` restricts loading: unset loads every installed plugin; a
 comma-separated list of entry-point names loads only those; an empty value loads none.
 The plugins of :data:`DEFAULT_PLUGINS` ship inside smsgate and are always registered, before
-any installed plugin: the built-in ``memory`` provider is there even with ``SMSGATE_PLUGINS=""``.
+any installed plugin: the built-in ``memory`` and ``console`` providers are there even with
+``SMSGATE_PLUGINS=""``.
+
+A broken plugin never takes the others down: one that fails to import, or whose
+``register_providers`` or ``register_commands`` raises, is skipped with one
+:class:`PluginLoadWarning` naming it and the error (also logged on ``smsgate.plugins``);
+every other plugin, and the core, keep working. Two plugins claiming one provider name, or
+an invalid name, remain a :class:`~smsgate.exceptions.ConfigurationError`: that is a
+conflict to resolve, not a broken plugin to skip.
+
+:func:`observe` registers an object of the application as an observer, with the same hook
+names as plugin observers, called through the same machinery (:func:`notify`).
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import importlib.metadata
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -30,10 +42,15 @@ from smsgate.exceptions import ConfigurationError, DuplicateProviderError, Unkno
 __all__ = [
     "DEFAULT_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "Observation",
+    "PluginLoadWarning",
     "get_plugin_manager",
     "get_provider",
+    "observe",
     "provider_names",
+    "register_commands",
     "reset_plugins",
+    "unobserve",
 ]
 
 ENTRY_POINT_GROUP = "smsgate"
@@ -44,7 +61,11 @@ log = logging.getLogger("smsgate.plugins")
 #: The plugins that ship inside smsgate (module names), registered under their own names
 #: before the entry points load, as simonw/llm registers its default plugins. Each is imported
 #: only when plugins load.
-DEFAULT_PLUGINS: tuple[str, ...] = ("smsgate.default_plugins.memory",)
+DEFAULT_PLUGINS: tuple[str, ...] = ("smsgate.default_plugins.memory", "smsgate.default_plugins.console")
+
+
+class PluginLoadWarning(UserWarning):
+    """An installed plugin failed to load and was skipped; the others work."""
 
 
 class _Registry:
@@ -52,9 +73,20 @@ class _Registry:
         self.lock = threading.RLock()
         self.manager: pluggy.PluginManager | None = None
         self.factories: dict[str, tuple[hookspecs.ProviderFactory, str]] = {}
+        # Observers registered in code (observe()), kept across reset_plugins().
+        self.observers: dict[str, object] = {}
 
 
 _state = _Registry()
+
+
+def _skip(manager: pluggy.PluginManager | None, name: str, what: str, exc: BaseException) -> None:
+    """Skip the broken plugin ``name``: unregister it and say so, once."""
+    if manager is not None and manager.get_plugin(name) is not None:
+        manager.unregister(name=name)
+    message = f"plugin {name!r} skipped: {what} raised {type(exc).__name__}: {exc}"
+    log.warning("%s", message)
+    warnings.warn(message, PluginLoadWarning, stacklevel=3)
 
 
 def _wanted() -> set[str] | None:
@@ -78,30 +110,77 @@ def _load() -> pluggy.PluginManager:
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:
-            raise ConfigurationError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
+        except Exception as exc:  # a broken plugin is skipped; the others load
+            _skip(None, ep.name, f"importing {ep.value}", exc)
+            continue
         manager.register(plugin, name=ep.name)
         log.debug("plugin %s loaded from %s", ep.name, ep.value)
+    _state.factories = _register_providers(manager)
+    for name, observer in _state.observers.items():
+        manager.register(observer, name=name)
+    return manager
 
+
+class _Conflict(Exception):
+    """A registration error of ours (duplicate or invalid name): never a plugin to skip."""
+
+    def __init__(self, error: ConfigurationError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _register_providers(manager: pluggy.PluginManager) -> dict[str, tuple[hookspecs.ProviderFactory, str]]:
+    """Every plugin's providers; a plugin whose hook raises is skipped with what it registered."""
     factories: dict[str, tuple[hookspecs.ProviderFactory, str]] = {}
     for impl in manager.hook.register_providers.get_hookimpls():
+        own: dict[str, tuple[hookspecs.ProviderFactory, str]] = {}
 
         def register(
-            name: str, factory: hookspecs.ProviderFactory, *, _plugin: str = impl.plugin_name
+            name: str,
+            factory: hookspecs.ProviderFactory,
+            *,
+            _plugin: str = impl.plugin_name,
+            _own: dict[str, tuple[hookspecs.ProviderFactory, str]] = own,
         ) -> None:
             if not isinstance(name, str) or not name:
-                raise ConfigurationError(f"plugin {_plugin!r} registered a provider with an invalid name")
-            if name in factories:
-                other = factories[name][1]
-                raise DuplicateProviderError(
-                    f"provider name {name!r} is registered by both plugin {other!r} and plugin "
-                    f"{_plugin!r}; uninstall one or restrict loading with {ENV_VAR}"
+                raise _Conflict(
+                    ConfigurationError(f"plugin {_plugin!r} registered a provider with an invalid name")
                 )
-            factories[name] = (factory, _plugin)
+            if name in factories or name in _own:
+                other = (factories.get(name) or _own[name])[1]
+                raise _Conflict(
+                    DuplicateProviderError(
+                        f"provider name {name!r} is registered by both plugin {other!r} and plugin "
+                        f"{_plugin!r}; uninstall one or restrict loading with {ENV_VAR}"
+                    )
+                )
+            _own[name] = (factory, _plugin)
 
-        impl.function(register=register)
-    _state.factories = factories
-    return manager
+        try:
+            impl.function(register=register)
+        except _Conflict as conflict:
+            raise conflict.error from None
+        except Exception as exc:  # a broken plugin is skipped; the others register
+            _skip(manager, impl.plugin_name, "register_providers", exc)
+            continue
+        factories.update(own)
+    return factories
+
+
+def register_commands(cli: Any) -> None:
+    """Let every plugin add its commands to the click group ``cli``, each isolated.
+
+    A plugin whose ``register_commands`` raises is skipped with a :class:`PluginLoadWarning`;
+    the commands of the others (and the built-in ones) stay.
+    """
+    manager = get_plugin_manager()
+    for impl in reversed(manager.hook.register_commands.get_hookimpls()):
+        before = dict(cli.commands)
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            cli.commands = before  # nothing half-added by the broken plugin
+            _skip(manager, impl.plugin_name, "register_commands", exc)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -181,3 +260,105 @@ def _isolated(impl: pluggy.HookImpl, hook: str) -> Callable[..., object]:
             return None
 
     return guarded
+
+
+#: The hooks an observer may implement (the observation hooks of :mod:`smsgate.hookspecs`).
+OBSERVATION_HOOKS = ("message_sent", "send_failed", "report_received", "inbound_received")
+
+
+class Observation:
+    """The handle :func:`observe` returns: ``close()`` (or leaving its ``with`` block) stops
+    the observer; closing twice is harmless."""
+
+    def __init__(self, name: str, observer: object) -> None:
+        self.name = name
+        self.observer = observer
+
+    def close(self) -> None:
+        """Stop observing."""
+        with _state.lock:
+            _state.observers.pop(self.name, None)
+            manager = _state.manager
+            if manager is not None and manager.get_plugin(self.name) is not None:
+                manager.unregister(name=self.name)
+
+    def __enter__(self) -> Observation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Observation {self.name}>"
+
+
+def _as_plugin(observer: object) -> object:
+    """A pluggy plugin calling ``observer``'s methods named after the observation hooks.
+
+    Methods marked with :data:`smsgate.hookimpl` keep their options (``tryfirst``,
+    ``wrapper`` …); unmarked ones become plain observers.
+    """
+    marker = f"{ENTRY_POINT_GROUP}_impl"
+    plugin = type("ObserverPlugin", (), {})()
+    plugin._observer = observer
+    found = False
+    for hook in OBSERVATION_HOOKS:
+        method = getattr(observer, hook, None)
+        if not callable(method):
+            continue
+        found = True
+        options = getattr(method, marker, None)
+
+        @functools.wraps(method)
+        def forward(*args: Any, _method: Callable[..., Any] = method, **kwargs: Any) -> Any:
+            return _method(*args, **kwargs)
+
+        hookspecs.hookimpl(**(options or {}))(forward)
+        setattr(plugin, hook, forward)
+    if not found:
+        raise TypeError(
+            f"{observer!r} has none of the observation hooks ({', '.join(OBSERVATION_HOOKS)}); "
+            "give it a method named after the hook to observe"
+        )
+    return plugin
+
+
+def observe(observer: object) -> Observation:
+    """Register ``observer`` so the gateway and receivers call its hook methods.
+
+    ``observer`` is any object (an instance, a module, a namespace) with one or more methods
+    named after the observation hooks, taking the same arguments as the plugin hooks
+    (:mod:`smsgate.hookspecs`)::
+
+        class Audit:
+            def message_sent(self, receipt, message): ...
+            def send_failed(self, provider, operation, error, message): ...
+
+        handle = smsgate.observe(Audit())
+        ...
+        handle.close()  # or smsgate.unobserve(handle), or use it in a with block
+
+    It goes through the same pluggy machinery as plugin observers: an observer that raises
+    is logged and ignored, and ``smsgate.hookimpl(tryfirst=True)`` and wrappers work.
+
+    :raises TypeError: ``observer`` has none of the observation hook methods.
+    """
+    plugin = _as_plugin(observer)
+    name = f"observer-{id(plugin):x}"
+    with _state.lock:
+        _state.observers[name] = plugin
+        if _state.manager is not None:
+            _state.manager.register(plugin, name=name)
+    return Observation(name, observer)
+
+
+def unobserve(observation: Observation | object) -> None:
+    """Stop an observer: the handle :func:`observe` returned, or the observed object itself."""
+    if isinstance(observation, Observation):
+        observation.close()
+        return
+    # The object itself: stop every registration of it.
+    with _state.lock:
+        names = [n for n, p in _state.observers.items() if getattr(p, "_observer", None) is observation]
+    for name in names:
+        Observation(name, observation).close()

@@ -246,11 +246,12 @@ class SmsGateGroup(click.Group):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        from smsgate._plugins import get_plugin_manager  # noqa: PLC0415 - plugins load lazily
+        from smsgate._plugins import register_commands  # noqa: PLC0415 - plugins load lazily
 
+        # A broken plugin is skipped with a PluginLoadWarning; the others' commands stay.
         try:
-            get_plugin_manager().hook.register_commands(cli=self)
-        except Exception as exc:  # a broken plugin must not take the core commands down
+            register_commands(self)
+        except SmsGateError as exc:  # a conflict (two plugins, one name): core commands stay
             _err().print(f"warning: plugin commands unavailable: {type(exc).__name__}: {escape(str(exc))}")
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -55,17 +55,6 @@ ALL_CAPABILITIES = Capabilities(
 #: error instance, an error class from :mod:`smsgate.exceptions`, or ``None`` (succeed).
 Scripted: TypeAlias = "errors.SmsGateError | type[errors.SmsGateError] | None"
 
-# Task ids are unique across every instance in the process, so reports of two in-memory
-# providers can never be confused.
-_task_numbers = itertools.count(1)
-_lock = threading.Lock()
-
-
-def _next_task_id(prefix: str) -> str:
-    with _lock:
-        return f"{prefix}-{next(_task_numbers)}"
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -180,6 +169,8 @@ class InMemoryProvider(Provider):
         self._inbound: list[InboundMessage] = []
         self._script: list[_Step] = []
         self._lock = threading.RLock()
+        # One counter per instance: a new provider (a new test) starts at ``<name>-1``.
+        self._task_numbers = itertools.count(1)
 
     # --- what tests set up -------------------------------------------------------------
 
@@ -490,7 +481,7 @@ class InMemoryProvider(Provider):
         self.balances[kind] -= cost
         receipt = Receipt(
             provider=self.name,
-            task_id=_next_task_id(self.name),
+            task_id=f"{self.name}-{next(self._task_numbers)}",
             accepted=len(recipients),
             recipients=recipients,
             balance=self.balances[kind],
