@@ -45,10 +45,10 @@ def _print_ready(console: Console, box: Sandbox) -> None:
     # A published test key of the sandbox, not a secret: printing it is the point.
     table.add_row("access_key_secret", creds["access_key_secret"])
     table.add_row("sign names", "腾飞, 阿里云")
-    table.add_row("templates", ", ".join(f"{n} = {c}" for n, c in creds["templates"].items()))
+    table.add_row("templates", ", ".join(f"{n} = {t['code']}" for n, t in creds["templates"].items()))
     table.add_row("admin", f"{box.base_url}admin/records")
     console.print(table)
-    templates = ", ".join(f'{n} = "{c}"' for n, c in creds["templates"].items())
+    templates = ", ".join(f'{n} = "{t["code"]}"' for n, t in creds["templates"].items())
     console.print(
         "Point smsgate at it (smsgate.toml):\n"
         f'  [providers.aliyun]\n  type = "aliyun"\n  access_key_id = "{creds["access_key_id"]}"\n'

@@ -22,8 +22,8 @@ Fixtures:
                           log forgotten and the demo account put back as it started.
 ``aliyun_credentials``    (session) keyword arguments for ``smsgate.get_provider("aliyun", …)``:
                           the demo key pair, sign name 腾飞 (the first in order), templates
-                          ``verify`` → ``SMS_100001`` and ``shipped`` → ``SMS_100002``, and
-                          ``base_url``.
+                          ``verify`` (``SMS_100001``, parameter ``code``) and ``shipped``
+                          (``SMS_100002``, parameter ``name``), and ``base_url``.
 """
 
 from __future__ import annotations

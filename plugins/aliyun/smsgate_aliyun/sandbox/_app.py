@@ -53,6 +53,7 @@ from ._state import (
     demo_account,
     is_loopback,
     parse_params,
+    template_variables,
 )
 from ._verify import verify_request
 
@@ -290,16 +291,20 @@ class Sandbox:
     def credentials(self, key_id: str = DEMO_KEY_ID) -> dict[str, Any]:
         """Keyword settings for ``smsgate.get_provider("aliyun", …)`` on account ``key_id``
         (default: the demo account): key pair, first sign name, ``base_url``, and ``templates``
-        naming each template of the account (the demo's: ``verify`` and ``shipped``)."""
+        naming each template of the account with its code and variables (the demo's:
+        ``verify`` → ``SMS_100001`` with ``code``, ``shipped`` → ``SMS_100002`` with ``name``)."""
         account = self.state.account(key_id)
         if account is None:
             raise KeyError(f"no sandbox account {key_id!r}")
-        names = {code: DEMO_TEMPLATE_NAMES.get(code, code) for code in account.templates}
+        templates = {
+            DEMO_TEMPLATE_NAMES.get(code, code): {"code": code, "params": template_variables(text)}
+            for code, text in account.templates.items()
+        }
         return {
             "access_key_id": account.key_id,
             "access_key_secret": account.secret,
             "sign_name": min(account.sign_names),
-            "templates": {name: code for code, name in names.items()},
+            "templates": templates,
             "base_url": self.base_url,
         }
 

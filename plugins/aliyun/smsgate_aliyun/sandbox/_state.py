@@ -35,6 +35,7 @@ __all__ = [
     "demo_account",
     "is_loopback",
     "parse_params",
+    "template_variables",
 ]
 
 CHINA = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
@@ -203,6 +204,11 @@ def _render(template: str, params: dict[str, str]) -> str:
     if any("://" in value for value in params.values()):
         raise VendorError("isv.PARAM_NOT_SUPPORT_URL", "不支持URL")
     return _VARIABLE.sub(lambda m: params[m.group(1)], template)
+
+
+def template_variables(template: str) -> list[str]:
+    """The ``${name}`` variables of a template text, in order, each once."""
+    return list(dict.fromkeys(_VARIABLE.findall(template)))
 
 
 def parse_params(text: str | None) -> dict[str, str]:
