@@ -56,7 +56,7 @@ from smsgate.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from smsgate.receiver import ServerThread
+    from smsgate.receiver import PushGuard, Receiver, ServerThread
 
 __all__ = ["EXIT_OTHER", "EXIT_REFUSED", "EXIT_UNCERTAIN", "EXIT_VALIDATION", "cli", "exit_code", "main"]
 
@@ -573,15 +573,61 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
     help="SQLite journal every push is stored in before it is acknowledged.",
 )
 @click.option("--provider", "provider_name", help="Configured provider whose pushes arrive (default: first).")
+@click.option(
+    "--allow",
+    multiple=True,
+    envvar="SMSGATE_RECEIVE_ALLOW",
+    help="Network pushes may come from (repeatable; default: any). Env: SMSGATE_RECEIVE_ALLOW.",
+)
+@click.option(
+    "--trusted-proxy",
+    multiple=True,
+    envvar="SMSGATE_RECEIVE_TRUSTED_PROXY",
+    help="Proxy whose X-Forwarded-For is believed (repeatable). Env: SMSGATE_RECEIVE_TRUSTED_PROXY.",
+)
+@click.option(
+    "--basic-user",
+    envvar="SMSGATE_RECEIVE_BASIC_USER",
+    help="Require HTTP Basic with this user; the password comes from SMSGATE_RECEIVE_BASIC_PASSWORD.",
+)
+@click.option(
+    "--max-connections",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Open connections at most.",
+)
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a client gets to send its request head, and then its body.",
+)
 @click.pass_context
 def receive_command(
-    ctx: click.Context, host: str, port: int, journal: Path, provider_name: str | None
+    ctx: click.Context,
+    *,
+    host: str,
+    port: int,
+    journal: Path,
+    provider_name: str | None,
+    allow: tuple[str, ...],
+    trusted_proxy: tuple[str, ...],
+    basic_user: str | None,
+    max_connections: int,
+    body_timeout: float,
 ) -> None:
-    """Run a receiver for pushed reports and inbound messages (POST /) until interrupted."""
+    """Run a receiver for pushed reports and inbound messages (POST /) until interrupted.
+
+    A secret token in the callback URL is required when SMSGATE_RECEIVE_TOKEN is set: give the
+    provider http://HOST:PORT/<token>. Stored events not yet handled are re-dispatched in the
+    background once the port listens.
+    """
     try:
         import uvicorn  # noqa: F401, PLC0415 - fail early, with a hint, without the receiver extra
 
-        from smsgate.receiver import Receiver, ServerThread  # noqa: PLC0415
+        from smsgate.receiver import Receiver, ServerLimits, ServerThread  # noqa: PLC0415
     except ImportError as exc:
         raise click.ClickException(
             f"smsgate receive needs the receiver extra ({exc.name} is missing): "
@@ -591,22 +637,68 @@ def receive_command(
     settings = _settings(ctx)
     provider = settings.provider(provider_name)
     console = _out()
-    with Receiver(provider, _print_event(console), journal=journal) as receiver:
-        redone = receiver.redispatch()
-        server = ServerThread(receiver.asgi_app(), host=host, port=port)
+    guard = _receive_guard(allow, trusted_proxy, basic_user)
+    limits = ServerLimits(
+        max_connections=max_connections, head_timeout=body_timeout, body_timeout=body_timeout
+    )
+    with Receiver(provider, _print_event(console), journal=journal, guard=guard) as receiver:
+        server = ServerThread(receiver.asgi_app(limits=limits), host=host, port=port, limits=limits)
         try:
             server.start()
         except RuntimeError as exc:
             raise click.ClickException(str(exc)) from exc
+        replay = threading.Thread(target=_replay, args=(receiver, console), name="smsgate-replay")
+        replay.daemon = True
         try:
             console.print(
-                f"receiving pushes for {provider.name} on {server.url} (journal {journal}; "
-                f"{redone} stored event(s) re-dispatched). Ctrl+C stops."
+                f"receiving pushes for {provider.name} on {server.url} (journal {journal}). Ctrl+C stops."
             )
+            replay.start()
             _serve_until_signalled(server)
         finally:
             server.stop()
+            receiver.close()  # a replay still running stops between events
+            if replay.is_alive():
+                replay.join(5)
         console.print("receiver stopped")
+
+
+def _receive_guard(
+    allow: tuple[str, ...], trusted_proxy: tuple[str, ...], basic_user: str | None
+) -> PushGuard:
+    """The receive command's PushGuard: its options, and its secrets from the environment."""
+    import os  # noqa: PLC0415
+
+    from smsgate.receiver import PushGuard  # noqa: PLC0415
+
+    def networks(values: tuple[str, ...]) -> list[str]:
+        return [net for value in values for net in value.replace(",", " ").split()]
+
+    basic = None
+    if basic_user:
+        password = os.environ.get("SMSGATE_RECEIVE_BASIC_PASSWORD")
+        if not password:
+            raise click.UsageError("--basic-user needs SMSGATE_RECEIVE_BASIC_PASSWORD in the environment")
+        basic = (basic_user, password)
+    try:
+        return PushGuard(
+            token=os.environ.get("SMSGATE_RECEIVE_TOKEN") or None,
+            allow=networks(allow),
+            trusted_proxies=networks(trusted_proxy),
+            basic=basic,
+        )
+    except ValueError as exc:
+        raise click.UsageError(f"not a network: {exc}") from exc
+
+
+def _replay(receiver: Receiver, console: Console) -> None:
+    """Re-dispatch the journal's pending events while the server already answers pushes."""
+    try:
+        redone = receiver.redispatch()
+    except Exception as exc:  # the journal closed under it at shutdown, or a disk error
+        console.print(f"replay of stored events stopped: {type(exc).__name__}", markup=False)
+        return
+    console.print(f"{redone} stored event(s) re-dispatched")
 
 
 def _serve_until_signalled(server: ServerThread) -> None:

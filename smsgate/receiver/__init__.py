@@ -26,7 +26,9 @@ from smsgate.receiver._journal import (
     SQLiteJournal,
     event_key,
 )
+from smsgate.receiver._limits import RateLimitFilter, ServerLimits
 from smsgate.receiver._receiver import DEFAULT_JOURNAL, Handler, Intake, PushResult, Receiver
+from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 from smsgate.receiver._server import ServerThread
 
 __all__ = [
@@ -38,9 +40,14 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "JournalError",
+    "PushGuard",
+    "PushRequest",
     "PushResult",
+    "RateLimitFilter",
     "Receiver",
+    "Refusal",
     "SQLiteJournal",
+    "ServerLimits",
     "ServerThread",
     "event_key",
 ]

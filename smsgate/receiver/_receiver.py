@@ -38,6 +38,8 @@ from smsgate import _plugins
 from smsgate._models import DeliveryReport, mask_mobile
 from smsgate._provider import CallbackReply, Provider
 from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal, event_key
+from smsgate.receiver._limits import RateLimiter, ServerLimits
+from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -123,6 +125,9 @@ class Receiver:
     :param ack_before_dispatch: True (default): acknowledge once stored, then dispatch; a
         handler failure leaves the event ``failed`` for :meth:`redispatch`. False: dispatch
         first and ask the provider to retry when the handler fails.
+    :param guard: a :class:`~smsgate.receiver.PushGuard`: who may post (token in the URL,
+        source networks, HTTP Basic). The adapters ask :meth:`admit` before the body is
+        parsed; a refused push gets a 4xx and is never journaled.
 
     Guarantees: an acknowledged event is in the journal; an event is dispatched once per
     successful storage (re-deliveries are recognised), so the handler sees each event at least
@@ -136,14 +141,19 @@ class Receiver:
         *,
         journal: Journal | str | Path | None = None,
         ack_before_dispatch: bool = True,
+        guard: PushGuard | None = None,
     ) -> None:
         self.provider = provider
         self.handler = handler
         self.ack_before_dispatch = ack_before_dispatch
+        self.guard = guard if guard is not None else PushGuard()
+        self._refusals = RateLimiter(10.0)
         # Keys of the events being dispatched right now: a concurrent re-delivery (the
         # provider timed out on a slow handler) or redispatch() must not run them twice.
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
+        # Set by close(): a dispatch loop (a replay in a background thread) stops between events.
+        self._closing = threading.Event()
         if journal is None or isinstance(journal, str | Path):
             self.journal: Journal = SQLiteJournal(DEFAULT_JOURNAL if journal is None else journal)
             self._owns_journal = True
@@ -155,7 +165,11 @@ class Receiver:
         return f"<Receiver provider={self.provider.name!r} journal={self.journal!r}>"
 
     def close(self) -> None:
-        """Close the journal if this receiver opened it."""
+        """Stop dispatch loops between events and close the journal if this receiver opened it.
+
+        Events a stopped loop did not reach stay pending, for the next :meth:`redispatch`.
+        """
+        self._closing.set()
         if self._owns_journal:
             self.journal.close()
 
@@ -164,6 +178,39 @@ class Receiver:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # --- step 0: who may post ---------------------------------------------------------------
+
+    def admit(self, request: PushRequest, body: bytes) -> Refusal | None:
+        """``None`` when the push may be handled, else its :class:`~smsgate.receiver.Refusal`.
+
+        Checks the :attr:`guard` (token, source network, credentials), then the provider's
+        :meth:`~smsgate.Provider.verify_push` (signed pushes). A refusal is logged without
+        the body, at most once per 10 seconds per reason (the next line counts the others).
+        """
+        refusal = self.guard.check(request)
+        if refusal is None:
+            url = self.guard.public_url or request.url
+            try:
+                verified = self.provider.verify_push(request.headers, body, url)
+            except Exception as exc:
+                refusal = Refusal(403, f"signature check failed ({type(exc).__name__})", "signature")
+            else:
+                refusal = None if verified else Refusal(403, "signature not verified", "signature")
+        if refusal is not None:
+            self._log_refusal(refusal)
+        return refusal
+
+    def _log_refusal(self, refusal: Refusal) -> None:
+        suppressed = self._refusals.allow(refusal.kind)
+        if suppressed is not None:
+            log.warning(
+                "push to %s refused with %d: %s (%d similar refusal(s) not logged)",
+                self.provider.name,
+                refusal.status_code,
+                refusal.reason,
+                suppressed,
+            )
 
     # --- steps 1-3: parse, store, decide the reply ------------------------------------------
 
@@ -254,16 +301,24 @@ class Receiver:
         with self._in_flight_lock:
             self._in_flight.discard(key)
 
-    def _due(self, events: Sequence[Event]) -> Generator[tuple[Event, Handler], None, None]:
+    def _due(
+        self, events: Sequence[Event], *, recheck: bool = False
+    ) -> Generator[tuple[Event, Handler], None, None]:
         """The events to hand to the handler, each with it; the part both dispatch twins share.
 
         Each event is claimed while the caller works on it (released when the caller asks for
         the next one or closes this generator) and the observation hooks see it first. Without
-        a handler, events are only observed.
+        a handler, events are only observed. ``recheck``: skip an event the journal says is
+        done by now (a replay running while pushes arrive).
         """
         for event in events:
+            if self._closing.is_set():
+                return
             key = self._claim(event)
             if key is None:
+                continue
+            if recheck and self._done_meanwhile(event):
+                self._release(key)
                 continue
             try:
                 _notify(event)
@@ -272,7 +327,13 @@ class Receiver:
             finally:
                 self._release(key)
 
-    def dispatch(self, events: Sequence[Event]) -> int:
+    def _done_meanwhile(self, event: Event) -> bool:
+        try:
+            return self.journal.state(event) is EventState.DONE
+        except Exception:
+            return False  # cannot tell: dispatch it (at least once)
+
+    def dispatch(self, events: Sequence[Event], *, recheck: bool = False) -> int:
         """Hand ``events`` to the hooks and the handler; return how many the handler completed.
 
         A coroutine-function handler is run to completion with :func:`anyio.run`. Handler
@@ -280,17 +341,17 @@ class Receiver:
         dispatching at this moment is skipped (and not counted as completed).
         """
         done = 0
-        with contextlib.closing(self._due(events)) as due:
+        with contextlib.closing(self._due(events, recheck=recheck)) as due:
             for event, handler in due:
                 error = _call(handler, event)
                 self._record(event, error)
                 done += error is None
         return done
 
-    async def adispatch(self, events: Sequence[Event]) -> int:
+    async def adispatch(self, events: Sequence[Event], *, recheck: bool = False) -> int:
         """Async :meth:`dispatch`: a sync handler and the journal run in worker threads."""
         done = 0
-        with contextlib.closing(self._due(events)) as due:
+        with contextlib.closing(self._due(events, recheck=recheck)) as due:
             for event, handler in due:
                 error = await _acall(handler, event)
                 await anyio.to_thread.run_sync(self._record, event, error)
@@ -358,30 +419,33 @@ class Receiver:
     def redispatch(self) -> int:
         """Dispatch again every stored event not yet done; return how many now are.
 
-        Call it at start-up (events stored just before a crash) and after fixing a handler.
-        Observation hooks fire again for these events.
+        Call it at start-up (events stored just before a crash) and after fixing a handler;
+        it may run while pushes are served (in a background thread, say): an event a push
+        dispatched meanwhile is not dispatched again. Observation hooks fire again for these
+        events.
         """
-        return self.dispatch(self.journal.pending())
+        return self.dispatch(self.journal.pending(), recheck=True)
 
     async def aredispatch(self) -> int:
         """Async :meth:`redispatch`."""
-        return await self.adispatch(await anyio.to_thread.run_sync(self.journal.pending))
+        return await self.adispatch(await anyio.to_thread.run_sync(self.journal.pending), recheck=True)
 
     # --- web apps ----------------------------------------------------------------------------
 
-    def asgi_app(self, *, max_body: int = 1 << 20) -> Starlette:
-        """An ASGI app (Starlette) answering POST ``/`` with this receiver: the same as
-        :func:`smsgate.receiver.asgi.asgi_app` ``(receiver)``.
+    def asgi_app(self, *, max_body: int | None = None, limits: ServerLimits | None = None) -> Starlette:
+        """An ASGI app (Starlette) answering POST ``/`` (and ``/<token>``) with this receiver:
+        the same as :func:`smsgate.receiver.asgi.asgi_app` ``(receiver)``.
 
         Mount it in Starlette or FastAPI (``Mount("/callbacks/acme", app=receiver.asgi_app())``)
         and give the provider the URL with the trailing slash. Bodies over ``max_body`` bytes
-        get 413. Needs the ``receiver`` extra (starlette).
+        (default ``limits.max_body``, 1 MiB) get 413, bodies slower than ``limits.body_timeout``
+        get 408. Needs the ``receiver`` extra (starlette).
         """
         from smsgate.receiver.asgi import asgi_app  # noqa: PLC0415 - starlette is optional
 
-        return asgi_app(self, max_body=max_body)
+        return asgi_app(self, max_body=max_body, limits=limits)
 
-    def wsgi_app(self, *, max_body: int = 1 << 20) -> WSGIApp:
+    def wsgi_app(self, *, max_body: int | None = None) -> WSGIApp:
         """A WSGI app answering POST ``/`` with this receiver (Flask, Django, any WSGI server):
         the same as :func:`smsgate.receiver.wsgi.wsgi_app` ``(receiver)``."""
         from smsgate.receiver.wsgi import wsgi_app  # noqa: PLC0415 - the adapter depends on us

@@ -6,12 +6,15 @@ Needs the ``receiver`` extra (uvicorn), imported only when a server starts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
+
+from smsgate.receiver._limits import RateLimiter, ServerLimits
 
 if TYPE_CHECKING:
     import uvicorn
@@ -24,6 +27,27 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_GRACEFUL_SHUTDOWN = 3.0
 
 
+#: One line per kind of event-loop error (``socket.accept() out of system resource`` …) per 10 s.
+_LOOP_ERRORS = RateLimiter(10.0)
+
+
+def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's default handler, rate-limited: a flood of ``accept()`` errors (the file limit
+    reached) writes one line per interval, not one per try."""
+    message = str(context.get("message", "event loop error"))
+    suppressed = _LOOP_ERRORS.allow(message)
+    if suppressed is None:
+        return
+    if suppressed:
+        context = {**context, "message": f"{message} [{suppressed} similar line(s) suppressed]"}
+    loop.default_exception_handler(context)
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    asyncio.get_running_loop().set_exception_handler(_loop_exception_handler)
+    await server.serve(sockets=[sock])
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -34,6 +58,21 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _limit_options(limits: ServerLimits | None) -> dict[str, Any]:
+    """uvicorn settings for ``limits`` (none: uvicorn's defaults)."""
+    if limits is None:
+        return {}
+    from smsgate.receiver._protocol import limited_protocol  # noqa: PLC0415 - imports uvicorn
+
+    return {
+        "http": limited_protocol(limits),
+        # A backstop only: the protocol keeps connections at max_connections by closing idle ones.
+        "limit_concurrency": limits.max_connections + 1,
+        "timeout_keep_alive": max(1, round(limits.keep_alive)),
+        "backlog": limits.backlog,
+    }
 
 
 class ServerThread:
@@ -54,6 +93,11 @@ class ServerThread:
     :param graceful_shutdown: seconds requests in flight get to finish when :meth:`stop`
         is called, before they are cancelled.
     :param name: the thread's name (default ``smsgate-server-<port>``).
+    :param limits: :class:`~smsgate.receiver.ServerLimits` for a server exposed to untrusted
+        clients (connections held, time to send a request head, keep-alive, backlog); ``None``
+        (default) keeps uvicorn's defaults, which let slow clients hold connections forever.
+        The body-side limits (``body_timeout``, ``max_body``) are the app's: pass the same
+        object to :meth:`Receiver.asgi_app <smsgate.receiver.Receiver.asgi_app>`.
 
     :meth:`start` returns once the socket listens and raises ``RuntimeError`` when the server
     cannot start (the port is taken, the app's startup fails …). :meth:`stop` shuts the server
@@ -71,8 +115,10 @@ class ServerThread:
         start_timeout: float = DEFAULT_TIMEOUT,
         graceful_shutdown: float = DEFAULT_GRACEFUL_SHUTDOWN,
         name: str | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.app = app
+        self.limits = limits
         self.host = host
         self.requested_port = port
         self.lifespan = lifespan
@@ -114,6 +160,7 @@ class ServerThread:
             lifespan=self.lifespan,
             ws="none",
             timeout_graceful_shutdown=round(self.graceful_shutdown),
+            **_limit_options(self.limits),
         )
         port = sock.getsockname()[1]
         self._error = None
@@ -130,7 +177,7 @@ class ServerThread:
 
     def _run(self, server: uvicorn.Server, sock: socket.socket) -> None:
         try:
-            server.run(sockets=[sock])
+            asyncio.run(_serve(server, sock))
         except SystemExit:
             # uvicorn ends a failed startup with sys.exit(); start() reports it.
             self._error = RuntimeError("the application's startup failed")

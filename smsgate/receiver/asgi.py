@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import anyio
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from smsgate.receiver._limits import ServerLimits
+from smsgate.receiver._security import PushRequest
 
 if TYPE_CHECKING:
     from smsgate.receiver._receiver import Receiver
@@ -22,31 +26,69 @@ if TYPE_CHECKING:
 __all__ = ["asgi_app"]
 
 
-async def _read(request: Request, max_body: int) -> bytes | None:
-    """The request body, or None when it is over ``max_body`` bytes (declared or streamed)."""
+class _TooLarge(Exception):
+    pass
+
+
+async def _read(request: Request, max_body: int) -> bytes:
+    """The request body; :class:`_TooLarge` when it is over ``max_body`` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body:
-        return None
+        raise _TooLarge
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_body:
-            return None
+            raise _TooLarge
     return bytes(body)
 
 
-def asgi_app(receiver: Receiver, *, max_body: int = 1 << 20) -> Starlette:
-    """One POST route at ``/``: the raw body goes to ``receiver``, the provider's reply comes back.
+async def _read_in_time(request: Request, max_body: int, seconds: float) -> bytes | Response:
+    """The body, or the response refusing it: 413 too large, 408 too slow, 400 cut off."""
+    try:
+        with anyio.fail_after(seconds):
+            return await _read(request, max_body)
+    except _TooLarge:
+        return Response(b"body too large", status_code=413)
+    except TimeoutError:
+        return Response(b"body too slow", status_code=408, headers={"Connection": "close"})
+    except ClientDisconnect:
+        return Response(b"body cut off", status_code=400)
+
+
+def _push_request(request: Request) -> PushRequest:
+    query_token = request.query_params.get("token")
+    return PushRequest(
+        peer=request.client.host if request.client is not None else None,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        token=request.path_params.get("token", query_token),
+        url=str(request.url),
+    )
+
+
+def asgi_app(
+    receiver: Receiver, *, max_body: int | None = None, limits: ServerLimits | None = None
+) -> Starlette:
+    """POST at ``/`` (and ``/<token>`` with a guard token): the raw body goes to ``receiver``,
+    the provider's reply comes back.
 
     The request's Content-Type is passed along but never required: some vendors send a wrong
-    one. Bodies over ``max_body`` bytes get 413. With ``receiver.ack_before_dispatch`` the
-    handler runs after the reply is sent (a Starlette background task).
+    one. Bodies over ``max_body`` bytes (default ``limits.max_body``) get 413; a body not
+    read within ``limits.body_timeout`` seconds gets 408. A push the receiver's
+    :meth:`~smsgate.receiver.Receiver.admit` refuses gets its 4xx and is never parsed. With
+    ``receiver.ack_before_dispatch`` the handler runs after the reply is sent (a Starlette
+    background task).
     """
+    limits = limits if limits is not None else ServerLimits()
+    cap = max_body if max_body is not None else limits.max_body
 
     async def push(request: Request) -> Response:
-        body = await _read(request, max_body)
-        if body is None:
-            return Response(b"body too large", status_code=413)
+        body = await _read_in_time(request, cap, limits.body_timeout)
+        if isinstance(body, Response):
+            return body
+        refusal = receiver.admit(_push_request(request), body)
+        if refusal is not None:
+            return Response(b"refused", status_code=refusal.status_code, headers=dict(refusal.headers))
         result = await receiver.ahandle_push(body, request.headers.get("content-type"))
         reply = result.reply
         task = BackgroundTask(result.after_reply) if result.after_reply is not None else None
@@ -54,4 +96,7 @@ def asgi_app(receiver: Receiver, *, max_body: int = 1 << 20) -> Starlette:
             reply.body, status_code=reply.status_code, media_type=reply.media_type, background=task
         )
 
-    return Starlette(routes=[Route("/", push, methods=["POST"])])
+    routes = [Route("/", push, methods=["POST"])]
+    if receiver.guard.token is not None:  # the token as the URL's last segment
+        routes.append(Route("/{token}", push, methods=["POST"]))
+    return Starlette(routes=routes)

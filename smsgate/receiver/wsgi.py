@@ -8,8 +8,13 @@ servers call once the reply has been written. Every decision is the receiver's.
 
 from __future__ import annotations
 
+import urllib.parse
+import wsgiref.util
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
+
+from smsgate.receiver._limits import ServerLimits
+from smsgate.receiver._security import PushRequest
 
 if TYPE_CHECKING:
     from smsgate.receiver._receiver import Receiver
@@ -20,7 +25,14 @@ StartResponse: TypeAlias = Callable[..., Any]
 #: A WSGI application callable.
 WSGIApp: TypeAlias = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_REASONS = {200: "OK", 400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class _ThenRun:
@@ -45,9 +57,12 @@ def _plain(
     return [body]
 
 
-def _refusal(environ: dict[str, Any], start_response: StartResponse, max_body: int) -> list[bytes] | None:
+def _refusal(
+    environ: dict[str, Any], start_response: StartResponse, max_body: int, *, token_path: bool
+) -> list[bytes] | None:
     """The HTTP-level refusal of a request that is not a push, or None for a push to handle."""
-    if environ.get("PATH_INFO", "") not in ("", "/"):
+    path = environ.get("PATH_INFO", "")
+    if path not in ("", "/") and (not token_path or path.count("/") > 1):
         return _plain(start_response, "404 Not Found", b"not found", [])
     if environ.get("REQUEST_METHOD") != "POST":
         return _plain(start_response, "405 Method Not Allowed", b"POST only", [("Allow", "POST")])
@@ -67,19 +82,40 @@ def _length(environ: dict[str, Any]) -> int:
         return -1
 
 
-def wsgi_app(receiver: Receiver, *, max_body: int = 1 << 20) -> WSGIApp:
-    """One POST route at ``/`` (relative to where it is mounted) served by ``receiver``.
+def _push_request(environ: dict[str, Any]) -> PushRequest:
+    headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    segment = environ.get("PATH_INFO", "").strip("/")
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    token = urllib.parse.unquote(segment) if segment else (query.get("token") or [None])[0]
+    return PushRequest(
+        peer=environ.get("REMOTE_ADDR"), headers=headers, token=token, url=wsgiref.util.request_uri(environ)
+    )
 
-    Bodies over ``max_body`` bytes get 413. With ``receiver.ack_before_dispatch`` the handler
-    runs in the response's ``close()``, which WSGI servers call after the reply is written.
+
+def wsgi_app(receiver: Receiver, *, max_body: int | None = None) -> WSGIApp:
+    """POST at ``/`` (and ``/<token>`` with a guard token; relative to where it is mounted),
+    served by ``receiver``.
+
+    Bodies over ``max_body`` bytes (default 1 MiB) get 413; a push the receiver's
+    :meth:`~smsgate.receiver.Receiver.admit` refuses gets its 4xx and is never parsed. With
+    ``receiver.ack_before_dispatch`` the handler runs in the response's ``close()``, which
+    WSGI servers call after the reply is written. Body-read timeouts are the WSGI server's
+    (see ``docs/receiver.md``).
     """
+    cap = max_body if max_body is not None else ServerLimits().max_body
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        refused = _refusal(environ, start_response, max_body)
+        refused = _refusal(environ, start_response, cap, token_path=receiver.guard.token is not None)
         if refused is not None:
             return refused
         length = _length(environ)
         body = environ["wsgi.input"].read(length) if length else b""
+        refusal = receiver.admit(_push_request(environ), body)
+        if refusal is not None:
+            status = f"{refusal.status_code} {_REASONS.get(refusal.status_code, 'Refused')}"
+            return _plain(start_response, status, b"refused", list(refusal.headers))
         result = receiver.handle_push(body, environ.get("CONTENT_TYPE"))
         reply = result.reply
         status = f"{reply.status_code} {_REASONS.get(reply.status_code, 'Status')}"

@@ -1,0 +1,96 @@
+"""Limits for a receiver exposed to the network, and a rate limit for the log lines a flood makes.
+
+:class:`ServerLimits` bounds what slow or idle clients can hold: connections, the time to send
+the request head, the time to send the body, the body's size, the idle keep-alive time and
+the listen backlog. :class:`RateLimitFilter` lets one line of a kind through per interval and
+counts the rest, so a flood of refused pushes or of ``accept()`` errors cannot fill a disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import attrs
+
+__all__ = ["RateLimitFilter", "RateLimiter", "ServerLimits"]
+
+
+@attrs.frozen(kw_only=True)
+class ServerLimits:
+    """What one client may hold of a receiver's server (see ``docs/receiver.md``).
+
+    :ivar max_connections: open connections at most. Over it, the oldest connection that is
+        idle or still sending its request head is closed to make room; when every
+        connection is busy with a request, the new one is closed at once. Keep it well under
+        the process's file limit (``ulimit -n``).
+    :ivar head_timeout: seconds a client gets to send its request line and headers (a
+        connection that trickles them is closed).
+    :ivar body_timeout: seconds a client gets to send its body once the head is in (the
+        adapter answers 408).
+    :ivar keep_alive: seconds an idle keep-alive connection stays open.
+    :ivar backlog: the listen backlog: connections the kernel queues before they are accepted.
+    :ivar max_body: the largest body accepted, in bytes (larger: 413).
+    """
+
+    max_connections: int = 100
+    head_timeout: float = 10.0
+    body_timeout: float = 10.0
+    keep_alive: float = 5.0
+    backlog: int = 128
+    max_body: int = 1 << 20
+
+
+class RateLimiter:
+    """Say yes to one event of a kind per ``interval`` seconds, and count the refused ones.
+
+    Thread-safe. :meth:`allow` returns ``None`` to suppress, else how many of that kind were
+    suppressed since the last one allowed.
+    """
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def allow(self, kind: str) -> int | None:
+        """``None`` when a ``kind`` event was allowed less than ``interval`` ago, else the count
+        of ``kind`` events suppressed since (and this one is allowed)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < self.interval:
+                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                return None
+            if len(self._last) > 1000:  # kinds are message templates; never grow without bound
+                self._last.clear()
+            self._last[kind] = now
+            return self._suppressed.pop(kind, 0)
+
+
+class RateLimitFilter(logging.Filter):
+    """A logging filter that lets one record per message template through per ``interval``
+    seconds; the next one let through says how many were suppressed meanwhile.
+
+    Records are told apart by logger name and unformatted message (``record.msg``), so lines
+    that differ only in their arguments (an address, a count) count as one kind. Attach it
+    to a handler or a logger::
+
+        logging.getLogger("asyncio").addFilter(RateLimitFilter(interval=10))
+    """
+
+    def __init__(self, interval: float = 10.0) -> None:
+        super().__init__()
+        self.limiter = RateLimiter(interval)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a record of a kind let through less than ``interval`` seconds ago."""
+        suppressed = self.limiter.allow(f"{record.name}\x1f{record.msg}")
+        if suppressed is None:
+            return False
+        if suppressed:
+            record.msg = f"{record.getMessage()} [{suppressed} similar line(s) suppressed]"
+            record.args = None
+        return True

@@ -1,0 +1,146 @@
+"""Who may post to a receiver: a secret token in the callback URL, an allow-list of source
+networks (with the proxies whose ``X-Forwarded-For`` is believed), HTTP Basic credentials.
+
+Vendors that do not sign their pushes (ipyy) leave the URL as the only thing a forger must
+find; :class:`PushGuard` adds what a receiver can check on its own. Vendors that sign pushes
+are checked by their provider's :meth:`~smsgate.Provider.verify_push`. See ``docs/receiver.md``,
+"securing the endpoint".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import TypeAlias
+
+import attrs
+
+__all__ = ["PushGuard", "PushRequest", "Refusal"]
+
+_Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _networks(values: Iterable[str | _Network]) -> tuple[_Network, ...]:
+    return tuple(ipaddress.ip_network(v, strict=False) for v in values)
+
+
+def _address(text: str | None) -> _Address | None:
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def _within(address: _Address, networks: tuple[_Network, ...]) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+@attrs.frozen(kw_only=True)
+class PushRequest:
+    """What an adapter passes the receiver about one request, besides the body.
+
+    :ivar peer: the address the connection came from (``None`` when the server does not say).
+    :ivar headers: the request headers, names in lower case.
+    :ivar token: the token the URL carries (the path's last segment after the mount point,
+        or the ``token`` query parameter), or ``None``.
+    :ivar url: the URL the request was made to, as the server saw it.
+    """
+
+    peer: str | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    token: str | None = attrs.field(default=None, repr=False)
+    url: str = ""
+
+
+@attrs.frozen
+class Refusal:
+    """Why a push was refused: the HTTP status, a reason for the log, its kind (``token``,
+    ``source``, ``credentials``, ``signature``: log lines are rate-limited per kind) and
+    extra headers for the reply."""
+
+    status_code: int
+    reason: str
+    kind: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PushGuard:
+    """The checks a receiver makes before it reads a push's events (all off by default).
+
+    :param token: a secret the callback URL must carry, as its last path segment
+        (``https://example.com/callbacks/ipyy/<token>``) or as ``?token=<token>``; compared in
+        constant time. Generate it with ``python -c "import secrets; print(secrets.token_urlsafe(32))"``.
+    :param allow: networks pushes may come from (``["203.0.113.0/24", "2001:db8::/32"]``);
+        empty: any.
+    :param trusted_proxies: the proxies whose ``X-Forwarded-For`` is believed, and no other:
+        a request from one of them is judged by the last address in ``X-Forwarded-For`` that
+        is not itself a trusted proxy; a request from anywhere else by its own address, its
+        ``X-Forwarded-For`` ignored.
+    :param basic: ``(user, password)`` for HTTP Basic authentication, if the vendor can be
+        given a URL that carries them (``https://user:password@example.com/…``).
+    :param public_url: the URL the provider was given, for :meth:`Provider.verify_push
+        <smsgate.Provider.verify_push>` when the server sees another one (behind a proxy).
+
+    Secrets never appear in the repr.
+    """
+
+    token: str | None = attrs.field(default=None, repr=False)
+    allow: tuple[_Network, ...] = attrs.field(default=(), converter=_networks)
+    trusted_proxies: tuple[_Network, ...] = attrs.field(default=(), converter=_networks)
+    basic: tuple[str, str] | None = attrs.field(default=None, repr=False)
+    public_url: str | None = None
+
+    def client(self, request: PushRequest) -> _Address | None:
+        """The address the push is judged by: the peer, or what a trusted proxy forwarded."""
+        peer = _address(request.peer)
+        if peer is None or not _within(peer, self.trusted_proxies):
+            return peer
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [h for h in (part.strip() for part in forwarded.split(",")) if h]
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address is None:
+                return None  # a garbled chain is not believed
+            if not _within(address, self.trusted_proxies):
+                return address
+        return peer
+
+    def check(self, request: PushRequest) -> Refusal | None:
+        """``None`` when ``request`` passes every configured check, else why it does not."""
+        if self.token is not None and not _same(request.token or "", self.token):
+            return Refusal(403, "wrong or missing token", "token")
+        if self.allow:
+            client = self.client(request)
+            if client is None or not _within(client, self.allow):
+                return Refusal(403, f"source {client or 'unknown'} not allowed", "source")
+        if self.basic is not None and not self._basic_ok(request.headers.get("authorization", "")):
+            challenge = (("WWW-Authenticate", 'Basic realm="smsgate"'),)
+            return Refusal(401, "wrong or missing credentials", "credentials", challenge)
+        return None
+
+    def _basic_ok(self, header: str) -> bool:
+        if self.basic is None:
+            return True
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+            user, sep, password = decoded.partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        # Both compared, always: the time taken says nothing about which one was wrong.
+        user_ok = _same(user, self.basic[0])
+        password_ok = _same(password, self.basic[1])
+        return bool(sep) and user_ok and password_ok
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
