@@ -1,0 +1,138 @@
+"""AliyunSettings: every wrong value is a ConfigurationError naming the setting, never the
+secret; the provider keeps the secret out of every repr; the entry point and lazy exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import smsgate
+from smsgate.exceptions import ConfigurationError
+from smsgate_aliyun import AliyunProvider, AliyunSettings
+from smsgate_aliyun._settings import Template
+
+SECRET = "Sup3r-Secret-Value"  # an AccessKey secret
+GOOD: dict[str, Any] = {
+    "access_key_id": "LTAI5tTestKeyId",
+    "access_key_secret": SECRET,
+    "sign_name": "腾飞",
+    "templates": {"verify": "SMS_123456789"},
+}
+
+
+def settings(**changes: Any) -> AliyunSettings:
+    return AliyunSettings.from_config({**GOOD, **changes})
+
+
+def test_defaults_are_the_public_endpoint_and_the_service_limits() -> None:
+    s = settings()
+    assert s.base_url == "https://dysmsapi.aliyuncs.com/"
+    assert (s.name, s.timeout, s.max_recipients, s.max_batch) == ("aliyun", 10.0, 1000, 100)
+    assert s.templates == {"verify": Template(code="SMS_123456789")}
+
+
+def test_a_template_table_gives_its_own_sign_name_and_parameters() -> None:
+    s = settings(templates={"verify": {"code": "SMS_1", "sign_name": "阿里云", "params": ["code"]}})
+    assert s.templates["verify"] == Template(code="SMS_1", sign_name="阿里云", params=("code",))
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"access_key_id": ""}, "access_key_id"),
+        ({"access_key_secret": ""}, "access_key_secret"),
+        ({"access_key_secret": SECRET + " x"}, "access_key_secret"),
+        ({"sign_name": ""}, "sign_name"),
+        ({"sign_name": "a\nb"}, "sign_name"),
+        ({"templates": ["SMS_1"]}, "templates"),
+        ({"templates": {"verify": "SMS 1"}}, "templates['verify']"),
+        ({"templates": {"verify": {"code": "SMS_1", "color": "red"}}}, "templates['verify']"),
+        ({"templates": {"verify": {"code": "SMS_1", "params": "code"}}}, "params"),
+        ({"base_url": "ftp://x/"}, "base_url"),
+        ({"base_url": "http://dysmsapi.aliyuncs.com/"}, "base_url uses plain http"),
+        ({"base_url": "https://user:pw@dysmsapi.aliyuncs.com/"}, "base_url"),
+        ({"timeout": 0}, "timeout"),
+        ({"max_recipients": 1001}, "max_recipients"),
+        ({"max_batch": 0}, "max_batch"),
+        ({"clock": "now"}, "clock"),
+        ({"nonce": 5}, "nonce"),
+        ({"region": "cn-hangzhou"}, "unknown aliyun setting(s): region"),
+    ],
+)
+def test_a_wrong_value_names_the_setting_and_never_the_secret(changes: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        settings(**changes)
+    assert named in str(info.value)
+    assert SECRET not in str(info.value)
+    assert info.value.provider == "aliyun"
+
+
+def test_plain_http_is_allowed_to_loopback_or_when_asked() -> None:
+    assert settings(base_url="http://127.0.0.1:8081").base_url == "http://127.0.0.1:8081/"
+    assert (
+        settings(base_url="http://sms.internal/", allow_insecure_http=True).base_url == "http://sms.internal/"
+    )
+
+
+def test_password_is_the_command_line_s_name_for_the_secret() -> None:
+    """The CLI passes SMSGATE_<NAME>_PASSWORD as ``password``; it becomes the secret."""
+    values = {k: v for k, v in GOOD.items() if k != "access_key_secret"}
+    assert AliyunSettings.from_config({**values, "password": SECRET}).access_key_secret == SECRET
+    with pytest.raises(ConfigurationError, match="not both"):
+        AliyunSettings.from_config({**GOOD, "password": SECRET})
+
+
+def test_the_secret_is_in_no_repr_and_no_attribute_name() -> None:
+    provider = AliyunProvider(**GOOD)
+    assert SECRET not in repr(settings()) + repr(provider) + str(provider)
+    assert SECRET not in repr(list(vars(provider)))
+    assert "LTAI5tTestKeyId" in repr(provider)
+
+
+def test_the_provider_takes_settings_or_keywords_not_both() -> None:
+    assert AliyunProvider(settings()).name == "aliyun"
+    with pytest.raises(ConfigurationError, match="not both"):
+        AliyunProvider(settings(), name="x")  # type: ignore[call-arg]
+
+
+def test_declared_capabilities_are_aliyun_s() -> None:
+    caps = AliyunProvider(**GOOD).capabilities
+    assert (caps.send, caps.batch, caps.callbacks, caps.templates, caps.references, caps.query_status) == (
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+    )
+    assert [caps.free_text, caps.balance, caps.mms, caps.scheduling, caps.report_pull] == [False] * 5
+    assert (caps.max_recipients, caps.max_batch) == (1000, 100)
+
+
+def test_the_entry_point_registers_aliyun() -> None:
+    assert "aliyun" in smsgate.provider_names()
+    provider = smsgate.get_provider("aliyun", **GOOD, name="aliyun-backup")
+    assert isinstance(provider, AliyunProvider)
+    assert provider.name == "aliyun-backup"
+
+
+def test_a_clock_without_a_time_zone_is_refused_when_used() -> None:
+    provider = AliyunProvider(**GOOD, clock=lambda: dt.datetime(2026, 1, 1))
+    sms = smsgate.Sms(to="13800138000", template="verify")
+    with pytest.raises(ConfigurationError, match="timezone-aware"):
+        next(provider.send(sms))
+
+
+def test_importing_the_package_loads_neither_the_provider_nor_the_settings() -> None:
+    code = (
+        "import sys, smsgate_aliyun, smsgate_aliyun.plugin; "
+        "print(any(m in sys.modules for m in ('smsgate_aliyun._provider', 'smsgate_aliyun._settings')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert importlib.import_module("smsgate_aliyun").AliyunSettings is AliyunSettings
