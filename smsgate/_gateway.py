@@ -12,6 +12,7 @@ commands: one with :func:`smsgate.run_flow` and ``time.sleep``, one with
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 import logging
 import random as _random
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 import attrs
 import httpx
@@ -64,6 +65,36 @@ log = logging.getLogger("smsgate.gateway")
 ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
 T = TypeVar("T")
 Sent = Sms | Mms | tuple[Sms, ...]
+
+
+def _stamped(result: T, message: Sent | None) -> T:
+    """A plan's result with what the gateway knows and a provider may have left out of its
+    receipts: the message's reference (for a batch, the reference all its messages share)
+    and the time it was accepted (the parts' too)."""
+    items = result if isinstance(result, list) else [result]
+    if not any(isinstance(item, Receipt) for item in items):
+        return result
+    reference: str | None = None
+    if isinstance(message, Sms):
+        reference = message.reference
+    elif isinstance(message, tuple):
+        shared = {m.reference for m in message}
+        reference = shared.pop() if len(shared) == 1 else None
+    now = dt.datetime.now(dt.UTC)
+    stamped = [_stamp(item, reference, now) if isinstance(item, Receipt) else item for item in items]
+    out: Any = stamped if isinstance(result, list) else stamped[0]
+    return cast("T", out)
+
+
+def _stamp(receipt: Receipt, reference: str | None, now: dt.datetime) -> Receipt:
+    if receipt.accepted_at is not None and (receipt.reference is not None or reference is None):
+        return receipt
+    return attrs.evolve(
+        receipt,
+        reference=receipt.reference if receipt.reference is not None else reference,
+        accepted_at=receipt.accepted_at or now,
+        parts=[p if p.accepted_at else attrs.evolve(p, accepted_at=now) for p in receipt.parts],
+    )
 
 
 def _numbers(message: Any) -> str:
@@ -216,6 +247,10 @@ class _GatewayCore(Generic[ClientT]):
         self._open()
         return self._router.pull_plan(Operation.FETCH_INBOUND, lambda p, _: p.fetch_inbound(), None)
 
+    def _status_plan(self, receipt: Receipt) -> Plan[list[DeliveryReport]]:
+        self._open()
+        return self._router.status_plan(_query_status, receipt)
+
     # --- the two observation steps --------------------------------------------------------
 
     def _after_attempt(self, attempt: Attempt, error: SmsGateError) -> Failure:
@@ -244,7 +279,7 @@ class _GatewayCore(Generic[ClientT]):
         try:
             return plan.send(outcome)
         except StopIteration as done:
-            result: T = done.value
+            result: T = _stamped(done.value, message)
             return _Done(self._after_result(result, message))
 
     @contextmanager
@@ -254,6 +289,7 @@ class _GatewayCore(Generic[ClientT]):
         try:
             yield
         except PartialSendError as exc:
+            exc.receipts = tuple(_stamped(list(exc.receipts), message))
             self._after_result(list(exc.receipts), message)
             raise
         finally:
@@ -303,6 +339,10 @@ def _send_batch(provider: Provider, batch: tuple[Sms, ...]) -> Flow[list[Receipt
 
 def _send_mms(provider: Provider, mms: Mms) -> Flow[Receipt]:
     return provider.send_mms(mms)
+
+
+def _query_status(provider: Provider, receipt: Receipt) -> Flow[list[DeliveryReport]]:
+    return provider.query_status(receipt)
 
 
 class Gateway(_GatewayCore[httpx.Client]):
@@ -369,6 +409,16 @@ class Gateway(_GatewayCore[httpx.Client]):
     def fetch_inbound(self) -> list[InboundMessage]:
         """Pull queued inbound messages from every provider that can (destructive pull)."""
         return self._run(self._inbound_plan())
+
+    def query_status(self, receipt: Receipt) -> list[DeliveryReport]:
+        """Look up the delivery reports of the message behind ``receipt`` at the provider that
+        accepted it (``receipt.provider``), with retries but no failover; a lookup drains
+        nothing. Each report also goes to the ``report_received`` hook.
+
+        :raises ConfigurationError: the receipt names a provider not in this gateway.
+        :raises UnsupportedOperationError: that provider cannot look messages up.
+        """
+        return self._run(self._status_plan(receipt))
 
     def change_password(self, new_password: str, *, provider: str | None = None) -> None:
         """Change the password of exactly one provider: ``provider``, or the only one able to.
@@ -453,6 +503,11 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     async def fetch_inbound(self) -> list[InboundMessage]:
         """Pull queued inbound messages from every provider that can (destructive pull)."""
         return await self._run(self._inbound_plan())
+
+    async def query_status(self, receipt: Receipt) -> list[DeliveryReport]:
+        """Look up the delivery reports of the message behind ``receipt`` at the provider that
+        accepted it, with retries but no failover (see :meth:`Gateway.query_status`)."""
+        return await self._run(self._status_plan(receipt))
 
     async def change_password(self, new_password: str, *, provider: str | None = None) -> None:
         """Change the password of exactly one provider: ``provider``, or the only one able to.

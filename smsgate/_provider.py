@@ -152,13 +152,14 @@ class Provider:
         capabilities: a template-only message needs ``templates``, a text-only message needs
         ``free_text``. A provider that renders templates overrides it to check its own
         template table and the parameters each template needs. A message with both a text
-        and a template is renderable when either form is.
+        and a template is renderable when either form is. The reason is short and does not
+        name the provider (``"no template named 'verify'"``): routing's error adds the name.
         """
         caps = self.capabilities
         if message.text is None and not caps.templates:
-            return f"{self.name!r} does not render templates and the message has no text"
+            return "renders no templates, and the message has no text"
         if message.template is None and not caps.free_text:
-            return f"{self.name!r} sends templates only and the message has no template"
+            return "sends templates only, and the message has no template"
         return None
 
     def send(self, sms: Sms) -> Flow[Receipt]:

@@ -30,12 +30,15 @@ def _locked(name: str, capabilities: Capabilities | None = None) -> Provider:
 
 
 class TestInMemoryConformance(ProviderConformance):
-    """Every capability declared, no text limit, no number rule of its own beyond the model:
-    every test runs, sync and async (none is skipped)."""
+    """Every capability declared (templates too), no text limit, no number rule of its own
+    beyond the model: every test runs, sync and async (none is skipped)."""
+
+    template_example = ("verify", {"code": "1439"})
 
     @pytest.fixture
     def make_provider(self) -> Callable[[], Provider]:
-        return lambda: InMemoryProvider("memory", password=PASSWORD)
+        templates = {"verify": "code {code}【smsgate】"}
+        return lambda: InMemoryProvider("memory", password=PASSWORD, templates=templates)
 
     @pytest.fixture
     def performs_io(self) -> bool:

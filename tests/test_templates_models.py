@@ -169,7 +169,7 @@ def test_base_cannot_render_answers_from_the_capabilities() -> None:
     both = Sms(to=TO, text="hi", template="verify")
     assert _Plain().cannot_render(text_only) is None
     assert _Plain().cannot_render(both) is None
-    assert "does not render templates" in (_Plain().cannot_render(template_only) or "")
+    assert "renders no templates" in (_Plain().cannot_render(template_only) or "")
     assert _TemplatesOnly().cannot_render(template_only) is None
     assert _TemplatesOnly().cannot_render(both) is None
     assert "templates only" in (_TemplatesOnly().cannot_render(text_only) or "")

@@ -12,8 +12,9 @@ import collections
 import datetime as dt
 import itertools
 import json
+import string
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -49,6 +50,9 @@ ALL_CAPABILITIES = Capabilities(
     callbacks=True,
     scheduling=True,
     change_password=True,
+    templates=True,
+    references=True,
+    query_status=True,
 )
 
 #: What :meth:`InMemoryProvider.fail_next` and :meth:`InMemoryProvider.script` accept: an
@@ -67,11 +71,15 @@ class OutboxEntry:
     :ivar message: the :class:`~smsgate.Sms`, the :class:`~smsgate.Mms`, or for a batch the
         tuple of messages of that request.
     :ivar receipt: the receipt returned for it.
+    :ivar texts: the text each message of the request was sent with, as the provider
+        rendered it (a template filled in, or the message's own text): one for a send, one
+        per message for a batch, none for an MMS.
     """
 
     operation: Operation
     message: Sms | Mms | tuple[Sms, ...]
     receipt: Receipt
+    texts: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -108,6 +116,33 @@ def _instantiate(
     return error(text, **where)
 
 
+def _template_fields(name: object, text: object) -> frozenset[str]:
+    """The parameters a ``str.format``-style template needs.
+
+    A template may only use named fields (``{code}``, with an optional format spec): a
+    positional (``{}``, ``{0}``), attribute (``{a.b}``), index (``{a[0]}``) or nested field
+    is a :class:`~smsgate.exceptions.ConfigurationError`, as is a name no message can carry.
+    """
+    if not (isinstance(name, str) and name.isidentifier() and name.isascii()):
+        raise errors.ConfigurationError(f"template name {name!r} is not a name a message can carry")
+    if not isinstance(text, str) or not text.strip():
+        raise errors.ConfigurationError(f"template {name!r} must be a non-empty string")
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise errors.ConfigurationError(f"template {name!r} is not a format string: {exc}") from exc
+    fields: set[str] = set()
+    for _literal, field, spec, _conversion in parsed:
+        if field is None:
+            continue
+        if not (field.isidentifier() and field.isascii()) or "{" in (spec or ""):
+            raise errors.ConfigurationError(
+                f"template {name!r} has the field {{{field}}}: only named fields such as {{code}} are allowed"
+            )
+        fields.add(field)
+    return frozenset(fields)
+
+
 class InMemoryProvider(Provider):
     """A provider that keeps everything in memory: for testing applications and gateways.
 
@@ -123,7 +158,8 @@ class InMemoryProvider(Provider):
     ('backup', 1)
 
     :param name: the name used in receipts and errors.
-    :param capabilities: what it declares; default :data:`ALL_CAPABILITIES`. With
+    :param capabilities: what it declares; default :data:`ALL_CAPABILITIES` (``templates``
+        only when ``templates`` are given). With
         ``max_recipients`` a send is split into several requests (one combined receipt), with
         ``max_batch`` a batch into several requests (one receipt each), and
         ``max_text_length`` refuses longer texts with a ValidationError before "sending".
@@ -133,6 +169,10 @@ class InMemoryProvider(Provider):
     :param auto_report: when set, every accepted recipient gets a queued delivery report with
         this status, drained by ``fetch_reports``.
     :param password: initial password (only :meth:`check_password` reveals anything about it).
+    :param templates: logical templates it renders, name → ``str.format``-style text with
+        named fields (``{"verify": "code {code}【shop】"}``); checked here
+        (:class:`~smsgate.exceptions.ConfigurationError` for positional, attribute or index
+        fields). A message naming a template is sent with the template filled in.
     :param timeout: per-request timeout reported to the gateway (no effect here).
 
     Other keyword arguments are accepted and ignored, so configuration written for a real
@@ -150,12 +190,18 @@ class InMemoryProvider(Provider):
         auto_report: DeliveryStatus | None = None,
         password: str | None = None,
         timeout: float | None = None,
+        templates: Mapping[str, str] | None = None,
         **_ignored: Any,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise errors.ValidationError("provider name must be a non-empty string", field="name")
         self.name = name
-        self.capabilities = capabilities if capabilities is not None else ALL_CAPABILITIES
+        #: The templates it renders: name → text.
+        self.templates: dict[str, str] = dict(templates or {})
+        self._fields = {key: _template_fields(key, text) for key, text in self.templates.items()}
+        if capabilities is None:
+            capabilities = attrs.evolve(ALL_CAPABILITIES, templates=bool(self.templates))
+        self.capabilities = capabilities
         self.timeout = timeout
         self.auto_report = DeliveryStatus(auto_report) if auto_report is not None else None
         #: Every accepted request, oldest first.
@@ -166,6 +212,8 @@ class InMemoryProvider(Provider):
         self.balances: dict[str, Decimal] = {"sms": Decimal(balance), "mms": Decimal(balance)}
         self._password = password
         self._reports: list[DeliveryReport] = []
+        # The latest report of each (task id, mobile), for query_status (never drained).
+        self._statuses: dict[tuple[str | None, str], DeliveryReport] = {}
         self._inbound: list[InboundMessage] = []
         self._script: list[_Step] = []
         self._lock = threading.RLock()
@@ -230,7 +278,7 @@ class InMemoryProvider(Provider):
                 vendor_code=vendor_code,
             )
         with self._lock:
-            self._reports.append(report)
+            self._queue(report)
         return report
 
     def queue_inbound(
@@ -276,6 +324,34 @@ class InMemoryProvider(Provider):
             return [entry.message for entry in self.outbox]
 
     # --- operations ----------------------------------------------------------------------
+
+    def cannot_render(self, message: Sms) -> str | None:
+        """Why it cannot render ``message``: the base rules, then its own template table (an
+        unknown template, a missing parameter) when the message has no text to fall back on."""
+        reason = super().cannot_render(message)
+        if reason is not None or message.template is None or not self.capabilities.templates:
+            return reason
+        problem = self._template_problem(message)
+        if problem is not None and message.text is not None and self.capabilities.free_text:
+            return None  # sent with its text
+        return problem
+
+    def render(self, message: Sms) -> str:
+        """The text ``message`` is sent with: its template filled in when this provider can
+        render it, else its own text. :class:`~smsgate.exceptions.ValidationError` when
+        neither (see :meth:`cannot_render`)."""
+        reason = self.cannot_render(message)
+        if reason is not None:
+            raise errors.ValidationError(f"{self.name!r} cannot send this message: {reason}", provider=self.name)
+        if (
+            message.template is not None
+            and self.capabilities.templates
+            and self._template_problem(message) is None
+        ):
+            return self.templates[message.template].format_map(message.params)
+        if message.text is None:  # pragma: no cover - cannot_render said it could
+            raise errors.ValidationError("nothing to send", field="text", provider=self.name)
+        return message.text
 
     def send(self, sms: Sms) -> Flow[Receipt]:
         """Accept ``sms`` (split by ``max_recipients``) and return its receipt."""
@@ -356,6 +432,26 @@ class InMemoryProvider(Provider):
 
         return self._flow(Operation.CHANGE_PASSWORD, run)
 
+    def query_status(self, receipt: Receipt) -> Flow[list[DeliveryReport]]:
+        """The reports of the message behind ``receipt``, looked up (never drained): for each
+        recipient of each of its requests, the latest report queued for it (by
+        ``auto_report``, :meth:`queue_report` or a fetch), else a ``PENDING`` one. A receipt
+        it never issued gives an empty list. Reports carry the message's reference."""
+        self._check_supported(Operation.QUERY_STATUS)
+        if not isinstance(receipt, Receipt):
+            raise errors.ValidationError("query_status() takes a Receipt", provider=self.name)
+
+        def run() -> list[DeliveryReport]:
+            self._consume_script(Operation.QUERY_STATUS)
+            wanted = set(receipt.task_ids)
+            with self._lock:
+                entries = [e for e in self.outbox if e.receipt.task_id in wanted]
+                return [
+                    self._status_of(e.receipt, mobile) for e in entries for mobile in e.receipt.recipients
+                ]
+
+        return self._flow(Operation.QUERY_STATUS, run)
+
     # --- pushes --------------------------------------------------------------------------
 
     def parse_callback(
@@ -364,7 +460,8 @@ class InMemoryProvider(Provider):
         """Parse the in-memory push format, a UTF-8 JSON object::
 
             {"reports": [{"mobile": "13800138000", "task_id": "memory-1", "status": "delivered",
-                          "received_at": "2024-05-01T10:00:00+08:00", "vendor_code": "DELIVRD"}],
+                          "received_at": "2024-05-01T10:00:00+08:00", "vendor_code": "DELIVRD",
+                          "reference": "order-42"}],
              "inbound": [{"mobile": "13800138000", "text": "hello", "ext": "01",
                           "received_at": "2024-05-01T10:00:00+08:00"}]}
 
@@ -392,6 +489,7 @@ class InMemoryProvider(Provider):
                         status=DeliveryStatus(entry.get("status", "delivered")),
                         received_at=_timestamp(entry.get("received_at")),
                         vendor_code=_optional(entry.get("vendor_code")),
+                        reference=_optional(entry.get("reference")),
                         raw=entry,
                     )
                 )
@@ -448,6 +546,35 @@ class InMemoryProvider(Provider):
         if step.error is not None:
             raise _instantiate(step.error, self.name, operation)
 
+    def _template_problem(self, message: Sms) -> str | None:
+        """Why its template table cannot fill ``message``'s template, or None."""
+        fields = self._fields.get(message.template or "")
+        if fields is None:
+            return f"no template named {message.template!r}"
+        missing = sorted(fields - set(message.params))
+        if missing:
+            return f"template {message.template!r} needs parameter {missing[0]!r}"
+        return None
+
+    def _queue(self, report: DeliveryReport) -> None:
+        """Queue a report for fetch_reports and keep it for query_status (lock held)."""
+        self._reports.append(report)
+        self._statuses[report.task_id, report.mobile] = report
+
+    def _status_of(self, receipt: Receipt, mobile: str) -> DeliveryReport:
+        known = self._statuses.get((receipt.task_id, mobile))
+        if known is not None:
+            if known.reference is None and receipt.reference is not None:
+                known = attrs.evolve(known, reference=receipt.reference)
+            return known
+        return DeliveryReport(
+            provider=self.name,
+            mobile=mobile,
+            task_id=receipt.task_id,
+            status=DeliveryStatus.PENDING,
+            reference=receipt.reference,
+        )
+
     def _check_text(self, text: str) -> None:
         limit = self.capabilities.max_text_length
         if limit is not None and len(text) > limit:
@@ -485,17 +612,19 @@ class InMemoryProvider(Provider):
             accepted=len(recipients),
             recipients=recipients,
             balance=self.balances[kind],
+            reference=_reference_of(message) if self.capabilities.references else None,
         )
         self.outbox.append(OutboxEntry(operation=operation, message=message, receipt=receipt))
         if self.auto_report is not None:
             for mobile in recipients:
-                self._reports.append(
+                self._queue(
                     DeliveryReport(
                         provider=self.name,
                         mobile=mobile,
                         task_id=receipt.task_id,
                         status=self.auto_report,
                         received_at=_now(),
+                        reference=receipt.reference,
                     )
                 )
         return receipt
@@ -509,23 +638,28 @@ class InMemoryProvider(Provider):
         kind: str,
         message: Sms | Mms | tuple[Sms, ...],
         recipients: tuple[str, ...],
+        texts: tuple[str, ...] = (),
     ) -> Flow[Receipt]:
         """One request: its scripted outcome, then the charge and the outbox entry."""
         yield from ()
         self._consume_script(operation)
         with self._lock:
-            return self._accept(operation, kind, message, recipients)
+            receipt = self._accept(operation, kind, message, recipients)
+            if texts:  # the entry _accept just recorded gets the rendered texts
+                self.outbox[-1] = attrs.evolve(self.outbox[-1], texts=texts)
+            return receipt
 
     def _send(self, sms: Sms) -> Flow[Receipt]:
         self._count(Operation.SEND)
-        self._check_text(sms.text)
+        text = self.render(sms)
+        self._check_text(text)
         self._check_schedule(sms.send_at)
         size = self.capabilities.max_recipients or len(sms.to)
         chunks = [sms.to[start : start + size] for start in range(0, len(sms.to), size)]
 
         def send_chunk(chunk: tuple[str, ...]) -> Flow[Receipt]:
             part = sms if len(chunk) == len(sms.to) else attrs.evolve(sms, to=chunk)
-            return self._request(Operation.SEND, "sms", part, chunk)
+            return self._request(Operation.SEND, "sms", part, chunk, (text,))
 
         receipts = yield from send_in_parts(
             chunks,
@@ -538,15 +672,17 @@ class InMemoryProvider(Provider):
         self._count(Operation.SEND_BATCH)
         if not batch:
             raise errors.ValidationError("a batch needs at least one message", provider=self.name)
+        texts = {}
         for sms in batch:
-            self._check_text(sms.text)
+            texts[sms] = self.render(sms)
+            self._check_text(texts[sms])
             self._check_schedule(sms.send_at)
         size = self.capabilities.max_batch or len(batch)
         chunks = [batch[start : start + size] for start in range(0, len(batch), size)]
 
         def send_chunk(chunk: tuple[Sms, ...]) -> Flow[Receipt]:
             numbers = tuple(n for sms in chunk for n in sms.to)
-            return self._request(Operation.SEND_BATCH, "sms", chunk, numbers)
+            return self._request(Operation.SEND_BATCH, "sms", chunk, numbers, tuple(texts[m] for m in chunk))
 
         return (
             yield from send_in_parts(
@@ -561,6 +697,16 @@ class InMemoryProvider(Provider):
 
     def __repr__(self) -> str:
         return f"<InMemoryProvider {self.name!r} outbox={len(self.outbox)}>"
+
+
+def _reference_of(message: Sms | Mms | tuple[Sms, ...]) -> str | None:
+    """The reference of a request: the message's, or the one its batch messages share."""
+    if isinstance(message, Sms):
+        return message.reference
+    if isinstance(message, tuple):
+        references = {m.reference for m in message}
+        return references.pop() if len(references) == 1 else None
+    return None
 
 
 def _entries(document: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:

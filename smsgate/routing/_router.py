@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from smsgate._models import DeliveryReport, Receipt, Sms
 from smsgate._provider import Flow, Operation, Provider
 from smsgate.exceptions import (
     AllProvidersFailedError,
@@ -110,6 +111,31 @@ class Router:
             )
         return list(found)  # a copy: the cached list is never handed out
 
+    def renderable(self, operation: Operation, candidates: list[Provider], payload: object) -> list[Provider]:
+        """The ``candidates`` able to render what is sent: for a send its message, for a batch
+        every one of its messages (a provider unable to render one is skipped for the whole
+        batch). Decided before any I/O, like a missing capability; when no candidate can,
+        :class:`UnsupportedOperationError` gives each one's reason."""
+        messages = (
+            [payload] if isinstance(payload, Sms) else list(payload) if isinstance(payload, tuple) else []
+        )
+        able: list[Provider] = []
+        reasons: list[str] = []
+        for provider in candidates:
+            reason = _reason(provider, messages)
+            if reason is None:
+                able.append(provider)
+            else:
+                reasons.append(f"{provider.name}: {reason}")
+        if reasons:
+            log.debug("%s: skipped before any request (%s)", operation.value, "; ".join(reasons))
+        if not able:
+            raise UnsupportedOperationError(
+                f"no configured provider can render this message ({'; '.join(reasons)})",
+                operation=operation.value,
+            )
+        return able
+
     def order(self, candidates: list[Provider]) -> list[Provider]:
         """The order to try ``candidates`` in for one call, per the strategy."""
         if len(candidates) < 2 or self.strategy is Strategy.FAILOVER:
@@ -159,10 +185,18 @@ class Router:
 
         :param call: builds a provider's flow for the current payload.
         :param payload: the message(s) sent; a resumed send narrows it to what is pending.
-        :param only: route to this provider alone (no failover): change_password, and the
-            per-provider pulls of fetch_reports / fetch_inbound.
+        :param only: route to this provider alone (no failover): change_password,
+            query_status, and the per-provider pulls of fetch_reports / fetch_inbound.
+
+        A send or a batch goes only to providers able to render it (:meth:`renderable`).
         """
-        providers = [only] if only is not None else self.order(self.eligible(operation, kind=kind))
+        if only is not None:
+            providers = [only]
+        else:
+            providers = self.eligible(operation, kind=kind)
+            if operation in (Operation.SEND, Operation.SEND_BATCH):
+                providers = self.renderable(operation, providers, payload)
+            providers = self.order(providers)
         run: Run[T] = Run(
             operation,
             payload,
@@ -231,14 +265,39 @@ class Router:
                     f"several providers can change a password ({names}); name one with provider="
                 )
             return self.plan(op, call, only=capable[0])
-        target = next((p for p in self.providers if p.name == provider), None)
+        return self.plan(op, call, only=self._target(provider, op, "change its password"))
+
+    def status_plan(self, call: Call[list[DeliveryReport]], receipt: Receipt) -> Plan[list[DeliveryReport]]:
+        """Look up the reports of ``receipt`` at the provider it names, with retries but no
+        failover (no other provider knows the message). A receipt whose parts were accepted
+        by several providers (a send resumed elsewhere) is looked up part by part, each at
+        its own provider. Every provider is checked before the first request: one not in this
+        gateway is a :class:`ConfigurationError`, one without ``query_status`` an
+        :class:`UnsupportedOperationError`."""
+        if not isinstance(receipt, Receipt):
+            raise ValidationError(f"query_status() takes a Receipt, not {type(receipt).__name__}")
+        op = Operation.QUERY_STATUS
+        targets = [
+            (self._target(name, op, "look messages up (query_status)"), part)
+            for name, part in _by_provider(receipt)
+        ]
+        reports: list[DeliveryReport] = []
+        for target, part in targets:
+            reports.extend((yield from self.plan(op, call, part, only=target)))
+        return reports
+
+    def _target(self, name: str, operation: Operation, what: str) -> Provider:
+        """The provider of this gateway called ``name``, which must support ``operation``."""
+        target = next((p for p in self.providers if p.name == name), None)
         if target is None:
-            raise ConfigurationError(f"no provider named {provider!r} in this gateway")
-        if not target.capabilities.supports(op):
-            raise UnsupportedOperationError(
-                f"provider {provider!r} cannot change its password", provider=provider, operation=op.value
+            raise ConfigurationError(
+                f"no provider named {name!r} in this gateway", provider=name, operation=operation.value
             )
-        return self.plan(op, call, only=target)
+        if not target.capabilities.supports(operation):
+            raise UnsupportedOperationError(
+                f"provider {name!r} cannot {what}", provider=name, operation=operation.value
+            )
+        return target
 
     def pull_plan(
         self, operation: Operation, call: Callable[[Provider, int | None], Flow[list[T]]], limit: int | None
@@ -289,6 +348,23 @@ def _checked(providers: Sequence[Provider]) -> tuple[Provider, ...]:
             raise ConfigurationError(f"two providers are named {provider.name!r}; give each a distinct name")
         names.add(provider.name)
     return tuple(providers)
+
+
+def _reason(provider: Provider, messages: list[Sms]) -> str | None:
+    """Why ``provider`` cannot render one of ``messages`` (the first it cannot), or None."""
+    for index, message in enumerate(messages):
+        reason = provider.cannot_render(message)
+        if reason is not None:
+            return reason if len(messages) == 1 else f"message {index + 1} of the batch: {reason}"
+    return None
+
+
+def _by_provider(receipt: Receipt) -> list[tuple[str, Receipt]]:
+    """``receipt`` split by the provider that accepted each part (one entry, usually)."""
+    names = list(dict.fromkeys(part.provider for part in receipt.parts))
+    if len(names) < 2:
+        return [(names[0] if names else receipt.provider, receipt)]
+    return [(name, Receipt.combine(p for p in receipt.parts if p.provider == name)) for name in names]
 
 
 def _known(table: Mapping[str, object], names: list[str], what: str) -> None:

@@ -33,9 +33,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
@@ -128,6 +128,14 @@ def _now() -> dt.datetime:
 
 def _operation_calls(sms: Sms, mms: Mms) -> dict[Operation, Start]:
     """One call per operation, with arguments valid for any provider."""
+
+    def query(p: Provider) -> Flow[list[DeliveryReport]]:
+        # a receipt as the provider would have issued it, for a message it never saw
+        receipt = Receipt(
+            provider=p.name, task_id="1000001", accepted=1, recipients=sms.to[:1], accepted_at=_now()
+        )
+        return p.query_status(receipt)
+
     return {
         Operation.SEND: lambda p: p.send(sms),
         Operation.SEND_BATCH: lambda p: p.send_batch([sms]),
@@ -136,6 +144,7 @@ def _operation_calls(sms: Sms, mms: Mms) -> dict[Operation, Start]:
         Operation.FETCH_REPORTS: lambda p: p.fetch_reports(),
         Operation.FETCH_INBOUND: lambda p: p.fetch_inbound(),
         Operation.CHANGE_PASSWORD: lambda p: p.change_password("Conformance-2"),
+        Operation.QUERY_STATUS: query,
     }
 
 
@@ -204,9 +213,20 @@ class ProviderConformance:
         Strings that must never appear in a repr or an error message: the password, its
         hashes, keys (default none).
 
+    Class attribute you set when your provider renders templates:
+
+    :attr:`template_example`
+        ``(name, params)`` of a template the provider built by ``make_provider`` knows, with
+        every parameter it needs (``("verify", {"code": "1439"})``). Required when the
+        provider declares ``templates``; a provider that sends templates only
+        (``free_text=False``) gets it in place of ``valid_text`` in every send of the suite.
+
     Methods you may override: :meth:`sync_client` and :meth:`async_client`, the HTTP
     clients used to reach the provider (default: plain httpx clients).
     """
+
+    #: ``(name, params)`` of a template the provider under test renders (see the class docs).
+    template_example: ClassVar[tuple[str, Mapping[str, str]] | None] = None
 
     # --- fixtures a plugin overrides ------------------------------------------------------
 
@@ -368,6 +388,25 @@ class ProviderConformance:
         if not provider.capabilities.supports(operation):
             pytest.skip(f"{provider.name!r} does not declare {operation.value}")
 
+    def need_template(self, provider: Provider) -> tuple[str, Mapping[str, str]]:
+        """:attr:`template_example`; a failure when the provider needs one and it is not set."""
+        __tracebackhide__ = True
+        if self.template_example is None:
+            raise ConformanceFailure(
+                f"{provider.name!r} declares templates=True or free_text=False, but "
+                f"{type(self).__name__}.template_example is not set: give (name, params) of a "
+                "template the provider knows"
+            )
+        return self.template_example
+
+    def sms(self, provider: Provider, to: str | Iterable[str], text: str, **fields: Any) -> Sms:
+        """A message ``provider`` can render: ``text`` for a provider that accepts free text,
+        else :attr:`template_example`. ``fields`` go to :class:`~smsgate.Sms` as they are."""
+        if provider.capabilities.free_text:
+            return Sms(to=to, text=text, **fields)
+        name, params = self.need_template(provider)
+        return Sms(to=to, template=name, params=params, **fields)
+
     # --- declarations ---------------------------------------------------------------------
 
     def test_declares_a_name_and_capabilities(self, provider: Provider, secrets: list[str]) -> None:
@@ -395,7 +434,7 @@ class ProviderConformance:
     ) -> None:
         """send -> Receipt naming this provider, a non-empty task id, every recipient accepted."""
         self.need(provider, Operation.SEND)
-        sms = Sms(to=valid_recipients, text=valid_text)
+        sms = self.sms(provider, valid_recipients, valid_text)
         receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
         _check_receipt(receipt, provider, len(valid_recipients), "send")
 
@@ -404,7 +443,7 @@ class ProviderConformance:
     ) -> None:
         """A single recipient given as a string is one accepted recipient."""
         self.need(provider, Operation.SEND)
-        sms = Sms(to=valid_recipients[0], text=valid_text)
+        sms = self.sms(provider, valid_recipients[0], valid_text)
         receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
         _check_receipt(receipt, provider, 1, "send to one recipient")
 
@@ -413,7 +452,7 @@ class ProviderConformance:
     ) -> None:
         """Two sends are two tasks: reports can be matched to the right one."""
         self.need(provider, Operation.SEND)
-        sms = Sms(to=valid_recipients[0], text=valid_text)
+        sms = self.sms(provider, valid_recipients[0], valid_text)
         first = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
         second = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
         expect(
@@ -428,7 +467,7 @@ class ProviderConformance:
         that does not refuses it with a ValidationError before any request (rather than
         sending at once)."""
         self.need(provider, Operation.SEND)
-        sms = Sms(to=valid_recipients[0], text=valid_text, send_at=_now() + dt.timedelta(days=1))
+        sms = self.sms(provider, valid_recipients[0], valid_text, send_at=_now() + dt.timedelta(days=1))
         if not provider.capabilities.scheduling:
             self.assert_no_io(mode, provider, lambda p: p.send(sms), Operation.SEND, ValidationError)
             return
@@ -440,7 +479,7 @@ class ProviderConformance:
     ) -> None:
         """send_batch -> one Receipt per request made (``max_batch`` per request), in order."""
         self.need(provider, Operation.SEND_BATCH)
-        batch = [Sms(to=number, text=valid_text) for number in valid_recipients]
+        batch = [self.sms(provider, number, valid_text) for number in valid_recipients]
         receipts = self.run(mode, provider, lambda p: p.send_batch(batch), Operation.SEND_BATCH)
         expect(isinstance(receipts, list), f"send_batch: expected a list of Receipt, got {receipts!r}")
         size = provider.capabilities.max_batch or len(batch)
@@ -527,7 +566,7 @@ class ProviderConformance:
         """Capabilities tell the truth both ways: every operation the provider does not declare
         raises UnsupportedOperationError before any request, and no declared one does (run over
         a transport that refuses every connection, so nothing leaves the machine)."""
-        calls = _operation_calls(Sms(to=valid_recipients[0], text=valid_text), valid_mms)
+        calls = _operation_calls(self.sms(provider, valid_recipients[0], valid_text), valid_mms)
         for operation in Operation:
             if not provider.capabilities.supports(operation):
                 self.assert_no_io(mode, provider, calls[operation], operation, UnsupportedOperationError)
@@ -558,7 +597,7 @@ class ProviderConformance:
         self.need(provider, Operation.SEND)
         number = FOREIGN_NUMBER if invalid_recipient is None else invalid_recipient
         try:
-            sms = Sms(to=[number], text=valid_text)
+            sms = self.sms(provider, [number], valid_text)
         except ValidationError as exc:
             raise ConformanceFailure(
                 f"invalid_recipient {number!r} is refused by smsgate.Sms itself ({exc}), so it cannot "
@@ -580,6 +619,8 @@ class ProviderConformance:
         one is a ValidationError before any request; with none declared, a text of
         :data:`LONG_TEXT_LENGTH` characters is sent."""
         self.need(provider, Operation.SEND)
+        if not provider.capabilities.free_text:
+            pytest.skip(f"{provider.name!r} sends templates only (free_text=False)")
         limit = provider.capabilities.max_text_length
         if limit is not None:
             too_long = Sms(to=valid_recipients[0], text=_text_of_length(limit + 1, valid_text))
@@ -609,7 +650,7 @@ class ProviderConformance:
         if provider.capabilities.balance:
             start, operation = (lambda p: p.balance("sms")), Operation.BALANCE
         else:
-            sms = Sms(to=valid_recipients[0], text=valid_text)
+            sms = self.sms(provider, valid_recipients[0], valid_text)
             start, operation = (lambda p: p.send(sms)), Operation.SEND
         error = self.raises(
             AuthenticationError,
@@ -650,7 +691,7 @@ class ProviderConformance:
     ) -> None:
         """Whatever comes back, every declared operation ends in an SmsGateError (never a raw
         parser exception, never a false success), and the error text shows no secret."""
-        calls = _operation_calls(Sms(to=valid_recipients[0], text=valid_text), valid_mms)
+        calls = _operation_calls(self.sms(provider, valid_recipients[0], valid_text), valid_mms)
         for operation, start in calls.items():
             if not provider.capabilities.supports(operation):
                 continue
@@ -687,7 +728,7 @@ class ProviderConformance:
         same run proves the declaration: the send succeeds without any request."""
         self.need(provider, Operation.SEND)
         recorder = _Recorder(_refuse)
-        sms = Sms(to=valid_recipients[0], text=valid_text)
+        sms = self.sms(provider, valid_recipients[0], valid_text)
 
         def send() -> Receipt:
             return self.run(
@@ -724,7 +765,7 @@ class ProviderConformance:
     ) -> None:
         """Gateway and AsyncGateway over this provider send and name it in the receipt."""
         self.need(provider, Operation.SEND)
-        sms = Sms(to=valid_recipients[0], text=valid_text)
+        sms = self.sms(provider, valid_recipients[0], valid_text)
         if mode == "sync":
             with self.sync_client() as client, Gateway(provider, client=client) as gateway:
                 receipt = gateway.send(sms)
@@ -737,3 +778,132 @@ class ProviderConformance:
             receipt = asyncio.run(main())
         _check_receipt(receipt, provider, 1, f"{type(self).__name__}: a gateway send")
         expect(receipt.attempts == 1, f"gateway send: expected 1 attempt, got {receipt.attempts}")
+
+    # --- templates, references, lookups -----------------------------------------------------
+
+    def check_cannot_render(self, mode: str, provider: Provider, sms: Sms, what: str) -> None:
+        """Assert that ``provider.cannot_render(sms)`` gives a reason, and that a send of it is
+        a ValidationError before any request (routing never hands it such a message, a direct
+        call must not send it either)."""
+        __tracebackhide__ = True
+        reason = provider.cannot_render(sms)
+        expect(
+            isinstance(reason, str) and reason,
+            f"{what}: expected cannot_render() to give a reason, got {reason!r}",
+        )
+        if provider.capabilities.send:
+            self.assert_no_io(mode, provider, lambda p: p.send(sms), Operation.SEND, ValidationError)
+
+    def test_templates_are_rendered_as_declared(
+        self, mode: str, provider: Provider, valid_recipients: list[str]
+    ) -> None:
+        """A provider declaring ``templates`` renders :attr:`template_example`: cannot_render()
+        says None and a send is accepted. One that does not cannot render a template-only
+        message: it says why, and refuses to send it before any request."""
+        self.need(provider, Operation.SEND)
+        if not provider.capabilities.templates:
+            probe = Sms(to=valid_recipients[0], template="smsgate_conformance_probe")
+            self.check_cannot_render(mode, provider, probe, "a template-only message, templates undeclared")
+            return
+        name, params = self.need_template(provider)
+        sms = Sms(to=valid_recipients[0], template=name, params=params)
+        reason = provider.cannot_render(sms)
+        expect(reason is None, f"template_example {name!r}: expected cannot_render() None, got {reason!r}")
+        what = f"a send of template {name!r}"
+        receipt = self.raises_nothing(
+            lambda: self.run(mode, provider, lambda p: p.send(sms), Operation.SEND), what
+        )
+        _check_receipt(receipt, provider, 1, what)
+
+    def test_unknown_template_or_missing_parameter_cannot_be_rendered(
+        self, mode: str, provider: Provider, valid_recipients: list[str]
+    ) -> None:
+        """A template the provider does not know, or its template without a parameter it needs,
+        cannot be rendered: cannot_render() says why and a send refuses it before any request."""
+        if not provider.capabilities.templates:
+            pytest.skip(f"{provider.name!r} does not declare templates")
+        name, params = self.need_template(provider)
+        unknown = Sms(to=valid_recipients[0], template="smsgate_conformance_unknown", params=params)
+        self.check_cannot_render(mode, provider, unknown, "an unknown template")
+        if params:
+            first = sorted(params)[0]
+            short = Sms(
+                to=valid_recipients[0], template=name, params={k: v for k, v in params.items() if k != first}
+            )
+            self.check_cannot_render(mode, provider, short, f"template {name!r} without parameter {first!r}")
+
+    def test_free_text_is_accepted_as_declared(
+        self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
+    ) -> None:
+        """A provider declaring ``free_text`` can render a text-only message; one declaring
+        ``free_text=False`` cannot (it says why and refuses it before any request)."""
+        self.need(provider, Operation.SEND)
+        sms = Sms(to=valid_recipients[0], text=valid_text)
+        if provider.capabilities.free_text:
+            reason = provider.cannot_render(sms)
+            expect(
+                reason is None, f"a text-only message, free_text declared: cannot_render() gave {reason!r}"
+            )
+            return
+        self.check_cannot_render(mode, provider, sms, "a text-only message, free_text=False")
+
+    def test_references_are_carried_as_declared(
+        self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
+    ) -> None:
+        """A provider declaring ``references`` puts the message's reference on its receipt
+        (and carries it to the vendor); any provider accepts a message with a reference, and
+        through a gateway the receipt always carries it."""
+        self.need(provider, Operation.SEND)
+        reference = "conformance-ref-1"
+        sms = self.sms(provider, valid_recipients[0], valid_text, reference=reference)
+        receipt = self.raises_nothing(
+            lambda: self.run(mode, provider, lambda p: p.send(sms), Operation.SEND), "a send with a reference"
+        )
+        _check_receipt(receipt, provider, 1, "a send with a reference")
+        if provider.capabilities.references:
+            expect(
+                receipt.reference == reference,
+                f"references declared: expected receipt.reference == {reference!r}, "
+                f"got {receipt.reference!r}",
+            )
+        with self.sync_client() as client, Gateway(provider, client=client) as gateway:
+            through = gateway.send(sms)
+        expect(
+            through.reference == reference,
+            f"a gateway send: expected receipt.reference == {reference!r}, got {through.reference!r}",
+        )
+
+    def test_query_status_looks_up_a_sent_message(
+        self, mode: str, provider: Provider, valid_recipients: list[str], valid_text: str
+    ) -> None:
+        """query_status(receipt) of a message just sent -> a non-empty list of DeliveryReport
+        from this provider, each for a recipient and a task id of the receipt (``PENDING``
+        while the carrier has not answered), carrying the reference where references are
+        declared; a second lookup finds them again (a lookup never drains)."""
+        self.need(provider, Operation.QUERY_STATUS)
+        self.need(provider, Operation.SEND)
+        reference = "conformance-ref-2"
+        sms = self.sms(provider, valid_recipients[0], valid_text, reference=reference)
+        receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
+        found = [
+            self.run(mode, provider, lambda p: p.query_status(receipt), Operation.QUERY_STATUS)
+            for _ in range(2)
+        ]
+        for reports in found:
+            self._check_pulled(reports, DeliveryReport, provider)
+            expect(reports, f"query_status of {receipt.task_id!r} just sent: expected its reports, got none")
+        expect(
+            len(found[1]) == len(found[0]),
+            f"a second query_status found {len(found[1])} reports, the first {len(found[0])}: "
+            "a lookup must not drain them",
+        )
+        for report in found[0]:
+            expect(
+                report.mobile in sms.to and report.task_id in receipt.task_ids,
+                f"query_status: expected reports of {list(receipt.task_ids)} to {list(sms.to)}, "
+                f"got {report!r}",
+            )
+            expect(
+                not provider.capabilities.references or report.reference == reference,
+                f"references declared: expected report.reference == {reference!r}, got {report.reference!r}",
+            )
