@@ -204,12 +204,13 @@ class Receiver:
     def _log_refusal(self, refusal: Refusal) -> None:
         suppressed = self._refusals.allow(refusal.kind)
         if suppressed is not None:
+            more = f" ({suppressed} similar refusal(s) not logged)" if suppressed else ""
             log.warning(
-                "push to %s refused with %d: %s (%d similar refusal(s) not logged)",
+                "push to %s refused with %d: %s%s",
                 self.provider.name,
                 refusal.status_code,
                 refusal.reason,
-                suppressed,
+                more,
             )
 
     # --- steps 1-3: parse, store, decide the reply ------------------------------------------

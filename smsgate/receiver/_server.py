@@ -159,6 +159,9 @@ class ServerThread:
             access_log=False,
             lifespan=self.lifespan,
             ws="none",
+            # The app sees the socket's peer: X-Forwarded-For is for PushGuard to judge, with
+            # its own list of trusted proxies (uvicorn would believe any from 127.0.0.1).
+            proxy_headers=False,
             timeout_graceful_shutdown=round(self.graceful_shutdown),
             **_limit_options(self.limits),
         )
