@@ -18,7 +18,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
@@ -73,19 +73,57 @@ def _kind(event: Event) -> str:
     return "report" if isinstance(event, DeliveryReport) else "inbound"
 
 
+#: The key in an event's ``raw`` mapping that numbers the repeats of one inbound message within
+#: one push (1 for the second identical item, 2 for the third …); see :func:`number_repeats`.
+OCCURRENCE = "smsgate_occurrence"
+
+
 def event_key(event: Event) -> str:
     """A stable identity for an event, the same across re-deliveries of one push.
 
     SHA-256 over provider, kind, mobile, task id, time received, and the vendor code (or the
-    status when there is none) for a report, or the text for an inbound message.
+    status when there is none) for a report, or the text for an inbound message; then the
+    extension number (``ext``) when there is one, and the repeat number within the push
+    (``raw["smsgate_occurrence"]``) when there is one. Two events that differ in none of these
+    cannot be told apart (see ``docs/receiver.md``, "duplicates").
     """
     when = event.received_at.isoformat() if event.received_at else ""
     if isinstance(event, DeliveryReport):
         detail = event.vendor_code if event.vendor_code is not None else str(event.status)
     else:
         detail = event.text
-    fields = (event.provider, _kind(event), event.mobile, event.task_id or "", when, detail)
+    fields = [event.provider, _kind(event), event.mobile, event.task_id or "", when, detail]
+    # Appended only when present, so the keys of events without them are the ones stored before.
+    if event.ext:
+        fields.append(f"ext={event.ext}")
+    occurrence = event.raw.get(OCCURRENCE) if isinstance(event.raw, Mapping) else None
+    if occurrence:
+        fields.append(f"occurrence={occurrence}")
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
+
+
+def number_repeats(events: Sequence[Event]) -> list[Event]:
+    """``events`` with each repeat of an identical inbound message numbered in its ``raw``.
+
+    Within one push, two identical items are two messages (a re-delivery repeats the whole
+    push, so the numbers repeat too); numbering them gives each its own :func:`event_key`.
+    Identical delivery reports are left alone: one report twice says nothing more.
+    """
+    seen: dict[str, int] = {}
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, DeliveryReport):
+            out.append(event)
+            continue
+        key = event_key(event)
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        if count:
+            raw = dict(event.raw) if isinstance(event.raw, Mapping) else {"raw": event.raw}
+            out.append(attrs.evolve(event, raw={**raw, OCCURRENCE: count}))
+        else:
+            out.append(event)
+    return out
 
 
 def _dump(event: Event) -> str:

@@ -37,7 +37,7 @@ import attrs
 from smsgate import _plugins
 from smsgate._models import DeliveryReport, mask_mobile
 from smsgate._provider import CallbackReply, Provider
-from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal, event_key
+from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal, event_key, number_repeats
 from smsgate.receiver._limits import RateLimiter, ServerLimits
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 
@@ -217,7 +217,7 @@ class Receiver:
 
     def _parse(self, body: bytes, content_type: str | None) -> list[Event] | None:
         try:
-            return list(self.provider.parse_callback(body, content_type))
+            return number_repeats(list(self.provider.parse_callback(body, content_type)))
         except Exception as exc:
             # Never the body: it holds phone numbers and message text.
             log.warning(
