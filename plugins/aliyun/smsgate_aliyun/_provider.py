@@ -301,7 +301,7 @@ class AliyunProvider(Provider):
             targets.extend((part.task_id, number, day) for number in self._numbers(part.recipients))
         return targets
 
-    def _query(self, biz_id: str, number: str, day: dt.date) -> Flow[list[DeliveryReport]]:
+    def _query(self, biz_id: str | None, number: str, day: dt.date) -> Flow[list[DeliveryReport]]:
         found: list[DeliveryReport] = []
         page = 1
         while True:
@@ -329,6 +329,34 @@ class AliyunProvider(Provider):
         for biz_id, number, day in targets:
             reports.extend((yield from self._query(biz_id, number, day)))
         return reports
+
+    def find_reference(
+        self, mobile: str, reference: str, *, sent_on: dt.date | dt.datetime | None = None
+    ) -> Flow[list[DeliveryReport]]:
+        """Settle an uncertain send: the reports of the messages to ``mobile`` whose ``OutId``
+        is ``reference``, sent on ``sent_on`` (a China date, or an aware datetime converted
+        to one; default today in China).
+
+        After an :class:`~smsgate.exceptions.UncertainOutcomeError` the ``BizId`` never
+        arrived, so this asks ``QuerySendDetails`` for every message to the number that day
+        and keeps those carrying the reference. A report means Aliyun accepted the message (do
+        not send it again); none means it did not reach Aliyun, at least not that day. Run it
+        like any flow: ``smsgate.run_flow(provider.find_reference(...), client)``.
+        """
+        number = _build.check_number(mobile.strip() if isinstance(mobile, str) else mobile, "mobile")
+        wanted = _build.check_out_id(reference)
+        if isinstance(sent_on, dt.datetime):
+            if sent_on.utcoffset() is None:
+                raise ValidationError("sent_on must be timezone-aware (or a date)", field="sent_on")
+            day = sent_on.astimezone(_parse.CHINA).date()
+        elif isinstance(sent_on, dt.date):
+            day = sent_on
+        elif sent_on is None:
+            day = self._now().astimezone(_parse.CHINA).date()
+        else:
+            raise ValidationError("sent_on must be a date or an aware datetime", field="sent_on")
+        reports = yield from self._query(None, number, day)
+        return [r for r in reports if r.reference == wanted]
 
     # --- pushes ----------------------------------------------------------------------------------
 

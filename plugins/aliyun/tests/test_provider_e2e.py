@@ -327,3 +327,24 @@ def test_the_acknowledgement_is_aliyun_s_json() -> None:
         provider.parse_callback(b'{"not": "an array"}')
     assert info.value.provider == "aliyun"
     assert provider.parse_callback(b"[]") == []
+
+
+def test_an_uncertain_send_is_settled_by_its_reference(
+    aliyun_sandbox_clean: Sandbox, aliyun_credentials: dict[str, Any]
+) -> None:
+    """The connection drops after Aliyun acted on the send: no BizId came back, but the
+    reference (OutId) finds the message, so the application knows not to send it again."""
+    provider = aliyun(aliyun_credentials)
+    aliyun_sandbox_clean.faults.add(FaultRule(kind="drop", action="SendSms"))
+    with smsgate.Gateway(provider) as gateway:
+        with pytest.raises(UncertainOutcomeError):
+            gateway.send(verify(reference="order-77"))
+        gateway.send(verify(reference="order-78"))
+    with httpx.Client(trust_env=False) as client:
+        found = smsgate.run_flow(provider.find_reference("13800138000", "order-77"), client)
+        missing = smsgate.run_flow(provider.find_reference("13800138000", "order-99"), client)
+    [report] = found
+    assert (report.reference, report.status) == ("order-77", DeliveryStatus.DELIVERED)
+    assert missing == []
+    with pytest.raises(ValidationError):
+        next(provider.find_reference("13800138000", "order-77", sent_on="today"))  # type: ignore[arg-type]
