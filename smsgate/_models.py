@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from types import MappingProxyType
 from typing import Any
 
@@ -140,11 +140,33 @@ def _optional_str(value: object) -> str | None:
     return str(value)
 
 
-def _decimal(value: object) -> Decimal:
+# Amounts a model may carry: finite and below 10**18 in size. NaN (a signalling NaN cannot
+# even be hashed or compared), Infinity and 1e5000 are refused; a provider turns them into
+# ``None`` (with a warning) or an error before they reach a model.
+_MAX_DIGITS = 18  # adjusted() >= 18: 10**18 or more (abs() would trap on 1E+1000000)
+_MAX_NUMBER_TEXT = 64
+
+
+def _number(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
     try:
-        return Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
-    except InvalidOperation as exc:
-        raise ValidationError(f"not a number: {value!r}") from exc
+        text = str(value).strip()
+    except ValueError:  # an int too large to print
+        text = ""
+    if len(text) > _MAX_NUMBER_TEXT:
+        raise ValidationError(f"not a usable amount: {text[:20]!r}…")
+    try:
+        return Decimal(text)
+    except DecimalException as exc:
+        raise ValidationError(f"not a number: {text!r}") from exc
+
+
+def _decimal(value: object) -> Decimal:
+    number = _number(value)
+    if not number.is_finite() or number.adjusted() >= _MAX_DIGITS:
+        raise ValidationError(f"not a usable amount (non-finite or absurdly large): {str(number)[:20]}")
+    return number
 
 
 def _optional_decimal(value: object) -> Decimal | None:
@@ -287,6 +309,11 @@ def _receipts(value: Iterable[Receipt]) -> tuple[Receipt, ...]:
     return tuple(value)
 
 
+def _check_count(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"{attr.name} must be a count (an integer, 0 or more), not {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Receipt:
     """A provider accepted a request.
@@ -311,7 +338,7 @@ class Receipt:
 
     provider: str
     task_id: str
-    accepted: int
+    accepted: int = attrs.field(validator=_check_count)
     recipients: tuple[str, ...] = attrs.field(default=(), converter=_strings, repr=False)
     balance: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
     attempts: int = 1

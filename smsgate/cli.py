@@ -3,10 +3,10 @@
 ::
 
     smsgate providers                         registered provider names
-    smsgate send 13800138000 --text "…【Acme】"
-    smsgate batch messages.csv                personalised batch from a mobile,text CSV
+    smsgate send 13800138000 --text "…【Acme】" [--dry-run [--price 0.045]]
+    smsgate batch messages.csv [--unsent F]   personalised batch from a mobile,text CSV
     smsgate mms 13800138000 --subject Hi --part a.txt --part b.jpg
-    smsgate balance [--kind mms]
+    smsgate balance [--kind mms]              every configured provider's balance
     smsgate reports [--limit N] [--task-id ID]
     smsgate inbound
     smsgate change-password [--provider NAME]
@@ -16,7 +16,8 @@ plus the commands plugins add (the ipyy plugin adds ``sandbox`` and ``demo``).
 
 Providers come from a TOML file (see :mod:`smsgate._config`); passwords only from
 ``SMSGATE_<NAME>_PASSWORD``. Exit codes: 0 success, 2 invalid input (nothing sent),
-3 the provider refused, 4 outcome uncertain (the message may have been sent), 1 anything else.
+3 the provider refused, 4 outcome uncertain (the message may have been sent), 5 the receiver
+could not listen (port in use, no permission), 1 anything else.
 ``--json`` prints machine-readable results (and errors, on stderr).
 """
 
@@ -36,8 +37,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 import click
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -49,6 +52,7 @@ from smsgate._parts import call_in_parts
 from smsgate.exceptions import (
     AllProvidersFailedError,
     PartialBatchError,
+    PartialSendError,
     ProviderError,
     SmsGateError,
     UncertainOutcomeError,
@@ -58,12 +62,26 @@ from smsgate.exceptions import (
 if TYPE_CHECKING:
     from smsgate.receiver import PushGuard, Receiver, ServerThread
 
-__all__ = ["EXIT_OTHER", "EXIT_REFUSED", "EXIT_UNCERTAIN", "EXIT_VALIDATION", "cli", "exit_code", "main"]
+__all__ = [
+    "EXIT_LISTEN",
+    "EXIT_OTHER",
+    "EXIT_REFUSED",
+    "EXIT_UNCERTAIN",
+    "EXIT_VALIDATION",
+    "NEW_PASSWORD_ENV_VAR",
+    "cli",
+    "exit_code",
+    "main",
+]
 
 EXIT_OTHER = 1
 EXIT_VALIDATION = 2
 EXIT_REFUSED = 3
 EXIT_UNCERTAIN = 4
+#: ``smsgate receive`` could not listen: the port is in use, or binding it is not allowed.
+EXIT_LISTEN = 5
+#: Where ``change-password`` reads the new password from when it is set (else a prompt).
+NEW_PASSWORD_ENV_VAR = "SMSGATE_NEW_PASSWORD"  # noqa: S105 - a variable's name, not a password
 
 
 def exit_code(exc: SmsGateError) -> int:
@@ -99,6 +117,10 @@ class Settings:
     config_path: Path | None = None
     json: bool = False
     loaded: Config | None = None
+    #: Rows of a batch that were not sent (line, mobile), shown with the error.
+    unsent: list[tuple[int, str]] | None = None
+    #: Where those rows were written (``batch --unsent``).
+    unsent_file: Path | None = None
 
     def config(self) -> Config:
         """The configuration, read on first use (commands that need none never fail on it)."""
@@ -116,12 +138,8 @@ class Settings:
 
     @contextmanager
     def gateway(self) -> Iterator[smsgate.Gateway]:
-        """A gateway over every configured provider with the configured strategy."""
-        config = self.config()
-        options: dict[str, Any] = {"strategy": config.strategy}
-        if config.weights is not None:
-            options["weights"] = dict(config.weights)
-        with smsgate.Gateway(self.providers(), **options) as gateway:
+        """A gateway over every configured provider with the file's routing (``[gateway]``)."""
+        with smsgate.Gateway(self.providers(), **self.config().gateway_options()) as gateway:
             yield gateway
 
 
@@ -135,6 +153,10 @@ def _err() -> Console:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
+        # Models refuse non-finite and absurd amounts; should one come anyway, print it as
+        # text rather than crash after a send (int(Infinity) raises, int(1E+1000000) burns CPU).
+        if not value.is_finite() or value.adjusted() >= 18:
+            return str(value)
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dt.datetime):
         return value.isoformat()
@@ -157,19 +179,46 @@ def receipt_dict(receipt: Receipt) -> dict[str, Any]:
     }
 
 
+#: Columns that may wrap; every other column is printed whole (ids are copied and looked up).
+_WRAPPING = frozenset({"text", "error"})
+
+
+def _print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a table whose ids, numbers and codes are never cut, whatever the terminal width
+    (wider than the terminal if need be; only a text column wraps)."""
+    table = Table(title=title)
+    for index, column in enumerate(columns):
+        if column in _WRAPPING:
+            table.add_column(column, overflow="fold")
+        else:
+            widest = max([len(column), *(cell_len(row[index]) for row in rows)])
+            table.add_column(column, no_wrap=True, min_width=widest)
+    for row in rows:
+        table.add_row(*row)
+    console = _out()
+    needed = Measurement.get(console, console.options.update_width(10_000), table).minimum
+    if needed > console.width:
+        console = Console(highlight=False, soft_wrap=False, width=needed)
+    console.print(table)
+
+
 def _show_receipts(
     settings: Settings, receipts: Sequence[Receipt], title: str, *, many: bool = False
 ) -> None:
     if settings.json:
         _emit_json([receipt_dict(r) for r in receipts] if many else receipt_dict(receipts[0]))
         return
-    table = Table(title=title)
-    for column in ("provider", "task id", "accepted", "balance", "attempts"):
-        table.add_column(column)
-    for r in receipts:
-        balance = "" if r.balance is None else str(r.balance)
-        table.add_row(escape(r.provider), escape(r.task_id), str(r.accepted), balance, str(r.attempts))
-    _out().print(table)
+    rows = [
+        [
+            escape(r.provider),
+            escape(r.task_id),
+            str(r.accepted),
+            "" if r.balance is None else str(r.balance),
+            str(r.attempts),
+        ]
+        for r in receipts
+    ]
+    _print_table(title, ("provider", "task id", "accepted", "balance", "attempts"), rows)
 
 
 def _event_rows(events: Sequence[DeliveryReport | InboundMessage]) -> list[dict[str, Any]]:
@@ -211,6 +260,9 @@ def _fail(settings: Settings, exc: SmsGateError) -> NoReturn:
         if isinstance(exc, PartialBatchError):
             payload["accepted"] = [receipt_dict(r) for r in accepted]
             payload["pending"] = len(exc.pending)
+        if settings.unsent is not None:
+            payload["unsent"] = [{"line": line, "mobile": mobile} for line, mobile in settings.unsent]
+            payload["unsent_file"] = None if settings.unsent_file is None else str(settings.unsent_file)
         click.echo(json.dumps(payload, ensure_ascii=False, default=_jsonable), err=True)
     else:
         console = _err()
@@ -224,7 +276,29 @@ def _fail(settings: Settings, exc: SmsGateError) -> NoReturn:
             )
         if isinstance(exc, PartialBatchError):
             console.print(f"  {len(exc.pending)} pending message(s) not sent")
+        _print_unsent(console, settings)
     raise click.exceptions.Exit(code)
+
+
+def _print_unsent(console: Console, settings: Settings) -> None:
+    """The batch rows that were not sent, by line of the input file."""
+    if settings.unsent is None:
+        return
+    console.print(f"  {len(settings.unsent)} row(s) not sent:", markup=False)
+    for line, mobile in settings.unsent:
+        console.print(f"    line {line}: {mobile}", markup=False)
+    if settings.unsent_file is not None:
+        console.print(f"  written to {settings.unsent_file}: send them with smsgate batch", markup=False)
+
+
+def _cannot_listen(settings: Settings, exc: Exception) -> NoReturn:
+    """``receive`` could not listen: exit 5 (not 3, "the provider refused"), JSON with --json."""
+    if settings.json:
+        payload = {"error": "ListenError", "message": str(exc), "provider": None, "exit_code": EXIT_LISTEN}
+        click.echo(json.dumps(payload, ensure_ascii=False), err=True)
+    else:
+        _err().print(f"[bold red]error[/]: cannot listen: {escape(str(exc))}")
+    raise click.exceptions.Exit(EXIT_LISTEN)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -321,18 +395,77 @@ def providers_command(ctx: click.Context) -> None:
     _out().print(table)
 
 
+def _dry_run(settings: Settings, sms: Sms, price: str | None) -> None:
+    """What ``send`` would send: segments, cost, and each provider's length limit; no I/O."""
+    info = smsgate.segments(sms.text or "")
+    cost = None if price is None else smsgate.estimate_cost(info, price, recipients=len(sms.to))
+    limits: dict[str, int | None] = {}
+    if settings.config().providers:
+        for provider in settings.providers():
+            limits[provider.name] = provider.capabilities.max_text_length
+    too_long = [name for name, limit in limits.items() if limit is not None and info.characters > limit]
+    if settings.json:
+        _emit_json(
+            {
+                "recipients": len(sms.to),
+                "encoding": info.encoding,
+                "characters": info.characters,
+                "segments": info.segments,
+                "per_segment": info.per_segment,
+                "segments_total": info.segments * len(sms.to),
+                "cost": cost,
+                "max_text_length": limits,
+                "too_long_for": too_long,
+            }
+        )
+    else:
+        console = _out()
+        console.print(
+            f"dry run, nothing sent: {len(sms.to)} recipient(s); {info.characters} characters, "
+            f"{info.encoding}, {info.segments} segment(s) of up to {info.per_segment} "
+            f"({info.segments * len(sms.to)} in all)" + ("" if cost is None else f"; estimated cost {cost}"),
+            markup=False,
+        )
+        for name, limit in limits.items():
+            verdict = "no length limit" if limit is None else f"max_text_length {limit}"
+            mark = " (TOO LONG: it would be refused)" if name in too_long else ""
+            console.print(f"  {name}: {verdict}{mark}", markup=False)
+    if too_long and len(too_long) == len(limits):
+        raise ValidationError(
+            f"the text has {info.characters} characters, more than every provider allows", field="text"
+        )
+
+
 @cli.command("send")
 @click.argument("to", nargs=-1, required=True)
 @click.option("--text", "-t", required=True, help="Message text (with the signature your provider needs).")
 @_at_option
 @_ext_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Send nothing: print the encoding, segment count, cost (with --price) and length limits.",
+)
+@click.option(
+    "--price", metavar="AMOUNT", help="Price of one segment, for --dry-run's cost estimate (e.g. 0.045)."
+)
 @click.pass_context
 def send_command(
-    ctx: click.Context, to: tuple[str, ...], text: str, send_at: str | None, ext: str | None
+    ctx: click.Context,
+    *,
+    to: tuple[str, ...],
+    text: str,
+    send_at: str | None,
+    ext: str | None,
+    dry_run: bool,
+    price: str | None,
 ) -> None:
-    """Send one text message to one or more numbers."""
+    """Send one text message to one or more numbers (--dry-run: count and price it only)."""
     settings = _settings(ctx)
     sms = Sms(to=to, text=text, send_at=_when(send_at), ext=ext)
+    if dry_run:
+        _dry_run(settings, sms, price)
+        return
     with settings.gateway() as gateway:
         receipt = gateway.send(sms)
     _show_receipts(settings, [receipt], "sent")
@@ -340,7 +473,12 @@ def send_command(
 
 def read_batch(path: Path) -> list[Sms]:
     """Read a ``mobile,text`` CSV (an optional ``mobile,text`` header row is skipped)."""
-    messages: list[Sms] = []
+    return [sms for _, sms in read_batch_rows(path)]
+
+
+def read_batch_rows(path: Path) -> list[tuple[int, Sms]]:
+    """:func:`read_batch` with each message's line number in the file."""
+    messages: list[tuple[int, Sms]] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             for number, row in enumerate(csv.reader(handle), start=1):
@@ -351,7 +489,7 @@ def read_batch(path: Path) -> list[Sms]:
                 if len(row) < 2:
                     raise ValidationError(f"{path.name} line {number}: expected mobile,text", field="batch")
                 # Text may contain commas: everything after the first column is the text.
-                messages.append(Sms(to=row[0].strip(), text=",".join(row[1:])))
+                messages.append((number, Sms(to=row[0].strip(), text=",".join(row[1:]))))
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{path.name} is not UTF-8 text ({exc.reason})", field="batch") from exc
     except csv.Error as exc:
@@ -361,16 +499,69 @@ def read_batch(path: Path) -> list[Sms]:
     return messages
 
 
+def _unsent_rows(rows: Sequence[tuple[int, Sms]], pending: Sequence[Any] | None) -> list[tuple[int, Sms]]:
+    """The rows behind ``pending`` messages (None: every row), in file order."""
+    if pending is None:
+        return list(rows)
+    wanted = [m for m in pending if isinstance(m, Sms)]
+    by_identity = {id(m) for m in wanted}
+    found = [row for row in rows if id(row[1]) in by_identity]
+    if len(found) == len(wanted):
+        return found
+    # A provider rebuilt the messages it did not send: match them by content, in order.
+    left = list(wanted)
+    found = []
+    for row in rows:
+        if row[1] in left:
+            left.remove(row[1])
+            found.append(row)
+    return found
+
+
+def write_batch(path: Path, messages: Sequence[Sms]) -> None:
+    """Write messages as a ``mobile,text`` CSV that ``smsgate batch`` reads back."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["mobile", "text"])
+        for sms in messages:
+            for number in sms.to:
+                writer.writerow([number, sms.text or ""])
+
+
+def _record_unsent(
+    settings: Settings, rows: Sequence[tuple[int, Sms]], exc: SmsGateError, target: Path | None
+) -> None:
+    """Remember (for the error output) and optionally write the rows that were not sent."""
+    pending = exc.pending if isinstance(exc, PartialSendError) else None
+    unsent = _unsent_rows(rows, pending)
+    settings.unsent = [(line, sms.to[0]) for line, sms in unsent]
+    if target is not None:
+        write_batch(target, [sms for _, sms in unsent])
+        settings.unsent_file = target
+
+
 @cli.command("batch")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--chunk", default=100, show_default=True, type=click.IntRange(min=1), help="Messages per gateway call."
 )
+@click.option(
+    "--unsent",
+    "unsent_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="If some rows are not sent, write them to this CSV (same format) to send them again.",
+)
 @click.pass_context
-def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
-    """Send personalised messages from a CSV file of mobile,text rows."""
+def batch_command(ctx: click.Context, csv_file: Path, chunk: int, unsent_file: Path | None) -> None:
+    """Send personalised messages from a CSV file of mobile,text rows.
+
+    If it fails part-way, the error lists the rows (line and number) not sent, and
+    ``--unsent FILE`` writes them as a CSV to resend. After an uncertain outcome the rows of
+    the failed request may have been delivered: check their reports before resending.
+    """
     settings = _settings(ctx)
-    messages = read_batch(csv_file)
+    rows = read_batch_rows(csv_file)
+    messages = [sms for _, sms in rows]
     progress = Progress(
         TextColumn("sending"),
         BarColumn(),
@@ -390,7 +581,11 @@ def batch_command(ctx: click.Context, csv_file: Path, chunk: int) -> None:
         # Once a chunk went out, a later failure is a PartialSendError listing it, never
         # "nothing sent": the one rule for a send made of several requests.
         chunks = (messages[start : start + chunk] for start in range(0, len(messages), chunk))
-        sent = call_in_parts(chunks, send_chunk, pending=lambda rest: [m for part in rest for m in part])
+        try:
+            sent = call_in_parts(chunks, send_chunk, pending=lambda rest: [m for part in rest for m in part])
+        except SmsGateError as exc:
+            _record_unsent(settings, rows, exc, unsent_file)
+            raise
     receipts = [r for chunk_receipts in sent for r in chunk_receipts]
     _show_receipts(settings, receipts, f"batch of {len(messages)} message(s)", many=True)
 
@@ -424,31 +619,55 @@ def mms_command(
     _show_receipts(settings, [receipt], "MMS sent")
 
 
+def _balance_of(provider: smsgate.Provider, kind: str, options: dict[str, Any]) -> Balance | SmsGateError:
+    """One provider's balance, or the error that stopped it."""
+    try:
+        with smsgate.Gateway(provider, **options) as gateway:
+            return gateway.balance(kind=kind)
+    except SmsGateError as exc:
+        return exc
+
+
+def _balance_dict(name: str, result: Balance | SmsGateError) -> dict[str, Any]:
+    if isinstance(result, SmsGateError):
+        return {"provider": name, "error": type(result).__name__, "message": str(result)}
+    return {
+        "provider": result.provider,
+        "kind": result.kind,
+        "remaining": result.remaining,
+        "total": result.total,
+        "pay_mode": result.pay_mode,
+    }
+
+
 @cli.command("balance")
 @click.option("--kind", default="sms", show_default=True, help="Which balance: sms or mms.")
 @click.pass_context
 def balance_command(ctx: click.Context, kind: str) -> None:
-    """Show the account balance."""
+    """Show the balance of every configured provider (one row each).
+
+    A provider that cannot report this balance gets a row with its error; the exit code is
+    then the first such error's, after the whole table is printed.
+    """
     settings = _settings(ctx)
-    with settings.gateway() as gateway:
-        balance: Balance = gateway.balance(kind=kind)
+    config = settings.config()
+    routing = config.gateway_options()
+    options = {key: routing[key] for key in ("retry", "breaker", "rate_limit")}
+    results = [(p.name, _balance_of(p, kind, options)) for p in settings.providers()]
     if settings.json:
-        _emit_json(
-            {
-                "provider": balance.provider,
-                "kind": balance.kind,
-                "remaining": balance.remaining,
-                "total": balance.total,
-                "pay_mode": balance.pay_mode,
-            }
-        )
-        return
-    table = Table(title=f"{balance.kind} balance")
-    for column in ("provider", "remaining", "total", "pay mode"):
-        table.add_column(column)
-    total = "" if balance.total is None else str(balance.total)
-    table.add_row(balance.provider, str(balance.remaining), total, balance.pay_mode or "")
-    _out().print(table)
+        _emit_json([_balance_dict(name, result) for name, result in results])
+    else:
+        rows = []
+        for name, result in results:
+            if isinstance(result, SmsGateError):
+                rows.append([escape(name), "", "", "", escape(f"{type(result).__name__}: {result}")])
+                continue
+            total = "" if result.total is None else str(result.total)
+            rows.append([escape(name), str(result.remaining), total, escape(result.pay_mode or ""), ""])
+        _print_table(f"{kind} balance", ("provider", "remaining", "total", "pay mode", "error"), rows)
+    errors = [result for _, result in results if isinstance(result, SmsGateError)]
+    if errors:
+        raise click.exceptions.Exit(exit_code(errors[0]))
 
 
 def _journal_new(path: Path | None, events: Sequence[DeliveryReport | InboundMessage]) -> set[int]:
@@ -470,12 +689,12 @@ def _show_events(
     if settings.json:
         _emit_json(rows)
         return
-    table = Table(title=f"{title} ({len(rows)})")
-    reports = bool(rows) and rows[0]["kind"] == "report"
+    # The headers follow what was asked for, not the first row: an empty inbound table
+    # still has the inbound columns.
+    reports = title.startswith("delivery")
     columns = ["provider", "mobile", "task id", "received"]
-    columns += ["status", "code"] if reports or not rows else ["ext", "text"]
-    for column in columns:
-        table.add_column(column)
+    columns += ["status", "code"] if reports else ["ext", "text"]
+    cells_of_rows = []
     for row in rows:
         when = row["received_at"].isoformat(sep=" ") if row["received_at"] else ""
         cells = [row["provider"], row["mobile"], row["task_id"] or "", when]
@@ -484,8 +703,8 @@ def _show_events(
             if row["kind"] == "report"
             else [row["ext"] or "", row["text"]]
         )
-        table.add_row(*(escape(c) for c in cells))
-    _out().print(table)
+        cells_of_rows.append([escape(c) for c in cells])
+    _print_table(f"{title} ({len(rows)})", columns, cells_of_rows)
 
 
 def _show_pulled(
@@ -532,15 +751,41 @@ def inbound_command(ctx: click.Context, journal: Path | None) -> None:
     _show_pulled(settings, messages, "inbound messages", journal)
 
 
+def _new_password(from_stdin: bool) -> str:
+    """The new password: ``$SMSGATE_NEW_PASSWORD``, else one line of stdin (``--password-stdin``),
+    else a hidden prompt asked twice. Never a command-line argument (shells keep history)."""
+    import os  # noqa: PLC0415
+
+    from_env = os.environ.get(NEW_PASSWORD_ENV_VAR)
+    if from_env:
+        return from_env
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise ValidationError("--password-stdin read no password", field="new_password")
+        return line
+    value: str = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    return value
+
+
 @cli.command("change-password")
 @click.option("--provider", "provider_name", help="Configured provider name (default: the first).")
-@click.password_option("--new-password", prompt="New password", help="Prompted for when not given.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help=f"Read the new password from the first line of stdin (else ${NEW_PASSWORD_ENV_VAR}, else a prompt).",
+)
 @click.pass_context
-def change_password_command(ctx: click.Context, provider_name: str | None, new_password: str) -> None:
-    """Change a provider account's password (never echoed)."""
+def change_password_command(ctx: click.Context, provider_name: str | None, password_stdin: bool) -> None:
+    """Change a provider account's password (never echoed, never on the command line).
+
+    The new password comes from SMSGATE_NEW_PASSWORD, or stdin with --password-stdin, or a
+    prompt asked twice. The provider is checked before anything is asked.
+    """
     settings = _settings(ctx)
     item = settings.config().provider(provider_name)
     provider = _config.build_provider(item)
+    new_password = _new_password(password_stdin)
     with smsgate.Gateway(provider) as gateway:
         gateway.change_password(new_password, provider=provider.name)
     variable = _config.password_env_var(item.name)
@@ -645,8 +890,8 @@ def receive_command(
         server = ServerThread(receiver.asgi_app(limits=limits), host=host, port=port, limits=limits)
         try:
             server.start()
-        except RuntimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+        except RuntimeError as exc:  # the port is in use, or binding it is not allowed
+            _cannot_listen(settings, exc)
         replay = threading.Thread(target=_replay, args=(receiver, console), name="smsgate-replay")
         replay.daemon = True
         try:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any, Literal
 
 import httpx
@@ -24,6 +25,7 @@ from smsgate_ipyy._crypto import CHINA
 from smsgate_ipyy._xml import XmlError, children_text, decode_body, local_name, parse_xml
 
 __all__ = [
+    "amount",
     "check_http_status",
     "inbound_item",
     "malformed",
@@ -75,6 +77,17 @@ _DELIVERED_CODE = "DELIVRD"
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
 # .NET's DateTime.MinValue stands for "no time" in the JSON MO pull (spec 5.5).
 _NO_TIME = {"", "0001-01-01 00:00:00", "0001/1/1 0:00:00"}
+
+
+log = logging.getLogger("smsgate.ipyy")
+
+# No account holds 10**15 units: a balance at least that large (or NaN, Infinity, 1e5000) is
+# not a number a model should carry. Longer texts are not even parsed.
+_MAX_DIGITS = 15  # adjusted() >= 15: 10**15 or more (abs() would trap on 1E+1000000)
+_MAX_NUMBER_TEXT = 40
+# A count is at most 9 ASCII digits (no request has a billion recipients).
+_COUNT = re.compile(r"[0-9]{1,9}")
+_SIGNED_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 # --- HTTP status and the error for an unreadable reply ---------------------------------------
@@ -147,22 +160,42 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _int(value: object, body: bytes) -> int:
+def _count(value: object, body: bytes, recipients: Sequence[str]) -> int:
+    """An accepted count: absent means every recipient sent; a negative or absurdly long
+    number is ignored with a warning (the request *was* accepted, so the receipt is kept);
+    anything else is not a count at all."""
     # wire notes §4: JSON numbers are quoted strings, except on ensms.ashx.
-    try:
-        return int(_text(value))
-    except ValueError as exc:
-        raise malformed(f"{value!r} is not a number", body) from exc
+    text = _text(value)
+    if not text:
+        return len(recipients)
+    if _COUNT.fullmatch(text):
+        return int(text)
+    if _SIGNED_INTEGER.fullmatch(text):
+        log.warning("ipyy: ignoring an absurd accepted count in a success reply: %.20r", text)
+        return len(recipients)
+    raise malformed(f"{text[:20]!r} is not a number", body)
 
 
-def _decimal(value: object) -> Decimal | None:
+def amount(value: object, name: str = "amount") -> Decimal | None:
+    """A balance or total as the gateway wrote it, or ``None`` when absent or unusable.
+
+    Non-finite (``NaN``, ``sNaN``, ``Infinity``), absurdly large (``1e5000``; anything of
+    10**15 or more) and unreadable values become ``None`` with a warning: they would break
+    the model (a signalling NaN cannot even be hashed) and mean nothing anyway.
+    """
     text = _text(value)
     if not text:
         return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
+    number: Decimal | None = None
+    if len(text) <= _MAX_NUMBER_TEXT:
+        try:
+            number = Decimal(text)
+        except DecimalException:  # InvalidOperation, or Overflow for 1E+1000000
+            number = None
+    if number is None or not number.is_finite() or number.adjusted() >= _MAX_DIGITS:
+        log.warning("ipyy: ignoring an unusable %s in the reply: %.40r", name, text)
         return None
+    return number
 
 
 def _refusal(fields: Mapping[str, Any]) -> ProviderError:
@@ -220,10 +253,9 @@ def _receipt(
     return Receipt(
         provider=provider,
         task_id=task,
-        # Absent: every recipient sent was accepted.
-        accepted=_int(count, body) if (count := _text(fields.get(counts))) else len(recipients),
+        accepted=_count(fields.get(counts), body, recipients),
         recipients=tuple(recipients),
-        balance=_decimal(fields.get(balance)),
+        balance=amount(fields.get(balance), "balance"),
         raw=fields,
     )
 
@@ -248,15 +280,15 @@ def parse_balance_reply(body: bytes, *, provider: str, kind: str = "sms", encodi
     """spec 3.3 / 3.4: the overage reply → :class:`Balance`. ``Sucess`` and ``Success`` both
     mean success (wire notes §4); ``payinfo`` and ``sendTotal`` are kept."""
     fields = _accepted_fields(body, encoding)
-    remaining = _decimal(fields.get(R_OVERAGE))
+    remaining = amount(fields.get(R_OVERAGE), "balance")
     if remaining is None:
-        raise malformed("no overage in the reply", body)
+        raise malformed("no usable overage in the reply", body)
     return Balance(
         provider=provider,
         remaining=remaining,
         kind=kind,
         pay_mode=_text(fields.get(R_PAY_INFO)) or None,
-        total=_decimal(fields.get(R_SEND_TOTAL)),
+        total=amount(fields.get(R_SEND_TOTAL), "total"),
         raw=fields,
     )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.resources
 import io
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -52,6 +53,8 @@ __all__ = [
     "parse_send_response",
     "wsdl_bytes",
 ]
+
+log = logging.getLogger("smsgate.ipyy")
 
 #: The service's target namespace (wire notes §1).
 NAMESPACE: Final = "http://www.yysms.com/"
@@ -378,13 +381,35 @@ def _raise_fault(response: httpx.Response, fault: etree._Element, soap_ns: str) 
     )
 
 
+# ASCII digits only, and no more than any real value has: a count below 10**9, an amount
+# below 10**15 (int() of 4,300 digits or more raises; NaN or 1e5000 is no amount).
+_COUNT: Final = re.compile(r"[0-9]{1,9}")
+_AMOUNT: Final = re.compile(r"-?[0-9]{1,15}")
+_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
+
+
+def _amount(text: str | None) -> int | None:
+    """The ``Amount`` (balance after the send), or ``None`` when absent or unusable (with a
+    warning: a success reply is kept whatever its balance says)."""
+    if text is None or not text.strip():
+        return None
+    if _AMOUNT.fullmatch(text.strip()):
+        return int(text.strip())
+    log.warning("ipyy: ignoring an unusable Amount in a SOAP reply: %.40r", text.strip())
+    return None
+
+
 def _int(response: httpx.Response, text: str | None, name: str) -> int | None:
+    """A count; ``None`` when absent, or negative or absurdly long (with a warning)."""
     if text is None:
         return None
-    try:
-        return int(text.strip())
-    except ValueError as exc:
-        raise _malformed(response, f"{name} is not an integer") from exc
+    value = text.strip()
+    if _COUNT.fullmatch(value):
+        return int(value)
+    if _INTEGER.fullmatch(value):
+        log.warning("ipyy: ignoring an absurd %s in a SOAP reply: %.20r", name, value)
+        return None
+    raise _malformed(response, f"{name} is not an integer")
 
 
 def parse_send_response(response: httpx.Response) -> SoapSendResult:
@@ -448,7 +473,7 @@ def _read_result(response: httpx.Response, result: etree._Element) -> SoapSendRe
         status_code=status,
         description=_text(_child(result, _R_DESCRIPTION)),
         msg_id=(msg_id.strip() or None) if msg_id is not None else None,
-        amount=_int(response, _text(_child(result, _R_AMOUNT)), _R_AMOUNT),
+        amount=_amount(_text(_child(result, _R_AMOUNT))),
         success_counts=_int(response, _text(_child(result, _R_SUCCESS_COUNTS)), _R_SUCCESS_COUNTS) or 0,
         billing_count=_int(response, _text(_child(result, _R_BILLING_COUNT)), _R_BILLING_COUNT) or 0,
         errors=errors,
