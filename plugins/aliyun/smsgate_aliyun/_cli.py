@@ -56,6 +56,7 @@ def _print_ready(console: Console, box: Sandbox) -> None:
         f'  base_url = "{box.base_url}"\n'
         f"and export SMSGATE_ALIYUN_PASSWORD={creds['access_key_secret']}\nCtrl+C stops.",
         highlight=False,
+        markup=False,  # the TOML's [providers.aliyun] is not rich markup
     )
 
 
@@ -70,7 +71,8 @@ def aliyun_sandbox(host: str, port: int) -> None:
 
     console = Console(highlight=False)
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
     try:
         with Sandbox.demo(host=host, port=port) as box:
             _print_ready(console, box)
@@ -83,7 +85,8 @@ def aliyun_sandbox(host: str, port: int) -> None:
     except RuntimeError as exc:  # the port is taken
         raise click.ClickException(str(exc)) from exc
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 # --- smsgate demo-failover ---------------------------------------------------------------------

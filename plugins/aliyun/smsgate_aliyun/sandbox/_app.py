@@ -280,11 +280,12 @@ class Sandbox:
         return self._server.url
 
     @classmethod
-    def demo(cls, **changes: Any) -> Sandbox:
+    def demo(cls, *, host: str = "127.0.0.1", port: int = 0, **changes: Any) -> Sandbox:
         """A sandbox with the demo account (:data:`DEMO_ACCOUNT`'s key pair, the sign names
         腾飞 and 阿里云, templates ``SMS_100001`` verify and ``SMS_100002`` shipped); ``changes``
-        are passed to :class:`Account` (``outcome="pending"``, ``callback_url=…``)."""
-        sandbox = cls()
+        are passed to :class:`Account` (``outcome="pending"``, ``callback_url=…``); ``host`` and
+        ``port`` say where :meth:`start` serves it."""
+        sandbox = cls(host=host, port=port)
         sandbox.add_account(demo_account(**changes))
         return sandbox
 
