@@ -59,7 +59,7 @@ import attrs
 
 from smsgate._plugins import get_provider
 from smsgate._provider import Provider
-from smsgate.exceptions import ConfigurationError
+from smsgate.exceptions import ConfigurationError, ValidationError
 from smsgate.routing import BreakerPolicy, RateLimit, RetryPolicy, RoutingConfig, Strategy
 
 __all__ = [
@@ -325,10 +325,21 @@ def build_provider(item: ProviderConfig, *, env: Mapping[str, str] | None = None
     """Build one configured provider, with its password from the environment if set there."""
     env = os.environ if env is None else env
     options: dict[str, Any] = dict(item.options)
-    secret = env.get(password_env_var(item.name))
+    variable = password_env_var(item.name)
+    secret = env.get(variable)
     if secret:
         options["password"] = secret
-    return get_provider(item.type, name=item.name, **options)
+    try:
+        return get_provider(item.type, name=item.name, **options)
+    except (ConfigurationError, ValidationError) as exc:
+        if secret or "password" not in exc.message.lower():
+            raise
+        # The provider cannot know where a config file's password comes from: say it.
+        raise ConfigurationError(
+            f"{exc.message}: set the environment variable {variable} "
+            f"(the password of [providers.{item.name}]; passwords are never read from the file)",
+            provider=exc.provider or item.name,
+        ) from exc
 
 
 def build_providers(config: Config, *, env: Mapping[str, str] | None = None) -> list[Provider]:

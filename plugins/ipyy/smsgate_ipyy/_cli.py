@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import tempfile
 import threading
@@ -30,7 +31,7 @@ from smsgate.exceptions import SmsGateError, UncertainOutcomeError
 if TYPE_CHECKING:
     from smsgate_ipyy.sandbox import Sandbox
 
-__all__ = ["demo", "sandbox"]
+__all__ = ["config_snippet", "demo", "sandbox"]
 
 TRANSPORTS = ("form", "gbk", "json", "encrypted", "soap")
 DEMO_TEXT = "您的验证码：1439【腾飞】"
@@ -39,23 +40,39 @@ DEMO_TEXT = "您的验证码：1439【腾飞】"
 # --- smsgate sandbox -----------------------------------------------------------------------
 
 
+def config_snippet(running: Sandbox, name: str = "ipyy") -> str:
+    """The ``smsgate.toml`` table that points smsgate at ``running``, ready to paste."""
+    creds = running.credentials
+    return (
+        f"[providers.{name}]\n"
+        'type = "ipyy"\n'
+        f"account = {json.dumps(creds.account)}\n"
+        f"userid = {json.dumps(creds.userid)}\n"
+        f"base_url = {json.dumps(running.base_url)}\n"
+    )
+
+
 def _print_ready(console: Console) -> Callable[[Sandbox], None]:
     def ready(running: Sandbox) -> None:
         creds = running.credentials
         table = Table(title="ipyy sandbox", show_header=False)
-        table.add_row("base URL", running.base_url)
-        table.add_row("account", creds.account)
+        table.add_row("base URL", escape(running.base_url))
+        table.add_row("account", escape(creds.account))
         # A published test credential of the sandbox, not a secret: printing it is the point.
-        table.add_row("password", creds.password)
-        table.add_row("userid", creds.userid)
-        table.add_row("inspect", f"{running.base_url}_sandbox/requests")
+        table.add_row("password", escape(creds.password))
+        table.add_row("userid", escape(creds.userid))
+        table.add_row("inspect", escape(f"{running.base_url}_sandbox/requests"))
         console.print(table)
+        # Printed as plain text: Rich markup would read [providers.ipyy] as a style tag and
+        # drop it, and the pasted snippet would not parse.
         console.print(
-            "Point smsgate at it (smsgate.toml):\n"
-            f'  [providers.ipyy]\n  type = "ipyy"\n  account = "{creds.account}"\n'
-            f'  userid = "{creds.userid}"\n  base_url = "{running.base_url}"\n'
-            f"and export SMSGATE_IPYY_PASSWORD={creds.password}\nCtrl+C stops.",
+            "Point smsgate at it: put these lines in smsgate.toml\n\n"
+            f"{config_snippet(running)}\n"
+            f"and export SMSGATE_IPYY_PASSWORD={creds.password}\n"
+            "Ctrl+C stops.",
+            markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
     return ready

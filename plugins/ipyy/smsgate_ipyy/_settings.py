@@ -30,7 +30,9 @@ BatchCompression = Literal["gzip", "zip", "zlib"]
 #: What to do with a CR or LF in a batch text.
 BatchNewlines = Literal["reject", "space"]
 
-SIGNATURE = re.compile(r"【[^【】]+】")
+#: A 【signature】 at the start or the end of a text (surrounding whitespace aside): where the
+#: gateway looks for it (2113 RequiredSuffix otherwise), and where the sandbox looks too.
+SIGNATURE = re.compile(r"^\s*【[^【】]+】|【[^【】]+】\s*$")
 
 
 def _default_clock() -> dt.datetime:
