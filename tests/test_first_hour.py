@@ -359,3 +359,25 @@ def test_library_warnings_stay_silent_without_logging_configured() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "b\n"
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("to", [13800138000, None, b"13800138000", 3.5])
+def test_a_recipient_of_the_wrong_type_is_a_validation_error(to: Any) -> None:
+    """Issue 10: ``Sms(to=13800138000)`` and ``Sms(to=None)`` raised TypeError."""
+    with pytest.raises(ValidationError, match="as a string") as info:
+        smsgate.Sms(to=to, text="hi【x】")
+    assert info.value.field == "to"
+    with pytest.raises(ValidationError, match="as a string"):
+        smsgate.Mms(to=to, subject="s", parts=[smsgate.MmsPart(name="a.txt", data=b"x")])
+
+
+def test_the_conformance_suite_has_no_bare_assert() -> None:
+    """Issue 10: a failure of the suite was sometimes a bare AssertionError with no values;
+    every check goes through ConformanceFailure (``expect``), which says what was expected."""
+    import ast
+
+    from smsgate.testing import conformance
+
+    tree = ast.parse(Path(conformance.__file__).read_text(encoding="utf-8"))
+    asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    assert asserts == [], f"bare assert statements at lines {asserts}"
