@@ -27,6 +27,8 @@ Choices worth knowing (the provider page repeats them):
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import re
 
 import attrs
@@ -56,6 +58,7 @@ __all__ = [
     "error_for_message",
     "error_for_pull_error",
     "is_success_code",
+    "parse_retry_after",
 ]
 
 
@@ -205,8 +208,9 @@ def is_success_code(code: object) -> bool:
 
 def _lookup(code: object) -> ResultCode | None:
     text = str(code).strip()
+    # At most 9 digits: no ResultCode is longer, and int() refuses over 4,300 digits.
     if re.fullmatch(r"-?[0-9]+", text):
-        return _BY_NUMBER.get(int(text))
+        return _BY_NUMBER.get(int(text)) if len(text) <= 9 else None
     return _BY_NAME.get(text.lower())
 
 
@@ -264,6 +268,35 @@ def error_for_pull_error(code: object, remark: str | None = None, *, raw: object
     return _known(info or _lookup(code), code, remark, raw)
 
 
+# RFC 9110 §10.2.3: delay-seconds is 1*DIGIT (ASCII only: str.isdigit() also takes "²").
+# More than nine digits (31 years) is no delay a client should honour.
+_DELAY_SECONDS = re.compile(r"[0-9]{1,9}")
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """The seconds a ``Retry-After`` header asks to wait, or ``None`` when it says nothing usable.
+
+    RFC 9110 §10.2.3: ASCII digits (delay-seconds) or an HTTP date (the wait is the time
+    until then, at least 0). Anything else (a non-ASCII digit such as ``²``, a sign, a
+    fraction, an absurdly long number) is ignored: the 429 stays a rate limit, without a delay.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(text)
+    if not text.isascii() or len(text) > 64:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000" in the date: RFC 5322 for "UTC, source unknown"
+        when = when.replace(tzinfo=dt.UTC)
+    current = now if now is not None else dt.datetime.now(dt.UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
 def error_for_http_status(status_code: int, *, retry_after: str | None = None) -> SmsGateError | None:
     """The error for an HTTP status other than 2xx, or ``None`` for a 2xx.
 
@@ -278,12 +311,9 @@ def error_for_http_status(status_code: int, *, retry_after: str | None = None) -
     if 200 <= status_code < 300:
         return None
     if status_code == 429:
-        seconds: float | None = None
-        if retry_after and retry_after.strip().isdigit():
-            seconds = float(retry_after.strip())
         return RateLimitedError(
             "the gateway asks to slow down (HTTP 429)",
-            retry_after=seconds,
+            retry_after=parse_retry_after(retry_after),
             code="HTTP 429",
         )
     if status_code == 503:
