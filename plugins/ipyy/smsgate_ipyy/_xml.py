@@ -25,6 +25,11 @@ _DANGEROUS = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 # Chinese legacy encodings are all read with the widest of them: a server that declares
 # gb2312 but writes GBK-only characters still decodes.
 _CHINESE = {"gb2312", "gbk", "cp936", "gb18030", "euc-cn", "x-gbk"}
+# Python codecs that are not character sets a document can be written in: they raise
+# UnicodeError on ordinary bytes (undefined, idna), decode escapes into lone surrogates
+# (unicode_escape, utf-7), or take quadratic time (punycode). A declaration naming one is
+# refused. (Bytes-to-bytes codecs such as base64 are refused by bytes.decode itself.)
+_NOT_CHARSETS = frozenset({"undefined", "punycode", "unicode-escape", "raw-unicode-escape", "idna", "utf-7"})
 
 
 class XmlError(ValueError):
@@ -63,8 +68,10 @@ def decode_body(body: bytes, default: str = "utf-8") -> str:
     if encoding.lower() in _CHINESE:
         encoding = "gb18030"
     try:
+        if codecs.lookup(encoding).name in _NOT_CHARSETS:
+            raise XmlError(f"{encoding} is not a character set")
         return body.decode(encoding)
-    except (LookupError, UnicodeDecodeError) as exc:
+    except (LookupError, ValueError) as exc:  # UnicodeError is a ValueError
         raise XmlError(f"the body is not valid {encoding}") from exc
 
 
@@ -78,10 +85,14 @@ def parse_xml(body: bytes, default_encoding: str = "utf-8") -> etree._Element:
     text = decode_body(body, default_encoding)
     # The declaration is dropped: the text is handed to lxml re-encoded as UTF-8.
     text = re.sub(r"\A\s*<\?xml\b[^>]*?\?>", "", text, flags=re.IGNORECASE).lstrip("\ufeff")
-    if _DANGEROUS.search(text.encode("utf-8")):
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no XML document holds one
+        raise XmlError("the body decodes to text that is not Unicode") from exc
+    if _DANGEROUS.search(data):
         raise XmlError("the document declares a DTD or entity; refused")
     try:
-        root = etree.fromstring(text.encode("utf-8"), _parser())
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise XmlError(f"not well-formed XML ({exc.msg})") from exc
     return root
