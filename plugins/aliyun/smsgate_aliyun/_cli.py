@@ -166,7 +166,10 @@ class _Demo:
         self.show(
             [
                 ("ipyy", "connection refused: not sent, safe to fail over"),
-                ("accepted by", f"{receipt.provider} (attempts: {receipt.attempts})"),
+                (
+                    "accepted by",
+                    f"{receipt.provider} (attempt {receipt.attempts}, after {receipt.attempts - 1} on ipyy)",
+                ),
                 ("BizId", receipt.task_id),
                 ("rendered as", f"{record.template_code} {record.content}"),
                 ("OutId", record.out_id),
