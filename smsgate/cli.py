@@ -419,17 +419,15 @@ def _dry_run(settings: Settings, sms: Sms, price: str | None) -> None:
             }
         )
     else:
-        console = _out()
-        console.print(
+        click.echo(
             f"dry run, nothing sent: {len(sms.to)} recipient(s); {info.characters} characters, "
             f"{info.encoding}, {info.segments} segment(s) of up to {info.per_segment} "
-            f"({info.segments * len(sms.to)} in all)" + ("" if cost is None else f"; estimated cost {cost}"),
-            markup=False,
+            f"({info.segments * len(sms.to)} in all)" + ("" if cost is None else f"; estimated cost {cost}")
         )
         for name, limit in limits.items():
             verdict = "no length limit" if limit is None else f"max_text_length {limit}"
             mark = " (TOO LONG: it would be refused)" if name in too_long else ""
-            console.print(f"  {name}: {verdict}{mark}", markup=False)
+            click.echo(f"  {name}: {verdict}{mark}")
     if too_long and len(too_long) == len(limits):
         raise ValidationError(
             f"the text has {info.characters} characters, more than every provider allows", field="text"
