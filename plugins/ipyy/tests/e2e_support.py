@@ -85,12 +85,16 @@ def account_state(sandbox: Sandbox, account: str = "demo") -> dict[str, Any]:
 def requests_of(
     sandbox: Sandbox, account: str | None = None, endpoint: str | None = None
 ) -> list[dict[str, Any]]:
-    """The sandbox's inspection log, optionally only one account's or one endpoint's entries."""
+    """The requests the sandbox's gateway saw, optionally only one account's or one endpoint's.
+
+    The inspection log also holds the requests a fault answered before the gateway saw them
+    (``injected.acted`` false); they are left out here."""
     return [
         entry
         for entry in sandbox.requests()
         if (account is None or entry["account"] == account)
         and (endpoint is None or entry["endpoint"].lower() == endpoint.lower())
+        and (entry["injected"] is None or entry["injected"]["acted"])
     ]
 
 

@@ -246,7 +246,7 @@ def test_lasting_outage_of_every_provider_ends_in_all_providers_failed(
         (ProviderOutageError, "backup"),
         (ProviderOutageError, "backup"),
     ]
-    assert ipyy_sandbox_clean.requests() == []
+    assert requests_of(ipyy_sandbox_clean) == []  # every request was answered by the fault
 
 
 def test_breaker_opens_after_repeated_connection_failures_and_skips_the_provider(

@@ -363,8 +363,12 @@ def test_config_file_faults_apply_in_the_real_sandbox() -> None:
         assert first["returnstatus"] == "Faild"
         assert first["message"] == "系统内部错误"
         assert second["returnstatus"] == "Success"
-        # Only the second request reached the gateway logic.
-        assert len(sandbox.requests()) == 1
+        # Only the second request reached the gateway logic; the log shows the fault's answer too.
+        faulted, sent = sandbox.requests()
+        assert faulted["injected"]["kind"] == "vendor"
+        assert faulted["injected"]["acted"] is False
+        assert faulted["outcome"]["code"] == "InternalError"
+        assert (sent["injected"], sent["outcome"]["code"]) == (None, "OK")
 
 
 def test_truncate_in_the_real_sandbox_cuts_a_reply_the_gateway_did_act_on() -> None:

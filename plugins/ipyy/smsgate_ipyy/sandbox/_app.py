@@ -1,38 +1,49 @@
 """The sandbox's ASGI application: the routes of every endpoint of the ipyy document (the
-handlers live in :mod:`.endpoints`, one module per family) and the admin API under
-``/_sandbox/``."""
+handlers live in :mod:`.endpoints`, one module per family), the admin API under
+``/_sandbox/``, and the logging of the requests the app does not answer itself (a fault's
+reply, see :func:`fault_logger`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from ._config import SandboxConfig
-from ._paths import CollapseSlashes
+from ._faults import FaultLog
+from ._log import Injected, Outcome
+from ._paths import CollapseSlashes, collapse_slashes
 from ._state import SandboxState
 from .endpoints import admin, batch, encrypted, mms, password, plain, pulls, soap
-from .endpoints._common import Handler
+from .endpoints._common import Call, Handler
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "fault_logger"]
 
-#: Gateway endpoints by lower-cased path (spec paths are matched case-insensitively).
-_ENDPOINTS: dict[str, Handler] = {
+#: Gateway endpoints by path as the spec spells it (each logs itself under that name).
+_ROUTES: dict[str, Handler] = {
     "/sms.aspx": plain.sender("sms.aspx", "xml"),
-    "/smsgbk.aspx": plain.sender("smsGBK.aspx", "gbk"),
-    "/smsjson.aspx": plain.sender("smsJson.aspx", "json"),
+    "/smsGBK.aspx": plain.sender("smsGBK.aspx", "gbk"),
+    "/smsJson.aspx": plain.sender("smsJson.aspx", "json"),
     "/ensms.ashx": encrypted.handle,
-    "/batchsms.ashx": batch.handle,
+    "/BatchSms.ashx": batch.handle,
     "/mms.aspx": mms.handle,
-    "/statusapi.aspx": pulls.puller("statusApi.aspx", "xml", "report"),
-    "/statusjsonapi.aspx": pulls.puller("statusJsonApi.aspx", "json", "report"),
-    "/callapi.aspx": pulls.puller("callApi.aspx", "xml", "inbound"),
-    "/calljsonapi.aspx": pulls.puller("callJsonApi.aspx", "json", "inbound"),
+    "/statusApi.aspx": pulls.puller("statusApi.aspx", "xml", "report"),
+    "/statusJsonApi.aspx": pulls.puller("statusJsonApi.aspx", "json", "report"),
+    "/callApi.aspx": pulls.puller("callApi.aspx", "xml", "inbound"),
+    "/callJsonApi.aspx": pulls.puller("callJsonApi.aspx", "json", "inbound"),
     "/pwd.aspx": password.handle,
-    "/webservice.asmx": soap.handle,
+    "/WebService.asmx": soap.handle,
 }
+#: The same by lower-cased path (spec paths are matched case-insensitively), and their names.
+_ENDPOINTS: dict[str, Handler] = {path.lower(): handler for path, handler in _ROUTES.items()}
+_NAMES: dict[str, str] = {path.lower(): path[1:] for path in _ROUTES}
+_NOT_FOUND_OUTCOME = Outcome("HTTP 404", None, "The resource cannot be found.")
 
 _NOT_FOUND = (
     b"<html><body><h1>Server Error in '/' Application.</h1><p>The resource cannot be found.</p></body></html>"
@@ -40,11 +51,51 @@ _NOT_FOUND = (
 
 
 async def _gateway(request: Request) -> Response:
+    state: SandboxState = request.app.state.sandbox
     handler = _ENDPOINTS.get(request.url.path.lower())
     if handler is None:
+        # logged too: a client with a wrong path should see its requests in the log
+        call, _ = await Call.read(request, state, request.url.path.lstrip("/"))
+        call.log(_NOT_FOUND_OUTCOME)
         return Response(_NOT_FOUND, status_code=404, media_type="text/html; charset=utf-8")
-    state: SandboxState = request.app.state.sandbox
     return await handler(request, state)
+
+
+def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """An ASGI ``receive`` giving ``body`` (already read by the fault middleware) once."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _faulted_call(request: Request, state: SandboxState) -> Call:
+    """The call of a request a fault answered: what the endpoint would have read of it."""
+    path = collapse_slashes(request.url.path)
+    lowered = path.lower()
+    endpoint = _NAMES.get(lowered, path.lstrip("/"))
+    if lowered == "/webservice.asmx" and request.method == "POST":
+        soap12 = request.headers.get("content-type", "").lower().startswith("application/soap+xml")
+        return Call(state, endpoint, request.method, "soap1.2" if soap12 else "soap1.1")
+    try:
+        call, _ = await Call.read(request, state, endpoint, "gbk" if lowered == "/smsgbk.aspx" else "utf-8")
+    except (ValueError, HTTPException):  # a body the gateway could not read either
+        return Call(state, endpoint, request.method, "unreadable")
+    return call
+
+
+def fault_logger(state: SandboxState) -> FaultLog:
+    """What the fault middleware calls to log a request it answered instead of the app: the
+    entry has what the endpoint would have read (account, action, how the parameters came)."""
+
+    async def log(scope: dict[str, Any], body: bytes, injected: Injected, outcome: Outcome) -> None:
+        call = await _faulted_call(Request(scope, _replay(body)), state)
+        call.injected = injected
+        call.log(outcome)
+
+    return log
 
 
 def create_app(config: SandboxConfig | None = None, *, state: SandboxState | None = None) -> Starlette:

@@ -62,15 +62,16 @@ import logging
 import random
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, Literal
 
 import attrs
 
 from ._codes import CODES, PULL_ERRORS, PULL_JSON_ERRORS, PULL_XML_ERRORS, ResultCode
+from ._log import INJECTED_KEY, Injected, Outcome
 from ._paths import collapse_slashes
 
-__all__ = ["FAULT_KINDS", "FaultMiddleware", "FaultRule", "FaultSet"]
+__all__ = ["FAULT_KINDS", "FaultLog", "FaultMiddleware", "FaultRule", "FaultSet"]
 
 FaultKind = Literal["outage", "latency", "status", "hang", "drop", "garbage", "truncate", "vendor"]
 #: Every kind a rule may have.
@@ -109,6 +110,26 @@ log = logging.getLogger("smsgate_ipyy.sandbox")
 # ASGI types kept loose on purpose: the middleware only forwards what it does not touch.
 Scope = dict[str, Any]
 Message = dict[str, Any]
+#: Logs a request a fault answered instead of the app: the scope, the body read, what the
+#: fault did and the answer given (see ``smsgate_ipyy.sandbox._app.fault_logger``).
+FaultLog = Callable[[Scope, bytes, Injected, Outcome], Awaitable[None]]
+
+# The kinds that let the gateway answer (and act on) the request.
+_ACTED: Final = frozenset({"latency", "drop", "truncate"})
+# The default seconds of the kinds that wait.
+_DEFAULT_SECONDS: Final = {"latency": 1.0, "hang": 60.0}
+_UNSEEN: Final = "; the gateway never saw the request"
+# What each kind does to a request, for the request log.
+_DID: Final = {
+    "outage": "answered HTTP 503 Service Unavailable" + _UNSEEN,
+    "status": "answered HTTP {status}" + _UNSEEN,
+    "garbage": "answered HTTP 200 with garbage, neither XML nor JSON" + _UNSEEN,
+    "vendor": "answered the gateway's own failure reply for code {code}" + _UNSEEN,
+    "hang": "held the request without a reply, for at most {seconds:g} s" + _UNSEEN,
+    "latency": "delayed the gateway's reply by {seconds:g} s",
+    "drop": "the gateway acted on the request, then the connection was closed before any reply",
+    "truncate": "the gateway acted on the request; its reply was cut in half",
+}
 
 
 def _path_of(value: str) -> str:
@@ -192,6 +213,15 @@ class FaultRule:
         if "kind" not in data:
             raise ValueError("a fault rule needs a 'kind'")
         return cls(**dict(data))
+
+    def wait(self) -> float:
+        """The seconds a ``latency`` or ``hang`` rule waits (its default when unset)."""
+        return _DEFAULT_SECONDS.get(self.kind, 0.0) if self.seconds is None else self.seconds
+
+    def injected(self) -> Injected:
+        """What applying this rule does to a request, for the request log."""
+        did = _DID[self.kind].format(status=self.status, code=self.code, seconds=self.wait())
+        return Injected(self.kind, did, self.kind in _ACTED, self.to_dict())
 
     def matches(self, path: str) -> bool:
         """True when the rule applies to requests for ``path`` (already lower-cased)."""
@@ -298,11 +328,16 @@ class FaultMiddleware:
     """ASGI middleware applying the rules of a :class:`FaultSet` and serving ``/_sandbox/faults``.
 
     Wraps the sandbox application; everything it does not fault is passed through untouched.
+    A request the app still answers (``latency``, ``drop``, ``truncate``) carries the rule's
+    :class:`~smsgate_ipyy.sandbox._log.Injected` in its scope, for the app's log entry; one
+    a fault answers instead of the app is given to ``log``.
     """
 
-    def __init__(self, app: Any, faults: FaultSet) -> None:
+    def __init__(self, app: Any, faults: FaultSet, log: FaultLog | None = None) -> None:
         self.app = app
         self.faults = faults
+        # Logs the requests a fault answers itself; those the app answers, it logs.
+        self.log = log
         install_log_filter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._release: asyncio.Event | None = None
@@ -344,36 +379,41 @@ class FaultMiddleware:
 
     async def _apply(self, rule: FaultRule, path: str, scope: Scope, receive: Any, send: Any) -> None:
         """Answer the request as ``rule`` says, passing it on to the app where the fault needs it."""
+        if rule.kind not in _ACTED:
+            await self._replace(rule, path, scope, receive, send)
+            return
+        scope = {**scope, INJECTED_KEY: rule.injected()}
         if rule.kind == "latency":
-            await asyncio.sleep(1.0 if rule.seconds is None else rule.seconds)
+            await asyncio.sleep(rule.wait())
             await self.app(scope, receive, send)
         elif rule.kind == "truncate":
             await self._truncate(scope, receive, send)
-        elif rule.kind == "drop":
+        else:  # drop
             await self.app(scope, receive, _discard)
             await send({"type": "http.response.start", "status": 200, "headers": []})
             raise _DropConnection("sandbox fault: connection dropped after the request was read")
-        else:
-            await self._replace(rule, path, scope, receive, send)
 
     async def _replace(self, rule: FaultRule, path: str, scope: Scope, receive: Any, send: Any) -> None:
         """The faults that answer instead of the app, once the request is read: an outage, a
-        status, garbage, a vendor code, a hang."""
+        status, garbage, a vendor code, a hang. The request is logged before the answer."""
         body = await _read_body(receive)
-        if rule.kind == "outage":
-            data = rule.body.encode("utf-8") if rule.body is not None else _OUTAGE
-            await _respond(send, 503, data, b"text/html; charset=utf-8")
-        elif rule.kind == "status":
-            text = rule.body if rule.body is not None else f"{rule.status} sandbox fault"
-            await _respond(send, rule.status, text.encode("utf-8"), b"text/plain; charset=utf-8")
-        elif rule.kind == "garbage":
-            data = rule.body.encode("utf-8") if rule.body is not None else _GARBAGE
-            await _respond(send, 200, data, b"text/html; charset=utf-8")
-        elif rule.kind == "vendor":
-            data, ctype = vendor_reply(path, scope, body, rule.code)
-            await _respond(send, 200, data, ctype)
-        else:  # hang
-            await self._hang(receive, send, 60.0 if rule.seconds is None else rule.seconds)
+        answer = _answer(rule, path, scope, body)
+        outcome = answer[3] if answer is not None else Outcome("no reply", None, "held without a reply")
+        if self.log is not None:
+            await self._log_safely(scope, body, rule.injected(), outcome)
+        if answer is None:  # hang
+            await self._hang(receive, send, rule.wait())
+        else:
+            await _respond(send, *answer[:3])
+
+    async def _log_safely(self, scope: Scope, body: bytes, injected: Injected, outcome: Outcome) -> None:
+        if self.log is None:
+            return
+        try:
+            await self.log(scope, body, injected, outcome)
+        except Exception:
+            # The fault must still answer: a request the log cannot read is only warned about.
+            log.warning("sandbox: could not log a faulted request to %s", scope.get("path"), exc_info=True)
 
     async def _hang(self, receive: Any, send: Any, bound: float) -> None:
         release = self._release
@@ -437,6 +477,28 @@ class FaultMiddleware:
             await _json(send, 405, {"error": f"method {method} not allowed"})
             return
         await _json(send, 200, {"faults": self.faults.rules()})
+
+
+def _answer(
+    rule: FaultRule, path: str, scope: Scope, body: bytes
+) -> tuple[int, bytes, bytes, Outcome] | None:
+    """The status, body, content type and logged outcome of the reply ``rule`` gives instead of
+    the app's; ``None`` for a hang, which gives none."""
+    if rule.kind == "outage":
+        data = rule.body.encode("utf-8") if rule.body is not None else _OUTAGE
+        return 503, data, b"text/html; charset=utf-8", Outcome("HTTP 503", None, "Service Unavailable")
+    if rule.kind == "status":
+        text = rule.body if rule.body is not None else f"{rule.status} sandbox fault"
+        outcome = Outcome(f"HTTP {rule.status}", None, text)
+        return rule.status, text.encode("utf-8"), b"text/plain; charset=utf-8", outcome
+    if rule.kind == "garbage":
+        data = rule.body.encode("utf-8") if rule.body is not None else _GARBAGE
+        return 200, data, b"text/html; charset=utf-8", Outcome("HTTP 200", None, "neither XML nor JSON")
+    if rule.kind == "vendor":
+        data, ctype = vendor_reply(path, scope, body, rule.code)
+        result = result_code(rule.code)
+        return 200, data, ctype, Outcome(result.name, result.number, result.message)
+    return None
 
 
 async def _discard(message: Message) -> None:

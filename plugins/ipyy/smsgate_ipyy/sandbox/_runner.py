@@ -16,7 +16,7 @@ import attrs
 
 from smsgate.receiver import ServerThread
 
-from ._app import create_app
+from ._app import create_app, fault_logger
 from ._config import SandboxConfig
 from ._faults import FaultMiddleware, FaultRule, FaultSet
 from ._push import PushWorker
@@ -115,7 +115,7 @@ class Sandbox:
         self.app = create_app(self.config)
         self.state: SandboxState = self.app.state.sandbox
         self.faults = FaultSet(self.config.faults, seed=self.config.seed)
-        self._middleware = FaultMiddleware(self.app, self.faults)
+        self._middleware = FaultMiddleware(self.app, self.faults, fault_logger(self.state))
         self._worker = PushWorker(self.state, content_type=self.config.push_content_type)
         self._asgi = _Lifespan(self._middleware, self._worker)
         self._server: ServerThread | None = None

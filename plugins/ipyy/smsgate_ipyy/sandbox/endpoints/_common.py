@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from .._codes import MSG_AUTH_EMPTY, MSG_AUTH_WRONG, ResultCode, code
 from .._config import Account
-from .._log import Outcome, RequestEntry
+from .._log import INJECTED_KEY, Injected, Outcome, RequestEntry
 from .._state import CHINA, TIME_FORMAT, XML_DECLARATION, Login, SandboxState, Submission
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "check_ext_and_time",
     "check_mobiles",
     "check_text",
+    "injected_of",
     "json_bytes",
     "read_params",
     "refuse_send",
@@ -128,13 +129,20 @@ async def read_params(request: Request, encoding: str = "utf-8") -> tuple[dict[s
     return form, style if style == "query" else style + "+query"
 
 
+def injected_of(request: Request) -> Injected | None:
+    """What the fault middleware did to this request, when it still lets the app answer it."""
+    injected: Injected | None = request.scope.get(INJECTED_KEY)
+    return injected
+
+
 @attrs.define
 class Call:
     """One gateway request being answered: what its inspection-log entry will say.
 
     A handler fills it in as it reads the request (``fields`` in the order the log shows
     them); :meth:`finish` freezes it into a :class:`~smsgate_ipyy.sandbox._log.RequestEntry`
-    and logs it, once, with the answer given."""
+    and logs it, once, with the answer given. ``injected`` is what a fault rule did to the
+    request (see :func:`injected_of`)."""
 
     state: SandboxState
     endpoint: str
@@ -144,6 +152,7 @@ class Call:
     account: str = ""
     password_style: str | None = None
     fields: dict[str, Any] = attrs.field(factory=dict)
+    injected: Injected | None = None
 
     @classmethod
     async def read(
@@ -152,7 +161,13 @@ class Call:
         """The call of a form endpoint, with the request's parameters (see :func:`read_params`)."""
         params, style = await read_params(request, encoding)
         call = cls(
-            state, endpoint, request.method, style, params.get("action", ""), params.get("account", "")
+            state,
+            endpoint,
+            request.method,
+            style,
+            params.get("action", ""),
+            params.get("account", ""),
+            injected=injected_of(request),
         )
         return call, params
 
@@ -164,8 +179,12 @@ class Call:
 
     def finish(self, result: ResultCode, task_id: str = "") -> None:
         """Log the call with the result it was answered with."""
+        self.log(Outcome(result.name, result.number, result.message, task_id))
+
+    def log(self, outcome: Outcome) -> None:
+        """Log the call with an ``outcome`` that may be no gateway result (an HTTP 404, a
+        fault's reply)."""
         noted = attrs.asdict(self, recurse=False, filter=_NOTED)
-        outcome = Outcome(result.name, result.number, result.message, task_id)
         self.state.log_request(
             RequestEntry(time=self.state.now().strftime(TIME_FORMAT), outcome=outcome, **noted)
         )

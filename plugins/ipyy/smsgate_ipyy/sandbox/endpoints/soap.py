@@ -17,7 +17,15 @@ from starlette.responses import Response
 from .._codes import ResultCode, code
 from .._config import Account
 from .._state import CHINA, TIME_FORMAT, SandboxState
-from ._common import XML_TYPE, Call, check_ext_and_time, check_mobiles, check_text, split_mobiles
+from ._common import (
+    XML_TYPE,
+    Call,
+    check_ext_and_time,
+    check_mobiles,
+    check_text,
+    injected_of,
+    split_mobiles,
+)
 
 __all__ = ["handle"]
 
@@ -272,7 +280,7 @@ async def handle(request: Request, state: SandboxState) -> Response:
         return _describe(request)
     content_type = request.headers.get("content-type", "").lower()
     version = "1.2" if content_type.startswith("application/soap+xml") else "1.1"
-    call = Call(state, "WebService.asmx", "POST", f"soap{version}")
+    call = Call(state, "WebService.asmx", "POST", f"soap{version}", injected=injected_of(request))
     try:
         send = _read_send(_read_operation(call, request, await request.body()))
     except _SoapFault as fault:
