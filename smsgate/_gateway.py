@@ -109,13 +109,28 @@ def _numbers(message: Any) -> str:
     return shown + (f",…+{len(numbers) - 3}" if len(numbers) > 3 else "")
 
 
-def _request_of(receipt: Receipt, message: tuple[Sms, ...]) -> tuple[Sms, ...]:
+def _request_of(
+    receipt: Receipt, message: tuple[Sms, ...], by_number: Mapping[str, list[int]]
+) -> tuple[Sms, ...]:
     """The part of ``message`` one receipt covers: for a batch sent as several requests,
-    the messages whose recipients the receipt lists (all of them when it lists none)."""
+    the messages whose recipients the receipt lists (all of them when it lists none).
+
+    ``by_number`` maps each number to the positions of the messages sent to it
+    (:func:`_positions`), so a receipt costs its own recipients, not the whole batch."""
     if not receipt.recipients:
         return message
     covered = set(receipt.recipients)
-    return tuple(m for m in message if set(m.to) <= covered) or message
+    candidates = sorted({i for number in covered for i in by_number.get(number, ())})
+    return tuple(message[i] for i in candidates if set(message[i].to) <= covered) or message
+
+
+def _positions(message: tuple[Sms, ...]) -> dict[str, list[int]]:
+    """Each number of a batch → the positions of the messages sent to it."""
+    by_number: dict[str, list[int]] = {}
+    for i, sms in enumerate(message):
+        for number in sms.to:
+            by_number.setdefault(number, []).append(i)
+    return by_number
 
 
 class _GatewayCore(Generic[ClientT]):
@@ -298,9 +313,13 @@ class _GatewayCore(Generic[ClientT]):
     def _after_result(self, result: T, message: Sent | None) -> T:
         """After a plan: each accepted request goes to ``message_sent`` (those of a partial
         send too), each pulled item to ``report_received`` / ``inbound_received``."""
+        by_number: dict[str, list[int]] | None = None
         for item in result if isinstance(result, list) else [result]:
             if isinstance(item, Receipt):
-                sent = _request_of(item, message) if isinstance(message, tuple) else message
+                sent: Sent | None = message
+                if isinstance(message, tuple):
+                    by_number = _positions(message) if by_number is None else by_number
+                    sent = _request_of(item, message, by_number)
                 log.info(
                     "accepted by %s: task %s, %d recipients, attempt %d",
                     item.provider,
@@ -324,9 +343,15 @@ class _Done(Generic[T]):
 
 
 def _options(attempt: Attempt) -> dict[str, Any]:
-    """The driver arguments for one attempt: names for errors and logs, the provider's timeout."""
+    """The driver arguments for one attempt: names for errors and logs, the provider's timeout
+    and reply cap."""
     provider = attempt.provider
-    return {"provider": provider.name, "operation": attempt.operation.value, "timeout": provider.timeout}
+    return {
+        "provider": provider.name,
+        "operation": attempt.operation.value,
+        "timeout": provider.timeout,
+        "max_reply_bytes": provider.max_reply_bytes,
+    }
 
 
 def _send(provider: Provider, sms: Sms) -> Flow[Receipt]:

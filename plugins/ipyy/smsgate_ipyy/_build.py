@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
-import gzip
 import io
 import json
 import urllib.parse
@@ -276,12 +275,17 @@ def _zip(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-# Deterministic (fixed timestamps) so requests are repeatable.
+# zlib's own gzip framing (wbits 31): a zero mtime, so requests are repeatable; the same bytes
+# as gzip.compress(data, mtime=0), and the same whether compressed at once or line by line.
+_GZIP_LEVEL, _GZIP_WBITS = 9, 31
 _COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
-    "gzip": lambda data: gzip.compress(data, mtime=0),
+    "gzip": lambda data: zlib.compress(data, _GZIP_LEVEL, _GZIP_WBITS),
     "zlib": zlib.compress,
     "zip": _zip,
 }
+# (level, wbits) of the methods whose content is compressed as the lines are made.
+_STREAMED = {"gzip": (_GZIP_LEVEL, _GZIP_WBITS), "zlib": (zlib.Z_DEFAULT_COMPRESSION, zlib.MAX_WBITS)}
+_LINES_PER_CHUNK = 64
 
 
 def compress(data: bytes, method: BatchCompression) -> bytes:
@@ -289,22 +293,44 @@ def compress(data: bytes, method: BatchCompression) -> bytes:
     return _COMPRESSORS[method](data)
 
 
+def _compressed_lines(lines: Iterable[tuple[str, str]], method: BatchCompression) -> bytes:
+    """``compress(batch_lines(lines), method)``, without ever holding every uncompressed
+    line at once for gzip and zlib: the lines go to the compressor a few at a time."""
+    if method not in _STREAMED:
+        return compress(batch_lines(lines), method)
+    level, wbits = _STREAMED[method]
+    compressor = zlib.compressobj(level, zlib.DEFLATED, wbits)
+    out: list[bytes] = []
+    chunk: list[str] = []
+    for mobile, text in lines:
+        if "\r" in text or "\n" in text:
+            raise ValidationError("a batch line may not contain CR or LF", field="text")
+        chunk.append(f"{mobile},{text}\r\n")
+        if len(chunk) == _LINES_PER_CHUNK:
+            out.append(compressor.compress("".join(chunk).encode("utf-8")))
+            chunk.clear()
+    out.append(compressor.compress("".join(chunk).encode("utf-8")))
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
 def batch_content(lines: Iterable[tuple[str, str]], method: BatchCompression = "gzip") -> str:
     """spec 1.6.2: the ``content`` field: lines, compressed, then base64 (the form encoding
     adds the URL encoding)."""
-    return base64.b64encode(compress(batch_lines(lines), method)).decode("ascii")
+    return base64.b64encode(_compressed_lines(lines, method)).decode("ascii")
 
 
 def build_batch_request(
     login: Login,
     *,
-    lines: Sequence[tuple[str, str]],
+    lines: Iterable[tuple[str, str]],
     send_time: str = "",
     ext: str = "",
     compression: BatchCompression = "gzip",
 ) -> httpx.Request:
     """spec 1.6: a personalised batch to BatchSms.ashx (POST only). ``lines`` are
-    ``(mobile, text)`` pairs; no mobile may repeat within one request."""
+    ``(mobile, text)`` pairs (read once: an iterator is fine); no mobile may repeat within
+    one request."""
     fields = [
         *login.fields,
         (F_CONTENT, batch_content(lines, compression)),

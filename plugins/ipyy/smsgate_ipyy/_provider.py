@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import attrs
 import httpx
@@ -60,22 +60,55 @@ class _Chunk:
     given: list[str]
 
 
-@attrs.frozen
-class _Line:
-    """One line of a batch: a recipient, its text and where it came from."""
+class _Cursor(NamedTuple):
+    """A position in a batch's lines: the message's position, and the recipient within it."""
 
-    index: int  # position of the Sms in the caller's list
-    original: str  # the number as the caller wrote it
-    mobile: str  # the number as it goes on the wire
-    text: str
-    send_time: str
-    ext: str
-    # Bytes of ``mobile,text\r\n`` in UTF-8 (spec 1.6.2), computed once for the size limits.
-    size: int = attrs.field(init=False)
+    message: int
+    offset: int
 
-    @size.default
-    def _size(self) -> int:
-        return len(self.mobile) + len(self.text.encode("utf-8")) + 3
+
+class _Span(NamedTuple):
+    """The lines of one batch request: from ``start`` up to, not including, ``end``."""
+
+    start: _Cursor
+    end: _Cursor
+    plain: bool  # every message of it needs no change (IpyyProvider._plain_fields)
+
+
+class _Splitter:
+    """Greedy, order-preserving split of a batch's lines into requests: a new request starts
+    when the next line would repeat a number (spec 1.6.2), change send_at/ext, or exceed a
+    size limit. Keeps where each request starts and ends, never the lines."""
+
+    def __init__(self, max_lines: int, max_bytes: int) -> None:
+        self.max_lines, self.max_bytes = max_lines, max_bytes
+        self.spans: list[_Span] = []
+        self.start: _Cursor | None = None
+        self.key: tuple[str, str] = ("", "")
+        self.seen: set[str] = set()
+        self.size = 0
+        self.plain = True
+
+    def add(self, at: _Cursor, mobile: str, size: int, key: tuple[str, str], plain: bool) -> None:
+        """One more line, at position ``at``, of ``size`` bytes."""
+        if self.start is not None and (
+            mobile in self.seen
+            or key != self.key
+            or len(self.seen) >= self.max_lines
+            or self.size + size > self.max_bytes
+        ):
+            self.cut(at)
+        if self.start is None:
+            self.start, self.key, self.seen, self.size, self.plain = at, key, set(), 0, True
+        self.seen.add(mobile)
+        self.size += size
+        self.plain = self.plain and plain
+
+    def cut(self, at: _Cursor) -> None:
+        """End the current request just before ``at``."""
+        if self.start is not None:
+            self.spans.append(_Span(self.start, at, self.plain))
+            self.start = None
 
 
 def _utf8(text: str) -> bool:
@@ -255,80 +288,120 @@ class IpyyProvider(Provider):
             raise ValidationError("the text contains a character UTF-8 cannot carry", field="text")
         return text
 
-    def _message_lines(self, index: int, sms: Sms) -> Iterator[_Line]:
+    def _plain_fields(self, sms: Sms) -> tuple[str, list[str]] | None:
+        """The text and wire numbers of a message that needs no change (signed, one line, no
+        longer than the limit, numbers already in the wire form), or None: the full checks
+        then decide. Cheap, because most messages of a large batch are like that."""
+        text = sms.text
+        if (
+            text is None
+            or sms.template is not None
+            or "\r" in text
+            or "\n" in text
+            or len(text) > self.settings.max_text_length
+            or not SIGNATURE.search(text)
+        ):
+            return None
+        fullmatch = self._mobile_pattern.fullmatch
+        if len(sms.to) == 1:
+            mobile = sms.to[0].strip()
+            return (text, [mobile]) if fullmatch(mobile) else None
+        mobiles = [number.strip() for number in sms.to]
+        if not all(fullmatch(mobile) for mobile in mobiles) or len(set(mobiles)) != len(mobiles):
+            return None
+        return text, mobiles
+
+    def _message_fields(self, index: int, sms: Sms) -> tuple[bool, str, str, list[str], int]:
+        """First pass: whether one batch message needs no change (:meth:`_plain_fields`), its
+        send time, ext and wire numbers, checked, and the byte size of its text on a line
+        (spec 1.6.2: ``mobile,text\r\n`` in UTF-8)."""
         if not isinstance(sms, Sms):
             raise ValidationError(f"message {index} is not an Sms", field="messages")
         try:
-            text = self._batch_text(sms)
-            ext = self._ext(sms.ext)
-            send_time = self._when(sms.send_at)
-            mobiles = self._mobiles(sms.to)
+            plain = self._plain_fields(sms)
+            if plain is None:
+                text, mobiles = self._batch_text(sms), self._mobiles(sms.to)
+            else:
+                text, mobiles = plain
+            ext = "" if sms.ext is None else self._ext(sms.ext)
+            send_time = "" if sms.send_at is None else self._when(sms.send_at)
+            text_size = len(text.encode("utf-8")) + 3
+        except UnicodeEncodeError:
+            # spec 1.6.2: the lines go out as UTF-8.
+            raise ValidationError(
+                f"message {index}: the text contains a character UTF-8 cannot carry", field="text"
+            ) from None
         except ValidationError as exc:
             raise ValidationError(f"message {index}: {exc.message}", field=exc.field) from None
-        for original, mobile in zip(sms.to, mobiles, strict=True):
-            line = _Line(index, original, mobile, text, send_time, ext)
-            limit = self.settings.batch_max_bytes
-            if line.size > limit:
-                raise ValidationError(
-                    f"message {index}: one line is larger than batch_max_bytes ({limit})",
-                    field="text",
-                )
-            yield line
+        limit = self.settings.batch_max_bytes
+        if max(map(len, mobiles), default=0) + text_size > limit:
+            raise ValidationError(
+                f"message {index}: one line is larger than batch_max_bytes ({limit})", field="text"
+            )
+        return plain is not None, send_time, ext, mobiles, text_size
 
-    def _batch_lines(self, messages: Sequence[Sms]) -> list[_Line]:
-        lines = [line for index, sms in enumerate(messages) for line in self._message_lines(index, sms)]
-        if not lines:
+    def _wire_fields(self, sms: Sms, plain: bool) -> tuple[str, list[str]]:
+        """Second pass, over a batch already checked: the text and wire numbers again (for a
+        request of plain messages only, no check is repeated)."""
+        if plain and sms.text is not None:
+            return sms.text, [number.strip() for number in sms.to]
+        return self._batch_text(sms), self._mobiles(sms.to)
+
+    def _plan_batch(self, messages: Sequence[Sms]) -> list[_Span]:
+        """First pass: validate every message (before any I/O) and split the lines into
+        requests, keeping only where each request starts and ends (no line is kept)."""
+        splitter = _Splitter(self.settings.batch_max_messages, self.settings.batch_max_bytes)
+        for index, sms in enumerate(messages):
+            plain, send_time, ext, mobiles, text_size = self._message_fields(index, sms)
+            for offset, mobile in enumerate(mobiles):
+                splitter.add(_Cursor(index, offset), mobile, len(mobile) + text_size, (send_time, ext), plain)
+        if splitter.start is None:
             raise ValidationError("send_batch needs at least one message", field="messages")
-        return lines
+        splitter.cut(_Cursor(len(messages), 0))
+        return splitter.spans
 
-    def _split(self, lines: Sequence[_Line]) -> list[list[_Line]]:
-        """Greedy, order-preserving split: a new request starts when the next line would
-        repeat a number (spec 1.6.2), change send_at/ext, or exceed a size limit."""
-        groups: list[list[_Line]] = []
-        current: list[_Line] = []
-        seen: set[str] = set()
-        size = 0
-        for line in lines:
-            if current and (
-                line.mobile in seen
-                or (line.send_time, line.ext) != (current[0].send_time, current[0].ext)
-                or len(current) >= self.settings.batch_max_messages
-                or size + line.size > self.settings.batch_max_bytes
-            ):
-                groups.append(current)
-                current, seen, size = [], set(), 0
-            current.append(line)
-            seen.add(line.mobile)
-            size += line.size
-        groups.append(current)
-        return groups
+    def _span_lines(self, messages: Sequence[Sms], span: _Span) -> tuple[list[str], list[str]]:
+        """Second pass: the wire numbers and texts of one request's lines, rebuilt."""
+        mobiles: list[str] = []
+        texts: list[str] = []
+        for index in range(span.start.message, min(span.end.message + 1, len(messages))):
+            first = span.start.offset if index == span.start.message else 0
+            last = span.end.offset if index == span.end.message else None
+            text, numbers = self._wire_fields(messages[index], span.plain)
+            numbers = numbers[first:last]
+            mobiles += numbers
+            texts += [text] * len(numbers)
+        return mobiles, texts
 
     @staticmethod
-    def _pending(messages: Sequence[Sms], groups: Sequence[Sequence[_Line]]) -> list[Sms]:
-        """The messages (or parts of messages) behind the lines of ``groups``, in order."""
-        by_index: dict[int, list[str]] = {}
-        for group in groups:
-            for line in group:
-                by_index.setdefault(line.index, []).append(line.original)
-        out = []
-        for index, numbers in by_index.items():
-            sms = messages[index]
-            out.append(sms if len(numbers) == len(sms.to) else attrs.evolve(sms, to=numbers))
-        return out
+    def _pending(messages: Sequence[Sms], rest: Sequence[_Span]) -> list[Sms]:
+        """The messages (or parts of messages) behind the requests of ``rest``, in order:
+        ``rest`` is always the failed request and every later one, so they run to the end."""
+        if not rest:
+            return []
+        start = rest[0].start
+        head = messages[start.message]
+        first = head if start.offset == 0 else attrs.evolve(head, to=list(head.to[start.offset :]))
+        return [first, *messages[start.message + 1 :]]
 
-    def _send_group(self, group: Sequence[_Line]) -> Flow[Receipt]:
-        response = yield _build.build_batch_request(
+    def _send_span(self, messages: Sequence[Sms], span: _Span) -> Flow[Receipt]:
+        first = messages[span.start.message]
+        # Every line of a request has the same send time and ext (the split keeps them apart);
+        # the send time was checked to be in the future by the first pass.
+        send_time = _build.format_send_time(first.send_at) if first.send_at is not None else ""
+        mobiles, texts = self._span_lines(messages, span)
+        request = _build.build_batch_request(
             self.__login,
-            lines=[(line.mobile, line.text) for line in group],
-            send_time=group[0].send_time,
-            ext=group[0].ext,
+            lines=zip(mobiles, texts, strict=True),
+            send_time=send_time,
+            ext=first.ext or "",
             compression=self.settings.batch_compression,
         )
+        del texts  # only the request and the numbers are kept while the reply is awaited
+        response = yield request
         with parsing_reply(response):
             _parse.check_http_status(response)
-            return _parse.parse_send_reply(
-                response.content, provider=self.name, recipients=[line.mobile for line in group]
-            )
+            return _parse.parse_send_reply(response.content, provider=self.name, recipients=mobiles)
 
     def send_batch(self, messages: Sequence[Sms]) -> Flow[list[Receipt]]:
         """Send personalised messages through BatchSms.ashx (spec 1.6), one line per recipient
@@ -336,17 +409,20 @@ class IpyyProvider(Provider):
 
         Lines are split into several requests, order preserved, where one would repeat a
         number, mix different ``send_at``/``ext``, or exceed ``batch_max_messages`` /
-        ``batch_max_bytes``. One receipt per request.
+        ``batch_max_bytes``. One receipt per request. Every message is validated before the
+        first request; then each request's lines are built only when it is sent, so a large
+        batch never holds more than one request's lines.
 
         :raises ValidationError: before any I/O (the message index is named).
         :raises PartialSendError: a request failed after earlier ones were accepted.
         """
-        lines = self._batch_lines(messages)
-        groups = self._split(lines)
-        log.debug("%s: batch of %d line(s) in %d request(s)", self.name, len(lines), len(groups))
+        spans = self._plan_batch(messages)
+        log.debug("%s: batch of %d message(s) in %d request(s)", self.name, len(messages), len(spans))
         return (
             yield from send_in_parts(
-                groups, self._send_group, pending=lambda rest: self._pending(messages, rest)
+                spans,
+                lambda span: self._send_span(messages, span),
+                pending=lambda rest: self._pending(messages, rest),
             )
         )
 
