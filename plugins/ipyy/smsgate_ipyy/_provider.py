@@ -38,6 +38,7 @@ from smsgate.exceptions import ConfigurationError, ValidationError
 from smsgate_ipyy import _build, _parse, _push, _tms
 from smsgate_ipyy._build import Login
 from smsgate_ipyy._settings import SIGNATURE, IpyySettings
+from smsgate_ipyy._templates import TemplateError, Templates
 from smsgate_ipyy._transports import Outgoing, transport_for
 
 __all__ = ["IpyyProvider"]
@@ -144,6 +145,7 @@ class IpyyProvider(Provider):
         self._mobile_pattern = re.compile(settings.mobile_pattern)
         self.__login = Login(settings.base_url, settings.userid, settings.account, settings.password)
         self._transport = transport_for(settings, self._now)
+        self._templates = Templates(settings.templates)
         self.capabilities = Capabilities(
             send=True,
             batch=True,
@@ -155,6 +157,7 @@ class IpyyProvider(Provider):
             callbacks=True,
             scheduling=True,
             change_password=True,
+            templates=bool(settings.templates),
             max_recipients=settings.max_recipients,
             max_batch=settings.batch_max_messages,
             max_text_length=settings.max_text_length,
@@ -216,6 +219,31 @@ class IpyyProvider(Provider):
             raise ValidationError("send_at must be in the future", field="send_at")
         return _build.format_send_time(send_at)
 
+    def cannot_render(self, message: Sms) -> str | None:
+        """Why this account cannot send ``message``: a template-only message when no
+        ``templates`` are configured, an unknown template (``no template named 'x'``) or a
+        missing parameter (``template 'x' needs parameter 'code'``). A message that also has
+        a text is sent with its text then."""
+        reason = super().cannot_render(message)
+        if reason is not None or message.template is None or not self._templates:
+            return reason
+        problem = self._templates.problem(message)
+        return None if problem is None or message.text is not None else problem
+
+    def _text_of(self, sms: Sms) -> str:
+        """The text ``sms`` goes out with, before the signature and length checks: its
+        template filled in when this account has it (and every parameter), else its text."""
+        if sms.template is not None and self._templates and self._templates.problem(sms) is None:
+            try:
+                return self._templates.render(sms)
+            except TemplateError as exc:
+                raise ValidationError(str(exc), field="params") from None
+        if sms.text is None:
+            raise ValidationError(
+                f"ipyy cannot send this message: {self.cannot_render(sms)}", field="template"
+            )
+        return sms.text
+
     def _signed(self, text: str) -> str:
         """The text as it is sent: signed, and no longer than ``max_text_length``."""
         settings = self.settings
@@ -248,7 +276,7 @@ class IpyyProvider(Provider):
             ``pending`` holds the message with the recipients not yet accepted.
         """
         mobiles = self._mobiles(sms.to)
-        text = self._signed(sms.text)
+        text = self._signed(self._text_of(sms))
         self._transport.check_text(text)
         ext = self._ext(sms.ext)
         send_time = self._when(sms.send_at)
@@ -274,7 +302,7 @@ class IpyyProvider(Provider):
     # --- batch ------------------------------------------------------------------------------
 
     def _batch_text(self, sms: Sms) -> str:
-        text = self._signed(sms.text)
+        text = self._signed(self._text_of(sms))
         if "\r" in text or "\n" in text:
             if self.settings.batch_newlines == "reject":
                 raise ValidationError(

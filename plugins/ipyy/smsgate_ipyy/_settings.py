@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 import attrs
 import httpx
 
 from smsgate.exceptions import ConfigurationError
+from smsgate_ipyy._templates import TemplateError, template_fields
 
 __all__ = ["BatchCompression", "BatchNewlines", "IpyySettings", "SignatureMode", "TransportName"]
 
@@ -71,6 +73,11 @@ def _timeout(value: Any) -> Any:
 
 def _clock(value: Any) -> Any:
     return _default_clock if value is None else value
+
+
+def _templates(value: Any) -> Any:
+    """A read-only copy of the mapping (a wrong type is left for the validator)."""
+    return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
 
 
 def _base_url(value: Any) -> Any:
@@ -159,6 +166,16 @@ def _check_pattern(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
         raise _error(instance, f"mobile_pattern is not a valid regular expression: {exc}") from exc
 
 
+def _check_templates(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise _error(instance, "templates must be a mapping of template names to texts")
+    for name, text in value.items():
+        try:
+            template_fields(name, text)
+        except TemplateError as exc:
+            raise _error(instance, f"templates: {exc}") from None
+
+
 def _check_clock(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
         raise _error(instance, "clock must be a callable returning an aware datetime")
@@ -219,6 +236,11 @@ class IpyySettings:
     :param clock: returns the current aware datetime (for the encrypted ``Stamp`` and the
         "``send_at`` is in the future" check); defaults to the system clock.
     :param soap_version: 11 or 12, for ``transport="soap"``.
+    :param templates: logical templates this account renders: name → a ``str.format``-style
+        text with named fields, signature included (``{"verify": "您的验证码：{code}【腾飞】"}``).
+        A message naming one is sent with its parameters filled in, and the result is checked
+        as any text is. Only named fields with string format specs are allowed (a positional,
+        attribute or index field is a ConfigurationError). Read back as a read-only mapping.
     """
 
     # ``name`` first: the other validators name the provider in their errors.
@@ -247,6 +269,9 @@ class IpyySettings:
         default=_default_clock, converter=_clock, validator=_check_clock, eq=False
     )
     soap_version: Literal[11, 12] = attrs.field(default=11, validator=_one_of)
+    templates: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_templates, validator=_check_templates, hash=False
+    )
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> IpyySettings:

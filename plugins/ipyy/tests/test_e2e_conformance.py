@@ -24,7 +24,10 @@ TRANSPORTS = ["form", "gbk", "json", "encrypted", "soap"]
 
 
 class TestIpyyConformanceOverTheSocket(ProviderConformance):
-    """The provider contract on every transport, against the session sandbox (reset per test)."""
+    """The provider contract on every transport, against the session sandbox (reset per test),
+    with a logical template configured (so the template checks run too)."""
+
+    template_example = ("verify", {"code": "1439"})
 
     @pytest.fixture(params=TRANSPORTS)
     def transport(self, request: pytest.FixtureRequest) -> str:
@@ -34,7 +37,8 @@ class TestIpyyConformanceOverTheSocket(ProviderConformance):
 
     @pytest.fixture
     def make_provider(self, ipyy_sandbox_clean: Sandbox, transport: str) -> Callable[[], smsgate.Provider]:
-        return lambda: ipyy(ipyy_sandbox_clean, transport=transport)
+        templates = {"verify": "您的验证码：{code}，五分钟内有效【腾飞】"}
+        return lambda: ipyy(ipyy_sandbox_clean, transport=transport, templates=templates)
 
     @pytest.fixture
     def valid_text(self) -> str:
