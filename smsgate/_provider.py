@@ -69,6 +69,8 @@ class Capabilities:
     :ivar max_recipients: recipients one send request may carry (the flow chunks above it).
     :ivar max_batch: messages one batch request may carry.
     :ivar max_text_length: characters one message may have, if the provider has a limit.
+    :ivar max_mms_size: bytes one MMS may have (its parts' data summed), if the provider has
+        a limit; a larger MMS is refused with a ValidationError before any I/O.
     :ivar balance_kinds: the kinds :meth:`Provider.balance` accepts (``"sms"``, ``"mms"``).
     :ivar templates: renders logical templates (:attr:`Sms.template <smsgate.Sms>`) from its
         own configuration.
@@ -96,6 +98,7 @@ class Capabilities:
     max_recipients: int | None = None
     max_batch: int | None = None
     max_text_length: int | None = None
+    max_mms_size: int | None = None
 
     def supports(self, operation: Operation | str) -> bool:
         """Whether the declared capabilities cover ``operation``."""

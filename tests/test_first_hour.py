@@ -381,3 +381,16 @@ def test_the_conformance_suite_has_no_bare_assert() -> None:
     tree = ast.parse(Path(conformance.__file__).read_text(encoding="utf-8"))
     asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
     assert asserts == [], f"bare assert statements at lines {asserts}"
+
+
+def test_an_oversize_mms_is_refused_before_any_io() -> None:
+    """Issue 10: refuse an oversize MMS before any I/O (``Capabilities.max_mms_size``)."""
+    provider = InMemoryProvider(capabilities=smsgate.Capabilities(mms=True, max_mms_size=10))
+    parts = [smsgate.MmsPart(name="a.txt", data=b"x" * 6), smsgate.MmsPart(name="b.txt", data=b"y" * 5)]
+    with smsgate.Gateway(provider) as gateway:
+        with pytest.raises(ValidationError, match="11 bytes") as info:
+            gateway.send_mms(smsgate.Mms(to="13800138000", subject="s", parts=parts))
+        assert info.value.field == "parts"
+        assert provider.outbox == []
+        gateway.send_mms(smsgate.Mms(to="13800138000", subject="s", parts=parts[:1]))
+    assert len(provider.outbox) == 1

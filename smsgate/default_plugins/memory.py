@@ -693,6 +693,14 @@ class InMemoryProvider(Provider):
     def _send_mms(self, mms: Mms) -> Flow[Receipt]:
         self._count(Operation.SEND_MMS)
         self._check_schedule(mms.send_at)
+        limit = self.capabilities.max_mms_size
+        size = sum(len(part.data) for part in mms.parts)
+        if limit is not None and size > limit:
+            raise errors.ValidationError(
+                f"the MMS has {size} bytes; provider {self.name!r} allows {limit}",
+                field="parts",
+                provider=self.name,
+            )
         return (yield from self._request(Operation.SEND_MMS, "mms", mms, mms.to))
 
     def __repr__(self) -> str:

@@ -161,6 +161,7 @@ class IpyyProvider(Provider):
             max_recipients=settings.max_recipients,
             max_batch=settings.batch_max_messages,
             max_text_length=settings.max_text_length,
+            max_mms_size=settings.max_mms_size,
         )
 
     def __repr__(self) -> str:
@@ -472,6 +473,12 @@ class IpyyProvider(Provider):
                     f"MMS part name {part.name!r} is not ASCII (only ASCII names are known to work)",
                     field="parts",
                 )
+        size = sum(len(part.data) for part in mms.parts)
+        limit = self.settings.max_mms_size
+        if limit is not None and size > limit:
+            raise ValidationError(
+                f"the MMS has {size} bytes, more than max_mms_size ({limit})", field="parts"
+            )
         request = _build.build_mms_request(
             self.__login,
             mobiles=mobiles,

@@ -223,6 +223,9 @@ class IpyySettings:
     :param max_text_length: characters one text may have, signature included; a longer one
         is a ValidationError before any request. The spec gives no number; 1000 is what the
         sandbox enforces (it answers 2105 ContentLong above it).
+    :param max_mms_size: bytes an MMS may have (its parts' data summed, before packing);
+        a larger one is a ValidationError before any request. The spec gives no number, so
+        there is none by default: set your contract's (carriers commonly allow 100 to 300 KB).
     :param batch_max_messages: lines per BatchSms.ashx request.
     :param batch_max_bytes: bytes of (uncompressed, UTF-8) content per batch request.
     :param batch_compression: how the batch content is compressed: ``gzip`` (default),
@@ -260,6 +263,7 @@ class IpyySettings:
     mobile_pattern: str = attrs.field(default=r"1[0-9]{10}", validator=_check_pattern)
     max_recipients: int = attrs.field(default=1000, validator=_positive_int)
     max_text_length: int = attrs.field(default=1000, validator=_positive_int)
+    max_mms_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
     batch_max_messages: int = attrs.field(default=1000, validator=_positive_int)
     batch_max_bytes: int = attrs.field(default=1_000_000, validator=_positive_int)
     batch_compression: BatchCompression = attrs.field(default="gzip", validator=_one_of)

@@ -123,3 +123,16 @@ def test_append_mode_signs_a_text_whose_signature_is_in_the_middle() -> None:
 def test_a_signature_at_the_start_or_end_passes_the_check(text: str) -> None:
     with pytest.raises(AssertionError, match="no request may be made"):
         _send(text)
+
+
+def test_an_mms_over_max_mms_size_is_refused_before_any_io() -> None:
+    provider = smsgate.get_provider(
+        "ipyy", account="a", password="p", base_url="http://127.0.0.1:9/", max_mms_size=100
+    )
+    assert provider.capabilities.max_mms_size == 100
+    mms = smsgate.Mms(to="13800138000", subject="s", parts=[smsgate.MmsPart(name="a.gif", data=b"x" * 101)])
+    with (
+        httpx.Client(transport=httpx.MockTransport(_no_io)) as client,
+        pytest.raises(ValidationError, match="max_mms_size"),
+    ):
+        smsgate.run_flow(provider.send_mms(mms), client)
