@@ -59,6 +59,7 @@ ALL_CAPABILITIES = Capabilities(
 #: error instance, an error class from :mod:`smsgate.exceptions`, or ``None`` (succeed).
 Scripted: TypeAlias = "errors.SmsGateError | type[errors.SmsGateError] | None"
 
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -342,7 +343,9 @@ class InMemoryProvider(Provider):
         neither (see :meth:`cannot_render`)."""
         reason = self.cannot_render(message)
         if reason is not None:
-            raise errors.ValidationError(f"{self.name!r} cannot send this message: {reason}", provider=self.name)
+            raise errors.ValidationError(
+                f"{self.name!r} cannot send this message: {reason}", provider=self.name
+            )
         if (
             message.template is not None
             and self.capabilities.templates
