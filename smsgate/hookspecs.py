@@ -94,7 +94,8 @@ def send_failed(
 
 @hookspec
 def report_received(report: DeliveryReport) -> None:
-    """Observe a delivery report, whether pulled or pushed to a receiver.
+    """Observe a delivery report, whether pulled, looked up (``query_status``) or pushed to a
+    receiver.
 
     :param report: the parsed report; ``report.raw`` holds the vendor's fields.
     """
