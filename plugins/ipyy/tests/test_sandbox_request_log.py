@@ -187,3 +187,31 @@ def test_entries_are_typed_and_unfaulted_ones_carry_no_injection(
     assert isinstance(faulted.injected, Injected)
     assert faulted.injected.kind == "outage"
     assert [entry["seq"] for entry in sandbox.requests()] == [1, 2]
+
+
+BROKEN_MULTIPART = {"content-type": "multipart/form-data; boundary=zz"}
+
+
+async def test_an_unreadable_body_on_an_unknown_path_is_still_a_logged_404() -> None:
+    state = SandboxState()
+    transport = httpx.ASGITransport(app=create_app(state=state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as client:
+        reply = await client.post("/nope.aspx", content=b"garbage", headers=BROKEN_MULTIPART)
+    assert reply.status_code == 404
+    [entry] = state.requests()
+    assert (entry["endpoint"], entry["encoding"], entry["outcome"]["code"]) == (
+        "nope.aspx",
+        "unreadable",
+        "HTTP 404",
+    )
+
+
+def test_an_unreadable_body_answered_by_a_fault_is_still_logged(sandbox: Sandbox, http: httpx.Client) -> None:
+    sandbox.set_fault(kind="outage")
+    assert http.post("/sms.aspx", content=b"garbage", headers=BROKEN_MULTIPART).status_code == 503
+    [entry] = logged(http)
+    assert (entry["endpoint"], entry["encoding"], entry["injected"]["kind"]) == (
+        "sms.aspx",
+        "unreadable",
+        "outage",
+    )

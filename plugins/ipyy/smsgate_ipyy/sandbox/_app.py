@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,7 +56,7 @@ async def _gateway(request: Request) -> Response:
     handler = _ENDPOINTS.get(request.url.path.lower())
     if handler is None:
         # logged too: a client with a wrong path should see its requests in the log
-        call, _ = await Call.read(request, state, request.url.path.lstrip("/"))
+        call = await _call_of(request, state, request.url.path.lstrip("/"))
         call.log(_NOT_FOUND_OUTCOME)
         return Response(_NOT_FOUND, status_code=404, media_type="text/html; charset=utf-8")
     return await handler(request, state)
@@ -71,6 +72,16 @@ def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
     return receive
 
 
+async def _call_of(request: Request, state: SandboxState, endpoint: str, encoding: str = "utf-8") -> Call:
+    """The call of a request no handler answers, to log it; a body that cannot be read (a
+    broken multipart form) gives a call with encoding ``unreadable`` and no parameters."""
+    try:
+        call, _ = await Call.read(request, state, endpoint, encoding)
+    except (ValueError, HTTPException, MultiPartException):
+        return Call(state, endpoint, request.method, "unreadable")
+    return call
+
+
 async def _faulted_call(request: Request, state: SandboxState) -> Call:
     """The call of a request a fault answered: what the endpoint would have read of it."""
     path = collapse_slashes(request.url.path)
@@ -79,11 +90,7 @@ async def _faulted_call(request: Request, state: SandboxState) -> Call:
     if lowered == "/webservice.asmx" and request.method == "POST":
         soap12 = request.headers.get("content-type", "").lower().startswith("application/soap+xml")
         return Call(state, endpoint, request.method, "soap1.2" if soap12 else "soap1.1")
-    try:
-        call, _ = await Call.read(request, state, endpoint, "gbk" if lowered == "/smsgbk.aspx" else "utf-8")
-    except (ValueError, HTTPException):  # a body the gateway could not read either
-        return Call(state, endpoint, request.method, "unreadable")
-    return call
+    return await _call_of(request, state, endpoint, "gbk" if lowered == "/smsgbk.aspx" else "utf-8")
 
 
 def fault_logger(state: SandboxState) -> FaultLog:
