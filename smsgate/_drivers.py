@@ -10,6 +10,19 @@ which knows which provider ran the flow, sets ``provider`` and ``operation`` on 
 
 A flow is always closed when its driver stops, the way httpx closes an auth flow: a task
 cancelled while a request is in flight runs the flow's ``finally`` blocks at once.
+
+Two rules hold whatever the caller's client is configured to do:
+
+* **No redirect is followed.** Each request is sent with ``follow_redirects=False``: a
+  request carries credentials (ipyy's password MD5 in the form), and following a 307/308
+  would post them to whatever host the reply names. A 3xx reply with a ``Location`` is a
+  :class:`~smsgate.exceptions.ProviderError` naming the location's *host* only (the URL may
+  carry credentials), with code ``HTTP 3xx``: the request reached the provider, which did
+  not act on it.
+* **A reply is read up to a cap** (``max_reply_bytes``, :data:`DEFAULT_MAX_REPLY_BYTES`
+  unless the provider sets its own). The body is streamed and reading stops past the cap,
+  so a hostile or broken server cannot fill the memory; such a reply is a
+  :class:`~smsgate.exceptions.MalformedReplyError` (the outcome is uncertain).
 """
 
 from __future__ import annotations
@@ -23,17 +36,24 @@ from typing import Any, Generic, TypeVar
 import attrs
 import httpx
 
-from smsgate._provider import Flow
+from smsgate._provider import DEFAULT_MAX_REPLY_BYTES, Flow
 from smsgate.exceptions import (
     MalformedReplyError,
     NotSentError,
     PartialSendError,
+    ProviderError,
     SmsGateError,
     TransportError,
     UncertainOutcomeError,
 )
 
-__all__ = ["arun_flow", "parsing_reply", "run_flow", "translate_transport_error"]
+__all__ = [
+    "DEFAULT_MAX_REPLY_BYTES",
+    "arun_flow",
+    "parsing_reply",
+    "run_flow",
+    "translate_transport_error",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("smsgate.transport")
@@ -158,6 +178,131 @@ def parsing_reply(response: httpx.Response) -> Iterator[httpx.Response]:
     _parsed.add(response)
 
 
+def _redirect(response: httpx.Response) -> ProviderError | None:
+    """The error for a redirect reply (3xx with a ``Location``), which is never followed."""
+    location = response.headers.get("Location")
+    if not 300 <= response.status_code < 400 or location is None:
+        return None
+    try:
+        host = httpx.URL(location).host
+    except (httpx.InvalidURL, ValueError, TypeError):
+        host = "an unreadable location"
+    # A relative Location points back at the same host.
+    host = host or response.request.url.host
+    status = response.status_code
+    return ProviderError(
+        f"the provider answered HTTP {status}, redirecting to {host[:100]}; smsgate never follows "
+        "a redirect (the request carries credentials): check the provider's base URL",
+        code=f"HTTP {status}",
+    )
+
+
+def _declared_size(response: httpx.Response) -> int | None:
+    length = response.headers.get("Content-Length", "").strip()
+    return int(length) if length.isascii() and length.isdigit() and len(length) < 19 else None
+
+
+def _too_large(response: httpx.Response, limit: int, head: bytes = b"") -> MalformedReplyError:
+    return MalformedReplyError(
+        f"the reply is larger than max_reply_bytes ({limit}); it was not read to the end",
+        status_code=response.status_code,
+        body_excerpt=head,
+    )
+
+
+def _refusal(response: httpx.Response, limit: int) -> SmsGateError | None:
+    """What a reply means before its body is read: a redirect, or a declared size over the cap."""
+    redirect = _redirect(response)
+    if redirect is not None:
+        return redirect
+    size = _declared_size(response)
+    return _too_large(response, limit) if size is not None and size > limit else None
+
+
+class _Body:
+    """A reply's decoded body, collected chunk by chunk up to ``limit`` bytes."""
+
+    def __init__(self, response: httpx.Response, limit: int) -> None:
+        self.response = response
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def take(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; False once the body is over the cap (the chunk is dropped)."""
+        self.size += len(chunk)
+        if self.size > self.limit:
+            return False
+        self.chunks.append(chunk)
+        return True
+
+    def too_large(self) -> MalformedReplyError:
+        """The error for a body over the cap, with its first bytes."""
+        return _too_large(self.response, self.limit, b"".join(self.chunks)[:200])
+
+    def reply(self) -> httpx.Response:
+        """The reply as flows read it: status, headers and the whole (decoded) body."""
+        original = self.response
+        # The body is decoded already: its encoding and framing headers no longer apply.
+        headers = [
+            (name, value)
+            for name, value in original.headers.raw
+            if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
+        ]
+        return httpx.Response(
+            original.status_code,
+            headers=headers,
+            content=b"".join(self.chunks),
+            request=original.request,
+            extensions={k: v for k, v in original.extensions.items() if k in _KEPT_EXTENSIONS},
+        )
+
+
+_KEPT_EXTENSIONS = ("http_version", "reason_phrase")
+
+
+def _exchange(
+    client: httpx.Client, request: httpx.Request, limit: int, provider: str | None, operation: str | None
+) -> httpx.Response | SmsGateError:
+    """Send one request (never following a redirect) and read its reply up to ``limit`` bytes."""
+    try:
+        response = client.send(request, stream=True, follow_redirects=False)
+        try:
+            refused = _refusal(response, limit)
+            if refused is not None:
+                return refused
+            body = _Body(response, limit)
+            for chunk in response.iter_bytes():
+                if not body.take(chunk):
+                    return body.too_large()
+            return body.reply()
+        finally:
+            response.close()
+    except _HTTPX_ERRORS as exc:
+        return translate_transport_error(exc, provider=provider, operation=operation)
+
+
+async def _aexchange(
+    client: httpx.AsyncClient, request: httpx.Request, limit: int, provider: str | None, operation: str | None
+) -> httpx.Response | SmsGateError:
+    """The async twin of :func:`_exchange`."""
+    try:
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            refused = _refusal(response, limit)
+            if refused is not None:
+                return refused
+            body = _Body(response, limit)
+            async for chunk in response.aiter_bytes():
+                if not body.take(chunk):
+                    return body.too_large()
+            return body.reply()
+        finally:
+            await response.aclose()
+    except _HTTPX_ERRORS as exc:
+        return translate_transport_error(exc, provider=provider, operation=operation)
+
+
 def _stamp(error: SmsGateError, provider: str | None, operation: str | None) -> None:
     """Name the provider and operation on an error leaving a flow (and on a partial send's cause)."""
     for err in (error, error.cause) if isinstance(error, PartialSendError) else (error,):
@@ -187,7 +332,7 @@ class _Done(Generic[T]):
 
 def _advance(
     flow: Flow[T],
-    outcome: httpx.Response | TransportError | None,
+    outcome: httpx.Response | SmsGateError | None,
     timeout: float | None,
     provider: str | None,
 ) -> httpx.Request | _Done[T]:
@@ -195,7 +340,7 @@ def _advance(
     try:
         if outcome is None:
             request = next(flow)
-        elif isinstance(outcome, TransportError):
+        elif isinstance(outcome, SmsGateError):
             request = flow.throw(outcome)
         else:
             request = flow.send(outcome)
@@ -222,21 +367,24 @@ def run_flow(
     provider: str | None = None,
     operation: str | None = None,
     timeout: float | None = None,
+    max_reply_bytes: int | None = None,
 ) -> T:
     """Drive ``flow`` to completion over a sync ``client``; return its result.
+
+    Redirects are never followed, whatever the client's ``follow_redirects``, and a reply is
+    read up to ``max_reply_bytes`` (see the module's docstring).
 
     :param provider: the name of the provider whose flow this is, set on any error leaving it.
     :param operation: the operation (``"send"``, ``"balance"`` …), set on any error leaving it.
     :param timeout: seconds allowed per request, unless a request sets its own.
+    :param max_reply_bytes: the largest reply body read (decoded); ``None``:
+        :data:`DEFAULT_MAX_REPLY_BYTES`.
     """
+    limit = max_reply_bytes or DEFAULT_MAX_REPLY_BYTES
     with _driving(flow, provider, operation):
         step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
-            outcome: httpx.Response | TransportError
-            try:
-                outcome = client.send(step)
-            except _HTTPX_ERRORS as exc:
-                outcome = translate_transport_error(exc, provider=provider, operation=operation)
+            outcome = _exchange(client, step, limit, provider, operation)
             step = _advance(flow, outcome, timeout, provider)
         return step.value
 
@@ -248,18 +396,16 @@ async def arun_flow(
     provider: str | None = None,
     operation: str | None = None,
     timeout: float | None = None,  # noqa: ASYNC109 - per-request HTTP timeout, not a deadline
+    max_reply_bytes: int | None = None,
 ) -> T:
     """Drive ``flow`` to completion over an async ``client``; return its result.
 
     The arguments are those of :func:`run_flow`. A cancelled task closes the flow.
     """
+    limit = max_reply_bytes or DEFAULT_MAX_REPLY_BYTES
     with _driving(flow, provider, operation):
         step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
-            outcome: httpx.Response | TransportError
-            try:
-                outcome = await client.send(step)
-            except _HTTPX_ERRORS as exc:
-                outcome = translate_transport_error(exc, provider=provider, operation=operation)
+            outcome = await _aexchange(client, step, limit, provider, operation)
             step = _advance(flow, outcome, timeout, provider)
         return step.value

@@ -36,9 +36,14 @@ from smsgate.exceptions import UnsupportedOperationError
 if TYPE_CHECKING:
     from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, Receipt, Sms
 
-__all__ = ["CallbackReply", "Capabilities", "Flow", "Operation", "Provider"]
+__all__ = ["DEFAULT_MAX_REPLY_BYTES", "CallbackReply", "Capabilities", "Flow", "Operation", "Provider"]
 
 T = TypeVar("T")
+
+#: The largest reply body (decoded) the drivers read unless a provider sets its own
+#: ``max_reply_bytes``: 16 MiB, far above any real reply (a pull of 4,000 reports is under
+#: 1 MB). A larger reply is a MalformedReplyError, read no further.
+DEFAULT_MAX_REPLY_BYTES = 16 * 1024 * 1024
 
 #: A provider operation: yields requests, receives responses, returns the result.
 Flow: TypeAlias = Generator[httpx.Request, httpx.Response, T]
@@ -131,11 +136,14 @@ class Provider:
     :ivar name: the name this instance reports in receipts and errors (defaults to the
         registered provider name; give two accounts of one vendor different names).
     :ivar timeout: seconds allowed per HTTP request (connect, read, write and pool each).
+    :ivar max_reply_bytes: the largest reply body the drivers read for this provider; a
+        larger one is a :class:`~smsgate.exceptions.MalformedReplyError` (uncertain outcome).
     """
 
     capabilities: Capabilities = Capabilities()
     name: str = "provider"
     timeout: float | None = 10.0
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -4,18 +4,25 @@ loopback servers started here."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
-from collections.abc import Iterator
+import resource
+import threading
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
-from smsgate import Balance, Receipt
+import smsgate
+from smsgate import Balance, Receipt, Sms
 from smsgate.cli import EXIT_UNCERTAIN, cli
-from smsgate.exceptions import ValidationError
+from smsgate.exceptions import MalformedReplyError, ProviderError, ValidationError
 
 sandbox_module = pytest.importorskip("smsgate_ipyy.sandbox")
 
@@ -133,3 +140,180 @@ def test_models_with_sane_amounts_stay_hashable_and_comparable() -> None:
     assert hash(a) == hash(b)
     big = Balance(provider="p", remaining="99999999999999999")  # just below the limit
     assert big in {Balance(provider="p", remaining=Decimal("99999999999999999"))}
+
+
+# --- loopback servers -------------------------------------------------------------------------
+
+
+class _Server:
+    """A stdlib HTTP server on 127.0.0.1 (port 0) in a thread; ``answer`` writes each reply."""
+
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], None]) -> None:
+        self.requests: list[tuple[str, bytes]] = []
+        self.sent = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                outer.requests.append((self.path, self.rfile.read(length)))
+                answer(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def _ok_reply() -> bytes:
+    return _send_reply("16").encode()
+
+
+def _gateway_send(mode: str, url: str, client: Any, **settings: Any) -> Receipt:
+    """One send through a sync or an async gateway with the user's own ``client``."""
+    provider = smsgate.get_provider("ipyy", account="acct", password=PASSWORD, base_url=url, **settings)
+    sms = Sms(to="13800138000", text=TEXT)
+    if mode == "sync":
+        with smsgate.Gateway(provider, client=client) as gateway:
+            return gateway.send(sms)
+
+    async def run() -> Receipt:
+        async with smsgate.AsyncGateway(provider, client=client) as gateway:
+            return await gateway.send(sms)
+
+    return asyncio.run(run())
+
+
+PASSWORD = "s3cret-Pass"
+MD5 = hashlib.md5(PASSWORD.encode()).hexdigest().upper()
+
+
+# --- redirects (defect 6) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_redirect_is_a_refusal_naming_the_host_and_is_never_followed(mode: str, status: int) -> None:
+    """A user's client with follow_redirects=True still never re-posts the password MD5 to the
+    host a 3xx names: the reply is a ProviderError naming that host only (not the URL, which
+    may carry credentials), and the other host receives nothing."""
+
+    def ok(handler: BaseHTTPRequestHandler) -> None:
+        body = _ok_reply()
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    with _Server(ok) as elsewhere:
+        target = elsewhere.url.replace("http://", "http://user:pw-in-url@") + "steal?token=tok-in-url"
+
+        def redirect(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(status)
+            handler.send_header("Location", target)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        with _Server(redirect) as gateway_host:
+            client: Any = (
+                httpx.Client(follow_redirects=True)
+                if mode == "sync"
+                else httpx.AsyncClient(follow_redirects=True)
+            )
+            with pytest.raises(ProviderError) as info:
+                _gateway_send(mode, gateway_host.url, client)
+            if mode == "sync":
+                client.close()
+            else:
+                asyncio.run(client.aclose())
+    error = info.value
+    assert type(error) is ProviderError
+    assert not error.retry_safe
+    assert not error.failover_safe
+    assert (error.code, error.provider, error.operation) == (f"HTTP {status}", "ipyy", "send")
+    assert "127.0.0.1" in str(error)
+    for leaked in ("pw-in-url", "tok-in-url", "steal", "user"):
+        assert leaked not in str(error)
+    assert len(gateway_host.requests) == 1
+    assert elsewhere.requests == []  # the MD5 went nowhere else
+
+
+# --- the reply cap (defect 2) --------------------------------------------------------------------
+
+HUGE = 200 * 1024 * 1024
+CHUNK = b"<a/>" * (256 * 1024)  # 1 MiB of small elements
+
+
+def _endless(declare_length: bool) -> Callable[[BaseHTTPRequestHandler], None]:
+    """A success reply padded with small elements to 200 MB, written lazily (1 MiB at a time)."""
+    head = _ok_reply().replace(b"</returnsms>", b"")
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        server = handler.server.owner  # type: ignore[attr-defined]
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/xml; charset=utf-8")
+        if declare_length:
+            handler.send_header("Content-Length", str(len(head) + HUGE + len(b"</returnsms>")))
+        handler.end_headers()
+        try:
+            handler.wfile.write(head)
+            while server.sent < HUGE:
+                handler.wfile.write(CHUNK)
+                server.sent += len(CHUNK)
+            handler.wfile.write(b"</returnsms>")
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    return answer
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("declare_length", [False, True], ids=["streamed", "content-length"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_200_mb_reply_is_not_read_past_the_cap(mode: str, declare_length: bool) -> None:
+    """A 200 MB success reply is an uncertain outcome: the client stops reading past the cap
+    (16 MiB by default), the server could not write much more, and memory stays small."""
+    server = _Server(_endless(declare_length))
+    server.httpd.owner = server  # type: ignore[attr-defined]
+    before = _peak_rss_mib()
+    with server:
+        with pytest.raises(MalformedReplyError) as info:
+            _gateway_send(mode, server.url, None)
+    assert "max_reply_bytes" in str(info.value)
+    assert info.value.body_excerpt.startswith(b"<?xml") or declare_length
+    # Socket buffers let the server get a few MiB ahead of the reader, never 200.
+    assert server.sent < 64 * 1024 * 1024
+    assert _peak_rss_mib() - before < 150
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_the_reply_cap_is_a_provider_setting(mode: str) -> None:
+    """``max_reply_bytes`` per provider: a 2 KiB cap refuses a 4 KiB reply, and a reply
+    within the cap is read as before."""
+    padded = _ok_reply().replace(b"</returnsms>", b"<a/>" * 1024 + b"</returnsms>")
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.end_headers()  # no Content-Length: read until the connection closes
+        handler.wfile.write(padded)
+
+    with _Server(answer) as server:
+        with pytest.raises(MalformedReplyError):
+            _gateway_send(mode, server.url, None, max_reply_bytes=2048)
+        receipt = _gateway_send(mode, server.url, None, max_reply_bytes=len(padded))
+    assert receipt.task_id == "1504080852350206"

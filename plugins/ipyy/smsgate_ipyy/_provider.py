@@ -141,6 +141,8 @@ class IpyyProvider(Provider):
         self.settings = settings
         self.name = settings.name
         self.timeout = settings.timeout
+        if settings.max_reply_bytes is not None:
+            self.max_reply_bytes = settings.max_reply_bytes
         self.base_url = settings.base_url
         self._mobile_pattern = re.compile(settings.mobile_pattern)
         self.__login = Login(settings.base_url, settings.userid, settings.account, settings.password)

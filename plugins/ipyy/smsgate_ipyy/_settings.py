@@ -212,6 +212,8 @@ class IpyySettings:
         (WebService.asmx). It picks the send endpoint, the balance endpoint's family and
         whether pulls use the XML or the JSON endpoints.
     :param timeout: seconds per HTTP request (None: no timeout).
+    :param max_reply_bytes: the largest reply body read; a larger reply is a
+        MalformedReplyError (uncertain outcome). None: smsgate's default, 16 MiB.
     :param name: the name used in receipts and errors (give two accounts different names).
     :param signature: ``require`` (the text must contain a 【signature】, else ValidationError),
         ``append`` (add ``default_signature`` when the text has none) or ``gateway`` (send
@@ -256,6 +258,9 @@ class IpyySettings:
     )
     transport: TransportName = attrs.field(default="form", validator=_one_of)
     timeout: float | None = attrs.field(default=10.0, converter=_timeout, validator=_check_timeout)
+    max_reply_bytes: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_positive_int)
+    )
     signature: SignatureMode = attrs.field(default="require", validator=_one_of)
     default_signature: str | None = attrs.field(
         default=None, converter=_stripped, validator=_check_default_signature
