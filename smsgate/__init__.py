@@ -38,6 +38,7 @@ from smsgate._models import (
     Sms,
     mask_mobile,
 )
+from smsgate._net import is_loopback_host
 from smsgate._parts import send_in_parts
 from smsgate._plugins import Observation, PluginLoadWarning, get_provider, observe, provider_names, unobserve
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
@@ -138,6 +139,7 @@ __all__ = [
     "estimate_cost",
     "get_provider",
     "hookimpl",
+    "is_loopback_host",
     "load_config",
     "mask_mobile",
     "observe",

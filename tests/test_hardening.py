@@ -317,3 +317,32 @@ def test_the_reply_cap_is_a_provider_setting(mode: str) -> None:
             _gateway_send(mode, server.url, None, max_reply_bytes=2048)
         receipt = _gateway_send(mode, server.url, None, max_reply_bytes=len(padded))
     assert receipt.task_id == "1504080852350206"
+
+
+# --- the loopback rule (defect 7) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("foo.localhost", False),
+        ("localhost.localdomain", False),
+        ("localhost.", False),
+        ("127.0.0.1.nip.io", False),
+        ("128.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("0.0.0.0", False),
+        ("", False),
+        ("example.com", False),
+    ],
+)
+def test_is_loopback_host_counts_only_localhost_and_literal_loopback_addresses(
+    host: str, loopback: bool
+) -> None:
+    assert smsgate.is_loopback_host(host) is loopback

@@ -8,7 +8,6 @@ naming the setting. A secret is never quoted in an error or a repr.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -17,6 +16,7 @@ from typing import Any, Literal, get_args
 import attrs
 import httpx
 
+from smsgate import is_loopback_host
 from smsgate.exceptions import ConfigurationError
 from smsgate_ipyy._templates import TemplateError, template_fields
 
@@ -44,15 +44,6 @@ def _default_clock() -> dt.datetime:
 def _error(instance: Any, message: str) -> ConfigurationError:
     name = getattr(instance, "name", None)
     return ConfigurationError(message, provider=name if isinstance(name, str) and name else "ipyy")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # --- converters (tolerant: a wrong type is left for the validator to name) -----------------
@@ -139,7 +130,8 @@ def _check_base_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) 
         raise _error(instance, "base_url must be an http:// or https:// URL with a host")
     if url.userinfo:
         raise _error(instance, "base_url must not carry user:password")
-    if url.scheme == "http" and not instance.allow_insecure_http and not _is_loopback(url.host):
+    # Only localhost and literal loopback addresses: *.localhost can resolve elsewhere.
+    if url.scheme == "http" and not instance.allow_insecure_http and not is_loopback_host(url.host):
         raise _error(
             instance,
             f"base_url uses plain http to {url.host}; the account name and password hash would "

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from smsgate import Sms
-from smsgate.exceptions import MalformedReplyError, RateLimitedError
-from smsgate_ipyy import _codes, _parse
+from smsgate.exceptions import ConfigurationError, MalformedReplyError, RateLimitedError
+from smsgate_ipyy import IpyySettings, _codes, _parse
 
 TEXT = "您的验证码：1439【腾飞】"
 
@@ -56,3 +56,37 @@ async def test_a_429_with_a_non_ascii_retry_after_is_a_rate_limit_through_the_dr
         await drive(h.provider().send(Sms(to="13800138000", text=TEXT)), reply)
     assert not isinstance(info.value, MalformedReplyError)
     assert info.value.retry_after is None
+
+
+# --- the loopback rule (defect 7) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://foo.localhost/",
+        "http://localhost.localdomain/",
+        "http://LOCALHOST.localdomain:8080/",
+        "http://a.b.localhost/",
+    ],
+)
+def test_names_that_merely_look_local_need_https_or_allow_insecure_http(base_url: str) -> None:
+    """``*.localhost`` and ``localhost.localdomain`` may resolve through DNS to another machine:
+    plain http to them is refused like to any other host, unless explicitly allowed."""
+    with pytest.raises(ConfigurationError, match="plain http"):
+        IpyySettings(account="acct", password="pw", base_url=base_url)
+    IpyySettings(account="acct", password="pw", base_url=base_url, allow_insecure_http=True)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://localhost/",
+        "http://LocalHost:8080/",
+        "http://127.0.0.1:1/",
+        "http://127.8.9.10/",
+        "http://[::1]:80/",
+    ],
+)
+def test_localhost_and_literal_loopback_addresses_may_use_plain_http(base_url: str) -> None:
+    IpyySettings(account="acct", password="pw", base_url=base_url)
