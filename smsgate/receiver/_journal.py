@@ -18,7 +18,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
@@ -214,6 +214,40 @@ CREATE TABLE IF NOT EXISTS smsgate_events (
 """
 
 
+def _savepoint(
+    conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], Any]
+) -> tuple[Any, JournalError | None]:
+    """Run one write of a group in its own savepoint: its failure undoes it alone."""
+    conn.execute("SAVEPOINT one_write")
+    try:
+        result = job(conn)
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO one_write")
+        conn.execute("RELEASE one_write")
+        return None, JournalError(f"journal write failed ({type(exc).__name__}: {exc})")
+    conn.execute("RELEASE one_write")
+    return result, None
+
+
+class _Write:
+    """One caller's write, waiting for the group commit that makes it durable."""
+
+    def __init__(self, job: Callable[[sqlite3.Connection], Any]) -> None:
+        self.job = job
+        self.done = False
+        self.result: Any = None
+        self.error: JournalError | None = None
+
+    def finish(self, result: Any = None, error: JournalError | None = None) -> None:
+        self.result, self.error, self.done = result, error, True
+
+    def outcome(self) -> Any:
+        """The job's result once committed, or its error."""
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
 class SQLiteJournal:
     """A journal in one SQLite file (WAL mode), safe to share between threads.
 
@@ -221,14 +255,19 @@ class SQLiteJournal:
         for experiments but is not durable.
     :param timeout: seconds to wait for a lock held by another process using the same file.
 
-    One connection is shared under a lock: SQLite serialises writers anyway, and each
-    :meth:`record` is a single short transaction. Every sqlite3 error is raised as
-    :class:`JournalError` (with the original as ``__cause__``).
+    One connection is shared under a lock: SQLite serialises writers anyway. Writes are
+    **group-committed**: the writes of threads that arrive while a commit is being made
+    go together in the next transaction, each in its own savepoint, so concurrent pushes
+    share one fsync. A write returns only once the transaction holding it is committed with
+    ``synchronous=FULL``: an acknowledged event survives a power cut. Every sqlite3 error is
+    raised as :class:`JournalError` (with the original as ``__cause__``).
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection; held by whoever commits a group
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Write] = []  # writes waiting for the next group commit
         self._conn: sqlite3.Connection | None = None
         try:
             self._conn = sqlite3.connect(
@@ -264,44 +303,86 @@ class SQLiteJournal:
             except sqlite3.Error as exc:
                 raise JournalError(f"journal {what} failed ({type(exc).__name__}: {exc})") from exc
 
+    def _write(self, job: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``job`` in the next group commit; return its result once it is durable."""
+        write = _Write(job)
+        with self._queue_lock:
+            self._queue.append(write)
+        with self._lock:
+            if not write.done:  # no other thread's commit took it along: commit the group
+                self._commit_group()
+        return write.outcome()
+
+    def _commit_group(self) -> None:
+        """Commit every waiting write in one transaction (the caller holds ``_lock``)."""
+        with self._queue_lock:
+            group, self._queue = self._queue, []
+        try:
+            if self._conn is None:
+                raise JournalError("the journal is closed")
+            self._transaction(self._conn, group)
+        except JournalError as exc:
+            for write in group:
+                write.finish(error=exc)
+        finally:
+            # Interrupted (KeyboardInterrupt …): no waiting write is left without an outcome.
+            for write in group:
+                if not write.done:
+                    write.finish(error=JournalError("journal write interrupted"))
+
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, group: Sequence[_Write]) -> None:
+        outcomes: list[tuple[Any, JournalError | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                outcomes = [_savepoint(conn, write.job) for write in group]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
+        for write, (result, error) in zip(group, outcomes, strict=True):  # durable now
+            write.finish(result, error)
+
     def record(self, events: Sequence[Event]) -> list[Event]:
         """Store ``events`` in one transaction; return the ones not stored before, in order.
 
         A duplicate within ``events`` itself counts once. Either every event is stored or,
-        on error, none is (and :class:`JournalError` is raised).
+        on error, none is (and :class:`JournalError` is raised). Returns once the events
+        are on disk (group-committed with concurrent writes).
         """
         now = dt.datetime.now(dt.UTC).isoformat()
-        new: list[Event] = []
-        with self._lock:
-            if self._conn is None:
-                raise JournalError("the journal is closed")
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for event in events:
-                        cursor = conn.execute(
-                            "INSERT OR IGNORE INTO smsgate_events "
-                            "(key, kind, payload, stored_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                            (event_key(event), _kind(event), _dump(event), now, now),
-                        )
-                        if cursor.rowcount == 1:
-                            new.append(event)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except (sqlite3.Error, ValueError, TypeError) as exc:
-                # ValueError/TypeError: an event's raw payload JSON cannot encode (circular).
-                raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
+        try:
+            rows = [(event_key(event), _kind(event), _dump(event), now, now) for event in events]
+        except (ValueError, TypeError) as exc:
+            # An event's raw payload JSON cannot encode (circular).
+            raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
+
+        def insert(conn: sqlite3.Connection) -> list[Event]:
+            new: list[Event] = []
+            for event, row in zip(events, rows, strict=True):
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO smsgate_events "
+                    "(key, kind, payload, stored_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    row,
+                )
+                if cursor.rowcount == 1:
+                    new.append(event)
+            return new
+
+        new: list[Event] = self._write(insert)
         return new
 
     def _set(self, event: Event, state: EventState, error: str | None) -> None:
-        self._run(
-            "update",
-            "UPDATE smsgate_events SET state = ?, error = ?, attempts = attempts + 1, updated_at = ? "
-            "WHERE key = ?",
-            (str(state), error, dt.datetime.now(dt.UTC).isoformat(), event_key(event)),
+        params = (str(state), error, dt.datetime.now(dt.UTC).isoformat(), event_key(event))
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE smsgate_events SET state = ?, error = ?, attempts = attempts + 1, "
+                "updated_at = ? WHERE key = ?",
+                params,
+            )
         )
 
     def mark_done(self, event: Event) -> None:
