@@ -13,20 +13,11 @@ Importing this package loads no plugin: plugins load on the first call that need
 
 from __future__ import annotations
 
+import importlib as _importlib
 import logging as _logging
+import typing as _typing
 
-from smsgate._config import Config, load_config
 from smsgate._drivers import arun_flow, parsing_reply, run_flow
-from smsgate._gateway import (
-    AsyncGateway,
-    BreakerPolicy,
-    BreakerState,
-    Gateway,
-    ProviderHealth,
-    RateLimit,
-    RetryPolicy,
-    Strategy,
-)
 from smsgate._models import (
     Balance,
     DeliveryReport,
@@ -40,7 +31,6 @@ from smsgate._models import (
 )
 from smsgate._net import is_loopback_host
 from smsgate._parts import send_in_parts
-from smsgate._plugins import Observation, PluginLoadWarning, get_provider, observe, provider_names, unobserve
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
 from smsgate._segments import SegmentInfo, estimate_cost, segments
 from smsgate.exceptions import (
@@ -72,7 +62,77 @@ from smsgate.exceptions import (
     UnsupportedOperationError,
     ValidationError,
 )
-from smsgate.hookspecs import hookimpl
+
+if _typing.TYPE_CHECKING:
+    from smsgate._config import Config, load_config
+    from smsgate._gateway import (
+        AsyncGateway,
+        BreakerPolicy,
+        BreakerState,
+        Gateway,
+        ProviderHealth,
+        RateLimit,
+        RetryPolicy,
+        Strategy,
+    )
+    from smsgate._plugins import (
+        Observation,
+        PluginLoadWarning,
+        get_provider,
+        observe,
+        provider_names,
+        unobserve,
+    )
+    from smsgate.hookspecs import hookimpl
+
+# Loaded on first use (PEP 562), so `import smsgate` stays cheap: the gateway and routing
+# (asyncio), the configuration reader (tomllib) and the plugin machinery (pluggy,
+# importlib.metadata) are imported by the first name that needs them.
+_LAZY = {
+    "Config": "smsgate._config",
+    "load_config": "smsgate._config",
+    **dict.fromkeys(
+        (
+            "AsyncGateway",
+            "BreakerPolicy",
+            "BreakerState",
+            "Gateway",
+            "ProviderHealth",
+            "RateLimit",
+            "RetryPolicy",
+            "Strategy",
+        ),
+        "smsgate._gateway",
+    ),
+    **dict.fromkeys(
+        ("Observation", "PluginLoadWarning", "get_provider", "observe", "provider_names", "unobserve"),
+        "smsgate._plugins",
+    ),
+    "hookimpl": "smsgate.hookspecs",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """The public names loaded on first use (PEP 562); each is then a plain attribute."""
+    module = _LAZY.get(name)
+    if module is None:
+        # A submodule not imported yet (smsgate._plugins, smsgate.routing …): it used to be
+        # loaded by the package itself, so code reaching it as an attribute keeps working.
+        try:
+            return _importlib.import_module(f"smsgate.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"smsgate.{name}":
+                raise
+        raise AttributeError(f"module 'smsgate' has no attribute {name!r}") from None
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Every public name, the lazily loaded ones included."""
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

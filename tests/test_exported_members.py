@@ -20,7 +20,10 @@ UNDOCUMENTED_OK = {"__version__"}
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
-    """Names the module defines or re-exports, minus submodules and ``__future__`` features."""
+    """Names the module defines or re-exports, minus submodules and ``__future__`` features
+    (names the package loads on first use are loaded first)."""
+    for name in getattr(module, "__all__", ()):
+        getattr(module, name, None)
     return {
         name
         for name, value in vars(module).items()

@@ -15,3 +15,43 @@ def test_sniffio_is_a_declared_dependency() -> None:
     import sniffio
 
     assert sniffio.current_async_library
+
+
+def test_import_smsgate_leaves_the_gateway_config_and_plugin_machinery_for_later() -> None:
+    """``import smsgate`` loads what httpx and the models need, nothing more (issue 11: it
+    took 1.5x ``import httpx``); the gateway, routing, config reader and pluggy load on the
+    first name that needs them, and are then plain attributes."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\nimport smsgate\n"
+        "late = ['asyncio', 'tomllib', 'pluggy', 'importlib.metadata', 'smsgate._gateway',"
+        " 'smsgate.routing', 'smsgate._config', 'smsgate._plugins']\n"
+        "before = sorted(m for m in late if m in sys.modules)\n"
+        "gateway = smsgate.Gateway\n"
+        "after = sorted(m for m in late if m in sys.modules)\n"
+        "print(json.dumps({'before': before, 'after': after, 'same': gateway is smsgate.Gateway,"
+        " 'in_vars': 'Gateway' in vars(smsgate), 'dir': 'load_config' in dir(smsgate)}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["before"] == []
+    assert {"asyncio", "smsgate._gateway", "smsgate.routing"} <= set(result["after"])
+    assert result["same"]
+    assert result["in_vars"]
+    assert result["dir"]
+
+
+def test_a_name_smsgate_does_not_have_is_still_an_attribute_error() -> None:
+    import pytest
+
+    import smsgate
+
+    with pytest.raises(AttributeError, match="no attribute 'Gatway'"):
+        _ = smsgate.Gatway  # type: ignore[attr-defined]
+    assert smsgate.routing.RoutingConfig is not None  # a submodule reached as an attribute
