@@ -469,6 +469,8 @@ class IpyyProvider(Provider):
         mobiles = self._mobiles(mms.to)
         if not mms.subject or not mms.subject.strip():
             raise ValidationError("an ipyy MMS needs a subject (spec 2.2)", field="subject")
+        if not _utf8(mms.subject):
+            raise ValidationError("the subject contains a character UTF-8 cannot carry", field="subject")
         for part in mms.parts:
             if not part.name.isascii():
                 raise ValidationError(
@@ -549,6 +551,11 @@ class IpyyProvider(Provider):
         if not isinstance(new_password, str) or not 1 <= len(new_password) <= _MAX_NEW_PASSWORD:
             raise ValidationError(
                 "the new password must have 1 to 20 characters (spec 7.2)", field="new_password"
+            )
+        if not _utf8(new_password):
+            # Checked before the request is built: no credential in the error's frames.
+            raise ValidationError(
+                "the new password contains a character UTF-8 cannot carry", field="newpassword"
             )
         response = yield _build.build_password_request(self.__login, new_password=new_password)
         with parsing_reply(response):

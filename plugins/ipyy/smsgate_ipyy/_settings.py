@@ -19,6 +19,7 @@ import httpx
 from smsgate import is_loopback_host
 from smsgate.exceptions import ConfigurationError
 from smsgate_ipyy._templates import TemplateError, template_fields
+from smsgate_ipyy._xml import is_xml_text
 
 __all__ = ["BatchCompression", "BatchNewlines", "IpyySettings", "SignatureMode", "TransportName"]
 
@@ -104,6 +105,15 @@ def _check_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> N
 def _check_account(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise _error(instance, "account is required (the ipyy account name)")
+    # Checked here, not when a request is built: a request builder failing on it would have
+    # the password's MD5 in the locals of its frame.
+    encoding = "gbk" if instance.transport == "gbk" else "utf-8"
+    try:
+        value.encode(encoding)
+    except UnicodeEncodeError:
+        raise _error(instance, f"account contains a character that cannot be sent as {encoding}") from None
+    if instance.transport == "soap" and not is_xml_text(value):
+        raise _error(instance, "account contains a character XML cannot carry (transport 'soap')")
 
 
 def _check_password(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -114,6 +124,8 @@ def _check_password(instance: Any, attribute: attrs.Attribute[Any], value: Any) 
     except UnicodeEncodeError:
         # Without the codec's message: it would quote a character of the password.
         raise _error(instance, "password contains a character UTF-8 cannot carry") from None
+    if instance.transport == "soap" and not is_xml_text(value):
+        raise _error(instance, "password contains a character XML cannot carry (transport 'soap')")
 
 
 def _check_userid(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:

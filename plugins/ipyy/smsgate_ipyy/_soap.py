@@ -43,12 +43,13 @@ from smsgate.exceptions import (
 from smsgate_ipyy._codes import error_for_code, is_success_code
 from smsgate_ipyy._crypto import CHINA
 from smsgate_ipyy._parse import check_http_status
-from smsgate_ipyy._xml import XmlError, local_name, parse_xml
+from smsgate_ipyy._xml import NOT_XML_CHAR, XmlError, is_xml_text, local_name, parse_xml
 
 __all__ = [
     "SOAP_ACTION",
     "SoapSendResult",
     "build_send_request",
+    "check_xml_text",
     "parse_send_receipt",
     "parse_send_response",
     "wsdl_bytes",
@@ -83,13 +84,12 @@ _R_BILLING_COUNT: Final = "BillingCount"
 _R_ERRORS: Final = "Errors"
 
 _BINDINGS: Final = {11: "WebServiceSoap", 12: "WebServiceSoap12"}
+_NOT_XML_CHAR: Final = NOT_XML_CHAR
+
 _CONTENT_TYPES: Final = {
     11: "text/xml; charset=utf-8",
     12: f'application/soap+xml; charset=utf-8; action="{SOAP_ACTION}"',
 }
-
-# Characters XML 1.0 can carry (section 2.2); anything else makes lxml refuse the string.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @attrs.frozen(kw_only=True)
@@ -206,10 +206,11 @@ def _zeep_client() -> zeep.Client:
 # --- building ---------------------------------------------------------------------------
 
 
-def _check_xml_text(value: str, field: str) -> None:
-    # Checked here so the error names the field and never quotes the value (it may be the
-    # password); lxml's own refusal would be a bare ValueError from deep inside zeep.
-    if _NOT_XML_CHAR.search(value):
+def check_xml_text(value: str, field: str) -> None:
+    """Raise :class:`ValidationError` naming ``field`` (never quoting ``value``: it may be the
+    password) when ``value`` holds a character XML 1.0 cannot carry."""
+    # lxml's own refusal would be a bare ValueError from deep inside zeep.
+    if not is_xml_text(value):
         raise ValidationError(
             f"{field} contains a character that XML cannot carry (a control character?)", field=field
         )
@@ -263,7 +264,7 @@ def build_send_request(
         (content, "text"),
         (ext_number, "ext"),
     ):
-        _check_xml_text(value, field)
+        check_xml_text(value, field)
     plan = _plan_time(plan_send_time)
 
     client = _zeep_client()

@@ -63,7 +63,16 @@ class Transport:
         self.now = now
 
     def check_text(self, text: str) -> None:
-        """Raise :class:`ValidationError` for a text this endpoint cannot carry."""
+        """Raise :class:`ValidationError` for a text this endpoint cannot carry: here, one
+        that UTF-8 cannot encode (a lone surrogate). Checked before any request is built, so
+        no credential is in scope of the error's traceback (reporters capture frame locals)."""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Without the codec's message: it would quote a character of the text.
+            raise ValidationError(
+                "the text contains a character UTF-8 cannot carry (a lone surrogate?)", field="text"
+            ) from None
 
     def send_request(self, login: Login, out: Outgoing) -> httpx.Request:
         """The request that sends ``out``."""
@@ -147,6 +156,13 @@ class _Soap(Transport):
 
     name = "soap"
     endpoint = _build.SOAP
+
+    def check_text(self, text: str) -> None:
+        """A text UTF-8 and XML 1.0 can carry (no lone surrogate, no control character)."""
+        from smsgate_ipyy import _soap  # noqa: PLC0415 - zeep only when SOAP is used
+
+        super().check_text(text)
+        _soap.check_xml_text(text, "text")
 
     def send_request(self, login: Login, out: Outgoing) -> httpx.Request:
         """A SOAP 1.1 or 1.2 ``SendSms`` envelope; the plain password, as real clients send it."""

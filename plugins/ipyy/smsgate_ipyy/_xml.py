@@ -17,7 +17,7 @@ import re
 
 from lxml import etree
 
-__all__ = ["XmlError", "children_text", "decode_body", "parse_xml"]
+__all__ = ["NOT_XML_CHAR", "XmlError", "children_text", "decode_body", "is_xml_text", "parse_xml"]
 
 _DECLARATION = re.compile(rb"\A\s*<\?xml\b[^>]*?\?>", re.IGNORECASE)
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
@@ -30,6 +30,16 @@ _CHINESE = {"gb2312", "gbk", "cp936", "gb18030", "euc-cn", "x-gbk"}
 # (unicode_escape, utf-7), or take quadratic time (punycode). A declaration naming one is
 # refused. (Bytes-to-bytes codecs such as base64 are refused by bytes.decode itself.)
 _NOT_CHARSETS = frozenset({"undefined", "punycode", "unicode-escape", "raw-unicode-escape", "idna", "utf-7"})
+
+
+#: A character XML 1.0 cannot carry (section 2.2): lxml refuses a string holding one.
+NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def is_xml_text(value: str) -> bool:
+    """True when every character of ``value`` is one XML 1.0 can carry (no control character
+    but tab, CR and LF, no lone surrogate, no U+FFFE/U+FFFF)."""
+    return NOT_XML_CHAR.search(value) is None
 
 
 class XmlError(ValueError):

@@ -3,15 +3,28 @@ secrets kept out of the frame locals of an error's traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from smsgate import Sms
-from smsgate.exceptions import ConfigurationError, MalformedReplyError, RateLimitedError
+import smsgate
+from smsgate import Mms, MmsPart, Sms
+from smsgate.exceptions import (
+    AllProvidersFailedError,
+    ConfigurationError,
+    MalformedReplyError,
+    NotSentError,
+    RateLimitedError,
+    ValidationError,
+)
 from smsgate_ipyy import IpyySettings, _codes, _parse
+from smsgate_ipyy._crypto import md5_upper
+
+NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
 
 TEXT = "您的验证码：1439【腾飞】"
 
@@ -90,3 +103,153 @@ def test_names_that_merely_look_local_need_https_or_allow_insecure_http(base_url
 )
 def test_localhost_and_literal_loopback_addresses_may_use_plain_http(base_url: str) -> None:
     IpyySettings(account="acct", password="pw", base_url=base_url)
+
+
+# --- secrets in frame locals (defect 8) ----------------------------------------------------------
+
+PASSWORD = "s3cret-Pass"
+SECRETS = (PASSWORD, md5_upper(PASSWORD), md5_upper(PASSWORD).lower())
+TRANSPORTS = ["form", "gbk", "json", "encrypted", "soap"]
+
+
+def _leaks(value: object, depth: int = 0) -> bool:
+    """True when ``value`` shows a secret the way an error reporter would capture it: its
+    repr, or (for strings, bytes and containers) what it holds."""
+    if isinstance(value, bytes | bytearray):
+        return any(secret.encode() in value for secret in SECRETS)
+    if isinstance(value, str):
+        return any(secret in value for secret in SECRETS)
+    try:
+        text = repr(value)
+    except Exception:
+        text = ""
+    if any(secret in text for secret in SECRETS):
+        return True
+    if depth < 4 and isinstance(value, list | tuple | set | frozenset | dict):
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
+        return any(_leaks(item, depth + 1) for item in items)
+    return False
+
+
+def _frames_with_secrets(error: BaseException) -> list[str]:
+    """Every frame of ``error``'s traceback (and of its causes and contexts) whose locals show a
+    secret, as ``function: variable`` names."""
+    found: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        pending += [current.__cause__, current.__context__]
+        tb = current.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            found += [
+                f"{frame.f_code.co_name}: {name}" for name, value in frame.f_locals.items() if _leaks(value)
+            ]
+            tb = tb.tb_next
+    return found
+
+
+def _provider(transport: str) -> Any:
+    extra = {"userid": "1001"} if transport == "encrypted" else {}
+    return smsgate.get_provider(
+        "ipyy", account="acct", password=PASSWORD, transport=transport, clock=lambda: NOW, **extra
+    )
+
+
+def _raised(
+    mode: str, call: Callable[[Any], Any], transport: str, handler: Callable[..., Any]
+) -> BaseException:
+    """The error a gateway call raises over a transport answering with ``handler``."""
+    provider = _provider(transport)
+    try:
+        if mode == "sync":
+            with smsgate.Gateway(
+                provider, client=httpx.Client(transport=httpx.MockTransport(handler))
+            ) as gateway:
+                call(gateway)
+        else:
+
+            async def run() -> None:
+                client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+                async with smsgate.AsyncGateway(provider, client=client) as gateway:
+                    await call(gateway)
+
+            asyncio.run(run())
+    except Exception as exc:
+        return exc
+    pytest.fail("nothing was raised")
+
+
+def _no_io(request: httpx.Request) -> httpx.Response:
+    pytest.fail(f"I/O happened: {request.url.path}")
+
+
+def _refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+LONE = "hi\ud800【腾飞】"
+CALLS: dict[str, Callable[[Any], Any]] = {
+    "send": lambda g: g.send(Sms(to="13800138000", text=LONE)),
+    "batch": lambda g: g.send_batch([Sms(to="13800138000", text=LONE)]),
+    "mms": lambda g: g.send_mms(
+        Mms(to="13800138000", subject="s\ud800", parts=[MmsPart(name="a.txt", data=b"x")])
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("operation", sorted(CALLS))
+def test_a_lone_surrogate_leaves_no_secret_in_the_frame_locals(
+    mode: str, transport: str, operation: str
+) -> None:
+    """A text (or MMS subject) with a lone surrogate is a ValidationError before any I/O, and no
+    frame of its traceback (what Sentry-style reporters capture) holds the password or its MD5."""
+    error = _raised(mode, CALLS[operation], transport, _no_io)
+    assert isinstance(error, ValidationError)
+    assert _frames_with_secrets(error) == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("transport", ["encrypted", "soap", "form"])
+def test_a_send_failing_at_the_transport_leaves_no_secret_in_the_frame_locals(
+    mode: str, transport: str
+) -> None:
+    error = _raised(mode, lambda g: g.send(Sms(to="13800138000", text=TEXT)), transport, _refused)
+    assert isinstance(error, NotSentError | AllProvidersFailedError)
+    assert _frames_with_secrets(error) == []
+
+
+def test_a_new_password_with_a_lone_surrogate_leaves_no_secret_in_the_frame_locals() -> None:
+    def change(gateway: Any) -> Any:
+        return gateway.change_password("n3w\ud800")
+
+    error = _raised("sync", change, "form", _no_io)
+    assert isinstance(error, ValidationError)
+    assert _frames_with_secrets(error) == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"account": "acct\ud800"}, "account"),
+        ({"account": "acct🙂", "transport": "gbk"}, "account"),
+        ({"account": "acct\x01", "transport": "soap"}, "account"),
+        ({"password": "pw\x01", "transport": "soap"}, "password"),
+    ],
+)
+def test_credentials_a_request_could_not_carry_are_refused_with_the_settings(
+    settings: dict[str, Any], named: str
+) -> None:
+    """Refused when the settings are built, so no request builder (with the MD5 in its frame)
+    ever fails on them; the error names the setting, never its value."""
+    config = {"account": "acct", "password": "pw", **settings}
+    with pytest.raises(ConfigurationError, match=named) as info:
+        IpyySettings(**config)
+    assert "\x01" not in str(info.value)
+    assert "🙂" not in str(info.value)
