@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -21,7 +23,7 @@ from smsgate.exceptions import (
     RateLimitedError,
     ValidationError,
 )
-from smsgate_ipyy import IpyySettings, _codes, _parse
+from smsgate_ipyy import IpyySettings, _codes, _parse, _soap
 from smsgate_ipyy._crypto import md5_upper
 
 NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
@@ -253,3 +255,60 @@ def test_credentials_a_request_could_not_carry_are_refused_with_the_settings(
         IpyySettings(**config)
     assert "\x01" not in str(info.value)
     assert "🙂" not in str(info.value)
+
+
+# --- absurd numbers at the parser level (defect 1) -----------------------------------------------
+
+DECL = '<?xml version="1.0" encoding="utf-8" ?>'
+
+
+def _send_xml(balance: str, count: str = "1") -> bytes:
+    return (
+        f"{DECL}<returnsms><returnstatus>Success</returnstatus><message>ok</message>"
+        f"<remainpoint>{balance}</remainpoint><taskID>77</taskID><successCounts>{count}</successCounts></returnsms>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "balance", ["sNaN", "NaN", "Infinity", "-Infinity", "1e5000", "1E+1000000", "9" * 5000]
+)
+def test_an_absurd_balance_in_a_success_reply_keeps_the_receipt(
+    balance: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The receipt (and its task id) is kept, the balance is None, and a warning says why."""
+    receipt = _parse.parse_send_reply(_send_xml(balance), provider="ipyy", recipients=["13800138000"])
+    assert (receipt.task_id, receipt.balance, receipt.accepted) == ("77", None, 1)
+    assert hash(receipt) == hash(attrs.evolve(receipt))
+    assert "unusable balance" in caplog.text
+    body = f'{{"StatusCode":1,"MsgId":"88","Amount":{json.dumps(balance)},"SuccessCounts":1}}'.encode()
+    assert _parse.parse_encrypted_reply(body, provider="ipyy").balance is None
+
+
+@pytest.mark.parametrize("count", ["-1", "-999", "9" * 5000, "1234567890"])
+def test_a_negative_or_absurd_accepted_count_counts_the_recipients_sent(count: str) -> None:
+    receipt = _parse.parse_send_reply(
+        _send_xml("5", count), provider="ipyy", recipients=["13800138000", "13800138001"]
+    )
+    assert (receipt.task_id, receipt.accepted) == ("77", 2)
+
+
+def test_an_unusable_overage_is_a_malformed_balance_reply() -> None:
+    body = f"{DECL}<returnsms><returnstatus>Sucess</returnstatus><overage>sNaN</overage></returnsms>".encode()
+    with pytest.raises(MalformedReplyError):
+        _parse.parse_balance_reply(body, provider="ipyy")
+
+
+@pytest.mark.parametrize(
+    ("amount", "count"), [("1e5000", "1"), ("NaN", "1"), ("9" * 5000, "-3"), ("-11", "9" * 50)]
+)
+def test_a_soap_success_with_absurd_numbers_keeps_the_receipt(amount: str, count: str) -> None:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        '<soap:Body><SendSmsResponse xmlns="http://www.yysms.com/"><SendSmsResult><StatusCode>OK</StatusCode>'
+        f"<MsgId>1504141655440332</MsgId><SuccessCounts>{count}</SuccessCounts><Amount>{amount}</Amount>"
+        "</SendSmsResult></SendSmsResponse></soap:Body></soap:Envelope>"
+    ).encode()
+    receipt = _soap.parse_send_receipt(httpx.Response(200, content=body), provider="ipyy", recipients=["1"])
+    assert receipt.task_id == "1504141655440332"
+    assert receipt.balance in (None, -11)
+    assert receipt.accepted >= 0
