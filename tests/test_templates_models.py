@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smsgate import (
     Capabilities,
@@ -179,3 +181,16 @@ def test_base_query_status_is_unsupported() -> None:
     with pytest.raises(UnsupportedOperationError) as caught:
         _Plain().query_status(Receipt(provider="plain", task_id="1", accepted=1))
     assert caught.value.operation == "query_status"
+
+
+names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
+
+
+@given(params=st.dictionaries(names, st.text(max_size=8).map(lambda v: "§" + v), max_size=5))
+def test_any_params_round_trip_and_order_never_matters(params: dict[str, str]) -> None:
+    forward = Sms(to=TO, template="t", params=params)
+    backward = Sms(to=TO, template="t", params=dict(reversed(list(params.items()))))
+    assert dict(forward.params) == params
+    assert forward == backward
+    assert hash(forward) == hash(backward)
+    assert "§" not in repr(forward)  # every value starts with it: no value is shown
