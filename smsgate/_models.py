@@ -38,11 +38,12 @@ _REFERENCE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?")
 
 def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
     """Accept one number or several; strip surrounding blanks."""
-    if isinstance(value, str):
-        items: list[object] = [value]
-    elif isinstance(value, bytes | bytearray) or not hasattr(value, "__iter__"):
+    given: object = value  # checked as what it is, not as what the annotation promises
+    if isinstance(given, str):
+        items: list[object] = [given]
+    elif isinstance(given, bytes | bytearray) or not hasattr(given, "__iter__"):
         # A number given as an int (or None, or bytes) is a mistake to name, not a TypeError.
-        kind = type(value).__name__
+        kind = type(given).__name__
         raise ValidationError(
             f"to must be a number as a string ('13800138000') or a list of them, not {kind}", field="to"
         )

@@ -645,13 +645,19 @@ def balance_command(ctx: click.Context, kind: str) -> None:
     """Show the balance of every configured provider (one row each).
 
     A provider that cannot report this balance gets a row with its error; the exit code is
-    then the first such error's, after the whole table is printed.
+    then the first such error's, after the whole table is printed. When none can, the error
+    alone is printed, as for any command.
     """
     settings = _settings(ctx)
     config = settings.config()
     routing = config.gateway_options()
     options = {key: routing[key] for key in ("retry", "breaker", "rate_limit")}
     results = [(p.name, _balance_of(p, kind, options)) for p in settings.providers()]
+    errors = [result for _, result in results if isinstance(result, SmsGateError)]
+    if len(errors) == len(results):  # nothing to show: the error alone, as every command does
+        if len(errors) == 1:
+            raise errors[0]
+        raise AllProvidersFailedError(f"no provider reported its {kind} balance", errors, operation="balance")
     if settings.json:
         _emit_json([_balance_dict(name, result) for name, result in results])
     else:
@@ -663,7 +669,6 @@ def balance_command(ctx: click.Context, kind: str) -> None:
             total = "" if result.total is None else str(result.total)
             rows.append([escape(name), str(result.remaining), total, escape(result.pay_mode or ""), ""])
         _print_table(f"{kind} balance", ("provider", "remaining", "total", "pay mode", "error"), rows)
-    errors = [result for _, result in results if isinstance(result, SmsGateError)]
     if errors:
         raise click.exceptions.Exit(exit_code(errors[0]))
 
