@@ -398,16 +398,43 @@ def _json_items(fields: dict[str, Any], box: str, body: bytes) -> list[dict[str,
     return list(items)
 
 
+def _plain_box(box: Any) -> dict[str, str]:
+    """:func:`box_fields` of a ``<statusbox>`` (no text kept unstripped), in one plain loop:
+    the hot path of an XML pull (``children_text`` per box was a third of its time)."""
+    out: dict[str, str] = {}
+    for child in box:
+        tag = child.tag
+        if not isinstance(tag, str):  # a comment or processing instruction
+            continue
+        if "}" in tag:
+            tag = tag.rsplit("}", 1)[-1]
+        if tag and tag not in out:
+            out[tag] = (child.text or "").strip()
+    return out
+
+
 def _xml_items(root: Any, box: str) -> list[dict[str, str]]:
+    """One pass over the pull's children: the ``box`` items, the top-level fields (the first
+    of each name, as ``children_text``), and an ``<errorstatus>`` raised as soon as seen."""
+    fields = box_fields if box == R_CALL_BOX else _plain_box
+    suffix = "}" + box
+    items: list[dict[str, str]] = []
+    top: dict[str, str] = {}
     for child in root:
-        if local_name(child) == R_ERROR_STATUS:
+        tag = child.tag
+        if isinstance(tag, str) and (tag == box or tag.endswith(suffix)):
+            items.append(fields(child))
+            continue
+        name = local_name(child)
+        if name == R_ERROR_STATUS:
             err = children_text(child)
             raise _codes.error_for_pull_error(err.get(R_ERROR, ""), err.get(R_REMARK), raw=err)
-    top = children_text(root)
+        if name and name not in top:
+            top[name] = (child.text or "").strip()
     if _text(top.get(R_STATUS)).lower() in _FAIL_WORDS:
         raise _refusal(top)
     # wire notes §4: an empty pull is a bare <returnsms></returnsms> (or <returnsms/>).
-    return [box_fields(child) for child in root if local_name(child) == box]
+    return items
 
 
 def _pull(body: bytes, box: str) -> list[dict[str, Any]]:

@@ -46,3 +46,33 @@ def test_common_gateway_times_need_no_strptime(
 )
 def test_other_layouts_still_go_through_strptime(text: str, expected: dt.datetime) -> None:
     assert _parse.parse_china_time(text) == expected
+
+
+def test_the_plain_xml_loop_reads_boxes_as_children_text_does() -> None:
+    """Namespaced tags, comments, repeated and empty fields, an errorstatus after the boxes:
+    the one-pass XML pull gives what the per-box ``children_text`` gave."""
+    body = (
+        b'<?xml version="1.0" encoding="utf-8" ?>\n<returnsms xmlns:x="urn:x">'
+        b"<statusbox><mobile> 13800138000 </mobile><!-- note --><x:taskid>T1</x:taskid>"
+        b"<status>10</status><status>20</status><receivetime>2025-11-26 12:00:00</receivetime>"
+        b"<errorcode>DELIVRD</errorcode><extno/></statusbox>"
+        b"<x:statusbox><mobile>13900139000</mobile><taskid>T2</taskid></x:statusbox>"
+        b"</returnsms>"
+    )
+    first, second = _parse.parse_reports_reply(body, provider="ipyy")
+    assert first.raw == {
+        "mobile": "13800138000",
+        "taskid": "T1",
+        "status": "10",
+        "receivetime": "2025-11-26 12:00:00",
+        "errorcode": "DELIVRD",
+        "extno": "",
+    }
+    assert first.task_id == "T1"
+    assert second.raw == {"mobile": "13900139000", "taskid": "T2"}
+    failed = body.replace(
+        b"</returnsms>", b"<errorstatus><error>4</error><remark>x</remark></errorstatus></returnsms>"
+    )
+    with pytest.raises(Exception, match=r"\S") as info:
+        _parse.parse_reports_reply(failed, provider="ipyy")
+    assert type(info.value).__module__.startswith("smsgate")
