@@ -8,6 +8,7 @@ API (``smsgate.get_provider``, ``Gateway``), the way an application would.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import socket
@@ -48,7 +49,10 @@ def _print_ready(console: Console, box: Sandbox) -> None:
     table.add_row("templates", ", ".join(f"{n} = {t['code']}" for n, t in creds["templates"].items()))
     table.add_row("admin", f"{box.base_url}admin/records")
     console.print(table)
-    templates = ", ".join(f'{n} = "{t["code"]}"' for n, t in creds["templates"].items())
+    templates = ", ".join(
+        f'{n} = {{ code = "{t["code"]}", params = {json.dumps(t["params"])} }}'
+        for n, t in creds["templates"].items()
+    )
     console.print(
         "Point smsgate at it (smsgate.toml):\n"
         f'  [providers.aliyun]\n  type = "aliyun"\n  access_key_id = "{creds["access_key_id"]}"\n'
@@ -57,6 +61,7 @@ def _print_ready(console: Console, box: Sandbox) -> None:
         f"and export SMSGATE_ALIYUN_PASSWORD={creds['access_key_secret']}\nCtrl+C stops.",
         highlight=False,
         markup=False,  # the TOML's [providers.aliyun] is not rich markup
+        soft_wrap=True,  # a TOML line cut at the terminal's width would not paste
     )
 
 

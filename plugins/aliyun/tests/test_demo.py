@@ -51,7 +51,7 @@ def test_aliyun_sandbox_command_serves_until_terminated(tmp_path: Path) -> None:
     """``smsgate aliyun-sandbox --port 0`` prints where it listens and a configuration that
     works as printed (TOML + the secret in the environment), and stops cleanly on SIGTERM."""
     script = Path(sys.executable).parent / "smsgate"
-    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "60", "NO_COLOR": "1"}
     proc = subprocess.Popen(
         [str(script), "aliyun-sandbox", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env
     )
@@ -71,6 +71,8 @@ def test_aliyun_sandbox_command_serves_until_terminated(tmp_path: Path) -> None:
         with smsgate.Gateway(provider) as gateway:
             receipt = gateway.send(smsgate.Sms(to="13800138000", template="verify", params={"code": "1"}))
         assert receipt.provider == "aliyun"
+        # The printed templates name their variables: a message missing one is refused before I/O.
+        assert provider.cannot_render(smsgate.Sms(to="13800138000", template="shipped")) is not None
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
