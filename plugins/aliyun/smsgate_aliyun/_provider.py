@@ -145,7 +145,7 @@ class AliyunProvider(Provider):
             raise ValidationError(why, field="template")
         if sms.send_at is not None:  # `scheduling` is not declared: the service sends at once
             raise ValidationError("Aliyun cannot schedule a send (no send_at)", field="send_at")
-        template: Template = self.settings.templates[sms.template]  # type: ignore[index]
+        template: Template = self.settings.templates[sms.template or ""]  # known: cannot_render said so
         params = dict(sms.params)  # strings: the model refuses anything else
         reference = None if sms.reference is None else _build.check_out_id(sms.reference)
         ext = None if sms.ext is None else _build.check_ext(sms.ext)
