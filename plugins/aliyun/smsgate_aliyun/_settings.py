@@ -9,7 +9,6 @@ never quoted in an error or a repr; the provider hands it to the signing module'
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import attrs
 import httpx
 
+from smsgate import is_loopback_host
 from smsgate.exceptions import ConfigurationError
 from smsgate_aliyun._build import MAX_BATCH, MAX_PHONE_NUMBERS
 from smsgate_aliyun._signing import AccessKey, fresh_nonce
@@ -37,15 +37,6 @@ def _default_clock() -> dt.datetime:
 def _error(instance: Any, message: str) -> ConfigurationError:
     name = getattr(instance, "name", None)
     return ConfigurationError(message, provider=name if isinstance(name, str) and name else "aliyun")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @attrs.frozen(kw_only=True)
@@ -179,7 +170,7 @@ def _check_base_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) 
         raise _error(instance, "base_url must be an http:// or https:// URL with a host")
     if url.userinfo:
         raise _error(instance, "base_url must not carry user:password")
-    if url.scheme == "http" and not instance.allow_insecure_http and not _is_loopback(url.host):
+    if url.scheme == "http" and not instance.allow_insecure_http and not is_loopback_host(url.host):
         raise _error(
             instance,
             f"base_url uses plain http to {url.host}; the recipients, the template variables and "

@@ -55,6 +55,8 @@ def test_a_template_table_gives_its_own_sign_name_and_parameters() -> None:
         ({"templates": {"verify": {"code": "SMS_1", "params": "code"}}}, "params"),
         ({"base_url": "ftp://x/"}, "base_url"),
         ({"base_url": "http://dysmsapi.aliyuncs.com/"}, "base_url uses plain http"),
+        ({"base_url": "http://evil.localhost/"}, "base_url uses plain http"),
+        ({"base_url": "http://localhost.localdomain/"}, "base_url uses plain http"),
         ({"base_url": "https://user:pw@dysmsapi.aliyuncs.com/"}, "base_url"),
         ({"timeout": 0}, "timeout"),
         ({"max_recipients": 1001}, "max_recipients"),
