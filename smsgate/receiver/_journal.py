@@ -138,6 +138,8 @@ def _dump(event: Event) -> str:
     if isinstance(event, DeliveryReport):
         data["status"] = str(event.status)
         data["vendor_code"] = event.vendor_code
+        if event.reference is not None:
+            data["reference"] = event.reference
     else:
         data["text"] = event.text
     # raw is whatever the provider parsed; anything JSON cannot hold is kept as its str().
@@ -156,6 +158,7 @@ def _load(kind: str, payload: str) -> Event:
             received_at=when,
             vendor_code=data["vendor_code"],
             ext=data["ext"],
+            reference=data.get("reference"),  # absent from entries written before it existed
             raw=data["raw"],
         )
     return InboundMessage(
