@@ -33,20 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from smsgate.exceptions import (
-    AuthenticationError,
-    ContentError,
-    InsufficientBalanceError,
-    InvalidRecipientError,
-    MessageRejectedError,
-    NoChannelError,
-    PermissionDeniedError,
-    ProviderError,
-    ProviderOutageError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    SignatureError,
-)
+from smsgate import exceptions as errors
 
 __all__ = ["CODES", "PREFIXES", "SUCCESS", "classify", "error_for_code"]
 
@@ -54,82 +41,91 @@ __all__ = ["CODES", "PREFIXES", "SUCCESS", "classify", "error_for_code"]
 SUCCESS: Final = "OK"
 
 #: Every documented code smsgate's operations can meet → (error class, what it means).
-CODES: Final[Mapping[str, tuple[type[ProviderError], str]]] = {
+CODES: Final[Mapping[str, tuple[type[errors.ProviderError], str]]] = {
     # --- the message is refused: any provider given the same message would refuse it ----------
-    "isv.MOBILE_NUMBER_ILLEGAL": (InvalidRecipientError, "the number is not a valid mobile number"),
-    "isv.MOBILE_COUNT_OVER_LIMIT": (MessageRejectedError, "too many numbers in one request"),
+    "isv.MOBILE_NUMBER_ILLEGAL": (errors.InvalidRecipientError, "the number is not a valid mobile number"),
+    "isv.MOBILE_COUNT_OVER_LIMIT": (errors.MessageRejectedError, "too many numbers in one request"),
     "isv.DOMESTIC_NUMBER_NOT_SUPPORTED": (
-        InvalidRecipientError,
+        errors.InvalidRecipientError,
         "an international template cannot be sent to a mainland number",
     ),
     "isv.SMS_TEST_NUMBER_LIMIT": (
-        InvalidRecipientError,
+        errors.InvalidRecipientError,
         "the test sign and template reach only numbers that have authorised them",
     ),
-    "isv.CUSTOMER_REFUSED": (InvalidRecipientError, "the recipient unsubscribed from promotions"),
-    "isv.SMS_TEMPLATE_ILLEGAL": (ContentError, "the template does not exist or is not approved"),
-    "isv.TEMPLATE_MISSING_PARAMETERS": (ContentError, "a template variable has no value"),
-    "isv.TEMPLATE_PARAMS_ILLEGAL": (ContentError, "a template variable holds forbidden content"),
-    "isv.INVALID_JSON_PARAM": (ContentError, "the template parameters are not a JSON object of strings"),
-    "isv.PARAM_LENGTH_LIMIT": (ContentError, "a template variable is too long"),
-    "isv.PARAM_NOT_SUPPORT_URL": (ContentError, "a template variable may not carry a URL"),
-    "isv.BLACK_KEY_CONTROL_LIMIT": (ContentError, "a template variable holds a blocked keyword"),
-    "isv.SMS_CONTENT_ILLEGAL": (ContentError, "the message holds forbidden content"),
+    "isv.CUSTOMER_REFUSED": (errors.InvalidRecipientError, "the recipient unsubscribed from promotions"),
+    "isv.SMS_TEMPLATE_ILLEGAL": (errors.ContentError, "the template does not exist or is not approved"),
+    "isv.TEMPLATE_MISSING_PARAMETERS": (errors.ContentError, "a template variable has no value"),
+    "isv.TEMPLATE_PARAMS_ILLEGAL": (errors.ContentError, "a template variable holds forbidden content"),
+    "isv.INVALID_JSON_PARAM": (
+        errors.ContentError,
+        "the template parameters are not a JSON object of strings",
+    ),
+    "isv.PARAM_LENGTH_LIMIT": (errors.ContentError, "a template variable is too long"),
+    "isv.PARAM_NOT_SUPPORT_URL": (errors.ContentError, "a template variable may not carry a URL"),
+    "isv.BLACK_KEY_CONTROL_LIMIT": (errors.ContentError, "a template variable holds a blocked keyword"),
+    "isv.SMS_CONTENT_ILLEGAL": (errors.ContentError, "the message holds forbidden content"),
     "isv.SMS_TEST_TEMPLATE_PARAMS_ILLEGAL": (
-        ContentError,
+        errors.ContentError,
         "the test template takes only a 4 to 6 digit code",
     ),
-    "isv.SMS_TEST_SIGN_TEMPLATE_LIMIT": (ContentError, "the test sign goes only with the test template"),
-    "isv.INVALID_PARAMETERS": (MessageRejectedError, "a parameter is invalid"),
-    "isv.EXTEND_CODE_ERROR": (MessageRejectedError, "the extension code is used by another sign"),
-    "isv.SMS_SIGNATURE_ILLEGAL": (SignatureError, "the sign name is not registered to this account"),
-    "isv.SMS_SIGN_ILLEGAL": (SignatureError, "the sign name may not be used"),
-    "isv.SIGN_STATE_ILLEGAL": (SignatureError, "the sign name is not usable in its present state"),
-    "isv.SMS_SIGNATURE_SCENE_ILLEGAL": (SignatureError, "the sign's scene does not fit the template"),
+    "isv.SMS_TEST_SIGN_TEMPLATE_LIMIT": (
+        errors.ContentError,
+        "the test sign goes only with the test template",
+    ),
+    "isv.INVALID_PARAMETERS": (errors.MessageRejectedError, "a parameter is invalid"),
+    "isv.EXTEND_CODE_ERROR": (errors.MessageRejectedError, "the extension code is used by another sign"),
+    "isv.SMS_SIGNATURE_ILLEGAL": (errors.SignatureError, "the sign name is not registered to this account"),
+    "isv.SMS_SIGN_ILLEGAL": (errors.SignatureError, "the sign name may not be used"),
+    "isv.SIGN_STATE_ILLEGAL": (errors.SignatureError, "the sign name is not usable in its present state"),
+    "isv.SMS_SIGNATURE_SCENE_ILLEGAL": (errors.SignatureError, "the sign's scene does not fit the template"),
     "isv.BUSINESS_LIMIT_CONTROL": (
-        MessageRejectedError,
+        errors.MessageRejectedError,
         "the vendor's per-number frequency control refused this number for now",
     ),
     # --- this provider (account) is refused: another provider may succeed ---------------------
-    "isv.AMOUNT_NOT_ENOUGH": (InsufficientBalanceError, "the account balance is too low"),
-    "isv.OUT_OF_SERVICE": (InsufficientBalanceError, "the account is stopped for lack of balance"),
-    "isv.ACCOUNT_NOT_EXISTS": (AuthenticationError, "the account does not exist"),
-    "isv.ACCOUNT_ABNORMAL": (AuthenticationError, "the account is in an abnormal state"),
-    "isv.SECURITY_FROZEN_ACCOUNT": (AuthenticationError, "the account is frozen after long disuse"),
-    "isv.DENY_IP_RANGE": (AuthenticationError, "requests from this IP region are refused"),
-    "SignatureDoesNotMatch": (AuthenticationError, "the request signature does not match"),
-    "IncompleteSignature": (AuthenticationError, "the request signature is incomplete"),
+    "isv.AMOUNT_NOT_ENOUGH": (errors.InsufficientBalanceError, "the account balance is too low"),
+    "isv.OUT_OF_SERVICE": (errors.InsufficientBalanceError, "the account is stopped for lack of balance"),
+    "isv.ACCOUNT_NOT_EXISTS": (errors.AuthenticationError, "the account does not exist"),
+    "isv.ACCOUNT_ABNORMAL": (errors.AuthenticationError, "the account is in an abnormal state"),
+    "isv.SECURITY_FROZEN_ACCOUNT": (errors.AuthenticationError, "the account is frozen after long disuse"),
+    "isv.DENY_IP_RANGE": (errors.AuthenticationError, "requests from this IP region are refused"),
+    "SignatureDoesNotMatch": (errors.AuthenticationError, "the request signature does not match"),
+    "IncompleteSignature": (errors.AuthenticationError, "the request signature is incomplete"),
     "InvalidTimeStamp.Expired": (
-        AuthenticationError,
+        errors.AuthenticationError,
         "the request time is more than 15 minutes off the service's clock",
     ),
-    "InvalidTimeStamp.Format": (AuthenticationError, "the request time is malformed"),
-    "isv.PRODUCT_UN_SUBSCRIPT": (NoChannelError, "the account has not activated the SMS service"),
-    "isv.PRODUCT_UNSUBSCRIBE": (NoChannelError, "the account has not activated this product"),
-    "isp.RAM_PERMISSION_DENY": (PermissionDeniedError, "the RAM user may not call this API"),
-    "Forbidden.RAM": (PermissionDeniedError, "the RAM user may not call this API"),
-    "isv.DAY_LIMIT_CONTROL": (ProviderUnavailableError, "the account's daily volume cap is reached"),
-    "isv.MONTH_LIMIT_CONTROL": (ProviderUnavailableError, "the account's monthly volume cap is reached"),
-    "InvalidVersion": (ProviderUnavailableError, "the service does not serve this API version"),
-    "InvalidAction.NotFound": (ProviderUnavailableError, "the service does not know this action"),
-    "isp.SYSTEM_ERROR": (ProviderOutageError, "internal error at the service"),
-    "InternalError": (ProviderOutageError, "internal error at the service"),
-    "ServiceUnavailable": (ProviderOutageError, "the service is unavailable"),
+    "InvalidTimeStamp.Format": (errors.AuthenticationError, "the request time is malformed"),
+    "isv.PRODUCT_UN_SUBSCRIPT": (errors.NoChannelError, "the account has not activated the SMS service"),
+    "isv.PRODUCT_UNSUBSCRIBE": (errors.NoChannelError, "the account has not activated this product"),
+    "isp.RAM_PERMISSION_DENY": (errors.PermissionDeniedError, "the RAM user may not call this API"),
+    "Forbidden.RAM": (errors.PermissionDeniedError, "the RAM user may not call this API"),
+    "isv.DAY_LIMIT_CONTROL": (errors.ProviderUnavailableError, "the account's daily volume cap is reached"),
+    "isv.MONTH_LIMIT_CONTROL": (
+        errors.ProviderUnavailableError,
+        "the account's monthly volume cap is reached",
+    ),
+    "InvalidVersion": (errors.ProviderUnavailableError, "the service does not serve this API version"),
+    "InvalidAction.NotFound": (errors.ProviderUnavailableError, "the service does not know this action"),
+    "isp.SYSTEM_ERROR": (errors.ProviderOutageError, "internal error at the service"),
+    "InternalError": (errors.ProviderOutageError, "internal error at the service"),
+    "ServiceUnavailable": (errors.ProviderOutageError, "the service is unavailable"),
     # --- this very request already reached the service once ----------------------------------
-    "SignatureNonceUsed": (ProviderError, "the signature nonce was used before"),
+    "SignatureNonceUsed": (errors.ProviderError, "the signature nonce was used before"),
 }
 
 #: Code families matched by prefix when the exact code is not in :data:`CODES`
 #: (``Throttling.User``, ``InvalidAccessKeyId.NotFound``, ``MissingPhoneNumbers`` …).
-PREFIXES: Final[tuple[tuple[str, type[ProviderError], str], ...]] = (
-    ("Throttling", RateLimitedError, "the service asks to slow down"),
-    ("InvalidAccessKeyId", AuthenticationError, "the AccessKey id is unknown or disabled"),
-    ("Missing", MessageRejectedError, "a required parameter is missing"),
-    ("InvalidTimeStamp", AuthenticationError, "the request time was refused"),
+PREFIXES: Final[tuple[tuple[str, type[errors.ProviderError], str], ...]] = (
+    ("Throttling", errors.RateLimitedError, "the service asks to slow down"),
+    ("InvalidAccessKeyId", errors.AuthenticationError, "the AccessKey id is unknown or disabled"),
+    ("Missing", errors.MessageRejectedError, "a required parameter is missing"),
+    ("InvalidTimeStamp", errors.AuthenticationError, "the request time was refused"),
 )
 
 
-def classify(code: str) -> tuple[type[ProviderError], str]:
+def classify(code: str) -> tuple[type[errors.ProviderError], str]:
     """The error class and a short English meaning for ``code`` (exact match, then prefix)."""
     known = CODES.get(code)
     if known is not None:
@@ -137,10 +133,10 @@ def classify(code: str) -> tuple[type[ProviderError], str]:
     for prefix, cls, meaning in PREFIXES:
         if code.startswith(prefix):
             return cls, meaning
-    return ProviderError, "refused with a code smsgate does not know"
+    return errors.ProviderError, "refused with a code smsgate does not know"
 
 
-def error_for_code(code: str, vendor_message: str | None, *, raw: Any = None) -> ProviderError:
+def error_for_code(code: str, vendor_message: str | None, *, raw: Any = None) -> errors.ProviderError:
     """The smsgate error for a refusal with ``code``, keeping the vendor's code and message.
 
     The message says what the code means; ``raw`` (the parsed reply) is kept for diagnosis.

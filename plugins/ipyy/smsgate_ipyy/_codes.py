@@ -33,22 +33,7 @@ import re
 
 import attrs
 
-from smsgate.exceptions import (
-    AuthenticationError,
-    ContentError,
-    InsufficientBalanceError,
-    InvalidRecipientError,
-    MessageRejectedError,
-    NoChannelError,
-    PermissionDeniedError,
-    ProviderError,
-    ProviderOutageError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    SignatureError,
-    SmsGateError,
-    UncertainOutcomeError,
-)
+from smsgate import exceptions as errors
 
 __all__ = [
     "CODES",
@@ -69,20 +54,20 @@ class ResultCode:
 
     name: str
     number: int | None
-    error: type[ProviderError]
+    error: type[errors.ProviderError]
     meaning: str
 
 
-_A = AuthenticationError
-_C = ContentError
-_R = InvalidRecipientError
+_A = errors.AuthenticationError
+_C = errors.ContentError
+_R = errors.InvalidRecipientError
 
 #: Every ResultCode: the spec's chapter 9 table (numbered) and the other names of the .NET
 #: enum the WSDL shows (wire notes §1; their numbers are unknown, so they match by name).
 CODES: tuple[ResultCode, ...] = (
-    ResultCode("Unknown", None, ProviderError, "unknown error"),
+    ResultCode("Unknown", None, errors.ProviderError, "unknown error"),
     ResultCode("AppInactive", None, _A, "the application or account is not active"),
-    ResultCode("ParamError", 1001, MessageRejectedError, "a parameter was refused"),
+    ResultCode("ParamError", 1001, errors.MessageRejectedError, "a parameter was refused"),
     ResultCode("UserNameEmpty", 1002, _A, "the account name is empty"),
     ResultCode("PasswordEmpty", 1003, _A, "the password is empty"),
     ResultCode("UserNameError", 1004, _A, "the account name is wrong"),
@@ -94,34 +79,34 @@ CODES: tuple[ResultCode, ...] = (
     ResultCode(
         "StampError",
         1010,
-        ProviderUnavailableError,
+        errors.ProviderUnavailableError,
         "the Stamp is off by more than 5 minutes: check the clock",
     ),
-    ResultCode("SendTimeError", None, MessageRejectedError, "the scheduled send time was refused"),
-    ResultCode("JsonError", None, ProviderError, "the encrypted JSON was refused"),
+    ResultCode("SendTimeError", None, errors.MessageRejectedError, "the scheduled send time was refused"),
+    ResultCode("JsonError", None, errors.ProviderError, "the encrypted JSON was refused"),
     ResultCode("ContentEmpty", 2001, _C, "the content is empty"),
     ResultCode("MsisdnEmpty", 1103, _R, "no recipient number"),
     ResultCode("MsisdnRepeat", None, _R, "a recipient number is repeated"),
-    ResultCode("ExtNumberError", 1104, NoChannelError, "the extension number is not accepted"),
+    ResultCode("ExtNumberError", 1104, errors.NoChannelError, "the extension number is not accepted"),
     ResultCode("ContentLong", 2105, _C, "the content is too long"),
-    ResultCode("NoChannel", 1106, NoChannelError, "the account has no sending channel"),
+    ResultCode("NoChannel", 1106, errors.NoChannelError, "the account has no sending channel"),
     ResultCode("SensitiveWords", 2107, _C, "the content contains blocked words"),
     ResultCode("MsisdnError", 1108, _R, "a recipient number is invalid"),
     ResultCode("MsisdnBlack", 1109, _R, "a recipient number is black-listed"),
-    ResultCode("MsisdnNoChannel", 1110, NoChannelError, "the account has no channel for a recipient"),
-    ResultCode("AmountNotEnough", 1111, InsufficientBalanceError, "the balance is too low"),
-    ResultCode("NoProduct", 1112, NoChannelError, "no product is configured for the account"),
-    ResultCode("BalanceNotEnough", None, InsufficientBalanceError, "the balance is too low"),
-    ResultCode("ChannelTypeError", None, NoChannelError, "the channel type does not fit"),
+    ResultCode("MsisdnNoChannel", 1110, errors.NoChannelError, "the account has no channel for a recipient"),
+    ResultCode("AmountNotEnough", 1111, errors.InsufficientBalanceError, "the balance is too low"),
+    ResultCode("NoProduct", 1112, errors.NoChannelError, "no product is configured for the account"),
+    ResultCode("BalanceNotEnough", None, errors.InsufficientBalanceError, "the balance is too low"),
+    ResultCode("ChannelTypeError", None, errors.NoChannelError, "the channel type does not fit"),
     ResultCode("TemplateError", None, _C, "the content does not match a template"),
-    ResultCode("FrequentOperation", None, RateLimitedError, "too many requests"),
-    ResultCode("NoEnabled", None, PermissionDeniedError, "the operation is not enabled"),
+    ResultCode("FrequentOperation", None, errors.RateLimitedError, "too many requests"),
+    ResultCode("NoEnabled", None, errors.PermissionDeniedError, "the operation is not enabled"),
     ResultCode("TemplateIdError", None, _C, "the template id is wrong"),
     ResultCode("MsisdnsMany", None, _R, "too many recipients in one request"),
     ResultCode("ContentError", None, _C, "the content was refused"),
     ResultCode("MsisdnLess", None, _R, "too few recipients"),
-    ResultCode("RequiredSuffix", 2113, SignatureError, "a 【signature】 is required"),
-    ResultCode("SuffixError", 2114, SignatureError, "the 【signature】 is not allowed"),
+    ResultCode("RequiredSuffix", 2113, errors.SignatureError, "a 【signature】 is required"),
+    ResultCode("SuffixError", 2114, errors.SignatureError, "the 【signature】 is not allowed"),
     ResultCode("SubjectEmpty", 3001, _C, "the MMS subject is empty"),
     ResultCode("SubjectLong", None, _C, "the MMS subject is too long"),
     ResultCode("FramesEmpty", None, _C, "the MMS has no frames"),
@@ -134,10 +119,10 @@ CODES: tuple[ResultCode, ...] = (
     ResultCode("SizeLong", None, _C, "the MMS is too large"),
     ResultCode("MmsIdEmpty", None, _C, "the MMS id is empty"),
     ResultCode("NoMmsTemplate", None, _C, "no such MMS template"),
-    ResultCode("TaskIdEmpty", None, ProviderError, "the task id is empty"),
-    ResultCode("NoRealName", None, PermissionDeniedError, "the account lacks real-name verification"),
-    ResultCode("FaileList", None, ProviderError, "the request failed"),
-    ResultCode("InternalError", 9999, ProviderOutageError, "internal error at the gateway"),
+    ResultCode("TaskIdEmpty", None, errors.ProviderError, "the task id is empty"),
+    ResultCode("NoRealName", None, errors.PermissionDeniedError, "the account lacks real-name verification"),
+    ResultCode("FaileList", None, errors.ProviderError, "the request failed"),
+    ResultCode("InternalError", 9999, errors.ProviderOutageError, "internal error at the gateway"),
 )
 
 _BY_NUMBER = {c.number: c for c in CODES if c.number is not None}
@@ -196,8 +181,8 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
 _PULL_ERRORS: dict[str, ResultCode] = {
     "1": ResultCode("UserNameEmpty", None, _A, "the account name or password is empty"),
     "2": ResultCode("PasswordError", None, _A, "the account name or password is wrong"),
-    "3": ResultCode("NoEnabled", None, PermissionDeniedError, "the account may not pull reports"),
-    "4": ResultCode("ParamError", None, ProviderError, "a pull parameter is wrong"),
+    "3": ResultCode("NoEnabled", None, errors.PermissionDeniedError, "the account may not pull reports"),
+    "4": ResultCode("ParamError", None, errors.ProviderError, "a pull parameter is wrong"),
 }
 
 
@@ -214,7 +199,9 @@ def _lookup(code: object) -> ResultCode | None:
     return _BY_NAME.get(text.lower())
 
 
-def _build(info: ResultCode, *, code: str | None, vendor_message: str | None, raw: object) -> ProviderError:
+def _build(
+    info: ResultCode, *, code: str | None, vendor_message: str | None, raw: object
+) -> errors.ProviderError:
     label = info.name if code is None or code == info.name else f"{info.name} {code}"
     text = f"the gateway refused the request: {info.meaning} [{label}]"
     if vendor_message:
@@ -222,7 +209,9 @@ def _build(info: ResultCode, *, code: str | None, vendor_message: str | None, ra
     return info.error(text, code=code, vendor_message=vendor_message, raw=raw)
 
 
-def error_for_message(message: str | None, *, code: str | None = None, raw: object = None) -> ProviderError:
+def error_for_message(
+    message: str | None, *, code: str | None = None, raw: object = None
+) -> errors.ProviderError:
     """The error for a refusal that carries only the gateway's Chinese message.
 
     Known phrases (用户名或密码错误, 需要签名, 敏感词(…), 余额不足 …) pick the class; anything
@@ -232,7 +221,7 @@ def error_for_message(message: str | None, *, code: str | None = None, raw: obje
     for phrase, name in _MESSAGES:
         if phrase in text:
             return _build(_BY_NAME[name.lower()], code=code, vendor_message=text, raw=raw)
-    return ProviderError(
+    return errors.ProviderError(
         f"the gateway refused the request: {text or 'no reason given'}",
         code=code,
         vendor_message=text or None,
@@ -240,7 +229,7 @@ def error_for_message(message: str | None, *, code: str | None = None, raw: obje
     )
 
 
-def _known(info: ResultCode | None, code: object, message: str | None, raw: object) -> ProviderError:
+def _known(info: ResultCode | None, code: object, message: str | None, raw: object) -> errors.ProviderError:
     """The error for ``code`` when ``info`` describes it, else by its message."""
     text = str(code).strip()
     if info is None:
@@ -248,7 +237,7 @@ def _known(info: ResultCode | None, code: object, message: str | None, raw: obje
     return _build(info, code=text, vendor_message=(message or "").strip() or None, raw=raw)
 
 
-def error_for_code(code: object, message: str | None = None, *, raw: object = None) -> ProviderError:
+def error_for_code(code: object, message: str | None = None, *, raw: object = None) -> errors.ProviderError:
     """The error for a ResultCode given as a number (``1005``, ``"1005"``) or a name
     (``"PasswordError"``, case-insensitive), with the gateway's message kept.
 
@@ -258,7 +247,9 @@ def error_for_code(code: object, message: str | None = None, *, raw: object = No
     return _known(_lookup(code), code, message, raw)
 
 
-def error_for_pull_error(code: object, remark: str | None = None, *, raw: object = None) -> ProviderError:
+def error_for_pull_error(
+    code: object, remark: str | None = None, *, raw: object = None
+) -> errors.ProviderError:
     """The error for the XML pull refusal ``<errorstatus><error>N</error><remark>…``.
 
     spec 4.4 / 5.4: 1 = name or password empty, 2 = wrong, 3 = not allowed to pull,
@@ -297,7 +288,7 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     return max(0.0, (when - current).total_seconds())
 
 
-def error_for_http_status(status_code: int, *, retry_after: str | None = None) -> SmsGateError | None:
+def error_for_http_status(status_code: int, *, retry_after: str | None = None) -> errors.SmsGateError | None:
     """The error for an HTTP status other than 2xx, or ``None`` for a 2xx.
 
     * 429 → :class:`RateLimitedError` (``Retry-After`` seconds kept), 503 →
@@ -311,19 +302,19 @@ def error_for_http_status(status_code: int, *, retry_after: str | None = None) -
     if 200 <= status_code < 300:
         return None
     if status_code == 429:
-        return RateLimitedError(
+        return errors.RateLimitedError(
             "the gateway asks to slow down (HTTP 429)",
             retry_after=parse_retry_after(retry_after),
             code="HTTP 429",
         )
     if status_code == 503:
-        return ProviderOutageError("the gateway is unavailable (HTTP 503)", code="HTTP 503")
+        return errors.ProviderOutageError("the gateway is unavailable (HTTP 503)", code="HTTP 503")
     if status_code >= 500:
-        return UncertainOutcomeError(
+        return errors.UncertainOutcomeError(
             f"the gateway failed with HTTP {status_code}; it may have acted on the request",
             request_sent=True,
         )
-    return ProviderError(
+    return errors.ProviderError(
         f"the gateway refused the request with HTTP {status_code}",
         code=f"HTTP {status_code}",
     )
