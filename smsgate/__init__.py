@@ -65,16 +65,7 @@ from smsgate.exceptions import (
 
 if _typing.TYPE_CHECKING:
     from smsgate._config import Config, load_config
-    from smsgate._gateway import (
-        AsyncGateway,
-        BreakerPolicy,
-        BreakerState,
-        Gateway,
-        ProviderHealth,
-        RateLimit,
-        RetryPolicy,
-        Strategy,
-    )
+    from smsgate._gateway import AsyncGateway, Gateway
     from smsgate._plugins import (
         Observation,
         PluginLoadWarning,
@@ -84,6 +75,7 @@ if _typing.TYPE_CHECKING:
         unobserve,
     )
     from smsgate.hookspecs import hookimpl
+    from smsgate.routing import BreakerPolicy, BreakerState, ProviderHealth, RateLimit, RetryPolicy, Strategy
 
 # Loaded on first use (PEP 562), so `import smsgate` stays cheap: the gateway and routing
 # (asyncio), the configuration reader (tomllib) and the plugin machinery (pluggy,
@@ -91,18 +83,10 @@ if _typing.TYPE_CHECKING:
 _LAZY = {
     "Config": "smsgate._config",
     "load_config": "smsgate._config",
+    **dict.fromkeys(("AsyncGateway", "Gateway"), "smsgate._gateway"),
     **dict.fromkeys(
-        (
-            "AsyncGateway",
-            "BreakerPolicy",
-            "BreakerState",
-            "Gateway",
-            "ProviderHealth",
-            "RateLimit",
-            "RetryPolicy",
-            "Strategy",
-        ),
-        "smsgate._gateway",
+        ("BreakerPolicy", "BreakerState", "ProviderHealth", "RateLimit", "RetryPolicy", "Strategy"),
+        "smsgate.routing",
     ),
     **dict.fromkeys(
         ("Observation", "PluginLoadWarning", "get_provider", "observe", "provider_names", "unobserve"),

@@ -34,7 +34,6 @@ from smsgate.exceptions import ConfigurationError, PartialSendError, SmsGateErro
 from smsgate.routing import (
     Attempt,
     BreakerPolicy,
-    BreakerState,
     Command,
     Failure,
     Outcome,
@@ -49,16 +48,7 @@ from smsgate.routing import (
     Success,
 )
 
-__all__ = [
-    "AsyncGateway",
-    "BreakerPolicy",
-    "BreakerState",
-    "Gateway",
-    "ProviderHealth",
-    "RateLimit",
-    "RetryPolicy",
-    "Strategy",
-]
+__all__ = ["AsyncGateway", "Gateway"]
 
 log = logging.getLogger("smsgate.gateway")
 

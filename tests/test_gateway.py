@@ -12,8 +12,8 @@ import pytest
 
 import smsgate
 from smsgate import exceptions as errors
-from smsgate._gateway import BreakerPolicy, BreakerState, RateLimit, RetryPolicy
 from smsgate._provider import Capabilities
+from smsgate.routing import BreakerPolicy, BreakerState, RateLimit, RetryPolicy
 from smsgate.testing import InMemoryProvider
 
 SMS = smsgate.Sms(to="13800138000", text="验证码 1439【腾飞】")
