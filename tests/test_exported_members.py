@@ -12,6 +12,7 @@ import pytest
 import smsgate
 import smsgate.exceptions
 import smsgate.hookspecs
+import smsgate.settings
 import smsgate.testing
 
 PACKAGE_ROOT = Path(smsgate.__file__).parent
@@ -33,7 +34,7 @@ def _public_names(module: types.ModuleType) -> set[str]:
     }
 
 
-MODULES = [smsgate, smsgate.exceptions, smsgate.hookspecs, smsgate.testing]
+MODULES = [smsgate, smsgate.exceptions, smsgate.hookspecs, smsgate.settings, smsgate.testing]
 PACKAGES = [smsgate, smsgate.testing]
 
 
@@ -45,7 +46,9 @@ def test_all_lists_exactly_the_public_names(package: types.ModuleType) -> None:
     assert set(exported) == _public_names(package)
 
 
-@pytest.mark.parametrize("module", [smsgate.exceptions, smsgate.hookspecs], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [smsgate.exceptions, smsgate.hookspecs, smsgate.settings], ids=lambda m: m.__name__
+)
 def test_all_lists_every_class_and_function_the_module_defines(module: types.ModuleType) -> None:
     """A module's ``__all__`` names what it defines (imports it merely uses are not public)."""
     defined = {

@@ -14,9 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import httpx
 
-from smsgate import is_loopback_host
+from smsgate import settings
 from smsgate.exceptions import ConfigurationError
 from smsgate_aliyun._build import MAX_BATCH, MAX_PHONE_NUMBERS
 from smsgate_aliyun._signing import AccessKey, fresh_nonce
@@ -32,11 +31,6 @@ _PARAM_NAME = re.compile(r"\A\w{1,64}\Z")
 
 def _default_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _error(instance: Any, message: str) -> ConfigurationError:
-    name = getattr(instance, "name", None)
-    return ConfigurationError(message, provider=name if isinstance(name, str) and name else "aliyun")
 
 
 @attrs.frozen(kw_only=True)
@@ -59,21 +53,6 @@ class Template:
 
 def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
-
-
-def _timeout(value: Any) -> Any:
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if is_number else value
-
-
-def _base_url(value: Any) -> Any:
-    """The endpoint without query or fragment, ending in ``/``."""
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError):
-        return value
-    text = str(url.copy_with(query=None, fragment=None))
-    return text if text.endswith("/") else text + "/"
 
 
 def _template(value: Any) -> Any:
@@ -99,28 +78,27 @@ def _templates(value: Any) -> Any:
 
 # --- validators ------------------------------------------------------------------------------
 
+_check_base_url = settings.check_base_url("the recipients, the template variables and a replayable signature")
+
 
 def _positive_int(limit: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-            raise _error(instance, f"{attribute.name} must be an integer from 1 to {limit}, not {value!r}")
+            raise settings.error(
+                instance, f"{attribute.name} must be an integer from 1 to {limit}, not {value!r}"
+            )
 
     return check
 
 
-def _check_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError("name must be a non-empty string", provider="aliyun")
-
-
 def _check_key_id(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
-        raise _error(instance, "access_key_id is required (the AccessKey id, LTAI…)")
+        raise settings.error(instance, "access_key_id is required (the AccessKey id, LTAI…)")
 
 
 def _check_secret(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
-        raise _error(
+        raise settings.error(
             instance,
             "access_key_secret is required (from the command line: the environment variable "
             "SMSGATE_<NAME>_PASSWORD)",
@@ -131,62 +109,41 @@ def _check_secret(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
 
 def _check_sign_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value or len(value) > 128 or not value.isprintable():
-        raise _error(instance, f"{attribute.name} must be a printable sign name (签名), like '阿里云'")
+        raise settings.error(
+            instance, f"{attribute.name} must be a printable sign name (签名), like '阿里云'"
+        )
 
 
 def _check_one_template(instance: Any, name: Any, template: Any) -> None:
     if not isinstance(name, str) or not name:
-        raise _error(instance, "templates: every logical name must be a non-empty string")
+        raise settings.error(instance, "templates: every logical name must be a non-empty string")
     if not isinstance(template, Template):
-        raise _error(
+        raise settings.error(
             instance,
             f"templates[{name!r}] must be a template code ('SMS_123456789') or a table with "
             "code, and optionally sign_name and params",
         )
     if not isinstance(template.code, str) or not _TEMPLATE_CODE.match(template.code):
-        raise _error(instance, f"templates[{name!r}]: the code must be like 'SMS_123456789'")
+        raise settings.error(instance, f"templates[{name!r}]: the code must be like 'SMS_123456789'")
     if template.sign_name is not None:
         _check_sign_name(instance, attrs.fields(Template).sign_name, template.sign_name)
     if template.params is not None and not (
         isinstance(template.params, tuple)
         and all(isinstance(p, str) and _PARAM_NAME.match(p) for p in template.params)
     ):
-        raise _error(instance, f"templates[{name!r}]: params must be a list of variable names")
+        raise settings.error(instance, f"templates[{name!r}]: params must be a list of variable names")
 
 
 def _check_templates(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, Mapping):
-        raise _error(instance, "templates must map logical names to template codes")
+        raise settings.error(instance, "templates must map logical names to template codes")
     for name, template in value.items():
         _check_one_template(instance, name, template)
 
 
-def _check_base_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError):
-        raise _error(instance, "base_url is not a valid URL") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise _error(instance, "base_url must be an http:// or https:// URL with a host")
-    if url.userinfo:
-        raise _error(instance, "base_url must not carry user:password")
-    if url.scheme == "http" and not instance.allow_insecure_http and not is_loopback_host(url.host):
-        raise _error(
-            instance,
-            f"base_url uses plain http to {url.host}; the recipients, the template variables and "
-            "a replayable signature would travel unencrypted. Use https, or pass "
-            "allow_insecure_http=True",
-        )
-
-
-def _check_timeout(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, float) or value <= 0):
-        raise _error(instance, f"timeout must be a positive number of seconds, not {value!r}")
-
-
 def _check_callable(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
-        raise _error(instance, f"{attribute.name} must be a callable")
+        raise settings.error(instance, f"{attribute.name} must be a callable")
 
 
 @attrs.frozen(kw_only=True)
@@ -216,15 +173,19 @@ class AliyunSettings:
     """
 
     # ``name`` first: the other validators name the provider in their errors.
-    name: str = attrs.field(default="aliyun", validator=_check_name)
+    name: str = attrs.field(default="aliyun", validator=settings.check_name)
     access_key_id: str = attrs.field(default="", converter=_stripped, validator=_check_key_id)
     access_key_secret: str = attrs.field(default="", repr=False, validator=_check_secret)
     sign_name: str = attrs.field(default="", converter=_stripped, validator=_check_sign_name)
     templates: Mapping[str, Template] = attrs.field(
         factory=dict, converter=_templates, validator=_check_templates, hash=False
     )
-    base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_base_url, validator=_check_base_url)
-    timeout: float | None = attrs.field(default=10.0, converter=_timeout, validator=_check_timeout)
+    base_url: str = attrs.field(
+        default=DEFAULT_BASE_URL, converter=settings.to_base_url, validator=_check_base_url
+    )
+    timeout: float | None = attrs.field(
+        default=10.0, converter=settings.to_seconds, validator=settings.check_timeout
+    )
     max_recipients: int = attrs.field(default=MAX_PHONE_NUMBERS, validator=_positive_int(MAX_PHONE_NUMBERS))
     max_batch: int = attrs.field(default=MAX_BATCH, validator=_positive_int(MAX_BATCH))
     allow_insecure_http: bool = attrs.field(default=False, converter=bool)

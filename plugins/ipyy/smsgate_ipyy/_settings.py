@@ -14,9 +14,8 @@ from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 import attrs
-import httpx
 
-from smsgate import is_loopback_host
+from smsgate import settings
 from smsgate.exceptions import ConfigurationError
 from smsgate_ipyy._templates import TemplateError, template_fields
 from smsgate_ipyy._xml import is_xml_text
@@ -42,11 +41,6 @@ def _default_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _error(instance: Any, message: str) -> ConfigurationError:
-    name = getattr(instance, "name", None)
-    return ConfigurationError(message, provider=name if isinstance(name, str) and name else "ipyy")
-
-
 # --- converters (tolerant: a wrong type is left for the validator to name) -----------------
 
 
@@ -58,11 +52,6 @@ def _userid(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _timeout(value: Any) -> Any:
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if is_number else value
-
-
 def _clock(value: Any) -> Any:
     return _default_clock if value is None else value
 
@@ -72,117 +61,85 @@ def _templates(value: Any) -> Any:
     return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
 
 
-def _base_url(value: Any) -> Any:
-    """The URL without query or fragment, ending in ``/`` (endpoints are joined to it)."""
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError):
-        return value
-    text = str(url.copy_with(query=None, fragment=None))
-    return text if text.endswith("/") else text + "/"
-
-
 # --- validators ------------------------------------------------------------------------------
+
+_check_base_url = settings.check_base_url("the account name and password hash")
 
 
 def _one_of(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     choices = _LITERALS[attribute.name]
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
-        raise _error(instance, f"{attribute.name} must be one of {allowed}, not {value!r}")
+        raise settings.error(instance, f"{attribute.name} must be one of {allowed}, not {value!r}")
 
 
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _error(instance, f"{attribute.name} must be a positive integer, not {value!r}")
-
-
-def _check_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError("name must be a non-empty string", provider="ipyy")
+        raise settings.error(instance, f"{attribute.name} must be a positive integer, not {value!r}")
 
 
 def _check_account(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
-        raise _error(instance, "account is required (the ipyy account name)")
+        raise settings.error(instance, "account is required (the ipyy account name)")
     # Checked here, not when a request is built: a request builder failing on it would have
     # the password's MD5 in the locals of its frame.
     encoding = "gbk" if instance.transport == "gbk" else "utf-8"
     try:
         value.encode(encoding)
     except UnicodeEncodeError:
-        raise _error(instance, f"account contains a character that cannot be sent as {encoding}") from None
+        raise settings.error(
+            instance, f"account contains a character that cannot be sent as {encoding}"
+        ) from None
     if instance.transport == "soap" and not is_xml_text(value):
-        raise _error(instance, "account contains a character XML cannot carry (transport 'soap')")
+        raise settings.error(instance, "account contains a character XML cannot carry (transport 'soap')")
 
 
 def _check_password(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
-        raise _error(instance, "password is required (the plain account password)")
+        raise settings.error(instance, "password is required (the plain account password)")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         # Without the codec's message: it would quote a character of the password.
-        raise _error(instance, "password contains a character UTF-8 cannot carry") from None
+        raise settings.error(instance, "password contains a character UTF-8 cannot carry") from None
     if instance.transport == "soap" and not is_xml_text(value):
-        raise _error(instance, "password contains a character XML cannot carry (transport 'soap')")
+        raise settings.error(instance, "password contains a character XML cannot carry (transport 'soap')")
 
 
 def _check_userid(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if instance.transport == "encrypted" and not (value.isascii() and value.isdigit()):
-        raise _error(instance, "transport 'encrypted' needs userid: the numeric enterprise id (spec 1.5)")
-
-
-def _check_base_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError):
-        raise _error(instance, "base_url is not a valid URL") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise _error(instance, "base_url must be an http:// or https:// URL with a host")
-    if url.userinfo:
-        raise _error(instance, "base_url must not carry user:password")
-    # Only localhost and literal loopback addresses: *.localhost can resolve elsewhere.
-    if url.scheme == "http" and not instance.allow_insecure_http and not is_loopback_host(url.host):
-        raise _error(
-            instance,
-            f"base_url uses plain http to {url.host}; the account name and password hash would "
-            "travel unencrypted. Use https, or pass allow_insecure_http=True",
+        raise settings.error(
+            instance, "transport 'encrypted' needs userid: the numeric enterprise id (spec 1.5)"
         )
-
-
-def _check_timeout(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, float) or value <= 0):
-        raise _error(instance, f"timeout must be a positive number of seconds, not {value!r}")
 
 
 def _check_default_signature(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not (isinstance(value, str) and SIGNATURE.fullmatch(value)):
-        raise _error(instance, "default_signature must look like 【name】")
+        raise settings.error(instance, "default_signature must look like 【name】")
     if instance.signature == "append" and value is None:
-        raise _error(instance, "signature='append' needs default_signature, e.g. '【腾飞】'")
+        raise settings.error(instance, "signature='append' needs default_signature, e.g. '【腾飞】'")
 
 
 def _check_pattern(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     try:
         re.compile(value)
     except (re.error, TypeError) as exc:
-        raise _error(instance, f"mobile_pattern is not a valid regular expression: {exc}") from exc
+        raise settings.error(instance, f"mobile_pattern is not a valid regular expression: {exc}") from exc
 
 
 def _check_templates(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, Mapping):
-        raise _error(instance, "templates must be a mapping of template names to texts")
+        raise settings.error(instance, "templates must be a mapping of template names to texts")
     for name, text in value.items():
         try:
             template_fields(name, text)
         except TemplateError as exc:
-            raise _error(instance, f"templates: {exc}") from None
+            raise settings.error(instance, f"templates: {exc}") from None
 
 
 def _check_clock(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
-        raise _error(instance, "clock must be a callable returning an aware datetime")
+        raise settings.error(instance, "clock must be a callable returning an aware datetime")
 
 
 # ``from __future__ import annotations`` leaves attribute.type a string; the choices of each
@@ -253,15 +210,17 @@ class IpyySettings:
     """
 
     # ``name`` first: the other validators name the provider in their errors.
-    name: str = attrs.field(default="ipyy", validator=_check_name)
+    name: str = attrs.field(default="ipyy", validator=settings.check_name)
     account: str = attrs.field(default="", converter=_stripped, validator=_check_account)
     password: str = attrs.field(default="", repr=False, validator=_check_password)
     userid: str = attrs.field(default="", converter=_userid, validator=_check_userid)
     base_url: str = attrs.field(
-        default="https://dx.ipyy.net/", converter=_base_url, validator=_check_base_url
+        default="https://dx.ipyy.net/", converter=settings.to_base_url, validator=_check_base_url
     )
     transport: TransportName = attrs.field(default="form", validator=_one_of)
-    timeout: float | None = attrs.field(default=10.0, converter=_timeout, validator=_check_timeout)
+    timeout: float | None = attrs.field(
+        default=10.0, converter=settings.to_seconds, validator=settings.check_timeout
+    )
     max_reply_bytes: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(_positive_int)
     )

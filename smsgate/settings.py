@@ -1,0 +1,134 @@
+"""Building blocks for a provider's settings class.
+
+A provider checks its settings once, in a frozen attrs class whose validators raise
+:class:`~smsgate.exceptions.ConfigurationError` naming the setting (``docs/plugins.md``, step
+3). The settings every provider over HTTP has (its ``name``, ``base_url`` and ``timeout``) are
+checked the same way for every provider, so the converters and validators are written here
+once::
+
+    import attrs
+    from smsgate import settings
+
+
+    @attrs.frozen(kw_only=True)
+    class AcmeSettings:
+        name: str = attrs.field(default="acme", validator=settings.check_name)
+        base_url: str = attrs.field(
+            default="https://api.acme.example/",
+            converter=settings.to_base_url,
+            validator=settings.check_base_url("the account token"),
+        )
+        timeout: float | None = attrs.field(
+            default=10.0, converter=settings.to_seconds, validator=settings.check_timeout
+        )
+        allow_insecure_http: bool = attrs.field(default=False, converter=bool)
+
+Converters are tolerant: a value of the wrong type is left for the validator to name.
+Validators raise a ``ConfigurationError`` naming the setting and the provider (the settings'
+``name``, else the default of their ``name`` field) and never quote a value that could be a
+secret. Give ``name`` first: the validators of the other fields name the provider with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+import attrs
+import httpx
+
+from smsgate._net import is_loopback_host
+from smsgate.exceptions import ConfigurationError
+
+__all__ = [
+    "Validator",
+    "check_base_url",
+    "check_name",
+    "check_timeout",
+    "error",
+    "to_base_url",
+    "to_seconds",
+]
+
+#: An attrs validator: called with the settings object, the field and the value.
+Validator: TypeAlias = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _default_name(cls: type) -> str | None:
+    """The default of the ``name`` field of an attrs class, when it has a string one."""
+    field = attrs.fields_dict(cls).get("name") if attrs.has(cls) else None
+    default = field.default if field is not None else None
+    return default if isinstance(default, str) and default else None
+
+
+def error(instance: Any, message: str) -> ConfigurationError:
+    """A :class:`~smsgate.exceptions.ConfigurationError` about a setting of ``instance``,
+    naming the provider: the settings' ``name`` when it is a non-empty string, else the
+    default of their class's ``name`` field. ``message`` must not quote a secret."""
+    name = getattr(instance, "name", None)
+    provider = name if isinstance(name, str) and name else _default_name(type(instance))
+    return ConfigurationError(message, provider=provider)
+
+
+def to_base_url(value: Any) -> Any:
+    """Converter: the URL without query or fragment, ending in ``/`` (endpoints are joined to
+    it). A value that is not a URL is returned as is, for :func:`check_base_url` to name."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError):
+        return value
+    text = str(url.copy_with(query=None, fragment=None))
+    return text if text.endswith("/") else text + "/"
+
+
+def to_seconds(value: Any) -> Any:
+    """Converter: an int or a float as a float (``5`` → ``5.0``); anything else (``None``, a
+    bool, a string) as is, for :func:`check_timeout` to accept or name."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if is_number else value
+
+
+def check_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Validator: the provider's name is a non-empty string. The error names the provider by
+    the field's default, since the name itself is what is wrong."""
+    if not isinstance(value, str) or not value:
+        default = attribute.default if isinstance(attribute.default, str) else None
+        raise ConfigurationError(f"{attribute.name} must be a non-empty string", provider=default)
+
+
+def check_timeout(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Validator: ``None`` (no timeout) or a positive number of seconds (after
+    :func:`to_seconds`)."""
+    if value is not None and (not isinstance(value, float) or value <= 0):
+        raise error(instance, f"{attribute.name} must be a positive number of seconds, not {value!r}")
+
+
+def check_base_url(exposes: str) -> Validator:
+    """Validator: an ``http://`` or ``https://`` URL with a host and no ``user:password``, and
+    plain ``http`` only to loopback (:func:`smsgate.is_loopback_host`) unless the settings'
+    ``allow_insecure_http`` is true.
+
+    :param exposes: what plain http would expose, for the error:
+        ``"the account name and password hash"`` gives "… the account name and password hash
+        would travel unencrypted".
+    """
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        try:
+            url = httpx.URL(value)
+        except (httpx.InvalidURL, TypeError):
+            raise error(instance, f"{attribute.name} is not a valid URL") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise error(instance, f"{attribute.name} must be an http:// or https:// URL with a host")
+        if url.userinfo:
+            raise error(instance, f"{attribute.name} must not carry user:password")
+        # Only localhost and literal loopback addresses: *.localhost can resolve elsewhere.
+        insecure_ok = getattr(instance, "allow_insecure_http", False)
+        if url.scheme == "http" and not insecure_ok and not is_loopback_host(url.host):
+            raise error(
+                instance,
+                f"{attribute.name} uses plain http to {url.host}; {exposes} would travel "
+                "unencrypted. Use https, or pass allow_insecure_http=True",
+            )
+
+    return check
