@@ -13,11 +13,11 @@ Importing this package loads no plugin: plugins load on the first call that need
 
 from __future__ import annotations
 
-import importlib as _importlib
 import logging as _logging
 import typing as _typing
 
 from smsgate._drivers import arun_flow, parsing_reply, run_flow
+from smsgate._lazy import lazy_exports
 from smsgate._models import (
     Balance,
     DeliveryReport,
@@ -96,21 +96,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """The public names loaded on first use (PEP 562); each is then a plain attribute."""
-    module = _LAZY.get(name)
-    if module is None:
-        # A submodule not imported yet (smsgate._plugins, smsgate.routing …): it used to be
-        # loaded by the package itself, so code reaching it as an attribute keeps working.
-        try:
-            return _importlib.import_module(f"smsgate.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"smsgate.{name}":
-                raise
-        raise AttributeError(f"module 'smsgate' has no attribute {name!r}") from None
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# A submodule not imported yet (smsgate._plugins, smsgate.routing …) is answered too: it used
+# to be loaded by the package itself, so code reaching it as an attribute keeps working.
+__getattr__ = lazy_exports(__name__, _LAZY, submodules=True)
 
 
 def __dir__() -> list[str]:
@@ -184,6 +172,7 @@ __all__ = [
     "get_provider",
     "hookimpl",
     "is_loopback_host",
+    "lazy_exports",
     "load_config",
     "mask_mobile",
     "observe",

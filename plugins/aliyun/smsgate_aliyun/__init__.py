@@ -24,7 +24,9 @@ Importing this package is cheap: the names above are loaded on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smsgate import lazy_exports
 
 if TYPE_CHECKING:
     from smsgate_aliyun._provider import AliyunProvider
@@ -32,16 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AliyunProvider", "AliyunSettings"]
 
-_LAZY = {"AliyunProvider": "smsgate_aliyun._provider", "AliyunSettings": "smsgate_aliyun._settings"}
-
-
-def __getattr__(name: str) -> Any:
-    """Load ``AliyunProvider`` and ``AliyunSettings`` on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smsgate_aliyun' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415 - only when a lazy name is first read
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__, {"AliyunProvider": "smsgate_aliyun._provider", "AliyunSettings": "smsgate_aliyun._settings"}
+)

@@ -16,7 +16,9 @@ imported only when the SOAP transport sends.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smsgate import lazy_exports
 
 if TYPE_CHECKING:
     from smsgate_ipyy._provider import IpyyProvider
@@ -24,16 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["IpyyProvider", "IpyySettings"]
 
-_LAZY = {"IpyyProvider": "smsgate_ipyy._provider", "IpyySettings": "smsgate_ipyy._settings"}
-
-
-def __getattr__(name: str) -> Any:
-    """Load ``IpyyProvider`` and ``IpyySettings`` on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smsgate_ipyy' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415 - only when a lazy name is first read
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__, {"IpyyProvider": "smsgate_ipyy._provider", "IpyySettings": "smsgate_ipyy._settings"}
+)
