@@ -86,6 +86,13 @@ def _required(item: dict[str, Any], name: str) -> str:
     return value
 
 
+def _typed(item: dict[str, Any], name: str, kind: type[T], what: str) -> T:
+    value = item.get(name)
+    if not isinstance(value, kind):
+        raise _Bad(f"{name} is not {what}")
+    return value
+
+
 def parse_report_push(body: bytes, *, provider: str) -> list[DeliveryReport]:
     """The reports of a ``SmsReport`` push, one per item, in order.
 
@@ -95,9 +102,7 @@ def parse_report_push(body: bytes, *, provider: str) -> list[DeliveryReport]:
     """
 
     def report(item: dict[str, Any]) -> DeliveryReport:
-        success = item.get("success")
-        if not isinstance(success, bool):
-            raise _Bad("success is not true or false")
+        success = _typed(item, "success", bool, "true or false")
         return DeliveryReport(
             provider=provider,
             mobile=_required(item, "phone_number"),
@@ -120,9 +125,7 @@ def parse_inbound_push(body: bytes, *, provider: str) -> list[InboundMessage]:
     """
 
     def message(item: dict[str, Any]) -> InboundMessage:
-        content = item.get("content")
-        if not isinstance(content, str):
-            raise _Bad("content is not a string")
+        content = _typed(item, "content", str, "a string")
         return InboundMessage(
             provider=provider,
             mobile=_required(item, "phone_number"),
