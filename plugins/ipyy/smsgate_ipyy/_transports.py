@@ -5,7 +5,9 @@ pull format. Each strategy answers the same four questions, so the provider's fl
 ask which transport they run on:
 
 * :meth:`Transport.send_request` builds the request of one send;
-* :meth:`Transport.parse_send` turns its reply into a :class:`~smsgate.Receipt` (or raises);
+* :meth:`Transport.parse_send` turns its reply into a :class:`~smsgate.Receipt` (or raises;
+  a transport whose HTTP statuses mean what they do for the form overrides only
+  :meth:`Transport.parse_send_body`);
 * :attr:`Transport.balance` names the SMS balance endpoint and its encoding;
 * :attr:`Transport.pulls` names the report and inbound pull endpoints (XML or JSON).
 
@@ -87,10 +89,16 @@ class Transport:
         )
 
     def parse_send(self, response: httpx.Response, mobiles: Sequence[str]) -> Receipt:
-        """The receipt the reply to :meth:`send_request` means, or the error it carries."""
+        """The receipt the reply to :meth:`send_request` means, or the error it carries: an
+        HTTP status other than 2xx, else what :meth:`parse_send_body` finds in the body."""
         _parse.check_http_status(response)
+        return self.parse_send_body(response.content, mobiles)
+
+    def parse_send_body(self, body: bytes, mobiles: Sequence[str]) -> Receipt:
+        """The receipt the body of a 2xx send reply means: here the XML or JSON reply of
+        sms.aspx and its family, in the endpoint's encoding."""
         return _parse.parse_send_reply(
-            response.content, provider=self.provider, recipients=mobiles, encoding=self.encoding
+            body, provider=self.provider, recipients=mobiles, encoding=self.encoding
         )
 
 
@@ -145,10 +153,9 @@ class _Encrypted(Transport):
             send_time=out.send_time,
         )
 
-    def parse_send(self, response: httpx.Response, mobiles: Sequence[str]) -> Receipt:
+    def parse_send_body(self, body: bytes, mobiles: Sequence[str]) -> Receipt:
         """The ``StatusCode``/``MsgId`` JSON reply of ensms.ashx."""
-        _parse.check_http_status(response)
-        return _parse.parse_encrypted_reply(response.content, provider=self.provider, recipients=mobiles)
+        return _parse.parse_encrypted_reply(body, provider=self.provider, recipients=mobiles)
 
 
 class _Soap(Transport):
