@@ -90,18 +90,22 @@ class _Splitter:
         self.size = 0
         self.plain = True
 
-    def add(self, at: _Cursor, mobile: str, size: int, key: tuple[str, str], plain: bool) -> None:
-        """One more line, at position ``at``, of ``size`` bytes."""
+    def add(
+        self, message: int, offset: int, mobile: str, size: int, *, key: tuple[str, str], plain: bool
+    ) -> None:
+        """One more line, recipient ``offset`` of message ``message``, of ``size`` bytes."""
+        seen = self.seen
         if self.start is not None and (
-            mobile in self.seen
+            mobile in seen
             or key != self.key
-            or len(self.seen) >= self.max_lines
+            or len(seen) >= self.max_lines
             or self.size + size > self.max_bytes
         ):
-            self.cut(at)
+            self.cut(_Cursor(message, offset))
         if self.start is None:
-            self.start, self.key, self.seen, self.size, self.plain = at, key, set(), 0, True
-        self.seen.add(mobile)
+            self.start, self.key, self.size, self.plain = _Cursor(message, offset), key, 0, True
+            seen = self.seen = set()
+        seen.add(mobile)
         self.size += size
         self.plain = self.plain and plain
 
@@ -365,7 +369,8 @@ class IpyyProvider(Provider):
         except ValidationError as exc:
             raise ValidationError(f"message {index}: {exc.message}", field=exc.field) from None
         limit = self.settings.batch_max_bytes
-        if max(map(len, mobiles), default=0) + text_size > limit:
+        longest = len(mobiles[0]) if len(mobiles) == 1 else max(map(len, mobiles), default=0)
+        if longest + text_size > limit:
             raise ValidationError(
                 f"message {index}: one line is larger than batch_max_bytes ({limit})", field="text"
             )
@@ -384,8 +389,9 @@ class IpyyProvider(Provider):
         splitter = _Splitter(self.settings.batch_max_messages, self.settings.batch_max_bytes)
         for index, sms in enumerate(messages):
             plain, send_time, ext, mobiles, text_size = self._message_fields(index, sms)
+            key = (send_time, ext)
             for offset, mobile in enumerate(mobiles):
-                splitter.add(_Cursor(index, offset), mobile, len(mobile) + text_size, (send_time, ext), plain)
+                splitter.add(index, offset, mobile, len(mobile) + text_size, key=key, plain=plain)
         if splitter.start is None:
             raise ValidationError("send_batch needs at least one message", field="messages")
         splitter.cut(_Cursor(len(messages), 0))
