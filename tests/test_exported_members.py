@@ -13,6 +13,7 @@ import smsgate
 import smsgate.exceptions
 import smsgate.hookspecs
 import smsgate.settings
+import smsgate.templates
 import smsgate.testing
 
 PACKAGE_ROOT = Path(smsgate.__file__).parent
@@ -34,7 +35,14 @@ def _public_names(module: types.ModuleType) -> set[str]:
     }
 
 
-MODULES = [smsgate, smsgate.exceptions, smsgate.hookspecs, smsgate.settings, smsgate.testing]
+MODULES = [
+    smsgate,
+    smsgate.exceptions,
+    smsgate.hookspecs,
+    smsgate.settings,
+    smsgate.templates,
+    smsgate.testing,
+]
 PACKAGES = [smsgate, smsgate.testing]
 
 
@@ -47,7 +55,9 @@ def test_all_lists_exactly_the_public_names(package: types.ModuleType) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [smsgate.exceptions, smsgate.hookspecs, smsgate.settings], ids=lambda m: m.__name__
+    "module",
+    [smsgate.exceptions, smsgate.hookspecs, smsgate.settings, smsgate.templates],
+    ids=lambda m: m.__name__,
 )
 def test_all_lists_every_class_and_function_the_module_defines(module: types.ModuleType) -> None:
     """A module's ``__all__`` names what it defines (imports it merely uses are not public)."""

@@ -12,7 +12,6 @@ import collections
 import datetime as dt
 import itertools
 import json
-import string
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -33,6 +32,7 @@ from smsgate._models import (
 from smsgate._parts import send_in_parts
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
 from smsgate.hookspecs import ProviderFactory, hookimpl
+from smsgate.templates import TextTemplates
 
 __all__ = ["ALL_CAPABILITIES", "InMemoryProvider", "OutboxEntry", "Scripted", "register_providers"]
 
@@ -117,33 +117,6 @@ def _instantiate(
     return error(text, **where)
 
 
-def _template_fields(name: object, text: object) -> frozenset[str]:
-    """The parameters a ``str.format``-style template needs.
-
-    A template may only use named fields (``{code}``, with an optional format spec): a
-    positional (``{}``, ``{0}``), attribute (``{a.b}``), index (``{a[0]}``) or nested field
-    is a :class:`~smsgate.exceptions.ConfigurationError`, as is a name no message can carry.
-    """
-    if not (isinstance(name, str) and name.isidentifier() and name.isascii()):
-        raise errors.ConfigurationError(f"template name {name!r} is not a name a message can carry")
-    if not isinstance(text, str) or not text.strip():
-        raise errors.ConfigurationError(f"template {name!r} must be a non-empty string")
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise errors.ConfigurationError(f"template {name!r} is not a format string: {exc}") from exc
-    fields: set[str] = set()
-    for _literal, field, spec, _conversion in parsed:
-        if field is None:
-            continue
-        if not (field.isidentifier() and field.isascii()) or "{" in (spec or ""):
-            raise errors.ConfigurationError(
-                f"template {name!r} has the field {{{field}}}: only named fields such as {{code}} are allowed"
-            )
-        fields.add(field)
-    return frozenset(fields)
-
-
 class InMemoryProvider(Provider):
     """A provider that keeps everything in memory: for testing applications and gateways.
 
@@ -199,7 +172,7 @@ class InMemoryProvider(Provider):
         self.name = name
         #: The templates it renders: name → text.
         self.templates: dict[str, str] = dict(templates or {})
-        self._fields = {key: _template_fields(key, text) for key, text in self.templates.items()}
+        self._templates = TextTemplates(self.templates)
         if capabilities is None:
             capabilities = attrs.evolve(ALL_CAPABILITIES, templates=bool(self.templates))
         self.capabilities = capabilities
@@ -332,7 +305,7 @@ class InMemoryProvider(Provider):
         reason = super().cannot_render(message)
         if reason is not None or message.template is None or not self.capabilities.templates:
             return reason
-        problem = self._template_problem(message)
+        problem = self._templates.problem(message)
         if problem is not None and message.text is not None and self.capabilities.free_text:
             return None  # sent with its text
         return problem
@@ -349,9 +322,9 @@ class InMemoryProvider(Provider):
         if (
             message.template is not None
             and self.capabilities.templates
-            and self._template_problem(message) is None
+            and self._templates.problem(message) is None
         ):
-            return self.templates[message.template].format_map(message.params)
+            return self._templates.render(message)
         if message.text is None:  # pragma: no cover - cannot_render said it could
             raise errors.ValidationError("nothing to send", field="text", provider=self.name)
         return message.text
@@ -548,16 +521,6 @@ class InMemoryProvider(Provider):
                 return
         if step.error is not None:
             raise _instantiate(step.error, self.name, operation)
-
-    def _template_problem(self, message: Sms) -> str | None:
-        """Why its template table cannot fill ``message``'s template, or None."""
-        fields = self._fields.get(message.template or "")
-        if fields is None:
-            return f"no template named {message.template!r}"
-        missing = sorted(fields - set(message.params))
-        if missing:
-            return f"template {message.template!r} needs parameter {missing[0]!r}"
-        return None
 
     def _queue(self, report: DeliveryReport) -> None:
         """Queue a report for fetch_reports and keep it for query_status (lock held)."""

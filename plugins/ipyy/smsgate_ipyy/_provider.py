@@ -35,10 +35,10 @@ from smsgate import (
     send_in_parts,
 )
 from smsgate.exceptions import ConfigurationError, ValidationError
+from smsgate.templates import TextTemplates
 from smsgate_ipyy import _build, _parse, _push, _tms
 from smsgate_ipyy._build import Login
 from smsgate_ipyy._settings import SIGNATURE, IpyySettings
-from smsgate_ipyy._templates import TemplateError, Templates
 from smsgate_ipyy._transports import Outgoing, transport_for
 
 __all__ = ["IpyyProvider"]
@@ -151,7 +151,7 @@ class IpyyProvider(Provider):
         self._mobile_pattern = re.compile(settings.mobile_pattern)
         self.__login = Login(settings.base_url, settings.userid, settings.account, settings.password)
         self._transport = transport_for(settings, self._now)
-        self._templates = Templates(settings.templates)
+        self._templates = TextTemplates(settings.templates)
         self.capabilities = Capabilities(
             send=True,
             batch=True,
@@ -241,10 +241,7 @@ class IpyyProvider(Provider):
         """The text ``sms`` goes out with, before the signature and length checks: its
         template filled in when this account has it (and every parameter), else its text."""
         if sms.template is not None and self._templates and self._templates.problem(sms) is None:
-            try:
-                return self._templates.render(sms)
-            except TemplateError as exc:
-                raise ValidationError(str(exc), field="params") from None
+            return self._templates.render(sms)
         if sms.text is None:
             raise ValidationError(
                 f"ipyy cannot send this message: {self.cannot_render(sms)}", field="template"

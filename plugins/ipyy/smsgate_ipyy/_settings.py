@@ -17,7 +17,7 @@ import attrs
 
 from smsgate import settings
 from smsgate.exceptions import ConfigurationError
-from smsgate_ipyy._templates import TemplateError, template_fields
+from smsgate.templates import template_fields
 from smsgate_ipyy._xml import is_xml_text
 
 __all__ = ["BatchCompression", "BatchNewlines", "IpyySettings", "SignatureMode", "TransportName"]
@@ -133,8 +133,8 @@ def _check_templates(instance: Any, attribute: attrs.Attribute[Any], value: Any)
     for name, text in value.items():
         try:
             template_fields(name, text)
-        except TemplateError as exc:
-            raise settings.error(instance, f"templates: {exc}") from None
+        except ConfigurationError as exc:
+            raise settings.error(instance, f"templates: {exc.message}") from None
 
 
 def _check_clock(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
