@@ -20,9 +20,8 @@ from typing import IO, Any
 
 from smsgate import exceptions as errors
 from smsgate._models import Mms, Receipt, Sms, mask_mobile
-from smsgate._provider import Operation
 from smsgate._segments import segments
-from smsgate.default_plugins.memory import InMemoryProvider
+from smsgate.default_plugins.memory import InMemoryProvider, OutboxEntry
 from smsgate.hookspecs import ProviderFactory, hookimpl
 
 __all__ = ["ConsoleProvider", "register_providers"]
@@ -65,16 +64,8 @@ class ConsoleProvider(InMemoryProvider):
         self.mask_numbers = bool(mask_numbers)
         self._print_lock = threading.Lock()
 
-    def _accept(
-        self,
-        operation: Operation,
-        kind: str,
-        message: Sms | Mms | tuple[Sms, ...],
-        recipients: tuple[str, ...],
-    ) -> Receipt:
-        receipt = super()._accept(operation, kind, message, recipients)
-        self._print(receipt, message)
-        return receipt
+    def _accepted(self, entry: OutboxEntry) -> None:
+        self._print(entry.receipt, entry.message)
 
     def _number(self, number: str) -> str:
         return mask_mobile(number) if self.mask_numbers else number

@@ -580,7 +580,9 @@ class InMemoryProvider(Provider):
             balance=self.balances[kind],
             reference=_reference_of(message) if self.capabilities.references else None,
         )
-        self.outbox.append(OutboxEntry(operation=operation, message=message, receipt=receipt))
+        entry = OutboxEntry(operation=operation, message=message, receipt=receipt)
+        self.outbox.append(entry)
+        self._accepted(entry)
         if self.auto_report is not None:
             for mobile in recipients:
                 self._queue(
@@ -594,6 +596,10 @@ class InMemoryProvider(Provider):
                     )
                 )
         return receipt
+
+    def _accepted(self, entry: OutboxEntry) -> None:
+        """Called with each request accepted into the outbox (lock held); a subclass that
+        shows or forwards what was sent (the console provider) overrides it."""
 
     # The send flows are generators too (counting when run, never yielding a request): each
     # request of a split send is one ``_request``, and send_in_parts says which were accepted.
