@@ -12,6 +12,7 @@ import pytest
 
 from smsgate import _plugins, hookimpl
 from smsgate.testing import GatewayFactory
+from tests.pg_support import postgres_server, postgres_url  # noqa: F401 - fixtures (a real PostgreSQL)
 
 
 class FakeClock:

@@ -59,12 +59,6 @@ def report(mobile: str = "13800138000", task_id: str = "T1", code: str = "DELIVR
     )
 
 
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SQLiteJournal]:
-    with SQLiteJournal(tmp_path / "journal.sqlite3") as j:
-        yield j
-
-
 class Seen:
     """A handler that records what it was given and can be told to fail."""
 
@@ -78,7 +72,7 @@ class Seen:
         self.events.append(event)
 
 
-# --- journal ----------------------------------------------------------------------------------
+# --- journal (the contract both journals meet: tests/test_scale_journal_contract.py) ----------
 
 
 def test_journal_is_a_wal_sqlite_file_that_survives_reopening(tmp_path: Path) -> None:
@@ -89,12 +83,6 @@ def test_journal_is_a_wal_sqlite_file_that_survives_reopening(tmp_path: Path) ->
     with SQLiteJournal(path) as again:
         assert again.record([report()]) == [], "the event stored before reopening is a duplicate"
         assert again.pending() == [report()]
-
-
-def test_journal_dedupes_within_one_call_and_across_calls(journal: SQLiteJournal) -> None:
-    a, b = report("13800138000"), report("13900139000")
-    assert journal.record([a, a, b]) == [a, b]
-    assert journal.record([b, report("13700137000")]) == [report("13700137000")]
 
 
 def test_event_key_differs_on_each_identifying_field() -> None:
@@ -108,64 +96,12 @@ def test_event_key_differs_on_each_identifying_field() -> None:
     assert event_key(inbound) != event_key(other_text)
 
 
-def test_journal_round_trips_events_with_raw_and_dispatch_state(journal: SQLiteJournal) -> None:
-    inbound = InboundMessage(
-        provider="jsonpush", mobile="13800138000", text="退订", received_at=WHEN, ext="12", raw={"k": "v"}
-    )
-    journal.record([report(), inbound])
-    journal.mark_done(report())
-    journal.mark_failed(inbound, "RuntimeError: boom")
-    entries = {e.key: e for e in journal.entries()}
-    assert entries[event_key(report())].state is EventState.DONE
-    failed = entries[event_key(inbound)]
-    assert (failed.state, failed.error, failed.attempts) == (EventState.FAILED, "RuntimeError: boom", 1)
-    assert failed.event == inbound
-    assert isinstance(failed.event, InboundMessage)
-    assert failed.event.text == "退订"
-    assert failed.event.raw == {"k": "v"}
-    assert journal.pending() == [inbound]
-    assert journal.state(report()) is EventState.DONE
-    assert journal.state(report(task_id="never")) is None
-
-
-def test_journal_record_from_many_threads_stores_each_event_once(journal: SQLiteJournal) -> None:
-    events = [report(mobile=f"138{i:08d}") for i in range(40)]
-    new: list[DeliveryReport | InboundMessage] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        got = journal.record(events)
-        with lock:
-            new.extend(got)
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(e.mobile for e in new) == sorted(e.mobile for e in events)
-
-
 def test_closed_journal_raises_journal_error_with_sqlite_cause(tmp_path: Path) -> None:
     j = SQLiteJournal(tmp_path / "j.sqlite3")
     j.close()
     with pytest.raises(JournalError):
         j.record([report()])
     assert isinstance(j, Journal)
-
-
-def test_event_the_journal_cannot_serialise_is_a_journal_error_and_nothing_is_stored(
-    journal: SQLiteJournal,
-) -> None:
-    circular: dict[str, object] = {}
-    circular["self"] = circular
-    bad = DeliveryReport(
-        provider="jsonpush", mobile="13900139000", task_id="T2", status=DeliveryStatus.DELIVERED, raw=circular
-    )
-    with pytest.raises(JournalError) as info:
-        journal.record([report(), bad])
-    assert isinstance(info.value.__cause__, ValueError)
-    assert journal.state(report()) is None, "the transaction was rolled back"
 
 
 def test_unopenable_journal_path_is_a_journal_error(tmp_path: Path) -> None:

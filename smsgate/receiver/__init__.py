@@ -18,6 +18,7 @@ any ASGI app in a background thread.
 from __future__ import annotations
 
 from smsgate.receiver._journal import (
+    ClaimingJournal,
     Event,
     EventState,
     Journal,
@@ -27,12 +28,14 @@ from smsgate.receiver._journal import (
     event_key,
 )
 from smsgate.receiver._limits import RateLimitFilter, ServerLimits
+from smsgate.receiver._postgres import PostgresJournal
 from smsgate.receiver._receiver import DEFAULT_JOURNAL, Handler, Intake, PushResult, Receiver
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 from smsgate.receiver._server import ServerThread
 
 __all__ = [
     "DEFAULT_JOURNAL",
+    "ClaimingJournal",
     "Event",
     "EventState",
     "Handler",
@@ -40,6 +43,7 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "JournalError",
+    "PostgresJournal",
     "PushGuard",
     "PushRequest",
     "PushResult",

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, TypeAlias, runtime_checkable
 
 import attrs
 
@@ -28,6 +28,7 @@ from smsgate._models import DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.exceptions import JournalError
 
 __all__ = [
+    "ClaimingJournal",
     "Event",
     "EventState",
     "Journal",
@@ -172,6 +173,32 @@ def _load(kind: str, payload: str) -> Event:
     )
 
 
+def encode(events: Sequence[Event]) -> list[tuple[str, str, str]]:
+    """``(key, kind, payload)`` for each event, as every journal stores them.
+
+    :raises JournalError: an event's ``raw`` cannot be encoded as JSON (circular).
+    """
+    try:
+        return [(event_key(event), _kind(event), _dump(event)) for event in events]
+    except (ValueError, TypeError) as exc:
+        raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
+
+
+def entry(row: Sequence[Any]) -> JournalEntry:
+    """A :class:`JournalEntry` from ``(key, kind, payload, state, error, attempts, stored_at)``;
+    ``stored_at`` is a datetime or its ISO text."""
+    key, kind, payload, state, error, attempts, stored = row
+    when = stored if isinstance(stored, dt.datetime) else dt.datetime.fromisoformat(stored)
+    return JournalEntry(
+        key=key,
+        event=_load(kind, payload),
+        state=EventState(state),
+        error=error,
+        attempts=attempts,
+        stored_at=when,
+    )
+
+
 @runtime_checkable
 class Journal(Protocol):
     """What the receiver needs from a journal. All methods are blocking; the receiver calls
@@ -199,6 +226,25 @@ class Journal(Protocol):
 
     def close(self) -> None:
         """Release the storage."""
+        ...
+
+
+@runtime_checkable
+class ClaimingJournal(Journal, Protocol):
+    """A journal several receiver processes share: it also says who dispatches an event now.
+
+    The receiver claims each event before handing it to the handler and releases it after;
+    an event claimed by another process (or another receiver object) is skipped, so no event
+    is dispatched twice at once across instances. A claim expires after a lease unless its
+    holder is alive, so a killed process's events come back to :meth:`Journal.pending`.
+    """
+
+    def claim(self, event: Event) -> bool:
+        """Take ``event`` for dispatch; False when it is done or another holder has it."""
+        ...
+
+    def release(self, event: Event) -> None:
+        """Give back this holder's claim on ``event`` (a no-op when it holds none)."""
         ...
 
 
@@ -251,7 +297,61 @@ class _Write:
         return self.result
 
 
-class SQLiteJournal:
+class TableJournal:
+    """What the SQL journals share (SQLite, PostgreSQL): one ``smsgate_events`` table, read the
+    same way. A subclass provides :meth:`_run` (one statement, its rows), :meth:`_set` (write
+    an outcome) and the parameter mark of its driver (:attr:`_MARK`)."""
+
+    _MARK: ClassVar[str] = "?"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the storage."""
+        raise NotImplementedError
+
+    def _run(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _set(self, event: Event, state: EventState, error: str | None) -> None:
+        raise NotImplementedError
+
+    def mark_done(self, event: Event) -> None:
+        """Record that the handler processed ``event``."""
+        self._set(event, EventState.DONE, None)
+
+    def mark_failed(self, event: Event, error: str) -> None:
+        """Record that the handler raised on ``event`` (``error`` is kept as given)."""
+        self._set(event, EventState.FAILED, error)
+
+    def state(self, event: Event) -> EventState | None:
+        """The dispatch state of ``event``, or None if it was never stored."""
+        sql = f"SELECT state FROM smsgate_events WHERE key = {self._MARK}"  # noqa: S608 - the mark is a class constant
+        rows = self._run("read", sql, (event_key(event),))
+        return EventState(rows[0][0]) if rows else None
+
+    def pending(self) -> list[Event]:
+        """Events stored but not yet done (pending or failed), oldest first."""
+        rows = self._run(
+            "read", "SELECT kind, payload FROM smsgate_events WHERE state <> 'done' ORDER BY seq"
+        )
+        return [_load(kind, payload) for kind, payload in rows]
+
+    def entries(self, state: EventState | str | None = None) -> list[JournalEntry]:
+        """Every stored event with its dispatch state, oldest first (optionally one state only)."""
+        sql = "SELECT key, kind, payload, state, error, attempts, stored_at FROM smsgate_events"
+        params: tuple[str, ...] = ()
+        if state is not None:
+            sql += f" WHERE state = {self._MARK}"
+            params = (str(EventState(state)),)
+        return [entry(row) for row in self._run("read", sql + " ORDER BY seq", params)]
+
+
+class SQLiteJournal(TableJournal):
     """A journal in one SQLite file (WAL mode), safe to share between threads.
 
     :param path: the database file; created with its table if missing. ``":memory:"`` works
@@ -290,12 +390,6 @@ class SQLiteJournal:
 
     def __repr__(self) -> str:
         return f"<SQLiteJournal {str(self.path) if self.path else ':memory:'}>"
-
-    def __enter__(self) -> SQLiteJournal:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def _run(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -357,11 +451,7 @@ class SQLiteJournal:
         are on disk (group-committed with concurrent writes).
         """
         now = dt.datetime.now(dt.UTC).isoformat()
-        try:
-            rows = [(event_key(event), _kind(event), _dump(event), now, now) for event in events]
-        except (ValueError, TypeError) as exc:
-            # An event's raw payload JSON cannot encode (circular).
-            raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
+        rows = [(*encoded, now, now) for encoded in encode(events)]
 
         def insert(conn: sqlite3.Connection) -> list[Event]:
             new: list[Event] = []
@@ -387,46 +477,6 @@ class SQLiteJournal:
                 params,
             )
         )
-
-    def mark_done(self, event: Event) -> None:
-        """Record that the handler processed ``event``."""
-        self._set(event, EventState.DONE, None)
-
-    def mark_failed(self, event: Event, error: str) -> None:
-        """Record that the handler raised on ``event`` (``error`` is kept as given)."""
-        self._set(event, EventState.FAILED, error)
-
-    def state(self, event: Event) -> EventState | None:
-        """The dispatch state of ``event``, or None if it was never stored."""
-        rows = self._run("read", "SELECT state FROM smsgate_events WHERE key = ?", (event_key(event),))
-        return EventState(rows[0][0]) if rows else None
-
-    def pending(self) -> list[Event]:
-        """Events stored but not yet done (pending or failed), oldest first."""
-        rows = self._run(
-            "read", "SELECT kind, payload FROM smsgate_events WHERE state != 'done' ORDER BY seq"
-        )
-        return [_load(kind, payload) for kind, payload in rows]
-
-    def entries(self, state: EventState | str | None = None) -> list[JournalEntry]:
-        """Every stored event with its dispatch state, oldest first (optionally one state only)."""
-        sql = "SELECT key, kind, payload, state, error, attempts, stored_at FROM smsgate_events"
-        params: tuple[str, ...] = ()
-        if state is not None:
-            sql += " WHERE state = ?"
-            params = (str(EventState(state)),)
-        rows = self._run("read", sql + " ORDER BY seq", params)
-        return [
-            JournalEntry(
-                key=key,
-                event=_load(kind, payload),
-                state=EventState(st),
-                error=error,
-                attempts=attempts,
-                stored_at=dt.datetime.fromisoformat(stored),
-            )
-            for key, kind, payload, st, error, attempts, stored in rows
-        ]
 
     def close(self) -> None:
         """Close the database; later calls raise :class:`JournalError`. Idempotent."""

@@ -29,7 +29,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import anyio.to_thread
 import attrs
@@ -37,7 +37,15 @@ import attrs
 from smsgate import _plugins
 from smsgate._models import DeliveryReport, mask_mobile
 from smsgate._provider import CallbackReply, Provider
-from smsgate.receiver._journal import Event, EventState, Journal, SQLiteJournal, event_key, number_repeats
+from smsgate.receiver._journal import (
+    ClaimingJournal,
+    Event,
+    EventState,
+    Journal,
+    SQLiteJournal,
+    event_key,
+    number_repeats,
+)
 from smsgate.receiver._limits import RateLimiter, ServerLimits
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 
@@ -160,6 +168,9 @@ class Receiver:
         else:
             self.journal = journal
             self._owns_journal = False
+        # A journal other instances share (PostgreSQL) also holds claims: an event another
+        # instance is dispatching is skipped here too.
+        self._shared = isinstance(self.journal, ClaimingJournal)
 
     def __repr__(self) -> str:
         return f"<Receiver provider={self.provider.name!r} journal={self.journal!r}>"
@@ -296,11 +307,32 @@ class Receiver:
                 log.info("%s is being dispatched already; skipped here", _describe(event))
                 return None
             self._in_flight.add(key)
+        if self._shared and not self._claim_shared(event):
+            self._release(key)
+            return None
         return key
 
-    def _release(self, key: str) -> None:
+    def _claim_shared(self, event: Event) -> bool:
+        """Claim ``event`` in a journal other instances share; False: leave it to them."""
+        journal = cast(ClaimingJournal, self.journal)  # _shared checked it
+        try:
+            taken = journal.claim(event)
+        except Exception as exc:  # stays stored and pending: a later redispatch takes it
+            log.error("could not claim %s: %s", _describe(event), _error_text(exc))
+            return False
+        if not taken:
+            log.info("%s is done or being dispatched by another instance; skipped here", _describe(event))
+        return taken
+
+    def _release(self, key: str, event: Event | None = None) -> None:
         with self._in_flight_lock:
             self._in_flight.discard(key)
+        if event is not None and self._shared:
+            journal = cast(ClaimingJournal, self.journal)  # _shared checked it
+            try:
+                journal.release(event)
+            except Exception as exc:  # the claim lapses after its lease instead
+                log.warning("could not release the claim on %s: %s", _describe(event), _error_text(exc))
 
     def _due(
         self, events: Sequence[Event], *, recheck: bool = False
@@ -319,14 +351,14 @@ class Receiver:
             if key is None:
                 continue
             if recheck and self._done_meanwhile(event):
-                self._release(key)
+                self._release(key, event)
                 continue
             try:
                 _notify(event)
                 if self.handler is not None:
                     yield event, self.handler
             finally:
-                self._release(key)
+                self._release(key, event)
 
     def _done_meanwhile(self, event: Event) -> bool:
         try:
