@@ -60,7 +60,7 @@ from smsgate.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from smsgate.receiver import PushGuard, Receiver, ServerThread
+    from smsgate.receiver import Journal, PushGuard, Receiver, ServerThread
 
 __all__ = [
     "EXIT_LISTEN",
@@ -817,8 +817,16 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
     "--journal",
     default=str(Path("smsgate-journal.sqlite3")),
     show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite journal every push is stored in before it is acknowledged.",
+    help="Where every push is stored before it is acknowledged: a SQLite file, or a postgresql:// URL "
+    "of a journal several receivers share (needs smsgate[postgres]).",
+)
+@click.option(
+    "--claim-lease",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="PostgreSQL journal: seconds before the events a dead receiver was dispatching go to the "
+    "others; stored events are also re-dispatched this often.",
 )
 @click.option("--provider", "provider_name", help="Configured provider whose pushes arrive (default: first).")
 @click.option(
@@ -858,7 +866,8 @@ def receive_command(
     *,
     host: str,
     port: int,
-    journal: Path,
+    journal: str,
+    claim_lease: float,
     provider_name: str | None,
     allow: tuple[str, ...],
     trusted_proxy: tuple[str, ...],
@@ -889,22 +898,30 @@ def receive_command(
     limits = ServerLimits(
         max_connections=max_connections, head_timeout=body_timeout, body_timeout=body_timeout
     )
-    with Receiver(provider, _print_event(console), journal=journal, guard=guard) as receiver:
+    stop_replay = threading.Event()
+    with (
+        _receive_journal(journal, claim_lease) as (store, shown, every),
+        Receiver(provider, _print_event(console), journal=store, guard=guard) as receiver,
+    ):
         server = ServerThread(receiver.asgi_app(limits=limits), host=host, port=port, limits=limits)
         try:
             server.start()
         except RuntimeError as exc:  # the port is in use, or binding it is not allowed
             _cannot_listen(settings, exc)
-        replay = threading.Thread(target=_replay, args=(receiver, console), name="smsgate-replay")
+        replay = threading.Thread(
+            target=_replay, args=(receiver, console, every, stop_replay), name="smsgate-replay"
+        )
         replay.daemon = True
         try:
             console.print(
-                f"receiving pushes for {provider.name} on {server.url} (journal {journal}). Ctrl+C stops."
+                f"receiving pushes for {provider.name} on {server.url} (journal {shown}). Ctrl+C stops.",
+                markup=False,
             )
             replay.start()
             _serve_until_signalled(server)
         finally:
             server.stop()
+            stop_replay.set()
             receiver.close()  # a replay still running stops between events
             if replay.is_alive():
                 replay.join(5)
@@ -939,14 +956,43 @@ def _receive_guard(
         raise click.UsageError(f"not a network: {exc}") from exc
 
 
-def _replay(receiver: Receiver, console: Console) -> None:
-    """Re-dispatch the journal's pending events while the server already answers pushes."""
-    try:
-        redone = receiver.redispatch()
-    except Exception as exc:  # the journal closed under it at shutdown, or a disk error
-        console.print(f"replay of stored events stopped: {type(exc).__name__}", markup=False)
+@contextmanager
+def _receive_journal(journal: str, lease: float) -> Iterator[tuple[Journal | Path, str, float | None]]:
+    """The receive command's journal: a SQLite path, or a shared PostgreSQL journal opened
+    (and closed) here; how to show it (no password); how often to re-dispatch (None: once)."""
+    from smsgate.receiver import JournalError, PostgresJournal  # noqa: PLC0415
+    from smsgate.receiver._postgres import is_postgres_url, safe_url  # noqa: PLC0415
+
+    if not is_postgres_url(journal):
+        yield Path(journal), journal, None
         return
-    console.print(f"{redone} stored event(s) re-dispatched")
+    try:
+        shared = PostgresJournal(journal, lease=lease)
+    except JournalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with shared:
+        # Other receivers share it: the events of one that dies come back after the lease.
+        yield shared, safe_url(journal), lease
+
+
+def _replay(receiver: Receiver, console: Console, every: float | None, stop: threading.Event) -> None:
+    """Re-dispatch the journal's pending events while the server already answers pushes:
+    once, or every ``every`` seconds until ``stop`` is set (a journal other receivers share)."""
+    first = True
+    while first or (every is not None and not stop.wait(every)):
+        first_run, first = first, False
+        try:
+            redone = receiver.redispatch()
+        except Exception as exc:  # the journal closed under it at shutdown, or a disk error
+            if every is None or stop.is_set():
+                console.print(f"replay of stored events stopped: {type(exc).__name__}", markup=False)
+                return
+            console.print(
+                f"replay of stored events failed ({type(exc).__name__}); trying again", markup=False
+            )
+            continue
+        if first_run or redone:
+            console.print(f"{redone} stored event(s) re-dispatched")
 
 
 def _serve_until_signalled(server: ServerThread) -> None:

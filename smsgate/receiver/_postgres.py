@@ -24,7 +24,7 @@ from smsgate.receiver._journal import Event, EventState, TableJournal, encode, e
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PostgresJournal", "is_postgres_url"]
+__all__ = ["PostgresJournal", "is_postgres_url", "safe_url"]
 
 _T = TypeVar("_T")
 
@@ -64,7 +64,7 @@ def is_postgres_url(value: str) -> bool:
     return value.startswith(("postgresql://", "postgres://"))
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """``url`` without its password, for reprs and messages."""
     parts = urlsplit(url)
     if parts.password is None:
@@ -102,7 +102,7 @@ class PostgresJournal(TableJournal):
             raise JournalError("a PostgreSQL journal needs psycopg: pip install 'smsgate[postgres]'") from exc
         self._psycopg = psycopg
         self._url = url
-        self._shown = _safe_url(url)
+        self._shown = safe_url(url)
         self.lease = lease
         self._connect_timeout = connect_timeout
         #: Who this journal object claims as: host, process and a random part.
