@@ -301,6 +301,10 @@ class ProviderConformance:
 
     # --- helpers --------------------------------------------------------------------------
 
+    def send_sms(self, mode: str, provider: Provider, sms: Sms) -> Receipt:
+        """Send ``sms`` through ``provider`` with the driver of ``mode`` (see :meth:`run`)."""
+        return self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
+
     def run(
         self,
         mode: str,
@@ -435,7 +439,7 @@ class ProviderConformance:
         """send -> Receipt naming this provider, a non-empty task id, every recipient accepted."""
         self.need(provider, Operation.SEND)
         sms = self.sms(provider, valid_recipients, valid_text)
-        receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
+        receipt = self.send_sms(mode, provider, sms)
         _check_receipt(receipt, provider, len(valid_recipients), "send")
 
     def test_send_to_one_recipient(
@@ -444,7 +448,7 @@ class ProviderConformance:
         """A single recipient given as a string is one accepted recipient."""
         self.need(provider, Operation.SEND)
         sms = self.sms(provider, valid_recipients[0], valid_text)
-        receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
+        receipt = self.send_sms(mode, provider, sms)
         _check_receipt(receipt, provider, 1, "send to one recipient")
 
     def test_each_send_gets_its_own_task_id(
@@ -453,8 +457,8 @@ class ProviderConformance:
         """Two sends are two tasks: reports can be matched to the right one."""
         self.need(provider, Operation.SEND)
         sms = self.sms(provider, valid_recipients[0], valid_text)
-        first = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
-        second = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
+        first = self.send_sms(mode, provider, sms)
+        second = self.send_sms(mode, provider, sms)
         expect(
             first.task_id != second.task_id,
             f"expected two task ids for two sends, got {first.task_id!r} twice",
@@ -471,7 +475,7 @@ class ProviderConformance:
         if not provider.capabilities.scheduling:
             self.assert_no_io(mode, provider, lambda p: p.send(sms), Operation.SEND, ValidationError)
             return
-        receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
+        receipt = self.send_sms(mode, provider, sms)
         _check_receipt(receipt, provider, 1, "scheduled send")
 
     def test_send_batch_returns_one_receipt_per_request_in_order(
@@ -605,9 +609,7 @@ class ProviderConformance:
             ) from exc
         if invalid_recipient is None:
             what = f"a send to {FOREIGN_NUMBER} (no invalid_recipient given)"
-            receipt = self.raises_nothing(
-                lambda: self.run(mode, provider, lambda p: p.send(sms), Operation.SEND), what
-            )
+            receipt = self.raises_nothing(lambda: self.send_sms(mode, provider, sms), what)
             _check_receipt(receipt, provider, 1, what)
             return
         self.assert_no_io(mode, provider, lambda p: p.send(sms), Operation.SEND, ValidationError)
@@ -810,9 +812,7 @@ class ProviderConformance:
         reason = provider.cannot_render(sms)
         expect(reason is None, f"template_example {name!r}: expected cannot_render() None, got {reason!r}")
         what = f"a send of template {name!r}"
-        receipt = self.raises_nothing(
-            lambda: self.run(mode, provider, lambda p: p.send(sms), Operation.SEND), what
-        )
+        receipt = self.raises_nothing(lambda: self.send_sms(mode, provider, sms), what)
         _check_receipt(receipt, provider, 1, what)
 
     def test_unknown_template_or_missing_parameter_cannot_be_rendered(
@@ -856,9 +856,7 @@ class ProviderConformance:
         self.need(provider, Operation.SEND)
         reference = "conformance-ref-1"
         sms = self.sms(provider, valid_recipients[0], valid_text, reference=reference)
-        receipt = self.raises_nothing(
-            lambda: self.run(mode, provider, lambda p: p.send(sms), Operation.SEND), "a send with a reference"
-        )
+        receipt = self.raises_nothing(lambda: self.send_sms(mode, provider, sms), "a send with a reference")
         _check_receipt(receipt, provider, 1, "a send with a reference")
         if provider.capabilities.references:
             expect(
@@ -884,7 +882,7 @@ class ProviderConformance:
         self.need(provider, Operation.SEND)
         reference = "conformance-ref-2"
         sms = self.sms(provider, valid_recipients[0], valid_text, reference=reference)
-        receipt = self.run(mode, provider, lambda p: p.send(sms), Operation.SEND)
+        receipt = self.send_sms(mode, provider, sms)
         found = [
             self.run(mode, provider, lambda p: p.query_status(receipt), Operation.QUERY_STATUS)
             for _ in range(2)
