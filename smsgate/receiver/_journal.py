@@ -248,19 +248,35 @@ class ClaimingJournal(Journal, Protocol):
         ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS smsgate_events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    key        TEXT NOT NULL UNIQUE,
-    kind       TEXT NOT NULL,
-    payload    TEXT NOT NULL,
-    state      TEXT NOT NULL DEFAULT 'pending',
-    error      TEXT,
-    attempts   INTEGER NOT NULL DEFAULT 0,
-    stored_at  TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+#: The columns every SQL journal's ``smsgate_events`` table has, as :class:`TableJournal`
+#: reads them; each dialect adds its own sequence, time and claim columns.
+EVENT_COLUMNS = (
+    "key        TEXT NOT NULL UNIQUE",
+    "kind       TEXT NOT NULL",
+    "payload    TEXT NOT NULL",
+    "state      TEXT NOT NULL DEFAULT 'pending'",
+    "error      TEXT",
+    "attempts   INTEGER NOT NULL DEFAULT 0",
 )
-"""
+
+
+def inserted(
+    events: Sequence[Event], rows: Sequence[Sequence[Any]], insert: Callable[[Sequence[Any]], bool]
+) -> list[Event]:
+    """The events whose row ``insert`` stored (it answers False for a key already there)."""
+    return [event for event, row in zip(events, rows, strict=True) if insert(row)]
+
+
+def events_table(seq: str, *more: str) -> str:
+    """The ``CREATE TABLE`` statement of ``smsgate_events`` in one SQL dialect: its ``seq``
+    column, the shared :data:`EVENT_COLUMNS`, then the dialect's ``more`` columns."""
+    columns = ",\n    ".join((f"seq        {seq}", *EVENT_COLUMNS, *more))
+    return f"CREATE TABLE IF NOT EXISTS smsgate_events (\n    {columns}\n)"
+
+
+_SCHEMA = events_table(
+    "INTEGER PRIMARY KEY AUTOINCREMENT", "stored_at  TEXT NOT NULL", "updated_at TEXT NOT NULL"
+)
 
 
 def _savepoint(
@@ -454,16 +470,11 @@ class SQLiteJournal(TableJournal):
         rows = [(*encoded, now, now) for encoded in encode(events)]
 
         def insert(conn: sqlite3.Connection) -> list[Event]:
-            new: list[Event] = []
-            for event, row in zip(events, rows, strict=True):
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO smsgate_events "
-                    "(key, kind, payload, stored_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    row,
-                )
-                if cursor.rowcount == 1:
-                    new.append(event)
-            return new
+            sql = (
+                "INSERT OR IGNORE INTO smsgate_events "
+                "(key, kind, payload, stored_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+            )
+            return inserted(events, rows, lambda row: conn.execute(sql, row).rowcount == 1)
 
         new: list[Event] = self._write(insert)
         return new

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from smsgate.exceptions import JournalError
-from smsgate.receiver._journal import Event, EventState, TableJournal, encode, event_key
+from smsgate.receiver._journal import (
+    Event,
+    EventState,
+    TableJournal,
+    encode,
+    event_key,
+    events_table,
+    inserted,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -28,22 +36,16 @@ __all__ = ["PostgresJournal", "is_postgres_url", "safe_url"]
 
 _T = TypeVar("_T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS smsgate_events (
-    seq           BIGSERIAL PRIMARY KEY,
-    key           TEXT NOT NULL UNIQUE,
-    kind          TEXT NOT NULL,
-    payload       TEXT NOT NULL,
-    state         TEXT NOT NULL DEFAULT 'pending',
-    error         TEXT,
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    stored_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
-    claimed_by    TEXT,
-    claimed_until TIMESTAMPTZ
-);
-CREATE INDEX IF NOT EXISTS smsgate_events_undone ON smsgate_events (seq) WHERE state <> 'done'
-"""
+_SCHEMA = (
+    events_table(
+        "BIGSERIAL PRIMARY KEY",
+        "stored_at     TIMESTAMPTZ NOT NULL DEFAULT now()",
+        "updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()",
+        "claimed_by    TEXT",
+        "claimed_until TIMESTAMPTZ",
+    )
+    + ";\nCREATE INDEX IF NOT EXISTS smsgate_events_undone ON smsgate_events (seq) WHERE state <> 'done'"
+)
 
 #: Any constant: instances creating the table at the same time take turns on this lock.
 _SCHEMA_LOCK = 0x5D5_6A7E
@@ -168,16 +170,11 @@ class PostgresJournal(TableJournal):
         rows = encode(events)
 
         def insert(conn: psycopg.Connection[Any]) -> list[Event]:
-            new: list[Event] = []
-            for event, row in zip(events, rows, strict=True):
-                cursor = conn.execute(
-                    "INSERT INTO smsgate_events (key, kind, payload) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (key) DO NOTHING RETURNING seq",
-                    row,
-                )
-                if cursor.fetchone() is not None:
-                    new.append(event)
-            return new
+            sql = (
+                "INSERT INTO smsgate_events (key, kind, payload) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO NOTHING RETURNING seq"
+            )
+            return inserted(events, rows, lambda row: conn.execute(sql, row).fetchone() is not None)
 
         return self._call("write", insert)
 
