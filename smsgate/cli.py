@@ -847,18 +847,12 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
     help="Require HTTP Basic with this user; the password comes from SMSGATE_RECEIVE_BASIC_PASSWORD.",
 )
 @click.option(
-    "--max-connections",
-    default=100,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Open connections at most.",
+    "--max-connections", type=click.IntRange(1), help="Open connections at most (ServerLimits' default: 100)."
 )
 @click.option(
     "--body-timeout",
-    default=10.0,
-    show_default=True,
     type=click.FloatRange(0.1),
-    help="Seconds a client gets to send its request head, and then its body.",
+    help="Seconds a client gets to send its request head, and then its body (ServerLimits' default: 10).",
 )
 @click.pass_context
 def receive_command(
@@ -872,8 +866,8 @@ def receive_command(
     allow: tuple[str, ...],
     trusted_proxy: tuple[str, ...],
     basic_user: str | None,
-    max_connections: int,
-    body_timeout: float,
+    max_connections: int | None,
+    body_timeout: float | None,
 ) -> None:
     """Run a receiver for pushed reports and inbound messages (POST /) until interrupted.
 
@@ -895,9 +889,11 @@ def receive_command(
     provider = settings.provider(provider_name)
     console = _out()
     guard = _receive_guard(allow, trusted_proxy, basic_user)
-    limits = ServerLimits(
-        max_connections=max_connections, head_timeout=body_timeout, body_timeout=body_timeout
-    )
+    limits = ServerLimits()  # the receiver's defaults, changed by what was given
+    if max_connections is not None:
+        limits = attrs.evolve(limits, max_connections=max_connections)
+    if body_timeout is not None:
+        limits = attrs.evolve(limits, head_timeout=body_timeout, body_timeout=body_timeout)
     stop_replay = threading.Event()
     with (
         _receive_journal(journal, claim_lease) as (store, shown, every),
