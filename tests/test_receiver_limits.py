@@ -198,7 +198,9 @@ def test_the_port_answers_while_a_large_backlog_is_replayed(receive_process: obj
     assert (reply.status_code, reply.content) == (200, b"ok")
     time.sleep(0.5)
     output = _stop(proc)
-    assert answered_after < 5, f"the port answered {answered_after:.1f} s after the start"
+    # The bound covers the child's own start (interpreter, imports) on a loaded machine; the
+    # replay of 3,000 fsynced events takes far longer, and ``pending`` shows it was still going.
+    assert answered_after < 10, f"the port answered {answered_after:.1f} s after the start"
     with SQLiteJournal(tmp_path / "j.sqlite3") as journal:
         pending = len(journal.pending())
     assert pending > 0, f"answered only after the replay ({answered_after:.1f} s)"
