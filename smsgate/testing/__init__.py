@@ -6,6 +6,7 @@ inbound messages, and a tiny JSON push format for receiver tests. It lives in th
 (:mod:`smsgate.default_plugins.memory`), registered as the built-in provider ``"memory"``
 (``smsgate.get_provider("memory")``); this module re-exports it for tests.
 :class:`GatewayFactory` runs one test scenario over both ``Gateway`` and ``AsyncGateway``.
+:func:`frames_with_secrets` finds a secret in the frame locals of an error's traceback.
 
 >>> import smsgate
 >>> from smsgate.testing import InMemoryProvider
@@ -19,6 +20,15 @@ inbound messages, and a tiny JSON push format for receiver tests. It lives in th
 from __future__ import annotations
 
 from smsgate.default_plugins.memory import ALL_CAPABILITIES, InMemoryProvider, OutboxEntry, Scripted
+from smsgate.testing._secrets import frames_with_secrets
 from smsgate.testing._twins import GatewayFactory, GatewayView
 
-__all__ = ["ALL_CAPABILITIES", "GatewayFactory", "GatewayView", "InMemoryProvider", "OutboxEntry", "Scripted"]
+__all__ = [
+    "ALL_CAPABILITIES",
+    "GatewayFactory",
+    "GatewayView",
+    "InMemoryProvider",
+    "OutboxEntry",
+    "Scripted",
+    "frames_with_secrets",
+]

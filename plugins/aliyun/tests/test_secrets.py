@@ -13,6 +13,7 @@ import pytest
 
 import smsgate
 from smsgate.exceptions import SmsGateError
+from smsgate.testing import frames_with_secrets
 from smsgate_aliyun.sandbox import DEMO_SECRET, FaultRule, Sandbox
 
 pytest_plugins = ["smsgate_aliyun.pytest_plugin"]
@@ -20,43 +21,6 @@ pytest_plugins = ["smsgate_aliyun.pytest_plugin"]
 pytestmark = pytest.mark.e2e
 
 SECRETS = (DEMO_SECRET,)
-
-
-def _leaks(value: object, depth: int = 0) -> bool:
-    if isinstance(value, bytes | bytearray):
-        return any(secret.encode() in value for secret in SECRETS)
-    if isinstance(value, str):
-        return any(secret in value for secret in SECRETS)
-    try:
-        text = repr(value)
-    except Exception:
-        text = ""
-    if any(secret in text for secret in SECRETS):
-        return True
-    if depth < 4 and isinstance(value, list | tuple | set | frozenset | dict):
-        items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
-        return any(_leaks(item, depth + 1) for item in items)
-    return False
-
-
-def frames_with_secrets(error: BaseException) -> list[str]:
-    """``function: variable`` for every traceback frame (causes and contexts too) whose locals
-    show the secret."""
-    found: list[str] = []
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        pending += [current.__cause__, current.__context__]
-        tb = current.__traceback__
-        while tb is not None:
-            frame = tb.tb_frame
-            found += [f"{frame.f_code.co_name}: {n}" for n, v in frame.f_locals.items() if _leaks(v)]
-            tb = tb.tb_next
-    return found
 
 
 def closed_port() -> str:
@@ -115,4 +79,4 @@ def test_no_frame_of_a_failure_holds_the_secret(
         aliyun_sandbox_clean.faults.add(fault)
     error = failure(mode, provider, call or (lambda g: g.query_status(receipt)))
     assert DEMO_SECRET not in str(error) + repr(error)
-    assert frames_with_secrets(error) == []
+    assert frames_with_secrets(error, SECRETS) == []

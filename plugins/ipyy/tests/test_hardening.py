@@ -23,6 +23,7 @@ from smsgate.exceptions import (
     RateLimitedError,
     ValidationError,
 )
+from smsgate.testing import frames_with_secrets
 from smsgate_ipyy import IpyySettings, _codes, _parse, _soap
 from smsgate_ipyy._crypto import md5_upper
 
@@ -114,47 +115,6 @@ SECRETS = (PASSWORD, md5_upper(PASSWORD), md5_upper(PASSWORD).lower())
 TRANSPORTS = ["form", "gbk", "json", "encrypted", "soap"]
 
 
-def _leaks(value: object, depth: int = 0) -> bool:
-    """True when ``value`` shows a secret the way an error reporter would capture it: its
-    repr, or (for strings, bytes and containers) what it holds."""
-    if isinstance(value, bytes | bytearray):
-        return any(secret.encode() in value for secret in SECRETS)
-    if isinstance(value, str):
-        return any(secret in value for secret in SECRETS)
-    try:
-        text = repr(value)
-    except Exception:
-        text = ""
-    if any(secret in text for secret in SECRETS):
-        return True
-    if depth < 4 and isinstance(value, list | tuple | set | frozenset | dict):
-        items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
-        return any(_leaks(item, depth + 1) for item in items)
-    return False
-
-
-def _frames_with_secrets(error: BaseException) -> list[str]:
-    """Every frame of ``error``'s traceback (and of its causes and contexts) whose locals show a
-    secret, as ``function: variable`` names."""
-    found: list[str] = []
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        pending += [current.__cause__, current.__context__]
-        tb = current.__traceback__
-        while tb is not None:
-            frame = tb.tb_frame
-            found += [
-                f"{frame.f_code.co_name}: {name}" for name, value in frame.f_locals.items() if _leaks(value)
-            ]
-            tb = tb.tb_next
-    return found
-
-
 def _provider(transport: str) -> Any:
     extra = {"userid": "1001"} if transport == "encrypted" else {}
     return smsgate.get_provider(
@@ -214,7 +174,7 @@ def test_a_lone_surrogate_leaves_no_secret_in_the_frame_locals(
     frame of its traceback (what Sentry-style reporters capture) holds the password or its MD5."""
     error = _raised(mode, CALLS[operation], transport, _no_io)
     assert isinstance(error, ValidationError)
-    assert _frames_with_secrets(error) == []
+    assert frames_with_secrets(error, SECRETS) == []
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -224,7 +184,7 @@ def test_a_send_failing_at_the_transport_leaves_no_secret_in_the_frame_locals(
 ) -> None:
     error = _raised(mode, lambda g: g.send(Sms(to="13800138000", text=TEXT)), transport, _refused)
     assert isinstance(error, NotSentError | AllProvidersFailedError)
-    assert _frames_with_secrets(error) == []
+    assert frames_with_secrets(error, SECRETS) == []
 
 
 def test_a_new_password_with_a_lone_surrogate_leaves_no_secret_in_the_frame_locals() -> None:
@@ -233,7 +193,7 @@ def test_a_new_password_with_a_lone_surrogate_leaves_no_secret_in_the_frame_loca
 
     error = _raised("sync", change, "form", _no_io)
     assert isinstance(error, ValidationError)
-    assert _frames_with_secrets(error) == []
+    assert frames_with_secrets(error, SECRETS) == []
 
 
 @pytest.mark.parametrize(
