@@ -1,10 +1,13 @@
 """A real PostgreSQL server for the tests: one per test session, on 127.0.0.1 only.
 
-Started from the PostgreSQL binaries of the machine (``/usr/lib/postgresql/*/bin``, or the
-directory in ``SMSGATE_PG_BIN``) in a temporary data directory, with trust authentication for
-127.0.0.1 only; stopped (``pg_ctl stop -m fast``) and removed at the end. PostgreSQL refuses
-to run as root, so when the tests run as root the server runs as the ``postgres`` system user
-(``runuser``). Missing binaries fail the tests that need the server, with the reason.
+Started from the PostgreSQL binaries in the directory named by ``SMSGATE_PG_BIN``, else the
+machine's (``/usr/lib/postgresql/*/bin``), else those the PyPI package ``pgserver`` (in the
+``dev`` extra) ships in its wheel, so a fresh machine needs no system package. The cluster
+lives in a temporary data directory, with trust authentication for 127.0.0.1 only; it is
+stopped (``pg_ctl stop -m fast``) and removed at the end. PostgreSQL refuses to run as root,
+so when the tests run as root the server runs as the ``postgres`` system user, or ``nobody``
+where there is none (``runuser``). Missing binaries fail the tests that need the server, with
+the reason.
 """
 
 from __future__ import annotations
@@ -34,10 +37,32 @@ def pg_bin() -> Path:
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
     found = shutil.which("pg_ctl")
     candidates.append(str(Path(found).parent) if found else "")
+    candidates.append(_bundled_bin())
     for candidate in candidates:
         if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
             return Path(candidate)
     pytest.fail(_HELP, pytrace=False)
+
+
+def _bundled_bin() -> str:
+    """The binaries inside the ``pgserver`` wheel, or "" when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pgserver")  # located, not imported: importing it makes dirs
+    if spec is None or spec.origin is None:
+        return ""
+    return str(Path(spec.origin).parent / "pginstall" / "bin")
+
+
+def _server_user() -> str:
+    """The system user a root test run starts PostgreSQL as."""
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "nobody"
+    return "postgres"
 
 
 def _free_port() -> int:
@@ -58,12 +83,13 @@ class PostgresServer:
         self.log = self.root / "server.log"
         self.port = _free_port()
         self.as_root = os.geteuid() == 0
+        self.user = _server_user() if self.as_root else ""
         self.started = False
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = list(args)
         if self.as_root:  # PostgreSQL will not run as root
-            command = ["runuser", "-u", "postgres", "--", *command]
+            command = ["runuser", "-u", self.user, "--", *command]
         return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
     def _check(self, result: subprocess.CompletedProcess[str], what: str) -> None:
@@ -78,9 +104,9 @@ class PostgresServer:
         self.sockets.mkdir()
         self.log.touch()
         if self.as_root:
-            shutil.chown(self.root, "postgres")
+            shutil.chown(self.root, self.user)
             for path in (self.sockets, self.log):
-                shutil.chown(path, "postgres")
+                shutil.chown(path, self.user)
         self._check(
             self._run(
                 str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--no-sync", "-A", "reject"
