@@ -263,7 +263,7 @@ def _isolated(impl: pluggy.HookImpl, hook: str) -> Callable[..., object]:
 
 
 #: The hooks an observer may implement (the observation hooks of :mod:`smsgate.hookspecs`).
-OBSERVATION_HOOKS = ("message_sent", "send_failed", "report_received", "inbound_received")
+OBSERVATION_HOOKS = ("message_sent", "send_failed", "send_uncertain", "report_received", "inbound_received")
 
 
 class Observation:

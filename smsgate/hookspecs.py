@@ -21,7 +21,7 @@ when one has no test.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -42,6 +42,7 @@ __all__ = [
     "register_providers",
     "report_received",
     "send_failed",
+    "send_uncertain",
 ]
 
 #: Marks the functions below as smsgate hook specifications (plugins use :data:`hookimpl`).
@@ -89,6 +90,26 @@ def send_failed(
     :param error: the translated error; its ``retry_safe`` / ``failover_safe`` tell what
         the gateway will do next.
     :param message: what was being sent, or ``None`` for operations that send nothing.
+    """
+
+
+@hookspec
+def send_uncertain(
+    key: str, message: Sms | Mms | tuple[Sms, ...], error: SmsGateError, result: dict[str, Any]
+) -> None:
+    """Observe a queued message whose outcome is uncertain: it may have been sent, and it will
+    not be sent again.
+
+    Called by the send task of :mod:`smsgate.celery` in the worker, once per delivery that
+    ends uncertain: the send raised an :class:`~smsgate.UncertainOutcomeError`, or the task
+    found its idempotency key claimed by an earlier delivery that recorded no outcome (that
+    worker died mid-send).
+
+    :param key: the message's idempotency key (chosen at enqueue time).
+    :param message: the message, as the task decoded it.
+    :param error: the uncertain error (for a claim without outcome, an
+        :class:`~smsgate.UncertainOutcomeError` saying so).
+    :param result: the task's result (JSON data: ``outcome``, ``key``, ``error`` …).
     """
 
 

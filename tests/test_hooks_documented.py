@@ -21,7 +21,7 @@ import smsgate
 from smsgate import AsyncGateway, Gateway, Sms, hookspecs
 from smsgate._plugins import get_plugin_manager, reset_plugins
 from smsgate.cli import SmsGateGroup
-from smsgate.exceptions import AuthenticationError
+from smsgate.exceptions import AuthenticationError, UncertainOutcomeError
 from smsgate.testing import InMemoryProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +101,11 @@ def send_failed(provider, operation, error, message):
     CALLS.append(
         ("send_failed", {"provider": provider, "operation": operation, "error": error, "message": message})
     )
+
+
+@smsgate.hookimpl
+def send_uncertain(key, message, error, result):
+    CALLS.append(("send_uncertain", {"key": key, "message": message, "error": error, "result": result}))
 
 
 @smsgate.hookimpl
@@ -195,6 +200,29 @@ def _send_failed(probe: Probe, flavour: str) -> None:
     assert call["error"] is info.value, f"send_failed got {call['error']!r}, the caller {info.value!r}"
 
 
+def _send_uncertain(probe: Probe, flavour: str) -> None:
+    # The Celery send task fires it in the worker; run eagerly here, in this process.
+    from celery import Celery
+
+    import smsgate.celery
+
+    provider = InMemoryProvider("observed")
+    provider.fail_next(UncertainOutcomeError("read timeout after the request", request_sent=True))
+    app = Celery("hook-probe", broker="memory://", set_as_current=False)
+    app.conf.task_always_eager = True
+    store = smsgate.celery.MemoryIdempotencyStore()
+    smsgate.celery.install(app, gateway=lambda: Gateway(provider), idempotency=store)
+    try:
+        result = smsgate.celery.enqueue(SMS, key="k-1", app=app).get()
+    finally:
+        smsgate.celery.close_worker_gateways()
+    assert result["outcome"] == "uncertain", result
+    [call] = probe.calls("send_uncertain")
+    [failed] = probe.calls("send_failed")  # the error the gateway raised to the task
+    assert call == {"key": "k-1", "message": SMS, "error": failed["error"], "result": result}
+    assert call["error"] is failed["error"], f"send_uncertain got {call['error']!r}"
+
+
 def _report_received(probe: Probe, flavour: str) -> None:
     provider = InMemoryProvider("observed")
     queued = provider.queue_report("13800138000", task_id="t-1")
@@ -218,6 +246,7 @@ SCENARIOS: dict[str, Callable[[Probe, str], None]] = {
     "register_commands": _register_commands,
     "message_sent": _message_sent,
     "send_failed": _send_failed,
+    "send_uncertain": _send_uncertain,
     "report_received": _report_received,
     "inbound_received": _inbound_received,
 }
