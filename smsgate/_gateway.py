@@ -278,14 +278,16 @@ class _GatewayCore(Generic[ClientT]):
         )
         return Failure(error)
 
-    def _step(self, plan: Plan[T], outcome: Outcome | None, message: Sent | None) -> Command | _Done[T]:
+    def _step(
+        self, plan: Plan[T], outcome: Outcome | None, message: Sent | None, observe: bool = True
+    ) -> Command | _Done[T]:
         """Feed ``outcome`` to ``plan``: its next command, or its result (after the
-        after-result step) as :class:`_Done`."""
+        after-result step, unless ``observe`` is False) as :class:`_Done`."""
         try:
             return plan.send(outcome)
         except StopIteration as done:
             result: T = _stamped(done.value, message)
-            return _Done(self._after_result(result, message))
+            return _Done(self._after_result(result, message) if observe else result)
 
     @contextmanager
     def _closing(self, plan: Plan[Any], message: Sent | None) -> Iterator[None]:
@@ -417,13 +419,20 @@ class Gateway(_GatewayCore[httpx.Client]):
         """The balance of ``kind`` (``"sms"`` or ``"mms"``) from a provider that reports it."""
         return self._run(self._balance_plan(kind))
 
-    def fetch_reports(self, *, limit: int | None = None, task_id: str | None = None) -> list[DeliveryReport]:
-        """Pull queued delivery reports from every provider that can (destructive pull)."""
-        return self._run(self._reports_plan(limit, task_id))
+    def fetch_reports(
+        self, *, limit: int | None = None, task_id: str | None = None, observe: bool = True
+    ) -> list[DeliveryReport]:
+        """Pull queued delivery reports from every provider that can (destructive pull).
 
-    def fetch_inbound(self) -> list[InboundMessage]:
-        """Pull queued inbound messages from every provider that can (destructive pull)."""
-        return self._run(self._inbound_plan())
+        ``observe=False``: no ``report_received`` hook sees them here; the caller stores them
+        first and announces them itself (the Celery pull task journals them, then dispatches).
+        """
+        return self._run(self._reports_plan(limit, task_id), observe=observe)
+
+    def fetch_inbound(self, *, observe: bool = True) -> list[InboundMessage]:
+        """Pull queued inbound messages from every provider that can (destructive pull).
+        ``observe=False``: no ``inbound_received`` hook sees them here (see :meth:`fetch_reports`)."""
+        return self._run(self._inbound_plan(), observe=observe)
 
     def query_status(self, receipt: Receipt) -> list[DeliveryReport]:
         """Look up the delivery reports of the message behind ``receipt`` at the provider that
@@ -454,11 +463,11 @@ class Gateway(_GatewayCore[httpx.Client]):
     ) -> None:
         self.close()
 
-    def _run(self, plan: Plan[T], message: Sent | None = None) -> T:
+    def _run(self, plan: Plan[T], message: Sent | None = None, *, observe: bool = True) -> T:
         """Execute ``plan``'s commands until it returns; closed in any case."""
         outcome: Outcome | None = None
         with self._closing(plan, message):
-            while not isinstance(command := self._step(plan, outcome, message), _Done):
+            while not isinstance(command := self._step(plan, outcome, message, observe), _Done):
                 if isinstance(command, Sleep):
                     (self._sleep or time.sleep)(command.seconds)
                     outcome = None
@@ -510,14 +519,16 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
         return await self._run(self._balance_plan(kind))
 
     async def fetch_reports(
-        self, *, limit: int | None = None, task_id: str | None = None
+        self, *, limit: int | None = None, task_id: str | None = None, observe: bool = True
     ) -> list[DeliveryReport]:
-        """Pull queued delivery reports from every provider that can (destructive pull)."""
-        return await self._run(self._reports_plan(limit, task_id))
+        """Pull queued delivery reports from every provider that can (destructive pull);
+        ``observe=False``: no hook sees them here (see :meth:`Gateway.fetch_reports`)."""
+        return await self._run(self._reports_plan(limit, task_id), observe=observe)
 
-    async def fetch_inbound(self) -> list[InboundMessage]:
-        """Pull queued inbound messages from every provider that can (destructive pull)."""
-        return await self._run(self._inbound_plan())
+    async def fetch_inbound(self, *, observe: bool = True) -> list[InboundMessage]:
+        """Pull queued inbound messages from every provider that can (destructive pull);
+        ``observe=False``: no hook sees them here (see :meth:`Gateway.fetch_reports`)."""
+        return await self._run(self._inbound_plan(), observe=observe)
 
     async def query_status(self, receipt: Receipt) -> list[DeliveryReport]:
         """Look up the delivery reports of the message behind ``receipt`` at the provider that
@@ -543,12 +554,12 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     ) -> None:
         await self.aclose()
 
-    async def _run(self, plan: Plan[T], message: Sent | None = None) -> T:
+    async def _run(self, plan: Plan[T], message: Sent | None = None, *, observe: bool = True) -> T:
         """Execute ``plan``'s commands until it returns; closed in any case (a cancelled
         task hands a claimed half-open probe back)."""
         outcome: Outcome | None = None
         with self._closing(plan, message):
-            while not isinstance(command := self._step(plan, outcome, message), _Done):
+            while not isinstance(command := self._step(plan, outcome, message, observe), _Done):
                 if isinstance(command, Sleep):
                     waited = (self._sleep or asyncio.sleep)(command.seconds)
                     if inspect.isawaitable(waited):

@@ -268,6 +268,18 @@ class Receiver:
         disk never blocks the event loop."""
         return await anyio.to_thread.run_sync(self.receive, body, content_type)
 
+    def store_pulled(self, events: Sequence[Event]) -> list[Event]:
+        """Store events a *pull* returned, in one transaction; return the new ones, to
+        :meth:`dispatch`. Repeats of one inbound message are numbered as in a push.
+
+        A pull has no sender to ask for a retry: a journal failure is raised
+        (:class:`~smsgate.receiver.JournalError`), and the caller then holds the only copy of
+        the events (pulls are destructive at most vendors).
+        """
+        new = self.journal.record(number_repeats(list(events)))
+        log.info("pulled events stored: %d event(s), %d new", len(events), len(new))
+        return new
+
     def _undone(self, events: Sequence[Event], new: Sequence[Event]) -> list[Event]:
         # Dispatch-first mode: a re-delivery must re-dispatch what its first delivery failed on.
         out = list(new)
