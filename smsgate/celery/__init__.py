@@ -151,6 +151,7 @@ def install(
         reject_on_worker_lost=True,
         serializer="json",
         max_retries=None,
+        shared=False,  # this app's task only, not every app's (Celery's default for app.task)
     )
 
 
