@@ -6,6 +6,9 @@ The file names providers and the gateway's routing; secrets never live in it::
     strategy = "failover"            # failover | round_robin | weighted
     # weights = { primary = 3, backup = 1 }   # with strategy = "weighted"
     # failover_on_uncertain = false
+    # Breakers and rate limits shared by every process using this Redis (smsgate.scale, the
+    # redis extra); its password, if any, comes from $SMSGATE_SHARED_STATE_PASSWORD:
+    # shared_state = "redis://127.0.0.1:6379/0"
 
     [gateway.retry]                  # smsgate.RetryPolicy
     attempts = 3
@@ -51,6 +54,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,7 @@ from smsgate.routing import BreakerPolicy, RateLimit, RetryPolicy, RoutingConfig
 __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG",
+    "SHARED_STATE_PASSWORD_ENV_VAR",
     "Config",
     "ProviderConfig",
     "build_provider",
@@ -80,6 +85,8 @@ __all__ = [
 DEFAULT_CONFIG = Path("smsgate.toml")
 #: Environment variable naming a config file, used when ``./smsgate.toml`` does not exist.
 CONFIG_ENV_VAR = "SMSGATE_CONFIG"
+#: Environment variable holding the password of the ``[gateway] shared_state`` Redis.
+SHARED_STATE_PASSWORD_ENV_VAR = "SMSGATE_SHARED_STATE_PASSWORD"  # noqa: S105 - a variable's name
 
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "key", "pwd")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -123,6 +130,9 @@ class Config:
     :ivar source: the file it was read from, if any.
     :ivar routing: every routing setting of the ``[gateway]`` table: strategy, weights, retry,
         breaker, rate limit, failover on uncertainty.
+    :ivar shared_state: the ``[gateway] shared_state`` URL (a Redis holding the breakers and
+        rate limits of every process using it), without password; ``None``: this process's
+        memory. Connected to only when a gateway is built (:meth:`gateway_options`).
     """
 
     strategy: Strategy = Strategy.FAILOVER
@@ -130,11 +140,16 @@ class Config:
     providers: tuple[ProviderConfig, ...] = ()
     source: Path | None = None
     routing: RoutingConfig = attrs.field(factory=RoutingConfig)
+    shared_state: str | None = None
 
-    def gateway_options(self) -> dict[str, Any]:
-        """The keyword arguments of :class:`smsgate.Gateway` this configuration sets."""
+    def gateway_options(self, *, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The keyword arguments of :class:`smsgate.Gateway` this configuration sets.
+
+        With ``shared_state`` set, ``shared_state`` is a new :class:`smsgate.scale.RedisState`
+        (password from ``env``, default ``os.environ``: ``SMSGATE_SHARED_STATE_PASSWORD``).
+        """
         routing = self.routing
-        return {
+        options: dict[str, Any] = {
             "strategy": routing.strategy,
             "weights": routing.weights,
             "retry": routing.retry,
@@ -142,6 +157,11 @@ class Config:
             "rate_limit": routing.rate_limit,
             "failover_on_uncertain": routing.failover_on_uncertain,
         }
+        if self.shared_state is not None:
+            options["shared_state"] = _shared_state(self.shared_state, os.environ if env is None else env)
+        elif routing.shared_state is not None:
+            options["shared_state"] = routing.shared_state
+        return options
 
     def provider(self, name: str | None = None) -> ProviderConfig:
         """The provider table called ``name``, or the first one."""
@@ -154,6 +174,19 @@ class Config:
                 return item
         known = ", ".join(p.name for p in self.providers)
         raise ConfigurationError(f"no provider {name!r} in the configuration (configured: {known})")
+
+
+def _shared_state(url: str, env: Mapping[str, str]) -> Any:
+    """The :class:`smsgate.scale.RedisState` of a ``shared_state`` URL (imported only here:
+    the redis extra is needed only by configurations that use it)."""
+    try:
+        from smsgate.scale import RedisState  # noqa: PLC0415 - optional extra, loaded when configured
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"[gateway] shared_state needs the redis extra ({exc.name} is not installed): "
+            "pip install 'smsgate[redis]'"
+        ) from None
+    return RedisState(url, password=env.get(SHARED_STATE_PASSWORD_ENV_VAR) or None)
 
 
 def _no_providers(source: Path | None) -> str:
@@ -193,8 +226,10 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     where = str(source) if source else "the configuration"
     unknown = set(data) - {"gateway", "providers"}
     if unknown:
-        raise ConfigurationError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}")
+        hint = " (routing settings, shared_state included, go in [gateway])" if "routing" in unknown else ""
+        raise ConfigurationError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}{hint}")
     routing = _gateway_table(data.get("gateway", {}), where)
+    shared_state = _shared_state_url(data.get("gateway", {}), where)
     tables = data.get("providers", {})
     if not isinstance(tables, Mapping):
         raise ConfigurationError(f"{where}: [providers] must hold [providers.<name>] tables")
@@ -205,10 +240,44 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         providers=tuple(_provider_table(name, table, where) for name, table in tables.items()),
         source=source,
         routing=routing,
+        shared_state=shared_state,
     )
 
 
-_GATEWAY_KEYS = {"strategy", "weights", "retry", "breaker", "rate_limit", "failover_on_uncertain"}
+_GATEWAY_KEYS = {
+    "strategy",
+    "weights",
+    "retry",
+    "breaker",
+    "rate_limit",
+    "failover_on_uncertain",
+    "shared_state",
+}
+
+
+def _shared_state_url(gateway: object, where: str) -> str | None:
+    """``[gateway] shared_state``: a ``redis://``, ``rediss://`` or ``unix://`` URL, without
+    a password (that comes from the environment, like the providers' passwords)."""
+    if not isinstance(gateway, Mapping) or "shared_state" not in gateway:
+        return None
+    url = gateway["shared_state"]
+    label = f"{where}: [gateway] shared_state"
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigurationError(
+            f'{label} must be a Redis URL such as "redis://127.0.0.1:6379/0" (rediss:// for TLS, '
+            "unix:///path for a socket)"
+        )
+    try:
+        has_password = urllib.parse.urlsplit(url).password is not None
+    except ValueError:
+        raise ConfigurationError(f"{label} is not a valid URL") from None
+    if has_password:
+        # The URL itself stays out of the message: it holds the password.
+        raise ConfigurationError(
+            f"{label} contains a password; secrets may not be in the config file. Remove it "
+            f"and set the environment variable {SHARED_STATE_PASSWORD_ENV_VAR} instead."
+        )
+    return url
 
 
 def _gateway_table(gateway: object, where: str) -> RoutingConfig:
@@ -361,6 +430,6 @@ def gateway_from_config(
     if found is None:
         raise ConfigurationError(_no_providers(None))
     config = load_config(found)
-    options = config.gateway_options()
+    options = config.gateway_options(env=env)
     options.update(overrides)
     return cls(build_providers(config, env=env), **options)

@@ -43,6 +43,7 @@ from smsgate.routing import (
     RetryPolicy,
     Router,
     RoutingConfig,
+    RoutingState,
     Sleep,
     Strategy,
     Success,
@@ -138,6 +139,7 @@ class _GatewayCore(Generic[ClientT]):
         rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
         client: ClientT | None = None,
         failover_on_uncertain: bool | None = None,
+        shared_state: RoutingState | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] | None = None,
         random: Callable[[], float] | _random.Random | None = None,
@@ -149,6 +151,7 @@ class _GatewayCore(Generic[ClientT]):
             breaker=breaker,
             rate_limit=rate_limit,
             failover_on_uncertain=failover_on_uncertain,
+            shared_state=shared_state,
         )
         if isinstance(providers, str):  # a name is not a sequence of providers
             raise ConfigurationError(
@@ -387,6 +390,10 @@ class Gateway(_GatewayCore[httpx.Client]):
         opens one (TLS verified, redirects not followed) and closes it in :meth:`close`.
     :param failover_on_uncertain: allow sending to the next provider after an uncertain
         outcome of a send (it may deliver the message twice). Off by default.
+    :param shared_state: where breakers and rate limits live: this process's memory by
+        default; a :class:`smsgate.scale.RedisState` shares them with every process using
+        the same Redis (``[gateway] shared_state`` in the TOML file). See
+        ``docs/routing.md``.
     :param clock: monotonic seconds, for backoff budgets, breakers and rate limits.
     :param sleep: how to wait (default ``time.sleep``).
     :param random: a ``random.Random`` or a function returning floats in ``[0, 1)``, for

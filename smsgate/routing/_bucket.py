@@ -34,3 +34,8 @@ class TokenBucket:
             self._updated = now
             self._tokens -= 1.0
             return 0.0 if self._tokens >= 0 else -self._tokens / self.limit.rate
+
+    def recheck(self) -> float:
+        """``0.0``: the slot :meth:`reserve` answered with is already this caller's (taken
+        ahead, in debt), so after its wait nothing more is needed."""
+        return 0.0

@@ -9,12 +9,22 @@ import attrs
 
 from smsgate.exceptions import ConfigurationError
 from smsgate.routing._policies import BreakerPolicy, RateLimit, RetryPolicy, Strategy
+from smsgate.routing._state import RoutingState
 
 __all__ = ["RoutingConfig"]
 
 
 def _strategy(value: Strategy | str) -> Strategy:
     return Strategy.parse(value)
+
+
+def _state(_inst: object, _attr: attrs.Attribute[Any], value: RoutingState | None) -> None:
+    if value is not None and not isinstance(value, RoutingState):
+        # The value itself stays out of the message: a URL may carry a password.
+        raise ConfigurationError(
+            f"shared_state takes a RoutingState (an object with breaker() and limiter()), not "
+            f"{type(value).__name__}: for Redis, pass smsgate.scale.RedisState(url)"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -28,6 +38,9 @@ class RoutingConfig:
     :ivar rate_limit: one :class:`RateLimit` for every provider, or a mapping name → limit.
     :ivar failover_on_uncertain: allow another provider after an uncertain send (it may
         deliver the message twice).
+    :ivar shared_state: where the breakers and rate limits live: ``None`` for this process's
+        memory (:class:`LocalState`), or a :class:`RoutingState` shared by several processes
+        (:class:`smsgate.scale.RedisState`).
     """
 
     strategy: Strategy = attrs.field(default=Strategy.FAILOVER, converter=_strategy)
@@ -36,6 +49,7 @@ class RoutingConfig:
     breaker: BreakerPolicy = attrs.field(factory=BreakerPolicy)
     rate_limit: RateLimit | Mapping[str, RateLimit] | None = None
     failover_on_uncertain: bool = False
+    shared_state: RoutingState | None = attrs.field(default=None, validator=_state)
 
     def __attrs_post_init__(self) -> None:
         if self.weights is not None and self.strategy is not Strategy.WEIGHTED:

@@ -17,11 +17,11 @@ from smsgate.exceptions import (
     UnsupportedOperationError,
     ValidationError,
 )
-from smsgate.routing._breaker import CircuitBreaker, Clock, ProviderHealth
-from smsgate.routing._bucket import TokenBucket
+from smsgate.routing._breaker import Clock, ProviderHealth
 from smsgate.routing._config import RoutingConfig
 from smsgate.routing._plan import Attempt, Call, Failure, Outcome, Plan, Run, Sleep, Success
 from smsgate.routing._policies import RateLimit, Strategy
+from smsgate.routing._state import Breaker, Limiter, LocalState, RoutingState
 
 __all__ = ["Router"]
 
@@ -36,6 +36,9 @@ class Router:
     random=…)``; its plans (:meth:`plan`, :meth:`pull_plan`, :meth:`password_plan`) decide
     every attempt of one call and are driven by :class:`smsgate.Gateway` and
     :class:`smsgate.AsyncGateway` alike.
+
+    Its breakers and limiters come from the config's ``shared_state`` (a
+    :class:`RoutingState`; :class:`LocalState`, this process's memory, when it is ``None``).
     """
 
     def __init__(
@@ -53,9 +56,15 @@ class Router:
             random = _random.Random()  # noqa: S311 - jitter and load spreading, not secrets
         self._random: Callable[[], float] = random.random if isinstance(random, _random.Random) else random
         self.weights = self._weights(self.config.weights)
-        self.breakers = {p.name: CircuitBreaker(self.config.breaker, clock) for p in self.providers}
+        shared = self.config.shared_state
+        state: RoutingState = shared if shared is not None else LocalState()
+        self.breakers: dict[str, Breaker] = {
+            p.name: state.breaker(p.name, self.config.breaker, clock=clock) for p in self.providers
+        }
         limits = self._limits(self.config.rate_limit)
-        self.buckets = {name: TokenBucket(limit, clock) for name, limit in limits.items()}
+        self.buckets: dict[str, Limiter] = {
+            name: state.limiter(name, limit, clock=clock) for name, limit in limits.items()
+        }
         self._eligible: dict[tuple[Operation, str | None], list[Provider]] = {}
         self._turn = 0
         self._lock = threading.Lock()
@@ -219,7 +228,7 @@ class Router:
         """
         breaker = self.breakers[provider.name]
         number = 0
-        while breaker.allow():
+        while _asked(breaker.allow, run):
             number += 1
             outcome = yield from self._attempt(provider, call, run, number)
             if isinstance(outcome, Success):
@@ -235,17 +244,20 @@ class Router:
     def _attempt(self, provider: Provider, call: Call[T], run: Run[T], number: int) -> Plan[Outcome]:
         """One attempt: wait for the rate limit, have it run, record it on the breaker.
 
-        A plan closed here (its task was cancelled) hands a claimed half-open probe back.
+        A plan closed here (its task was cancelled), or stopped because a shared limiter
+        could not answer, hands a claimed half-open probe back.
         """
         breaker = self.breakers[provider.name]
         try:
             bucket = self.buckets.get(provider.name)
-            wait = bucket.reserve() if bucket is not None else 0.0
-            if wait > 0:
-                yield Sleep(wait, reason="rate_limit")
+            if bucket is not None:
+                wait = _asked(bucket.reserve, run)
+                while wait > 0:
+                    yield Sleep(wait, reason="rate_limit")
+                    wait = _asked(bucket.recheck, run)
             run.made += 1
             outcome = yield Attempt(provider, run.operation, call, run.payload, number)
-        except GeneratorExit:
+        except (GeneratorExit, SmsGateError):
             breaker.release()
             raise
         if not isinstance(outcome, Success | Failure):
@@ -334,6 +346,16 @@ class Router:
         if len(caught) == len(providers):
             raise _all_failed(operation, caught)
         return items
+
+
+def _asked(question: Callable[[], T], run: Run[Any]) -> T:
+    """The answer of a breaker or limiter asked before an attempt. When it cannot answer (a
+    shared store is unreachable: a not-sent error), the call ends with that error, carrying
+    the earlier attempts and any receipts already kept (then as a partial send)."""
+    try:
+        return question()
+    except SmsGateError as exc:
+        raise run.final(exc)  # noqa: B904 - the error is exc itself, or a partial send caused by it
 
 
 def _checked(providers: Sequence[Provider]) -> tuple[Provider, ...]:
