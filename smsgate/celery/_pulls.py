@@ -345,7 +345,7 @@ JOURNAL_KEY = "smsgate_pull_journal"
 
 @attrs.frozen(kw_only=True)
 class _PullSettings:
-    journal: str | Path | None
+    journal: str | Path | Callable[[], Journal] | None
     redis_url: str | None
     handler: Callable[[Event], Any] | None
     limit: int | None
@@ -396,7 +396,7 @@ def _open(app: Celery, settings: _PullSettings) -> tuple[Receiver, redis.Redis]:
             f"and a Redis URL for its lock (redis_url= or the Celery setting {REDIS_URL_KEY})"
         )
     provider = worker_gateway(app).providers[0]  # names the receiver in logs; pulls use them all
-    journal = open_journal(where, lease=settings.lease)
+    journal = where() if callable(where) else open_journal(where, lease=settings.lease)
     receiver = Receiver(provider, settings.handler or _observed_only, journal=journal)
     return receiver, redis.Redis.from_url(url)
 
@@ -404,7 +404,7 @@ def _open(app: Celery, settings: _PullSettings) -> tuple[Receiver, redis.Redis]:
 def register_pull_task(
     app: Celery,
     *,
-    journal: str | Path | None = None,
+    journal: str | Path | Callable[[], Journal] | None = None,
     redis_url: str | None = None,
     handler: Callable[[Event], Any] | None = None,
     limit: int | None = None,
@@ -417,9 +417,11 @@ def register_pull_task(
     through the worker's gateway), so workers register it too; schedule it with
     :func:`schedule_pulls`.
 
-    :param journal: a SQLite path or a ``postgresql://`` URL; default the Celery setting
-        ``smsgate_pull_journal``. Share it with ``smsgate receive --journal`` to keep pushed
-        and pulled events in one place (then give both the same handler).
+    :param journal: a SQLite path or a ``postgresql://`` URL, or a factory returning a
+        :class:`~smsgate.receiver.Journal` (called once per worker process; your own table,
+        say); default the Celery setting ``smsgate_pull_journal``. Share it with
+        ``smsgate receive --journal`` to keep pushed and pulled events in one place (then
+        give both the same handler).
     :param redis_url: the Redis of the lock; default the Celery setting ``smsgate_redis_url``.
     :param handler: called once per new event after the hooks (at least once: a failure
         leaves it for the next run); default none, the hooks are the destination.
