@@ -237,9 +237,8 @@ def measure_async(sizes: Sizes, concurrency: int) -> Result:
 
 
 def measure_sync_http_client(sizes: Sizes) -> Result:
-    """Gateway.send vs http.client.HTTPConnection with keep-alive, one send at a time."""
-    import httpx
-
+    """Gateway.send (its default client) vs http.client.HTTPConnection with keep-alive, one
+    send at a time."""
     import smsgate
 
     body = urllib.parse.urlencode(form_fields()).encode("ascii")
@@ -248,7 +247,7 @@ def measure_sync_http_client(sizes: Sizes) -> Result:
     with FastServer() as base_url:
         port = int(base_url.rsplit(":", 1)[1].rstrip("/"))
         conn = http.client.HTTPConnection("127.0.0.1", port)
-        gateway = smsgate.Gateway(ipyy(base_url), client=httpx.Client())
+        gateway = smsgate.Gateway(ipyy(base_url))
 
         def raw() -> None:
             for _ in range(count):
@@ -271,7 +270,6 @@ def measure_sync_http_client(sizes: Sizes) -> Result:
 def measure_sync_requests(sizes: Sizes) -> Result:
     """Gateway.send vs a plain ``requests.post`` per message (a new connection each time, as
     the simplest raw client does)."""
-    import httpx
     import requests
 
     import smsgate
@@ -279,7 +277,7 @@ def measure_sync_requests(sizes: Sizes) -> Result:
     fields = form_fields()
     count = max(50, sizes.sends // 4)
     with FastServer() as base_url:
-        gateway = smsgate.Gateway(ipyy(base_url), client=httpx.Client())
+        gateway = smsgate.Gateway(ipyy(base_url))
         url = base_url + "sms.aspx"
 
         def raw() -> None:
@@ -728,20 +726,17 @@ def measure_failover(sizes: Sizes, retry: Any = None) -> Result:
     """A send whose first provider refuses the connection vs a send straight to the healthy
     one (breaker off, so the refusal happens on every send): at most +2 ms (median).
     ``retry``: the gateway's RetryPolicy (None: the default one)."""
-    import httpx
-
     import smsgate
 
     count = max(20, sizes.sends // 10) if retry is not None else max(5, sizes.sends // 40)
     dead = f"http://127.0.0.1:{refused_port()}/"
     with FastServer() as base_url:
-        direct = smsgate.Gateway(ipyy(base_url), client=httpx.Client())
+        direct = smsgate.Gateway(ipyy(base_url))
         failing = smsgate.Gateway(
             [ipyy(dead, name="dead"), ipyy(base_url)],
             strategy="failover",
             breaker=smsgate.BreakerPolicy.off(),
             retry=retry,
-            client=httpx.Client(),
         )
 
         def send(gateway: Any) -> Callable[[], None]:
@@ -776,19 +771,16 @@ def _no_retry() -> Any:
 def measure_open_circuit(sizes: Sizes) -> Result:
     """With the dead provider's circuit open, a send vs a send straight to the healthy one:
     no measurable extra cost (within 5 %, or 0.05 ms)."""
-    import httpx
-
     import smsgate
 
     count = max(50, sizes.sends // 2)
     dead = f"http://127.0.0.1:{refused_port()}/"
     with FastServer() as base_url:
-        direct = smsgate.Gateway(ipyy(base_url), client=httpx.Client())
+        direct = smsgate.Gateway(ipyy(base_url))
         gateway = smsgate.Gateway(
             [ipyy(dead, name="dead"), ipyy(base_url)],
             strategy="failover",
             breaker=smsgate.BreakerPolicy(failures=1, cool_down=3600),
-            client=httpx.Client(),
         )
         gateway.send(smsgate.Sms(to=MOBILE, text=TEXT))  # opens the dead provider's circuit
 
