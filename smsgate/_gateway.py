@@ -172,7 +172,8 @@ class _GatewayCore(Generic[ClientT]):
     ) -> Self:
         """A gateway built from the TOML file the ``smsgate`` CLI reads: its providers (passwords
         from ``SMSGATE_<NAME>_PASSWORD``) and its ``[gateway]`` routing (strategy, weights,
-        retry, breaker, rate limit).
+        retry, breaker, rate limit, and ``shared_state``: a Redis URL whose
+        :class:`smsgate.scale.RedisState` keeps breakers and limits shared by processes).
 
         :param path: the file; None looks for it as the CLI does (``./smsgate.toml``, else
             ``$SMSGATE_CONFIG``).
