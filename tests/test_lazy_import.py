@@ -15,7 +15,7 @@ import smsgate
 plugin_modules = sorted(
     {ep.module for ep in importlib.metadata.entry_points(group="smsgate")}
 )
-heavy = ["zeep", "Crypto", "lxml", "starlette", "uvicorn", "smsgate_ipyy"]
+heavy = ["zeep", "Crypto", "lxml", "starlette", "uvicorn", "smsgate_ipyy", "redis", "limits", "smsgate.scale"]
 before = {
     "loaded": sorted(
         name for name in [*heavy, *plugin_modules]
@@ -43,8 +43,9 @@ def _run() -> dict[str, object]:
 
 
 def test_import_loads_no_plugin_and_no_heavy_dependency() -> None:
-    """After ``import smsgate``: no zeep, pycryptodome, lxml, starlette, uvicorn or plugin module,
-    and no plugin manager; ``provider_names()`` then loads the plugins."""
+    """After ``import smsgate``: no zeep, pycryptodome, lxml, starlette, uvicorn, redis, limits,
+    smsgate.scale or plugin module, and no plugin manager; ``provider_names()`` then loads the
+    plugins."""
     result = _run()
     assert "smsgate_ipyy.plugin" in result["plugin_modules"]  # type: ignore[operator]
     assert result["before"] == {"loaded": [], "manager": False}
