@@ -347,6 +347,14 @@ def test_mms_and_batch_are_sent(eager: Callable[..., Eager], message: Any) -> No
     assert app.provider.calls["send_mms" if isinstance(message, Mms) else "send_batch"] == 1
 
 
+def test_outcome_reads_the_store(eager: Callable[..., Eager]) -> None:
+    """smsgate.celery.outcome(key) is the recorded result; None before the send."""
+    app = eager()
+    assert smsgate.celery.outcome("k-1", app=app.app) is None
+    result = app.send()
+    assert smsgate.celery.outcome("k-1", app=app.app) == result
+
+
 def test_same_key_twice_sends_once(eager: Callable[..., Eager]) -> None:
     """A second delivery with the key returns the recorded outcome and sends nothing."""
     app = eager()

@@ -44,12 +44,14 @@ from smsgate.celery._idempotency import (
     RedisIdempotencyStore,
 )
 from smsgate.celery._outcomes import decide
+from smsgate.celery._pulls import register_pull_task as register_pull_task
 from smsgate.celery._task import TASK_NAME, run_send
 from smsgate.celery._worker import (
     CONFIG_KEY,
     REDIS_URL_KEY,
     Settings,
     close_worker_gateways,
+    idempotency_store,
     register_settings,
     worker_gateway,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "encode_message",
     "enqueue",
     "install",
+    "outcome",
     "send_task",
     "worker_gateway",
 ]
@@ -178,3 +181,16 @@ def enqueue(
     key = key if key is not None else uuid.uuid4().hex
     options.setdefault("serializer", "json")
     return send_task(app).apply_async(args=(payload, key), **options)
+
+
+def outcome(key: str, *, app: Any = None) -> dict[str, Any] | None:
+    """The outcome recorded in the idempotency store for message ``key`` (the task's result,
+    JSON data), or ``None`` when none is recorded: not run yet, still sending, or a claim
+    whose worker died before recording (its next delivery will report it uncertain).
+
+    Independent of Celery's result backend: it holds as long as the store keeps the key.
+    """
+    app = app if app is not None else celery.current_app
+    stored = idempotency_store(app).get(key)
+    recorded = stored.get("outcome") if stored else None
+    return recorded if isinstance(recorded, dict) else None

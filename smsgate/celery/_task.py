@@ -11,8 +11,9 @@ One delivery of the task, in order:
 4. send, then record the outcome under the claim, and return it.
 
 A send that surely did not go out (see :mod:`smsgate.celery._outcomes`) releases its claim
-and retries with exponential backoff and full jitter, up to ``max_retries`` (then it ends
-**refused**). Nothing else is ever retried. An uncertain outcome is recorded, returned, logged
+and retries with exponential backoff and full jitter (never sooner than
+:data:`MIN_RETRY_DELAY`, nor than a provider's ``retry_after``), up to ``max_retries`` (then
+it ends **refused**). Nothing else is ever retried. An uncertain outcome is recorded, returned, logged
 at WARNING and announced to the ``send_uncertain`` hook.
 
 The result is a JSON object::
@@ -43,7 +44,7 @@ from smsgate.celery._outcomes import decide, error_info, receipt_info, retry_aft
 from smsgate.celery._worker import Settings, idempotency_store, settings_of, worker_gateway
 from smsgate.exceptions import PartialSendError, SmsGateError, UncertainOutcomeError, ValidationError
 
-__all__ = ["TASK_NAME", "run_send"]
+__all__ = ["MIN_RETRY_DELAY", "TASK_NAME", "run_send"]
 
 #: The name the send task is registered under.
 TASK_NAME = "smsgate.send"
@@ -61,11 +62,18 @@ def _result(outcome: str, key: str, kind: str, task: Any, **fields: Any) -> dict
     return {"outcome": outcome, "key": key, "kind": kind, "retries": int(task.request.retries or 0), **fields}
 
 
+#: The shortest delay before a retry, in seconds. ``Task.retry`` queues the retry *before*
+#: the worker stores this delivery's RETRY state; a retry that ran and stored SUCCESS within
+#: that gap would be overwritten by RETRY (seen in a test run), and ``AsyncResult.get()``
+#: would wait for ever. Half a second makes the gap unreachable in practice.
+MIN_RETRY_DELAY = 0.5
+
+
 def _backoff(settings: Settings, retries: int, error: BaseException | None) -> float:
     bound = min(settings.retry_backoff_max, settings.retry_backoff * (2**retries))
     delay = random.uniform(0, bound) if settings.retry_jitter else bound  # noqa: S311 - jitter
     asked = retry_after(error) if error is not None else None
-    return max(delay, asked) if asked is not None else delay
+    return max(delay, asked or 0.0, MIN_RETRY_DELAY)
 
 
 def _announce_uncertain(key: str, message: Message, error: SmsGateError, result: dict[str, Any]) -> None:
