@@ -168,3 +168,26 @@ def test_worker_killed_mid_run_loses_nothing_and_sends_nothing_twice(workers: Cl
         f"{counts['refused']} refused; in flight at the kill: {cut}; "
         f"{[(k, outcomes[k], delivered[messages[int(k.split('-')[1])].text or '']) for k in cut]}"
     )
+
+
+@pytest.mark.timeout(120)
+def test_worker_killed_mid_send_leaves_the_message_uncertain_and_reported(workers: Cluster) -> None:
+    """Deterministic form of the kill: the sandbox holds the request (``hang``); once it has
+    the request, the worker sending it is SIGKILLed. The task comes back to the other worker,
+    which finds the key claimed with no outcome: uncertain, reported, not sent again."""
+    workers.sandbox.set_fault(kind="hang", seconds=30, times=1)
+    mark = workers.mark()
+    message = _sms("hang", 1)
+    [task_id] = _enqueue(workers, [message], "hang").values()
+    deadline = time.monotonic() + 30
+    while not workers.sends(mark):
+        assert time.monotonic() < deadline, workers.logs()
+        time.sleep(0.05)
+    [victim] = [w for w in workers.workers if task_id in _in_flight(w.log())]
+    [survivor] = [w for w in workers.workers if w is not victim]
+    victim.kill()
+    result = workers.wait([task_id], timeout=60)[task_id]
+    assert (result["outcome"], result.get("redelivered")) == ("uncertain", True), result
+    assert "recorded no outcome" in result["error"]["message"]
+    assert len(workers.sends(mark)) == 1, "the message was sent again"
+    assert "message hang-0 to" in survivor.log()
