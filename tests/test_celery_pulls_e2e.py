@@ -43,7 +43,7 @@ from celery import Celery
 
 import smsgate
 import smsgate.celery
-from smsgate.celery._pulls import open_journal, register_pull_task, schedule_pulls
+from smsgate.celery._pulls import open_journal
 from smsgate.receiver import JournalError, SQLiteJournal, event_key
 
 env = os.environ
@@ -63,8 +63,10 @@ class Breakable(SQLiteJournal):
 
 
 journal = (lambda: Breakable(env["PULL_JOURNAL"])) if env.get("PULL_BROKEN") else env["PULL_JOURNAL"]
-register_pull_task(app, journal=journal, redis_url=env["PULL_REDIS"], lock_ttl=30.0, lease=5.0)
-schedule_pulls(app, float(env["PULL_EVERY"]))
+every = float(env["PULL_EVERY"])
+smsgate.celery.register_pull_task(
+    app, journal=journal, redis_url=env["PULL_REDIS"], lock_ttl=30.0, lease=5.0, every=every
+)
 
 
 class Seen:

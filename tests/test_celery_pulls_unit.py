@@ -289,3 +289,17 @@ def test_schedule_pulls_adds_one_beat_entry_that_expires_with_its_interval() -> 
     assert "other" in app.conf.beat_schedule
     with pytest.raises(ValueError, match="positive"):
         schedule_pulls(app, 0)
+
+
+def test_register_pull_task_names_the_task_and_can_schedule_it() -> None:
+    """``smsgate.celery.register_pull_task(app, every=…)`` registers ``smsgate.pull`` and its
+    beat entry in one call (the module defining the app runs it in workers and in beat)."""
+    from celery import Celery
+
+    import smsgate.celery
+
+    app = Celery("registered", set_as_current=False)
+    task = smsgate.celery.register_pull_task(app, journal="unused.sqlite3", every=15.0)
+    assert task.name == "smsgate.pull"
+    assert "smsgate.pull" in app.tasks
+    assert app.conf.beat_schedule["smsgate-pull"]["schedule"] == 15.0

@@ -21,9 +21,10 @@ too, the run raises :class:`PullError` carrying the events (``error.events``) an
 ERROR with their count: they are then in this worker's memory only. Nothing is dropped
 without an error.
 
-The Celery side: :func:`register_pull_task` adds the task to an app, :func:`schedule_pulls`
-adds it to ``app.conf.beat_schedule``. Run beat once (``celery -A app beat``, or one worker
-with ``-B``); the lock makes a second beat harmless, not useful.
+The Celery side: :func:`register_pull_task` (``smsgate.celery.register_pull_task``) adds the
+task to an app and, with ``every=``, to ``app.conf.beat_schedule`` (:func:`schedule_pulls`).
+Run beat once (``celery -A app beat``, or one worker with ``-B``); the lock makes a second
+beat harmless, not useful.
 """
 
 from __future__ import annotations
@@ -410,6 +411,7 @@ def register_pull_task(
     limit: int | None = None,
     lock_ttl: float = 300.0,
     lease: float = 30.0,
+    every: float | None = None,
 ) -> Task[[], dict[str, Any]]:
     """Register the pull task (:data:`PULL_TASK`) on ``app`` and return it.
 
@@ -429,6 +431,8 @@ def register_pull_task(
     :param lock_ttl: seconds the run's lock lives unless renewed (a killed worker's lock
         frees itself after it).
     :param lease: the PostgreSQL journal's claim lease (see ``docs/receiver.md``).
+    :param every: also schedule it every ``every`` seconds (:func:`schedule_pulls`); None:
+        schedule it yourself.
     """
     settings = _PullSettings(
         journal=journal, redis_url=redis_url, handler=handler, limit=limit, lock_ttl=lock_ttl, lease=lease
@@ -436,7 +440,8 @@ def register_pull_task(
 
     # acks_late off: a pull redelivered after a worker died would be an extra run, and the
     # next tick runs anyway.
-    @app.task(name=PULL_TASK, acks_late=False, ignore_result=False)  # type: ignore[untyped-decorator]
+    # shared=False: the task belongs to this app only, not to every app created later.
+    @app.task(name=PULL_TASK, acks_late=False, ignore_result=False, shared=False)  # type: ignore[untyped-decorator]
     def pull() -> dict[str, Any]:
         from smsgate.celery._worker import worker_gateway  # noqa: PLC0415
 
@@ -447,6 +452,8 @@ def register_pull_task(
         return result.as_dict()
 
     task: Task[[], dict[str, Any]] = pull
+    if every is not None:
+        schedule_pulls(app, every)
     return task
 
 
