@@ -55,6 +55,8 @@ class Worker:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            "-Q",
+            f"celery,{self.name}",  # the shared queue, and one a test can aim at this worker
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -100,13 +102,13 @@ class Worker:
                 self.process.wait(timeout=10)
 
 
-def config_text(base_url: str, extra: str = "") -> str:
+def config_text(base_url: str, gateway: str = 'breaker = "off"\n') -> str:
     """The workers' TOML: one ipyy provider (the sandbox's demo account); the gateway makes one
-    attempt and has no breaker, so what the tests see is the task's own retry mapping."""
+    attempt and, unless ``gateway`` (the ``[gateway]`` table's lines and sub-tables) says
+    otherwise, has no breaker, so what the tests see is the task's own retry mapping."""
     return (
         "[gateway]\n"
-        'breaker = "off"\n'
-        f"{extra}"
+        f"{gateway}\n"
         "[gateway.retry]\n"
         "attempts = 1\n\n"
         "[providers.ipyy]\n"
@@ -120,7 +122,15 @@ def config_text(base_url: str, extra: str = "") -> str:
 class Cluster:
     """Redis databases, a sandbox, a config file and two workers; :meth:`close` stops them."""
 
-    def __init__(self, redis: RedisServer, root: Path, *, workers: int = 2, config_extra: str = "") -> None:
+    def __init__(
+        self,
+        redis: RedisServer,
+        root: Path,
+        *,
+        workers: int = 2,
+        gateway: str = 'breaker = "off"\n',
+        max_retries: int = 4,
+    ) -> None:
         self.redis = redis
         self.root = root
         self.broker_url = redis.url()
@@ -130,13 +140,14 @@ class Cluster:
         self.workers: list[Worker] = []
         self.client: Celery = make_app(self.broker_url, self.backend_url, self.idempotency_url)
         self.count = workers
-        self.config_extra = config_extra
+        self.gateway = gateway
+        self.max_retries = max_retries
         self.config_path = root / "smsgate.toml"
 
     def start(self) -> None:
         """Start the sandbox and the workers; wait until every worker is ready."""
         self.sandbox.start()
-        self.config_path.write_text(config_text(self.sandbox.base_url, self.config_extra), encoding="utf-8")
+        self.config_path.write_text(config_text(self.sandbox.base_url, self.gateway), encoding="utf-8")
         env = {key: value for key, value in os.environ.items() if not key.startswith("SMSGATE_")}
         env.update(
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -146,6 +157,7 @@ class Cluster:
             SMSGATE_TEST_BACKEND=self.backend_url,
             SMSGATE_TEST_IDEMPOTENCY=self.idempotency_url,
             SMSGATE_TEST_VISIBILITY="6",
+            SMSGATE_TEST_MAX_RETRIES=str(self.max_retries),
         )
         self.workers = [Worker(f"w{i + 1}", env, self.root) for i in range(self.count)]
         for worker in self.workers:
