@@ -8,6 +8,7 @@ Everything comes from the environment the test gives the worker process:
 ``SMSGATE_CONFIG``            the TOML file the gateway is built from (the CLI's variable)
 ``SMSGATE_<NAME>_PASSWORD``   the provider's password, as for the CLI
 ``SMSGATE_TEST_VISIBILITY``   seconds before an unacknowledged task is delivered again
+``SMSGATE_TEST_PARENT_PID``   the test process: the worker exits when it is gone
 
 The same module, imported by the test process, is the client side (``enqueue``).
 """
@@ -15,6 +16,8 @@ The same module, imported by the test process, is the client side (``enqueue``).
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 from celery import Celery
 
@@ -49,6 +52,21 @@ def make_app(broker: str, backend: str | None, idempotency: str | None, *, visib
     )
     return app
 
+
+def _exit_with_parent(parent: int) -> None:
+    """Stop this worker when the test process that started it is gone (killed, or ended
+    without its fixtures' teardown): no worker outlives the test run."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+if os.environ.get("SMSGATE_TEST_PARENT_PID"):
+    _exit_with_parent(int(os.environ["SMSGATE_TEST_PARENT_PID"]))
 
 app = make_app(
     os.environ.get("SMSGATE_TEST_BROKER", "memory://"),

@@ -158,6 +158,7 @@ class Cluster:
             SMSGATE_TEST_IDEMPOTENCY=self.idempotency_url,
             SMSGATE_TEST_VISIBILITY="6",
             SMSGATE_TEST_MAX_RETRIES=str(self.max_retries),
+            SMSGATE_TEST_PARENT_PID=str(os.getpid()),
         )
         self.workers = [Worker(f"w{i + 1}", env, self.root) for i in range(self.count)]
         for worker in self.workers:
