@@ -65,7 +65,7 @@ class Breakable(SQLiteJournal):
 journal = (lambda: Breakable(env["PULL_JOURNAL"])) if env.get("PULL_BROKEN") else env["PULL_JOURNAL"]
 every = float(env["PULL_EVERY"])
 smsgate.celery.register_pull_task(
-    app, journal=journal, redis_url=env["PULL_REDIS"], lock_ttl=30.0, lease=5.0, every=every
+    app, journal=journal, lock_ttl=30.0, lease=5.0, every=every
 )
 
 

@@ -387,10 +387,16 @@ _resources = _Resources()
 def _open(app: Celery, settings: _PullSettings) -> tuple[Receiver, redis.Redis]:
     import redis  # noqa: PLC0415 - the celery extra brings it; imported where used
 
-    from smsgate.celery._worker import REDIS_URL_KEY, worker_gateway  # noqa: PLC0415
+    from smsgate.celery._worker import REDIS_URL_KEY, settings_of, worker_gateway  # noqa: PLC0415
 
     where = settings.journal if settings.journal is not None else app.conf.get(JOURNAL_KEY)
-    url = settings.redis_url if settings.redis_url is not None else app.conf.get(REDIS_URL_KEY)
+    # The lock lives in the idempotency store's Redis unless told otherwise.
+    idempotency = settings_of(app).idempotency
+    url = (
+        settings.redis_url
+        or app.conf.get(REDIS_URL_KEY)
+        or (idempotency if isinstance(idempotency, str) else None)
+    )
     if not where or not url:
         raise ConfigurationError(
             f"the smsgate pull task needs a journal (journal= or the Celery setting {JOURNAL_KEY}) "
@@ -424,7 +430,9 @@ def register_pull_task(
         say); default the Celery setting ``smsgate_pull_journal``. Share it with
         ``smsgate receive --journal`` to keep pushed and pulled events in one place (then
         give both the same handler).
-    :param redis_url: the Redis of the lock; default the Celery setting ``smsgate_redis_url``.
+    :param redis_url: the Redis of the lock and of events the journal could not take; default
+        the Celery setting ``smsgate_redis_url``, else the idempotency store's URL given to
+        :func:`smsgate.celery.install`.
     :param handler: called once per new event after the hooks (at least once: a failure
         leaves it for the next run); default none, the hooks are the destination.
     :param limit: at most this many reports per run.
