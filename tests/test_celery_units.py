@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import pytest
 from celery import Celery
 
@@ -519,3 +520,34 @@ def test_smsgate_names_stay_importable() -> None:
     """The package's public names resolve (guards the lazy exports next to it)."""
     assert smsgate.celery.TASK_NAME == "smsgate.send"
     assert {"install", "enqueue", "send_task", "worker_gateway"} <= set(smsgate.celery.__all__)
+
+
+def test_partial_batch_is_reported_not_retried(eager: Callable[..., Eager]) -> None:
+    """A batch whose second request fails after the first was accepted: outcome partial with
+    the accepted receipts and the pending count, never resent; an uncertain cause is also
+    announced to send_uncertain."""
+    app = eager()
+    app.provider.capabilities = attrs.evolve(app.provider.capabilities, max_batch=1)
+    app.provider.script(None, UncertainOutcomeError("read timeout"), operation="send_batch")
+    seen = Uncertain()
+    with smsgate.observe(seen):
+        result = app.send(
+            [SMS, Sms(to="13800138001", text="b【shop】"), Sms(to="13800138002", text="c【shop】")]
+        )
+    assert result["outcome"] == "partial", result
+    assert (len(result["receipts"]), result["pending"]) == (1, 2)
+    assert result["error"]["cause"]["type"] == "UncertainOutcomeError"
+    assert len(app.provider.outbox) == 1  # the first request only; nothing resent
+    assert [call["key"] for call in seen.calls] == ["k-1"]
+
+
+def test_missing_config_refuses_without_claiming(tmp_path: Any) -> None:
+    """A worker whose config file is missing refuses the message with the reason; nothing is
+    claimed, so the message can be sent once the worker is fixed."""
+    store = MemoryIdempotencyStore()
+    app = Celery("noconf", broker="memory://", set_as_current=False)
+    app.conf.task_always_eager = True
+    smsgate.celery.install(app, config=tmp_path / "missing.toml", idempotency=store)
+    result = smsgate.celery.enqueue(SMS, key="k-1", app=app).get()
+    assert (result["outcome"], result["error"]["type"]) == ("refused", "ConfigurationError")
+    assert store.get("k-1") is None

@@ -124,7 +124,13 @@ def run_send(task: Any, payload: Any, key: str) -> dict[str, Any]:
     except ValidationError as exc:
         return _result("refused", key, "unknown", task, error=error_info(exc))
     delivery = _Delivery(task, settings, idempotency_store(app), key, message)
-    gateway = worker_gateway(app)
+    try:
+        gateway = worker_gateway(app)
+    except SmsGateError as exc:
+        # No gateway in this worker (a missing or invalid config file, an unknown provider):
+        # nothing was claimed or sent; the message is refused with the reason.
+        log.error("smsgate.celery: no gateway in this worker, message %s refused: %s", key, exc)
+        return delivery.result("refused", error=error_info(exc))
     try:
         claim = delivery.store.claim(key)
     except IdempotencyStoreError as exc:
@@ -186,7 +192,10 @@ class _Delivery:
         elif decision == "uncertain" and not isinstance(exc, SmsGateError):
             log.error("smsgate.celery: unexpected error sending message %s", self.key, exc_info=exc)
         self.record(token, result)
-        if decision == "uncertain":
+        if decision == "uncertain" or (
+            isinstance(exc, PartialSendError) and decide(exc.cause) == "uncertain"
+        ):
+            # A partial send whose last request is uncertain: its pending part may have gone.
             error = exc if isinstance(exc, SmsGateError) else UncertainOutcomeError(type(exc).__name__)
             _announce_uncertain(self.key, self.message, error, result)
         return result
