@@ -551,3 +551,20 @@ def test_missing_config_refuses_without_claiming(tmp_path: Any) -> None:
     result = smsgate.celery.enqueue(SMS, key="k-1", app=app).get()
     assert (result["outcome"], result["error"]["type"]) == ("refused", "ConfigurationError")
     assert store.get("k-1") is None
+
+
+def test_retry_delay_is_bounded_jittered_and_never_too_short() -> None:
+    """Exponential bound capped by retry_backoff_max, full jitter below it, never under
+    MIN_RETRY_DELAY (Celery stores RETRY after queueing the retry), and at least what a
+    provider's retry_after asked."""
+    from smsgate.celery._task import MIN_RETRY_DELAY, _backoff
+    from smsgate.celery._worker import Settings
+
+    settings = Settings(retry_backoff=1.0, retry_backoff_max=8.0)
+    delays = [_backoff(settings, retries, None) for retries in range(10) for _ in range(50)]
+    assert min(delays) >= MIN_RETRY_DELAY
+    assert max(delays) <= 8.0
+    assert len({round(d, 3) for d in delays}) > 100, "no jitter"
+    fixed = Settings(retry_backoff=1.0, retry_backoff_max=8.0, retry_jitter=False)
+    assert [_backoff(fixed, r, None) for r in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert _backoff(fixed, 0, RateLimitedError("slow down", retry_after=30.0)) == 30.0
