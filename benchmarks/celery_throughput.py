@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -70,6 +71,20 @@ def make_app(broker: str, backend: str, idempotency: str | None) -> Celery:
 
     return app
 
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: the whole process group goes when the benchmark is gone (killed, say)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+if os.environ.get("BENCH_PARENT"):
+    _exit_with_parent(int(os.environ["BENCH_PARENT"]))
 
 app = make_app(
     os.environ.get("BENCH_BROKER", "memory://"),
@@ -125,6 +140,7 @@ class Deployment:
             BENCH_BROKER=self.urls["broker"],
             BENCH_BACKEND=self.urls["backend"],
             BENCH_IDEMPOTENCY=self.urls["idempotency"],
+            BENCH_PARENT=str(os.getpid()),
         )
         self.workers: list[subprocess.Popen[bytes]] = []
         self.logs = [root / f"w{i + 1}.log" for i in range(workers)]

@@ -37,6 +37,8 @@ APP = '''
 """The Celery app of the pull tests (written by tests/test_celery_pulls_e2e.py)."""
 import json
 import os
+import signal
+import threading
 import time
 
 from celery import Celery
@@ -47,6 +49,16 @@ from smsgate.celery._pulls import open_journal
 from smsgate.receiver import JournalError, SQLiteJournal, event_key
 
 env = os.environ
+
+
+def _exit_with_the_test(parent):
+    """A killed test run leaves no worker behind: the whole process group goes with it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.killpg(0, signal.SIGKILL)
+
+
+threading.Thread(target=_exit_with_the_test, args=(int(env["PULL_PARENT"]),), daemon=True).start()
 app = Celery("pullapp", broker=env["PULL_REDIS"], backend=env["PULL_REDIS"])
 app.conf.accept_content = ["json"]
 app.conf.broker_connection_retry_on_startup = True
@@ -127,6 +139,7 @@ class Deployment:
             "PULL_SEEN": str(self.seen),
             "PULL_EVERY": "1.0",
             "PULL_SLOW": "0.1",
+            "PULL_PARENT": str(os.getpid()),
             "PULL_BROKEN": str(self.broken) if broken else "",
             "SMSGATE_IPYY_PASSWORD": creds.password,
         }
