@@ -203,7 +203,7 @@ def test_a_journal_write_that_fails_after_the_pull_keeps_the_events_in_redis_for
 
     journal.failing_records = 0
     result = run(vendor, journal, client)
-    assert result.replayed == 3
+    assert (result.replayed, result.dispatched) == (3, 3)
     assert client.llen(SPILL_KEY) == 0
     assert len(observer.seen) == 3
     assert {state for _key, state in observer.seen} == {EventState.PENDING}

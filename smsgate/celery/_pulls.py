@@ -247,7 +247,7 @@ class _Run:
     def run(self, limit: int | None) -> PullResult:
         try:
             self.counts.replayed = self._replay()
-            self.counts.dispatched = self.receiver.redispatch()
+            self.counts.dispatched += self.receiver.redispatch()
         except Exception as exc:  # the journal (or Redis) is down: pull nothing, the vendor keeps it
             raise _failed(f"journal not ready ({type(exc).__name__}: {exc}); nothing pulled") from exc
         new: list[Event] = []
@@ -268,7 +268,7 @@ class _Run:
         new = self.receiver.store_pulled(events)  # raises: the list stays for the next run
         self.client.ltrim(self.spill_key, len(raw), -1)  # only what was read; a newer spill stays
         log.warning("stored %d event(s) an earlier pull could not journal", len(events))
-        self.receiver.dispatch(new)
+        self.counts.dispatched += self.receiver.dispatch(new)
         return len(events)
 
     def _pull(
