@@ -568,3 +568,14 @@ def test_retry_delay_is_bounded_jittered_and_never_too_short() -> None:
     fixed = Settings(retry_backoff=1.0, retry_backoff_max=8.0, retry_jitter=False)
     assert [_backoff(fixed, r, None) for r in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
     assert _backoff(fixed, 0, RateLimitedError("slow down", retry_after=30.0)) == 30.0
+
+
+def test_missing_idempotency_store_refuses_without_sending() -> None:
+    """No Redis URL given (install argument or Celery setting): refused with the reason."""
+    app = Celery("nostore", broker="memory://", set_as_current=False)
+    app.conf.task_always_eager = True
+    provider = InMemoryProvider("mem")
+    smsgate.celery.install(app, gateway=lambda: Gateway(provider))
+    result = smsgate.celery.enqueue(SMS, key="k-1", app=app).get()
+    assert (result["outcome"], result["error"]["type"]) == ("refused", "ConfigurationError")
+    assert not provider.outbox

@@ -123,14 +123,14 @@ def run_send(task: Any, payload: Any, key: str) -> dict[str, Any]:
         message = decode_message(payload)
     except ValidationError as exc:
         return _result("refused", key, "unknown", task, error=error_info(exc))
-    delivery = _Delivery(task, settings, idempotency_store(app), key, message)
     try:
+        delivery = _Delivery(task, settings, idempotency_store(app), key, message)
         gateway = worker_gateway(app)
     except SmsGateError as exc:
-        # No gateway in this worker (a missing or invalid config file, an unknown provider):
-        # nothing was claimed or sent; the message is refused with the reason.
-        log.error("smsgate.celery: no gateway in this worker, message %s refused: %s", key, exc)
-        return delivery.result("refused", error=error_info(exc))
+        # No store or no gateway in this worker (no Redis URL, a missing or invalid config
+        # file, an unknown provider): nothing was claimed or sent; refused with the reason.
+        log.error("smsgate.celery: worker not set up, message %s refused: %s", key, exc)
+        return _result("refused", key, message_kind(message), task, error=error_info(exc))
     try:
         claim = delivery.store.claim(key)
     except IdempotencyStoreError as exc:
