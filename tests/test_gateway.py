@@ -35,15 +35,38 @@ def test_not_sent_fails_over_to_the_next_provider(make_gateway: Any) -> None:
     assert (a.calls["send"], b.calls["send"]) == (1, 1)
 
 
+def test_not_sent_moves_on_at_once_when_another_provider_can_take_it(make_gateway: Any) -> None:
+    """With the default RetryPolicy: no backoff on the first provider while the next one can
+    take the message (a refused connection costs the next provider's round trip)."""
+    a, b = providers("a", "b")
+    a.fail_next(errors.NotSentError)
+    receipt = make_gateway([a, b]).send(SMS)
+    assert (receipt.provider, receipt.attempts) == ("b", 2)
+    assert (a.calls["send"], b.calls["send"]) == (1, 1)
+    assert make_gateway.clock.sleeps == []
+
+
+def test_not_sent_is_retried_where_the_other_circuits_are_open(make_gateway: Any) -> None:
+    a, b = providers("a", "b")
+    gateway = make_gateway([a, b], breaker=BreakerPolicy(failures=2, cool_down=100))
+    for _ in range(2):
+        gateway._router.breakers["b"].record(errors.NotSentError("down"))  # b's circuit opens
+    a.fail_next(errors.NotSentError)
+    receipt = gateway.send(SMS)
+    assert (receipt.provider, receipt.attempts) == ("a", 2)
+    assert b.calls["send"] == 0
+    assert len(make_gateway.clock.sleeps) == 1
+
+
 def test_uncertain_outcome_stops_without_calling_another_provider(make_gateway: Any) -> None:
     a, b = providers("a", "b")
-    a.script(errors.NotSentError, errors.UncertainOutcomeError)
+    a.script(errors.RateLimitedError("slow down", retry_after=0.1), errors.UncertainOutcomeError)
     with pytest.raises(errors.UncertainOutcomeError) as info:
         make_gateway([a, b]).send(SMS)
     assert b.calls["send"] == 0
-    assert a.calls["send"] == 2  # one retry after not-sent, none after uncertain
+    assert a.calls["send"] == 2  # one retry when asked to come back, none after uncertain
     assert info.value.provider == "a"
-    assert [type(e) for e in info.value.attempts] == [errors.NotSentError]
+    assert [type(e) for e in info.value.attempts] == [errors.RateLimitedError]
 
 
 def test_uncertain_outcome_fails_over_when_opted_in_but_never_retries(make_gateway: Any) -> None:
@@ -55,11 +78,19 @@ def test_uncertain_outcome_fails_over_when_opted_in_but_never_retries(make_gatew
 
 
 def test_uncertain_outcome_of_a_read_is_retried(make_gateway: Any) -> None:
+    a = InMemoryProvider("a")
+    a.fail_next(errors.UncertainOutcomeError, operation="balance")
+    balance = make_gateway([a]).balance()
+    assert balance.provider == "a"
+    assert a.calls["balance"] == 2
+
+
+def test_uncertain_outcome_of_a_read_fails_over_at_once(make_gateway: Any) -> None:
     a, b = providers("a", "b")
     a.fail_next(errors.UncertainOutcomeError, operation="balance")
     balance = make_gateway([a, b]).balance()
-    assert balance.provider == "a"
-    assert a.calls["balance"] == 2
+    assert balance.provider == "b"
+    assert (a.calls["balance"], b.calls["balance"]) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +135,7 @@ def test_refusal_about_the_provider_fails_over_without_retrying(
 
 def test_all_failing_raises_a_group_of_every_attempt_in_order(make_gateway: Any) -> None:
     a, b, c = providers("a", "b", "c")
-    a.fail_next(errors.NotSentError, times=2)
+    a.fail_next(errors.NotSentError)
     b.fail_next(errors.AuthenticationError)
     c.fail_next(errors.ProviderOutageError, times=2)
     gateway = make_gateway([a, b, c], retry=RetryPolicy(attempts=2))
@@ -113,8 +144,8 @@ def test_all_failing_raises_a_group_of_every_attempt_in_order(make_gateway: Any)
     group = info.value
     assert isinstance(group, ExceptionGroup)
     assert isinstance(group, smsgate.SmsGateError)
+    # a and b are left at once for the next provider; c, the last, is retried.
     assert [(type(e).__name__, e.provider) for e in group.exceptions] == [
-        ("NotSentError", "a"),
         ("NotSentError", "a"),
         ("AuthenticationError", "b"),
         ("ProviderOutageError", "c"),
@@ -126,7 +157,8 @@ def test_all_failing_raises_a_group_of_every_attempt_in_order(make_gateway: Any)
 
 def test_receipt_names_the_provider_and_counts_attempts(make_gateway: Any) -> None:
     a, b = providers("a", "b")
-    a.fail_next(errors.NotSentError, times=3)
+    a.fail_next(errors.NotSentError)
+    b.fail_next(errors.NotSentError, times=2)
     receipt = make_gateway([a, b], retry=RetryPolicy(attempts=3)).send(SMS)
     assert (receipt.provider, receipt.attempts) == ("b", 4)
     assert b.outbox[0].receipt.task_id == receipt.task_id
@@ -169,7 +201,8 @@ def test_retry_delays_stay_within_the_full_jitter_bounds(make_gateway: Any) -> N
 
 def test_retries_stop_when_the_total_time_budget_would_be_exceeded(make_gateway: Any) -> None:
     a, b = providers("a", "b")
-    a.fail_next(errors.NotSentError, times=10)
+    # A provider saying when to come back is retried although b could take the message.
+    a.fail_next(errors.RateLimitedError("slow down", retry_after=0.5), times=10)
     policy = RetryPolicy(attempts=10, base=1.0, cap=1.0, total=2.5)
     receipt = make_gateway([a, b], retry=policy, random=lambda: 0.99).send(SMS)
     # 0.99 + 0.99 = 1.98 spent; a third wait would end at 2.97 > 2.5: fail over instead.

@@ -55,13 +55,14 @@ def test_plan_yields_attempts_and_sleeps_and_needs_no_io() -> None:
     first = next(plan)
     assert isinstance(first, Attempt)
     assert (first.provider.name, first.number, first.message) == ("a", 1, SMS)
-    assert plan.send(Failure(errors.NotSentError("down"))) == Sleep(0.5)
-    second = plan.send(None)
+    # Not sent, and b can take it: b at once; b is the last one left, so it is retried.
+    second = plan.send(Failure(errors.NotSentError("down")))
     assert isinstance(second, Attempt)
-    assert (second.provider.name, second.number) == ("a", 2)
-    third = plan.send(Failure(errors.NotSentError("down")))
+    assert (second.provider.name, second.number) == ("b", 1)
+    assert plan.send(Failure(errors.NotSentError("down"))) == Sleep(0.5)
+    third = plan.send(None)
     assert isinstance(third, Attempt)
-    assert third.provider.name == "b"
+    assert (third.provider.name, third.number) == ("b", 2)
     with pytest.raises(StopIteration) as stop:
         plan.send(Success(receipt("b")))
     assert stop.value.value.attempts == 3

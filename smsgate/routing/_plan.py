@@ -157,6 +157,28 @@ class Run(Generic[T]):
         self.may_move_on = failover_ok
         return retry_ok
 
+    def moves_on(self, number: int, others: Callable[[], bool]) -> bool:
+        """After failed attempt ``number`` on a provider that may be retried: whether to leave
+        it now (for the next provider, or to end the plan) instead of waiting to retry.
+
+        It leaves when no retry is left, and when the failure allows failover and ``others()``
+        says another provider can take the message: a refused connection or an outage then
+        costs the next provider's round trip, not a backoff. It stays (the retries and their
+        backoff apply) on the last provider able to take the message, and when the provider
+        said when to come back (``RateLimitedError.retry_after``). Nothing uncertain ever gets
+        here for a send: :meth:`failed` allowed neither a retry nor a failover for it.
+        """
+        if number >= self.retry.attempts:
+            return True
+        if not self.may_move_on:
+            return False
+        decisive = self.errors[-1]
+        if isinstance(decisive, PartialSendError):
+            decisive = decisive.cause
+        if isinstance(decisive, RateLimitedError) and decisive.retry_after is not None:
+            return False
+        return others()
+
     def backoff(self, number: int, draw: Callable[[], float], clock: Callable[[], float]) -> float | None:
         """The wait before retry ``number`` + 1 on this provider, or ``None`` to stop here.
 

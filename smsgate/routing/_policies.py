@@ -51,7 +51,10 @@ class RetryPolicy:
     """How often and how patiently one provider is retried when that is safe.
 
     Retries happen only after an error whose ``retry_safe`` flag is set (not sent, rate
-    limited, outage) — and, for read-only operations, after an uncertain outcome.
+    limited, outage) — and, for read-only operations, after an uncertain outcome — and only on
+    the last provider able to take the call: while another one can (not yet tried, circuit not
+    open), such a failure goes there at once. A ``RateLimitedError`` with ``retry_after`` is
+    retried where it happened.
 
     :param attempts: tries per provider, the first included (``1`` disables retries).
     :param base: the first backoff ceiling in seconds; it doubles on each retry.

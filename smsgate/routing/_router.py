@@ -17,7 +17,7 @@ from smsgate.exceptions import (
     UnsupportedOperationError,
     ValidationError,
 )
-from smsgate.routing._breaker import Clock, ProviderHealth
+from smsgate.routing._breaker import BreakerState, Clock, ProviderHealth
 from smsgate.routing._config import RoutingConfig
 from smsgate.routing._plan import Attempt, Call, Failure, Outcome, Plan, Run, Sleep, Success
 from smsgate.routing._policies import RateLimit, Strategy
@@ -213,16 +213,20 @@ class Router:
             failover_on_uncertain=self.config.failover_on_uncertain,
             started=self.clock(),
         )
-        for provider in providers:
-            outcome = yield from self._on(provider, call, run)
+        for index, provider in enumerate(providers):
+            outcome = yield from self._on(provider, call, run, providers[index + 1 :])
             if isinstance(outcome, Success):
                 return run.succeeded(outcome.value)
             if not run.may_move_on:
                 raise run.stop()
         raise run.exhausted(len(providers))
 
-    def _on(self, provider: Provider, call: Call[T], run: Run[T]) -> Plan[Success | None]:
-        """The attempts on one provider: its first try and the retries that are safe.
+    def _on(
+        self, provider: Provider, call: Call[T], run: Run[T], later: Sequence[Provider]
+    ) -> Plan[Success | None]:
+        """The attempts on one provider: its first try and the retries that are safe. A
+        failure that may go elsewhere goes to the next of ``later`` at once when one can take
+        it (:meth:`Run.moves_on`); the retries are for the last provider able to.
 
         Returns the success, or ``None`` when this provider is done with.
         """
@@ -233,13 +237,27 @@ class Router:
             outcome = yield from self._attempt(provider, call, run, number)
             if isinstance(outcome, Success):
                 return outcome
-            delay = run.backoff(number, self._random, self.clock) if run.failed(outcome.error) else None
+            if not run.failed(outcome.error) or run.moves_on(number, lambda: self._available(later)):
+                return None
+            delay = run.backoff(number, self._random, self.clock)
             if delay is None:
                 return None
             yield Sleep(delay)
         if number == 0:
             run.skipped(provider)
         return None
+
+    def _available(self, providers: Sequence[Provider]) -> bool:
+        """Whether one of ``providers`` may be tried now: its circuit is not open. (A peek: no
+        half-open probe is claimed; a shared state that cannot answer counts as no.)"""
+        for provider in providers:
+            try:
+                health = self.breakers[provider.name].snapshot(provider.name)
+            except SmsGateError:
+                continue
+            if health.state is not BreakerState.OPEN:
+                return True
+        return False
 
     def _attempt(self, provider: Provider, call: Call[T], run: Run[T], number: int) -> Plan[Outcome]:
         """One attempt: wait for the rate limit, have it run, record it on the breaker.
