@@ -410,9 +410,9 @@ class Gateway(_GatewayCore[httpx.Client]):
     def _new_client(self) -> httpx.Client:
         # urllib3 under httpx's interface: about twice as fast as httpcore for one send at a
         # time, with the same failure classes (smsgate/_urllib3.py); loaded with the first gateway.
-        from smsgate._urllib3 import Urllib3Transport  # noqa: PLC0415
+        from smsgate._urllib3 import sync_client  # noqa: PLC0415
 
-        return httpx.Client(verify=True, follow_redirects=False, transport=Urllib3Transport())
+        return sync_client()
 
     def send(self, sms: Sms) -> Receipt:
         """Send one text message; the receipt names the provider that accepted it."""

@@ -32,6 +32,7 @@ import http.client
 import socket
 import ssl
 import threading
+import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -42,7 +43,7 @@ from urllib3.exceptions import EmptyPoolError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import SKIP_HEADER
 
-__all__ = ["Urllib3Transport"]
+__all__ = ["Urllib3Transport", "sync_client"]
 
 _CHUNK = 64 * 1024
 _TIMEOUTS = (Urllib3Timeout, socket.timeout)
@@ -154,6 +155,16 @@ class _Stream(httpx.SyncByteStream):
             # Unread bytes would be taken for the next reply: the connection is dropped.
             self._response.close()
         self._response.release_conn()
+
+
+def sync_client() -> httpx.Client:
+    """The sync gateway's own client: TLS verified, redirects not followed, over urllib3 —
+    unless the environment names an HTTP proxy (``HTTPS_PROXY`` …), which httpx's own
+    transport honours (with ``NO_PROXY``) and this one does not."""
+    proxies = urllib.request.getproxies()
+    if any(scheme in proxies for scheme in ("http", "https", "all")):
+        return httpx.Client(verify=True, follow_redirects=False)
+    return httpx.Client(verify=True, follow_redirects=False, transport=Urllib3Transport())
 
 
 class Urllib3Transport(httpx.BaseTransport):

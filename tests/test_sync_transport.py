@@ -214,6 +214,15 @@ def test_the_default_client_goes_through_urllib3_and_a_given_client_is_kept() ->
         assert given.client is mine
 
 
+def test_with_a_proxy_in_the_environment_the_default_client_is_httpx_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx's transport honours HTTPS_PROXY and NO_PROXY; the urllib3 one would ignore them."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with smsgate.Gateway(FormProvider("a", "http://127.0.0.1:9/")) as gateway:
+        assert isinstance(gateway.client._transport, httpx.HTTPTransport)
+
+
 def test_sends_reuse_one_connection_and_carry_the_form(
     gateway: Callable[..., smsgate.Gateway], serve: Callable[..., Server]
 ) -> None:
