@@ -11,11 +11,12 @@ import base64
 import datetime as dt
 import functools
 import io
+import itertools
 import json
 import urllib.parse
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import attrs
 import httpx
@@ -154,8 +155,17 @@ def format_send_time(when: dt.datetime | None) -> str:
 
 def _form(url: httpx.URL, fields: Sequence[tuple[str, str]], *, encoding: str = "utf-8") -> httpx.Request:
     # The body is encoded here (not by httpx) so smsGBK.aspx gets GBK percent-escapes.
+    return _post(url, _urlencoded(fields, encoding), encoding)
+
+
+def _post(url: httpx.URL, body: bytes, encoding: str = "utf-8") -> httpx.Request:
+    content_type = _FORM_TYPE if encoding == "utf-8" else f"{_FORM_TYPE}; charset={encoding}"
+    return httpx.Request("POST", url, content=body, headers={"Content-Type": content_type})
+
+
+def _urlencoded(fields: Sequence[tuple[str, str]], encoding: str = "utf-8") -> bytes:
     try:
-        body = urllib.parse.urlencode(list(fields), encoding=encoding).encode("ascii")
+        return urllib.parse.urlencode(list(fields), encoding=encoding).encode("ascii")
     except UnicodeEncodeError:
         # Which field is named, never its value (it may be the password).
         name = next((key for key, value in fields if _unencodable(value, encoding)), "a field")
@@ -163,8 +173,6 @@ def _form(url: httpx.URL, fields: Sequence[tuple[str, str]], *, encoding: str = 
         raise ValidationError(
             f"{name} contains a character that cannot be sent as {encoding}", field=name
         ) from None
-    content_type = _FORM_TYPE if encoding == "utf-8" else f"{_FORM_TYPE}; charset={encoding}"
-    return httpx.Request("POST", url, content=body, headers={"Content-Type": content_type})
 
 
 def _unencodable(value: str, encoding: str) -> bool:
@@ -258,12 +266,7 @@ def build_encrypted_send_request(
 
 def batch_lines(lines: Iterable[tuple[str, str]]) -> bytes:
     """spec 1.6.2: ``mobile,content\\r\\n`` per message, UTF-8. Texts must hold no CR/LF."""
-    out = []
-    for mobile, text in lines:
-        if "\r" in text or "\n" in text:
-            raise ValidationError("a batch line may not contain CR or LF", field="text")
-        out.append(f"{mobile},{text}\r\n")
-    return "".join(out).encode("utf-8")
+    return b"".join(_line_chunks(lines))
 
 
 def _zip(data: bytes) -> bytes:
@@ -285,7 +288,9 @@ _COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
 }
 # (level, wbits) of the methods whose content is compressed as the lines are made.
 _STREAMED = {"gzip": (_GZIP_LEVEL, _GZIP_WBITS), "zlib": (zlib.Z_DEFAULT_COMPRESSION, zlib.MAX_WBITS)}
-_LINES_PER_CHUNK = 64
+_LINES_PER_CHUNK = 128
+# quote_plus of a base64 text: letters and digits stay, and only these three are escaped.
+_BASE64_ESCAPES = (("+", "%2B"), ("/", "%2F"), ("=", "%3D"))
 
 
 def compress(data: bytes, method: BatchCompression) -> bytes:
@@ -293,23 +298,25 @@ def compress(data: bytes, method: BatchCompression) -> bytes:
     return _COMPRESSORS[method](data)
 
 
+def _line_chunks(lines: Iterable[tuple[str, str]]) -> Iterator[bytes]:
+    """The lines as UTF-8, a chunk of lines at a time (a CR or LF in a text is refused)."""
+    pairs = iter(lines)
+    while chunk := list(itertools.islice(pairs, _LINES_PER_CHUNK)):
+        text = "".join([f"{mobile},{content}\r\n" for mobile, content in chunk])
+        # Each line ends with one CR and one LF: any other is inside a line.
+        if text.count("\r") != len(chunk) or text.count("\n") != len(chunk):
+            raise ValidationError("a batch line may not contain CR or LF", field="text")
+        yield text.encode("utf-8")
+
+
 def _compressed_lines(lines: Iterable[tuple[str, str]], method: BatchCompression) -> bytes:
     """``compress(batch_lines(lines), method)``, without ever holding every uncompressed
-    line at once for gzip and zlib: the lines go to the compressor a few at a time."""
+    line at once for gzip and zlib: the lines go to the compressor a chunk at a time."""
     if method not in _STREAMED:
         return compress(batch_lines(lines), method)
     level, wbits = _STREAMED[method]
     compressor = zlib.compressobj(level, zlib.DEFLATED, wbits)
-    out: list[bytes] = []
-    chunk: list[str] = []
-    for mobile, text in lines:
-        if "\r" in text or "\n" in text:
-            raise ValidationError("a batch line may not contain CR or LF", field="text")
-        chunk.append(f"{mobile},{text}\r\n")
-        if len(chunk) == _LINES_PER_CHUNK:
-            out.append(compressor.compress("".join(chunk).encode("utf-8")))
-            chunk.clear()
-    out.append(compressor.compress("".join(chunk).encode("utf-8")))
+    out = [compressor.compress(chunk) for chunk in _line_chunks(lines)]
     out.append(compressor.flush())
     return b"".join(out)
 
@@ -331,13 +338,19 @@ def build_batch_request(
     """spec 1.6: a personalised batch to BatchSms.ashx (POST only). ``lines`` are
     ``(mobile, text)`` pairs (read once: an iterator is fine); no mobile may repeat within
     one request."""
-    fields = [
-        *login.fields,
-        (F_CONTENT, batch_content(lines, compression)),
-        (F_SEND_TIME, send_time),
-        (F_EXT, ext),
-    ]
-    return _form(endpoint_url(login.base_url, BATCH), fields)
+    content = batch_content(lines, compression)
+    for character, escape in _BASE64_ESCAPES:
+        content = content.replace(character, escape)
+    # The same bytes as urlencode() of the fields in this order; the (large) base64 content
+    # is escaped with three replaces instead of urlencode's character by character quoting.
+    body = b"&".join(
+        (
+            _urlencoded(login.fields),
+            f"{F_CONTENT}={content}".encode("ascii"),
+            _urlencoded([(F_SEND_TIME, send_time), (F_EXT, ext)]),
+        )
+    )
+    return _post(endpoint_url(login.base_url, BATCH), body)
 
 
 # --- MMS, balance, pulls, password -----------------------------------------------------------

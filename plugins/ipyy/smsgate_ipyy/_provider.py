@@ -10,6 +10,7 @@ or operation here: smsgate's drivers add both.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -46,6 +47,11 @@ __all__ = ["IpyyProvider"]
 log = logging.getLogger("smsgate.ipyy")
 
 _NEWLINES = re.compile(r"[\r\n]+")
+# Texts each ended by LF (and holding none), each starting or ending with a 【signature】:
+# each such text also matches SIGNATURE (a text this misses goes through the full checks).
+# Possessive: a line that fails ends the match, never retrying how earlier lines matched.
+_SIGNED_LINES = re.compile(r"(?:(?:【[^【】\n]+】[^\n]*|[^\n]*【[^【】\n]+】)\n)*+")
+_FIXED_NUMBERS = re.compile(r"([0-9]+)\[0-9\]\{([0-9]{1,2})\}")
 _CHINA_PREFIX = re.compile(r"\A(?:\+86|0086|86)")
 _MAX_EXT = 5
 _MAX_NEW_PASSWORD = 20
@@ -109,11 +115,51 @@ class _Splitter:
         self.size += size
         self.plain = self.plain and plain
 
+    def add_run(self, message: int, mobiles: list[str], size: int) -> bool:
+        """The lines of messages ``message``, ``message + 1`` … at once, one line each,
+        without send time or ext, needing no change, of ``size`` bytes in all: True when they
+        all fit in the current request (or a new one) and are added, as :meth:`add` would
+        add them one by one; False (and nothing added) otherwise."""
+        fresh = set(mobiles)
+        if len(fresh) != len(mobiles):
+            return False
+        if self.start is None:
+            if len(fresh) > self.max_lines or size > self.max_bytes:
+                return False
+            self.start, self.key, self.size, self.plain = _Cursor(message, 0), ("", ""), 0, True
+            self.seen = fresh
+        elif (
+            self.key != ("", "")
+            or len(self.seen) + len(fresh) > self.max_lines
+            or self.size + size > self.max_bytes
+            or not self.seen.isdisjoint(fresh)
+        ):
+            return False
+        else:
+            self.seen |= fresh
+        self.size += size
+        if len(self.seen) >= self.max_lines:  # what the next line's add would do first
+            self.cut(_Cursor(message + len(mobiles), 0))
+        return True
+
+    def room(self) -> int:
+        """Lines the current request (or a new one) can still take."""
+        return self.max_lines - (len(self.seen) if self.start is not None else 0)
+
     def cut(self, at: _Cursor) -> None:
         """End the current request just before ``at``."""
         if self.start is not None:
             self.spans.append(_Span(self.start, at, self.plain))
             self.start = None
+
+
+def _fixed_numbers(pattern: str) -> tuple[str, int] | None:
+    """For a ``mobile_pattern`` such as the default ``1[0-9]{10}`` (leading digits, then a
+    fixed count of any digit): its leading digits and the length of a matching number."""
+    found = _FIXED_NUMBERS.fullmatch(pattern)
+    if found is None:
+        return None
+    return found[1], len(found[1]) + int(found[2])
 
 
 def _utf8(text: str) -> bool:
@@ -149,6 +195,7 @@ class IpyyProvider(Provider):
             self.max_reply_bytes = settings.max_reply_bytes
         self.base_url = settings.base_url
         self._mobile_pattern = re.compile(settings.mobile_pattern)
+        self._fixed_numbers = _fixed_numbers(settings.mobile_pattern)
         self.__login = Login(settings.base_url, settings.userid, settings.account, settings.password)
         self._transport = transport_for(settings, self._now)
         self._templates = TextTemplates(settings.templates)
@@ -380,23 +427,92 @@ class IpyyProvider(Provider):
             return sms.text, [number.strip() for number in sms.to]
         return self._batch_text(sms), self._mobiles(sms.to)
 
+    def _plain_run(self, run: Sequence[Sms]) -> tuple[list[str], int] | None:
+        """The wire numbers and the line bytes of messages that each need no change (one
+        recipient in the wire form, no template, send_at or ext, a signed one-line text within
+        ``max_text_length`` that UTF-8 can carry), checked together in a few passes over the
+        run; None when any of them may not be like that (each then goes through
+        :meth:`_message_fields`, which decides and names the message)."""
+        # Comprehensions, not operator.attrgetter: Python reads slots faster in them.
+        if set(map(type, run)) != {Sms} or [
+            1 for sms in run if sms.template is not None or sms.ext is not None or sms.send_at is not None
+        ]:
+            return None
+        # A text is there (the model: a text or a template, and no template here); join()
+        # would refuse a None.
+        texts: list[str] = [sms.text for sms in run]  # type: ignore[misc]
+        try:
+            mobiles = [mobile for (mobile,) in [sms.to for sms in run]]
+            joined = "\n".join(texts) + "\n"
+        except (ValueError, TypeError):  # several recipients; no text after all
+            return None
+        if not self._wire_numbers(mobiles):
+            return None
+        if (
+            "\r" in joined
+            or joined.count("\n") != len(texts)  # no text holds a line break
+            or max(map(len, texts)) > self.settings.max_text_length
+            or _SIGNED_LINES.fullmatch(joined) is None
+        ):
+            return None
+        try:
+            text_bytes = len(joined.encode("utf-8")) - len(texts)
+        except UnicodeEncodeError:
+            return None
+        # spec 1.6.2: ``mobile,text\r\n`` per line, in UTF-8 (the numbers are ASCII).
+        return mobiles, len("".join(mobiles)) + text_bytes + 3 * len(texts)
+
+    def _wire_numbers(self, mobiles: list[str]) -> bool:
+        """Whether every number matches ``mobile_pattern`` as it is (no prefix to remove)."""
+        if self._fixed_numbers is None:
+            return all(map(self._mobile_pattern.fullmatch, mobiles))
+        # An Sms number is ``+`` and digits (checked by the model): one of the pattern's
+        # length that starts with its leading digits matches it.
+        prefix, length = self._fixed_numbers
+        if set(map(len, mobiles)) != {length}:
+            return False
+        joined = "".join(mobiles)
+        return all(joined[i::length] == digit * len(mobiles) for i, digit in enumerate(prefix))
+
     def _plan_batch(self, messages: Sequence[Sms]) -> list[_Span]:
         """First pass: validate every message (before any I/O) and split the lines into
-        requests, keeping only where each request starts and ends (no line is kept)."""
+        requests, keeping only where each request starts and ends (no line is kept).
+
+        A run of messages that fills the current request is checked at once when every one
+        of them needs no change (:meth:`_plain_run`, the common case); otherwise each message
+        of the run is checked on its own, in order, so the first invalid one is named."""
         splitter = _Splitter(self.settings.batch_max_messages, self.settings.batch_max_bytes)
-        for index, sms in enumerate(messages):
-            plain, send_time, ext, mobiles, text_size = self._message_fields(index, sms)
-            key = (send_time, ext)
-            for offset, mobile in enumerate(mobiles):
-                splitter.add(index, offset, mobile, len(mobile) + text_size, key=key, plain=plain)
-        if splitter.start is None:
+        index, count = 0, len(messages)
+        while index < count:
+            end = min(count, index + max(splitter.room(), 1))
+            plain = self._plain_run(messages[index:end])
+            if plain is not None and splitter.add_run(index, *plain):
+                index = end
+                continue
+            for position in range(index, end):
+                self._plan_message(splitter, position, messages[position])
+            index = end
+        if splitter.start is None and not splitter.spans:
             raise ValidationError("send_batch needs at least one message", field="messages")
         splitter.cut(_Cursor(len(messages), 0))
         return splitter.spans
 
+    def _plan_message(self, splitter: _Splitter, index: int, sms: Sms) -> None:
+        """First pass, one message: checked, and its lines added to the split."""
+        plain, send_time, ext, mobiles, text_size = self._message_fields(index, sms)
+        key = (send_time, ext)
+        for offset, mobile in enumerate(mobiles):
+            splitter.add(index, offset, mobile, len(mobile) + text_size, key=key, plain=plain)
+
     def _span_lines(self, messages: Sequence[Sms], span: _Span) -> tuple[list[str], list[str]]:
         """Second pass: the wire numbers and texts of one request's lines, rebuilt."""
-        mobiles: list[str] = []
+        if span.plain and span.start.offset == 0 and span.end.offset == 0:
+            run = messages[span.start.message : span.end.message]
+            with contextlib.suppress(ValueError):  # several recipients in a message
+                # A line per message: its number and its text, as they are.
+                mobiles = [mobile for (mobile,) in [sms.to for sms in run]]
+                return mobiles, [sms.text for sms in run]  # type: ignore[misc]
+        mobiles = []
         texts: list[str] = []
         for index in range(span.start.message, min(span.end.message + 1, len(messages))):
             first = span.start.offset if index == span.start.message else 0
