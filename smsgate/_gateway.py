@@ -12,7 +12,6 @@ commands: one with :func:`smsgate.run_flow` and ``time.sleep``, one with
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import inspect
 import logging
 import random as _random
@@ -21,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar
 
 import attrs
 import httpx
@@ -56,36 +55,6 @@ log = logging.getLogger("smsgate.gateway")
 ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
 T = TypeVar("T")
 Sent = Sms | Mms | tuple[Sms, ...]
-
-
-def _stamped(result: T, message: Sent | None) -> T:
-    """A plan's result with what the gateway knows and a provider may have left out of its
-    receipts: the message's reference (for a batch, the reference all its messages share)
-    and the time it was accepted (the parts' too)."""
-    items = result if isinstance(result, list) else [result]
-    if not any(isinstance(item, Receipt) for item in items):
-        return result
-    reference: str | None = None
-    if isinstance(message, Sms):
-        reference = message.reference
-    elif isinstance(message, tuple):
-        shared = {m.reference for m in message}
-        reference = shared.pop() if len(shared) == 1 else None
-    now = dt.datetime.now(dt.UTC)
-    stamped = [_stamp(item, reference, now) if isinstance(item, Receipt) else item for item in items]
-    out: Any = stamped if isinstance(result, list) else stamped[0]
-    return cast("T", out)
-
-
-def _stamp(receipt: Receipt, reference: str | None, now: dt.datetime) -> Receipt:
-    if receipt.accepted_at is not None and (receipt.reference is not None or reference is None):
-        return receipt
-    return attrs.evolve(
-        receipt,
-        reference=receipt.reference if receipt.reference is not None else reference,
-        accepted_at=receipt.accepted_at or now,
-        parts=[p if p.accepted_at else attrs.evolve(p, accepted_at=now) for p in receipt.parts],
-    )
 
 
 def _numbers(message: Any) -> str:
@@ -290,7 +259,8 @@ class _GatewayCore(Generic[ClientT]):
         try:
             return plan.send(outcome)
         except StopIteration as done:
-            result: T = _stamped(done.value, message)
+            # The plan finished its receipts (attempts, reference, accepted_at) in one step.
+            result: T = done.value
             return _Done(self._after_result(result, message) if observe else result)
 
     @contextmanager
@@ -300,7 +270,6 @@ class _GatewayCore(Generic[ClientT]):
         try:
             yield
         except PartialSendError as exc:
-            exc.receipts = tuple(_stamped(list(exc.receipts), message))
             self._after_result(list(exc.receipts), message)
             raise
         finally:

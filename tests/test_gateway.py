@@ -7,6 +7,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -162,6 +163,30 @@ def test_receipt_names_the_provider_and_counts_attempts(make_gateway: Any) -> No
     receipt = make_gateway([a, b], retry=RetryPolicy(attempts=3)).send(SMS)
     assert (receipt.provider, receipt.attempts) == ("b", 4)
     assert b.outbox[0].receipt.task_id == receipt.task_id
+
+
+def test_a_successful_send_finishes_its_receipt_in_one_rebuild(
+    make_gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt count, the message's reference and the acceptance time are set in one
+    rebuild of the provider's receipt (the router and the gateway each rebuilt it)."""
+    silent = InMemoryProvider(
+        "silent", capabilities=attrs.evolve(InMemoryProvider().capabilities, references=False)
+    )
+    gateway = make_gateway([silent])
+    built: list[int] = []
+    init = smsgate.Receipt.__init__
+
+    def counting(self: smsgate.Receipt, *args: Any, **kwargs: Any) -> None:
+        built.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(smsgate.Receipt, "__init__", counting)
+    receipt = gateway.send(attrs.evolve(SMS, reference="order-7"))
+    assert (receipt.reference, receipt.attempts) == ("order-7", 1)
+    assert receipt.accepted_at is not None
+    assert silent.outbox[0].receipt.reference is None  # the provider left it out
+    assert len(built) == 2  # the provider's receipt, then the finished one
 
 
 def test_single_provider_is_accepted_without_a_list(make_gateway: Any) -> None:

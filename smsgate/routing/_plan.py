@@ -3,6 +3,7 @@ bookkeeping of one operation (attempts made, failures seen, receipts kept)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
@@ -84,6 +85,33 @@ def _with_attempts(value: Any, attempts: int) -> Any:
     return value
 
 
+def _reference(payload: Any) -> str | None:
+    """The reference a receipt of ``payload`` carries when its provider leaves it out: the
+    message's, or for a batch the one all its messages share."""
+    if isinstance(payload, Sms):
+        return payload.reference
+    if isinstance(payload, tuple) and payload and all(isinstance(m, Sms) for m in payload):
+        shared = {m.reference for m in payload}
+        return shared.pop() if len(shared) == 1 else None
+    return None
+
+
+def _finished(
+    receipt: Receipt, reference: str | None, now: dt.datetime, attempts: int | None = None
+) -> Receipt:
+    """``receipt`` as the caller gets it, rebuilt at most once: the ``attempts`` made (when
+    given) and what the gateway knows that the provider may have left out — the message's
+    ``reference`` and the time it was accepted (its parts' too)."""
+    changes: dict[str, Any] = {}
+    if attempts is not None and receipt.attempts != attempts:
+        changes["attempts"] = attempts
+    if receipt.accepted_at is None or (receipt.reference is None and reference is not None):
+        changes["reference"] = receipt.reference if receipt.reference is not None else reference
+        changes["accepted_at"] = receipt.accepted_at or now
+        changes["parts"] = [p if p.accepted_at else attrs.evolve(p, accepted_at=now) for p in receipt.parts]
+    return attrs.evolve(receipt, **changes) if changes else receipt
+
+
 def _pending_payload(operation: Operation, pending: Sequence[Any]) -> Any:
     """What to send when resuming after a :class:`PartialSendError`: the pending messages
     of a batch, or for a single message the one message narrowed to its pending recipients."""
@@ -103,6 +131,8 @@ class Run(Generic[T]):
     :ivar errors: the failed attempts so far, oldest first.
     :ivar kept: receipts of requests accepted before a failure (never sent again).
     :ivar made: attempts made, over every provider.
+    :ivar reference: what the receipts carry when the provider leaves the reference out (the
+        message's, or the one a batch's messages share; see :meth:`succeeded`).
     """
 
     operation: Operation
@@ -114,6 +144,10 @@ class Run(Generic[T]):
     kept: list[Receipt] = attrs.field(factory=list)
     made: int = 0
     may_move_on: bool = True
+    reference: str | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.reference = _reference(self.payload)
 
     def skipped(self, provider: Provider) -> None:
         """Note a provider whose circuit is open: not tried at all."""
@@ -126,13 +160,22 @@ class Run(Generic[T]):
         )
 
     def succeeded(self, value: Any) -> T:
-        """The result: receipts carry the attempt count; kept receipts are merged in."""
+        """The result: kept receipts merged in, and each receipt finished in one step: the
+        attempt count, the message's reference and the time it was accepted when the provider
+        left them out."""
+        now = dt.datetime.now(dt.UTC)
         if isinstance(value, Receipt):
             # A send split into requests: one receipt for the whole message.
             value = Receipt.combine([*self.kept, value]) if self.kept else value
-            return cast("T", attrs.evolve(value, attempts=self.made))
-        value = _with_attempts(value, self.made)
-        return cast("T", [*self.kept, *value] if self.kept else value)
+            return cast("T", _finished(value, self.reference, now, self.made))
+        if not isinstance(value, list):
+            return cast("T", value)
+        # A batch: one receipt per request (the attempt count only on a list of receipts).
+        attempts = self.made if value and all(isinstance(v, Receipt) for v in value) else None
+        items = [_finished(v, self.reference, now, attempts) if isinstance(v, Receipt) else v for v in value]
+        if not self.kept:
+            return cast("T", items)
+        return cast("T", [*(_finished(r, self.reference, now) for r in self.kept), *items])
 
     def failed(self, error: SmsGateError) -> bool:
         """Take in a failed attempt; return whether this provider may be retried.
@@ -226,4 +269,6 @@ class Run(Generic[T]):
         elif not isinstance(pending, tuple | list):
             pending = (pending,)  # a single message narrowed to its pending recipients
         cause = error.cause if isinstance(error, PartialSendError) else error
-        return partly_sent(self.kept, pending, cause, stopped_by=error)
+        now = dt.datetime.now(dt.UTC)
+        kept = [_finished(r, self.reference, now) for r in self.kept]
+        return partly_sent(kept, pending, cause, stopped_by=error)
