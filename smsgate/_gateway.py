@@ -279,10 +279,14 @@ class _GatewayCore(Generic[ClientT]):
         """After a plan: each accepted request goes to ``message_sent`` (those of a partial
         send too), each pulled item to ``report_received`` / ``inbound_received``."""
         by_number: dict[str, list[int]] | None = None
+        # Which messages of a batch a receipt covers is worked out only for someone to tell:
+        # an observer of message_sent (registered now), or the debug log.
+        watched = _plugins.observed("message_sent")
+        telling = watched or log.isEnabledFor(logging.DEBUG)
         for item in result if isinstance(result, list) else [result]:
             if isinstance(item, Receipt):
                 sent: Sent | None = message
-                if isinstance(message, tuple):
+                if isinstance(message, tuple) and telling:
                     by_number = _positions(message) if by_number is None else by_number
                     sent = _request_of(item, message, by_number)
                 log.info(
@@ -294,7 +298,8 @@ class _GatewayCore(Generic[ClientT]):
                 )
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("accepted %s to %s", item.task_id, _numbers(sent))
-                _plugins.notify("message_sent", receipt=item, message=sent)
+                if watched:
+                    _plugins.notify("message_sent", receipt=item, message=sent)
             elif isinstance(item, DeliveryReport):
                 _plugins.notify("report_received", report=item)
             elif isinstance(item, InboundMessage):

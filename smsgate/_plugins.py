@@ -222,6 +222,12 @@ def get_provider(name: str, /, **config: Any) -> Provider:
     return factory(**config)
 
 
+def observed(hook: str) -> bool:
+    """Whether any observer (plain or wrapper) implements the observation hook ``hook`` now:
+    a caller may skip working out what only an observer would be told."""
+    return bool(getattr(get_plugin_manager().hook, hook).get_hookimpls())
+
+
 def notify(hook: str, **kwargs: Any) -> None:
     """Call an observation hook through pluggy's own calling machinery.
 
