@@ -278,6 +278,8 @@ class IpyyProvider(Provider):
         ``templates`` are configured, an unknown template (``no template named 'x'``) or a
         missing parameter (``template 'x' needs parameter 'code'``). A message that also has
         a text is sent with its text then."""
+        if message.template is None and message.text is not None and self.capabilities.free_text:
+            return None  # a plain text message (most of a batch), answered without the base
         reason = super().cannot_render(message)
         if reason is not None or message.template is None or not self._templates:
             return reason
