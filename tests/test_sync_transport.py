@@ -143,7 +143,8 @@ class Server:
                 conn.sendall(b"x" * 4000)
             return False
         body = f"OK {len(self.requests)}".encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        cookie = b"Set-Cookie: session=abc; Path=/\r\n" if self.behaviour == "cookie" else b""
+        conn.sendall(b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (cookie, len(body), body))
         return True
 
     def close(self) -> None:
@@ -234,6 +235,15 @@ def test_sends_reuse_one_connection_and_carry_the_form(
     path, body = server.requests[0]
     assert path == "/send"
     assert body == f"to=13800138000&password={PASSWORD}".encode()
+
+
+def test_the_default_client_keeps_no_cookies(serve: Callable[..., Server]) -> None:
+    """The flows' requests never carry stored cookies, so the gateway's own client stores none."""
+    server = serve("cookie")
+    with smsgate.Gateway(FormProvider("a", server.url)) as gw:
+        assert gw.send(SMS).task_id == "1"
+        assert gw.send(SMS).task_id == "2"
+        assert list(gw.client.cookies.jar) == []
 
 
 def test_a_refused_connection_is_not_sent_and_fails_over(
