@@ -555,3 +555,40 @@ async def test_an_async_gateway_sees_the_breaker_a_sync_one_opened(redis_url: st
                 await agateway.send(SMS)
             await asyncio.sleep(0)
     assert other.outbox == []
+
+
+async def test_a_probe_cancelled_while_waiting_is_handed_back_to_every_process(redis_url: str) -> None:
+    """An async send claims the half-open probe, then waits for the shared rate limit; its
+    task is cancelled: the probe is released in Redis at once, so another process may probe
+    without waiting another cool-down, and nothing was sent."""
+    policy, limit = BreakerPolicy(failures=1, cool_down=60), RateLimit(rate=1, burst=5)  # 5 per 5 s
+    provider = InMemoryProvider("p")
+    waiting = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waiting.set()
+        await asyncio.sleep(seconds)
+
+    with (
+        RedisState(redis_url) as one,
+        RedisState(redis_url) as two,
+        redis.Redis.from_url(redis_url) as client,
+    ):
+        other = two.breaker("p", policy, clock=_clock)
+        other.record(errors.NotSentError("down"))
+        _cool_down_over(redis_url, "p", 61)
+        filler = two.limiter("p", limit, clock=_clock)
+        assert [filler.reserve() for _ in range(5)] == [0.0] * 5  # the window is full
+        async with smsgate.AsyncGateway(
+            provider, breaker=policy, rate_limit=limit, shared_state=one, sleep=sleep
+        ) as gateway:
+            task = asyncio.create_task(gateway.send(SMS))
+            await waiting.wait()  # the probe is claimed; the send waits for the window
+            assert client.hexists("smsgate:breaker:p", "probe")
+            assert not other.allow()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert not client.hexists("smsgate:breaker:p", "probe")
+        assert other.allow()  # handed back: this process probes now
+    assert provider.outbox == []
