@@ -235,11 +235,12 @@ class Urllib3Transport(httpx.BaseTransport):
         _written.flag = False
         try:
             pool = self._pool(request.url)
+            headers, body = _outgoing(request)
             response = pool.urlopen(
                 request.method,
                 request.url.raw_path.decode("ascii"),
-                body=_body(request),
-                headers=_headers(request),
+                body=body,
+                headers=headers,
                 retries=False,
                 redirect=False,
                 assert_same_host=False,
@@ -273,24 +274,32 @@ class Urllib3Transport(httpx.BaseTransport):
             pool.close()
 
 
-def _headers(request: httpx.Request) -> urllib3.HTTPHeaderDict:
-    """The request's own headers, and nothing urllib3 or http.client would add (no
-    ``User-Agent`` or ``Accept-Encoding: identity`` the request did not carry)."""
-    headers = urllib3.HTTPHeaderDict()
-    for name, value in request.headers.multi_items():
-        headers.add(name, value)
-    for name in ("User-Agent", "Accept-Encoding"):
-        if name not in headers:
-            headers[name] = SKIP_HEADER
-    return headers
+def _outgoing(
+    request: httpx.Request,
+) -> tuple[dict[str, str] | urllib3.HTTPHeaderDict, _Hidden | bytes | None]:
+    """The headers and body urllib3 is given for ``request``.
 
-
-def _body(request: httpx.Request) -> _Hidden | bytes | None:
-    """What urllib3 is given to send: a body whose length the head declares goes out with the
-    head (:class:`_Hidden`); any other body is left to urllib3 (chunked …); none is ``None``."""
+    Headers: the request's own, and nothing urllib3 or http.client would add (no
+    ``User-Agent`` or ``Accept-Encoding: identity`` the request did not carry); a plain dict
+    unless a name repeats. Body: one whose length the head declares goes out with the head
+    (:class:`_Hidden`); any other is left to urllib3 (chunked …); none is ``None``.
+    """
+    headers: dict[str, str] | urllib3.HTTPHeaderDict = {}
+    names: set[bytes] = set()
+    for name, value in request.headers.raw:
+        lower = name.lower()
+        if lower in names:
+            headers = urllib3.HTTPHeaderDict(headers) if isinstance(headers, dict) else headers
+            headers.add(name.decode("latin-1"), value.decode("latin-1"))
+            continue
+        names.add(lower)
+        headers[name.decode("latin-1")] = value.decode("latin-1")
+    for added, lower in (("User-Agent", b"user-agent"), ("Accept-Encoding", b"accept-encoding")):
+        if lower not in names:
+            headers[added] = SKIP_HEADER
     content = request.read()
     if not content:
-        return None
-    if "Content-Length" in request.headers and "Transfer-Encoding" not in request.headers:
-        return _Hidden(content)
-    return content
+        return headers, None
+    if b"content-length" in names and b"transfer-encoding" not in names:
+        return headers, _Hidden(content)
+    return headers, content

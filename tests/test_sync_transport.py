@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+import urllib3
 
 import smsgate
 from smsgate import exceptions as errors
 from smsgate._provider import Capabilities, Flow
-from smsgate._urllib3 import Urllib3Transport, _failure
+from smsgate._urllib3 import Urllib3Transport, _failure, _Hidden, _outgoing
 from smsgate.testing import frames_with_secrets
 
 PASSWORD = "s3cret-Pa55"  # a test credential the form carries
@@ -375,3 +376,23 @@ def test_an_untrusted_certificate_is_refused_before_the_request(
     with pytest.raises(errors.NotSentError):
         gateway([FormProvider("a", server.url)], retry=smsgate.RetryPolicy(attempts=1)).send(SMS)
     assert server.requests == []
+
+
+def test_what_urllib3_is_given_to_send() -> None:
+    """The request's own headers (repeated names kept, nothing added), and a body of known
+    length to go out with the head; a streamed body is left to urllib3's chunked encoding."""
+    form = httpx.Request("POST", "http://127.0.0.1:9/send", data={"password": PASSWORD})
+    headers, body = _outgoing(form)
+    assert isinstance(body, _Hidden)
+    assert body.data == f"password={PASSWORD}".encode()
+    assert PASSWORD not in repr(body)
+    assert headers["Content-Length"] == str(len(body.data))
+    assert headers["User-Agent"] == headers["Accept-Encoding"] == urllib3.util.SKIP_HEADER
+    repeated = httpx.Request("GET", "http://127.0.0.1:9/", headers=[("X-A", "1"), ("x-a", "2")])
+    headers, body = _outgoing(repeated)
+    assert body is None
+    assert headers.getlist("X-A") == ["1", "2"]  # type: ignore[union-attr]
+    streamed = httpx.Request("POST", "http://127.0.0.1:9/", content=iter([b"a", b"b"]))
+    headers, body = _outgoing(streamed)
+    assert headers["Transfer-Encoding"] == "chunked"
+    assert body == b"ab"
