@@ -17,6 +17,7 @@ import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import attrs
 import httpx
@@ -38,6 +39,7 @@ __all__ = [
     "SOAP",
     "STATUS_JSON",
     "STATUS_XML",
+    "Columns",
     "Login",
     "batch_content",
     "batch_lines",
@@ -264,7 +266,7 @@ def build_encrypted_send_request(
 # --- batch -----------------------------------------------------------------------------------
 
 
-def batch_lines(lines: Iterable[tuple[str, str]]) -> bytes:
+def batch_lines(lines: Iterable[tuple[str, str]] | Columns) -> bytes:
     """spec 1.6.2: ``mobile,content\\r\\n`` per message, UTF-8. Texts must hold no CR/LF."""
     return b"".join(_line_chunks(lines))
 
@@ -298,18 +300,41 @@ def compress(data: bytes, method: BatchCompression) -> bytes:
     return _COMPRESSORS[method](data)
 
 
-def _line_chunks(lines: Iterable[tuple[str, str]]) -> Iterator[bytes]:
+class Columns(NamedTuple):
+    """The lines of a batch request as two columns of equal length (an alternative to
+    ``(mobile, text)`` pairs that spares pairing them)."""
+
+    mobiles: Sequence[str]
+    texts: Sequence[str]
+
+
+def _line_chunks(lines: Iterable[tuple[str, str]] | Columns) -> Iterator[bytes]:
     """The lines as UTF-8, a chunk of lines at a time (a CR or LF in a text is refused)."""
-    pairs = iter(lines)
-    while chunk := list(itertools.islice(pairs, _LINES_PER_CHUNK)):
+    for chunk, count in _chunks(lines):
         text = "".join([f"{mobile},{content}\r\n" for mobile, content in chunk])
         # Each line ends with one CR and one LF: any other is inside a line.
-        if text.count("\r") != len(chunk) or text.count("\n") != len(chunk):
+        if text.count("\r") != count or text.count("\n") != count:
             raise ValidationError("a batch line may not contain CR or LF", field="text")
         yield text.encode("utf-8")
 
 
-def _compressed_lines(lines: Iterable[tuple[str, str]], method: BatchCompression) -> bytes:
+def _chunks(lines: Iterable[tuple[str, str]] | Columns) -> Iterator[tuple[Iterable[tuple[str, str]], int]]:
+    """``(mobile, text)`` pairs a chunk at a time, and how many; columns are sliced, not
+    paired first."""
+    if isinstance(lines, Columns):
+        mobiles, texts = lines
+        if len(mobiles) != len(texts):
+            raise ValueError("batch columns of different lengths")
+        for start in range(0, len(mobiles), _LINES_PER_CHUNK):
+            numbers = mobiles[start : start + _LINES_PER_CHUNK]
+            yield zip(numbers, texts[start : start + _LINES_PER_CHUNK], strict=True), len(numbers)
+        return
+    pairs = iter(lines)
+    while chunk := list(itertools.islice(pairs, _LINES_PER_CHUNK)):
+        yield chunk, len(chunk)
+
+
+def _compressed_lines(lines: Iterable[tuple[str, str]] | Columns, method: BatchCompression) -> bytes:
     """``compress(batch_lines(lines), method)``, without ever holding every uncompressed
     line at once for gzip and zlib: the lines go to the compressor a chunk at a time."""
     if method not in _STREAMED:
@@ -321,7 +346,7 @@ def _compressed_lines(lines: Iterable[tuple[str, str]], method: BatchCompression
     return b"".join(out)
 
 
-def batch_content(lines: Iterable[tuple[str, str]], method: BatchCompression = "gzip") -> str:
+def batch_content(lines: Iterable[tuple[str, str]] | Columns, method: BatchCompression = "gzip") -> str:
     """spec 1.6.2: the ``content`` field: lines, compressed, then base64 (the form encoding
     adds the URL encoding)."""
     return base64.b64encode(_compressed_lines(lines, method)).decode("ascii")
@@ -330,14 +355,14 @@ def batch_content(lines: Iterable[tuple[str, str]], method: BatchCompression = "
 def build_batch_request(
     login: Login,
     *,
-    lines: Iterable[tuple[str, str]],
+    lines: Iterable[tuple[str, str]] | Columns,
     send_time: str = "",
     ext: str = "",
     compression: BatchCompression = "gzip",
 ) -> httpx.Request:
     """spec 1.6: a personalised batch to BatchSms.ashx (POST only). ``lines`` are
-    ``(mobile, text)`` pairs (read once: an iterator is fine); no mobile may repeat within
-    one request."""
+    ``(mobile, text)`` pairs (read once: an iterator is fine), or :class:`Columns`; no
+    mobile may repeat within one request."""
     content = batch_content(lines, compression)
     for character, escape in _BASE64_ESCAPES:
         content = content.replace(character, escape)

@@ -51,6 +51,8 @@ _NEWLINES = re.compile(r"[\r\n]+")
 # each such text also matches SIGNATURE (a text this misses goes through the full checks).
 # Possessive: a line that fails ends the match, never retrying how earlier lines matched.
 _SIGNED_LINES = re.compile(r"(?:(?:【[^【】\n]+】[^\n]*|[^\n]*【[^【】\n]+】)\n)*+")
+# The 【signature】 a text ends with: most batches sign every text alike.
+_LAST_SIGNATURE = re.compile(r"【[^【】\n]+】\Z")
 _FIXED_NUMBERS = re.compile(r"([0-9]+)\[0-9\]\{([0-9]{1,2})\}")
 _CHINA_PREFIX = re.compile(r"\A(?:\+86|0086|86)")
 _MAX_EXT = 5
@@ -151,6 +153,16 @@ class _Splitter:
         if self.start is not None:
             self.spans.append(_Span(self.start, at, self.plain))
             self.start = None
+
+
+def _signed_lines(joined: str, texts: list[str]) -> bool:
+    """Whether each of ``texts``, each ended by LF in ``joined`` (and holding none), starts or
+    ends with a 【signature】 (then it matches SIGNATURE too)."""
+    last = _LAST_SIGNATURE.search(texts[0])
+    # LF only ends a text: each occurrence of "【…】\n" ends a distinct one.
+    if last is not None and joined.count(last[0] + "\n") == len(texts):
+        return True
+    return _SIGNED_LINES.fullmatch(joined) is not None
 
 
 def _fixed_numbers(pattern: str) -> tuple[str, int] | None:
@@ -454,7 +466,7 @@ class IpyyProvider(Provider):
             "\r" in joined
             or joined.count("\n") != len(texts)  # no text holds a line break
             or max(map(len, texts)) > self.settings.max_text_length
-            or _SIGNED_LINES.fullmatch(joined) is None
+            or not _signed_lines(joined, texts)
         ):
             return None
         try:
@@ -544,7 +556,7 @@ class IpyyProvider(Provider):
         mobiles, texts = self._span_lines(messages, span)
         request = _build.build_batch_request(
             self.__login,
-            lines=zip(mobiles, texts, strict=True),
+            lines=_build.Columns(mobiles, texts),
             send_time=send_time,
             ext=first.ext or "",
             compression=self.settings.batch_compression,

@@ -70,6 +70,8 @@ _SOMETIMES: list[Callable[[random.Random, int], dict[str, Any]]] = [
     lambda rng, i: {"text": f"【腾飞】{i}\n再【腾飞】"},  # each line signed, but two lines
     lambda rng, i: {"text": f"【腾飞】{i}\r再【腾飞】"},
     lambda rng, i: {"text": f"第{i}条【腾【飞】"},
+    lambda rng, i: {"text": f"第{i}条【腾飞】之后"},  # in the middle: no signature
+    lambda rng, i: {"text": f"第{i}条【另一个】"},  # signed otherwise than the others
     lambda rng, i: {"text": f"第{i}条【腾飞】】"},
     lambda rng, i: {"text": "长" * 33 + "【腾飞】"},  # 37 characters, 111 bytes
     lambda rng, i: {"text": f"坏\ud800{i}【腾飞】"},  # UTF-8 cannot carry it
@@ -204,3 +206,21 @@ def test_the_batch_body_is_the_urlencoded_form(userid: str, send_time: str, ext:
     ).encode("ascii")
     assert request.content == expected
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("method", ["gzip", "zlib", "zip"])
+def test_columns_make_the_lines_pairs_make(method: Any) -> None:
+    lines = [(f"138{i:08d}", f"第{i}条，逗号,也在【签名】") for i in range(300)]
+    columns = _build.Columns([m for m, _ in lines], [t for _, t in lines])
+    assert _build.batch_lines(columns) == _build.batch_lines(lines)
+    assert _build.batch_content(columns, method) == _build.batch_content(lines, method)
+
+
+@pytest.mark.parametrize("text", ["a\r\nb【x】", "a\rb【x】", "a\nb【x】", "【x】\r\n"])
+def test_columns_refuse_a_line_break_in_a_text(text: str) -> None:
+    texts = ["ok【x】"] * 200
+    texts[150] = text
+    with pytest.raises(ValidationError, match="CR or LF"):
+        _build.batch_content(_build.Columns([f"138{i:08d}" for i in range(200)], texts))
+    with pytest.raises(ValidationError, match="CR or LF"):
+        _build.batch_lines(list(zip([f"138{i:08d}" for i in range(200)], texts, strict=True)))
