@@ -12,6 +12,7 @@ application's own, for example).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import hashlib
@@ -294,11 +295,71 @@ def _savepoint(
     return result, None
 
 
-class _Write:
-    """One caller's write, waiting for the group commit that makes it durable."""
+_INSERT = "INSERT OR IGNORE INTO smsgate_events (key, kind, payload, stored_at, updated_at) VALUES "
+_UPDATE = (
+    "UPDATE smsgate_events SET state = ?, error = ?, attempts = attempts + 1, updated_at = ? WHERE key = ?"
+)
+#: Rows per bulk statement: 5 parameters each, under SQLite's oldest limit of 999 parameters.
+_CHUNK = 150
 
-    def __init__(self, job: Callable[[sqlite3.Connection], Any]) -> None:
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _bulk(conn: sqlite3.Connection, group: Sequence[_Write]) -> list[Any]:
+    """Make every write of ``group`` (each storing events or setting a state) in a few
+    statements: which keys exist, one multi-row ``INSERT OR IGNORE``, the updates. Returns
+    each write's result: the events it stored first (in order), or ``None`` for an update."""
+    rows = [row for write in group if write.rows is not None for row in write.rows]
+    seen: set[str] = set()
+    for chunk in _chunks([row[0] for row in rows], 5 * _CHUNK):
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT key FROM smsgate_events WHERE key IN ({marks})"  # noqa: S608 - marks only
+        seen.update(key for (key,) in conn.execute(sql, chunk))
+    for chunk in _chunks(rows, _CHUNK):
+        conn.execute(_INSERT + ",".join(["(?, ?, ?, ?, ?)"] * len(chunk)), [v for row in chunk for v in row])
+    updates = [write.update for write in group if write.update is not None]
+    if updates:
+        conn.executemany(_UPDATE, updates)
+    return [_first_seen(write, seen) for write in group]
+
+
+def _first_seen(write: _Write, seen: set[str]) -> list[Event] | None:
+    """The events of ``write`` whose key is not in ``seen`` (adding them): those it stored."""
+    if write.rows is None:
+        return None
+    new: list[Event] = []
+    for event, row in zip(write.events, write.rows, strict=True):
+        if row[0] not in seen:
+            seen.add(row[0])
+            new.append(event)
+    return new
+
+
+def _nothing(conn: sqlite3.Connection) -> None:
+    """The job of a write that failed before it was queued."""
+
+
+class _Write:
+    """One caller's write, waiting for the group commit that makes it durable.
+
+    ``job`` runs it alone (in its own savepoint). A write that stores events (``events``
+    with their ``rows``) or sets one event's state (``update``: the parameters of
+    :data:`_UPDATE`) can also be made together with others in a few statements
+    (:func:`_bulk`), which is how a group made only of such writes is committed.
+    """
+
+    def __init__(
+        self,
+        job: Callable[[sqlite3.Connection], Any],
+        *,
+        events: Sequence[Event] = (),
+        rows: Sequence[tuple[Any, ...]] | None = None,
+        update: tuple[Any, ...] | None = None,
+    ) -> None:
         self.job = job
+        self.events, self.rows, self.update = events, rows, update
         self.done = False
         self.result: Any = None
         self.error: JournalError | None = None
@@ -411,6 +472,8 @@ class SQLiteJournal(TableJournal):
         with self._lock:
             if self._conn is None:
                 raise JournalError("the journal is closed")
+            if self._queue:  # a dispatch outcome queued by _set_soon: read what was written
+                self._commit_group()
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
@@ -418,13 +481,17 @@ class SQLiteJournal(TableJournal):
 
     def _write(self, job: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``job`` in the next group commit; return its result once it is durable."""
-        write = _Write(job)
+        return self._write_all([_Write(job)])[0].outcome()
+
+    def _write_all(self, writes: Sequence[_Write]) -> Sequence[_Write]:
+        """Queue ``writes`` for the next group commit; return them once each is durable
+        (committed with the others, or finished with its error)."""
         with self._queue_lock:
-            self._queue.append(write)
+            self._queue.extend(writes)
         with self._lock:
-            if not write.done:  # no other thread's commit took it along: commit the group
+            if not all(write.done for write in writes):  # no other thread's commit took them
                 self._commit_group()
-        return write.outcome()
+        return writes
 
     def _commit_group(self) -> None:
         """Commit every waiting write in one transaction (the caller holds ``_lock``)."""
@@ -446,6 +513,9 @@ class SQLiteJournal(TableJournal):
     @staticmethod
     def _transaction(conn: sqlite3.Connection, group: Sequence[_Write]) -> None:
         outcomes: list[tuple[Any, JournalError | None]] = []
+        bulk = all(write.rows is not None or write.update is not None for write in group)
+        if bulk and SQLiteJournal._bulk_transaction(conn, group):
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -459,6 +529,29 @@ class SQLiteJournal(TableJournal):
         for write, (result, error) in zip(group, outcomes, strict=True):  # durable now
             write.finish(result, error)
 
+    @staticmethod
+    def _bulk_transaction(conn: sqlite3.Connection, group: Sequence[_Write]) -> bool:
+        """Commit ``group`` with :func:`_bulk`; False (nothing written) when a statement
+        fails: the caller then makes each write in its own savepoint, so that one failing
+        write is undone alone."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return False
+        try:
+            results = _bulk(conn, group)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return False
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for write, result in zip(group, results, strict=True):  # durable now
+            write.finish(result)
+        return True
+
     def record(self, events: Sequence[Event]) -> list[Event]:
         """Store ``events`` in one transaction; return the ones not stored before, in order.
 
@@ -466,32 +559,75 @@ class SQLiteJournal(TableJournal):
         on error, none is (and :class:`JournalError` is raised). Returns once the events
         are on disk (group-committed with concurrent writes).
         """
+        new: list[Event] = self._write_all([self._insert(events, dt.datetime.now(dt.UTC).isoformat())])[
+            0
+        ].outcome()
+        return new
+
+    def record_each(self, pushes: Sequence[Sequence[Event]]) -> list[list[Event] | JournalError]:
+        """Store several pushes in one transaction, each atomically on its own: for each,
+        the events not stored before (as :meth:`record` returns them) or its
+        :class:`JournalError` (that push alone is not stored). Returns once they are on disk.
+
+        The async receiver hands it every push that arrived while the last commit was on
+        disk: one fsync, and one thread hand-over, for all of them.
+        """
         now = dt.datetime.now(dt.UTC).isoformat()
+        writes: list[_Write] = []
+        for events in pushes:
+            try:
+                writes.append(self._insert(events, now))
+            except JournalError as exc:  # an event JSON cannot hold: this push only
+                failed = _Write(_nothing)
+                failed.finish(error=exc)
+                writes.append(failed)
+        pending = [write for write in writes if not write.done]
+        if pending:
+            self._write_all(pending)
+        return [write.error if write.error is not None else write.result for write in writes]
+
+    @staticmethod
+    def _insert(events: Sequence[Event], now: str) -> _Write:
+        """The write storing ``events`` (encoded now: :class:`JournalError` when one cannot be)."""
         rows = [(*encoded, now, now) for encoded in encode(events)]
 
         def insert(conn: sqlite3.Connection) -> list[Event]:
-            sql = (
-                "INSERT OR IGNORE INTO smsgate_events "
-                "(key, kind, payload, stored_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-            )
+            sql = _INSERT + "(?, ?, ?, ?, ?)"
             return inserted(events, rows, lambda row: conn.execute(sql, row).rowcount == 1)
 
-        new: list[Event] = self._write(insert)
-        return new
+        return _Write(insert, events=events, rows=rows)
 
     def _set(self, event: Event, state: EventState, error: str | None) -> None:
+        self._write_all([self._update(event, state, error)])[0].outcome()
+
+    @staticmethod
+    def _update(event: Event, state: EventState, error: str | None) -> _Write:
         params = (str(state), error, dt.datetime.now(dt.UTC).isoformat(), event_key(event))
-        self._write(
-            lambda conn: conn.execute(
-                "UPDATE smsgate_events SET state = ?, error = ?, attempts = attempts + 1, "
-                "updated_at = ? WHERE key = ?",
-                params,
-            )
-        )
+        return _Write(lambda conn: conn.execute(_UPDATE, params), update=params)
+
+    def _set_soon(self, event: Event, state: EventState, error: str | None) -> None:
+        """Queue the outcome for the next group commit, without waiting for it.
+
+        For dispatch outcomes only: until it is committed, a crash leaves the event pending
+        (dispatched again: at least once). Readers of this journal see it at once (every
+        read commits what is queued first); :meth:`_flush`, :meth:`close` or the next write
+        makes it durable.
+        """
+        with self._queue_lock:
+            self._queue.append(self._update(event, state, error))
+
+    def _flush(self) -> None:
+        """Commit the writes queued so far (returns once they are durable)."""
+        with self._lock:
+            if self._queue and self._conn is not None:
+                self._commit_group()
 
     def close(self) -> None:
-        """Close the database; later calls raise :class:`JournalError`. Idempotent."""
+        """Commit what is queued, then close the database; later calls raise
+        :class:`JournalError`. Idempotent."""
         with self._lock:
+            if self._queue and self._conn is not None:
+                self._commit_group()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -21,6 +21,8 @@ bytes; this module never imports them (``asgi_app()`` / ``wsgi_app()`` import th
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import enum
 import functools
@@ -48,6 +50,7 @@ from smsgate.receiver._journal import (
 )
 from smsgate.receiver._limits import RateLimiter, ServerLimits
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
+from smsgate.receiver._workers import Batches, Workers, running_loop
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -94,6 +97,11 @@ class PushResult:
 
     reply: CallbackReply
     after_reply: Callable[[], Any] | None = None
+
+
+#: A push for the intake thread: body, content type, and the loop whose handler threads
+#: dispatch its new events once they are stored (``None``: the caller dispatches them).
+_Push: TypeAlias = tuple[bytes, str | None, asyncio.AbstractEventLoop | None]
 
 
 class _When(enum.Enum):
@@ -171,6 +179,15 @@ class Receiver:
         # A journal other instances share (PostgreSQL) also holds claims: an event another
         # instance is dispatching is skipped here too.
         self._shared = isinstance(self.journal, ClaimingJournal)
+        self._workers = Workers(provider.name)
+        # A journal that stores several pushes in one transaction gets them in batches, and
+        # the async dispatch queues its outcomes for the next commit; a subclass that changes
+        # how a push or an outcome is written keeps the one-by-one path for it.
+        self._batched = _inherits(self.journal, "record")
+        self._outcomes_soon = _inherits(self.journal, "mark_done", "mark_failed", "_set")
+        self._intake_batches: Batches[_Push, Intake] = Batches(
+            f"smsgate-{provider.name}-intake", self._receive_each, idle=self._flush_outcomes
+        )
 
     def __repr__(self) -> str:
         return f"<Receiver provider={self.provider.name!r} journal={self.journal!r}>"
@@ -181,6 +198,8 @@ class Receiver:
         Events a stopped loop did not reach stay pending, for the next :meth:`redispatch`.
         """
         self._closing.set()
+        self._workers.close()
+        self._intake_batches.close()
         if self._owns_journal:
             self.journal.close()
 
@@ -257,16 +276,60 @@ class Receiver:
             return Intake(reply=self.provider.callback_reply(False), stored=False)
         try:
             new = self.journal.record(events)
-            if not self.ack_before_dispatch:
-                new = self._undone(events, new)
         except Exception as exc:
             return self._store_failed(exc, events)
+        return self._intake(events, new)
+
+    def _intake(self, events: Sequence[Event], new: Sequence[Event] | Exception) -> Intake:
+        """The intake of a parsed push the journal answered (its new events, or its error)."""
+        if isinstance(new, Exception):
+            return self._store_failed(new, events)
+        if not self.ack_before_dispatch:
+            try:
+                new = self._undone(events, new)
+            except Exception as exc:
+                return self._store_failed(exc, events)
         return self._stored(events, new)
+
+    def _flush_outcomes(self) -> None:
+        """Make the dispatch outcomes queued since the last commit durable (intake idle)."""
+        try:
+            cast(SQLiteJournal, self.journal)._flush()  # _batched checked it
+        except Exception as exc:  # they stay queued; the events stay pending meanwhile
+            log.error("could not record dispatch outcomes: %s", _error_text(exc))
+
+    def _receive_each(self, pushes: list[_Push]) -> list[Intake]:
+        """:meth:`receive` for several pushes, stored in one transaction (each on its own);
+        a push given a loop has its new events dispatched in that loop's handler threads."""
+        intakes = self._store_each(pushes)
+        for (_, _, loop), intake in zip(pushes, intakes, strict=True):
+            if loop is not None and intake.stored and intake.new:
+                self._workers.detach(self._dispatch_logged, intake.new, loop)
+        return intakes
+
+    def _store_each(self, pushes: list[_Push]) -> list[Intake]:
+        parsed = [self._parse(body, content_type) for body, content_type, _ in pushes]
+        readable = [events for events in parsed if events is not None]
+        try:
+            outcomes = self.journal.record_each(readable) if readable else []  # type: ignore[attr-defined]
+        except Exception as exc:  # the journal as a whole failed (closed …)
+            outcomes = [exc] * len(readable)
+        answers = iter(outcomes)
+        return [
+            Intake(reply=self.provider.callback_reply(False), stored=False)
+            if events is None
+            else self._intake(events, next(answers))
+            for events in parsed
+        ]
 
     async def areceive(self, body: bytes, content_type: str | None = None) -> Intake:
         """Async :meth:`receive`: parsing and the journal run in a worker thread, so a slow
-        disk never blocks the event loop."""
-        return await anyio.to_thread.run_sync(self.receive, body, content_type)
+        disk never blocks the event loop. With the SQLite journal, the pushes that arrive while
+        one commit is on disk are parsed and stored together by one thread: one fsync and one
+        wake-up of the loop for all of them."""
+        if self._batched and running_loop() is not None:
+            return await self._intake_batches.submit((body, content_type, None))
+        return await self._workers.journal(self.receive, body, content_type)
 
     def store_pulled(self, events: Sequence[Event]) -> list[Event]:
         """Store events a *pull* returned, in one transaction; return the new ones, to
@@ -296,15 +359,24 @@ class Receiver:
 
     # --- step 4: dispatch --------------------------------------------------------------------
 
-    def _record(self, event: Event, exc: Exception | None) -> None:
-        """Write the handler's outcome on ``event`` (``exc`` None: done) to the journal."""
+    def _record(self, event: Event, exc: Exception | None, *, soon: bool = False) -> None:
+        """Write the handler's outcome on ``event`` (``exc`` None: done) to the journal.
+
+        ``soon`` (async dispatch with the SQLite journal): queue the outcome for the next commit
+        (the next pushes' or the intake thread's when idle) instead of waiting for a commit of
+        its own.
+        """
         if exc is not None:
             log.error("handler failed on %s: %s", _describe(event), type(exc).__name__)
             log.debug("handler failure detail", exc_info=exc)
         # The event is stored already; if its state cannot be written it stays "pending" and
         # is dispatched again by redispatch(): at least once, never lost.
         try:
-            if exc is None:
+            if soon:
+                journal = cast(SQLiteJournal, self.journal)  # _outcomes_soon checked it
+                state = EventState.DONE if exc is None else EventState.FAILED
+                journal._set_soon(event, state, None if exc is None else _error_text(exc))
+            elif exc is None:
                 self.journal.mark_done(event)
             else:
                 self.journal.mark_failed(event, _error_text(exc))
@@ -385,21 +457,39 @@ class Receiver:
         errors are recorded in the journal, never raised. An event another thread or task is
         dispatching at this moment is skipped (and not counted as completed).
         """
+        return self._dispatch(events, recheck, None)
+
+    def _dispatch(
+        self, events: Sequence[Event], recheck: bool, loop: asyncio.AbstractEventLoop | None
+    ) -> int:
+        """:meth:`dispatch`; with ``loop`` (called from a worker thread of that loop), an
+        awaitable a sync handler returns is awaited on ``loop``, as :meth:`adispatch` does."""
         done = 0
+        soon = loop is not None and self._outcomes_soon
         with contextlib.closing(self._due(events, recheck=recheck)) as due:
             for event, handler in due:
-                error = _call(handler, event)
-                self._record(event, error)
+                error = _call(handler, event, loop)
+                self._record(event, error, soon=soon)
                 done += error is None
         return done
 
     async def adispatch(self, events: Sequence[Event], *, recheck: bool = False) -> int:
-        """Async :meth:`dispatch`: a sync handler and the journal run in worker threads."""
+        """Async :meth:`dispatch`: a sync handler and the journal run in worker threads.
+
+        Under asyncio a sync handler (or none) gets one worker thread for the whole dispatch:
+        claims, hooks, handler and journal writes, one thread hop in all.
+        """
+        loop = running_loop()
+        if loop is not None and not inspect.iscoroutinefunction(self.handler):
+            return await self._workers.handler(self._dispatch, events, recheck, loop)
         done = 0
         with contextlib.closing(self._due(events, recheck=recheck)) as due:
             for event, handler in due:
                 error = await _acall(handler, event)
-                await anyio.to_thread.run_sync(self._record, event, error)
+                if self._outcomes_soon and loop is not None:  # queued, not written: no thread
+                    self._record(event, error, soon=True)
+                else:
+                    await self._workers.journal(self._record, event, error)
                 done += error is None
         return done
 
@@ -438,10 +528,41 @@ class Receiver:
         self, body: bytes, content_type: str | None = None, *, defer: bool = True
     ) -> PushResult:
         """Async :meth:`handle_push`; its ``after_reply`` is a coroutine function."""
+        intake, when, done = await self._ahandle(body, content_type, defer)
+        return self._result(intake, when, done, functools.partial(self.adispatch, intake.new))
+
+    async def _ahandle(self, body: bytes, content_type: str | None, defer: bool) -> tuple[Intake, _When, int]:
         intake = await self.areceive(body, content_type)
         when = self._when(intake, defer=defer)
         done = await self.adispatch(intake.new) if when is _When.BEFORE_REPLY else 0
-        return self._result(intake, when, done, functools.partial(self.adispatch, intake.new))
+        return intake, when, done
+
+    async def _aserve_push(self, body: bytes, content_type: str | None) -> PushResult:
+        """:meth:`ahandle_push` for the ASGI adapter, which never reads the dispatch's count.
+
+        In ack-first mode with the batched journal and a sync handler (or none), the intake
+        thread starts the dispatch of the new events in a handler thread as soon as they are
+        durable, while the loop sends the reply: the same order (stored, then dispatched,
+        never holding up the reply) without waking the loop again for it.
+        """
+        loop = running_loop()
+        if (
+            loop is None
+            or not self._batched
+            or not self.ack_before_dispatch
+            or inspect.iscoroutinefunction(self.handler)
+        ):
+            return await self.ahandle_push(body, content_type)
+        intake = await self._intake_batches.submit((body, content_type, loop))
+        return PushResult(reply=intake.reply)
+
+    def _dispatch_logged(self, events: Sequence[Event], loop: asyncio.AbstractEventLoop) -> None:
+        """A detached dispatch: nobody awaits it, so what it raises is logged here (its events
+        stay pending in the journal, for :meth:`redispatch`)."""
+        try:
+            self._dispatch(events, False, loop)
+        except Exception as exc:
+            log.error("dispatch of %d event(s) failed: %s", len(events), _error_text(exc))
 
     def handle(self, body: bytes, content_type: str | None = None) -> CallbackReply:
         """Process one push: parse, store, dispatch; return the reply for the provider.
@@ -473,7 +594,7 @@ class Receiver:
 
     async def aredispatch(self) -> int:
         """Async :meth:`redispatch`."""
-        return await self.adispatch(await anyio.to_thread.run_sync(self.journal.pending), recheck=True)
+        return await self.adispatch(await self._workers.journal(self.journal.pending), recheck=True)
 
     # --- web apps ----------------------------------------------------------------------------
 
@@ -498,11 +619,22 @@ class Receiver:
         return wsgi_app(self, max_body=max_body)
 
 
-def _call(handler: Handler, event: Event) -> Exception | None:
-    """Run ``handler`` on ``event`` to completion; return its exception, if any."""
+def _inherits(journal: Journal, *names: str) -> bool:
+    """True when ``journal`` is a :class:`SQLiteJournal` whose ``names`` are SQLiteJournal's own."""
+    kind = type(journal)
+    return issubclass(kind, SQLiteJournal) and all(
+        getattr(kind, name) is getattr(SQLiteJournal, name) for name in names
+    )
+
+
+def _call(handler: Handler, event: Event, loop: asyncio.AbstractEventLoop | None = None) -> Exception | None:
+    """Run ``handler`` on ``event`` to completion; return its exception, if any. An awaitable
+    it returns runs on ``loop`` (this thread waiting), or without one on a new loop."""
     try:
         result = handler(event)
-        if inspect.isawaitable(result):
+        if inspect.isawaitable(result) and loop is not None:
+            _await_on(loop, result)
+        elif inspect.isawaitable(result):
             anyio.run(_await, result)
     except Exception as exc:
         return exc
@@ -525,3 +657,14 @@ async def _acall(handler: Handler, event: Event) -> Exception | None:
 
 async def _await(result: Awaitable[Any]) -> None:
     await result
+
+
+def _await_on(loop: asyncio.AbstractEventLoop, result: Awaitable[Any]) -> None:
+    """Run ``result`` on ``loop`` from one of its worker threads, waiting for it; a loop that
+    stops meanwhile fails it (the event stays in the journal, to be dispatched again)."""
+    future = asyncio.run_coroutine_threadsafe(_await(result), loop)
+    while not concurrent.futures.wait([future], timeout=1.0).done:
+        if not loop.is_running():
+            future.cancel()
+            raise RuntimeError("the event loop stopped before the handler finished")
+    future.result()

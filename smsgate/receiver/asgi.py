@@ -8,6 +8,7 @@ Needs the ``receiver`` extra (starlette).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import anyio
@@ -19,6 +20,7 @@ from starlette.routing import Route
 
 from smsgate.receiver._limits import ServerLimits
 from smsgate.receiver._security import PushRequest
+from smsgate.receiver._workers import running_loop
 
 if TYPE_CHECKING:
     from smsgate.receiver._receiver import Receiver
@@ -46,6 +48,9 @@ async def _read(request: Request, max_body: int) -> bytes:
 async def _read_in_time(request: Request, max_body: int, seconds: float) -> bytes | Response:
     """The body, or the response refusing it: 413 too large, 408 too slow, 400 cut off."""
     try:
+        if running_loop() is not None:
+            async with asyncio.timeout(seconds):
+                return await _read(request, max_body)
         with anyio.fail_after(seconds):
             return await _read(request, max_body)
     except _TooLarge:
@@ -57,10 +62,14 @@ async def _read_in_time(request: Request, max_body: int, seconds: float) -> byte
 
 
 def _push_request(request: Request) -> PushRequest:
-    query_token = request.query_params.get("token")
+    """What the receiver's guard checks, read from the ASGI scope (as Starlette reads it,
+    without building its header and query objects: most pushes have no query string)."""
+    scope = request.scope
+    query_token = request.query_params.get("token") if scope.get("query_string") else None
+    client = scope.get("client")
     return PushRequest(
-        peer=request.client.host if request.client is not None else None,
-        headers={k.lower(): v for k, v in request.headers.items()},
+        peer=client[0] if client else None,
+        headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
         token=request.path_params.get("token", query_token),
         url=str(request.url),
     )
@@ -89,7 +98,7 @@ def asgi_app(
         refusal = receiver.admit(_push_request(request), body)
         if refusal is not None:
             return Response(b"refused", status_code=refusal.status_code, headers=dict(refusal.headers))
-        result = await receiver.ahandle_push(body, request.headers.get("content-type"))
+        result = await receiver._aserve_push(body, request.headers.get("content-type"))
         reply = result.reply
         task = BackgroundTask(result.after_reply) if result.after_reply is not None else None
         return Response(

@@ -1,0 +1,167 @@
+"""The async receiver's fast path (issue 11): pushes stored in batches by one intake thread,
+the SQLite journal's multi-push transaction, dispatch outcomes queued for the next commit.
+
+Every guarantee of the one-by-one path holds: a push is acknowledged only once it is durable,
+each push is stored (or refused) on its own, every event is dispatched, and its outcome
+reaches the disk."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from smsgate import DeliveryReport, InboundMessage
+from smsgate.receiver import (
+    EventState,
+    JournalError,
+    Receiver,
+    ServerThread,
+    SQLiteJournal,
+    _journal,
+    event_key,
+)
+from smsgate.receiver._workers import Batches
+from tests.test_journal_group_commit import report
+from tests.test_receiver import OK, JsonPushProvider, push_body
+from tests.test_receiver_apps import Collect, wait_for
+
+
+def _states_on_disk(path: Path) -> dict[str, str]:
+    """What another connection reads: only what was committed."""
+    with sqlite3.connect(path) as other:
+        return dict(other.execute("SELECT key, state FROM smsgate_events").fetchall())
+
+
+def test_record_each_stores_each_push_on_its_own_in_one_transaction(tmp_path: Path) -> None:
+    journal = SQLiteJournal(tmp_path / "j.sqlite3")
+    assert journal._conn is not None
+    statements: list[str] = []
+    journal._conn.set_trace_callback(statements.append)
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+    pushes = [[report(1), report(2)], [report(2), report(3)], [report(4, raw=circular)]]
+    outcomes = journal.record_each(pushes)
+    assert outcomes[:2] == [[report(1), report(2)], [report(3)]]  # the repeat counts once
+    assert isinstance(outcomes[2], JournalError)  # that push alone is refused
+    assert statements.count("COMMIT") == 1
+    assert journal.state(report(3)) is EventState.PENDING
+    assert journal.state(report(4)) is None
+    assert journal.record_each([[report(1)], [report(5)]]) == [[], [report(5)]]
+    journal.close()
+
+
+def test_a_failing_bulk_statement_falls_back_to_one_savepoint_per_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(conn: sqlite3.Connection, group: object) -> list[object]:
+        raise sqlite3.OperationalError("bulk statement failed")
+
+    monkeypatch.setattr(_journal, "_bulk", broken)
+    journal = SQLiteJournal(tmp_path / "j.sqlite3")
+    assert journal._conn is not None
+    statements: list[str] = []
+    journal._conn.set_trace_callback(statements.append)
+    assert journal.record_each([[report(1)], [report(1), report(2)]]) == [[report(1)], [report(2)]]
+    assert [s for s in statements if s.startswith("SAVEPOINT")] == ["SAVEPOINT one_write"] * 2
+    assert [e.mobile for e in journal.pending()] == [report(1).mobile, report(2).mobile]
+    journal.close()
+
+
+def test_a_queued_outcome_is_read_at_once_and_on_disk_after_a_flush_or_close(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = SQLiteJournal(path)
+    journal.record([report(1), report(2)])
+    journal._set_soon(report(1), EventState.DONE, None)
+    assert _states_on_disk(path)[event_key(report(1))] == "pending"  # queued, not committed
+    assert journal.state(report(1)) is EventState.DONE  # a read commits what is queued first
+    assert _states_on_disk(path)[event_key(report(1))] == "done"
+    journal._set_soon(report(2), EventState.FAILED, "RuntimeError: down")
+    journal._flush()
+    assert _states_on_disk(path)[event_key(report(2))] == "failed"
+    journal.record([report(3)])
+    journal._set_soon(report(3), EventState.DONE, None)
+    journal.close()
+    assert _states_on_disk(path)[event_key(report(3))] == "done"
+
+
+def test_every_push_is_durable_before_its_ack_under_concurrency(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    handler = Collect()
+    mobiles = [f"138{n:08d}" for n in range(48)]
+    with Receiver(JsonPushProvider(), handler, journal=path) as receiver:
+        with ServerThread(receiver.asgi_app()) as server, httpx.Client() as client:
+
+            def push(mobile: str) -> bool:
+                reply = client.post(server.url, content=push_body(mobile))
+                # Acknowledged: another connection must find the event on disk already.
+                key = event_key(receiver.provider.parse_callback(push_body(mobile), None)[0])
+                return reply.content == OK and key in _states_on_disk(path)
+
+            with ThreadPoolExecutor(12) as pool:
+                assert all(pool.map(push, mobiles))
+            wait_for(lambda: sorted(handler.mobiles) == mobiles)
+        # Without another push or read, the queued outcomes reach the disk (intake idle).
+        wait_for(lambda: set(_states_on_disk(path).values()) == {"done"})
+    assert sorted(handler.mobiles) == mobiles  # each dispatched once
+
+
+def test_an_awaitable_from_a_sync_handler_runs_on_the_servers_loop(tmp_path: Path) -> None:
+    ran_in: list[str] = []
+
+    async def note() -> None:
+        ran_in.append(threading.current_thread().name)
+
+    def handler(event: DeliveryReport | InboundMessage) -> Awaitable[None]:
+        return note()  # a plain function handing back a coroutine
+
+    with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
+        with ServerThread(receiver.asgi_app(), name="the-server") as server:
+            assert httpx.post(server.url, content=push_body("13800138000")).content == OK
+            wait_for(lambda: bool(ran_in))
+        wait_for(lambda: [e.state for e in receiver.journal.entries()] == [EventState.DONE])  # type: ignore[attr-defined]
+    assert ran_in == ["the-server"]
+
+
+class ForgetfulJournal(SQLiteJournal):
+    """Stores events but cannot record their dispatch (e.g. the disk filled up meanwhile)."""
+
+    def mark_done(self, event):  # type: ignore[no-untyped-def]
+        raise JournalError("journal update failed (OperationalError: disk I/O error)")
+
+
+def test_a_journal_that_changes_how_outcomes_are_written_is_asked_for_each(tmp_path: Path) -> None:
+    journal = ForgetfulJournal(tmp_path / "j.sqlite3")
+    handler = Collect()
+    with Receiver(JsonPushProvider(), handler, journal=journal) as receiver:
+        with ServerThread(receiver.asgi_app()) as server:
+            assert httpx.post(server.url, content=push_body("13800138000")).content == OK
+            wait_for(lambda: handler.mobiles == ["13800138000"])
+    # Its mark_done failed, so the event stays pending: dispatched again at the next start.
+    assert [e.mobile for e in journal.pending()] == ["13800138000"]
+    journal.close()
+
+
+async def test_batches_give_every_caller_of_a_failed_batch_its_error_and_restart_after_close() -> None:
+    calls: list[list[int]] = []
+
+    def work(items: list[int]) -> list[int]:
+        calls.append(items)
+        if 13 in items:
+            raise ValueError("unlucky")
+        return [item * 2 for item in items]
+
+    batches: Batches[int, int] = Batches("test-batches", work)
+    assert await asyncio.gather(*(batches.submit(n) for n in range(5))) == [0, 2, 4, 6, 8]
+    assert sum(len(items) for items in calls) == 5
+    with pytest.raises(ValueError, match="unlucky"):
+        await batches.submit(13)
+    batches.close()
+    assert await batches.submit(21) == 42  # a new thread after close
+    batches.close()
