@@ -27,9 +27,10 @@ Two rules hold whatever the caller's client is configured to do:
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -180,8 +181,10 @@ def parsing_reply(response: httpx.Response) -> Iterator[httpx.Response]:
 
 def _redirect(response: httpx.Response) -> ProviderError | None:
     """The error for a redirect reply (3xx with a ``Location``), which is never followed."""
+    if not 300 <= response.status_code < 400:
+        return None
     location = response.headers.get("Location")
-    if not 300 <= response.status_code < 400 or location is None:
+    if location is None:
         return None
     try:
         host = httpx.URL(location).host
@@ -249,13 +252,22 @@ class _Body:
             for name, value in original.headers.raw
             if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
         ]
-        return httpx.Response(
+        content = b"".join(self.chunks)
+        if content:
+            headers.append((b"Content-Length", str(len(content)).encode()))
+        reply = httpx.Response(
             original.status_code,
             headers=headers,
-            content=b"".join(self.chunks),
+            stream=httpx.ByteStream(content),
             request=original.request,
             extensions={k: v for k, v in original.extensions.items() if k in _KEPT_EXTENSIONS},
         )
+        # The state ``Response(content=...)`` leaves, without running the bytes in hand through
+        # httpx's decoder and chunkers a second time (that pass cost as much as parsing the reply).
+        reply._content = content
+        reply._num_bytes_downloaded = len(content)
+        reply.is_stream_consumed = reply.is_closed = True
+        return reply
 
 
 _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
@@ -282,6 +294,16 @@ def _exchange(
         return translate_transport_error(exc, provider=provider, operation=operation)
 
 
+def _achunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """A reply's body as it arrives, decoded: with no ``Content-Encoding`` the transport's own
+    chunks are the decoded body, so they are read as they come, without httpx's identity
+    decoder and chunkers in between (each a generator step per chunk)."""
+    if "content-encoding" in response.headers or not isinstance(response.stream, httpx.AsyncByteStream):
+        return response.aiter_bytes()
+    response.is_stream_consumed = True
+    return response.stream.__aiter__()
+
+
 async def _aexchange(
     client: httpx.AsyncClient, request: httpx.Request, limit: int, provider: str | None, operation: str | None
 ) -> httpx.Response | SmsGateError:
@@ -293,7 +315,7 @@ async def _aexchange(
             if refused is not None:
                 return refused
             body = _Body(response, limit)
-            async for chunk in response.aiter_bytes():
+            async for chunk in _achunks(response):
                 if not body.take(chunk):
                     return body.too_large()
             return body.reply()
@@ -325,6 +347,13 @@ def _driving(flow: Flow[Any], provider: str | None, operation: str | None) -> It
         flow.close()
 
 
+@functools.lru_cache(maxsize=32)
+def _timeouts(seconds: float) -> dict[str, float | None]:
+    """httpx's per-request ``timeout`` extension for ``seconds``: one dict per value, shared
+    by every request (transports read it, none changes it)."""
+    return httpx.Timeout(seconds).as_dict()
+
+
 @attrs.frozen
 class _Done(Generic[T]):
     value: T
@@ -354,7 +383,7 @@ def _advance(
             raise
         raise _malformed(outcome, exc) from exc
     if timeout is not None and "timeout" not in request.extensions:
-        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        request.extensions["timeout"] = _timeouts(timeout)
     # The path only: query strings of GET-style APIs can carry credentials.
     log.debug("%s %s %s", provider, request.method, request.url.path)
     return request

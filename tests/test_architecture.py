@@ -226,11 +226,11 @@ def _distribution_names(requirements: Iterable[str]) -> set[str]:
 
 def allowed_third_party(pyproject: Path) -> set[str]:
     """Top-level import names the core may use: those of the declared dependencies and of the
-    ``receiver``, ``postgres``, ``redis`` and ``celery`` extras (the dev extra is for the
-    repository, not for users)."""
+    ``receiver``, ``postgres``, ``redis``, ``celery`` and ``aiohttp`` extras (the dev extra is
+    for the repository, not for users)."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     declared = _distribution_names(project["dependencies"])
-    for extra in ("receiver", "postgres", "redis", "celery"):
+    for extra in ("receiver", "postgres", "redis", "celery", "aiohttp"):
         declared |= _distribution_names(project.get("optional-dependencies", {}).get(extra, []))
     return {
         top
