@@ -469,6 +469,17 @@ class Gateway(_GatewayCore[httpx.Client]):
         return command.value
 
 
+def default_async_client() -> httpx.AsyncClient:
+    """The client an :class:`AsyncGateway` opens: httpx over aiohttp when the ``aiohttp`` extra
+    is installed (several times faster than httpcore's pool, with the same failure classes:
+    ``smsgate/_aiohttp.py``), else httpx's own; TLS verified, redirects not followed."""
+    try:
+        from smsgate._aiohttp import async_client  # noqa: PLC0415 - only with the extra
+    except ImportError:
+        return httpx.AsyncClient(verify=True, follow_redirects=False)
+    return async_client()
+
+
 class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     """The asynchronous twin of :class:`Gateway`: same constructor, same methods as coroutines.
 
@@ -485,13 +496,7 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     """
 
     def _new_client(self) -> httpx.AsyncClient:
-        # aiohttp under httpx's interface when the aiohttp extra is installed: several times
-        # faster than httpcore's pool, with the same failure classes (smsgate/_aiohttp.py).
-        try:
-            from smsgate._aiohttp import async_client  # noqa: PLC0415
-        except ImportError:
-            return httpx.AsyncClient(verify=True, follow_redirects=False)
-        return async_client()
+        return default_async_client()
 
     async def send(self, sms: Sms) -> Receipt:
         """Send one text message; the receipt names the provider that accepted it."""

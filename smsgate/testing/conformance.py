@@ -41,7 +41,7 @@ import httpx
 import pytest
 
 from smsgate._drivers import arun_flow, run_flow
-from smsgate._gateway import AsyncGateway, Gateway
+from smsgate._gateway import AsyncGateway, Gateway, default_async_client
 from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, MmsPart, Receipt, Sms
 from smsgate._provider import Capabilities, Flow, Operation, Provider
 from smsgate.exceptions import (
@@ -281,8 +281,9 @@ class ProviderConformance:
         return httpx.Client(follow_redirects=False)
 
     def async_client(self) -> httpx.AsyncClient:
-        """The client the asynchronous runs use to reach the provider."""
-        return httpx.AsyncClient(follow_redirects=False)
+        """The client the asynchronous runs use to reach the provider: the one an
+        :class:`~smsgate.AsyncGateway` opens by default (over aiohttp when it is installed)."""
+        return default_async_client()
 
     # --- the suite's own fixtures ---------------------------------------------------------
 
