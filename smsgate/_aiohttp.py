@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
-from multidict import CIMultiDict
 from yarl import URL
 
 if TYPE_CHECKING:
@@ -113,16 +112,19 @@ class _ReplyStream(httpx.AsyncByteStream):
         self._started = started
         self.reply: httpx.Response | None = None
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        """The next chunk as it arrived (a class, not an async generator: one step less per chunk)."""
         try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-        except httpx.TransportError:
-            raise
+            chunk = await self._response.content.readany()
         except Exception as exc:
             error = _translated(exc, self._request)
         else:
-            return
+            if chunk:
+                return chunk
+            raise StopAsyncIteration
         raise error
 
     async def aclose(self) -> None:
@@ -232,16 +234,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session
         if session is None or loop is not self._loop or session.closed:
             session = await self._open(loop)
-        headers = CIMultiDict(
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
-        )
+        # As pairs: aiohttp copies them into its own header dict anyway.
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
         try:
             body = _payload(request)
         except httpx.RequestNotRead:  # a streamed body: read whole, sent with its length
             await request.aread()
             body = _payload(request)
-            if headers.pop("Transfer-Encoding", None) is not None:
-                headers["Content-Length"] = str(body.size if body is not None else 0)
+            if "Transfer-Encoding" in request.headers:
+                headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+                headers.append(("Content-Length", str(body.size if body is not None else 0)))
         try:
             response = await session.request(
                 request.method,
