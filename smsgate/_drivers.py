@@ -273,6 +273,15 @@ class _Body:
 _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
 
 
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The sync twin of :func:`_achunks`: with no ``Content-Encoding``, the transport's own
+    chunks, without httpx's identity decoder and chunkers in between."""
+    if "content-encoding" in response.headers or not isinstance(response.stream, httpx.SyncByteStream):
+        return response.iter_bytes()
+    response.is_stream_consumed = True
+    return iter(response.stream)
+
+
 def _exchange(
     client: httpx.Client, request: httpx.Request, limit: int, provider: str | None, operation: str | None
 ) -> httpx.Response | SmsGateError:
@@ -284,7 +293,7 @@ def _exchange(
             if refused is not None:
                 return refused
             body = _Body(response, limit)
-            for chunk in response.iter_bytes():
+            for chunk in _chunks(response):
                 if not body.take(chunk):
                     return body.too_large()
             return body.reply()

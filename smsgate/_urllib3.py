@@ -34,7 +34,7 @@ import ssl
 import threading
 import urllib.request
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import urllib3
@@ -42,6 +42,10 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import EmptyPoolError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import SKIP_HEADER
+
+if TYPE_CHECKING:
+    from httpx._client import UseClientDefault
+    from httpx._types import AuthTypes
 
 __all__ = ["Urllib3Transport", "sync_client"]
 
@@ -167,9 +171,23 @@ class _NoCookies(httpx.Cookies):
 
 
 class _Client(httpx.Client):
-    """The sync gateway's own ``httpx.Client``: the same, without a cookie jar."""
+    """The sync gateway's own ``httpx.Client``: no cookie jar, and over a
+    :class:`Urllib3Transport` (unless ``transport`` is None: httpx's own, for proxies).
+
+    A request sent with ``stream=True`` and neither redirects, authentication nor event hooks
+    (how smsgate's drivers send) goes straight to the urllib3 transport: the client-level
+    steps (auth flow, redirect loop, hooks, cookies, logging the URL, which may carry
+    credentials) have nothing to do for it and cost about a fifth of a send. Any other use is
+    httpx's own ``send``.
+    """
 
     _no_cookies = _NoCookies()
+
+    def __init__(self, transport: Urllib3Transport | None) -> None:
+        self._urllib3 = transport
+        super().__init__(verify=True, follow_redirects=False, transport=transport)
+        self._timeout_seen: httpx.Timeout | None = None
+        self._timeout_dict: dict[str, float | None] = {}
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -180,6 +198,40 @@ class _Client(httpx.Client):
     def cookies(self, cookies: Any) -> None:
         """Cookies are not kept: the requests the flows build never carry stored ones."""
 
+    def _plain(self, stream: bool, auth: object, follow_redirects: object, request: httpx.Request) -> bool:
+        """Whether httpx's client would do nothing but pass ``request`` to the transport."""
+        redirects = (
+            self.follow_redirects if follow_redirects is httpx.USE_CLIENT_DEFAULT else follow_redirects
+        )
+        hooks = self.event_hooks
+        return (
+            stream
+            and not redirects
+            and (auth is None or (auth is httpx.USE_CLIENT_DEFAULT and self.auth is None))
+            and not hooks["request"]
+            and not hooks["response"]
+            and not request.url.userinfo  # httpx would add basic auth from the URL
+        )
+
+    def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | UseClientDefault | None = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        """Send ``request`` (see the class docstring for the direct path)."""
+        direct = self._urllib3
+        if direct is None or self.is_closed or not self._plain(stream, auth, follow_redirects, request):
+            return super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
+        if "timeout" not in request.extensions:
+            timeout = self.timeout
+            if timeout is not self._timeout_seen:
+                self._timeout_seen, self._timeout_dict = timeout, timeout.as_dict()
+            request.extensions["timeout"] = self._timeout_dict
+        return direct.handle_request(request)
+
 
 def sync_client() -> httpx.Client:
     """The sync gateway's own client: TLS verified, redirects not followed, no cookie jar,
@@ -187,8 +239,8 @@ def sync_client() -> httpx.Client:
     httpx's own transport honours (with ``NO_PROXY``) and this one does not."""
     proxies = urllib.request.getproxies()
     if any(scheme in proxies for scheme in ("http", "https", "all")):
-        return _Client(verify=True, follow_redirects=False)
-    return _Client(verify=True, follow_redirects=False, transport=Urllib3Transport())
+        return _Client(None)
+    return _Client(Urllib3Transport())
 
 
 class Urllib3Transport(httpx.BaseTransport):
@@ -256,6 +308,7 @@ class Urllib3Transport(httpx.BaseTransport):
                 response.status,
                 headers=list(response.headers.iteritems()),
                 stream=_Stream(response, request),
+                request=request,
                 extensions={
                     "http_version": b"HTTP/1.1" if response.version == 11 else b"HTTP/1.0",
                     "reason_phrase": (response.reason or "").encode("ascii", "replace"),

@@ -8,6 +8,7 @@ and with a plain ``httpx.Client`` the application passes, so both keep the same 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import shutil
 import socket
 import ssl
@@ -143,6 +144,14 @@ class Server:
             for _ in range(1000):
                 conn.sendall(b"x" * 4000)
             return False
+        if self.behaviour in ("gzip", "bomb"):
+            plain = f"OK {len(self.requests)}".encode() if self.behaviour == "gzip" else b"0" * 5_000_000
+            packed = gzip.compress(plain)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(packed), packed)
+            )
+            return True
         body = f"OK {len(self.requests)}".encode()
         cookie = b"Set-Cookie: session=abc; Path=/\r\n" if self.behaviour == "cookie" else b""
         conn.sendall(b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (cookie, len(body), body))
@@ -238,6 +247,18 @@ def test_sends_reuse_one_connection_and_carry_the_form(
     assert body == f"to=13800138000&password={PASSWORD}".encode()
 
 
+def test_hooks_on_the_default_client_still_see_each_request(serve: Callable[..., Server]) -> None:
+    """The own client sends the drivers' requests straight to urllib3 only while httpx would
+    do nothing else: an event hook an application adds is called."""
+    server = serve()
+    seen: list[str] = []
+    with smsgate.Gateway(FormProvider("a", server.url)) as gw:
+        assert gw.send(SMS).task_id == "1"
+        gw.client.event_hooks["request"].append(lambda request: seen.append(request.url.path))
+        assert gw.send(SMS).task_id == "2"
+    assert seen == ["/send"]
+
+
 def test_the_default_client_keeps_no_cookies(serve: Callable[..., Server]) -> None:
     """The flows' requests never carry stored cookies, so the gateway's own client stores none."""
     server = serve("cookie")
@@ -314,6 +335,17 @@ def test_an_oversize_reply_is_cut_and_the_next_send_is_clean(
         gw.send(SMS)
     huge.behaviour = "ok"
     assert gw.send(SMS).task_id == "2"
+
+
+def test_a_compressed_reply_is_decoded_and_capped_by_its_decoded_size(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., Server]
+) -> None:
+    server = serve("gzip")
+    gw = gateway([FormProvider("a", server.url, max_reply_bytes=1000)])
+    assert gw.send(SMS).task_id == "1"
+    server.behaviour = "bomb"  # ~5 kB on the wire, 5 MB decoded
+    with pytest.raises(errors.MalformedReplyError, match="max_reply_bytes"):
+        gw.send(SMS)
 
 
 def test_threads_share_the_default_pool(serve: Callable[..., Server]) -> None:
