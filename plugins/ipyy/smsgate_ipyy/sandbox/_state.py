@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
+import operator
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from ._config import DELIVERED_CODE, Account, SandboxConfig
 from ._des import md5_upper
 from ._log import RequestEntry
 
-__all__ = ["CHINA", "InboundItem", "Login", "Push", "ReportItem", "SandboxState"]
+__all__ = ["CHINA", "InboundItem", "Login", "Push", "ReportItem", "SandboxState", "stamp"]
 
 #: The gateway's time zone (China Standard Time, UTC+8, no daylight saving).
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -36,6 +37,31 @@ XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>'
 
 Clock = Callable[[], dt.datetime]
 PushKind = Literal["report", "inbound"]
+
+
+def stamp(moment: dt.datetime) -> str:
+    """``moment`` as :data:`TIME_FORMAT` spells it (``isoformat`` is several times faster than
+    ``strftime`` and gives the same text for every four-digit year)."""
+    if moment.year < 1000:
+        return moment.strftime(TIME_FORMAT)
+    return moment.isoformat(" ", "seconds")[:19]
+
+
+def _task_id(now: dt.datetime, sequence: int) -> int:
+    """``yyMMddHHmmss`` of ``now`` followed by the 4-digit ``sequence``, as a number."""
+    minutes = ((((now.year % 100) * 100 + now.month) * 100 + now.day) * 100 + now.hour) * 100 + now.minute
+    return (minutes * 100 + now.second) * 10_000 + sequence
+
+
+#: The fields of an account in the order its ``__init__`` takes them (every one positional).
+_ACCOUNT_VALUES = operator.attrgetter(*(field.name for field in attrs.fields(Account)))
+_POSITIONAL = all(field.init and not field.kw_only for field in attrs.fields(Account))
+
+
+def _copy(account: Account) -> Account:
+    """What ``attrs.evolve(account)`` gives, made positionally: seven times faster, and every
+    send checks a login."""
+    return Account(*_ACCOUNT_VALUES(account)) if _POSITIONAL else attrs.evolve(account)
 
 
 def _system_clock() -> dt.datetime:
@@ -235,9 +261,9 @@ class SandboxState:
             if live is None:
                 return Login(None, style, "UserNameError")
             if password == live.account.password:
-                return Login(attrs.evolve(live.account), "plain")
+                return Login(_copy(live.account), "plain")
             if password == live.md5:
-                return Login(attrs.evolve(live.account), "md5")
+                return Login(_copy(live.account), "md5")
         return Login(None, style, "PasswordError")
 
     def get_account(self, account: str) -> Account | None:
@@ -362,7 +388,7 @@ class SandboxState:
             # 16 digits: yyMMddHHmmss + a 4-digit sequence, China time (wire notes §4). Ids only
             # grow, so they stay unique past 10,000 sends in one second or on a frozen test clock
             # (a repeated id would mix two tasks' reports in a taskid pull).
-            candidate = int(f"{now:%y%m%d%H%M%S}{next(self._task_counter) % 10_000:04d}")
+            candidate = _task_id(now, next(self._task_counter) % 10_000)
             self._last_task_id = max(candidate, self._last_task_id + 1)
             task_id = str(self._last_task_id)
             start = send_at if send_at is not None and send_at > now else now
@@ -505,6 +531,12 @@ class SandboxState:
         """Append what the app understood from one request to the inspection log, numbered."""
         with self.lock:
             self._log.append(attrs.evolve(entry, seq=next(self._request_seq)))
+
+    def log_call(self, **fields: Any) -> None:
+        """:meth:`log_request` for the entry made of ``fields`` (every field of
+        :class:`RequestEntry` but ``seq``), numbered as it is made: one object per request."""
+        with self.lock:
+            self._log.append(RequestEntry(**fields, seq=next(self._request_seq)))
 
     def entries(self) -> list[RequestEntry]:
         """The inspection log as typed entries, newest last (bounded by ``config.log_limit``)."""
