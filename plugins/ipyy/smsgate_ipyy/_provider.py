@@ -56,6 +56,8 @@ _LAST_SIGNATURE = re.compile(r"【[^【】\n]+】\Z")
 _FIXED_NUMBERS = re.compile(r"([0-9]+)\[0-9\]\{([0-9]{1,2})\}")
 _CHINA_PREFIX = re.compile(r"\A(?:\+86|0086|86)")
 _MAX_EXT = 5
+# Batch messages checked each on its own when a run of them is not plain (see _plan_batch).
+_ONE_BY_ONE = 16
 _MAX_NEW_PASSWORD = 20
 # Any: the frozenset converter of Capabilities.balance_kinds confuses mypy's attrs plugin.
 _BALANCE_KINDS: Any = frozenset({"sms", "mms"})
@@ -493,19 +495,23 @@ class IpyyProvider(Provider):
         requests, keeping only where each request starts and ends (no line is kept).
 
         A run of messages that fills the current request is checked at once when every one
-        of them needs no change (:meth:`_plain_run`, the common case); otherwise each message
-        of the run is checked on its own, in order, so the first invalid one is named."""
+        of them needs no change (:meth:`_plain_run`, the common case). When one of them may
+        not, the next run tried is half as long, down to a few messages, which are checked
+        each on its own (:meth:`_plan_message`); a run that passes lets the next one double.
+        Messages are taken strictly in order, so the first invalid one is the one named."""
         splitter = _Splitter(self.settings.batch_max_messages, self.settings.batch_max_bytes)
-        index, count = 0, len(messages)
+        index, count, most = 0, len(messages), splitter.max_lines
         while index < count:
-            end = min(count, index + max(splitter.room(), 1))
+            end = min(count, index + max(min(splitter.room(), most), 1))
             plain = self._plain_run(messages[index:end])
             if plain is not None and splitter.add_run(index, *plain):
+                index, most = end, min(2 * most, splitter.max_lines)
+            elif end - index > _ONE_BY_ONE:
+                most = (end - index) // 2
+            else:
+                for position in range(index, end):
+                    self._plan_message(splitter, position, messages[position])
                 index = end
-                continue
-            for position in range(index, end):
-                self._plan_message(splitter, position, messages[position])
-            index = end
         if splitter.start is None and not splitter.spans:
             raise ValidationError("send_batch needs at least one message", field="messages")
         splitter.cut(_Cursor(len(messages), 0))

@@ -171,6 +171,25 @@ def test_a_bad_message_deep_in_a_plain_run_is_named(h: Any) -> None:
     assert _same(h, messages) == ("refused", "message 1234: " + _signature_error(h), "text")
 
 
+def test_an_odd_message_sends_only_a_few_around_it_through_the_one_by_one_checks(
+    h: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages = [Sms(to=f"138{i:08d}", text=f"客户{i}【腾飞】") for i in range(3_000)]
+    messages[1_234] = Sms(to="+8613912345678", text="前缀【腾飞】")
+    provider = h.provider()
+    checked: list[int] = []
+    one_by_one = provider._plan_message
+
+    def counted(splitter: Any, index: int, sms: Sms) -> None:
+        checked.append(index)
+        one_by_one(splitter, index, sms)
+
+    monkeypatch.setattr(provider, "_plan_message", counted)
+    assert _outcome(provider, messages) == _outcome(_OneByOne(provider.settings), messages)
+    assert 1_234 in checked
+    assert len(checked) <= 16
+
+
 def test_a_repeated_number_across_runs_splits_where_it_repeats(h: Any) -> None:
     messages = [Sms(to=f"138{i:08d}", text=f"客户{i}【腾飞】") for i in range(1_500)]
     messages[1_100] = Sms(to="13800001050", text="again【腾飞】")  # number of message 1050
