@@ -40,11 +40,18 @@ PushKind = Literal["report", "inbound"]
 
 
 def stamp(moment: dt.datetime) -> str:
-    """``moment`` as :data:`TIME_FORMAT` spells it (``isoformat`` is several times faster than
-    ``strftime`` and gives the same text for every four-digit year)."""
+    """``moment`` as :data:`TIME_FORMAT` spells it: the same text as ``strftime`` for every
+    four-digit year, several times faster (every request is logged with one)."""
     if moment.year < 1000:
         return moment.strftime(TIME_FORMAT)
-    return moment.isoformat(" ", "seconds")[:19]
+    return "%d-%02d-%02d %02d:%02d:%02d" % (  # noqa: UP031 - the fastest spelling
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+    )
 
 
 def _task_id(now: dt.datetime, sequence: int) -> int:
