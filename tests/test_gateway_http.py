@@ -96,7 +96,9 @@ def test_unparseable_reply_is_malformed_and_does_not_fail_over(make_gateway: Any
     assert info.value.body_excerpt.startswith(b"<html>")
 
 
-def test_read_timeout_on_balance_fails_over_then_the_last_provider_is_retried(make_gateway: Any, server: Server) -> None:
+def test_read_timeout_on_balance_fails_over_then_the_last_provider_is_retried(
+    make_gateway: Any, server: Server
+) -> None:
     gateway = make_gateway(
         [HttpProvider("a", "slow"), HttpProvider("b", "slow")],
         client=make_gateway.client(server),
