@@ -25,6 +25,7 @@ from smsgate.receiver import (
     ServerThread,
     SQLiteJournal,
     _journal,
+    _workers,
     event_key,
 )
 from smsgate.receiver._workers import Batches
@@ -165,3 +166,22 @@ async def test_batches_give_every_caller_of_a_failed_batch_its_error_and_restart
     batches.close()
     assert await batches.submit(21) == 42  # a new thread after close
     batches.close()
+
+
+async def test_an_idle_intake_thread_ends_and_outcomes_still_reach_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_workers, "IDLE_SECONDS", 0.01)
+    monkeypatch.setattr(_workers, "IDLE_ROUNDS", 2)
+    path = tmp_path / "j.sqlite3"
+    handler = Collect()
+    with Receiver(JsonPushProvider(), handler, journal=path) as receiver:
+        result = await receiver.ahandle_push(push_body("13800138000"))
+        assert result.reply.body == OK
+        wait_for(lambda: not receiver._intake_batches.running)  # no thread kept while idle
+        assert result.after_reply is not None
+        assert await result.after_reply() == 1
+        # No intake thread to commit the queued outcome: the dispatch committed it itself.
+        assert set(_states_on_disk(path).values()) == {"done"}
+        assert (await receiver.ahandle_push(push_body("13900139000"))).reply.body == OK  # restarts
+    assert handler.mobiles == ["13800138000"]

@@ -292,7 +292,8 @@ class Receiver:
         return self._stored(events, new)
 
     def _flush_outcomes(self) -> None:
-        """Make the dispatch outcomes queued since the last commit durable (intake idle)."""
+        """Make the dispatch outcomes queued since the last commit durable (the intake thread
+        when idle, or the dispatch itself when no intake thread runs)."""
         try:
             cast(SQLiteJournal, self.journal)._flush()  # _batched checked it
         except Exception as exc:  # they stay queued; the events stay pending meanwhile
@@ -471,6 +472,8 @@ class Receiver:
                 error = _call(handler, event, loop)
                 self._record(event, error, soon=soon)
                 done += error is None
+        if soon and not self._intake_batches.running:  # no idle intake thread will commit them
+            self._flush_outcomes()
         return done
 
     async def adispatch(self, events: Sequence[Event], *, recheck: bool = False) -> int:
@@ -491,6 +494,8 @@ class Receiver:
                 else:
                     await self._workers.journal(self._record, event, error)
                 done += error is None
+        if self._outcomes_soon and loop is not None and not self._intake_batches.running:
+            await self._workers.journal(self._flush_outcomes)
         return done
 
     # --- the whole exchange ------------------------------------------------------------------

@@ -40,6 +40,8 @@ R = TypeVar("R")
 BATCH_LIMIT = 64
 #: Seconds without an item after which a batch thread runs its ``idle`` callback.
 IDLE_SECONDS = 0.1
+#: Idle rounds after which the thread ends (a receiver left unclosed keeps no thread).
+IDLE_ROUNDS = 50
 
 #: Threads writing to the journal at once: enough for group commit to gather a push's
 #: neighbours into one transaction, few enough not to thrash the GIL.
@@ -111,8 +113,9 @@ class Batches(Generic[In, R]):
     ``work`` returns one result per item, in order; when it raises, every item of the batch
     gets that exception. Each loop is woken once per batch. ``idle`` (optional) is called
     whenever :data:`IDLE_SECONDS` pass without an item. The thread starts on the first item
-    and stops at :meth:`close` (a later item starts a new one); it is a daemon thread, so a
-    process exiting mid-batch ends it (the items' callers were never answered).
+    and ends at :meth:`close` or after :data:`IDLE_ROUNDS` idle rounds (a later item starts
+    a new one); it is a daemon thread, so a process exiting mid-batch ends it (the items'
+    callers were never answered).
     """
 
     def __init__(
@@ -146,15 +149,22 @@ class Batches(Generic[In, R]):
         old.put(None)
 
     def _serve(self, jobs: queue.SimpleQueue[_Job[In, R] | None]) -> None:
+        idle_rounds = 0
         while True:
             try:
-                first = jobs.get(timeout=IDLE_SECONDS if self._idle is not None else None)
+                first = jobs.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 if self._idle is not None:
                     self._idle()
+                idle_rounds += 1
+                if idle_rounds >= IDLE_ROUNDS and self._retire(jobs):
+                    if self._idle is not None:  # once more: what came while it retired
+                        self._idle()
+                    return
                 continue
             if first is None:
                 return
+            idle_rounds = 0
             batch = [first]
             while len(batch) < BATCH_LIMIT:
                 try:
@@ -166,6 +176,20 @@ class Batches(Generic[In, R]):
                     break
                 batch.append(job)
             self._run(batch)
+
+    @property
+    def running(self) -> bool:
+        """True while a thread serves the items (it then calls ``idle`` again later)."""
+        return self._thread is not None
+
+    def _retire(self, jobs: queue.SimpleQueue[_Job[In, R] | None]) -> bool:
+        """End this idle thread (the next item starts another): True unless an item came."""
+        with self._lock:  # submit() puts items under it: none can arrive unseen
+            if not jobs.empty():
+                return False
+            if self._queue is jobs:
+                self._thread = None
+            return True
 
     def _run(self, batch: list[_Job[In, R]]) -> None:
         try:
