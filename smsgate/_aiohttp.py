@@ -137,12 +137,21 @@ class _ReplyStream(httpx.AsyncByteStream):
             self._response.close()
 
 
-def _timeouts(extension: dict[str, float | None]) -> aiohttp.ClientTimeout:
+def _timeouts(extension: dict[str, float | None]) -> tuple[aiohttp.ClientTimeout, float | None]:
     """httpx's per-request timeouts as aiohttp's: ``connect`` bounds the socket connect,
-    ``pool`` plus ``connect`` the wait for a connection, ``read`` each read."""
+    ``pool`` plus ``connect`` the wait for a connection, ``read`` each read once the request
+    is written. aiohttp has no write timeout, so the wait for the reply's head as a whole is
+    bounded by the four together (the second value): a server that stops reading the request
+    cannot hold a send forever."""
     connect, pool, read = extension.get("connect"), extension.get("pool"), extension.get("read")
     acquire = None if connect is None or pool is None else connect + pool
-    return aiohttp.ClientTimeout(total=None, connect=acquire, sock_connect=connect, sock_read=read)
+    timeout = aiohttp.ClientTimeout(total=None, connect=acquire, sock_connect=connect, sock_read=read)
+    parts = [extension.get(k) for k in ("connect", "read", "write", "pool")]
+    return timeout, None if None in parts else sum(p for p in parts if p is not None)
+
+
+def _stalled(request: httpx.Request) -> httpx.WriteTimeout:
+    return httpx.WriteTimeout("no reply within the request's timeouts (aiohttp)", request=request)
 
 
 class _Body(aiohttp.BytesPayload):
@@ -179,9 +188,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[float | None, ...], tuple[aiohttp.ClientTimeout, float | None]] = {}
         self._last_extension: object = None
-        self._last_timeout = aiohttp.ClientTimeout()
+        self._last_timeout: tuple[aiohttp.ClientTimeout, float | None] = (aiohttp.ClientTimeout(), None)
         self._last_url: httpx.URL | None = None
         self._last_yarl = URL()
 
@@ -208,7 +217,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session, self._loop = session, loop
         return session
 
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+    def _timeout(self, request: httpx.Request) -> tuple[aiohttp.ClientTimeout, float | None]:
         extension = request.extensions.get("timeout") or {}
         if extension is self._last_extension:  # the drivers and the client reuse one dict
             return self._last_timeout
@@ -244,27 +253,32 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if "Transfer-Encoding" in request.headers:
                 headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
                 headers.append(("Content-Length", str(body.size if body is not None else 0)))
+        timeout, deadline = self._timeout(request)
+        limit = asyncio.timeout(deadline)
         try:
-            response = await session.request(
-                request.method,
-                self._url(request),
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                timeout=self._timeout(request),
-                server_hostname=request.extensions.get("sni_hostname"),
-            )
+            async with limit:
+                response = await session.request(
+                    request.method,
+                    self._url(request),
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    server_hostname=request.extensions.get("sni_hostname"),
+                )
         except httpx.TransportError:
             raise
         except Exception as exc:
-            error = _translated(exc, request)
+            # Past the whole deadline the request may have been (partly) written: uncertain.
+            error = _stalled(request) if limit.expired() else _translated(exc, request)
         else:
             return self._reply(response, request, started)
         raise error
 
     @staticmethod
     def _reply(response: aiohttp.ClientResponse, request: httpx.Request, started: float) -> httpx.Response:
-        extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
+        version = response.version or aiohttp.HttpVersion11
+        extensions: dict[str, object] = {"http_version": b"HTTP/%d.%d" % (version.major, version.minor)}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
         stream = _ReplyStream(response, request, started)

@@ -54,6 +54,25 @@ class StreamingServer(Server):
         return False
 
 
+class DeafServer(Server):
+    """Accepts connections and never reads from them: a large request stalls once the socket
+    buffers are full."""
+
+    def _requests(self, conn: socket.socket) -> None:
+        self._stop.wait()
+
+
+class UploadProvider(FormProvider):
+    """A send whose body (32 MB, the credential in it) cannot fit in the socket buffers."""
+
+    def send(self, sms: smsgate.Sms) -> Flow[smsgate.Receipt]:
+        response = yield httpx.Request(
+            "POST", self.base_url + "send", content=f"password={PASSWORD}&data=".encode() + b"x" * 32_000_000
+        )
+        with smsgate.parsing_reply(response):
+            return smsgate.Receipt(provider=self.name, task_id="?", accepted=len(sms.to))
+
+
 class GetProvider(smsgate.Provider):
     """A flow sending with GET, the credential in the query (as GET-style vendor APIs do)."""
 
@@ -217,6 +236,28 @@ async def test_a_read_timeout_is_uncertain_and_never_resent(
     assert len(hanging.requests) == 1
     assert healthy.requests == []
     assert frames_with_secrets(error, SECRETS) == []
+
+
+async def test_a_request_the_server_stops_reading_times_out_as_uncertain(
+    gateway: Callable[..., smsgate.AsyncGateway], serve: Callable[..., Server]
+) -> None:
+    """aiohttp has no write timeout: the wait for the reply is bounded by the request's
+    timeouts together, and part of the request may have gone, so it is never resent."""
+    deaf, healthy = DeafServer(), serve()
+    try:
+        gw = gateway(
+            [UploadProvider("a", deaf.url, timeout=0.3), FormProvider("b", healthy.url)],
+            retry=smsgate.RetryPolicy(attempts=3),
+        )
+        error = await raised(lambda: gw.send(SMS))
+    finally:
+        deaf.close()
+    assert isinstance(error, errors.UncertainOutcomeError)
+    assert isinstance(error.__cause__, httpx.WriteTimeout)
+    assert deaf.connections == 1
+    assert healthy.requests == []
+    if isinstance(gw.client, AiohttpClient):  # httpcore's own write frames hold the body it was sending
+        assert frames_with_secrets(error, SECRETS) == []
 
 
 async def test_a_redirect_is_not_followed(
