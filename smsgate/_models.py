@@ -420,7 +420,28 @@ def _status(value: object) -> DeliveryStatus:
         raise ValidationError(f"unknown delivery status {value!r}", field="status") from exc
 
 
-@attrs.frozen(kw_only=True)
+def _received_at(cls: type, value: dt.datetime | None) -> None:
+    """``received_at`` checked as the constructor's validator checks it."""
+    _check_aware(None, attrs.fields(cls).received_at, value)
+
+
+_DATETIME = dt.datetime
+_FIXED = dt.timezone
+
+
+#: One report for :meth:`DeliveryReport._many`: mobile, task_id, status, received_at,
+#: vendor_code, ext, reference, raw.
+_ReportRow = tuple[
+    str, str | None, DeliveryStatus, dt.datetime | None, str | None, str | None, str | None, Any
+]
+#: One message for :meth:`InboundMessage._many`: mobile, text, received_at, ext, task_id, raw.
+_InboundRow = tuple[str, str, dt.datetime | None, str | None, str | None, Any]
+
+
+# DeliveryReport and InboundMessage keep their fields in an instance dict rather than slots:
+# a report pull builds thousands of them, and one dict per instance is set at once (their
+# ``_many``) where slots take one call per field.
+@attrs.frozen(kw_only=True, slots=False)
 class DeliveryReport:
     """The carrier's word on one recipient of a sent message.
 
@@ -447,8 +468,51 @@ class DeliveryReport:
             + (f", reference={self.reference!r})" if self.reference is not None else ")")
         )
 
+    @classmethod
+    def _many(cls, provider: str, rows: Iterable[_ReportRow]) -> list[DeliveryReport]:
+        """One report per row, for parsers that build thousands per pull: what
+        ``cls(provider=provider, mobile=…, …)`` builds for each row, with the same
+        conversions and checks (inlined: a value it would refuse is refused here with the same
+        error) and without the cost of calling a class per row (attrs' ``__init__`` was a
+        third of a JSON pull's parse)."""
+        reports: list[DeliveryReport] = []
+        new = object.__new__
+        set_dict = object.__setattr__
+        for row in rows:
+            mobile, task_id, status, received_at, vendor_code, ext, reference, raw = row
+            # The converters, in field order, then the validator (as attrs runs them).
+            if type(status) is not DeliveryStatus:
+                status = _status(status)
+            if not (ext is None or (type(ext) is str and ext)):
+                ext = _optional_str(ext)
+            if not (reference is None or (type(reference) is str and reference)):
+                reference = _optional_str(reference)
+            # A fixed-offset timezone always has an offset; any other goes to the validator.
+            if not (
+                received_at is None or (type(received_at) is _DATETIME and type(received_at.tzinfo) is _FIXED)
+            ):
+                _received_at(cls, received_at)
+            report = new(cls)
+            set_dict(
+                report,
+                "__dict__",
+                {
+                    "provider": provider,
+                    "mobile": mobile,
+                    "task_id": task_id,
+                    "status": status,
+                    "received_at": received_at,
+                    "vendor_code": vendor_code,
+                    "ext": ext,
+                    "reference": reference,
+                    "raw": raw,
+                },
+            )
+            reports.append(report)
+        return reports
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, slots=False)  # an instance dict, as DeliveryReport
 class InboundMessage:
     """A message a handset sent to the account (mobile-originated)."""
 
@@ -465,3 +529,39 @@ class InboundMessage:
             f"InboundMessage(provider={self.provider!r}, mobile={mask_mobile(self.mobile)!r}, "
             f"text=<{len(self.text)} chars>, received_at={self.received_at!r}, ext={self.ext!r})"
         )
+
+    @classmethod
+    def _many(cls, provider: str, rows: Iterable[_InboundRow]) -> list[InboundMessage]:
+        """One message per row, as :meth:`DeliveryReport._many`: what
+        ``cls(provider=provider, mobile=…, …)`` builds for each, the same conversions and
+        checks, without calling a class per row."""
+        messages: list[InboundMessage] = []
+        new = object.__new__
+        set_dict = object.__setattr__
+        for row in rows:
+            mobile, text, received_at, ext, task_id, raw = row
+            if not (ext is None or (type(ext) is str and ext)):
+                ext = _optional_str(ext)
+            if not (task_id is None or (type(task_id) is str and task_id)):
+                task_id = _optional_str(task_id)
+            # A fixed-offset timezone always has an offset; any other goes to the validator.
+            if not (
+                received_at is None or (type(received_at) is _DATETIME and type(received_at.tzinfo) is _FIXED)
+            ):
+                _received_at(cls, received_at)
+            message = new(cls)
+            set_dict(
+                message,
+                "__dict__",
+                {
+                    "provider": provider,
+                    "mobile": mobile,
+                    "text": text,
+                    "received_at": received_at,
+                    "ext": ext,
+                    "task_id": task_id,
+                    "raw": raw,
+                },
+            )
+            messages.append(message)
+        return messages

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, DecimalException
 from typing import Any, Literal
 
@@ -80,6 +80,9 @@ _COMMON_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}"
     r"|[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 )
+# The separators of the layouts _COMMON_TIME matches, at characters 4, 7, 10, 13 and 16.
+_LAYOUTS = frozenset({"-- ::", "--T::", "// ::"})
+_FROM_ISO = dt.datetime.fromisoformat
 # .NET's DateTime.MinValue stands for "no time" in the JSON MO pull (spec 5.5).
 _NO_TIME = {"", "0001-01-01 00:00:00", "0001/1/1 0:00:00"}
 
@@ -315,28 +318,48 @@ def parse_china_time(text: str | None) -> dt.datetime | None:
     value = (text or "").strip()
     if value in _NO_TIME:
         return None
-    if _COMMON_TIME.fullmatch(value):
-        # The layouts of nearly every gateway time, read without strptime (it was 59 % of a
-        # JSON pull's parse): the same values, and None where strptime fails (2025-02-30).
+    # The layouts of nearly every gateway time (_COMMON_TIME) are read by fromisoformat,
+    # checked by position rather than by the regular expression (strptime was 59 % of a JSON
+    # pull's parse, the expression a third of what was left): fromisoformat itself refuses
+    # anything but an ASCII digit at every other position.
+    if len(value) == 19 and value[4:17:3] in _LAYOUTS and value.isascii():
         try:
-            parsed = dt.datetime.fromisoformat(value.replace("/", "-"))
+            parsed = _FROM_ISO(value.replace("/", "-"))
         except ValueError:
-            return None
-        return None if parsed.year <= 1 else parsed.replace(tzinfo=CHINA)
+            pass  # not a time after all: the slow path decides, as it always did
+        else:
+            return _in_china(parsed)
+    return _uncommon_time(value)
+
+
+def _uncommon_time(value: str) -> dt.datetime | None:
+    """:func:`parse_china_time` of a value ``fromisoformat`` did not read."""
+    if _COMMON_TIME.fullmatch(value):
+        return None  # a common layout, but no such time (2025-02-30): strptime fails too
     for pattern in _TIME_FORMATS:
         try:
             parsed = dt.datetime.strptime(value, pattern)
         except ValueError:
             continue
-        return None if parsed.year <= 1 else parsed.replace(tzinfo=CHINA)
+        return _in_china(parsed)
     return None
+
+
+def _in_china(parsed: dt.datetime) -> dt.datetime | None:
+    """A naive gateway time as China time; year 1 is .NET's "no value"."""
+    # combine() gives what replace(tzinfo=CHINA) gives, several times faster on CPython 3.11.
+    return None if parsed.year <= 1 else dt.datetime.combine(parsed, parsed.time(), CHINA)
 
 
 def _report_status(item: Mapping[str, Any]) -> DeliveryStatus:
     status_text = _text(item.get(I_STATUS))
     if status_text:
         return _STATUS.get(status_text, DeliveryStatus.UNKNOWN)
-    code = _text(item.get(I_ERROR_CODE))
+    return _code_status(_text(item.get(I_ERROR_CODE)))
+
+
+def _code_status(code: str) -> DeliveryStatus:
+    """The status of a report without a ``status`` field, by its (stripped) ``errorcode``."""
     if code:
         # spec 4.5: the JSON pull has no status field; DELIVRD is the carriers' success word.
         return DeliveryStatus.DELIVERED if code.upper() == _DELIVERED_CODE else DeliveryStatus.FAILED
@@ -371,6 +394,75 @@ def inbound_item(item: Mapping[str, Any], provider: str) -> InboundMessage:
         task_id=_text(item.get(I_TASK_ID)) or None,
         raw=dict(item),
     )
+
+
+# The rows DeliveryReport._many and InboundMessage._many build their models from (the batch
+# constructors of the core: the keyword constructor's conversions and checks, without the
+# cost of calling a class per row): mobile, task_id, status, received_at, vendor_code, ext,
+# reference, raw; and mobile, text, received_at, ext, task_id, raw.
+_ReportRow = tuple[str, str | None, DeliveryStatus, dt.datetime | None, str | None, str | None, None, Any]
+_InboundRow = tuple[str, str, dt.datetime | None, str | None, str | None, Any]
+# The fields of a report and of an inbound message, in the order their rows read them.
+_REPORT_FIELDS = (I_MOBILE, I_TASK_ID, I_STATUS, I_RECEIVE_TIME, I_ERROR_CODE, I_EXT)
+_INBOUND_FIELDS = (I_MOBILE, I_RECEIVE_TIME, I_EXT, I_TASK_ID)
+
+
+def _reports(items: list[dict[str, Any]], provider: str) -> list[DeliveryReport]:
+    """:func:`report_item` over a pull's items: the same values, built for speed (a pull holds
+    thousands). Each item, a dict this parse made, is kept as ``raw`` without a copy."""
+    return DeliveryReport._many(provider, _report_rows(items))
+
+
+def _report_rows(items: list[dict[str, Any]]) -> Iterator[_ReportRow]:
+    times: dict[str, dt.datetime | None] = {}  # each distinct time is parsed once
+    codes: dict[str, DeliveryStatus] = {}  # and each distinct code looked at once
+    for item in items:
+        get = item.get
+        try:  # nearly every field is a string (or absent): strip them without a call each
+            mobile = get(I_MOBILE, "").strip()
+            task = get(I_TASK_ID, "").strip()
+            status_text = get(I_STATUS, "").strip()
+            text = get(I_RECEIVE_TIME, "").strip()
+            code = get(I_ERROR_CODE, "").strip()
+            ext = get(I_EXT, "").strip()
+        except AttributeError:  # a JSON number or null
+            mobile, task, status_text, text, code, ext = (_text(get(name)) for name in _REPORT_FIELDS)
+        if text in times:
+            when = times[text]
+        else:
+            when = times[text] = parse_china_time(text)
+        if status_text:
+            status = _STATUS.get(status_text, DeliveryStatus.UNKNOWN)
+        elif code in codes:
+            status = codes[code]
+        else:
+            status = codes[code] = _code_status(code)
+        yield mobile, task or None, status, when, code or None, ext or None, None, item
+
+
+def _inbound(items: list[dict[str, Any]], provider: str) -> list[InboundMessage]:
+    """:func:`inbound_item` over a pull's items, as :func:`_reports`."""
+    return InboundMessage._many(provider, _inbound_rows(items))
+
+
+def _inbound_rows(items: list[dict[str, Any]]) -> Iterator[_InboundRow]:
+    times: dict[str, dt.datetime | None] = {}
+    for item in items:
+        get = item.get
+        try:
+            mobile = get(I_MOBILE, "").strip()
+            text = get(I_RECEIVE_TIME, "").strip()
+            ext = get(I_EXT, "").strip()
+            task = get(I_TASK_ID, "").strip()
+        except AttributeError:
+            mobile, text, ext, task = (_text(get(name)) for name in _INBOUND_FIELDS)
+        if text in times:
+            when = times[text]
+        else:
+            when = times[text] = parse_china_time(text)
+        content = get(I_CONTENT)
+        # Inbound text is the subscriber's own: keep it exactly (no stripping).
+        yield mobile, "" if content is None else str(content), when, ext or None, task or None, item
 
 
 def box_fields(box: Any) -> dict[str, str]:
@@ -454,9 +546,9 @@ def parse_reports_reply(body: bytes, *, provider: str) -> list[DeliveryReport]:
     so ``errorcode`` ``DELIVRD`` → delivered, any other code → failed, no code → unknown. The
     raw code is kept in ``vendor_code``. Errors (``<errorstatus>``, ``"error" != "1"``) raise.
     """
-    return [report_item(item, provider) for item in _pull(body, R_STATUS_BOX)]
+    return _reports(_pull(body, R_STATUS_BOX), provider)
 
 
 def parse_inbound_reply(body: bytes, *, provider: str) -> list[InboundMessage]:
     """spec 5.3–5.5: an inbound pull (XML or JSON) → inbound messages."""
-    return [inbound_item(item, provider) for item in _pull(body, R_CALL_BOX)]
+    return _inbound(_pull(body, R_CALL_BOX), provider)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from smsgate_ipyy import _parse
 from smsgate_ipyy._crypto import CHINA
@@ -76,3 +81,143 @@ def test_the_plain_xml_loop_reads_boxes_as_children_text_does() -> None:
     with pytest.raises(Exception, match=r"\S") as info:
         _parse.parse_reports_reply(failed, provider="ipyy")
     assert type(info.value).__module__.startswith("smsgate")
+
+
+# --- the pull's fast construction gives what the per-item constructors give -----------------
+
+# parse_china_time as it was before the position check replaced the regular expression.
+_OLD_COMMON = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"|[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+)
+_OLD_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
+
+
+def _old_china_time(text: str | None) -> dt.datetime | None:
+    value = (text or "").strip()
+    if value in {"", "0001-01-01 00:00:00", "0001/1/1 0:00:00"}:
+        return None
+    if _OLD_COMMON.fullmatch(value):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("/", "-"))
+        except ValueError:
+            return None
+        return None if parsed.year <= 1 else parsed.replace(tzinfo=CHINA)
+    for pattern in _OLD_FORMATS:
+        try:
+            parsed = dt.datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+        return None if parsed.year <= 1 else parsed.replace(tzinfo=CHINA)
+    return None
+
+
+_LAYOUTS = ["2025-11-26 12:34:56", "2025-11-26T12:34:56", "2025/11/26 12:34:56", "0001-01-01 00:00:00"]
+# Characters that break a layout in every way that matters: another separator, a sign, a
+# space (strptime's %d takes " 5"), a non-ASCII digit (strptime's \d takes it, fromisoformat
+# does not), a letter, a lone surrogate.
+_SWAPS = st.sampled_from([*"0123456789 -/T:+.Zx", "\u0663", "\uff11", "\ud800"])
+
+
+@st.composite
+def _gateway_times(draw: st.DrawFn) -> str:
+    """A common layout with a few characters swapped, cut or padded, or any short text."""
+    if draw(st.booleans()):
+        return draw(st.text(max_size=24))
+    chars = list(draw(st.sampled_from(_LAYOUTS)))
+    for _ in range(draw(st.integers(0, 3))):
+        chars[draw(st.integers(0, len(chars) - 1))] = draw(_SWAPS)
+    text = "".join(chars)
+    cut = draw(st.integers(-2, 2))
+    text = text[:cut] if cut < 0 else text + ".5" * cut
+    return draw(st.sampled_from(["", " ", "\t"])) + text
+
+
+@given(_gateway_times())
+@example("2025-11- 5 12:34:56")  # strptime reads " 5" as a day; fromisoformat does not
+@example("\u0662\u0660\u0662\u0665-11-26 12:34:56")  # Arabic-Indic digits: strptime only
+@example("2025-02-29 00:00:00")
+@example("2025/11/26T12:34:56")
+def test_parse_china_time_gives_what_the_regular_expression_version_gave(text: str) -> None:
+    new, old = _parse.parse_china_time(text), _old_china_time(text)
+    assert new == old
+    assert repr(new) == repr(old)  # the same tzinfo (China, named CST), not only the same instant
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.integers(-5, 99),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+    st.sampled_from(["", " ", "10", "20", "30", " 10 ", "DELIVRD", "delivrd ", "UNDELIV", "01", " 7"]),
+    _gateway_times(),
+    st.text(max_size=8),
+)
+_ITEMS = st.lists(
+    st.dictionaries(
+        st.sampled_from(
+            ["mobile", "taskid", "status", "receivetime", "errorcode", "extno", "content", "other"]
+        ),
+        _VALUES,
+    ),
+    max_size=6,
+)
+
+
+@given(_ITEMS)
+def test_pulled_reports_are_what_report_item_builds(items: list[dict[str, Any]]) -> None:
+    """Equal objects, equal raw, equal repr, item by item, whatever the values (numbers, nulls,
+    lists, padded strings, broken times), each time parsed once per pull."""
+    expected = [_parse.report_item(item, "ipyy") for item in items]
+    got = _parse._reports([dict(item) for item in items], "ipyy")
+    assert got == expected
+    assert [(r.raw, repr(r), r.ext, r.reference) for r in got] == [
+        (r.raw, repr(r), r.ext, r.reference) for r in expected
+    ]
+
+
+@given(_ITEMS)
+def test_pulled_inbound_messages_are_what_inbound_item_builds(items: list[dict[str, Any]]) -> None:
+    expected = [_parse.inbound_item(item, "ipyy") for item in items]
+    got = _parse._inbound([dict(item) for item in items], "ipyy")
+    assert got == expected
+    assert [(m.raw, repr(m), m.text) for m in got] == [(m.raw, repr(m), m.text) for m in expected]
+
+
+def _rows(count: int) -> list[dict[str, str]]:
+    return [
+        {
+            "mobile": f"138{i:08d}",
+            "taskid": f"T{i // 7}",
+            "receivetime": ["2025-11-26 12:00:00", "2025/1/2 3:04:05", "", "2025-02-30 00:00:00"][i % 4],
+            "errorcode": ["DELIVRD", "UNDELIV", "", " delivrd "][i % 4],
+            "extno": ["", "01"][i % 2],
+        }
+        for i in range(count)
+    ]
+
+
+def test_whole_pulls_json_and_xml_give_the_per_item_models() -> None:
+    """A JSON and an XML report pull, and an inbound pull of each, through the parser equal the
+    per-item construction over the same items."""
+    rows = _rows(40)
+    reports_json = json.dumps({"error": "1", "statusbox": rows}).encode()
+    callbox = [{**row, "content": f" 你好 {i} "} for i, row in enumerate(rows)]
+    inbound_json = json.dumps({"error": "1", "callbox": callbox}).encode()
+
+    def xml(box: str, items: list[dict[str, str]]) -> bytes:
+        boxes = "".join(
+            f"<{box}>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + f"</{box}>" for item in items
+        )
+        return f'<?xml version="1.0" encoding="utf-8" ?><returnsms>{boxes}</returnsms>'.encode()
+
+    for body in (reports_json, xml("statusbox", [{**row, "status": "10"} for row in rows])):
+        got = _parse.parse_reports_reply(body, provider="ipyy")
+        expected = [_parse.report_item(item, "ipyy") for item in _parse._pull(body, "statusbox")]
+        assert got == expected
+        assert [r.raw for r in got] == [r.raw for r in expected]
+    for body in (inbound_json, xml("callbox", callbox)):
+        got_in = _parse.parse_inbound_reply(body, provider="ipyy")
+        expected_in = [_parse.inbound_item(item, "ipyy") for item in _parse._pull(body, "callbox")]
+        assert got_in == expected_in
+        assert [m.text for m in got_in] == [m.text for m in expected_in]
