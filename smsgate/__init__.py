@@ -29,10 +29,7 @@ from smsgate._models import (
     Sms,
     mask_mobile,
 )
-from smsgate._net import is_loopback_host
-from smsgate._parts import send_in_parts
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
-from smsgate._segments import SegmentInfo, estimate_cost, segments
 from smsgate.exceptions import (
     AllProvidersFailedError,
     AuthenticationError,
@@ -66,6 +63,8 @@ from smsgate.exceptions import (
 if _typing.TYPE_CHECKING:
     from smsgate._config import Config, load_config
     from smsgate._gateway import AsyncGateway, Gateway
+    from smsgate._net import is_loopback_host
+    from smsgate._parts import send_in_parts
     from smsgate._plugins import (
         Observation,
         PluginLoadWarning,
@@ -74,13 +73,18 @@ if _typing.TYPE_CHECKING:
         provider_names,
         unobserve,
     )
+    from smsgate._segments import SegmentInfo, estimate_cost, segments
     from smsgate.hookspecs import hookimpl
     from smsgate.routing import BreakerPolicy, BreakerState, ProviderHealth, RateLimit, RetryPolicy, Strategy
 
 # Loaded on first use (PEP 562), so `import smsgate` stays cheap: the gateway and routing
-# (asyncio), the configuration reader (tomllib) and the plugin machinery (pluggy,
-# importlib.metadata) are imported by the first name that needs them.
+# (asyncio), the configuration reader (tomllib), the plugin machinery (pluggy,
+# importlib.metadata) and the helpers no import needs (segment counting, with its attrs class;
+# send_in_parts; is_loopback_host) are imported by the first name that needs them.
 _LAZY = {
+    "is_loopback_host": "smsgate._net",
+    "send_in_parts": "smsgate._parts",
+    **dict.fromkeys(("SegmentInfo", "estimate_cost", "segments"), "smsgate._segments"),
     "Config": "smsgate._config",
     "load_config": "smsgate._config",
     **dict.fromkeys(("AsyncGateway", "Gateway"), "smsgate._gateway"),

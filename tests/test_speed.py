@@ -47,6 +47,30 @@ def test_import_smsgate_leaves_the_gateway_config_and_plugin_machinery_for_later
     assert result["dir"]
 
 
+def test_import_smsgate_leaves_the_helpers_no_import_needs_for_later() -> None:
+    """Segment counting (an attrs class), ``send_in_parts`` and ``is_loopback_host`` load on
+    their first use, as the same objects their modules define."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nimport smsgate\n"
+        "late = ['smsgate._segments', 'smsgate._parts', 'smsgate._net']\n"
+        "assert not [m for m in late if m in sys.modules], sys.modules.keys() & set(late)\n"
+        "from smsgate._segments import SegmentInfo, segments, estimate_cost\n"
+        "from smsgate._parts import send_in_parts\n"
+        "from smsgate._net import is_loopback_host\n"
+        "assert (smsgate.SegmentInfo, smsgate.segments) == (SegmentInfo, segments)\n"
+        "assert smsgate.estimate_cost is estimate_cost\n"
+        "assert (smsgate.send_in_parts, smsgate.is_loopback_host) == (send_in_parts, is_loopback_host)\n"
+        "assert smsgate.segments('hi').segments == 1\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_a_name_smsgate_does_not_have_is_still_an_attribute_error() -> None:
     import pytest
 
