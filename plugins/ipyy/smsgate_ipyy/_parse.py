@@ -83,6 +83,7 @@ _COMMON_TIME = re.compile(
 # The separators of the layouts _COMMON_TIME matches, at characters 4, 7, 10, 13 and 16.
 _LAYOUTS = frozenset({"-- ::", "--T::", "// ::"})
 _FROM_ISO = dt.datetime.fromisoformat
+_COMBINE = dt.datetime.combine
 # .NET's DateTime.MinValue stands for "no time" in the JSON MO pull (spec 5.5).
 _NO_TIME = {"", "0001-01-01 00:00:00", "0001/1/1 0:00:00"}
 
@@ -327,8 +328,8 @@ def parse_china_time(text: str | None) -> dt.datetime | None:
             parsed = _FROM_ISO(value.replace("/", "-"))
         except ValueError:
             pass  # not a time after all: the slow path decides, as it always did
-        else:
-            return _in_china(parsed)
+        else:  # _in_china, inline: this runs once per distinct time of a pull
+            return None if parsed.year <= 1 else _COMBINE(parsed, parsed.time(), CHINA)
     return _uncommon_time(value)
 
 
