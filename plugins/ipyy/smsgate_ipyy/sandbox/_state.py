@@ -168,7 +168,7 @@ class _Pending:
     text: str = ""
 
     def materialise(self) -> ReportItem | InboundItem:
-        received = self.due.astimezone(CHINA).strftime(TIME_FORMAT)
+        received = stamp(self.due.astimezone(CHINA))
         if self.kind == "report":
             status = "10" if self.code == DELIVERED_CODE else "20"
             return ReportItem(self.mobile, self.task_id, status, received, self.code, self.ext)
