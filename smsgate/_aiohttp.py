@@ -72,6 +72,9 @@ _AFTER_SEND: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] 
     (OSError, httpx.ReadError),
     (aiohttp.ClientError, httpx.TransportError),
 )
+# A request body this small is handed to the socket without waiting (aiohttp's writer drains
+# past 64 KiB, http_writer's LIMIT; half of it leaves room for the head).
+_BUFFERED = 2**15
 # Headers aiohttp would add when httpx left them out; the request goes out as httpx built it.
 _NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
@@ -254,23 +257,30 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
                 headers.append(("Content-Length", str(body.size if body is not None else 0)))
         timeout, deadline = self._timeout(request)
-        limit = asyncio.timeout(deadline)
+        sending = session.request(
+            request.method,
+            self._url(request),
+            headers=headers,
+            data=body,
+            allow_redirects=False,
+            timeout=timeout,
+            server_hostname=request.extensions.get("sni_hostname"),
+        )
+        # A body aiohttp buffers whole is written at once and its read timeout starts at once:
+        # only a larger one can stall, and only then is the deadline armed.
+        small = body is None or (body.size or 0) <= _BUFFERED
+        limit = None if deadline is None or small else asyncio.timeout(deadline)
         try:
-            async with limit:
-                response = await session.request(
-                    request.method,
-                    self._url(request),
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    timeout=timeout,
-                    server_hostname=request.extensions.get("sni_hostname"),
-                )
+            if limit is None:
+                response = await sending
+            else:
+                async with limit:
+                    response = await sending
         except httpx.TransportError:
             raise
         except Exception as exc:
             # Past the whole deadline the request may have been (partly) written: uncertain.
-            error = _stalled(request) if limit.expired() else _translated(exc, request)
+            error = _stalled(request) if limit is not None and limit.expired() else _translated(exc, request)
         else:
             return self._reply(response, request, started)
         raise error
