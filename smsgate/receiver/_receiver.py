@@ -300,12 +300,19 @@ class Receiver:
             log.error("could not record dispatch outcomes: %s", _error_text(exc))
 
     def _receive_each(self, pushes: list[_Push]) -> list[Intake]:
-        """:meth:`receive` for several pushes, stored in one transaction (each on its own);
-        a push given a loop has its new events dispatched in that loop's handler threads."""
+        """:meth:`receive` for several pushes, stored in one transaction (each on its own).
+
+        The new events of the pushes given a loop are then dispatched together, in order, in
+        one of that loop's handler threads: one thread hand-over per batch rather than per
+        push (the handler pool bounds how many run at once either way).
+        """
         intakes = self._store_each(pushes)
+        later: dict[asyncio.AbstractEventLoop, list[Event]] = {}
         for (_, _, loop), intake in zip(pushes, intakes, strict=True):
             if loop is not None and intake.stored and intake.new:
-                self._workers.detach(self._dispatch_logged, intake.new, loop)
+                later.setdefault(loop, []).extend(intake.new)
+        for loop, events in later.items():
+            self._workers.detach(self._dispatch_logged, events, loop)
         return intakes
 
     def _store_each(self, pushes: list[_Push]) -> list[Intake]:
