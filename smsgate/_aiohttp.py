@@ -187,7 +187,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None) -> None:
         if verify is False:
             raise ValueError("smsgate never sends without verifying TLS certificates")
-        self._ssl = httpx.create_ssl_context() if verify is True else verify
+        # httpx's verifying context is built on the first request (loading the CA bundle takes
+        # tens of milliseconds; a gateway that never sends over HTTP never needs it).
+        self._ssl: ssl.SSLContext | None = None if verify is True else verify
         self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -204,6 +206,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if not self._loop.is_closed():
                 raise RuntimeError("this HTTP client is in use by another event loop")
             await session.close()  # its loop is gone: nothing left to wait for
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
         connector = aiohttp.TCPConnector(
             ssl=self._ssl,
             limit=self._limits.max_connections or 0,
