@@ -1,8 +1,9 @@
 """The receiver as an ASGI app (Starlette): mount it in Starlette, FastAPI or any ASGI server.
 
 This adapter only moves bytes: it reads the body (refusing one over ``max_body``), passes it to
-:meth:`Receiver.ahandle_push <smsgate.receiver.Receiver.ahandle_push>`, writes the reply and
-runs the dispatch the receiver left for after the reply. Every decision is the receiver's.
+the receiver (:meth:`Receiver.ahandle_push <smsgate.receiver.Receiver.ahandle_push>`, or its
+variant that starts a sync handler's dispatch as soon as the push is durable), writes the reply
+and runs the dispatch the receiver left for after the reply. Every decision is the receiver's.
 Needs the ``receiver`` extra (starlette).
 """
 
@@ -85,8 +86,9 @@ def asgi_app(
     one. Bodies over ``max_body`` bytes (default ``limits.max_body``) get 413; a body not
     read within ``limits.body_timeout`` seconds gets 408. A push the receiver's
     :meth:`~smsgate.receiver.Receiver.admit` refuses gets its 4xx and is never parsed. With
-    ``receiver.ack_before_dispatch`` the handler runs after the reply is sent (a Starlette
-    background task).
+    ``receiver.ack_before_dispatch`` the handler never holds up the reply: a sync handler
+    starts in a handler thread once the push is durable (with the SQLite journal under
+    asyncio), otherwise the handler runs after the reply is sent (a Starlette background task).
     """
     limits = limits if limits is not None else ServerLimits()
     cap = max_body if max_body is not None else limits.max_body
