@@ -38,13 +38,14 @@ import datetime as dt
 import http.cookiejar
 import ssl
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 from yarl import URL
+
+from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment
 
 if TYPE_CHECKING:
     from httpx._client import UseClientDefault
@@ -341,23 +342,7 @@ class AiohttpClient(httpx.AsyncClient):
         super().__init__(
             transport=self._aiohttp, follow_redirects=False, cookies=jar, timeout=timeout, trust_env=False
         )
-        self._timeout_seen: httpx.Timeout | None = None
-        self._timeout_dict: dict[str, float | None] = {}
-
-    def _plain(self, stream: bool, auth: object, follow_redirects: object, request: httpx.Request) -> bool:
-        """Whether httpx's client would do nothing but pass ``request`` to the transport."""
-        redirects = (
-            self.follow_redirects if follow_redirects is httpx.USE_CLIENT_DEFAULT else follow_redirects
-        )
-        hooks = self.event_hooks
-        return (
-            stream
-            and not redirects
-            and (auth is None or (auth is httpx.USE_CLIENT_DEFAULT and self.auth is None))
-            and not hooks["request"]
-            and not hooks["response"]
-            and not request.url.userinfo  # httpx would add basic auth from the URL
-        )
+        self._timeouts = RequestTimeouts()
 
     async def send(
         self,
@@ -368,13 +353,9 @@ class AiohttpClient(httpx.AsyncClient):
         follow_redirects: bool | UseClientDefault = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
         """Send ``request`` (see the class docstring for the direct path)."""
-        if not self._plain(stream, auth, follow_redirects, request) or self.is_closed:
+        if not goes_direct(self, request, stream=stream, auth=auth, follow_redirects=follow_redirects):
             return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
-        if "timeout" not in request.extensions:
-            timeout = self.timeout
-            if timeout is not self._timeout_seen:
-                self._timeout_seen, self._timeout_dict = timeout, timeout.as_dict()
-            request.extensions["timeout"] = self._timeout_dict
+        self._timeouts.stamp(request, self.timeout)
         return await self._aiohttp.handle_async_request(request)
 
 
@@ -382,7 +363,6 @@ def async_client() -> httpx.AsyncClient:
     """The async gateway's own client: TLS verified, redirects not followed, over aiohttp —
     unless the environment names an HTTP proxy (``HTTPS_PROXY`` …), which httpx's own
     transport honours (with ``NO_PROXY``) and this one does not."""
-    proxies = urllib.request.getproxies()
-    if any(scheme in proxies for scheme in ("http", "https", "all")):
+    if proxy_in_environment():
         return httpx.AsyncClient(verify=True, follow_redirects=False)
     return AiohttpClient()

@@ -32,7 +32,6 @@ import http.client
 import socket
 import ssl
 import threading
-import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import EmptyPoolError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import SKIP_HEADER
+
+from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment
 
 if TYPE_CHECKING:
     from httpx._client import UseClientDefault
@@ -186,8 +187,7 @@ class _Client(httpx.Client):
     def __init__(self, transport: Urllib3Transport | None) -> None:
         self._urllib3 = transport
         super().__init__(verify=True, follow_redirects=False, transport=transport)
-        self._timeout_seen: httpx.Timeout | None = None
-        self._timeout_dict: dict[str, float | None] = {}
+        self._timeouts = RequestTimeouts()
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -197,21 +197,6 @@ class _Client(httpx.Client):
     @cookies.setter
     def cookies(self, cookies: Any) -> None:
         """Cookies are not kept: the requests the flows build never carry stored ones."""
-
-    def _plain(self, stream: bool, auth: object, follow_redirects: object, request: httpx.Request) -> bool:
-        """Whether httpx's client would do nothing but pass ``request`` to the transport."""
-        redirects = (
-            self.follow_redirects if follow_redirects is httpx.USE_CLIENT_DEFAULT else follow_redirects
-        )
-        hooks = self.event_hooks
-        return (
-            stream
-            and not redirects
-            and (auth is None or (auth is httpx.USE_CLIENT_DEFAULT and self.auth is None))
-            and not hooks["request"]
-            and not hooks["response"]
-            and not request.url.userinfo  # httpx would add basic auth from the URL
-        )
 
     def send(
         self,
@@ -223,13 +208,11 @@ class _Client(httpx.Client):
     ) -> httpx.Response:
         """Send ``request`` (see the class docstring for the direct path)."""
         direct = self._urllib3
-        if direct is None or self.is_closed or not self._plain(stream, auth, follow_redirects, request):
+        if direct is None or not goes_direct(
+            self, request, stream=stream, auth=auth, follow_redirects=follow_redirects
+        ):
             return super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
-        if "timeout" not in request.extensions:
-            timeout = self.timeout
-            if timeout is not self._timeout_seen:
-                self._timeout_seen, self._timeout_dict = timeout, timeout.as_dict()
-            request.extensions["timeout"] = self._timeout_dict
+        self._timeouts.stamp(request, self.timeout)
         return direct.handle_request(request)
 
 
@@ -237,8 +220,7 @@ def sync_client() -> httpx.Client:
     """The sync gateway's own client: TLS verified, redirects not followed, no cookie jar,
     over urllib3 — unless the environment names an HTTP proxy (``HTTPS_PROXY`` …), which
     httpx's own transport honours (with ``NO_PROXY``) and this one does not."""
-    proxies = urllib.request.getproxies()
-    if any(scheme in proxies for scheme in ("http", "https", "all")):
+    if proxy_in_environment():
         return _Client(None)
     return _Client(Urllib3Transport())
 
