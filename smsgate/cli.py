@@ -45,7 +45,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import smsgate
-from smsgate import _config
+from smsgate import _config, _plugins
 from smsgate._config import Config
 from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, MmsPart, Receipt, Sms
 from smsgate._parts import call_in_parts
@@ -713,14 +713,29 @@ def _show_events(
 def _show_pulled(
     settings: Settings, events: Sequence[DeliveryReport | InboundMessage], title: str, journal: Path | None
 ) -> None:
-    """Journal (optionally) and print what a destructive pull returned; if the journal fails,
-    print the events anyway before the error, since the provider no longer holds them."""
+    """Journal (optionally) and print what a destructive pull returned. With a journal, the
+    pull was made with ``observe=False``: the events are stored first and only then given to
+    the ``report_received`` / ``inbound_received`` observers. If the journal fails, the
+    observers still get them and they are printed before the error, since the provider no
+    longer holds them."""
     try:
         new = _journal_new(journal, events)
     except SmsGateError:
+        _observe_pulled(events)
         _show_events(settings, events, title, {id(e) for e in events})
         raise
+    if journal is not None:
+        _observe_pulled(events)
     _show_events(settings, events, title, new)
+
+
+def _observe_pulled(events: Sequence[DeliveryReport | InboundMessage]) -> None:
+    """Give pulled events to the observation hooks, as the gateway does when it observes."""
+    for event in events:
+        if isinstance(event, DeliveryReport):
+            _plugins.notify("report_received", report=event)
+        else:
+            _plugins.notify("inbound_received", message=event)
 
 
 _journal_option = click.option(
@@ -739,7 +754,7 @@ def reports_command(ctx: click.Context, limit: int | None, task_id: str | None, 
     """Pull queued delivery reports (each is returned once by the provider)."""
     settings = _settings(ctx)
     with settings.gateway() as gateway:
-        reports = gateway.fetch_reports(limit=limit, task_id=task_id)
+        reports = gateway.fetch_reports(limit=limit, task_id=task_id, observe=journal is None)
     _show_pulled(settings, reports, "delivery reports", journal)
 
 
@@ -750,7 +765,7 @@ def inbound_command(ctx: click.Context, journal: Path | None) -> None:
     """Pull queued inbound messages (each is returned once by the provider)."""
     settings = _settings(ctx)
     with settings.gateway() as gateway:
-        messages = gateway.fetch_inbound()
+        messages = gateway.fetch_inbound(observe=journal is None)
     _show_pulled(settings, messages, "inbound messages", journal)
 
 

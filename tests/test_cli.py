@@ -342,6 +342,48 @@ def test_pulled_reports_are_still_shown_when_the_journal_cannot_store_them(
     assert json.loads(result.stderr)["error"] == "JournalError"
 
 
+def _journaled(path: Path) -> int:
+    from smsgate.receiver import SQLiteJournal
+
+    with SQLiteJournal(path) as journal:
+        return len(journal.entries())
+
+
+@pytest.mark.parametrize(("command", "kind"), [("reports", "report"), ("inbound", "inbound")])
+def test_with_a_journal_pulled_events_are_stored_before_any_observer_sees_them(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, command: str, kind: str
+) -> None:
+    """A pull is destructive at the provider: with ``--journal`` an observer is told of an
+    event only once the journal holds it (and is still told, once)."""
+
+    def setup(provider: InMemoryProvider) -> None:
+        provider.queue_report("13800138000", task_id="t-1")
+        provider.queue_inbound("13800138000", "hi")
+
+    _scripted(monkeypatch, setup)
+    write(workdir / "smsgate.toml", SINGLE_CONFIG)
+    path = workdir / "j.sqlite3"
+    seen: list[tuple[str, int]] = []
+
+    class Watcher:
+        def report_received(self, report: object) -> None:
+            seen.append(("report", _journaled(path)))
+
+        def inbound_received(self, message: object) -> None:
+            seen.append(("inbound", _journaled(path)))
+
+    handle = smsgate.observe(Watcher())
+    try:
+        result = run("--json", command, "--journal", str(path))
+        assert result.exit_code == 0, result.output
+        assert seen == [(kind, 1)]
+        seen.clear()
+        assert run("--json", command).exit_code == 0  # without a journal: observed as pulled
+        assert seen == [(kind, 1)]
+    finally:
+        handle.close()
+
+
 def test_batch_file_that_is_not_utf8_is_a_validation_error_not_a_traceback(workdir: Path) -> None:
     write(workdir / "smsgate.toml", MEMORY_CONFIG)
     csv_file = workdir / "batch.csv"
