@@ -300,10 +300,8 @@ class _GatewayCore(Generic[ClientT]):
                     log.debug("accepted %s to %s", item.task_id, _numbers(sent))
                 if watched:
                     _plugins.notify("message_sent", receipt=item, message=sent)
-            elif isinstance(item, DeliveryReport):
-                _plugins.notify("report_received", report=item)
-            elif isinstance(item, InboundMessage):
-                _plugins.notify("inbound_received", message=item)
+            elif isinstance(item, DeliveryReport | InboundMessage):
+                _plugins.notify_event(item)
         return result
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import pluggy
 
 from smsgate import hookspecs
+from smsgate._models import DeliveryReport, InboundMessage
 from smsgate._provider import Provider
 from smsgate.exceptions import ConfigurationError, DuplicateProviderError, UnknownProviderError
 
@@ -226,6 +227,15 @@ def observed(hook: str) -> bool:
     """Whether any observer (plain or wrapper) implements the observation hook ``hook`` now:
     a caller may skip working out what only an observer would be told."""
     return bool(getattr(get_plugin_manager().hook, hook).get_hookimpls())
+
+
+def notify_event(event: DeliveryReport | InboundMessage) -> None:
+    """Give a report to ``report_received`` or an inbound message to ``inbound_received``
+    (pulled by a gateway, pushed to a receiver, or journaled first by a pull)."""
+    if isinstance(event, DeliveryReport):
+        notify("report_received", report=event)
+    else:
+        notify("inbound_received", message=event)
 
 
 def notify(hook: str, **kwargs: Any) -> None:

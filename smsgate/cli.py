@@ -721,21 +721,14 @@ def _show_pulled(
     try:
         new = _journal_new(journal, events)
     except SmsGateError:
-        _observe_pulled(events)
+        for event in events:
+            _plugins.notify_event(event)
         _show_events(settings, events, title, {id(e) for e in events})
         raise
     if journal is not None:
-        _observe_pulled(events)
+        for event in events:
+            _plugins.notify_event(event)
     _show_events(settings, events, title, new)
-
-
-def _observe_pulled(events: Sequence[DeliveryReport | InboundMessage]) -> None:
-    """Give pulled events to the observation hooks, as the gateway does when it observes."""
-    for event in events:
-        if isinstance(event, DeliveryReport):
-            _plugins.notify("report_received", report=event)
-        else:
-            _plugins.notify("inbound_received", message=event)
 
 
 _journal_option = click.option(

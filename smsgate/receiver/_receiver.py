@@ -121,13 +121,6 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _notify(event: Event) -> None:
-    if isinstance(event, DeliveryReport):
-        _plugins.notify("report_received", report=event)
-    else:
-        _plugins.notify("inbound_received", message=event)
-
-
 class Receiver:
     """Receives a provider's pushes, stores them durably, then hands them to ``handler``.
 
@@ -446,7 +439,7 @@ class Receiver:
                 self._release(key, event)
                 continue
             try:
-                _notify(event)
+                _plugins.notify_event(event)
                 if self.handler is not None:
                     yield event, self.handler
             finally:
