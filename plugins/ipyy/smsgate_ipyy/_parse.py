@@ -239,10 +239,48 @@ def parse_send_reply(
     raises the :mod:`~smsgate_ipyy._codes` error its message means; anything else is a
     :class:`MalformedReplyError` (the outcome is unknown).
     """
-    fields = _accepted_fields(body, encoding)
+    fields = _plain_success(body) if encoding == "utf-8" else None
+    if fields is None:
+        fields = _accepted_fields(body, encoding)
     return _receipt(
         fields, body, provider, recipients, task_id=R_TASK_ID, counts=R_SUCCESS_COUNTS, balance=R_REMAIN
     )
+
+
+# The success reply of sms.aspx as the gateway writes it: a UTF-8 declaration (or none), then
+# <returnsms> holding only flat fields of plain text. Such a document holds no "<!" (no DTD,
+# entity, comment or CDATA), no "&" (no reference), no attribute, namespace or processing
+# instruction, and no character the XML parser would refuse or rewrite (controls, CR, ">",
+# non-characters), so its fields are exactly what the hardened parse gives. Anything else
+# (every refusal too) goes through parse_xml.
+_PLAIN_TEXT = r"[^<>&\x00-\x08\x0b-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]*"
+_PLAIN_SEND = re.compile(
+    r'(?:<\?xml version="1\.0" encoding="utf-8" ?\?>)?[ \t\r\n]*<returnsms>[ \t\r\n]*'
+    rf"((?:<(?P<tag>[A-Za-z][A-Za-z0-9]{{0,30}})>{_PLAIN_TEXT}</(?P=tag)>[ \t\r\n]*)*)"
+    r"</returnsms>[ \t\r\n]*"
+)
+_PLAIN_FIELD = re.compile(rf"<([A-Za-z][A-Za-z0-9]*)>({_PLAIN_TEXT})</")
+# A success reply is a couple of hundred bytes; a larger body takes the general path.
+_PLAIN_MAX = 2048
+
+
+def _plain_success(body: bytes) -> dict[str, str] | None:
+    """The fields of a success reply of the plain shape (``_PLAIN_SEND``), read without the
+    XML parser, or None: anything else (a refusal, another shape) is for :func:`_accepted_fields`."""
+    if len(body) > _PLAIN_MAX:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    document = _PLAIN_SEND.fullmatch(text)
+    if document is None:
+        return None
+    fields: dict[str, str] = {}
+    for name, value in _PLAIN_FIELD.findall(document.group(1)):
+        if name not in fields:  # a repeated tag keeps its first value, as children_text does
+            fields[name] = value.strip()
+    return fields if fields.get(R_STATUS, "").lower() in _OK_WORDS else None
 
 
 def _receipt(
