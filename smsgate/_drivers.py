@@ -245,13 +245,20 @@ class _Body:
     def reply(self) -> httpx.Response:
         """The reply as flows read it: status, headers and the whole (decoded) body."""
         original = self.response
+        content = b"".join(self.chunks)
+        if _describes(original, content):
+            # Its headers already say what a rebuilt reply's would: the transport's reply
+            # itself, with the body in hand (building a second one cost a twentieth of a send).
+            original._content = content
+            original._num_bytes_downloaded = len(content)
+            original.is_stream_consumed = True
+            return original
         # The body is decoded already: its encoding and framing headers no longer apply.
         headers = [
             (name, value)
             for name, value in original.headers.raw
             if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
         ]
-        content = b"".join(self.chunks)
         if content:
             headers.append((b"Content-Length", str(len(content)).encode()))
         reply = httpx.Response(
@@ -270,6 +277,20 @@ class _Body:
 
 
 _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
+
+
+def _describes(response: httpx.Response, content: bytes) -> bool:
+    """Whether ``response`` (its body read as ``content``) is already what :meth:`_Body.reply`
+    would rebuild: no encoding or framing header to drop, a ``Content-Length`` that is the
+    body's, and no extension but those a rebuilt reply keeps."""
+    headers = response.headers
+    return (
+        bool(content)
+        and headers.get("Content-Length") == str(len(content))
+        and "content-encoding" not in headers
+        and "transfer-encoding" not in headers
+        and all(name in _KEPT_EXTENSIONS for name in response.extensions)
+    )
 
 
 def _chunks(response: httpx.Response) -> Iterator[bytes]:
