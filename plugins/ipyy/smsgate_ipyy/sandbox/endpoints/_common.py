@@ -40,6 +40,7 @@ __all__ = [
     "check_ext_and_time",
     "check_mobiles",
     "check_text",
+    "form_params",
     "injected_of",
     "json_bytes",
     "read_params",
@@ -71,20 +72,21 @@ _OK = code("OK")
 # -- request reading -------------------------------------------------------------------------
 
 
-# A "%" that does not start an escape: urllib keeps it as it is.
-_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
 def _unquote(text: str, encoding: str) -> str:
     """``urllib.parse.unquote(text, encoding, "replace")``, the common case (ASCII text, every
     ``%`` an escape) decoded in C: urllib's pure-Python byte loop was a third of a plain send's
     time in the sandbox. Anything else goes to urllib itself."""
     if "%" not in text:
         return text
-    if not text.isascii() or _LONE_PERCENT.search(text):
+    if not text.isascii():
         return unquote(text, encoding, "replace")
-    # Every escape becomes \xNN, every backslash \\: escape_decode reads them back as bytes.
-    raw: bytes = codecs.escape_decode(text.replace("\\", "\\\\").replace("%", "\\x"))[0]
+    # Every escape becomes \xNN, every backslash \\: escape_decode reads them back as bytes,
+    # and refuses a "%" that starts no escape (a \x without two hex digits), which urllib keeps.
+    escaped = text.replace("\\", "\\\\") if "\\" in text else text
+    try:
+        raw: bytes = codecs.escape_decode(escaped.replace("%", "\\x"))[0]
+    except ValueError:
+        return unquote(text, encoding, "replace")
     return raw.decode(encoding, "replace")
 
 
@@ -104,9 +106,17 @@ def _form_pairs(text: str, encoding: str) -> list[tuple[str, str]]:
 
 
 def _merge_pairs(target: dict[str, str], text: str, encoding: str) -> None:
-    # ASP.NET collections are case-insensitive; the first value of a repeated name is kept
-    for key, value in _form_pairs(text, encoding):
-        target.setdefault(key.lower(), value)
+    """Add the pairs of ``text`` (as :func:`_form_pairs` reads them) to ``target`` by
+    lower-cased name: ASP.NET collections are case-insensitive, and the first value of a
+    repeated name is kept. One loop, no list of pairs: every plain send reads its form so."""
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            if "%" in name or "+" in name:
+                name = _unquote(name.replace("+", " "), encoding)
+            if "%" in value or "+" in value:
+                value = _unquote(value.replace("+", " "), encoding)
+            target.setdefault(name.lower(), value)
 
 
 def _with_charset(request: Request, encoding: str) -> Request:
@@ -131,18 +141,27 @@ async def _read_multipart(request: Request, encoding: str, form: dict[str, str])
             form.setdefault(key.lower(), text)
 
 
-async def _read_form(request: Request, encoding: str) -> tuple[dict[str, str], str]:
-    form: dict[str, str] = {}
-    if request.method != "POST":
-        return form, "query"
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        await _read_multipart(request, encoding, form)
-        return form, "multipart"
-    body = await request.body()
+def _with_query(
+    form: dict[str, str], style: str, raw_query: bytes, encoding: str
+) -> tuple[dict[str, str], str]:
+    """``form`` with the query string's parameters over it (the query wins), and ``style``
+    saying so."""
+    if not raw_query:
+        return form, style
+    query: dict[str, str] = {}
+    _merge_pairs(query, raw_query.decode(encoding, "replace"), encoding)
+    form.update(query)
+    return form, style if style == "query" else style + "+query"
+
+
+def form_params(body: bytes, raw_query: bytes, encoding: str = "utf-8") -> tuple[dict[str, str], str]:
+    """:func:`read_params` for a request that is no multipart form, from its urlencoded
+    ``body`` (empty for a GET) and its raw query string."""
     if not body:
-        return form, "query"
+        return _with_query({}, "query", raw_query, encoding)
+    form: dict[str, str] = {}
     _merge_pairs(form, body.decode(encoding, "replace"), encoding)
-    return form, "urlencoded"
+    return _with_query(form, "urlencoded", raw_query, encoding)
 
 
 async def read_params(request: Request, encoding: str = "utf-8") -> tuple[dict[str, str], str]:
@@ -151,15 +170,15 @@ async def read_params(request: Request, encoding: str = "utf-8") -> tuple[dict[s
     The query wins over the form (wire notes §7: ASP.NET ``Request[...]`` looks in the query
     string first). Urlencoded bodies are decoded before unquoting so raw, un-percent-encoded
     UTF-8 (or GBK on smsGBK.aspx) survives; multipart fields are read in ``encoding`` too,
-    unless the client declares a charset."""
-    form, style = await _read_form(request, encoding)
+    unless the client declares a charset. Only a POST's body is read."""
     raw_query: bytes = request.scope.get("query_string", b"")
-    if not raw_query:
-        return form, style
-    query: dict[str, str] = {}
-    _merge_pairs(query, raw_query.decode(encoding, "replace"), encoding)
-    form.update(query)
-    return form, style if style == "query" else style + "+query"
+    if request.method != "POST":
+        return form_params(b"", raw_query, encoding)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form: dict[str, str] = {}
+        await _read_multipart(request, encoding, form)
+        return _with_query(form, "multipart", raw_query, encoding)
+    return form_params(await request.body(), raw_query, encoding)
 
 
 def injected_of(request: Request) -> Injected | None:
@@ -193,16 +212,30 @@ class Call:
     ) -> tuple[Call, dict[str, str]]:
         """The call of a form endpoint, with the request's parameters (see :func:`read_params`)."""
         params, style = await read_params(request, encoding)
-        call = cls(
+        call = cls.of(state, endpoint, request.method, params, style=style, injected=injected_of(request))
+        return call, params
+
+    @classmethod
+    def of(
+        cls,
+        state: SandboxState,
+        endpoint: str,
+        method: str,
+        params: dict[str, str],
+        *,
+        style: str,
+        injected: Injected | None,
+    ) -> Call:
+        """The call of a form endpoint whose parameters were read (``style`` says how)."""
+        return cls(
             state,
             endpoint,
-            request.method,
+            method,
             style,
             params.get("action", ""),
             params.get("account", ""),
-            injected=injected_of(request),
+            injected=injected,
         )
-        return call, params
 
     def login(self, account: str, password: str) -> Login:
         """Check the login (noting how the password came); see ``SandboxState.check_login``."""

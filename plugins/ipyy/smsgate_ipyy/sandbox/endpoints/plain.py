@@ -23,7 +23,7 @@ from ._common import (
     submit_send,
 )
 
-__all__ = ["balance", "sender"]
+__all__ = ["answer", "balance", "sender"]
 
 
 def _overage_reply(
@@ -76,18 +76,23 @@ def _send(call: Call, params: dict[str, str], fmt: ReplyFormat) -> Response:
     return submit_send(call, fmt, login.account, "sms", mobiles, ext=ext, send_time=send_time)
 
 
+def answer(call: Call, params: dict[str, str], fmt: ReplyFormat) -> Response:
+    """Answer a plain endpoint's parameters: ``action=send`` sends (spec 1.2),
+    ``action=overage`` answers the SMS balance (spec 3); anything else is a ParamError."""
+    action = params.get("action", "").lower()
+    if action == "overage":
+        return balance(call, params, fmt, "sms")
+    if action != "send":
+        return refuse_send(call, fmt, "ParamError")
+    return _send(call, params, fmt)
+
+
 def sender(endpoint: str, fmt: ReplyFormat) -> Handler:
-    """The handler of one plain endpoint: ``action=send`` sends (spec 1.2), ``action=overage``
-    answers the SMS balance (spec 3); anything else is a ParamError."""
+    """The handler of one plain endpoint (see :func:`answer`)."""
     encoding = "gbk" if fmt == "gbk" else "utf-8"
 
     async def handle(request: Request, state: SandboxState) -> Response:
         call, params = await Call.read(request, state, endpoint, encoding)
-        action = params.get("action", "").lower()
-        if action == "overage":
-            return balance(call, params, fmt, "sms")
-        if action != "send":
-            return refuse_send(call, fmt, "ParamError")
-        return _send(call, params, fmt)
+        return answer(call, params, fmt)
 
     return handle

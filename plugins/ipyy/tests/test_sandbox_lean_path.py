@@ -1,0 +1,283 @@
+"""The sandbox serves plain sends (sms.aspx, smsGBK.aspx, smsJson.aspx) straight from the ASGI
+scope (issue 11). These tests drive the same requests through that lean path and through
+Starlette's general path (the same app with a pass-through middleware added, which turns the
+lean path off) and require byte-identical replies and identical state: the inspection log,
+balances, task ids and the reports to pull, with and without faults."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.middleware.errors import ServerErrorMiddleware
+
+from smsgate_ipyy._crypto import md5_upper
+from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_app
+from smsgate_ipyy.sandbox._app import fault_logger
+from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
+
+SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
+NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
+FORM = [(b"content-type", b"application/x-www-form-urlencoded")]
+
+Message = dict[str, Any]
+Request = tuple[str, str, bytes, list[tuple[bytes, bytes]], list[bytes], bool]
+
+
+def _config() -> SandboxConfig:
+    return SandboxConfig(
+        accounts=[
+            Account(account="demo", password="demo-pass", userid="1001", sms_balance=100, mms_balance=10),
+            Account(account="poor", password="poor-pass", userid="1003", sms_balance=1, mms_balance=0),
+            Account(
+                account="later",
+                password="later-pass",
+                userid="1004",
+                sms_balance=0,
+                mms_balance=0,
+                pay_mode="后付",
+                require_signature=False,
+                extno_allowed=False,
+            ),
+        ],
+        report_delay=2.0,
+        report_outcomes={"4": "MY:0001"},
+    )
+
+
+def _form(encoding: str = "utf-8", **overrides: str) -> bytes:
+    fields = {
+        "action": "send",
+        "userid": "1001",
+        "account": "demo",
+        "password": md5_upper("demo-pass"),
+        "mobile": "13800138000",
+        "content": SIGNED,
+        "sendTime": "",
+        "extno": "",
+    }
+    fields.update(overrides)
+    return urllib.parse.urlencode(fields, encoding=encoding).encode("ascii")
+
+
+def _post(
+    path: str, body: bytes, *, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
+) -> Request:
+    return ("POST", path, query, FORM if headers is None else headers, [body], False)
+
+
+def _requests() -> list[Request]:
+    """Plain sends as clients make them, and as they get them wrong."""
+    head = b"action=send&account=demo&password=demo-pass&mobile=13800138000&content="
+    raw_gbk, raw_utf8 = head + SIGNED.encode("gbk"), head + SIGNED.encode()
+    clean = "您的验证码：1439【腾飞】"
+    raw_gbk_ok, raw_utf8_ok = head + clean.encode("gbk"), head + clean.encode()
+    cased = b"ACTION=send&Account=demo&account=other&PASSWORD=demo-pass&mobile=13800138000&content=hi"
+    in_query = b"content=" + urllib.parse.quote(SIGNED).encode()
+    two_types = [(b"content-type", b"text/plain"), (b"content-type", b"multipart/x")]
+    return [
+        _post("/sms.aspx", _form()),
+        _post("/smsGBK.aspx", _form("gbk")),
+        _post("/smsJson.aspx", _form()),
+        _post("/smsGBK.aspx", raw_gbk),
+        _post("/sms.aspx", raw_utf8),
+        _post("/smsGBK.aspx", raw_gbk_ok),
+        _post("/smsJson.aspx", raw_utf8_ok),
+        _post("/smsGBK.aspx", raw_utf8_ok),
+        _post("/SMS.ASPX", _form(mobile="13800138000,13900139004,")),
+        _post("//smsJson.aspx", _form(mobile="13900139004")),
+        _post("/sms.aspx", _form(password="demo-pass", extno="12", sendTime="2026-04-15 08:00:00")),
+        _post("/sms.aspx", _form(sendTime="tomorrow")),
+        _post("/sms.aspx", _form(extno="123456")),
+        _post("/sms.aspx", _form(password="wrong")),
+        _post("/sms.aspx", _form(account="nobody")),
+        _post("/sms.aspx", _form(account="")),
+        _post("/smsJson.aspx", _form(password="")),
+        _post("/sms.aspx", _form(mobile="")),
+        _post("/sms.aspx", _form(mobile="1380013800x")),
+        _post("/sms.aspx", _form(content="")),
+        _post("/sms.aspx", _form(content="no signature")),
+        _post("/sms.aspx", _form(content="x" * 1100)),
+        _post("/sms.aspx", _form(account="poor", password="poor-pass", mobile="13800138000,13800138001")),
+        _post("/sms.aspx", _form(account="later", password="later-pass", content="unsigned", extno="7")),
+        _post("/sms.aspx", _form(account="later", password="later-pass", content="unsigned")),
+        _post("/sms.aspx", _form(action="overage")),
+        _post("/smsGBK.aspx", _form("gbk", action="OVERAGE", password="wrong")),
+        _post("/smsJson.aspx", _form(action="overage", account="later", password="later-pass")),
+        _post("/sms.aspx", _form(action="dance")),
+        _post("/sms.aspx", cased),
+        _post("/sms.aspx", _form(content="overridden"), query=in_query),
+        _post("/sms.aspx", _form(), headers=[]),
+        _post("/sms.aspx", _form(), headers=two_types),
+        _post("/sms.aspx", b""),
+        _post("/sms.aspx", b"&&=&%zz&%4=%&+=+"),
+        ("POST", "/sms.aspx", b"", FORM, [_form()[:40], _form()[40:], b""], False),
+        ("GET", "/sms.aspx", _form(), [], [b""], False),
+        ("GET", "/smsJson.aspx", b"action=overage&account=demo&password=demo-pass", [], [b""], False),
+        ("HEAD", "/sms.aspx", _form(), [], [b""], False),
+        ("PUT", "/sms.aspx", b"", FORM, [_form()], False),
+        _post("/sms.aspx", _multipart(), headers=[(b"content-type", b"multipart/form-data; boundary=XyZ")]),
+        ("POST", "/sms.aspx", b"", FORM, [_form()[:40]], True),
+    ]
+
+
+def _multipart() -> bytes:
+    parts = [(b"action", b"send"), (b"account", b"demo"), (b"password", b"demo-pass")]
+    parts += [(b"mobile", b"13800138000"), (b"content", SIGNED.encode())]
+    body = b"".join(
+        b'--XyZ\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
+        for name, value in parts
+    )
+    return body + b"--XyZ--\r\n"
+
+
+class _PassThrough:
+    """A middleware that only passes requests on, noting their paths: with it added to the
+    app, nothing takes the lean path."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.seen.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+async def _drive(app: Any, request: Request) -> tuple[list[Message], str | None, dict[str, Any]]:
+    """Call ``app`` with one request: the messages it sent, the exception it raised, its scope."""
+    method, path, query, headers, chunks, disconnect = request
+    incoming: list[Message] = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1 or disconnect}
+        for index, chunk in enumerate(chunks)
+    ]
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"127.0.0.1:8080"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+        "state": {},
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    try:
+        await app(scope, receive, send)
+    except Exception as exc:
+        return sent, type(exc).__name__, scope
+    return sent, None, scope
+
+
+Wrap = Callable[[Any, SandboxState], Any]
+
+
+def _apps(wrap: Wrap = lambda app, _: app) -> tuple[Any, SandboxState, Any, SandboxState]:
+    """The lean app and the general one, each with its own state on the same fixed clock."""
+    lean_state = SandboxState(_config(), clock=lambda: NOW)
+    general_state = SandboxState(_config(), clock=lambda: NOW)
+    general = create_app(state=general_state)
+    general.add_middleware(_PassThrough)
+    lean = wrap(create_app(state=lean_state), lean_state)
+    return lean, lean_state, wrap(general, general_state), general_state
+
+
+def _state_of(state: SandboxState) -> dict[str, Any]:
+    state.flush_reports()
+    return {
+        "log": state.requests(),
+        "accounts": state.accounts(),
+        "reports": {name: state.pull_reports(name, 1000) for name in ("demo", "poor", "later")},
+        "pending": state.pending_count(),
+    }
+
+
+async def _compare(wrap: Wrap = lambda app, _: app) -> int:
+    """Every request through both apps: identical messages, errors and state. Returns how
+    many went the lean way (the general app's Starlette router never saw them)."""
+    lean, lean_state, general, general_state = _apps(wrap)
+    lean_app = lean if not isinstance(lean, FaultMiddleware) else lean.app
+    starlette = _PassThrough(lean_app.build_middleware_stack())
+    lean_app.middleware_stack = starlette  # counts the requests that reach Starlette's layers
+    for request in _requests():
+        ours, ours_error, _ = await _drive(lean, request)
+        theirs, theirs_error, _ = await _drive(general, request)
+        assert (ours, ours_error) == (theirs, theirs_error), request
+    assert _state_of(lean_state) == _state_of(general_state)
+    assert len(lean_state.requests()) >= len(_requests()) - 2  # every gateway request was logged
+    return len(_requests()) - len(starlette.seen)
+
+
+async def test_the_lean_path_answers_and_records_as_starlette_does() -> None:
+    lean_count = await _compare()
+    # all but HEAD, PUT, the multipart form and the disconnect went the lean way
+    assert lean_count == len(_requests()) - 4
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"kind": "latency", "seconds": 0},
+        {"kind": "truncate"},
+        {"kind": "drop"},
+        {"kind": "vendor", "code": 1111},
+        {"kind": "outage", "path": "/sms.aspx"},
+        {"kind": "latency", "seconds": 0, "probability": 0.5},
+    ],
+)
+async def test_faulted_requests_are_answered_and_logged_alike(rule: dict[str, Any]) -> None:
+    def faulty(app: Any, state: SandboxState) -> Any:
+        return FaultMiddleware(app, FaultSet([rule], seed=7), fault_logger(state))
+
+    await _compare(faulty)
+
+
+async def test_an_error_in_a_send_is_answered_500_and_raised_alike() -> None:
+    lean, lean_state, general, general_state = _apps()
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("the state broke")
+
+    lean_state.submit = broken  # type: ignore[method-assign]
+    general_state.submit = broken  # type: ignore[method-assign]
+    request = _post("/sms.aspx", _form())
+    ours, ours_error, _ = await _drive(lean, request)
+    theirs, theirs_error, _ = await _drive(general, request)
+    assert (ours, ours_error) == (theirs, theirs_error)
+    assert ours_error == "RuntimeError"
+    assert ours[0]["status"] == 500
+    assert ours[1]["body"] == b"Internal Server Error"
+
+
+async def test_a_middleware_added_to_the_app_sees_every_plain_send() -> None:
+    app = create_app(state=SandboxState(_config(), clock=lambda: NOW))
+    app.add_middleware(_PassThrough)
+    for request in _requests():
+        await _drive(app, request)
+    assert isinstance(app.middleware_stack, ServerErrorMiddleware)
+    added = app.middleware_stack.app
+    assert isinstance(added, _PassThrough)
+    assert len(added.seen) == len(_requests())
+
+
+async def test_an_exception_handler_added_to_the_app_turns_the_lean_path_off() -> None:
+    app = create_app(state=SandboxState(_config(), clock=lambda: NOW))
+    app.add_exception_handler(KeyError, lambda *_: None)  # type: ignore[arg-type]
+    _, error, scope = await _drive(app, _post("/sms.aspx", _form()))
+    assert error is None
+    assert scope["router"] is app.router
