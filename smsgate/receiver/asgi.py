@@ -5,18 +5,26 @@ the receiver (:meth:`Receiver.ahandle_push <smsgate.receiver.Receiver.ahandle_pu
 variant that starts a sync handler's dispatch as soon as the push is durable), writes the reply
 and runs the dispatch the receiver left for after the reply. Every decision is the receiver's.
 Needs the ``receiver`` extra (starlette).
+
+The app is a :class:`~starlette.applications.Starlette` whose push route is also served
+straight from the ASGI scope: a POST to ``/`` (or ``/<token>``) skips the router, the
+middleware and the request and response objects, while every other request (another method,
+another path, the lifespan) goes through Starlette. The replies are the same either way; an
+app given middleware or exception handlers after it was made sends every request through them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Generator, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.datastructures import URL, QueryParams
+from starlette.requests import ClientDisconnect
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from smsgate.receiver._limits import ServerLimits
@@ -24,36 +32,121 @@ from smsgate.receiver._security import PushRequest
 from smsgate.receiver._workers import running_loop
 
 if TYPE_CHECKING:
-    from smsgate.receiver._receiver import Receiver
+    from smsgate._provider import CallbackReply
+    from smsgate.receiver._receiver import PushResult, Receiver
 
 __all__ = ["asgi_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Entries kept by the small caches below (URLs pushes were made to, reply heads): a client
+#: varying its Host header or path empties them, never grows them.
+_CACHE_SIZE = 64
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _read(request: Request, max_body: int) -> bytes:
-    """The request body; :class:`_TooLarge` when it is over ``max_body`` bytes (declared or streamed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_body:
-        raise _TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+def _take(message: Message, body: bytes | bytearray, max_body: int) -> tuple[bytes | bytearray, bool]:
+    """``body`` with the chunk ``message`` carries (added in place to a bytearray), and whether
+    it was the last one; :class:`_TooLarge` over ``max_body`` bytes, ``ClientDisconnect`` when
+    the client left."""
+    kind = message["type"]
+    if kind == "http.request":
+        chunk = message.get("body", b"")
+        if body:
+            body += chunk
+        else:
+            body = chunk
         if len(body) > max_body:
             raise _TooLarge
-    return bytes(body)
+        return body, not message.get("more_body", False)
+    if kind == "http.disconnect":
+        raise ClientDisconnect
+    return body, False
 
 
-async def _read_in_time(request: Request, max_body: int, seconds: float) -> bytes | Response:
+async def _read(receive: Receive, body: bytes | bytearray, max_body: int) -> bytes:
+    """The rest of the request body, after the ``body`` read so far (gathered in a bytearray:
+    a body sent in many small chunks costs no more than one sent whole)."""
+    gathered: bytes | bytearray = bytearray(body)
+    done = False
+    while not done:
+        gathered, done = _take(await receive(), gathered, max_body)
+    return bytes(gathered)
+
+
+def _resume(it: Generator[Any, Any, Message], value: Any) -> Generator[Any, Any, Message]:
+    """Go on with ``it``, which yielded ``value`` and was left there: what ``yield from it``
+    does from that point (values sent and exceptions thrown in are passed on)."""
+    while True:
+        try:
+            sent = yield value
+        except GeneratorExit:
+            it.close()
+            raise
+        except BaseException as exc:  # a cancellation (the deadline) goes in, as through await
+            try:
+                value = it.throw(exc)
+            except StopIteration as stop:
+                return cast(Message, stop.value)
+        else:
+            try:
+                value = it.send(sent)
+            except StopIteration as stop:
+                return cast(Message, stop.value)
+
+
+class _Resumed:
+    """An awaitable that goes on with a receive call left at its first wait."""
+
+    __slots__ = ("_it", "_value")
+
+    def __init__(self, it: Generator[Any, Any, Message], value: Any) -> None:
+        self._it, self._value = it, value
+
+    def __await__(self) -> Generator[Any, Any, Message]:
+        return _resume(self._it, self._value)
+
+
+async def _read_on_asyncio(receive: Receive, max_body: int, seconds: float) -> bytes:
+    """The body under an asyncio deadline, set only if the body is not in already: the first
+    ``receive()`` is run up to its first wait, and a body that came with the request head
+    (most pushes) is taken without one (a deadline is a timer to make and cancel)."""
+    awaitable = receive()
+    it = cast(Iterator[Any], awaitable.__await__())  # a coroutine's is a generator
+    if not isinstance(it, Generator):  # not a coroutine: no stepping it here
+        async with asyncio.timeout(seconds):
+            body, done = _take(await awaitable, b"", max_body)
+            return bytes(body) if done else await _read(receive, body, max_body)
+    try:
+        waiting = next(it)
+    except StopIteration as stop:
+        body, done = _take(stop.value, b"", max_body)
+        if done:
+            return bytes(body)
+        async with asyncio.timeout(seconds):
+            return await _read(receive, body, max_body)
+    async with asyncio.timeout(seconds):
+        body, done = _take(await _Resumed(it, waiting), b"", max_body)
+        return bytes(body) if done else await _read(receive, body, max_body)
+
+
+async def _read_in_time(
+    receive: Receive, declared: str | None, max_body: int, seconds: float
+) -> bytes | Response:
     """The body, or the response refusing it: 413 too large, 408 too slow, 400 cut off."""
     try:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_body:
+            raise _TooLarge
         if running_loop() is not None:
-            async with asyncio.timeout(seconds):
-                return await _read(request, max_body)
+            return await _read_on_asyncio(receive, max_body, seconds)
         with anyio.fail_after(seconds):
-            return await _read(request, max_body)
+            return await _read(receive, b"", max_body)
     except _TooLarge:
         return Response(b"body too large", status_code=413)
     except TimeoutError:
@@ -62,18 +155,150 @@ async def _read_in_time(request: Request, max_body: int, seconds: float) -> byte
         return Response(b"body cut off", status_code=400)
 
 
-def _push_request(request: Request) -> PushRequest:
-    """What the receiver's guard checks, read from the ASGI scope (as Starlette reads it,
-    without building its header and query objects: most pushes have no query string)."""
-    scope = request.scope
-    query_token = request.query_params.get("token") if scope.get("query_string") else None
-    client = scope.get("client")
-    return PushRequest(
-        peer=client[0] if client else None,
-        headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
-        token=request.path_params.get("token", query_token),
-        url=str(request.url),
-    )
+class _Push:
+    """The push endpoint, an ASGI app: Starlette's route calls it, and so does
+    :class:`_ReceiverApp` straight from the scope."""
+
+    def __init__(self, receiver: Receiver, max_body: int, body_timeout: float) -> None:
+        self.receiver = receiver
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self._urls: dict[tuple[Any, ...], str] = {}
+        self._heads: dict[tuple[int, str | None, bytes], list[tuple[bytes, bytes]]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a push Starlette routed here (the token, if any, is a path parameter)."""
+        answer = await self.answer(scope, receive, scope.get("path_params", {}).get("token"))
+        await self.write(answer, scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive, token: str | None) -> Response | PushResult:
+        """Read the push and ask the receiver: the response refusing it, or the receiver's result."""
+        raw = scope["headers"]
+        if not isinstance(raw, list):
+            raw = list(raw)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+        # Starlette reads a repeated header's first value; the guard sees the last, as before.
+        first = (
+            headers
+            if len(headers) == len(raw)
+            else {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(raw)}
+        )
+        body = await _read_in_time(receive, first.get("content-length"), self.max_body, self.body_timeout)
+        if isinstance(body, Response):
+            return body
+        receiver = self.receiver
+        refusal = receiver.admit(self._push_request(scope, headers, first.get("host"), token), body)
+        if refusal is not None:
+            return Response(b"refused", status_code=refusal.status_code, headers=dict(refusal.headers))
+        return await receiver._aserve_push(body, first.get("content-type"))
+
+    async def write(self, answer: Response | PushResult, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send ``answer``, then run what the receiver left for after the reply."""
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+            return
+        reply = answer.reply
+        await send({"type": "http.response.start", "status": reply.status_code, "headers": self._head(reply)})
+        await send({"type": "http.response.body", "body": reply.body})
+        if answer.after_reply is not None:
+            await BackgroundTask(answer.after_reply)()
+
+    def _push_request(
+        self, scope: Scope, headers: dict[str, str], host: str | None, token: str | None
+    ) -> PushRequest:
+        """What the receiver's guard checks, read from the ASGI scope."""
+        if token is None and scope.get("query_string"):
+            token = QueryParams(scope["query_string"]).get("token")
+        client = scope.get("client")
+        return PushRequest(
+            peer=client[0] if client else None, headers=headers, token=token, url=self._url(scope, host)
+        )
+
+    def _url(self, scope: Scope, host: str | None) -> str:
+        """The request's URL as Starlette spells it (``str(request.url)``; ``host``: the first
+        Host header), kept for the next push to the same place."""
+        key = (scope.get("scheme"), scope.get("server"), scope["path"], scope.get("query_string"), host)
+        url = self._urls.get(key)
+        if url is None:
+            url = str(URL(scope=scope))
+            if len(self._urls) >= _CACHE_SIZE:
+                self._urls.clear()
+            self._urls[key] = url
+        return url
+
+    def _head(self, reply: CallbackReply) -> list[tuple[bytes, bytes]]:
+        """The reply's headers, as a Starlette ``Response`` of it has them."""
+        key = (reply.status_code, reply.media_type, reply.body)
+        head = self._heads.get(key)
+        if head is None:
+            head = Response(
+                reply.body, status_code=reply.status_code, media_type=reply.media_type
+            ).raw_headers
+            if len(self._heads) >= _CACHE_SIZE:
+                self._heads.clear()
+            self._heads[key] = head
+        return list(head)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path after the app's mount point (as Starlette's router matches it)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root) :] if path[len(root)] == "/" else path
+
+
+class _ReceiverApp(Starlette):
+    """A Starlette app that serves its push route straight from the scope while nothing was
+    added to it that such a request would have gone through."""
+
+    def __init__(self, push: _Push, routes: list[Route], *, token_route: bool) -> None:
+        super().__init__(routes=routes)
+        self._push = push
+        self._own_routes = list(routes)
+        self._token_route = token_route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a POST to the push route directly; hand anything else to Starlette."""
+        if scope["type"] == "http" and scope["method"] == "POST" and self._untouched():
+            path = _route_path(scope)
+            if path == "/":
+                await self._direct(scope, receive, send, None)
+                return
+            if (
+                self._token_route
+                and path[:1] == "/"
+                and len(path) > 1
+                and "/" not in path[1:]
+                and "\n" not in path
+            ):
+                await self._direct(scope, receive, send, path[1:])
+                return
+        await super().__call__(scope, receive, send)
+
+    def _untouched(self) -> bool:
+        """True while no middleware, exception handler, debug page, body limit or earlier
+        route was added: a push would meet only this app's own route."""
+        return (
+            not self.user_middleware
+            and not self.exception_handlers
+            and not self.debug
+            and getattr(self, "max_body_size", None) is None
+            and self.router.routes[: len(self._own_routes)] == self._own_routes
+        )
+
+    async def _direct(self, scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
+        """The push, with Starlette's answer to an error (500, then raised for the server's log)."""
+        scope["app"] = self
+        try:
+            answer = await self._push.answer(scope, receive, token)
+        except Exception:
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+            raise
+        await self._push.write(answer, scope, receive, send)
 
 
 def asgi_app(
@@ -91,23 +316,9 @@ def asgi_app(
     asyncio), otherwise the handler runs after the reply is sent (a Starlette background task).
     """
     limits = limits if limits is not None else ServerLimits()
-    cap = max_body if max_body is not None else limits.max_body
-
-    async def push(request: Request) -> Response:
-        body = await _read_in_time(request, cap, limits.body_timeout)
-        if isinstance(body, Response):
-            return body
-        refusal = receiver.admit(_push_request(request), body)
-        if refusal is not None:
-            return Response(b"refused", status_code=refusal.status_code, headers=dict(refusal.headers))
-        result = await receiver._aserve_push(body, request.headers.get("content-type"))
-        reply = result.reply
-        task = BackgroundTask(result.after_reply) if result.after_reply is not None else None
-        return Response(
-            reply.body, status_code=reply.status_code, media_type=reply.media_type, background=task
-        )
-
+    push = _Push(receiver, max_body if max_body is not None else limits.max_body, limits.body_timeout)
     routes = [Route("/", push, methods=["POST"])]
-    if receiver.guard.token is not None:  # the token as the URL's last segment
+    token_route = receiver.guard.token is not None
+    if token_route:  # the token as the URL's last segment
         routes.append(Route("/{token}", push, methods=["POST"]))
-    return Starlette(routes=routes)
+    return _ReceiverApp(push, routes, token_route=token_route)
