@@ -199,8 +199,29 @@ def _redirect(response: httpx.Response) -> ProviderError | None:
     )
 
 
-def _declared_size(response: httpx.Response) -> int | None:
-    length = response.headers.get("Content-Length", "").strip()
+class _Framing:
+    """What a reply's headers say about its body, read in one pass over them: the
+    ``Content-Length`` (as ``headers.get`` gives it: several are joined with ", "), and
+    whether a ``Content-Encoding`` or a ``Transfer-Encoding`` is named."""
+
+    __slots__ = ("chunked", "encoded", "length")
+
+    def __init__(self, response: httpx.Response) -> None:
+        lengths: list[bytes] = []
+        self.encoded = self.chunked = False
+        for name, value in response.headers.raw:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                lengths.append(value)
+            elif lowered == b"content-encoding":
+                self.encoded = True
+            elif lowered == b"transfer-encoding":
+                self.chunked = True
+        self.length = b", ".join(lengths).decode("latin-1") if lengths else None
+
+
+def _declared_size(framing: _Framing) -> int | None:
+    length = (framing.length or "").strip()
     return int(length) if length.isascii() and length.isdigit() and len(length) < 19 else None
 
 
@@ -212,20 +233,21 @@ def _too_large(response: httpx.Response, limit: int, head: bytes = b"") -> Malfo
     )
 
 
-def _refusal(response: httpx.Response, limit: int) -> SmsGateError | None:
+def _refusal(response: httpx.Response, framing: _Framing, limit: int) -> SmsGateError | None:
     """What a reply means before its body is read: a redirect, or a declared size over the cap."""
     redirect = _redirect(response)
     if redirect is not None:
         return redirect
-    size = _declared_size(response)
+    size = _declared_size(framing)
     return _too_large(response, limit) if size is not None and size > limit else None
 
 
 class _Body:
     """A reply's decoded body, collected chunk by chunk up to ``limit`` bytes."""
 
-    def __init__(self, response: httpx.Response, limit: int) -> None:
+    def __init__(self, response: httpx.Response, framing: _Framing, limit: int) -> None:
         self.response = response
+        self.framing = framing
         self.limit = limit
         self.chunks: list[bytes] = []
         self.size = 0
@@ -246,7 +268,7 @@ class _Body:
         """The reply as flows read it: status, headers and the whole (decoded) body."""
         original = self.response
         content = b"".join(self.chunks)
-        if _describes(original, content):
+        if _describes(original, self.framing, content):
             # Its headers already say what a rebuilt reply's would: the transport's reply
             # itself, with the body in hand (building a second one cost a twentieth of a send).
             original._content = content
@@ -279,24 +301,23 @@ class _Body:
 _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
 
 
-def _describes(response: httpx.Response, content: bytes) -> bool:
+def _describes(response: httpx.Response, framing: _Framing, content: bytes) -> bool:
     """Whether ``response`` (its body read as ``content``) is already what :meth:`_Body.reply`
     would rebuild: no encoding or framing header to drop, a ``Content-Length`` that is the
     body's, and no extension but those a rebuilt reply keeps."""
-    headers = response.headers
     return (
         bool(content)
-        and headers.get("Content-Length") == str(len(content))
-        and "content-encoding" not in headers
-        and "transfer-encoding" not in headers
+        and framing.length == str(len(content))
+        and not framing.encoded
+        and not framing.chunked
         and all(name in _KEPT_EXTENSIONS for name in response.extensions)
     )
 
 
-def _chunks(response: httpx.Response) -> Iterator[bytes]:
+def _chunks(response: httpx.Response, framing: _Framing) -> Iterator[bytes]:
     """The sync twin of :func:`_achunks`: with no ``Content-Encoding``, the transport's own
     chunks, without httpx's identity decoder and chunkers in between."""
-    if "content-encoding" in response.headers or not isinstance(response.stream, httpx.SyncByteStream):
+    if framing.encoded or not isinstance(response.stream, httpx.SyncByteStream):
         return response.iter_bytes()
     response.is_stream_consumed = True
     return iter(response.stream)
@@ -309,11 +330,12 @@ def _exchange(
     try:
         response = client.send(request, stream=True, follow_redirects=False)
         try:
-            refused = _refusal(response, limit)
+            framing = _Framing(response)
+            refused = _refusal(response, framing, limit)
             if refused is not None:
                 return refused
-            body = _Body(response, limit)
-            for chunk in _chunks(response):
+            body = _Body(response, framing, limit)
+            for chunk in _chunks(response, framing):
                 if not body.take(chunk):
                     return body.too_large()
             return body.reply()
@@ -323,11 +345,11 @@ def _exchange(
         return translate_transport_error(exc, provider=provider, operation=operation)
 
 
-def _achunks(response: httpx.Response) -> AsyncIterator[bytes]:
+def _achunks(response: httpx.Response, framing: _Framing) -> AsyncIterator[bytes]:
     """A reply's body as it arrives, decoded: with no ``Content-Encoding`` the transport's own
     chunks are the decoded body, so they are read as they come, without httpx's identity
     decoder and chunkers in between (each a generator step per chunk)."""
-    if "content-encoding" in response.headers or not isinstance(response.stream, httpx.AsyncByteStream):
+    if framing.encoded or not isinstance(response.stream, httpx.AsyncByteStream):
         return response.aiter_bytes()
     response.is_stream_consumed = True
     return response.stream.__aiter__()
@@ -340,11 +362,12 @@ async def _aexchange(
     try:
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
-            refused = _refusal(response, limit)
+            framing = _Framing(response)
+            refused = _refusal(response, framing, limit)
             if refused is not None:
                 return refused
-            body = _Body(response, limit)
-            async for chunk in _achunks(response):
+            body = _Body(response, framing, limit)
+            async for chunk in _achunks(response, framing):
                 if not body.take(chunk):
                     return body.too_large()
             return body.reply()
@@ -363,17 +386,27 @@ def _stamp(error: SmsGateError, provider: str | None, operation: str | None) -> 
             err.operation = operation
 
 
-@contextmanager
-def _driving(flow: Flow[Any], provider: str | None, operation: str | None) -> Iterator[None]:
+class _Driving:
     """Around one run of a flow: name provider and operation on the error that leaves it,
-    and close the flow in any case (a no-op once it has finished)."""
-    try:
-        yield
-    except SmsGateError as error:
-        _stamp(error, provider, operation)
-        raise
-    finally:
-        flow.close()
+    and close the flow in any case (a no-op once it has finished). A class rather than a
+    ``@contextmanager``: no generator to start and finish per run."""
+
+    __slots__ = ("flow", "operation", "provider")
+
+    def __init__(self, flow: Flow[Any], provider: str | None, operation: str | None) -> None:
+        self.flow = flow
+        self.provider = provider
+        self.operation = operation
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        try:
+            if isinstance(error, SmsGateError):
+                _stamp(error, self.provider, self.operation)
+        finally:
+            self.flow.close()
 
 
 @functools.lru_cache(maxsize=32)
@@ -418,8 +451,9 @@ def _advance(
         raise _malformed(outcome, exc) from exc
     if timeout is not None and "timeout" not in request.extensions:
         request.extensions["timeout"] = _timeouts(timeout)
-    # The path only: query strings of GET-style APIs can carry credentials.
-    log.debug("%s %s %s", provider, request.method, request.url.path)
+    if log.isEnabledFor(logging.DEBUG):
+        # The path only: query strings of GET-style APIs can carry credentials.
+        log.debug("%s %s %s", provider, request.method, request.url.path)
     return request
 
 
@@ -444,7 +478,7 @@ def run_flow(
         :data:`DEFAULT_MAX_REPLY_BYTES`.
     """
     limit = max_reply_bytes or DEFAULT_MAX_REPLY_BYTES
-    with _driving(flow, provider, operation):
+    with _Driving(flow, provider, operation):
         step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
             outcome = _exchange(client, step, limit, provider, operation)
@@ -466,7 +500,7 @@ async def arun_flow(
     The arguments are those of :func:`run_flow`. A cancelled task closes the flow.
     """
     limit = max_reply_bytes or DEFAULT_MAX_REPLY_BYTES
-    with _driving(flow, provider, operation):
+    with _Driving(flow, provider, operation):
         step = _advance(flow, None, timeout, provider)
         while not isinstance(step, _Done):
             outcome = await _aexchange(client, step, limit, provider, operation)

@@ -107,3 +107,36 @@ def test_transport_extensions_other_than_version_and_reason_stay_behind(mode: st
     )
     assert reply.content == BODY
     assert set(reply.extensions) == {"http_version"}
+
+
+@MODES
+def test_a_declared_size_over_the_cap_is_refused_unread(mode: str) -> None:
+    def flow() -> smsgate.Flow[bytes]:
+        reply = yield httpx.Request("GET", "http://provider.test/big")
+        return reply.content
+
+    stream: Any = httpx.ByteStream(BODY)
+    transport = httpx.MockTransport(_answer(stream=stream, headers={"content-LENGTH": "99999"}))
+
+    def run() -> bytes:
+        if mode == "sync":
+            with httpx.Client(transport=transport) as client:
+                return smsgate.run_flow(flow(), client, max_reply_bytes=100)
+
+        async def arun() -> bytes:
+            async with httpx.AsyncClient(transport=transport) as client:
+                return await smsgate.arun_flow(flow(), client, max_reply_bytes=100)
+
+        return asyncio.run(arun())
+
+    with pytest.raises(smsgate.exceptions.MalformedReplyError, match="max_reply_bytes"):
+        run()
+
+
+@MODES
+def test_two_declared_lengths_are_no_declared_size(mode: str) -> None:
+    stream: Any = httpx.ByteStream(BODY)
+    headers = [("Content-Length", str(len(BODY))), ("Content-Length", str(len(BODY)))]
+    reply = _seen(_answer(stream=stream, headers=headers), mode)
+    assert reply.content == BODY
+    assert reply.headers.get_list("Content-Length") == [str(len(BODY))]

@@ -110,11 +110,10 @@ def check_http_status(response: httpx.Response, *, soap: bool = False) -> None:
     HTTP 500, and the SOAP 1.2 HTTP binding uses 400 for a Sender fault. Any other status
     means the same as on the form endpoints (a 404 is a refusal, not an uncertain outcome).
     """
-    if soap and response.status_code in (400, 500):
-        return
-    error = _codes.error_for_http_status(
-        response.status_code, retry_after=response.headers.get("Retry-After")
-    )
+    status = response.status_code
+    if 200 <= status < 300 or (soap and status in (400, 500)):
+        return  # (a 2xx means no error: Retry-After is not even looked up)
+    error = _codes.error_for_http_status(status, retry_after=response.headers.get("Retry-After"))
     if error is not None:
         raise error
 
