@@ -1,134 +1,186 @@
-"""The synchronous gateway's default HTTP transport: httpx's interface over urllib3's pool.
+"""The synchronous gateway's default HTTP transport: httpx's interface over the standard
+library's :mod:`http.client`, with a small keep-alive pool per origin.
 
-``Gateway`` opens an ``httpx.Client(transport=Urllib3Transport())``: the flows and the driver
-still see httpx requests and responses, but the bytes go through urllib3 (keep-alive pools on
-:mod:`http.client`), about twice as fast as httpcore with h11 for one send at a time. A client
-the application passes is used as it is.
+``Gateway`` opens an ``httpx.Client`` over :class:`HTTPClientTransport`: the flows and the driver
+still see httpx requests and responses, but the bytes go through ``http.client`` (the request
+line and headers written, the status line and headers parsed, chunked and length-delimited
+bodies framed by the standard library; nothing here reads or writes HTTP by hand). Earlier this
+module drove urllib3's pools (hence its name); a send through urllib3's ``urlopen`` cost about
+twice the instructions of the same exchange on ``http.client`` alone (its retry, timeout and
+header-dict objects, pool queue and response decoder per request). A client the application
+passes is used as it is.
 
-What the driver relies on holds here as with httpx's own transport:
+What the driver relies on:
 
-* **Failures are classified by what reached the socket**, not by the library's exception
-  names. A connection class marks the moment the first byte of the request is handed to the
-  socket; a failure before it (refused, DNS, TLS handshake, connect timeout, no pooled
-  connection) is raised as ``httpx.ConnectError`` / ``ConnectTimeout`` / ``PoolTimeout``
-  (smsgate: not sent), any failure after it as ``httpx.ReadTimeout`` /
-  ``RemoteProtocolError`` (smsgate: uncertain).
-* **Nothing is ever sent twice**: urllib3's retries are off (``retries=False``), so a
-  dropped connection is raised, never retried.
-* **Redirects are not followed** (``redirect=False``; the driver turns a 3xx into an error).
+* **Failures are classified by what reached the socket**, not by exception names. The
+  connection marks the moment the first byte of the request is handed to the socket; a failure
+  before it (refused, DNS, TLS handshake, connect timeout) is raised as ``httpx.ConnectError`` /
+  ``ConnectTimeout`` (smsgate: not sent), any failure after it as ``httpx.ReadTimeout`` /
+  ``RemoteProtocolError`` (smsgate: uncertain). A reply shorter than its ``Content-Length`` is
+  a ``RemoteProtocolError`` too.
+* **Nothing is ever sent twice**: there are no retries. A pooled connection is checked before
+  it is reused (a peer that closed or reset it while it was idle leaves it readable); a dead
+  one is dropped and the request goes on a new connection, which is safe because nothing of it
+  was written. A connection that dies after that check, once a byte is written, makes the send
+  uncertain, never resent.
+* **Redirects are not followed** (http.client never follows; the driver turns a 3xx into an
+  error).
 * **TLS is verified** with httpx's own context (certifi roots, host names checked).
-* **The body is streamed** to the driver, which stops reading past ``max_reply_bytes``;
-  the raw bytes are passed on and httpx decodes them (gzip …) as it does for its own transport.
-* **Timeouts** come from the request's ``timeout`` extension (connect, read; urllib3 bounds
-  writes by the connect timeout).
-* **The request body stays out of reprs and frame locals**: urllib3 receives it wrapped in an
-  object whose repr hides it, so a traceback of a failed send (which error reporters capture)
-  does not show a form holding credentials.
+* **The body is streamed** to the driver, which stops reading past ``max_reply_bytes``; the
+  raw bytes are passed on and httpx decodes them (gzip …) as it does for its own transport.
+  http.client caps a header line at 64 KiB and a reply at 100 headers.
+* **Timeouts** come from the request's ``timeout`` extension (connect, write, read).
+* **The request body stays out of reprs and frame locals** of the frames a failed send's
+  traceback holds (which error reporters capture): it is handed to the connection, not kept
+  in a local of the frame that raises.
+* **Threads**: a connection serves one request at a time; the idle ones wait in a deque
+  (whose ``append`` and ``pop`` are atomic), so threads share a pool without a lock per send.
 """
 
 from __future__ import annotations
 
 import http.client
-import socket
-import ssl
+import select
 import threading
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import EmptyPoolError, NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import SKIP_HEADER
 
 from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment
 
 if TYPE_CHECKING:
+    import ssl
+
     from httpx._client import UseClientDefault
     from httpx._types import AuthTypes
 
-__all__ = ["Urllib3Transport", "sync_client"]
+__all__ = ["HTTPClientTransport", "sync_client"]
 
+# Bytes asked of http.client per read of a reply body; smaller when the body is compressed,
+# so that one read cannot inflate into more than a few MB in httpx's decoder.
 _CHUNK = 64 * 1024
-_TIMEOUTS = (Urllib3Timeout, socket.timeout)
-# What a failing exchange can raise below the transport (urllib3, http.client, sockets, TLS).
-_FAILURES = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError)
+_ENCODED_CHUNK = 8 * 1024
+# What a failing exchange can raise below the transport (http.client, sockets, TLS).
+_FAILURES = (http.client.HTTPException, OSError, ValueError)
+_NO_TIMEOUTS: Mapping[str, float | None] = {}
 
 
-class _Written(threading.local):
-    """Per thread: whether the current request's first byte has been handed to a socket."""
-
-    flag = False
-
-
-_written = _Written()
-
-
-class _HTTPConnection(HTTPConnection):
-    """urllib3's connection, marking when the request starts to be written and writing a
+class _Connection(http.client.HTTPConnection):
+    """http.client's connection, marking when the request starts to be written, writing a
     body of known length in the same ``sendall`` as the head (http.client writes them apart:
-    two wake-ups of the server and two packets for one small form)."""
+    two wake-ups of the server and two packets for one small form), and telling whether it is
+    still usable after waiting in the pool."""
 
+    written = False
     _tail: bytes | None = None
+    _poll: select.poll
+    _write_timeout: float | None = None
 
-    def request(self, method: str, url: str, body: Any = None, headers: Any = None, **options: Any) -> None:
-        if isinstance(body, _Hidden):
-            # The head already says Content-Length; urllib3 sends no body of its own.
-            self._tail, body = body.data, None
-        try:
-            super().request(method, url, body, headers, **options)
-        finally:
-            self._tail = None
+    def connect(self) -> None:
+        super().connect()
+        poll = select.poll()
+        poll.register(self.sock, select.POLLIN)
+        self._poll = poll
+
+    def reusable(self) -> bool:
+        """Whether this idle connection may carry a request: still connected, and nothing to
+        read (an idle HTTP/1.1 connection is readable only once the peer closed or reset it)."""
+        return self.sock is not None and not self._poll.poll(0)
+
+    def exchange(
+        self, request: httpx.Request, timeout: Mapping[str, float | None]
+    ) -> http.client.HTTPResponse:
+        """Write ``request`` (connecting first if need be) and read the head of its reply."""
+        self.written = False
+        self.timeout = timeout.get("connect")
+        self._write_timeout = timeout.get("write")
+        self.putrequest(
+            request.method, request.url.raw_path.decode("ascii"), skip_host=True, skip_accept_encoding=True
+        )
+        for name, value in request.headers.raw:
+            self.putheader(name, value)
+        body = request.read()
+        if not body:
+            self.endheaders()
+        elif "Transfer-Encoding" in request.headers:
+            self.endheaders(body, encode_chunked=True)
+        else:
+            self._tail = body
+            self.endheaders()
+        self.sock.settimeout(timeout.get("read"))
+        return self.getresponse()
 
     def send(self, data: Any) -> None:
-        if self.sock is None:
-            # http.client would connect inside send(); connecting here keeps a refused or
-            # timed-out connect on the "nothing was written" side of the mark.
-            self.connect()
-        _written.flag = True
+        if not self.written:
+            if self.sock is None:
+                # http.client would connect inside its send(); connecting here keeps a refused
+                # or timed-out connect on the "nothing was written" side of the mark.
+                self.connect()
+            self.sock.settimeout(self._write_timeout)
+            self.written = True
         if self._tail is not None:
             data, self._tail = data + self._tail, None
         super().send(data)
 
+    def close(self) -> None:
+        self._tail = None
+        super().close()
 
-class _HTTPSConnection(_HTTPConnection, HTTPSConnection):
+
+class _HTTPSConnection(_Connection, http.client.HTTPSConnection):
     pass
 
 
-class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
+class _Pool:
+    """The idle keep-alive connections to one origin (at most ``maxsize`` are kept; more are
+    opened under load and closed after use)."""
 
+    __slots__ = ("_closed", "_idle", "_maxsize", "_new")
 
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
+    def __init__(self, new: Callable[[], _Connection], maxsize: int) -> None:
+        self._new = new
+        self._maxsize = maxsize
+        self._idle: deque[_Connection] = deque()
+        self._closed = False
 
+    def take(self) -> _Connection:
+        """An idle connection that is still usable, or a new (unconnected) one."""
+        idle = self._idle
+        while idle:
+            try:
+                conn = idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if conn.reusable():
+                return conn
+            conn.close()
+        return self._new()
 
-class _Hidden(Iterable[bytes]):
-    """A request body of known length, written with the request's head; its repr hides it.
-    (Iterable only to satisfy urllib3's body type: the connection takes it out before.)"""
+    def give_back(self, conn: _Connection) -> None:
+        """Keep ``conn`` (its last reply read to the end) for the next request."""
+        if self._closed or len(self._idle) >= self._maxsize:
+            conn.close()
+            return
+        self._idle.append(conn)
 
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.data
-
-    def __repr__(self) -> str:
-        return f"<request body, {len(self.data)} bytes>"
+    def close(self) -> None:
+        """Close the idle connections; those in use are closed when their reply is done."""
+        self._closed = True
+        while self._idle:
+            try:
+                self._idle.pop().close()
+            except IndexError:
+                break
 
 
 def _failure(exc: BaseException, written: bool, request: httpx.Request) -> httpx.TransportError:
     """The httpx exception for a failed exchange: not-sent classes only when no byte of the
     request reached a socket; every later failure is one the provider may have acted on."""
     kind = type(exc).__name__
-    # urllib3 derives "could not connect" from its connect-timeout class: not a timeout here.
-    timed_out = isinstance(exc, _TIMEOUTS) and not isinstance(exc, NewConnectionError)
+    timed_out = isinstance(exc, TimeoutError)
     if not written:
-        if isinstance(exc, EmptyPoolError):
-            return httpx.PoolTimeout(f"no connection available ({kind})", request=request)
         if timed_out:
             return httpx.ConnectTimeout(f"connect timed out ({kind})", request=request)
         return httpx.ConnectError(f"could not connect ({kind})", request=request)
@@ -138,28 +190,44 @@ def _failure(exc: BaseException, written: bool, request: httpx.Request) -> httpx
 
 
 class _Stream(httpx.SyncByteStream):
-    """A reply body, read from urllib3 chunk by chunk as the driver asks for it."""
+    """A reply body, read from http.client chunk by chunk as the driver asks for it; closing
+    it hands a connection whose reply was read to the end back to its pool."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, request: httpx.Request) -> None:
+    __slots__ = ("_conn", "_pool", "_request", "_response")
+
+    def __init__(
+        self, response: http.client.HTTPResponse, conn: _Connection, pool: _Pool, request: httpx.Request
+    ) -> None:
         self._response = response
+        self._conn: _Connection | None = conn
+        self._pool = pool
         self._request = request
-        self._done = False
 
     def __iter__(self) -> Iterator[bytes]:
+        response = self._response
+        size = _CHUNK if response.getheader("Content-Encoding") is None else _ENCODED_CHUNK
         try:
-            yield from self._response.stream(_CHUNK, decode_content=False)
+            while chunk := response.read(size):
+                yield chunk
+            if response.length:
+                # http.client ends a body cut short by the peer without complaint.
+                raise http.client.IncompleteRead(b"", response.length)
         except _FAILURES as exc:
             error = _failure(exc, True, self._request)
         else:
-            self._done = True
             return
         raise error
 
     def close(self) -> None:
-        if not self._done:
-            # Unread bytes would be taken for the next reply: the connection is dropped.
-            self._response.close()
-        self._response.release_conn()
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._response.isclosed() and conn.sock is not None:
+            self._pool.give_back(conn)
+            return
+        # Unread bytes would be taken for the next reply (or the server said it closes).
+        self._response.close()
+        conn.close()
 
 
 class _NoCookies(httpx.Cookies):
@@ -172,20 +240,19 @@ class _NoCookies(httpx.Cookies):
 
 
 class _Client(httpx.Client):
-    """The sync gateway's own ``httpx.Client``: no cookie jar, and over a
-    :class:`Urllib3Transport` (unless ``transport`` is None: httpx's own, for proxies).
+    """The sync gateway's own ``httpx.Client``: no cookie jar, and over an
+    :class:`HTTPClientTransport` (unless ``transport`` is None: httpx's own, for proxies).
 
     A request sent with ``stream=True`` and neither redirects, authentication nor event hooks
-    (how smsgate's drivers send) goes straight to the urllib3 transport: the client-level
-    steps (auth flow, redirect loop, hooks, cookies, logging the URL, which may carry
-    credentials) have nothing to do for it and cost about a fifth of a send. Any other use is
-    httpx's own ``send``.
+    (how smsgate's drivers send) goes straight to the transport: the client-level steps (auth
+    flow, redirect loop, hooks, cookies, logging the URL, which may carry credentials) have
+    nothing to do for it and cost about a fifth of a send. Any other use is httpx's own ``send``.
     """
 
     _no_cookies = _NoCookies()
 
-    def __init__(self, transport: Urllib3Transport | None) -> None:
-        self._urllib3 = transport
+    def __init__(self, transport: HTTPClientTransport | None) -> None:
+        self._direct = transport
         super().__init__(verify=True, follow_redirects=False, transport=transport)
         self._timeouts = RequestTimeouts()
 
@@ -207,7 +274,7 @@ class _Client(httpx.Client):
         follow_redirects: bool | UseClientDefault = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
         """Send ``request`` (see the class docstring for the direct path)."""
-        direct = self._urllib3
+        direct = self._direct
         if direct is None or not goes_direct(
             self, request, stream=stream, auth=auth, follow_redirects=follow_redirects
         ):
@@ -218,123 +285,77 @@ class _Client(httpx.Client):
 
 def sync_client() -> httpx.Client:
     """The sync gateway's own client: TLS verified, redirects not followed, no cookie jar,
-    over urllib3 — unless the environment names an HTTP proxy (``HTTPS_PROXY`` …), which
+    over http.client — unless the environment names an HTTP proxy (``HTTPS_PROXY`` …), which
     httpx's own transport honours (with ``NO_PROXY``) and this one does not."""
     if proxy_in_environment():
         return _Client(None)
-    return _Client(Urllib3Transport())
+    return _Client(HTTPClientTransport())
 
 
-class Urllib3Transport(httpx.BaseTransport):
-    """An ``httpx`` transport over urllib3 connection pools (one pool per origin).
+class HTTPClientTransport(httpx.BaseTransport):
+    """An ``httpx`` transport over :mod:`http.client` connections kept alive per origin.
 
     :param ssl_context: the TLS context; by default httpx's verifying one.
-    :param maxsize: connections kept alive per origin (more are opened under load and closed
+    :param maxsize: idle connections kept per origin (more are opened under load and closed
         after use).
     """
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None, maxsize: int = 20) -> None:
         self._ssl_context = ssl_context
         self._maxsize = maxsize
-        self._pools: dict[tuple[str, str, int], urllib3.HTTPConnectionPool] = {}
+        self._pools: dict[tuple[bytes, bytes, int | None], _Pool] = {}
         self._lock = threading.Lock()
 
-    def _pool(self, url: httpx.URL) -> urllib3.HTTPConnectionPool:
-        scheme = url.scheme
-        port = url.port or (443 if scheme == "https" else 80)
-        key = (scheme, url.host, port)
+    def _pool(self, url: httpx.URL) -> _Pool:
+        key = (url.raw_scheme, url.raw_host, url.port)
         pool = self._pools.get(key)
         if pool is not None:
             return pool
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                pool = self._new_pool(scheme, url.host, port)
+                pool = self._new_pool(url.scheme, url.host, url.port)
                 self._pools[key] = pool
         return pool
 
-    def _new_pool(self, scheme: str, host: str, port: int) -> urllib3.HTTPConnectionPool:
-        options: dict[str, Any] = {"maxsize": self._maxsize, "block": False, "retries": False}
+    def _new_pool(self, scheme: str, host: str, port: int | None) -> _Pool:
         if scheme == "http":
-            return _HTTPPool(host, port, **options)
+            return _Pool(lambda: _Connection(host, port or 80), self._maxsize)
         if scheme != "https":
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()
-        return _HTTPSPool(host, port, ssl_context=self._ssl_context, **options)
+        context = self._ssl_context
+        return _Pool(lambda: _HTTPSConnection(host, port or 443, context=context), self._maxsize)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` once (no retry, no redirect) and return its streamed reply."""
-        timeout = request.extensions.get("timeout", {})
-        _written.flag = False
+        pool = self._pool(request.url)
+        conn = pool.take()
         try:
-            pool = self._pool(request.url)
-            headers, body = _outgoing(request)
-            response = pool.urlopen(
-                request.method,
-                request.url.raw_path.decode("ascii"),
-                body=body,
-                headers=headers,
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                timeout=urllib3.Timeout(connect=timeout.get("connect"), read=timeout.get("read")),
-                pool_timeout=timeout.get("pool"),
-            )
+            response = conn.exchange(request, request.extensions.get("timeout", _NO_TIMEOUTS))
         except _FAILURES as exc:
-            error = _failure(exc, _written.flag, request)
+            conn.close()
+            error = _failure(exc, conn.written, request)
         else:
             return httpx.Response(
                 response.status,
-                headers=list(response.headers.iteritems()),
-                stream=_Stream(response, request),
+                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.msg.items()],
+                stream=_Stream(response, conn, pool, request),
                 request=request,
                 extensions={
                     "http_version": b"HTTP/1.1" if response.version == 11 else b"HTTP/1.0",
-                    "reason_phrase": (response.reason or "").encode("ascii", "replace"),
+                    "reason_phrase": response.reason.encode("ascii", "replace"),
                 },
             )
-        # Raised outside the except block: the urllib3 exception (and the frames of its
-        # traceback) stay out of the error's context.
+        # Raised outside the except block: the http.client exception (and the frames of its
+        # traceback, holding the request body) stay out of the error's context.
         raise error
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every idle connection; those in use close when their reply is done."""
         with self._lock:
             pools = list(self._pools.values())
             self._pools.clear()
         for pool in pools:
             pool.close()
-
-
-def _outgoing(
-    request: httpx.Request,
-) -> tuple[dict[str, str] | urllib3.HTTPHeaderDict, _Hidden | bytes | None]:
-    """The headers and body urllib3 is given for ``request``.
-
-    Headers: the request's own, and nothing urllib3 or http.client would add (no
-    ``User-Agent`` or ``Accept-Encoding: identity`` the request did not carry); a plain dict
-    unless a name repeats. Body: one whose length the head declares goes out with the head
-    (:class:`_Hidden`); any other is left to urllib3 (chunked …); none is ``None``.
-    """
-    headers: dict[str, str] | urllib3.HTTPHeaderDict = {}
-    names: set[bytes] = set()
-    for name, value in request.headers.raw:
-        lower = name.lower()
-        if lower in names:
-            headers = urllib3.HTTPHeaderDict(headers) if isinstance(headers, dict) else headers
-            headers.add(name.decode("latin-1"), value.decode("latin-1"))
-            continue
-        names.add(lower)
-        headers[name.decode("latin-1")] = value.decode("latin-1")
-    for added, lower in (("User-Agent", b"user-agent"), ("Accept-Encoding", b"accept-encoding")):
-        if lower not in names:
-            headers[added] = SKIP_HEADER
-    content = request.read()
-    if not content:
-        return headers, None
-    if b"content-length" in names and b"transfer-encoding" not in names:
-        return headers, _Hidden(content)
-    return headers, content

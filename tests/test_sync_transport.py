@@ -1,17 +1,22 @@
 """The sync gateway's transports over real loopback sockets: every failure classified by what
 may have reached the server, nothing resent, no redirect followed, replies capped.
 
-Each test runs with the gateway's default client (httpx over urllib3, ``smsgate._urllib3``)
-and with a plain ``httpx.Client`` the application passes, so both keep the same rules.
+Each test runs with the gateway's default client (httpx over http.client, ``smsgate._urllib3``)
+and with a plain ``httpx.Client`` the application passes, so both keep the same rules; the
+tests of the default client's keep-alive pool (a connection the server closed while it was
+idle) run with the default client only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import http.client
+import select
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -20,12 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
-import urllib3
 
 import smsgate
 from smsgate import exceptions as errors
 from smsgate._provider import Capabilities, Flow
-from smsgate._urllib3 import Urllib3Transport, _failure, _Hidden, _outgoing
+from smsgate._urllib3 import HTTPClientTransport, _Connection, _failure
 from smsgate.testing import frames_with_secrets
 
 PASSWORD = "s3cret-Pa55"  # a test credential the form carries
@@ -60,7 +64,10 @@ class Server:
     """A loopback HTTP/1.1 server in a thread whose behaviour per request the test sets:
     ``ok`` (answers ``OK <n>``), ``close`` (reads the request, closes without a reply),
     ``hang`` (reads the request, never answers), ``redirect`` (307 to another path),
-    ``huge`` (a body far over any cap, with or without a declared length)."""
+    ``huge`` (a body far over any cap, with or without a declared length), ``short`` (a body
+    cut short of its declared length), ``idle-close`` / ``idle-reset`` (answers, then closes
+    the kept-alive connection with a FIN / a RST), ``chunked``, ``close-header``
+    (``Connection: close``), ``latin1`` (a header value outside ASCII)."""
 
     def __init__(self, behaviour: str = "ok", *, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour = behaviour
@@ -133,6 +140,30 @@ class Server:
         if self.behaviour == "hang":
             self._stop.wait()
             return False
+        if self.behaviour == "short":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nOK 1")
+            return False
+        if self.behaviour.startswith("idle-"):
+            # Answered with keep-alive, then closed as if it had sat idle too long.
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\nOK %d"
+                % (len(str(len(self.requests))) + 3, len(self.requests))
+            )
+            if self.behaviour == "idle-reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False
+        if self.behaviour == "chunked":
+            body = f"OK {len(self.requests)}".encode()
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                % (len(body), body)
+            )
+            return True
+        if self.behaviour in ("close-header", "latin1"):
+            body = f"OK {len(self.requests)}".encode()
+            extra = b"Connection: close\r\n" if self.behaviour == "close-header" else b"X-Note: caf\xe9\r\n"
+            conn.sendall(b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (extra, len(body), body))
+            return self.behaviour == "latin1"
         if self.behaviour == "redirect":
             conn.sendall(
                 b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n"
@@ -214,9 +245,9 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., smsgate.Ga
             gw.client.close()
 
 
-def test_the_default_client_goes_through_urllib3_and_a_given_client_is_kept() -> None:
+def test_the_default_client_goes_through_http_client_and_a_given_client_is_kept() -> None:
     with smsgate.Gateway(FormProvider("a", "http://127.0.0.1:9/")) as default:
-        assert isinstance(default.client._transport, Urllib3Transport)
+        assert isinstance(default.client._transport, HTTPClientTransport)
         assert default.client.follow_redirects is False
     with (
         httpx.Client() as mine,
@@ -228,7 +259,7 @@ def test_the_default_client_goes_through_urllib3_and_a_given_client_is_kept() ->
 def test_with_a_proxy_in_the_environment_the_default_client_is_httpx_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """httpx's transport honours HTTPS_PROXY and NO_PROXY; the urllib3 one would ignore them."""
+    """httpx's transport honours HTTPS_PROXY and NO_PROXY; the http.client one would ignore them."""
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     with smsgate.Gateway(FormProvider("a", "http://127.0.0.1:9/")) as gateway:
         assert isinstance(gateway.client._transport, httpx.HTTPTransport)
@@ -248,7 +279,7 @@ def test_sends_reuse_one_connection_and_carry_the_form(
 
 
 def test_hooks_on_the_default_client_still_see_each_request(serve: Callable[..., Server]) -> None:
-    """The own client sends the drivers' requests straight to urllib3 only while httpx would
+    """The own client sends the drivers' requests straight to its transport only while httpx would
     do nothing else: an event hook an application adds is called."""
     server = serve()
     seen: list[str] = []
@@ -367,17 +398,17 @@ def test_threads_share_the_default_pool(serve: Callable[..., Server]) -> None:
 
 
 def test_only_a_failure_before_the_first_byte_is_not_sent() -> None:
-    """The mapping itself: the class of a urllib3 failure never decides alone."""
-    from urllib3.exceptions import EmptyPoolError, NewConnectionError, ProtocolError, ReadTimeoutError
-
+    """The mapping itself: the class of a failure never decides alone."""
     request = httpx.Request("POST", "http://127.0.0.1:9/send")
-    refused = NewConnectionError(None, "refused")  # type: ignore[arg-type]
+    refused = ConnectionRefusedError(111, "refused")
     assert isinstance(_failure(refused, False, request), httpx.ConnectError)
-    assert isinstance(_failure(EmptyPoolError(None, "full"), False, request), httpx.PoolTimeout)  # type: ignore[arg-type]
     assert isinstance(_failure(TimeoutError(), False, request), httpx.ConnectTimeout)
+    assert isinstance(_failure(ssl.SSLCertVerificationError(), False, request), httpx.ConnectError)
     assert isinstance(_failure(refused, True, request), httpx.RemoteProtocolError)
-    assert isinstance(_failure(ProtocolError("aborted"), True, request), httpx.RemoteProtocolError)
-    assert isinstance(_failure(ReadTimeoutError(None, "/", "slow"), True, request), httpx.ReadTimeout)  # type: ignore[arg-type]
+    dropped = http.client.RemoteDisconnected("closed")  # a ConnectionResetError too
+    assert isinstance(_failure(dropped, True, request), httpx.RemoteProtocolError)
+    assert isinstance(_failure(http.client.IncompleteRead(b""), True, request), httpx.RemoteProtocolError)
+    assert isinstance(_failure(TimeoutError(), True, request), httpx.ReadTimeout)
 
 
 @pytest.fixture
@@ -410,21 +441,156 @@ def test_an_untrusted_certificate_is_refused_before_the_request(
     assert server.requests == []
 
 
-def test_what_urllib3_is_given_to_send() -> None:
-    """The request's own headers (repeated names kept, nothing added), and a body of known
-    length to go out with the head; a streamed body is left to urllib3's chunked encoding."""
-    form = httpx.Request("POST", "http://127.0.0.1:9/send", data={"password": PASSWORD})
-    headers, body = _outgoing(form)
-    assert isinstance(body, _Hidden)
-    assert body.data == f"password={PASSWORD}".encode()
-    assert PASSWORD not in repr(body)
-    assert headers["Content-Length"] == str(len(body.data))
-    assert headers["User-Agent"] == headers["Accept-Encoding"] == urllib3.util.SKIP_HEADER
-    repeated = httpx.Request("GET", "http://127.0.0.1:9/", headers=[("X-A", "1"), ("x-a", "2")])
-    headers, body = _outgoing(repeated)
-    assert body is None
-    assert headers.getlist("X-A") == ["1", "2"]  # type: ignore[union-attr]
-    streamed = httpx.Request("POST", "http://127.0.0.1:9/", content=iter([b"a", b"b"]))
-    headers, body = _outgoing(streamed)
-    assert headers["Transfer-Encoding"] == "chunked"
-    assert body == b"ab"
+class Recorder:
+    """A loopback server that keeps the raw bytes of one request (read until ``end``) and
+    answers ``OK 1``."""
+
+    def __init__(self, end: bytes) -> None:
+        self.raw = b""
+        self._end = end
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/"
+
+    def _serve(self) -> None:
+        conn, _ = self._listener.accept()
+        with conn:
+            while self._end not in self.raw:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                self.raw += data
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nOK 1")
+
+    def close(self) -> None:
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+def test_what_goes_on_the_wire() -> None:
+    """The request's own headers in its order, repeated names kept, nothing added (no
+    ``User-Agent`` or ``Accept-Encoding: identity`` it did not carry), and the form after them;
+    a streamed body goes out chunked."""
+    form = Recorder(b"password=" + PASSWORD.encode())
+    with HTTPClientTransport() as transport:
+        request = httpx.Request(
+            "POST", form.url + "send", headers=[("X-A", "1"), ("x-a", "2")], data={"password": PASSWORD}
+        )
+        response = transport.handle_request(request)
+        assert response.read() == b"OK 1"
+    form.close()
+    length = len(f"password={PASSWORD}")
+    assert (
+        form.raw
+        == (
+            f"POST /send HTTP/1.1\r\nHost: 127.0.0.1:{form.url.split(':')[2].rstrip('/')}\r\n"
+            f"X-A: 1\r\nx-a: 2\r\nContent-Length: {length}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\n\r\npassword={PASSWORD}"
+        ).encode()
+    )
+    streamed = Recorder(b"0\r\n\r\n")
+    with HTTPClientTransport() as transport:
+        request = httpx.Request("POST", streamed.url, content=iter([b"a", b"b"]))
+        response = transport.handle_request(request)
+        assert response.read() == b"OK 1"
+    streamed.close()
+    assert b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n" in streamed.raw
+
+
+def idle_connection(gw: smsgate.Gateway) -> _Connection:
+    """The one idle connection in the default client's pool."""
+    (pool,) = gw.client._transport._pools.values()  # type: ignore[attr-defined]
+    (conn,) = pool._idle
+    conn_: _Connection = conn
+    return conn_
+
+
+def closed_by_peer(conn: _Connection) -> None:
+    """Wait until the peer's close of ``conn`` (FIN or RST) has reached its socket."""
+    assert select.select([conn.sock], [], [], 5)[0], "the server's close did not arrive"
+
+
+@pytest.mark.parametrize("behaviour", ["idle-close", "idle-reset"])
+def test_a_connection_the_server_closed_while_idle_is_replaced_before_the_request(
+    serve: Callable[..., Server], behaviour: str
+) -> None:
+    """Servers close keep-alive connections that sit idle (a FIN, or a RST). Found dead before
+    a byte of the next request is written, the connection is dropped and the request goes on
+    a new one: sent once, neither failed as not-sent nor doubled."""
+    server = serve(behaviour)
+    with smsgate.Gateway(FormProvider("a", server.url), sleep=lambda _s: None) as gw:
+        for task in ("1", "2", "3"):
+            assert gw.send(SMS).task_id == task
+            closed_by_peer(idle_connection(gw))
+    assert server.connections == 3
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("behaviour", ["idle-close", "idle-reset"])
+def test_a_connection_that_dies_after_the_check_makes_the_send_uncertain(
+    serve: Callable[..., Server], behaviour: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server may close an idle connection just after the check: once bytes were written
+    to it the send is uncertain (the server may have read them), never retried elsewhere."""
+    server, healthy = serve(behaviour), serve()
+    gw = smsgate.Gateway(
+        [FormProvider("a", server.url), FormProvider("b", healthy.url)],
+        retry=smsgate.RetryPolicy(attempts=3),
+        sleep=lambda _s: None,
+    )
+    with gw:
+        assert gw.send(SMS).task_id == "1"
+        closed_by_peer(idle_connection(gw))
+        monkeypatch.setattr(_Connection, "reusable", lambda self: True)  # the check raced
+        error = raised(lambda: gw.send(SMS))
+    assert isinstance(error, errors.UncertainOutcomeError)
+    assert error.provider == "a"
+    assert len(server.requests) == 1
+    assert healthy.requests == []
+    assert frames_with_secrets(error, [PASSWORD]) == []
+
+
+def test_a_reply_cut_short_of_its_length_is_uncertain(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., Server]
+) -> None:
+    server, healthy = serve("short"), serve()
+    gw = gateway([FormProvider("a", server.url), FormProvider("b", healthy.url)])
+    error = raised(lambda: gw.send(SMS))
+    assert isinstance(error, errors.UncertainOutcomeError)
+    assert len(server.requests) == 1
+    assert healthy.requests == []
+
+
+def test_a_reply_header_outside_ascii_is_read(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., Server]
+) -> None:
+    """A header value in Latin-1 (allowed by HTTP, seen from old gateways) is kept as its bytes;
+    it used to escape the transport as a UnicodeEncodeError."""
+    server = serve("latin1")
+    assert gateway([FormProvider("a", server.url)]).send(SMS).task_id == "1"
+
+
+@pytest.mark.parametrize("behaviour", ["chunked", "close-header"])
+def test_chunked_and_closing_replies(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., Server], behaviour: str
+) -> None:
+    """A chunked reply leaves the connection open for the next send; ``Connection: close``
+    does not, and the next send opens another."""
+    server = serve(behaviour)
+    gw = gateway([FormProvider("a", server.url)])
+    assert [gw.send(SMS).task_id for _ in range(3)] == ["1", "2", "3"]
+    assert server.connections == (1 if behaviour == "chunked" else 3)
+
+
+def test_a_closed_transport_closes_the_connection_in_use_when_its_reply_is_done(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve()
+    transport = HTTPClientTransport()
+    response = transport.handle_request(httpx.Request("POST", server.url, content=b"x"))
+    conn = response.stream._conn  # type: ignore[union-attr]
+    transport.close()
+    assert response.read() == b"OK 1"
+    response.close()
+    assert conn.sock is None
