@@ -91,14 +91,18 @@ def event_key(event: Event) -> str:
     """
     when = event.received_at.isoformat() if event.received_at else ""
     if isinstance(event, DeliveryReport):
+        kind = "report"
         detail = event.vendor_code if event.vendor_code is not None else str(event.status)
     else:
+        kind = "inbound"
         detail = event.text
-    fields = [event.provider, _kind(event), event.mobile, event.task_id or "", when, detail]
+    fields = [event.provider, kind, event.mobile, event.task_id or "", when, detail]
     # Appended only when present, so the keys of events without them are the ones stored before.
     if event.ext:
         fields.append(f"ext={event.ext}")
-    occurrence = event.raw.get(OCCURRENCE) if isinstance(event.raw, Mapping) else None
+    raw = event.raw
+    # A dict is a Mapping: checked first, as the ABC check is slow and this runs per event.
+    occurrence = raw.get(OCCURRENCE) if type(raw) is dict or isinstance(raw, Mapping) else None
     if occurrence:
         fields.append(f"occurrence={occurrence}")
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
@@ -145,7 +149,12 @@ def _dump(event: Event) -> str:
     else:
         data["text"] = event.text
     # raw is whatever the provider parsed; anything JSON cannot hold is kept as its str().
-    return json.dumps(data, ensure_ascii=False, default=str)
+    return _JSON.encode(data)
+
+
+#: ``json.dumps(..., ensure_ascii=False, default=str)``, its encoder made once (it keeps no
+#: state between calls).
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def _load(kind: str, payload: str) -> Event:
@@ -601,11 +610,13 @@ class SQLiteJournal(TableJournal):
         self._write_all([self._update(event, state, error)])[0].outcome()
 
     @staticmethod
-    def _update(event: Event, state: EventState, error: str | None) -> _Write:
-        params = (str(state), error, dt.datetime.now(dt.UTC).isoformat(), event_key(event))
+    def _update(event: Event, state: EventState, error: str | None, key: str | None = None) -> _Write:
+        """The write setting ``event``'s state (``key``: its :func:`event_key`, when known)."""
+        key = key if key is not None else event_key(event)
+        params = (str(state), error, dt.datetime.now(dt.UTC).isoformat(), key)
         return _Write(lambda conn: conn.execute(_UPDATE, params), update=params)
 
-    def _set_soon(self, event: Event, state: EventState, error: str | None) -> None:
+    def _set_soon(self, event: Event, state: EventState, error: str | None, key: str | None = None) -> None:
         """Queue the outcome for the next group commit, without waiting for it.
 
         For dispatch outcomes only: until it is committed, a crash leaves the event pending
@@ -614,7 +625,7 @@ class SQLiteJournal(TableJournal):
         makes it durable.
         """
         with self._queue_lock:
-            self._queue.append(self._update(event, state, error))
+            self._queue.append(self._update(event, state, error, key))
 
     def _flush(self) -> None:
         """Commit the writes queued so far (returns once they are durable)."""

@@ -360,12 +360,14 @@ class Receiver:
 
     # --- step 4: dispatch --------------------------------------------------------------------
 
-    def _record(self, event: Event, exc: Exception | None, *, soon: bool = False) -> None:
+    def _record(
+        self, event: Event, exc: Exception | None, *, soon: bool = False, key: str | None = None
+    ) -> None:
         """Write the handler's outcome on ``event`` (``exc`` None: done) to the journal.
 
         ``soon`` (async dispatch with the SQLite journal): queue the outcome for the next commit
         (the next pushes' or the intake thread's when idle) instead of waiting for a commit of
-        its own.
+        its own. ``key``: the event's key, when the caller has it.
         """
         if exc is not None:
             log.error("handler failed on %s: %s", _describe(event), type(exc).__name__)
@@ -376,7 +378,7 @@ class Receiver:
             if soon:
                 journal = cast(SQLiteJournal, self.journal)  # _outcomes_soon checked it
                 state = EventState.DONE if exc is None else EventState.FAILED
-                journal._set_soon(event, state, None if exc is None else _error_text(exc))
+                journal._set_soon(event, state, None if exc is None else _error_text(exc), key)
             elif exc is None:
                 self.journal.mark_done(event)
             else:
@@ -421,8 +423,9 @@ class Receiver:
 
     def _due(
         self, events: Sequence[Event], *, recheck: bool = False
-    ) -> Generator[tuple[Event, Handler], None, None]:
-        """The events to hand to the handler, each with it; the part both dispatch twins share.
+    ) -> Generator[tuple[Event, Handler, str], None, None]:
+        """The events to hand to the handler, each with it and its key; the part both dispatch
+        twins share.
 
         Each event is claimed while the caller works on it (released when the caller asks for
         the next one or closes this generator) and the observation hooks see it first. Without
@@ -441,7 +444,7 @@ class Receiver:
             try:
                 _plugins.notify_event(event)
                 if self.handler is not None:
-                    yield event, self.handler
+                    yield event, self.handler, key
             finally:
                 self._release(key, event)
 
@@ -468,9 +471,9 @@ class Receiver:
         done = 0
         soon = loop is not None and self._outcomes_soon
         with contextlib.closing(self._due(events, recheck=recheck)) as due:
-            for event, handler in due:
+            for event, handler, key in due:
                 error = _call(handler, event, loop)
-                self._record(event, error, soon=soon)
+                self._record(event, error, soon=soon, key=key)
                 done += error is None
         if soon and not self._intake_batches.running:  # no idle intake thread will commit them
             self._flush_outcomes()
@@ -487,10 +490,10 @@ class Receiver:
             return await self._workers.handler(self._dispatch, events, recheck, loop)
         done = 0
         with contextlib.closing(self._due(events, recheck=recheck)) as due:
-            for event, handler in due:
+            for event, handler, key in due:
                 error = await _acall(handler, event)
                 if self._outcomes_soon and loop is not None:  # queued, not written: no thread
-                    self._record(event, error, soon=True)
+                    self._record(event, error, soon=True, key=key)
                 else:
                     await self._workers.journal(self._record, event, error)
                 done += error is None
@@ -637,6 +640,8 @@ def _call(handler: Handler, event: Event, loop: asyncio.AbstractEventLoop | None
     it returns runs on ``loop`` (this thread waiting), or without one on a new loop."""
     try:
         result = handler(event)
+        if result is None:  # most handlers: no awaitable to look for
+            return None
         if inspect.isawaitable(result) and loop is not None:
             _await_on(loop, result)
         elif inspect.isawaitable(result):
