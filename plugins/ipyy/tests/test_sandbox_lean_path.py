@@ -7,17 +7,21 @@ balances, task ids and the reports to pull, with and without faults."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.responses import Response
 
 from smsgate_ipyy._crypto import md5_upper
 from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_app
 from smsgate_ipyy.sandbox._app import fault_logger
+from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
+from smsgate_ipyy.sandbox.endpoints._common import ReplyFormat, returnsms, send_reply
 
 SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
 NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
@@ -281,3 +285,50 @@ async def test_an_exception_handler_added_to_the_app_turns_the_lean_path_off() -
     _, error, scope = await _drive(app, _post("/sms.aspx", _form()))
     assert error is None
     assert scope["router"] is app.router
+
+
+def _starlette_returnsms(fmt: str, fields: dict[str, str]) -> Response:
+    """The ``<returnsms>`` reply as the sandbox made it with Starlette's Response."""
+    if fmt == "json":
+        body = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(body, media_type="application/json; charset=utf-8")
+    declaration = '<?xml version="1.0" encoding="{}" ?>'.format("gb2312" if fmt == "gbk" else "utf-8")
+    rows = "".join(f"\t<{name}>{value}</{name}>\n" for name, value in fields.items())
+    text = f"{declaration}\n<returnsms>\n{rows}</returnsms>\n"
+    if fmt == "gbk":
+        return Response(text.encode("gbk"), media_type="text/xml; charset=gb2312")
+    return Response(text.encode(), media_type="text/xml; charset=utf-8")
+
+
+@pytest.mark.parametrize("fmt", ["xml", "gbk", "json"])
+@pytest.mark.parametrize(
+    ("name", "remaining", "task_id", "count"),
+    [
+        ("OK", 99, "2604141747150001", 3),
+        ("OK", -5, "1", 1),
+        ("AmountNotEnough", 0, "", 0),
+        ("ParamError", 0, "", 0),
+    ],
+)
+async def test_send_replies_are_the_bytes_and_headers_starlette_made(
+    fmt: ReplyFormat, name: str, remaining: int, task_id: str, count: int
+) -> None:
+    result = code(name)
+    fields = {
+        "returnstatus": "Success" if name == "OK" else "Faild",
+        "message": result.message,
+        "remainpoint": str(remaining),
+        "taskID": task_id,
+        "successCounts": str(count),
+    }
+    expected = _starlette_returnsms(fmt, fields)
+    for made in (send_reply(fmt, result, remaining, task_id, count), returnsms(fmt, fields)):
+        assert (made.status_code, made.raw_headers, made.body) == (200, expected.raw_headers, expected.body)
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)  # noqa: B023 - called before the next iteration
+
+        await made({"type": "http"}, None, send)  # type: ignore[arg-type]
+        assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+        assert sent[1]["body"] == expected.body

@@ -14,15 +14,16 @@ import itertools
 import operator
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, TypeAlias
 from xml.sax.saxutils import escape
 
 import attrs
 
+from ._codes import ResultCode
 from ._config import DELIVERED_CODE, Account, SandboxConfig
 from ._des import md5_upper
-from ._log import RequestEntry
+from ._log import Injected, Outcome, RequestEntry
 
 __all__ = ["CHINA", "InboundItem", "Login", "Push", "ReportItem", "SandboxState", "stamp"]
 
@@ -37,6 +38,22 @@ XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>'
 
 Clock = Callable[[], dt.datetime]
 PushKind = Literal["report", "inbound"]
+#: An inspection-log entry as a request leaves it (see :meth:`SandboxState.log_raw`): the
+#: clock's reading, endpoint, method, encoding, action, account, password style, fields, the
+#: outcome (or the result code it is made of, with the task id) and what a fault did.
+RawEntry: TypeAlias = tuple[
+    dt.datetime,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str | None,
+    Mapping[str, Any],
+    Outcome | ResultCode,
+    str,
+    Injected | None,
+]
 
 
 def stamp(moment: dt.datetime) -> str:
@@ -69,6 +86,14 @@ def _copy(account: Account) -> Account:
     """What ``attrs.evolve(account)`` gives, made positionally: seven times faster, and every
     send checks a login."""
     return Account(*_ACCOUNT_VALUES(account)) if _POSITIONAL else attrs.evolve(account)
+
+
+def _entry(raw: RawEntry, seq: int) -> RequestEntry:
+    """The log entry of :meth:`SandboxState.log_raw`'s pieces."""
+    moment, result, task_id, injected = raw[0], raw[8], raw[9], raw[10]
+    if not isinstance(result, Outcome):
+        result = Outcome(result.name, result.number, result.message, task_id)
+    return RequestEntry(stamp(moment.astimezone(CHINA)), *raw[1:8], result, injected, seq)
 
 
 def _system_clock() -> dt.datetime:
@@ -241,7 +266,7 @@ class SandboxState:
         self._accounts: dict[str, _Live] = {a.account: _Live.of(a) for a in self.config.accounts}
         self._pending: list[tuple[float, int, _Pending]] = []
         self._outbox: dict[tuple[str, PushKind], list[ReportItem | InboundItem]] = {}
-        self._log: deque[RequestEntry] = deque(maxlen=self.config.log_limit)
+        self._log: deque[RequestEntry | tuple[RawEntry, int]] = deque(maxlen=self.config.log_limit)
         self._push_log: deque[dict[str, Any]] = deque(maxlen=self.config.log_limit)
         self._request_seq = itertools.count(1)
         # longest suffix first, so the most specific rule wins
@@ -545,10 +570,19 @@ class SandboxState:
         with self.lock:
             self._log.append(RequestEntry(**fields, seq=next(self._request_seq)))
 
+    def log_raw(self, raw: RawEntry) -> None:
+        """Log one request from the pieces it left (see :data:`RawEntry`), numbered now; the
+        :class:`RequestEntry` (its time spelled, its outcome made) is made when the log is
+        read, so a request pays only for a tuple."""
+        with self.lock:
+            self._log.append((raw, next(self._request_seq)))
+
     def entries(self) -> list[RequestEntry]:
         """The inspection log as typed entries, newest last (bounded by ``config.log_limit``)."""
         with self.lock:
-            return list(self._log)
+            made = [item if isinstance(item, RequestEntry) else _entry(*item) for item in self._log]
+            self._log = deque(made, maxlen=self._log.maxlen)
+            return made
 
     def requests(self) -> list[dict[str, Any]]:
         """The inspection log as plain data, newest last (bounded by ``config.log_limit``)."""

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from .._codes import MSG_AUTH_EMPTY, MSG_AUTH_WRONG, ResultCode, code
 from .._config import Account
 from .._log import INJECTED_KEY, Injected, Outcome
-from .._state import CHINA, XML_DECLARATION, Login, SandboxState, Submission, stamp
+from .._state import CHINA, XML_DECLARATION, Login, SandboxState, Submission
 
 __all__ = [
     "GBK_TYPE",
@@ -245,22 +245,26 @@ class Call:
 
     def finish(self, result: ResultCode, task_id: str = "") -> None:
         """Log the call with the result it was answered with."""
-        self.log(Outcome(result.name, result.number, result.message, task_id))
+        self.log(result, task_id)
 
-    def log(self, outcome: Outcome) -> None:
+    def log(self, outcome: Outcome | ResultCode, task_id: str = "") -> None:
         """Log the call with an ``outcome`` that may be no gateway result (an HTTP 404, a
-        fault's reply)."""
-        self.state.log_call(
-            time=stamp(self.state.now()),
-            endpoint=self.endpoint,
-            method=self.method,
-            encoding=self.encoding,
-            action=self.action,
-            account=self.account,
-            password_style=self.password_style,
-            fields=self.fields,
-            outcome=outcome,
-            injected=self.injected,
+        fault's reply), or with a result code and the task id of an accepted send."""
+        state = self.state
+        state.log_raw(
+            (
+                state.clock(),
+                self.endpoint,
+                self.method,
+                self.encoding,
+                self.action,
+                self.account,
+                self.password_style,
+                self.fields,
+                outcome,
+                task_id,
+                self.injected,
+            )
         )
 
 
@@ -326,34 +330,62 @@ def json_bytes(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+class _Reply(Response):
+    """A 200 reply with the headers ``Response(body, media_type=...)`` makes for a media type
+    that names its charset (Content-Length, then Content-Type), made directly: every plain
+    send answers with one."""
+
+    def __init__(self, body: bytes, content_type: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", content_type)]
+
+
+_CONTENT_TYPES = {"xml": XML_TYPE.encode("latin-1"), "gbk": GBK_TYPE.encode("latin-1")}
+_CONTENT_TYPES["json"] = JSON_TYPE.encode("latin-1")
+
+
+def _xml_reply(fmt: ReplyFormat, rows: str) -> Response:
+    """The ``<returnsms>`` document of ``rows`` (one element a line), GB2312-declared and
+    GBK-encoded on smsGBK.aspx."""
+    if fmt == "gbk":
+        return _Reply(
+            f"{_GBK_DECLARATION}\n<returnsms>\n{rows}</returnsms>\n".encode("gbk"), _CONTENT_TYPES["gbk"]
+        )
+    return _Reply(f"{XML_DECLARATION}\n<returnsms>\n{rows}</returnsms>\n".encode(), _CONTENT_TYPES["xml"])
+
+
 def returnsms(fmt: ReplyFormat, fields: dict[str, str]) -> Response:
     """A ``<returnsms>`` reply in the endpoint's format: JSON with every value quoted, or XML
     with one element per line (GB2312-declared and GBK-encoded on smsGBK.aspx)."""
     if fmt == "json":
-        return Response(json_bytes(fields), media_type=JSON_TYPE)
-    declaration = _GBK_DECLARATION if fmt == "gbk" else XML_DECLARATION
-    rows = "".join(f"\t<{name}>{value}</{name}>\n" for name, value in fields.items())
-    text = f"{declaration}\n<returnsms>\n{rows}</returnsms>\n"
-    if fmt == "gbk":
-        return Response(text.encode("gbk"), media_type=GBK_TYPE)
-    return Response(text.encode("utf-8"), media_type=XML_TYPE)
+        return _Reply(json_bytes(fields), _CONTENT_TYPES["json"])
+    return _xml_reply(fmt, "".join(f"\t<{name}>{value}</{name}>\n" for name, value in fields.items()))
 
 
 def send_reply(
     fmt: ReplyFormat, result: ResultCode, remaining: int = 0, task_id: str = "", count: int = 0
 ) -> Response:
     """spec 1.3 / 1.4 and wire notes §4: ``Success`` or ``Faild``; on failure taskID is
-    empty and the numbers are ``0``; JSON quotes every value."""
-    return returnsms(
-        fmt,
-        {
-            "returnstatus": "Success" if result.name == "OK" else "Faild",
+    empty and the numbers are ``0``; JSON quotes every value. (:func:`returnsms` of these
+    five fields, spelled out: the plain send's reply.)"""
+    status = "Success" if result.name == "OK" else "Faild"
+    if fmt == "json":
+        fields = {
+            "returnstatus": status,
             "message": result.message,
             "remainpoint": str(remaining),
             "taskID": task_id,
             "successCounts": str(count),
-        },
+        }
+        return _Reply(json_bytes(fields), _CONTENT_TYPES["json"])
+    rows = (
+        f"\t<returnstatus>{status}</returnstatus>\n\t<message>{result.message}</message>\n"
+        f"\t<remainpoint>{remaining}</remainpoint>\n\t<taskID>{task_id}</taskID>\n"
+        f"\t<successCounts>{count}</successCounts>\n"
     )
+    return _xml_reply(fmt, rows)
 
 
 def refuse_send(call: Call, fmt: ReplyFormat, refusal: str) -> Response:
