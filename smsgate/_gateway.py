@@ -16,8 +16,7 @@ import inspect
 import logging
 import random as _random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -263,17 +262,10 @@ class _GatewayCore(Generic[ClientT]):
             result: T = done.value
             return _Done(self._after_result(result, message) if observe else result)
 
-    @contextmanager
-    def _closing(self, plan: Plan[Any], message: Sent | None) -> Iterator[None]:
+    def _closing(self, plan: Plan[Any], message: Sent | None) -> _Closing:
         """Around one run of a plan: announce the accepted part of a partial send, and close
         the plan in any case (a cancelled task hands a claimed half-open probe back)."""
-        try:
-            yield
-        except PartialSendError as exc:
-            self._after_result(list(exc.receipts), message)
-            raise
-        finally:
-            plan.close()
+        return _Closing(self, plan, message)
 
     def _after_result(self, result: T, message: Sent | None) -> T:
         """After a plan: each accepted request goes to ``message_sent`` (those of a partial
@@ -308,6 +300,27 @@ class _GatewayCore(Generic[ClientT]):
 @attrs.frozen
 class _Done(Generic[T]):
     value: T
+
+
+class _Closing:
+    """:meth:`_GatewayCore._closing` as a plain context manager (no generator per call)."""
+
+    __slots__ = ("gateway", "message", "plan")
+
+    def __init__(self, gateway: _GatewayCore[Any], plan: Plan[Any], message: Sent | None) -> None:
+        self.gateway = gateway
+        self.plan = plan
+        self.message = message
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if isinstance(exc, PartialSendError):
+                self.gateway._after_result(list(exc.receipts), self.message)
+        finally:
+            self.plan.close()
 
 
 def _options(attempt: Attempt) -> dict[str, Any]:
