@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import Response
+from starlette.routing import Route
 
 from smsgate_ipyy._crypto import md5_upper
 from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_app
@@ -332,3 +333,15 @@ async def test_send_replies_are_the_bytes_and_headers_starlette_made(
         await made({"type": "http"}, None, send)  # type: ignore[arg-type]
         assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
         assert sent[1]["body"] == expected.body
+
+
+async def test_a_route_put_ahead_of_the_gateways_answers_a_plain_path() -> None:
+    async def own(_: Any) -> Response:
+        return Response(b"mine")
+
+    app = create_app(state=SandboxState(_config(), clock=lambda: NOW))
+    app.router.routes.insert(0, Route("/sms.aspx", own, methods=["POST"]))
+    sent, error, _ = await _drive(app, _post("/sms.aspx", _form()))
+    assert error is None
+    assert sent[1]["body"] == b"mine"
+    assert app.state.sandbox.requests() == []

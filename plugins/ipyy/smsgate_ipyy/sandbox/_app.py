@@ -168,14 +168,16 @@ class _SandboxApp(Starlette):
         await super().__call__(scope, receive, send)
 
     def _untouched(self) -> bool:
-        """True while no middleware, exception handler, debug page, body limit or earlier
-        route was added: a plain send would meet only this app's own layers."""
+        """True while no middleware, exception handler, debug page, body limit or route
+        ahead of the gateway's was added: a plain send would meet only this app's own layers."""
         return (
             self.user_middleware == self._own_middleware
             and not self.exception_handlers
             and not self.debug
             and getattr(self, "max_body_size", None) is None
-            and self.router.routes[: len(self._own_routes)] == self._own_routes
+            # the gateway route first: a plain path never reaches the routes after it
+            and bool(self.router.routes)
+            and self.router.routes[0] is self._own_routes[0]
         )
 
     async def _plain(

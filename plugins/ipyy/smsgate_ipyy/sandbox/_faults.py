@@ -287,6 +287,8 @@ class FaultSet:
     def pick(self, path: str) -> FaultRule | None:
         """The rule to apply to one request for ``path`` (lower-cased), consuming one of its
         ``times``; ``None`` when the request should be served normally."""
+        if not self._rules:  # no rule: nothing to draw or count (the usual case, lock-free)
+            return None
         with self._lock:
             for index, (rule, counter) in enumerate(self._rules):
                 if not rule.matches(path):
