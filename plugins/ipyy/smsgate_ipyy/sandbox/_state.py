@@ -407,15 +407,16 @@ class SandboxState:
         count = len(mobiles)
         with self.lock:
             live = self._accounts[account]
-            field = "sms_balance" if kind == "sms" else "mms_balance"
-            balance: int = getattr(live.account, field)
-            if not live.account.postpaid and balance < count:
+            held = live.account
+            balance = held.sms_balance if kind == "sms" else held.mms_balance
+            if balance < count and not held.postpaid:
                 return Submission(refusal="AmountNotEnough")
             balance -= count
-            setattr(live.account, field, balance)
             if kind == "sms":
+                held.sms_balance = balance
                 live.sms_sent += count
             else:
+                held.mms_balance = balance
                 live.mms_sent += count
             # 16 digits: yyMMddHHmmss + a 4-digit sequence, China time (wire notes §4). Ids only
             # grow, so they stay unique past 10,000 sends in one second or on a frozen test clock
