@@ -27,6 +27,7 @@ from smsgate._provider import CallbackReply
 from smsgate.receiver import PushGuard, PushRequest, Receiver, ServerLimits, ServerThread, SQLiteJournal
 from smsgate.testing import InMemoryProvider
 from tests.test_receiver import push_body
+from tests.test_receiver_apps import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -342,3 +343,22 @@ def test_middleware_added_to_the_app_sees_every_push(tmp_path: Path) -> None:
             reply = exchange(server.port, post("/", push_body("13800138000")))
     assert status(reply) == b"HTTP/1.1 200 OK"
     assert seen == ["/"]
+
+
+def test_a_handler_replaced_by_a_coroutine_function_is_awaited(tmp_path: Path) -> None:
+    """The adapter's path depends on whether the handler is a coroutine function, which the
+    receiver remembers per handler: a handler replaced later is still called and awaited."""
+    called: list[str] = []
+
+    async def later(event: object) -> None:
+        called.append("async")
+
+    with Receiver(
+        InMemoryProvider(name="mem"), lambda event: called.append("sync"), journal=tmp_path / "j.sqlite3"
+    ) as receiver:
+        with ServerThread(receiver.asgi_app()) as server:
+            assert status(exchange(server.port, post("/", push_body("13800138000")))).endswith(b"200 OK")
+            wait_for(lambda: called == ["sync"])
+            receiver.handler = later
+            assert status(exchange(server.port, post("/", push_body("13900139000")))).endswith(b"200 OK")
+            wait_for(lambda: called == ["sync", "async"])

@@ -155,6 +155,7 @@ class Receiver:
         self.provider = provider
         self.handler = handler
         self.ack_before_dispatch = ack_before_dispatch
+        self._handler_kind: tuple[Handler | None, bool] = (handler, inspect.iscoroutinefunction(handler))
         self.guard = guard if guard is not None else PushGuard()
         self._refusals = RateLimiter(10.0)
         # Keys of the events being dispatched right now: a concurrent re-delivery (the
@@ -554,15 +555,19 @@ class Receiver:
         never holding up the reply) without waking the loop again for it.
         """
         loop = running_loop()
-        if (
-            loop is None
-            or not self._batched
-            or not self.ack_before_dispatch
-            or inspect.iscoroutinefunction(self.handler)
-        ):
+        if loop is None or not self._batched or not self.ack_before_dispatch or self._async_handler():
             return await self.ahandle_push(body, content_type)
         intake = await self._intake_batches.submit((body, content_type, loop))
         return PushResult(reply=intake.reply)
+
+    def _async_handler(self) -> bool:
+        """Whether :attr:`handler` is a coroutine function (asked once per handler set)."""
+        handler = self.handler
+        known, is_async = self._handler_kind
+        if handler is not known:
+            is_async = inspect.iscoroutinefunction(handler)
+            self._handler_kind = (handler, is_async)
+        return is_async
 
     def _dispatch_logged(self, events: Sequence[Event], loop: asyncio.AbstractEventLoop) -> None:
         """A detached dispatch: nobody awaits it, so what it raises is logged here (its events
