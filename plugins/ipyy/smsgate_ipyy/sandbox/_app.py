@@ -186,34 +186,34 @@ class _SandboxApp(Starlette):
         """One plain send, with Starlette's answer to an error (500, then raised for the
         server's log). A multipart form, or a body that does not arrive whole (a disconnect),
         goes through Starlette with what was read of it."""
-        body = b""
-        if scope["method"] == "POST":
-            if _content_type(scope).startswith("multipart/form-data"):
-                await super().__call__(scope, receive, send)
-                return
-            body, replay = await _whole_body(receive)
-            if replay is not None:
-                await super().__call__(scope, replay, send)
-                return
-        scope["app"] = self
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        body, starlette = b"", None
         try:
-            state: SandboxState = self.state.sandbox
-            encoding = "gbk" if fmt == "gbk" else "utf-8"
-            params, style = form_params(body, scope.get("query_string", b""), encoding)
-            injected = scope.get(INJECTED_KEY)
-            call = Call.of(state, endpoint, scope["method"], params, style=style, injected=injected)
-            await plain.answer(call, params, fmt)(scope, receive, tracked)
+            if scope["method"] == "POST":
+                if _content_type(scope).startswith("multipart/form-data"):
+                    starlette = receive
+                else:
+                    body, starlette = await _whole_body(receive)
+            if starlette is None:
+                response = self._answer(scope, body, endpoint, fmt)
         except Exception:
-            if not started:
-                await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
             raise
+        if starlette is not None:
+            await super().__call__(scope, starlette, send)
+            return
+        # Nothing was sent before: an error while sending is only raised, as Starlette does
+        # once a response has started.
+        await response(scope, receive, send)
+
+    def _answer(self, scope: Scope, body: bytes, endpoint: str, fmt: ReplyFormat) -> Response:
+        """The plain endpoint's answer to the request's parameters (it is logged)."""
+        scope["app"] = self
+        state: SandboxState = self.state.sandbox
+        params, style = form_params(body, scope.get("query_string", b""), "gbk" if fmt == "gbk" else "utf-8")
+        call = Call.of(
+            state, endpoint, scope["method"], params, style=style, injected=scope.get(INJECTED_KEY)
+        )
+        return plain.answer(call, params, fmt)
 
 
 def _content_type(scope: Scope) -> str:

@@ -273,6 +273,9 @@ class Call:
 
 def split_mobiles(raw: str) -> list[str]:
     """spec 1.2: numbers separated by half-width commas; a trailing comma is common and harmless."""
+    if "," not in raw:  # one number, the usual case
+        item = raw.strip()
+        return [item] if item else []
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
@@ -285,7 +288,7 @@ def check_mobiles(state: SandboxState, mobiles: list[str]) -> str | None:
     """The refusal (a result-code name) of a send's recipient list, or ``None``."""
     if not mobiles:
         return "MsisdnEmpty"
-    if not all(valid_mobile(mobile) for mobile in mobiles):
+    if not all(map(valid_mobile, mobiles)):
         return "MsisdnError"
     if len(mobiles) > state.config.max_recipients:
         return "MsisdnsMany"
