@@ -186,6 +186,9 @@ def register_commands(cli: Any) -> None:
 
 def get_plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager, loading plugins on first use (idempotent)."""
+    manager = _state.manager  # set only once loaded: the lock is for loading (every send asks)
+    if manager is not None:
+        return manager
     with _state.lock:
         if _state.manager is None:
             _state.manager = _load()
