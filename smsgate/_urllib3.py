@@ -77,9 +77,11 @@ class _Connection(http.client.HTTPConnection):
     _tail: bytes | None = None
     _poll: select.poll
     _write_timeout: float | None = None
+    _sock_timeout: float | None = None  # the socket's timeout as last set (a call per change only)
 
     def connect(self) -> None:
         super().connect()
+        self._sock_timeout = self.timeout
         poll = select.poll()
         poll.register(self.sock, select.POLLIN)
         self._poll = poll
@@ -109,8 +111,13 @@ class _Connection(http.client.HTTPConnection):
         else:
             self._tail = body
             self.endheaders()
-        self.sock.settimeout(timeout.get("read"))
+        self._set_timeout(timeout.get("read"))
         return self.getresponse()
+
+    def _set_timeout(self, seconds: float | None) -> None:
+        if seconds != self._sock_timeout:
+            self.sock.settimeout(seconds)
+            self._sock_timeout = seconds
 
     def send(self, data: Any) -> None:
         if not self.written:
@@ -118,7 +125,7 @@ class _Connection(http.client.HTTPConnection):
                 # http.client would connect inside its send(); connecting here keeps a refused
                 # or timed-out connect on the "nothing was written" side of the mark.
                 self.connect()
-            self.sock.settimeout(self._write_timeout)
+            self._set_timeout(self._write_timeout)
             self.written = True
         if self._tail is not None:
             data, self._tail = data + self._tail, None

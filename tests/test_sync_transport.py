@@ -29,7 +29,7 @@ import pytest
 import smsgate
 from smsgate import exceptions as errors
 from smsgate._provider import Capabilities, Flow
-from smsgate._urllib3 import HTTPClientTransport, _Connection, _failure
+from smsgate._urllib3 import HTTPClientTransport, _Client, _Connection, _failure
 from smsgate.testing import frames_with_secrets
 
 PASSWORD = "s3cret-Pa55"  # a test credential the form carries
@@ -439,6 +439,32 @@ def test_an_untrusted_certificate_is_refused_before_the_request(
     with pytest.raises(errors.NotSentError):
         gateway([FormProvider("a", server.url)], retry=smsgate.RetryPolicy(attempts=1)).send(SMS)
     assert server.requests == []
+
+
+def test_over_tls_sends_share_one_verified_connection_and_the_host_name_is_checked(
+    serve: Callable[..., Server], self_signed: ssl.SSLContext, tmp_path: Path
+) -> None:
+    """With a context that trusts the server's certificate (for 127.0.0.1), sends go over one
+    kept-alive TLS connection; the same certificate reached as ``localhost`` is refused."""
+    server = serve(tls=self_signed)
+    trusting = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    with (
+        _Client(HTTPClientTransport(ssl_context=trusting)) as client,
+        smsgate.Gateway(FormProvider("a", server.url), client=client) as gw,
+    ):
+        assert [gw.send(SMS).task_id for _ in range(3)] == ["1", "2", "3"]
+    assert server.connections == 1
+    wrong_name = server.url.replace("127.0.0.1", "localhost")
+    with (
+        _Client(HTTPClientTransport(ssl_context=trusting)) as client,
+        smsgate.Gateway(
+            FormProvider("a", wrong_name), client=client, retry=smsgate.RetryPolicy(attempts=1)
+        ) as gw,
+        pytest.raises(errors.NotSentError) as refused,
+    ):
+        gw.send(SMS)
+    assert "SSLCertVerificationError" in str(refused.value.__cause__)
+    assert len(server.requests) == 3
 
 
 class Recorder:
