@@ -21,7 +21,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-import attrs
 import httpx
 
 from smsgate import _plugins
@@ -297,9 +296,13 @@ class _GatewayCore(Generic[ClientT]):
         return result
 
 
-@attrs.frozen
 class _Done(Generic[T]):
-    value: T
+    """What a plan returned (a plain box: built once per call, never compared or printed)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
 
 
 class _Closing:
