@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,7 +24,7 @@ from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_ap
 from smsgate_ipyy.sandbox._app import fault_logger
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
-from smsgate_ipyy.sandbox.endpoints._common import ReplyFormat, returnsms, send_reply
+from smsgate_ipyy.sandbox.endpoints._common import ReplyFormat, _merge_pairs, returnsms, send_reply
 
 SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
 NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
@@ -345,3 +347,24 @@ async def test_a_route_put_ahead_of_the_gateways_answers_a_plain_path() -> None:
     assert error is None
     assert sent[1]["body"] == b"mine"
     assert app.state.sandbox.requests() == []
+
+
+_PIECES = st.sampled_from(
+    ["%", "%E6%82%A8", "%e6%82%a8", "%aB", "%4", "%zz", "+", "=", "&", "\\", "a", "A", "Z9"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(_PIECES, st.text(max_size=3)), max_size=14).map("".join),
+    st.sampled_from(["utf-8", "gbk"]),
+)
+def test_merged_pairs_are_parse_qsl_s_by_lower_cased_name_first_value_kept(text: str, encoding: str) -> None:
+    expected: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(
+        text, keep_blank_values=True, encoding=encoding, errors="replace"
+    ):
+        expected.setdefault(name.lower(), value)
+    merged: dict[str, str] = {}
+    _merge_pairs(merged, text, encoding)
+    assert merged == expected

@@ -112,10 +112,11 @@ def _merge_pairs(target: dict[str, str], text: str, encoding: str) -> None:
     for part in text.split("&"):
         if part:
             name, _, value = part.partition("=")
-            if "%" in name or "+" in name:
-                name = _unquote(name.replace("+", " "), encoding)
-            if "%" in value or "+" in value:
-                value = _unquote(value.replace("+", " "), encoding)
+            if "%" in part or "+" in part:  # most pairs need no unquoting
+                if "%" in name or "+" in name:
+                    name = _unquote(name.replace("+", " "), encoding)
+                if "%" in value or "+" in value:
+                    value = _unquote(value.replace("+", " "), encoding)
             target.setdefault(name.lower(), value)
 
 
