@@ -344,6 +344,9 @@ class HTTPClientTransport(httpx.BaseTransport):
         except _FAILURES as exc:
             conn.close()
             error = _failure(exc, conn.written, request)
+        except BaseException:  # a consumed request stream, an interrupt: the connection goes too
+            conn.close()
+            raise
         else:
             return httpx.Response(
                 response.status,

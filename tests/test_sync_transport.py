@@ -620,3 +620,20 @@ def test_a_closed_transport_closes_the_connection_in_use_when_its_reply_is_done(
     assert response.read() == b"OK 1"
     response.close()
     assert conn.sock is None
+
+
+def test_a_request_that_cannot_be_written_closes_its_connection(serve: Callable[..., Server]) -> None:
+    """An error that is no transport failure (here a request body already consumed) leaves
+    the transport as it is, nothing written, and the connection it had taken is closed."""
+    server = serve()
+    with HTTPClientTransport() as transport:
+        transport.handle_request(httpx.Request("POST", server.url, content=b"x")).read()
+        (pool,) = transport._pools.values()
+        (conn,) = pool._idle
+        consumed = httpx.Request("POST", server.url, content=(part for part in [b"a"]))
+        list(consumed.stream)  # type: ignore[arg-type]
+        with pytest.raises(httpx.StreamConsumed):
+            transport.handle_request(consumed)
+        assert conn.sock is None
+        assert not pool._idle
+    assert len(server.requests) == 1
