@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 import re
-from collections.abc import Iterable, Mapping
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, DecimalException
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -189,6 +191,49 @@ def _bytes(value: object) -> bytes:
     raise ValidationError("MmsPart.data must be bytes", field="data")
 
 
+_C = TypeVar("_C", bound=type)
+
+
+def _compared(cls: _C) -> _C:
+    """``__eq__``, ``__hash__`` and (unless the class writes its own) ``__repr__`` for a frozen
+    attrs class declared with ``eq=False, repr=False``: the methods attrs would generate from
+    the fields' ``eq`` and ``repr`` flags (same class check, the eq fields compared and hashed
+    in order, ``Name(field=value!r, …)`` with a field's own repr function and ``...`` for a
+    recursive repr), built from closures instead of source code attrs compiles for every
+    class at import (a quarter of what importing the models cost)."""
+    fields = attrs.fields(cls)
+    key = operator.attrgetter(*[f.name for f in fields if f.eq])  # every model compares 2 or more
+    salt = hash(cls.__qualname__)
+
+    def __eq__(self: object, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return key(self) == key(other)
+
+    def __hash__(self: object) -> int:
+        return hash((salt, key(self)))
+
+    def __repr__(self: object) -> str:
+        values = list(shown(self))
+        for index, show in custom:
+            values[index] = show(values[index])
+        return f"{self.__class__.__qualname__.rsplit('>.', 1)[-1]}({template.format(*values)})"
+
+    listed = [f for f in fields if f.repr]  # every model shows 2 or more
+    shown = operator.attrgetter(*[f.name for f in listed])
+    custom: list[tuple[int, Callable[[Any], str]]] = [
+        (index, f.repr) for index, f in enumerate(listed) if f.repr is not True
+    ]
+    template = ", ".join(f"{f.name}={{!r}}" if f.repr is True else f"{f.name}={{}}" for f in listed)
+    methods: dict[str, Any] = {"__eq__": __eq__, "__hash__": __hash__}
+    if "__repr__" not in vars(cls):
+        methods["__repr__"] = reprlib.recursive_repr("...")(__repr__)
+    for name, method in methods.items():
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        setattr(cls, name, method)
+    return cls
+
+
 def mask_mobile(number: str) -> str:
     """Hide the middle of a phone number for logs and messages: ``138****8000``."""
     if len(number) <= 7:
@@ -196,7 +241,8 @@ def mask_mobile(number: str) -> str:
     return f"{number[:3]}{'*' * (len(number) - 7)}{number[-4:]}"
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Sms:
     """A text message to one or more recipients: a free text, a logical template, or both.
 
@@ -252,7 +298,8 @@ class Sms:
         return f"Sms(to=[{shown}{more}], text={text}{extra}, send_at={self.send_at!r}, ext={self.ext!r})"
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class MmsPart:
     """One element of an MMS: a file name (with extension) and its bytes.
 
@@ -286,7 +333,8 @@ def _check_parts(_inst: object, _attr: object, value: tuple[MmsPart, ...]) -> No
         names.add(part.name)
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Mms:
     """A multimedia message: a subject and ordered parts, to one or more recipients."""
 
@@ -324,7 +372,8 @@ def _check_count(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
         raise ValidationError(f"{attr.name} must be a count (an integer, 0 or more), not {value!r}")
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Receipt:
     """A provider accepted a request.
 
@@ -386,7 +435,8 @@ class Receipt:
         )
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Balance:
     """What the account has left.
 
@@ -441,7 +491,8 @@ _InboundRow = tuple[str, str, dt.datetime | None, str | None, str | None, Any]
 # DeliveryReport and InboundMessage keep their fields in an instance dict rather than slots:
 # a report pull builds thousands of them, and one dict per instance is set at once (their
 # ``_many``) where slots take one call per field.
-@attrs.frozen(kw_only=True, slots=False)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False, slots=False)
 class DeliveryReport:
     """The carrier's word on one recipient of a sent message.
 
@@ -512,7 +563,8 @@ class DeliveryReport:
         return reports
 
 
-@attrs.frozen(kw_only=True, slots=False)  # an instance dict, as DeliveryReport
+@_compared  # an instance dict, as DeliveryReport
+@attrs.frozen(kw_only=True, eq=False, repr=False, slots=False)
 class InboundMessage:
     """A message a handset sent to the account (mobile-originated)."""
 

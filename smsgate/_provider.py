@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 import attrs
 import httpx
 
+from smsgate._models import _compared
 from smsgate.exceptions import UnsupportedOperationError
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ class Operation(enum.StrEnum):
         return self in (Operation.SEND, Operation.SEND_BATCH, Operation.SEND_MMS)
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Capabilities:
     """What a provider can do, declared up front so the gateway routes without trying.
 
@@ -120,7 +122,8 @@ class Capabilities:
         }[op]
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class CallbackReply:
     """What a receiver answers to a provider's push, in the provider's own protocol."""
 

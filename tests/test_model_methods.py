@@ -1,0 +1,190 @@
+"""The value classes' ``__eq__``, ``__hash__`` and ``__repr__`` come from closures
+(``smsgate._models._compared``), not from source attrs compiles at import (issue 11, import
+time); they behave as the methods attrs generates, checked here against attrs-generated twins
+built from the same fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import subprocess
+import sys
+from typing import Any
+
+import attrs
+import pytest
+
+from smsgate import (
+    Balance,
+    CallbackReply,
+    Capabilities,
+    DeliveryReport,
+    InboundMessage,
+    Mms,
+    MmsPart,
+    Receipt,
+    Sms,
+)
+
+NUMBER = "13800138000"
+OTHER = "13900139000"
+AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+LATER = AT + dt.timedelta(seconds=1)
+PART = MmsPart(name="a.txt", data=b"hi")
+RECEIPT = Receipt(provider="p", task_id="t1", accepted=1)
+
+#: Several valid constructions of each class, differing one field at a time (raw and the
+#: other fields left out of eq included).
+VARIANTS: dict[type, list[dict[str, Any]]] = {
+    Sms: [
+        {"to": NUMBER, "text": "a"},
+        {"to": NUMBER, "text": "b"},
+        {"to": [NUMBER, OTHER], "text": "a"},
+        {"to": NUMBER, "template": "verify", "params": {"code": "1"}},
+        {"to": NUMBER, "template": "verify", "params": {"code": "2"}},
+        {"to": NUMBER, "text": "a", "reference": "r1"},
+        {"to": NUMBER, "text": "a", "send_at": AT},
+        {"to": NUMBER, "text": "a", "ext": "12"},
+    ],
+    Mms: [
+        {"to": NUMBER, "parts": [PART]},
+        {"to": NUMBER, "parts": [PART], "subject": "s"},
+        {"to": OTHER, "parts": [PART]},
+        {"to": NUMBER, "parts": [PART, MmsPart(name="b.txt", data=b"x")]},
+        {"to": NUMBER, "parts": [PART], "send_at": AT},
+        {"to": NUMBER, "parts": [PART], "ext": "7"},
+    ],
+    MmsPart: [
+        {"name": "a.txt", "data": b"hi"},
+        {"name": "b.txt", "data": b"hi"},
+        {"name": "a.txt", "data": b"ho"},
+        {"name": "a.txt", "data": b"hi", "content_type": "text/plain"},
+    ],
+    Receipt: [
+        {"provider": "p", "task_id": "t1", "accepted": 1},
+        {"provider": "q", "task_id": "t1", "accepted": 1},
+        {"provider": "p", "task_id": "t2", "accepted": 1},
+        {"provider": "p", "task_id": "t1", "accepted": 2},
+        {"provider": "p", "task_id": "t1", "accepted": 1, "recipients": [NUMBER]},
+        {"provider": "p", "task_id": "t1", "accepted": 1, "balance": "9.50"},
+        {"provider": "p", "task_id": "t1", "accepted": 1, "attempts": 2},
+        {"provider": "p", "task_id": "t1", "accepted": 1, "parts": [RECEIPT]},
+        {"provider": "p", "task_id": "t1", "accepted": 1, "reference": "r"},
+        {"provider": "p", "task_id": "t1", "accepted": 1, "accepted_at": AT},
+        {"provider": "p", "task_id": "t1", "accepted": 1, "raw": {"secret": "x"}},
+    ],
+    Balance: [
+        {"provider": "p", "remaining": "10"},
+        {"provider": "p", "remaining": "10.0"},
+        {"provider": "p", "remaining": "11"},
+        {"provider": "p", "remaining": "10", "kind": "mms"},
+        {"provider": "p", "remaining": "10", "pay_mode": "prepaid"},
+        {"provider": "p", "remaining": "10", "total": 100},
+        {"provider": "p", "remaining": "10", "raw": b"<xml/>"},
+    ],
+    DeliveryReport: [
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "delivered"},
+        {"provider": "p", "mobile": OTHER, "task_id": "t", "status": "delivered"},
+        {"provider": "p", "mobile": NUMBER, "task_id": None, "status": "delivered"},
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "failed"},
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "delivered", "received_at": AT},
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "delivered", "received_at": LATER},
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "delivered", "vendor_code": "DELIVRD"},
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "delivered", "ext": "1"},
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "delivered", "reference": "r"},
+        {"provider": "p", "mobile": NUMBER, "task_id": "t", "status": "delivered", "raw": {"a": 1}},
+    ],
+    InboundMessage: [
+        {"provider": "p", "mobile": NUMBER, "text": "hi"},
+        {"provider": "p", "mobile": NUMBER, "text": "ho"},
+        {"provider": "q", "mobile": NUMBER, "text": "hi"},
+        {"provider": "p", "mobile": NUMBER, "text": "hi", "received_at": AT},
+        {"provider": "p", "mobile": NUMBER, "text": "hi", "ext": "5"},
+        {"provider": "p", "mobile": NUMBER, "text": "hi", "task_id": "t"},
+        {"provider": "p", "mobile": NUMBER, "text": "hi", "raw": ["x"]},
+    ],
+    Capabilities: [
+        {},
+        {"batch": True},
+        {"balance_kinds": ["sms", "mms"]},
+        {"max_recipients": 100},
+        {"free_text": False, "templates": True},
+    ],
+    CallbackReply: [
+        {},
+        {"status_code": 400},
+        {"body": b"ok"},
+        {"media_type": "application/json"},
+    ],
+}
+
+
+def _twin(cls: type) -> type:
+    """An attrs-generated class with the same fields, eq and repr flags (no checks: it is
+    built from the model's already converted values)."""
+    fields = {
+        f.name: attrs.field(eq=f.eq, repr=f.repr, alias=f.alias, kw_only=True) for f in attrs.fields(cls)
+    }
+    return attrs.make_class(cls.__name__, fields, frozen=True)
+
+
+def _pairs(cls: type) -> list[tuple[Any, Any]]:
+    twin = _twin(cls)
+    pairs = []
+    for kwargs in VARIANTS[cls]:
+        model = cls(**kwargs)
+        values = {f.alias: getattr(model, f.name) for f in attrs.fields(cls)}
+        pairs.append((model, twin(**values)))
+    return pairs
+
+
+@pytest.mark.parametrize("cls", list(VARIANTS), ids=lambda c: c.__name__)
+def test_eq_ne_and_hash_behave_as_attrs_generates_them(cls: type) -> None:
+    pairs = _pairs(cls)
+    for (one, twin_one), (other, twin_other) in itertools.product(pairs, repeat=2):
+        assert (one == other) is (twin_one == twin_other), (one, other)
+        assert (one != other) is (twin_one != twin_other), (one, other)
+        if one == other:
+            assert hash(one) == hash(other)
+    model = pairs[0][0]
+    assert model.__eq__(object()) is NotImplemented
+    assert model != object()
+    assert model.__eq__(pairs[0][1]) is NotImplemented  # another class with the same fields
+
+
+#: The classes whose repr comes from the fields' flags (the others write their own, which
+#: hides customer data and is tested with each model).
+GENERATED_REPR = [MmsPart, Receipt, Balance, Capabilities, CallbackReply]
+
+
+@pytest.mark.parametrize("cls", GENERATED_REPR, ids=lambda c: c.__name__)
+def test_repr_is_what_attrs_generates(cls: type) -> None:
+    for model, twin in _pairs(cls):
+        assert repr(model) == repr(twin)
+
+
+def test_a_recursive_repr_shows_dots_as_attrs_does() -> None:
+    box: list[object] = []
+    part = MmsPart(name="a.txt", data=b"", content_type=box)  # type: ignore[arg-type]
+    box.append(part)
+    assert repr(part) == "MmsPart(name='a.txt', data=<0 bytes>, content_type=[...])"
+
+
+def test_import_smsgate_compiles_no_eq_hash_or_repr_for_its_classes() -> None:
+    """attrs compiles only the ``__init__`` of smsgate's value classes at import: the
+    source of each class's generated methods, which attrs leaves in ``linecache``."""
+    script = (
+        "import json, linecache\nimport smsgate\n"
+        "scripts = {k: ''.join(v[2]) for k, v in linecache.cache.items()"
+        " if k.startswith('<attrs generated methods smsgate.')}\n"
+        "print(json.dumps({k: [l.split('(')[0] for l in s.splitlines() if l.startswith('def ')]"
+        " for k, s in scripts.items()}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    generated = json.loads(proc.stdout)
+    assert "<attrs generated methods smsgate._models.Receipt>" in generated
+    assert {k: v for k, v in generated.items() if v != ["def __init__"]} == {}
