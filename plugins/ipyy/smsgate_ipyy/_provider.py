@@ -348,20 +348,23 @@ class IpyyProvider(Provider):
         ext = self._ext(sms.ext)
         send_time = self._when(sms.send_at)
         size = self.settings.max_recipients
+        requests = -(-len(mobiles) // size)
+        log.debug("%s: send to %d recipient(s) in %d request(s)", self.name, len(mobiles), requests)
+
+        def send_chunk(wire: list[str]) -> Flow[Receipt]:
+            out = Outgoing(wire, text, sms.send_at, send_time, ext)
+            response = yield self._transport.send_request(self.__login, out)
+            with parsing_reply(response):
+                return self._transport.parse_send(response, wire)
+
+        if requests == 1:  # nearly every send: one request, no parts to keep apart
+            return (yield from send_chunk(mobiles))
         chunks = [
             _Chunk(mobiles[i : i + size], list(sms.to[i : i + size])) for i in range(0, len(mobiles), size)
         ]
-        log.debug("%s: send to %d recipient(s) in %d request(s)", self.name, len(mobiles), len(chunks))
-
-        def send_chunk(chunk: _Chunk) -> Flow[Receipt]:
-            out = Outgoing(chunk.wire, text, sms.send_at, send_time, ext)
-            response = yield self._transport.send_request(self.__login, out)
-            with parsing_reply(response):
-                return self._transport.parse_send(response, chunk.wire)
-
         receipts = yield from send_in_parts(
             chunks,
-            send_chunk,
+            lambda chunk: send_chunk(chunk.wire),
             pending=lambda rest: [attrs.evolve(sms, to=[n for chunk in rest for n in chunk.given])],
         )
         return Receipt.combine(receipts)
