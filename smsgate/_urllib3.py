@@ -321,7 +321,9 @@ class HTTPClientTransport(httpx.BaseTransport):
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                pool = self._new_pool(url.scheme, url.host, url.port)
+                # The host as sent (IDNA-encoded, like httpx's own transport): the name resolved
+                # and checked against the certificate is the Host header's.
+                pool = self._new_pool(url.scheme, url.raw_host.decode("ascii"), url.port)
                 self._pools[key] = pool
         return pool
 

@@ -637,3 +637,19 @@ def test_a_request_that_cannot_be_written_closes_its_connection(serve: Callable[
         assert conn.sock is None
         assert not pool._idle
     assert len(server.requests) == 1
+
+
+def test_an_international_host_name_is_connected_to_in_its_idna_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The name resolved (and checked against a certificate) is the one in the Host header."""
+    resolved: list[object] = []
+
+    def refuse(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+        resolved.append(address)
+        raise ConnectionRefusedError(111, "refused")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with HTTPClientTransport() as transport, pytest.raises(httpx.ConnectError):
+        transport.handle_request(httpx.Request("GET", "http://中国.example:8080/"))
+    assert resolved == [("xn--fiqs8s.example", 8080)]
