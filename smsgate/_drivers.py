@@ -31,7 +31,7 @@ import functools
 import logging
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -145,8 +145,7 @@ def _malformed(response: httpx.Response, exc: Exception) -> MalformedReplyError:
     return err
 
 
-@contextmanager
-def parsing_reply(response: httpx.Response) -> Iterator[httpx.Response]:
+def parsing_reply(response: httpx.Response) -> AbstractContextManager[httpx.Response]:
     """Read a reply inside this block: a parser that crashes on it is a malformed reply.
 
     A flow wraps the parsing of each reply (and nothing else) in it::
@@ -169,13 +168,25 @@ def parsing_reply(response: httpx.Response) -> Iterator[httpx.Response]:
     as it is. A flow that does not use this block keeps the drivers' older safety net:
     whatever it raises after a reply is taken for a malformed reply.
     """
-    try:
-        yield response
-    except SmsGateError:
-        raise
-    except Exception as exc:
-        raise _malformed(response, exc) from exc
-    _parsed.add(response)
+    return _ParsingReply(response)
+
+
+class _ParsingReply:
+    """:func:`parsing_reply`'s block: a plain context manager, no generator per reply."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    def __enter__(self) -> httpx.Response:
+        return self.response
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is None:
+            _parsed.add(self.response)
+        elif isinstance(exc, Exception) and not isinstance(exc, SmsGateError):
+            raise _malformed(self.response, exc) from exc
 
 
 def _redirect(response: httpx.Response) -> ProviderError | None:

@@ -140,3 +140,26 @@ def test_two_declared_lengths_are_no_declared_size(mode: str) -> None:
     reply = _seen(_answer(stream=stream, headers=headers), mode)
     assert reply.content == BODY
     assert reply.headers.get_list("Content-Length") == [str(len(BODY))]
+
+
+def test_parsing_reply_as_a_block_of_its_own() -> None:
+    """The block's contract by itself (issue 11: a plain context manager, no generator): the
+    reply as its target, a crash a MalformedReplyError caused by it, an smsgate error and a
+    BaseException unchanged, a finished block remembered as read."""
+    reply = httpx.Response(502, content=b"<oops")
+    with smsgate.parsing_reply(reply) as target:
+        assert target is reply
+    assert reply in smsgate._drivers._parsed
+    other = httpx.Response(200, content=b"<oops")
+    with pytest.raises(smsgate.exceptions.MalformedReplyError) as caught:
+        with smsgate.parsing_reply(other):
+            raise KeyError("taskID")
+    assert isinstance(caught.value.__cause__, KeyError)
+    assert caught.value.status_code == 200
+    assert other not in smsgate._drivers._parsed
+    refusal = smsgate.exceptions.ProviderError("refused", code="1")
+    with pytest.raises(smsgate.exceptions.ProviderError) as passed, smsgate.parsing_reply(other):
+        raise refusal
+    assert passed.value is refusal
+    with pytest.raises(KeyboardInterrupt), smsgate.parsing_reply(other):
+        raise KeyboardInterrupt
