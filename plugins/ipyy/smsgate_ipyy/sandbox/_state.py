@@ -15,7 +15,7 @@ import operator
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 from xml.sax.saxutils import escape
 
 import attrs
@@ -224,19 +224,18 @@ class _Live:
         )
 
 
-@attrs.frozen
-class Login:
+class Login(NamedTuple):
     """The outcome of :meth:`SandboxState.check_login`: the ``account`` (a copy, balances
     included) when the login holds, else ``None`` and the ``refusal`` (a result-code name);
-    ``password_style`` says whether the password came ``plain`` or as its ``md5``."""
+    ``password_style`` says whether the password came ``plain`` or as its ``md5``. (A named
+    tuple: immutable, and made for every request at half a frozen attrs class's cost.)"""
 
     account: Account | None
     password_style: str
     refusal: str = ""
 
 
-@attrs.frozen
-class Submission:
+class Submission(NamedTuple):
     """The result of :meth:`SandboxState.submit`: either ``refusal`` (a result-code name)
     or a task id with the balance left and the number of recipients accepted."""
 
@@ -260,6 +259,8 @@ class SandboxState:
         self._seq = itertools.count()
         self._task_counter = itertools.count(1)
         self._last_task_id = 0
+        # report_delay as a timedelta, made again when the setting changes
+        self._delay = (0.0, dt.timedelta(0))
         self._init_locked()
 
     def _init_locked(self) -> None:
@@ -425,10 +426,14 @@ class SandboxState:
             self._last_task_id = max(candidate, self._last_task_id + 1)
             task_id = str(self._last_task_id)
             start = send_at if send_at is not None and send_at > now else now
-            due = start + dt.timedelta(seconds=self.config.report_delay)
+            if self.config.report_delay != self._delay[0]:
+                self._delay = (self.config.report_delay, dt.timedelta(seconds=self.config.report_delay))
+            due = start + self._delay[1]
             due_ts = due.timestamp()
+            rules = self._outcome_rules
             for mobile in mobiles:
-                item = _Pending(due, account, "report", mobile, task_id, self._outcome(mobile), ext)
+                outcome = self._outcome(mobile) if rules else DELIVERED_CODE
+                item = _Pending(due, account, "report", mobile, task_id, outcome, ext)
                 heapq.heappush(self._pending, (due_ts, next(self._seq), item))
         return Submission(task_id=task_id, remaining=balance, accepted=count)
 
