@@ -25,6 +25,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _wait_until_dispatched(path: Path, within: float = 15.0) -> None:
+    """Wait until the journal holds one event and it is marked done (the handler has run)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with SQLiteJournal(path) as journal:
+            if [entry.state for entry in journal.entries()] == [EventState.DONE]:
+                return
+        time.sleep(0.05)
+
+
 def test_receive_serves_a_receiver_that_journals_and_prints_pushes(tmp_path: Path) -> None:
     (tmp_path / "smsgate.toml").write_text('[providers.mem]\ntype = "memory"\n')
     port = _free_port()
@@ -52,7 +62,7 @@ def test_receive_serves_a_receiver_that_journals_and_prints_pushes(tmp_path: Pat
                 time.sleep(0.05)
         assert (reply.status_code, reply.content) == (200, b"ok")
         assert httpx.post(f"http://127.0.0.1:{port}/", content=b"junk", timeout=2).content == b"retry"
-        time.sleep(0.2)  # the handler runs after the reply
+        _wait_until_dispatched(tmp_path / "pushes.sqlite3")  # the handler runs after the reply
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=15)
