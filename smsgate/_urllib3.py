@@ -101,12 +101,14 @@ class _Connection(http.client.HTTPConnection):
         self.putrequest(
             request.method, request.url.raw_path.decode("ascii"), skip_host=True, skip_accept_encoding=True
         )
+        chunked = False
         for name, value in request.headers.raw:
             self.putheader(name, value)
+            chunked = chunked or name.lower() == b"transfer-encoding"
         body = request.read()
         if not body:
             self.endheaders()
-        elif "Transfer-Encoding" in request.headers:
+        elif chunked:
             self.endheaders(body, encode_chunked=True)
         else:
             self._tail = body
@@ -212,7 +214,9 @@ class _Stream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         response = self._response
-        size = _CHUNK if response.getheader("Content-Encoding") is None else _ENCODED_CHUNK
+        size = _ENCODED_CHUNK  # all of a body up to that length, in any case
+        if (response.length or _CHUNK) > size and response.getheader("Content-Encoding") is None:
+            size = _CHUNK
         try:
             while chunk := response.read(size):
                 yield chunk
@@ -235,6 +239,18 @@ class _Stream(httpx.SyncByteStream):
         # Unread bytes would be taken for the next reply (or the server said it closes).
         self._response.close()
         conn.close()
+
+
+class _Reply(httpx.Response):
+    """httpx's response to a request, closed without httpx's ``request_context`` around the
+    stream's close (a context manager per send, there to attach the request to an httpx error
+    the close raises: :class:`_Stream`'s close raises none)."""
+
+    def close(self) -> None:
+        """Close the stream: the connection goes back to its pool or is closed."""
+        if not self.is_closed:
+            self.is_closed = True
+            self.stream.close()  # type: ignore[union-attr]
 
 
 class _NoCookies(httpx.Cookies):
@@ -350,7 +366,7 @@ class HTTPClientTransport(httpx.BaseTransport):
             conn.close()
             raise
         else:
-            return httpx.Response(
+            return _Reply(
                 response.status,
                 headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.msg.items()],
                 stream=_Stream(response, conn, pool, request),
