@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 
 from lxml import etree
 
@@ -21,6 +22,9 @@ __all__ = ["NOT_XML_CHAR", "XmlError", "children_text", "decode_body", "is_xml_t
 
 _DECLARATION = re.compile(rb"\A\s*<\?xml\b[^>]*?\?>", re.IGNORECASE)
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
+_TEXT_DECLARATION = re.compile(r"\A\s*<\?xml\b[^>]*?\?>", re.IGNORECASE)
+# _TEXT_DECLARATION on ASCII text: a str pattern's \s also takes the separators \x1c-\x1f.
+_ASCII_TEXT_DECLARATION = re.compile(rb"\A[\s\x1c-\x1f]*<\?xml\b[^>]*?\?>", re.IGNORECASE)
 _DANGEROUS = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 # Chinese legacy encodings are all read with the widest of them: a server that declares
 # gb2312 but writes GBK-only characters still decodes.
@@ -46,7 +50,21 @@ class XmlError(ValueError):
     """The bytes are not a safe, well-formed XML document."""
 
 
+_LOCAL = threading.local()
+_BOM = codecs.BOM_UTF8
+_UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+
 def _parser() -> etree.XMLParser:
+    """This thread's hardened parser: made once per thread (an lxml parser must not be shared
+    between threads; making one per document was a fifth of a small push's parse)."""
+    parser: etree.XMLParser | None = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = _new_parser()
+    return parser
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -98,13 +116,9 @@ def parse_xml(body: bytes, default_encoding: str = "utf-8") -> etree._Element:
     """
     if _declares_dtd_or_entity(body):
         raise XmlError("the document declares a DTD or entity; refused")
-    text = decode_body(body, default_encoding)
-    # The declaration is dropped: the text is handed to lxml re-encoded as UTF-8.
-    text = re.sub(r"\A\s*<\?xml\b[^>]*?\?>", "", text, flags=re.IGNORECASE).lstrip("\ufeff")
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate: no XML document holds one
-        raise XmlError("the body decodes to text that is not Unicode") from exc
+    data = _ascii_without_declaration(body, default_encoding)
+    if data is None:
+        data = _utf8_without_declaration(body, default_encoding)
     if _declares_dtd_or_entity(data):
         raise XmlError("the document declares a DTD or entity; refused")
     try:
@@ -112,6 +126,41 @@ def parse_xml(body: bytes, default_encoding: str = "utf-8") -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise XmlError(f"not well-formed XML ({exc.msg})") from exc
     return root
+
+
+def _ascii_without_declaration(body: bytes, default_encoding: str) -> bytes | None:
+    """The bytes :func:`_utf8_without_declaration` gives, without decoding and re-encoding
+    them, for the common reply: ASCII only, read as UTF-8 or ASCII (declared so, or by
+    default). ``None`` for any other body."""
+    if not body.isascii():
+        return None
+    encoding = default_encoding
+    declaration = _DECLARATION.match(body)  # as decode_body reads it
+    if declaration:
+        found = _ENCODING.search(declaration.group(0))
+        if found:
+            encoding = found.group(1).decode("ascii")
+    if encoding.lower() not in _UTF8_NAMES:
+        return None
+    # ASCII text is the same bytes in UTF-8: the declaration is cut off the bytes themselves,
+    # matched as _TEXT_DECLARATION matches the text.
+    dropped = _ASCII_TEXT_DECLARATION.match(body)
+    return body[dropped.end() :] if dropped else body
+
+
+def _utf8_without_declaration(body: bytes, default_encoding: str) -> bytes:
+    """The body decoded, its XML declaration dropped, re-encoded as UTF-8 for lxml."""
+    text = decode_body(body, default_encoding)
+    # The declaration is dropped: the text is handed to lxml re-encoded as UTF-8.
+    # An anchored match, not re.sub (which tried the expression at every character).
+    declaration = _TEXT_DECLARATION.match(text)
+    if declaration:
+        text = text[declaration.end() :]
+    text = text.lstrip("\ufeff")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no XML document holds one
+        raise XmlError("the body decodes to text that is not Unicode") from exc
 
 
 def local_name(element: etree._Element) -> str:
