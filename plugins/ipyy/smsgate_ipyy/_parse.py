@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, DecimalException
 from typing import Any, Literal
 
@@ -23,6 +23,12 @@ from smsgate.exceptions import MalformedReplyError, ProviderError
 from smsgate_ipyy import _codes
 from smsgate_ipyy._crypto import CHINA
 from smsgate_ipyy._xml import XmlError, children_text, decode_body, local_name, parse_xml
+
+_orjson_loads: Callable[[bytes], Any] | None
+try:  # a dependency of the plugin on CPython; optional elsewhere (no PyPy wheels)
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - the standard parser reads the same
+    _orjson_loads = None
 
 __all__ = [
     "amount",
@@ -88,6 +94,11 @@ _COMBINE = dt.datetime.combine
 _NO_TIME = {"", "0001-01-01 00:00:00", "0001/1/1 0:00:00"}
 
 
+_UTF8 = frozenset({"utf-8", "utf8"})
+# 19 digits in a row: maybe an integer orjson would read as a float (beyond 64 bits).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+
 log = logging.getLogger("smsgate.ipyy")
 
 # No account holds 10**15 units: a balance at least that large (or NaN, Infinity, 1e5000) is
@@ -136,7 +147,7 @@ def _load(body: bytes, encoding: str = "utf-8") -> _Doc:
         if head == b"<":
             return "xml", parse_xml(body, encoding)
         if head == b"{":
-            value = json.loads(decode_body(body, encoding))
+            value = _json_loads(body, encoding)
             if isinstance(value, dict):
                 return "json", value
             raise malformed("JSON reply is not an object", body)
@@ -147,6 +158,24 @@ def _load(body: bytes, encoding: str = "utf-8") -> _Doc:
     except RecursionError as exc:  # json's decoder recurses once per nesting level
         raise malformed("JSON nested too deeply", body) from exc
     raise malformed("neither XML nor JSON", body)
+
+
+def _json_loads(body: bytes, encoding: str) -> Any:
+    """``json.loads(decode_body(body, encoding))``, by orjson where it can: orjson reads a
+    4,000-row pull in half the time. orjson refuses what the standard parser takes (NaN, lone
+    surrogates, BOMs, 1024 levels), and reads an integer beyond 64 bits as a float: a body
+    with a run of 19 digits, one refused, or one not read as UTF-8 goes the standard way and
+    gets its value or its error."""
+    if (
+        _orjson_loads is not None
+        and encoding.lower() in _UTF8
+        and _LONG_DIGITS not in body.translate(_DIGITS_AS_ZERO)
+    ):
+        try:
+            return _orjson_loads(body)
+        except ValueError:  # orjson.JSONDecodeError
+            pass
+    return json.loads(decode_body(body, encoding))
 
 
 def _unexpected_root(root: Any, body: bytes) -> MalformedReplyError:
