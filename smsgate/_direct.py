@@ -1,4 +1,4 @@
-"""What the gateways' own HTTP clients (``_urllib3`` for :class:`~smsgate.Gateway`, ``_aiohttp``
+"""What the gateways' own HTTP clients (``_httpclient`` for :class:`~smsgate.Gateway`, ``_aiohttp``
 for :class:`~smsgate.AsyncGateway`) share: whether a send may skip httpx's client-level steps
 and go straight to the transport, the timeout each such request carries, and whether the
 environment names a proxy (which only httpx's own transport honours)."""

@@ -1,7 +1,7 @@
 """The sync gateway's transports over real loopback sockets: every failure classified by what
 may have reached the server, nothing resent, no redirect followed, replies capped.
 
-Each test runs with the gateway's default client (httpx over http.client, ``smsgate._urllib3``)
+Each test runs with the gateway's default client (httpx over http.client, ``smsgate._httpclient``)
 and with a plain ``httpx.Client`` the application passes, so both keep the same rules; the
 tests of the default client's keep-alive pool (a connection the server closed while it was
 idle) run with the default client only.
@@ -28,8 +28,8 @@ import pytest
 
 import smsgate
 from smsgate import exceptions as errors
+from smsgate._httpclient import HTTPClientTransport, _Client, _Connection, _failure
 from smsgate._provider import Capabilities, Flow
-from smsgate._urllib3 import HTTPClientTransport, _Client, _Connection, _failure
 from smsgate.testing import frames_with_secrets
 
 PASSWORD = "s3cret-Pa55"  # a test credential the form carries

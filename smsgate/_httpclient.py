@@ -5,7 +5,7 @@ library's :mod:`http.client`, with a small keep-alive pool per origin.
 still see httpx requests and responses, but the bytes go through ``http.client`` (the request
 line and headers written, the status line and headers parsed, chunked and length-delimited
 bodies framed by the standard library; nothing here reads or writes HTTP by hand). Earlier this
-module drove urllib3's pools (hence its name); a send through urllib3's ``urlopen`` cost about
+module drove urllib3's pools; a send through urllib3's ``urlopen`` cost about
 twice the instructions of the same exchange on ``http.client`` alone (its retry, timeout and
 header-dict objects, pool queue and response decoder per request). A client the application
 passes is used as it is.
