@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from smsgate import DeliveryReport, InboundMessage
 from smsgate_ipyy import _parse
 from smsgate_ipyy._crypto import CHINA
 
@@ -221,3 +222,67 @@ def test_whole_pulls_json_and_xml_give_the_per_item_models() -> None:
         expected_in = [_parse.inbound_item(item, "ipyy") for item in _parse._pull(body, "callbox")]
         assert got_in == expected_in
         assert [m.text for m in got_in] == [m.text for m in expected_in]
+
+
+# --- the column-by-column pull (every field a string) gives what the row-by-row one gave ---
+
+_STRING_VALUES = st.one_of(
+    st.sampled_from(["", " ", "10", "20", "30", " 10 ", "DELIVRD", "delivrd ", "UNDELIV", "01", "成功"]),
+    _gateway_times(),
+    st.sampled_from(
+        ["2025-11-26 12:00:00", "2025/11/26 12:00:01", "2025-11-26T12:00:02", "0001-01-01 00:00:00"]
+    ),
+    st.text(max_size=8),
+)
+_STRING_ITEMS = st.lists(
+    st.dictionaries(
+        st.sampled_from(
+            ["mobile", "taskid", "status", "receivetime", "errorcode", "extno", "content", "other"]
+        ),
+        _STRING_VALUES,
+    ),
+    max_size=8,
+)
+
+
+@given(_STRING_ITEMS)
+@example([{"receivetime": "2025-11-26 12:00:00"}, {"receivetime": "2025-02-30 00:00:00"}])
+@example([{"receivetime": "2025/11/26 12:00:00", "status": "10"}, {"errorcode": "DELIVRD"}])
+@example([{"receivetime": "0001-01-02 00:00:00"}, {"receivetime": "2025-11-26 12:00:00"}])
+def test_string_pulls_read_column_by_column_give_the_row_by_row_reports(items: list[dict[str, Any]]) -> None:
+    """Equal objects, raw, repr and shared times, whether the statuses come from ``status``,
+    ``errorcode`` or a mix, whatever the times (common layouts, impossible dates, year 1)."""
+    got = DeliveryReport._many("ipyy", _parse._report_columns(items))
+    expected = DeliveryReport._many("ipyy", _parse._report_rows(items))
+    assert got == expected
+    assert [(r.raw, repr(r), r.ext, r.task_id) for r in got] == [
+        (r.raw, repr(r), r.ext, r.task_id) for r in expected
+    ]
+    assert got == [_parse.report_item(item, "ipyy") for item in items]
+
+
+@given(_STRING_ITEMS)
+def test_string_inbound_pulls_read_column_by_column_give_the_row_by_row_messages(
+    items: list[dict[str, Any]],
+) -> None:
+    got = InboundMessage._many("ipyy", _parse._inbound_columns(items))
+    expected = InboundMessage._many("ipyy", _parse._inbound_rows(items))
+    assert got == expected
+    assert [(m.raw, repr(m), m.text) for m in got] == [(m.raw, repr(m), m.text) for m in expected]
+
+
+@given(st.lists(st.one_of(_gateway_times(), st.sampled_from(["2025/11/26 12:00:01", "2025-11-26T00:00:00"]))))
+def test_times_read_in_one_loop_are_parse_china_time_s(texts: list[str]) -> None:
+    stripped = [text.strip() for text in texts]
+    times = _parse._china_times(stripped)
+    for text in stripped:
+        assert repr(times[text]) == repr(_parse.parse_china_time(text))
+
+
+def test_a_field_that_is_not_a_string_goes_row_by_row() -> None:
+    items: list[dict[str, Any]] = [{"mobile": "1", "taskid": 7}, {"mobile": None}]
+    with pytest.raises(TypeError):
+        _parse._report_columns(items)
+    with pytest.raises(TypeError):
+        _parse._inbound_columns([{"content": None}])
+    assert _parse._reports(items, "ipyy") == [_parse.report_item(item, "ipyy") for item in items]
