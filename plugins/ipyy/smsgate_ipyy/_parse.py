@@ -542,31 +542,38 @@ def _statuses(status_text: list[str], code: list[str]) -> Iterator[DeliveryStatu
     return map(by_pair.__getitem__, pairs)
 
 
+def _common_layouts(keys: list[str]) -> bool:
+    """Whether every key (19 characters each) is ASCII with the separators of one of
+    ``_LAYOUTS`` (what parse_china_time checks key by key), read as columns of their join."""
+    joined = "".join(keys)
+    if not joined.isascii():
+        return False
+    count = len(keys)
+    dashes, colons = "-" * count, ":" * count
+    if joined[13::19] != colons or joined[16::19] != colons:
+        return False
+    if joined[4::19] == dashes and joined[7::19] == dashes:
+        return not joined[10::19].strip(" T")
+    return set(map(_SEPARATORS, keys)) <= _LAYOUTS  # slashes (or anything else): key by key
+
+
 def _china_times(texts: list[str]) -> dict[str, dt.datetime | None]:
     """:func:`parse_china_time` of each distinct (stripped) text. When all of them are in a
     common layout, fromisoformat reads them in one C loop and the China offset is added by
     arithmetic (the origin of time in China plus the time since the naive origin): the same
     values as parse_china_time's, the same tzinfo; any other text goes through it one by one."""
     times: dict[str, dt.datetime | None] = dict.fromkeys(texts)
-    keys = [*(times.keys() - _NO_TIME)]
-    if (
-        keys
-        and set(map(len, keys)) == {19}
-        and set(map(_SEPARATORS, keys)) <= _LAYOUTS
-        and "".join(keys).isascii()
-    ):
+    keys = list(times)
+    if any(map(times.__contains__, _NO_TIME)):
+        keys = [key for key in keys if key not in _NO_TIME]
+    if keys and set(map(len, keys)) == {19} and _common_layouts(keys):
         try:
             parsed = list(map(_FROM_ISO, map(str.replace, keys, repeat("/"), repeat("-"))))
         except ValueError:  # no such time (2025-02-30): each goes its own way below
             parsed = []
         if parsed and min(parsed).year > 1:
-            times.update(
-                zip(
-                    keys,
-                    map(_ADD, repeat(_CHINA_ORIGIN), map(_SUB, parsed, repeat(_NAIVE_ORIGIN))),
-                    strict=True,
-                )
-            )
+            deltas = map(_SUB, parsed, repeat(_NAIVE_ORIGIN))
+            times.update(zip(keys, map(_ADD, repeat(_CHINA_ORIGIN), deltas), strict=True))
             return times
     for key in keys:
         times[key] = parse_china_time(key)

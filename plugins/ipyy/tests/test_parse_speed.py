@@ -286,3 +286,21 @@ def test_a_field_that_is_not_a_string_goes_row_by_row() -> None:
     with pytest.raises(TypeError):
         _parse._inbound_columns([{"content": None}])
     assert _parse._reports(items, "ipyy") == [_parse.report_item(item, "ipyy") for item in items]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["2025-11-26 12:00:00", "2025-11-26T12:00:01"],
+        ["2025/11/26 12:00:00", "2025-11-26 12:00:01"],
+        ["2025/11/26T12:00:00", "2025-11-26 12:00:01"],
+        ["2025-11-26x12:00:00", "2025-11-26 12:00:01"],
+        ["2025-11-26 12:00:00", "2025-11-26 12.00:01"],
+        ["2025-11/26 12:00:00", ""],
+        ["2025-11-26 12:00:00", "0001-01-01 00:00:00", "0001/1/1 0:00:00", ""],
+        ["2025-11-26 12:00:00", "2025-11-26 12:00:0\u0663"],
+    ],
+)
+def test_times_in_mixed_layouts_are_parse_china_time_s(texts: list[str]) -> None:
+    times = _parse._china_times(texts)
+    assert [repr(times[text]) for text in texts] == [repr(_parse.parse_china_time(text)) for text in texts]
