@@ -323,7 +323,10 @@ def _receipt(
     counts: str,
     balance: str,
 ) -> Receipt:
-    """A receipt from a success reply's fields, named as this endpoint names them."""
+    """A receipt from a success reply's fields, named as this endpoint names them, accepted
+    now (the reply is being read): the gateway then has no acceptance time to fill in, and
+    rebuilds the receipt only for what else the provider cannot know (an attempt count above
+    one, the message's reference)."""
     task = _text(fields.get(task_id))
     if not task:
         raise malformed(f"success without a {task_id}", body)
@@ -333,6 +336,7 @@ def _receipt(
         accepted=_count(fields.get(counts), body, recipients),
         recipients=tuple(recipients),
         balance=amount(fields.get(balance), "balance"),
+        accepted_at=dt.datetime.now(dt.UTC),
         raw=fields,
     )
 

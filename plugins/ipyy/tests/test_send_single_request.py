@@ -3,6 +3,7 @@ one-part send gave: the parsed receipt itself (no parts), the wire numbers, the 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import httpx
@@ -72,3 +73,27 @@ def test_a_failed_single_request_is_the_plain_error(make: Callable[[], list[str]
     assert not isinstance(caught.value, PartialSendError)
     assert (caught.value.provider, caught.value.operation) == ("ipyy", "send")
     assert isinstance(caught.value, InsufficientBalanceError | smsgate.exceptions.MalformedReplyError)
+
+
+def test_a_plain_send_builds_its_receipt_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ipyy reply's receipt carries its acceptance time, so a first-try send without a
+    reference is not rebuilt by the gateway; one with a reference is, once."""
+    built: list[int] = []
+    init = smsgate.Receipt.__init__
+
+    def counting(self: smsgate.Receipt, *args: object, **kwargs: object) -> None:
+        built.append(1)
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    seen: list[httpx.Request] = []
+    gateway = _gateway([OK.format(task="T1", count=1), OK.format(task="T2", count=1)], seen)
+    monkeypatch.setattr(smsgate.Receipt, "__init__", counting)
+    before = dt.datetime.now(dt.UTC)
+    plain = gateway.send(smsgate.Sms(to=M1, text=TEXT))
+    assert len(built) == 1
+    assert plain.accepted_at is not None
+    assert before <= plain.accepted_at <= dt.datetime.now(dt.UTC)
+    assert (plain.reference, plain.attempts) == (None, 1)
+    referenced = gateway.send(smsgate.Sms(to=M1, text=TEXT, reference="r-2"))
+    assert len(built) == 3
+    assert (referenced.reference, referenced.accepted_at is not None) == ("r-2", True)
