@@ -16,8 +16,8 @@ app given middleware or exception handlers after it was made sends every request
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.applications import Starlette
@@ -51,89 +51,22 @@ class _TooLarge(Exception):
     pass
 
 
-def _take(message: Message, body: bytes | bytearray, max_body: int) -> tuple[bytes | bytearray, bool]:
-    """``body`` with the chunk ``message`` carries (added in place to a bytearray), and whether
-    it was the last one; :class:`_TooLarge` over ``max_body`` bytes, ``ClientDisconnect`` when
-    the client left."""
-    kind = message["type"]
-    if kind == "http.request":
-        chunk = message.get("body", b"")
-        if body:
-            body += chunk
-        else:
-            body = chunk
-        if len(body) > max_body:
-            raise _TooLarge
-        return body, not message.get("more_body", False)
-    if kind == "http.disconnect":
-        raise ClientDisconnect
-    return body, False
-
-
-async def _read(receive: Receive, body: bytes | bytearray, max_body: int) -> bytes:
-    """The rest of the request body, after the ``body`` read so far (gathered in a bytearray:
-    a body sent in many small chunks costs no more than one sent whole)."""
-    gathered: bytes | bytearray = bytearray(body)
-    done = False
-    while not done:
-        gathered, done = _take(await receive(), gathered, max_body)
-    return bytes(gathered)
-
-
-def _resume(it: Generator[Any, Any, Message], value: Any) -> Generator[Any, Any, Message]:
-    """Go on with ``it``, which yielded ``value`` and was left there: what ``yield from it``
-    does from that point (values sent and exceptions thrown in are passed on)."""
+async def _read(receive: Receive, max_body: int) -> bytes:
+    """The request body; :class:`_TooLarge` over ``max_body`` bytes (streamed),
+    ``ClientDisconnect`` when the client left. Gathered in a bytearray: a body sent in many
+    small chunks costs no more than one sent whole."""
+    body = bytearray()
     while True:
-        try:
-            sent = yield value
-        except GeneratorExit:
-            it.close()
-            raise
-        except BaseException as exc:  # a cancellation (the deadline) goes in, as through await
-            try:
-                value = it.throw(exc)
-            except StopIteration as stop:
-                return cast(Message, stop.value)
-        else:
-            try:
-                value = it.send(sent)
-            except StopIteration as stop:
-                return cast(Message, stop.value)
-
-
-class _Resumed:
-    """An awaitable that goes on with a receive call left at its first wait."""
-
-    __slots__ = ("_it", "_value")
-
-    def __init__(self, it: Generator[Any, Any, Message], value: Any) -> None:
-        self._it, self._value = it, value
-
-    def __await__(self) -> Generator[Any, Any, Message]:
-        return _resume(self._it, self._value)
-
-
-async def _read_on_asyncio(receive: Receive, max_body: int, seconds: float) -> bytes:
-    """The body under an asyncio deadline, set only if the body is not in already: the first
-    ``receive()`` is run up to its first wait, and a body that came with the request head
-    (most pushes) is taken without one (a deadline is a timer to make and cancel)."""
-    awaitable = receive()
-    it = cast(Iterator[Any], awaitable.__await__())  # a coroutine's is a generator
-    if not isinstance(it, Generator):  # not a coroutine: no stepping it here
-        async with asyncio.timeout(seconds):
-            body, done = _take(await awaitable, b"", max_body)
-            return bytes(body) if done else await _read(receive, body, max_body)
-    try:
-        waiting = next(it)
-    except StopIteration as stop:
-        body, done = _take(stop.value, b"", max_body)
-        if done:
-            return bytes(body)
-        async with asyncio.timeout(seconds):
-            return await _read(receive, body, max_body)
-    async with asyncio.timeout(seconds):
-        body, done = _take(await _Resumed(it, waiting), b"", max_body)
-        return bytes(body) if done else await _read(receive, body, max_body)
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            body += message.get("body", b"")
+            if len(body) > max_body:
+                raise _TooLarge
+            if not message.get("more_body", False):
+                return bytes(body)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect
 
 
 async def _read_in_time(
@@ -144,9 +77,10 @@ async def _read_in_time(
         if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_body:
             raise _TooLarge
         if running_loop() is not None:
-            return await _read_on_asyncio(receive, max_body, seconds)
+            async with asyncio.timeout(seconds):
+                return await _read(receive, max_body)
         with anyio.fail_after(seconds):
-            return await _read(receive, b"", max_body)
+            return await _read(receive, max_body)
     except _TooLarge:
         return Response(b"body too large", status_code=413)
     except TimeoutError:
