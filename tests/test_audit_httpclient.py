@@ -1,0 +1,474 @@
+"""Audit of the sync gateway's own transport (``smsgate._httpclient``) through the public API
+and real loopback sockets: hostile and broken servers must never make a send look not-sent
+when it may have gone, never make it go twice (no retry, no failover), never hand one
+request's reply to another, never follow a redirect, and never let a header be injected.
+
+Every server here is a raw socket server on 127.0.0.1 written for the attack it makes; no
+assertion depends on timing (timeouts are generous, waits use events).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import smsgate
+from smsgate import exceptions as errors
+from smsgate._provider import Capabilities, Flow
+from smsgate.testing import frames_with_secrets
+
+PASSWORD = "audit-Pa55-9f3c"  # the credential the form carries
+
+
+class EchoProvider(smsgate.Provider):
+    """Posts a form with the recipients and a credential; the reply's second word is the task id.
+    ``header``: an extra header the provider's configuration puts on each request."""
+
+    capabilities = Capabilities(send=True)
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        timeout: float = 5.0,
+        max_reply_bytes: int = 16384,
+        header: tuple[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_reply_bytes = max_reply_bytes
+        self.header = header
+
+    def send(self, sms: smsgate.Sms) -> Flow[smsgate.Receipt]:
+        headers = [self.header] if self.header is not None else []
+        response = yield httpx.Request(
+            "POST",
+            self.base_url + "send",
+            headers=headers,
+            data={"to": ",".join(sms.to), "password": PASSWORD},
+        )
+        with smsgate.parsing_reply(response):
+            status, task = response.content.split()
+            if response.status_code != 200 or status != b"OK":
+                raise ValueError("not accepted")
+        return smsgate.Receipt(provider=self.name, task_id=task.decode(), accepted=len(sms.to))
+
+
+def sms(to: str = "13800138000") -> smsgate.Sms:
+    return smsgate.Sms(to=to, text="hello【shop】")
+
+
+Answer = Callable[["RawServer", socket.socket, int, dict[str, str], bytes], bool]
+
+
+def ok(server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes) -> bool:
+    """``OK <n>``, kept alive."""
+    reply = f"OK {number}".encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+    return True
+
+
+class RawServer:
+    """A loopback HTTP/1.1 server: each complete request is recorded (head lines, body) and
+    answered by ``answer(server, conn, n, headers, body)`` (n counts requests from 1), which
+    returns whether the connection serves another request. Bytes that do not parse as a
+    request are recorded in ``garbage``."""
+
+    def __init__(self, answer: Answer = ok) -> None:
+        self.answer = answer
+        self.requests: list[tuple[list[str], bytes]] = []
+        self.garbage: list[bytes] = []
+        self.connections = 0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self._open.append(conn)
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            self._requests(conn)
+
+    def _requests(self, conn: socket.socket) -> None:
+        buffer = b""
+        while not self.stop.is_set():
+            while b"\r\n\r\n" not in buffer:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buffer += data
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            if not lines[0].startswith("POST /") or not lines[0].endswith(" HTTP/1.1"):
+                self.garbage.append(head)
+                return
+            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+            length = int(headers.get("content-length", "0"))
+            while len(buffer) < length:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buffer += data
+            body, buffer = buffer[:length], buffer[length:]
+            with self.lock:
+                self.requests.append((lines, body))
+                number = len(self.requests)
+            if not self.answer(self, conn, number, headers, body):
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self._listener.close()
+        with self.lock:
+            for conn in self._open:
+                with contextlib.suppress(OSError):
+                    conn.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(answer: Answer = ok) -> RawServer:
+        servers.append(RawServer(answer))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def gateway() -> Iterator[Callable[..., smsgate.Gateway]]:
+    """Gateways with their own (default) client: the transport under audit."""
+    opened: list[smsgate.Gateway] = []
+
+    def make(providers: list[smsgate.Provider], **options: Any) -> smsgate.Gateway:
+        options.setdefault("sleep", lambda _seconds: None)
+        opened.append(smsgate.Gateway(providers, **options))
+        return opened[-1]
+
+    yield make
+    for gw in opened:
+        gw.close()
+
+
+def raised(call: Callable[[], object]) -> Exception:
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    pytest.fail("nothing was raised")
+
+
+def reply_then_close(data: bytes) -> Answer:
+    """Writes ``data`` (anything, even nothing), then closes the connection."""
+
+    def answer(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        if data:
+            conn.sendall(data)
+        return False
+
+    return answer
+
+
+CUT_REPLIES = {
+    "nothing": b"",
+    "part-of-status-line": b"HTTP/1.1 20",
+    "status-line-only": b"HTTP/1.1 200 OK\r\n",
+    "headers-cut": b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-A",
+    "head-without-body": b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n",
+    "body-short-of-length": b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nOK 1",
+    "chunk-size-only": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n",
+    "chunk-cut": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nOK",
+    "no-last-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nOK 1\r\n",
+    "bad-chunk-size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nOK 1\r\n0\r\n\r\n",
+    "garbage-status": b"HELLO\r\n\r\n",
+    "101-headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\nOK 1",
+    "huge-header-line": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\nOK 1",
+}
+
+
+@pytest.mark.parametrize("cut", list(CUT_REPLIES))
+def test_a_request_read_then_answered_badly_is_uncertain_never_resent_never_failed_over(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer], cut: str
+) -> None:
+    """The server read the whole request; whatever broken reply (or none) follows, the provider
+    may have acted: uncertain, one request, the healthy second provider never asked."""
+    broken, healthy = serve(reply_then_close(CUT_REPLIES[cut])), serve()
+    gw = gateway(
+        [EchoProvider("a", broken.url), EchoProvider("b", healthy.url)],
+        retry=smsgate.RetryPolicy(attempts=3),
+    )
+    error = raised(lambda: gw.send(sms()))
+    assert isinstance(error, errors.UncertainOutcomeError), repr(error)
+    assert not error.retry_safe
+    assert not error.failover_safe
+    assert error.provider == "a"
+    assert len(broken.requests) == 1
+    assert healthy.requests == []
+    assert PASSWORD not in str(error) + repr(error)
+    assert frames_with_secrets(error, [PASSWORD]) == []
+    # The gateway is still usable and the next send goes on a new connection.
+    broken.answer = ok
+    assert gw.send(sms()).task_id == "2"
+
+
+def test_a_refused_connection_is_not_sent_and_fails_over_once(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    healthy = serve()
+    error = raised(
+        lambda: gateway([EchoProvider("dead", dead)], retry=smsgate.RetryPolicy(attempts=1)).send(sms())
+    )
+    assert isinstance(error, errors.NotSentError)
+    assert error.failover_safe
+    receipt = gateway([EchoProvider("dead", dead), EchoProvider("live", healthy.url)]).send(sms())
+    assert (receipt.provider, receipt.task_id) == ("live", "1")
+    assert len(healthy.requests) == 1
+
+
+def test_a_chunked_reply_without_end_over_the_cap_is_cut_and_uncertain(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer]
+) -> None:
+    """A chunked reply that never ends: reading stops at the cap; the connection is not reused."""
+    done = threading.Event()
+
+    def endless(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        if number > 1:
+            return ok(server, conn, number, headers, body)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        with contextlib.suppress(OSError):
+            while not done.is_set() and not server.stop.is_set():
+                conn.sendall(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+        return False
+
+    server = serve(endless)
+    gw = gateway([EchoProvider("a", server.url, max_reply_bytes=2000)])
+    error = raised(lambda: gw.send(sms()))
+    done.set()
+    assert isinstance(error, errors.MalformedReplyError)
+    assert isinstance(error, errors.UncertainOutcomeError)
+    assert not error.failover_safe
+    assert gw.send(sms()).task_id == "2"
+    assert server.connections == 2
+
+
+def test_a_reply_arriving_after_the_read_timeout_never_reaches_another_send(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer]
+) -> None:
+    """The first reply comes only after the client gave up; it must not be taken for the second
+    send's reply (the timed-out connection is closed, never pooled)."""
+    timed_out = threading.Event()
+
+    def late(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        if number == 1:
+            timed_out.wait(10)
+            with contextlib.suppress(OSError):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nOK 999")
+            return True
+        return ok(server, conn, number, headers, body)
+
+    server = serve(late)
+    gw = gateway([EchoProvider("a", server.url, timeout=0.3)])
+    error = raised(lambda: gw.send(sms()))
+    timed_out.set()
+    assert isinstance(error, errors.UncertainOutcomeError)
+    assert isinstance(error.__cause__, httpx.ReadTimeout)
+    assert [gw.send(sms()).task_id for _ in range(3)] == ["2", "3", "4"]
+
+
+@pytest.mark.parametrize("when", ["same-packet", "while-idle"])
+def test_bytes_a_server_sends_past_its_reply_are_never_read_as_the_next_reply(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer], when: str
+) -> None:
+    """A second, unsolicited response after the first one's end (in the same packet, or later
+    while the connection waits in the pool) is never the next send's reply."""
+    stray = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nOK 999"
+    go, sent = threading.Event(), threading.Event()
+
+    def smuggle(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\nOK %d" % (len(str(number)) + 3, number)
+        if number == 1 and when == "same-packet":
+            conn.sendall(reply + stray)
+        elif number == 1:
+            conn.sendall(reply)
+            go.wait(10)  # the client has read its reply and pooled the connection
+            conn.sendall(stray)
+            sent.set()
+        else:
+            conn.sendall(reply)
+        return True
+
+    server = serve(smuggle)
+    gw = gateway([EchoProvider("a", server.url)])
+    assert gw.send(sms()).task_id == "1"
+    if when == "while-idle":
+        go.set()
+        assert sent.wait(10)
+        # Wait until the stray bytes are readable on the pooled socket.
+        (pool,) = gw.client._transport._pools.values()  # type: ignore[attr-defined]
+        for conn in list(pool._idle):
+            assert conn._poll.poll(10_000)
+    tasks = [gw.send(sms()).task_id for _ in range(3)]
+    assert tasks == ["2", "3", "4"]
+    assert len(server.requests) == 4
+
+
+def test_a_server_closing_idle_connections_costs_neither_a_send_nor_a_duplicate(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer]
+) -> None:
+    """Each reply is followed by a close (FIN) while the connection sits in the pool."""
+
+    def one_shot(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        ok(server, conn, number, headers, body)
+        conn.shutdown(socket.SHUT_RDWR)
+        return False
+
+    server = serve(one_shot)
+    gw = gateway([EchoProvider("a", server.url)])
+    for expected in ("1", "2", "3", "4"):
+        assert gw.send(sms()).task_id == expected
+        (pool,) = gw.client._transport._pools.values()  # type: ignore[attr-defined]
+        for conn in list(pool._idle):
+            assert conn._poll.poll(10_000)  # the close has arrived before the next send
+    assert len(server.requests) == 4
+    assert server.connections == 4
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_elsewhere_is_never_followed_nor_its_location_repeated(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer], status: int
+) -> None:
+    """A 3xx naming another server (with a secret-looking query) is an error; the other server
+    gets nothing, and the error names the host only."""
+    thief = serve()
+    location = thief.url + "steal?key=loc-secret-123"
+
+    def redirect(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        conn.sendall(
+            b"HTTP/1.1 %d Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % (status, location.encode())
+        )
+        return True
+
+    origin = serve(redirect)
+    gw = gateway([EchoProvider("a", origin.url)], retry=smsgate.RetryPolicy(attempts=3))
+    error = raised(lambda: gw.send(sms()))
+    assert isinstance(error, errors.ProviderError)
+    assert error.code == f"HTTP {status}"
+    assert len(origin.requests) == 1
+    assert thief.requests == []
+    assert thief.connections == 0
+    for text in (str(error), repr(error)):
+        assert "loc-secret-123" not in text
+        assert PASSWORD not in text
+    assert frames_with_secrets(error, [PASSWORD]) == []
+
+
+def test_threads_sharing_one_gateway_each_get_their_own_reply(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer]
+) -> None:
+    """The server answers with the recipient it read (after yielding the CPU, so replies
+    overlap): every receipt must carry its own thread's number, and no connection ever
+    carries bytes of two requests at once (the server would see garbage)."""
+
+    def echo(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        to = dict(pair.split("=", 1) for pair in body.decode().split("&"))["to"]
+        server.stop.wait(0.001 * (number % 3))
+        reply = f"OK {to}".encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+        return True
+
+    server = serve(echo)
+    gw = gateway([EchoProvider("a", server.url)])
+    wrong: list[tuple[str, str]] = []
+    failed: list[BaseException] = []
+
+    def work(mobile: str) -> None:
+        try:
+            for _ in range(15):
+                task = gw.send(sms(mobile)).task_id
+                if task != mobile:
+                    wrong.append((mobile, task))
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    mobiles = [f"1380013{n:04d}" for n in range(8)]
+    threads = [threading.Thread(target=work, args=(m,)) for m in mobiles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failed == []
+    assert wrong == []
+    assert server.garbage == []
+    assert len(server.requests) == 8 * 15
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("X-Account", "acct\r\nX-Injected: 1"),
+        ("X-Account", "acct\nX-Injected: 1"),
+        ("X-Account", "acct\rX-Injected: 1"),
+        ("X-Account\r\nX-Injected", "1"),
+    ],
+)
+def test_a_header_with_cr_or_lf_from_configuration_is_never_written(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer], header: tuple[str, str]
+) -> None:
+    """A configuration value with a line break put in a header: refused before a byte is
+    written (an smsgate error, not sent), never a second header on the wire."""
+    server = serve()
+    gw = gateway([EchoProvider("a", server.url, header=header)], retry=smsgate.RetryPolicy(attempts=1))
+    error = raised(lambda: gw.send(sms()))
+    assert isinstance(error, errors.SmsGateError)
+    refused_early = errors.NotSentError | errors.ValidationError | errors.ConfigurationError
+    assert isinstance(error, refused_early), repr(error)
+    assert server.requests == []
+    assert server.garbage == []
