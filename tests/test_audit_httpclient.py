@@ -215,7 +215,8 @@ CUT_REPLIES = {
     "bad-chunk-size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nOK 1\r\n0\r\n\r\n",
     "garbage-status": b"HELLO\r\n\r\n",
     "101-headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\nOK 1",
-    "huge-header-line": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\nOK 1",
+    "huge-header-line": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\nOK 1",
+    "endless-head": b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"b" * 100 + b"\r\n" + b"c" * 500_000,
 }
 
 
