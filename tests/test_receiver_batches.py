@@ -185,3 +185,88 @@ async def test_an_idle_intake_thread_ends_and_outcomes_still_reach_the_disk(
         assert set(_states_on_disk(path).values()) == {"done"}
         assert (await receiver.ahandle_push(push_body("13900139000"))).reply.body == OK  # restarts
     assert handler.mobiles == ["13800138000"]
+
+
+async def test_batches_with_prepare_hand_prepared_items_to_a_second_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_workers, "IDLE_SECONDS", 0.01)
+    monkeypatch.setattr(_workers, "IDLE_ROUNDS", 2)
+    prepared_in: set[str] = set()
+    worked_in: set[str] = set()
+    idle_in: set[str] = set()
+
+    def prepare(items: list[int]) -> list[int]:
+        prepared_in.add(threading.current_thread().name)
+        if 7 in items:
+            raise ValueError("cannot prepare 7")
+        return [item + 100 for item in items]
+
+    def work(items: list[int]) -> list[int]:
+        worked_in.add(threading.current_thread().name)
+        if 113 in items:
+            raise ValueError("unlucky")
+        return [item * 2 for item in items]
+
+    batches: Batches[int, int] = Batches(
+        "test-stages", work, idle=lambda: idle_in.add(threading.current_thread().name), prepare=prepare
+    )
+    assert await asyncio.gather(*(batches.submit(n) for n in range(5))) == [200, 202, 204, 206, 208]
+    with pytest.raises(ValueError, match="cannot prepare 7"):
+        await batches.submit(7)
+    with pytest.raises(ValueError, match="unlucky"):
+        await batches.submit(13)
+    assert prepared_in == {"test-stages"}
+    assert worked_in == {"test-stages-commit"}
+    # Idle: the second thread calls idle; the first retires, and the second ends after it.
+    wait_for(lambda: not batches.running)
+    wait_for(lambda: not any(t.name.startswith("test-stages") for t in threading.enumerate()))
+    assert idle_in == {"test-stages-commit"}
+    assert await batches.submit(21) == 242  # new threads
+    batches.close()
+    wait_for(lambda: not any(t.name.startswith("test-stages") for t in threading.enumerate()))
+
+
+async def test_pushes_arriving_while_a_commit_is_on_disk_are_parsed_then_committed_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The intake parses the next pushes while the last commit is on disk (it does not wait
+    for it), and the commit after it takes every push parsed meanwhile: one fsync for them.
+    No push is answered before its own commit returned."""
+    release = threading.Event()
+    committing = threading.Event()
+    commits: list[int] = []
+    transaction = SQLiteJournal._transaction
+
+    def slow_disk(conn: sqlite3.Connection, group: list[_journal._Write]) -> None:
+        commits.append(sum(1 for write in group if write.rows is not None))
+        committing.set()
+        release.wait(10)  # the first commit "on disk" until released
+        transaction(conn, group)
+
+    monkeypatch.setattr(SQLiteJournal, "_transaction", staticmethod(slow_disk))
+    provider = JsonPushProvider()
+    parsed: list[bytes] = []
+    parse = provider.parse_callback
+
+    def counting_parse(body: bytes, content_type: str | None) -> list[DeliveryReport | InboundMessage]:
+        events = list(parse(body, content_type))
+        parsed.append(body)
+        return events
+
+    monkeypatch.setattr(provider, "parse_callback", counting_parse)
+    with Receiver(provider, Collect(), journal=tmp_path / "j.sqlite3") as receiver:
+        first = asyncio.ensure_future(receiver._aserve_push(push_body("13800000001"), None))
+        await asyncio.to_thread(committing.wait, 10)
+        later = [
+            asyncio.ensure_future(receiver._aserve_push(push_body(mobile), None))
+            for mobile in ("13800000002", "13800000003")
+        ]
+        await asyncio.to_thread(wait_for, lambda: len(parsed) == 3)  # parsed during the commit
+        await asyncio.sleep(0.05)
+        assert not first.done()  # none acked yet
+        assert not any(push.done() for push in later)
+        release.set()
+        replies = await asyncio.gather(first, *later)
+    assert [result.reply.body for result in replies] == [OK] * 3
+    assert commits[:2] == [1, 2]  # the two parsed meanwhile: one commit

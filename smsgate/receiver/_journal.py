@@ -578,9 +578,15 @@ class SQLiteJournal(TableJournal):
         the events not stored before (as :meth:`record` returns them) or its
         :class:`JournalError` (that push alone is not stored). Returns once they are on disk.
 
-        The async receiver hands it every push that arrived while the last commit was on
-        disk: one fsync, and one thread hand-over, for all of them.
+        The async receiver stores pushes this way in two halves (:meth:`_prepare_each` as
+        they arrive, :meth:`_commit_each` for every push prepared while the last commit was on
+        disk): one fsync, and one thread hand-over, for all of them.
         """
+        return self._commit_each(self._prepare_each(pushes))
+
+    def _prepare_each(self, pushes: Sequence[Sequence[Event]]) -> list[_Write]:
+        """The writes :meth:`record_each` makes, encoded now, without touching the database: a
+        push that cannot be encoded gets a write finished with its :class:`JournalError`."""
         now = dt.datetime.now(dt.UTC).isoformat()
         writes: list[_Write] = []
         for events in pushes:
@@ -590,6 +596,11 @@ class SQLiteJournal(TableJournal):
                 failed = _Write(_nothing)
                 failed.finish(error=exc)
                 writes.append(failed)
+        return writes
+
+    def _commit_each(self, writes: Sequence[_Write]) -> list[list[Event] | JournalError]:
+        """Commit the writes :meth:`_prepare_each` made, in one transaction with whatever else
+        is queued; each one's outcome once it is on disk (as :meth:`record_each` returns them)."""
         pending = [write for write in writes if not write.done]
         if pending:
             self._write_all(pending)

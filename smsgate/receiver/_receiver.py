@@ -102,6 +102,9 @@ class PushResult:
 #: A push for the intake thread: body, content type, and the loop whose handler threads
 #: dispatch its new events once they are stored (``None``: the caller dispatches them).
 _Push: TypeAlias = tuple[bytes, str | None, asyncio.AbstractEventLoop | None]
+#: A push parsed and encoded, waiting for its commit: its events (``None``: unreadable), the
+#: journal's write storing them, and the push's loop.
+_Parsed: TypeAlias = tuple[list[Event] | None, Any, asyncio.AbstractEventLoop | None]
 
 
 class _When(enum.Enum):
@@ -177,10 +180,15 @@ class Receiver:
         # A journal that stores several pushes in one transaction gets them in batches, and
         # the async dispatch queues its outcomes for the next commit; a subclass that changes
         # how a push or an outcome is written keeps the one-by-one path for it.
-        self._batched = _inherits(self.journal, "record")
+        self._batched = _inherits(self.journal, "record", "record_each")
         self._outcomes_soon = _inherits(self.journal, "mark_done", "mark_failed", "_set")
+        # Two threads: one parses and encodes pushes as they arrive, the other commits every
+        # push ready while the last commit was on disk (and the outcomes queued meanwhile).
         self._intake_batches: Batches[_Push, Intake] = Batches(
-            f"smsgate-{provider.name}-intake", self._receive_each, idle=self._flush_outcomes
+            f"smsgate-{provider.name}-intake",
+            self._commit_each,
+            idle=self._flush_outcomes,
+            prepare=self._parse_each,
         )
 
     def __repr__(self) -> str:
@@ -293,14 +301,38 @@ class Receiver:
         except Exception as exc:  # they stay queued; the events stay pending meanwhile
             log.error("could not record dispatch outcomes: %s", _error_text(exc))
 
-    def _receive_each(self, pushes: list[_Push]) -> list[Intake]:
-        """:meth:`receive` for several pushes, stored in one transaction (each on its own).
+    def _parse_each(self, pushes: list[_Push]) -> list[_Parsed]:
+        """Parse several pushes and encode their journal writes (no I/O): the intake thread's
+        half of :meth:`receive`, while the last commit may still be on disk."""
+        parsed = [self._parse(body, content_type) for body, content_type, _ in pushes]
+        journal = cast(SQLiteJournal, self.journal)  # _batched checked it
+        writes = iter(journal._prepare_each([events for events in parsed if events is not None]))
+        return [
+            (events, None if events is None else next(writes), loop)
+            for events, (_, _, loop) in zip(parsed, pushes, strict=True)
+        ]
+
+    def _commit_each(self, pushes: list[_Parsed]) -> list[Intake]:
+        """The other half: store the parsed pushes in one transaction (each on its own); their
+        intakes once on disk.
 
         The new events of the pushes given a loop are then dispatched together, in order, in
         one of that loop's handler threads: one thread hand-over per batch rather than per
         push (the handler pool bounds how many run at once either way).
         """
-        intakes = self._store_each(pushes)
+        writes = [write for _, write, _ in pushes if write is not None]
+        outcomes: Sequence[list[Event] | Exception]
+        try:
+            outcomes = cast(SQLiteJournal, self.journal)._commit_each(writes) if writes else []
+        except Exception as exc:  # the journal as a whole failed (closed …)
+            outcomes = [exc] * len(writes)
+        answers = iter(outcomes)
+        intakes = [
+            Intake(reply=self.provider.callback_reply(False), stored=False)
+            if events is None
+            else self._intake(events, next(answers))
+            for events, _, _ in pushes
+        ]
         later: dict[asyncio.AbstractEventLoop, list[Event]] = {}
         for (_, _, loop), intake in zip(pushes, intakes, strict=True):
             if loop is not None and intake.stored and intake.new:
@@ -308,21 +340,6 @@ class Receiver:
         for loop, events in later.items():
             self._workers.detach(self._dispatch_logged, events, loop)
         return intakes
-
-    def _store_each(self, pushes: list[_Push]) -> list[Intake]:
-        parsed = [self._parse(body, content_type) for body, content_type, _ in pushes]
-        readable = [events for events in parsed if events is not None]
-        try:
-            outcomes = self.journal.record_each(readable) if readable else []  # type: ignore[attr-defined]
-        except Exception as exc:  # the journal as a whole failed (closed …)
-            outcomes = [exc] * len(readable)
-        answers = iter(outcomes)
-        return [
-            Intake(reply=self.provider.callback_reply(False), stored=False)
-            if events is None
-            else self._intake(events, next(answers))
-            for events in parsed
-        ]
 
     async def areceive(self, body: bytes, content_type: str | None = None) -> Intake:
         """Async :meth:`receive`: parsing and the journal run in a worker thread, so a slow

@@ -1,5 +1,5 @@
 """The worker threads of one receiver: one pool for the journal, one for sync handlers, and
-one thread that stores pushes in batches.
+two threads that store pushes in batches.
 
 The async receiver runs blocking work (the journal's durable writes, a sync handler) in
 threads so the event loop never waits on a disk or an application. Under asyncio it hands the
@@ -13,8 +13,8 @@ acknowledge pushes; concurrent writes still reach the journal from several threa
 which is what lets :class:`~smsgate.receiver.SQLiteJournal` commit them together.
 
 :class:`Batches` goes further for a journal that can store several pushes in one transaction:
-one thread takes every push that arrived while it was busy, stores them together and wakes the
-loop once for all of them.
+one thread parses pushes as they arrive, another takes every push parsed while the last commit
+was on disk, stores them together and wakes the loop once for all of them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import anyio.to_thread
 
@@ -103,7 +103,7 @@ class Workers:
             pool.shutdown(wait=False)
 
 
-_Job = tuple[In, "asyncio.Future[R]"]
+_Job = tuple[Any, "asyncio.Future[R]"]
 
 
 class Batches(Generic[In, R]):
@@ -116,16 +116,29 @@ class Batches(Generic[In, R]):
     and ends at :meth:`close` or after :data:`IDLE_ROUNDS` idle rounds (a later item starts
     a new one); it is a daemon thread, so a process exiting mid-batch ends it (the items'
     callers were never answered).
+
+    With ``prepare``, two threads share the work: the first runs ``prepare`` on the items as
+    they arrive (one prepared item per item, in order; what it raises goes to those items'
+    callers) and hands them on, the second runs ``work`` on every prepared item handed on
+    while it was busy. ``work``'s batches then grow with the time ``work`` takes (a disk
+    write, say), and ``prepare`` never waits for it. The second thread calls ``idle``, and
+    ends after the first.
     """
 
     def __init__(
-        self, name: str, work: Callable[[list[In]], Sequence[R]], *, idle: Callable[[], None] | None = None
+        self,
+        name: str,
+        work: Callable[[list[Any]], Sequence[R]],
+        *,
+        idle: Callable[[], None] | None = None,
+        prepare: Callable[[list[In]], Sequence[Any]] | None = None,
     ) -> None:
         self._name = name
         self._work = work
         self._idle = idle
+        self._prepare = prepare
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Job[In, R] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job[R] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     async def submit(self, item: In) -> R:
@@ -133,36 +146,64 @@ class Batches(Generic[In, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         with self._lock:  # never behind the end mark close() puts
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._serve, args=(self._queue,), name=self._name, daemon=True
-                )
-                self._thread.start()
+                self._thread = self._start(self._queue)
             self._queue.put((item, future))
         return await future
 
+    def _start(self, jobs: queue.SimpleQueue[_Job[R] | None]) -> threading.Thread:
+        """Start the thread(s) serving ``jobs``; return the one ``submit`` feeds."""
+        if self._prepare is None:
+            first = self._thread_for(jobs, self._run, None, self._name)
+        else:
+            prepared: queue.SimpleQueue[_Job[R] | None] = queue.SimpleQueue()
+            self._thread_for(prepared, self._run, None, f"{self._name}-commit").start()
+            first = self._thread_for(jobs, functools.partial(self._hand_on, prepared), prepared, self._name)
+        first.start()
+        return first
+
+    def _thread_for(
+        self,
+        jobs: queue.SimpleQueue[_Job[R] | None],
+        run: Callable[[list[_Job[R]]], None],
+        then: queue.SimpleQueue[_Job[R] | None] | None,
+        name: str,
+    ) -> threading.Thread:
+        return threading.Thread(target=self._serve, args=(jobs, run, then), name=name, daemon=True)
+
     def close(self) -> None:
-        """Let the thread finish the items queued so far, then end."""
+        """Let the thread(s) finish the items queued so far, then end."""
         with self._lock:
             if self._thread is None:
                 return
             old, self._queue, self._thread = self._queue, queue.SimpleQueue(), None
         old.put(None)
 
-    def _serve(self, jobs: queue.SimpleQueue[_Job[In, R] | None]) -> None:
+    def _serve(
+        self,
+        jobs: queue.SimpleQueue[_Job[R] | None],
+        run: Callable[[list[_Job[R]]], None],
+        then: queue.SimpleQueue[_Job[R] | None] | None,
+    ) -> None:
+        """Serve ``jobs`` with ``run``; ``then``: the queue of the thread after this one,
+        which gets the end mark when this one ends (that one calls ``idle``)."""
+        fed = then is not None or self._prepare is None  # submit() feeds this thread
         idle_rounds = 0
         while True:
             try:
                 first = jobs.get(timeout=IDLE_SECONDS)
             except queue.Empty:
-                if self._idle is not None:
+                if then is None and self._idle is not None:
                     self._idle()
                 idle_rounds += 1
-                if idle_rounds >= IDLE_ROUNDS and self._retire(jobs):
-                    if self._idle is not None:  # once more: what came while it retired
-                        self._idle()
+                if fed and idle_rounds >= IDLE_ROUNDS and self._retire(jobs):
+                    self._end(then)
                     return
                 continue
             if first is None:
+                if not fed:  # the thread before ended (closed or retired)
+                    self._end(None)
+                else:
+                    self._end(then, idle=False)
                 return
             idle_rounds = 0
             batch = [first]
@@ -175,14 +216,22 @@ class Batches(Generic[In, R]):
                     jobs.put(None)  # after this batch
                     break
                 batch.append(job)
-            self._run(batch)
+            run(batch)
+
+    def _end(self, then: queue.SimpleQueue[_Job[R] | None] | None, *, idle: bool = True) -> None:
+        """This thread ends: the next one (if any) after its queued items, else ``idle`` once
+        more (for what came while the thread retired)."""
+        if then is not None:
+            then.put(None)
+        elif idle and self._idle is not None:
+            self._idle()
 
     @property
     def running(self) -> bool:
         """True while a thread serves the items (it then calls ``idle`` again later)."""
         return self._thread is not None
 
-    def _retire(self, jobs: queue.SimpleQueue[_Job[In, R] | None]) -> bool:
+    def _retire(self, jobs: queue.SimpleQueue[_Job[R] | None]) -> bool:
         """End this idle thread (the next item starts another): True unless an item came."""
         with self._lock:  # submit() puts items under it: none can arrive unseen
             if not jobs.empty():
@@ -191,17 +240,33 @@ class Batches(Generic[In, R]):
                 self._thread = None
             return True
 
-    def _run(self, batch: list[_Job[In, R]]) -> None:
+    def _hand_on(self, then: queue.SimpleQueue[_Job[R] | None], batch: list[_Job[R]]) -> None:
+        """``prepare`` the batch's items and queue them for the next thread."""
+        prepare = cast(Callable[[list[Any]], Sequence[Any]], self._prepare)
+        try:
+            prepared = prepare([item for item, _ in batch])
+        except BaseException as exc:  # those callers get it
+            _settle_all([(future, exc) for _, future in batch])
+            return
+        for (_, future), item in zip(batch, prepared, strict=True):
+            then.put((item, future))
+
+    def _run(self, batch: list[_Job[R]]) -> None:
         try:
             results: Sequence[R | BaseException] = self._work([item for item, _ in batch])
         except BaseException as exc:  # every caller gets it
             results = [exc] * len(batch)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[R], R | BaseException]]] = {}
-        for (_, future), result in zip(batch, results, strict=True):
-            by_loop.setdefault(future.get_loop(), []).append((future, result))
-        for loop, settled in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle, settled)
+        _settle_all([(future, result) for (_, future), result in zip(batch, results, strict=True)])
+
+
+def _settle_all(outcomes: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    """Give each future its result (or exception), waking each loop once for all of its own."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for future, result in outcomes:
+        by_loop.setdefault(future.get_loop(), []).append((future, result))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, settled)
 
 
 def _settle(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
