@@ -25,6 +25,7 @@ from smsgate.receiver import (
     ServerThread,
     SQLiteJournal,
     _journal,
+    _receiver,
     _workers,
     event_key,
 )
@@ -270,3 +271,31 @@ async def test_pushes_arriving_while_a_commit_is_on_disk_are_parsed_then_committ
         replies = await asyncio.gather(first, *later)
     assert [result.reply.body for result in replies] == [OK] * 3
     assert commits[:2] == [1, 2]  # the two parsed meanwhile: one commit
+
+
+def test_the_dispatch_claims_each_event_under_the_key_it_was_stored_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed: list[str] = []
+    claim = Receiver._claim
+
+    def spy(self: Receiver, event: DeliveryReport | InboundMessage, key: str | None = None) -> str | None:
+        claimed.append(key or "")
+        return claim(self, event, key)
+
+    monkeypatch.setattr(Receiver, "_claim", spy)
+    hashed: list[object] = []
+
+    def counted_key(event: DeliveryReport | InboundMessage) -> str:
+        hashed.append(event)
+        return event_key(event)
+
+    monkeypatch.setattr(_receiver, "event_key", counted_key)
+    handler = Collect()
+    with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
+        with ServerThread(receiver.asgi_app()) as server:
+            assert httpx.post(server.url, content=push_body("13800000001", "13800000002")).content == OK
+            wait_for(lambda: len(handler.mobiles) == 2)
+    events = JsonPushProvider().parse_callback(push_body("13800000001", "13800000002"), None)
+    assert claimed == [event_key(event) for event in events]
+    assert hashed == []  # the keys came with the stored events

@@ -9,10 +9,12 @@ import json
 import types
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smsgate import DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.receiver import event_key
-from smsgate.receiver._journal import Event, _dump
+from smsgate.receiver._journal import Event, _json, encode
 
 WHEN = dt.datetime(2025, 11, 26, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
@@ -79,6 +81,30 @@ def test_payloads_are_json_with_text_kept_readable_and_odd_values_as_text() -> N
     message = InboundMessage(
         provider="ipyy", mobile="13800138000", text="你好", received_at=WHEN, raw={"when": WHEN, "n": 1}
     )
-    payload = _dump(message)
+    ((key, kind, payload),) = encode([message])
+    assert (key, kind) == (event_key(message), "inbound")
     assert "你好" in payload  # not \\u escapes
     assert json.loads(payload)["raw"] == {"when": str(WHEN), "n": 1}
+
+
+#: What a provider's ``raw`` may hold: JSON values, and values JSON cannot hold (kept as text).
+_RAW = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.datetimes() | st.binary(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(_RAW)
+def test_payload_json_is_what_json_dumps_makes(raw: object) -> None:
+    data = {"provider": "ipyy", "raw": raw, "tuple": (raw, raw)}  # one value twice is no cycle
+    assert _json(data) == json.dumps(data, ensure_ascii=False, default=str)
+
+
+def test_a_circular_raw_is_refused_and_the_next_payload_is_made_as_before() -> None:
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError, match="Circular"):
+        _json({"raw": circular})
+    shared = {"n": 1}
+    assert _json({"a": shared, "b": [shared]}) == '{"a": {"n": 1}, "b": [{"n": 1}]}'

@@ -89,7 +89,11 @@ def event_key(event: Event) -> str:
     (``raw["smsgate_occurrence"]``) when there is one. Two events that differ in none of these
     cannot be told apart (see ``docs/receiver.md``, "duplicates").
     """
-    when = event.received_at.isoformat() if event.received_at else ""
+    return _key(event, event.received_at.isoformat() if event.received_at else "")
+
+
+def _key(event: Event, when: str) -> str:
+    """:func:`event_key`, given the event's ``received_at`` in ISO form (``""`` when none)."""
     if isinstance(event, DeliveryReport):
         kind = "report"
         detail = event.vendor_code if event.vendor_code is not None else str(event.status)
@@ -132,12 +136,13 @@ def number_repeats(events: Sequence[Event]) -> list[Event]:
     return out
 
 
-def _dump(event: Event) -> str:
+def _dump(event: Event, when: str | None) -> str:
+    """The stored JSON of ``event`` (``when``: its ``received_at`` in ISO form, or None)."""
     data: dict[str, Any] = {
         "provider": event.provider,
         "mobile": event.mobile,
         "task_id": event.task_id,
-        "received_at": event.received_at.isoformat() if event.received_at else None,
+        "received_at": when,
         "ext": event.ext,
         "raw": event.raw,
     }
@@ -149,12 +154,22 @@ def _dump(event: Event) -> str:
     else:
         data["text"] = event.text
     # raw is whatever the provider parsed; anything JSON cannot hold is kept as its str().
-    return _JSON.encode(data)
+    return _json(data)
 
 
 #: ``json.dumps(..., ensure_ascii=False, default=str)``, its encoder made once (it keeps no
 #: state between calls).
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+
+
+def _json(data: dict[str, Any]) -> str:
+    """``_JSON.encode(data)``: the same text, made by the C encoder json itself uses for it,
+    without the pure-Python steps around it (a fresh circular-reference record each time)."""
+    if _C_ENCODER is None:
+        return _JSON.encode(data)
+    encoder = _C_ENCODER({}, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    return "".join(encoder(data, 0))
 
 
 def _load(kind: str, payload: str) -> Event:
@@ -188,10 +203,14 @@ def encode(events: Sequence[Event]) -> list[tuple[str, str, str]]:
 
     :raises JournalError: an event's ``raw`` cannot be encoded as JSON (circular).
     """
+    rows: list[tuple[str, str, str]] = []
     try:
-        return [(event_key(event), _kind(event), _dump(event)) for event in events]
+        for event in events:
+            when = event.received_at.isoformat() if event.received_at else None
+            rows.append((_key(event, when or ""), _kind(event), _dump(event, when)))
     except (ValueError, TypeError) as exc:
         raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
+    return rows
 
 
 def entry(row: Sequence[Any]) -> JournalEntry:
@@ -616,6 +635,12 @@ class SQLiteJournal(TableJournal):
             return inserted(events, rows, lambda row: conn.execute(sql, row).rowcount == 1)
 
         return _Write(insert, events=events, rows=rows)
+
+    @staticmethod
+    def _keys(write: _Write, events: Sequence[Event]) -> list[str | None]:
+        """The keys ``write`` stores ``events`` under (``None`` for one it does not store)."""
+        known = {id(event): row[0] for event, row in zip(write.events, write.rows or (), strict=True)}
+        return [known.get(id(event)) for event in events]
 
     def _set(self, event: Event, state: EventState, error: str | None) -> None:
         self._write_all([self._update(event, state, error)])[0].outcome()

@@ -333,12 +333,14 @@ class Receiver:
             else self._intake(events, next(answers))
             for events, _, _ in pushes
         ]
-        later: dict[asyncio.AbstractEventLoop, list[Event]] = {}
-        for (_, _, loop), intake in zip(pushes, intakes, strict=True):
+        later: dict[asyncio.AbstractEventLoop, tuple[list[Event], list[str | None]]] = {}
+        for (_, write, loop), intake in zip(pushes, intakes, strict=True):
             if loop is not None and intake.stored and intake.new:
-                later.setdefault(loop, []).extend(intake.new)
-        for loop, events in later.items():
-            self._workers.detach(self._dispatch_logged, events, loop)
+                events, keys = later.setdefault(loop, ([], []))
+                events.extend(intake.new)
+                keys.extend(SQLiteJournal._keys(write, intake.new))  # not hashed again
+        for loop, (events, keys) in later.items():
+            self._workers.detach(self._dispatch_logged, events, loop, keys)
         return intakes
 
     async def areceive(self, body: bytes, content_type: str | None = None) -> Intake:
@@ -404,9 +406,10 @@ class Receiver:
         except Exception as journal_exc:
             log.error("could not record the dispatch of %s: %s", _describe(event), _error_text(journal_exc))
 
-    def _claim(self, event: Event) -> str | None:
-        """Mark ``event`` as being dispatched; None when another dispatch already has it."""
-        key = event_key(event)
+    def _claim(self, event: Event, key: str | None = None) -> str | None:
+        """Mark ``event`` as being dispatched; None when another dispatch already has it.
+        ``key``: its :func:`~smsgate.receiver.event_key`, when the caller has it."""
+        key = key if key is not None else event_key(event)
         with self._in_flight_lock:
             if key in self._in_flight:
                 log.info("%s is being dispatched already; skipped here", _describe(event))
@@ -440,7 +443,7 @@ class Receiver:
                 log.warning("could not release the claim on %s: %s", _describe(event), _error_text(exc))
 
     def _due(
-        self, events: Sequence[Event], *, recheck: bool = False
+        self, events: Sequence[Event], *, recheck: bool = False, keys: Sequence[str | None] = ()
     ) -> Generator[tuple[Event, Handler, str], None, None]:
         """The events to hand to the handler, each with it and its key; the part both dispatch
         twins share.
@@ -448,12 +451,13 @@ class Receiver:
         Each event is claimed while the caller works on it (released when the caller asks for
         the next one or closes this generator) and the observation hooks see it first. Without
         a handler, events are only observed. ``recheck``: skip an event the journal says is
-        done by now (a replay running while pushes arrive).
+        done by now (a replay running while pushes arrive). ``keys``: the events' keys, in
+        order, when the caller has them (``None`` or missing: computed here).
         """
-        for event in events:
+        for index, event in enumerate(events):
             if self._closing.is_set():
                 return
-            key = self._claim(event)
+            key = self._claim(event, keys[index] if index < len(keys) else None)
             if key is None:
                 continue
             if recheck and self._done_meanwhile(event):
@@ -482,13 +486,18 @@ class Receiver:
         return self._dispatch(events, recheck, None)
 
     def _dispatch(
-        self, events: Sequence[Event], recheck: bool, loop: asyncio.AbstractEventLoop | None
+        self,
+        events: Sequence[Event],
+        recheck: bool,
+        loop: asyncio.AbstractEventLoop | None,
+        keys: Sequence[str | None] = (),
     ) -> int:
         """:meth:`dispatch`; with ``loop`` (called from a worker thread of that loop), an
-        awaitable a sync handler returns is awaited on ``loop``, as :meth:`adispatch` does."""
+        awaitable a sync handler returns is awaited on ``loop``, as :meth:`adispatch` does.
+        ``keys``: the events' keys, when the caller has them."""
         done = 0
         soon = loop is not None and self._outcomes_soon
-        with contextlib.closing(self._due(events, recheck=recheck)) as due:
+        with contextlib.closing(self._due(events, recheck=recheck, keys=keys)) as due:
             for event, handler, key in due:
                 error = _call(handler, event, loop)
                 self._record(event, error, soon=soon, key=key)
@@ -586,11 +595,13 @@ class Receiver:
             self._handler_kind = (handler, is_async)
         return is_async
 
-    def _dispatch_logged(self, events: Sequence[Event], loop: asyncio.AbstractEventLoop) -> None:
+    def _dispatch_logged(
+        self, events: Sequence[Event], loop: asyncio.AbstractEventLoop, keys: Sequence[str | None] = ()
+    ) -> None:
         """A detached dispatch: nobody awaits it, so what it raises is logged here (its events
         stay pending in the journal, for :meth:`redispatch`)."""
         try:
-            self._dispatch(events, False, loop)
+            self._dispatch(events, False, loop, keys)
         except Exception as exc:
             log.error("dispatch of %d event(s) failed: %s", len(events), _error_text(exc))
 
