@@ -1,14 +1,16 @@
 """The synchronous gateway's default HTTP transport: httpx's interface over the standard
-library's :mod:`http.client`, with a small keep-alive pool per origin.
+library's :mod:`http.client` and llhttp (``httptools``), with a small keep-alive pool per origin.
 
 ``Gateway`` opens an ``httpx.Client`` over :class:`HTTPClientTransport`: the flows and the driver
 still see httpx requests and responses, but the bytes go through ``http.client`` (the request
-line and headers written, the status line and headers parsed, chunked and length-delimited
-bodies framed by the standard library; nothing here reads or writes HTTP by hand). Earlier this
-module drove urllib3's pools; a send through urllib3's ``urlopen`` cost about
-twice the instructions of the same exchange on ``http.client`` alone (its retry, timeout and
-header-dict objects, pool queue and response decoder per request). A client the application
-passes is used as it is.
+line and headers written) and llhttp, the parser uvicorn and Node.js use (the status line and
+headers parsed, chunked and length-delimited bodies framed); nothing here reads or writes HTTP
+by hand. The reply used to be read by http.client too, whose header parsing through
+:mod:`email.parser` was the largest single cost of a send (~200k of ~670k instructions; llhttp
+through httptools does the same in a few microseconds). Earlier this module drove urllib3's
+pools; a send through urllib3's ``urlopen`` cost about twice the instructions of the same
+exchange on ``http.client`` alone (its retry, timeout and header-dict objects, pool queue and
+response decoder per request). A client the application passes is used as it is.
 
 What the driver relies on:
 
@@ -28,7 +30,11 @@ What the driver relies on:
 * **TLS is verified** with httpx's own context (certifi roots, host names checked).
 * **The body is streamed** to the driver, which stops reading past ``max_reply_bytes``; the
   raw bytes are passed on and httpx decodes them (gzip …) as it does for its own transport.
-  http.client caps a header line at 64 KiB and a reply at 100 headers.
+  A reply's head is capped at 64 KiB and 100 headers.
+* **A connection is reused only when it is in a known state**: its reply read to the end,
+  llhttp saying it may be kept alive (not HTTP/1.0 without keep-alive, no ``Connection:
+  close``, no body ended by the connection's end), and no byte after the reply (such bytes
+  are never taken for the next request's reply).
 * **Timeouts** come from the request's ``timeout`` extension (connect, write, read).
 * **The request body stays out of reprs and frame locals** of the frames a failed send's
   traceback holds (which error reporters capture): it is handed to the connection, not kept
@@ -41,11 +47,13 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import httptools
 import httpx
 
 from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment
@@ -62,9 +70,186 @@ __all__ = ["HTTPClientTransport", "sync_client"]
 # so that one read cannot inflate into more than a few MB in httpx's decoder.
 _CHUNK = 64 * 1024
 _ENCODED_CHUNK = 8 * 1024
-# What a failing exchange can raise below the transport (http.client, sockets, TLS).
-_FAILURES = (http.client.HTTPException, OSError, ValueError)
+# What a failing exchange can raise below the transport (http.client, llhttp, sockets, TLS).
+_FAILURES = (
+    http.client.HTTPException,
+    httptools.HttpParserError,
+    httptools.HttpParserUpgrade,  # a switch of protocols never asked for (not an HttpParserError)
+    OSError,
+    ValueError,
+)
 _NO_TIMEOUTS: Mapping[str, float | None] = {}
+# A reply's head (status line and headers) is refused past this size or this many headers
+# (http.client's caps were 64 KiB a line and 100 headers).
+_MAX_HEAD = 64 * 1024
+_MAX_HEADERS = 100
+
+
+class _Response:
+    """A reply read off a connection's socket, parsed by llhttp (through ``httptools``, the
+    parser uvicorn uses) instead of http.client's ``HTTPResponse``, whose header parsing
+    through :mod:`email.parser` was the largest single cost of a send. http.client still
+    writes the request and hands this class the socket (its ``response_class``).
+
+    The status line, the headers and the body's framing (``Content-Length``, chunked, a body
+    ended by the connection's end) are llhttp's; this class only feeds it what the socket
+    gives and keeps what it reports. A reply is complete when llhttp says so; the socket
+    closing before that is an :class:`http.client.IncompleteRead`, unless the body has no
+    length of any kind (it then ends with the connection, as HTTP/1.0 replies may).
+    Interim ``1xx`` replies are skipped. The connection is reused only when llhttp says it
+    may be kept alive and nothing followed the reply.
+    """
+
+    __slots__ = (
+        "_body",
+        "_extra",
+        "_fed",
+        "_head_only",
+        "_head_size",
+        "_interim",
+        "_parser",
+        "_sock",
+        "done",
+        "encoded",
+        "framed",
+        "has_head",
+        "headers",
+        "keep_alive",
+        "reason",
+        "status",
+        "version",
+    )
+
+    # http.client's getresponse() closes the connection when this is true; the transport
+    # closes it itself (when the reply is done) if ``keep_alive`` is false.
+    will_close = False
+
+    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: str | None = None) -> None:
+        self._sock: socket.socket | None = sock
+        self._head_only = method == "HEAD"
+        # The parser holds this object's methods: the reference cycle is broken in close().
+        parser = httptools.HttpResponseParser(self)
+        # Lone LF line ends are read, as http.client read them.
+        parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
+        self._parser: httptools.HttpResponseParser | None = parser
+        self._body: list[bytes] = []
+        self._fed = self._head_size = 0
+        self._interim = self._extra = False
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.reason = b""
+        self.status = 0
+        self.version = b"HTTP/1.1"
+        self.has_head = self.done = self.keep_alive = False
+        self.encoded = self.framed = False
+
+    # --- llhttp's callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.done:
+            # Bytes after the reply: not parsed (they are no reply to this request), and the
+            # connection, in no known state, is not reused.
+            self.keep_alive = False
+            self._extra = True
+            raise http.client.HTTPException("bytes after the reply")
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value)
+        if len(self.headers) >= _MAX_HEADERS or self._head_size > _MAX_HEAD:
+            raise http.client.HTTPException(
+                f"the reply's head is over {_MAX_HEADERS} headers or {_MAX_HEAD} bytes"
+            )
+        self.headers.append((name, value))
+        lowered = name.lower()
+        if lowered == b"content-encoding":
+            self.encoded = True
+        elif lowered in (b"content-length", b"transfer-encoding"):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        if parser is None:
+            return
+        status = parser.get_status_code()
+        if status < 200 and status != 101:  # an interim reply (100 Continue …): the next one counts
+            self._interim = True
+            self.headers, self.reason = [], b""
+            self.encoded = self.framed = False
+            self._head_size = 0
+            return
+        self.status = status
+        self.has_head = True
+        self.keep_alive = parser.should_keep_alive() and not self._head_only
+        if parser.get_http_version() != "1.1":
+            self.version = b"HTTP/1.0"
+        if self._head_only:  # a reply to HEAD has no body, whatever its headers say
+            self.done = True
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+        else:
+            self.done = True
+
+    # --- what http.client and the transport call ------------------------------------------
+
+    def begin(self) -> None:
+        """Read until the reply's head is parsed."""
+        while not self.has_head:
+            self._feed(_CHUNK)
+            # Bounds what llhttp gathers of a head that does not end (a header without end).
+            if not self.has_head and self._fed >= _MAX_HEAD:
+                raise http.client.HTTPException(f"the reply's head is longer than {_MAX_HEAD} bytes")
+
+    def _feed(self, size: int) -> None:
+        sock, parser = self._sock, self._parser
+        if sock is None or parser is None:
+            raise http.client.ResponseNotReady("the reply is closed")
+        data = sock.recv(size)
+        if not data:
+            self._sock = None
+            self._ended()
+            return
+        if not self.has_head:
+            self._fed += len(data)
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            if not self._extra:
+                raise
+
+    def _ended(self) -> None:
+        """The peer closed the connection: the end of a body that has no length, else a cut."""
+        self.keep_alive = False
+        if not self.has_head:
+            raise http.client.RemoteDisconnected("the connection closed without a reply")
+        if not self.framed and not self.done:
+            self.done = True
+        if not self.done:
+            raise http.client.IncompleteRead(b"")
+
+    def read(self, size: int) -> bytes:
+        """The next part of the body (about ``size`` bytes at most per socket read; b"" at its end)."""
+        while not self._body and not self.done:
+            self._feed(size)
+        body = self._body
+        if not body:
+            return b""
+        self._body = []
+        return body[0] if len(body) == 1 else b"".join(body)
+
+    def isclosed(self) -> bool:
+        """Whether the reply was read to its end (http.client asks before the next request)."""
+        return self.done and not self._body
+
+    def close(self) -> None:
+        """Forget the socket (the connection owns it) and the parser."""
+        self._sock = self._parser = None
 
 
 class _Connection(http.client.HTTPConnection):
@@ -73,6 +258,7 @@ class _Connection(http.client.HTTPConnection):
     two wake-ups of the server and two packets for one small form), and telling whether it is
     still usable after waiting in the pool."""
 
+    response_class = _Response  # type: ignore[assignment]
     written = False
     _tail: bytes | None = None
     _poll: select.poll
@@ -91,9 +277,7 @@ class _Connection(http.client.HTTPConnection):
         read (an idle HTTP/1.1 connection is readable only once the peer closed or reset it)."""
         return self.sock is not None and not self._poll.poll(0)
 
-    def exchange(
-        self, request: httpx.Request, timeout: Mapping[str, float | None]
-    ) -> http.client.HTTPResponse:
+    def exchange(self, request: httpx.Request, timeout: Mapping[str, float | None]) -> _Response:
         """Write ``request`` (connecting first if need be) and read the head of its reply."""
         self.written = False
         self.timeout = timeout.get("connect")
@@ -114,7 +298,7 @@ class _Connection(http.client.HTTPConnection):
             self._tail = body
             self.endheaders()
         self._set_timeout(timeout.get("read"))
-        return self.getresponse()
+        return self.getresponse()  # type: ignore[return-value]
 
     def _set_timeout(self, seconds: float | None) -> None:
         if seconds != self._sock_timeout:
@@ -199,14 +383,12 @@ def _failure(exc: BaseException, written: bool, request: httpx.Request) -> httpx
 
 
 class _Stream(httpx.SyncByteStream):
-    """A reply body, read from http.client chunk by chunk as the driver asks for it; closing
-    it hands a connection whose reply was read to the end back to its pool."""
+    """A reply body, read off the socket chunk by chunk as the driver asks for it; closing it
+    hands a connection whose reply was read to the end back to its pool."""
 
     __slots__ = ("_conn", "_pool", "_request", "_response")
 
-    def __init__(
-        self, response: http.client.HTTPResponse, conn: _Connection, pool: _Pool, request: httpx.Request
-    ) -> None:
+    def __init__(self, response: _Response, conn: _Connection, pool: _Pool, request: httpx.Request) -> None:
         self._response = response
         self._conn: _Connection | None = conn
         self._pool = pool
@@ -214,15 +396,12 @@ class _Stream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         response = self._response
-        size = _ENCODED_CHUNK  # all of a body up to that length, in any case
-        if (response.length or _CHUNK) > size and response.getheader("Content-Encoding") is None:
-            size = _CHUNK
+        # A compressed body is read in smaller pieces: one read cannot inflate into more than
+        # a few MB in httpx's decoder.
+        size = _ENCODED_CHUNK if response.encoded else _CHUNK
         try:
             while chunk := response.read(size):
                 yield chunk
-            if response.length:
-                # http.client ends a body cut short by the peer without complaint.
-                raise http.client.IncompleteRead(b"", response.length)
         except _FAILURES as exc:
             error = _failure(exc, True, self._request)
         else:
@@ -233,11 +412,13 @@ class _Stream(httpx.SyncByteStream):
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if self._response.isclosed() and conn.sock is not None:
+        response = self._response
+        reusable = response.keep_alive and response.isclosed()
+        response.close()
+        if reusable and conn.sock is not None:
             self._pool.give_back(conn)
             return
         # Unread bytes would be taken for the next reply (or the server said it closes).
-        self._response.close()
         conn.close()
 
 
@@ -368,13 +549,10 @@ class HTTPClientTransport(httpx.BaseTransport):
         else:
             return _Reply(
                 response.status,
-                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.msg.items()],
+                headers=response.headers,
                 stream=_Stream(response, conn, pool, request),
                 request=request,
-                extensions={
-                    "http_version": b"HTTP/1.1" if response.version == 11 else b"HTTP/1.0",
-                    "reason_phrase": response.reason.encode("ascii", "replace"),
-                },
+                extensions={"http_version": response.version, "reason_phrase": response.reason},
             )
         # Raised outside the except block: the http.client exception (and the frames of its
         # traceback, holding the request body) stay out of the error's context.

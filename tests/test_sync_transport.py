@@ -67,10 +67,19 @@ class Server:
     ``huge`` (a body far over any cap, with or without a declared length), ``short`` (a body
     cut short of its declared length), ``idle-close`` / ``idle-reset`` (answers, then closes
     the kept-alive connection with a FIN / a RST), ``chunked``, ``close-header``
-    (``Connection: close``), ``latin1`` (a header value outside ASCII)."""
+    (``Connection: close``), ``latin1`` (a header value outside ASCII), ``raw`` (the bytes
+    ``raw(n)`` gives for the n-th request, then the connection is kept open or closed as it
+    says)."""
 
-    def __init__(self, behaviour: str = "ok", *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        behaviour: str = "ok",
+        *,
+        tls: ssl.SSLContext | None = None,
+        raw: Callable[[int], tuple[bytes, bool]] | None = None,
+    ) -> None:
         self.behaviour = behaviour
+        self.raw = raw
         self.requests: list[tuple[str, bytes]] = []
         self.connections = 0
         self._tls = tls
@@ -137,6 +146,10 @@ class Server:
         """Answer one request; False once the connection is done with."""
         if self.behaviour == "close":
             return False
+        if self.raw is not None:
+            reply, keep = self.raw(len(self.requests))
+            conn.sendall(reply)
+            return keep
         if self.behaviour == "hang":
             self._stop.wait()
             return False
@@ -653,3 +666,145 @@ def test_an_international_host_name_is_connected_to_in_its_idna_form(
     with HTTPClientTransport() as transport, pytest.raises(httpx.ConnectError):
         transport.handle_request(httpx.Request("GET", "http://中国.example:8080/"))
     assert resolved == [("xn--fiqs8s.example", 8080)]
+
+
+# --- the reply's head and framing, as llhttp reads them ------------------------------------------
+
+
+def _reply(n: int, head: bytes = b"HTTP/1.1 200 OK\r\n", eol: bytes = b"\r\n") -> bytes:
+    body = b"OK %d" % n
+    return head + b"Content-Length: %d%s%s%s" % (len(body), eol, eol, body)
+
+
+@pytest.mark.parametrize(
+    ("raw", "connections"),
+    [
+        # An interim reply before the real one is skipped; the connection stays in use.
+        (lambda n: (b"HTTP/1.1 100 Continue\r\n\r\n" + _reply(n), True), 1),
+        # Lone LF line ends, as http.client read them.
+        (lambda n: (_reply(n, b"HTTP/1.1 200 OK\n", b"\n"), True), 1),
+        # A body with no length ends with the connection, which is then not reused.
+        (lambda n: (b"HTTP/1.1 200 OK\r\n\r\nOK %d" % n, False), 3),
+        # HTTP/1.0 without keep-alive: the connection is not reused, even if the server keeps it.
+        (lambda n: (_reply(n, b"HTTP/1.0 200 OK\r\n"), True), 3),
+        # A chunked body in several chunks.
+        (
+            lambda n: (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n%s\r\n0\r\n\r\n"
+                % (b"%x\r\n %d" % (len(str(n)) + 1, n)),
+                True,
+            ),
+            1,
+        ),
+    ],
+    ids=["interim-100", "lone-lf", "body-to-eof", "http-1.0", "chunked-pieces"],
+)
+def test_replies_are_framed_and_connections_reused_only_when_safe(
+    gateway: Callable[..., smsgate.Gateway],
+    serve: Callable[..., Server],
+    raw: Callable[[int], tuple[bytes, bool]],
+    connections: int,
+) -> None:
+    """Each reply is read whole and matched to its own request (no reply is taken for the
+    next one's), and a connection is reused only when its reply said it may be."""
+    server = serve("raw", raw=raw)
+    gw = gateway([FormProvider("a", server.url)])
+    assert [gw.send(SMS).task_id for _ in range(3)] == ["1", "2", "3"]
+    if gw._owns_client:
+        assert server.connections == connections
+
+
+def test_bytes_after_a_reply_are_no_reply_to_the_next_request(serve: Callable[..., Server]) -> None:
+    """A server that writes more than its reply: the extra bytes are never read as the next
+    request's reply, and the connection is not reused. (A plain ``httpx.Client`` over h11
+    takes them for the next reply: that client is the application's.)"""
+    extra = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nOK 9"
+    server = serve("raw", raw=lambda n: (_reply(n) + extra, True))
+    with smsgate.Gateway(FormProvider("a", server.url)) as gw:
+        assert [gw.send(SMS).task_id for _ in range(3)] == ["1", "2", "3"]
+    assert server.connections == 3
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTX/1.1 200 OK\r\nContent-Length: 4\r\n\r\nOK 1",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nOK 1",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nOK 1",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+    ],
+    ids=["bad-status-line", "two-lengths", "chunk-cut", "upgrade"],
+)
+def test_a_reply_that_cannot_be_read_is_uncertain_and_never_resent(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., Server], reply: bytes
+) -> None:
+    """A reply the parser refuses (too many headers, a head over 64 KiB, a broken status line,
+    conflicting lengths, a chunked body cut off, an upgrade never asked for) came after the
+    request was written: uncertain, never sent again, never failed over."""
+    server, healthy = serve("raw", raw=lambda n: (reply, False)), serve()
+    gw = gateway(
+        [FormProvider("a", server.url), FormProvider("b", healthy.url)], retry=smsgate.RetryPolicy(attempts=3)
+    )
+    error = raised(lambda: gw.send(SMS))
+    assert isinstance(error, errors.UncertainOutcomeError)
+    assert len(server.requests) == 1
+    assert healthy.requests == []
+    assert frames_with_secrets(error, [PASSWORD]) == []
+
+
+def test_a_reply_to_head_has_no_body_and_its_connection_is_not_reused(serve: Callable[..., Server]) -> None:
+    """llhttp does not know the request's method: a reply to HEAD is complete after its head
+    (whatever length it declares), and the connection is closed rather than trusted again."""
+    server = serve("raw", raw=lambda n: (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", True))
+    with HTTPClientTransport() as transport:
+        response = transport.handle_request(httpx.Request("HEAD", server.url))
+        assert response.read() == b""
+        response.close()
+        (pool,) = transport._pools.values()
+        assert not pool._idle
+    assert response.status_code == 200
+    assert len(server.requests) == 1
+
+
+def test_the_reply_status_reason_version_and_headers_are_as_sent(serve: Callable[..., Server]) -> None:
+    """What the transport's response carries: the status, the reason phrase and version as
+    extensions, the headers as the bytes sent (order and case kept, repeated ones too)."""
+    raw = (
+        b"HTTP/1.1 202 Accepted For Now\r\nX-A: 1\r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\n"
+        b"Content-Length: 2\r\n\r\nok"
+    )
+    server = serve("raw", raw=lambda n: (raw, True))
+    with HTTPClientTransport() as transport:
+        response = transport.handle_request(httpx.Request("POST", server.url, content=b"x"))
+        assert response.read() == b"ok"
+        response.close()
+    assert response.status_code == 202
+    assert response.extensions["reason_phrase"] == b"Accepted For Now"
+    assert response.extensions["http_version"] == b"HTTP/1.1"
+    assert response.headers.raw == [
+        (b"X-A", b"1"),
+        (b"set-cookie", b"a=1"),
+        (b"Set-Cookie", b"b=2"),
+        (b"Content-Length", b"2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\n"
+        + b"".join(b"X-%d: v\r\n" % i for i in range(101))
+        + b"Content-Length: 4\r\n\r\nOK 1",
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"v" * 70_000 + b"\r\nContent-Length: 4\r\n\r\nOK 1",
+    ],
+    ids=["101-headers", "70k-head"],
+)
+def test_a_reply_head_over_the_caps_is_uncertain(serve: Callable[..., Server], reply: bytes) -> None:
+    """The default client refuses a head of more than 100 headers or 64 KiB (http.client's caps
+    were 100 headers and 64 KiB a line): uncertain, never resent."""
+    server, healthy = serve("raw", raw=lambda n: (reply, False)), serve()
+    with smsgate.Gateway([FormProvider("a", server.url), FormProvider("b", healthy.url)]) as gw:
+        error = raised(lambda: gw.send(SMS))
+    assert isinstance(error, errors.UncertainOutcomeError)
+    assert len(server.requests) == 1
+    assert healthy.requests == []
