@@ -473,3 +473,81 @@ def test_a_header_with_cr_or_lf_from_configuration_is_never_written(
     assert isinstance(error, refused_early), repr(error)
     assert server.requests == []
     assert server.garbage == []
+
+
+def trickled(reply: Callable[[int], bytes]) -> Answer:
+    """Writes ``reply(n)`` one byte per packet (Nagle off), keeping the connection."""
+
+    def answer(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for byte in reply(number):
+            conn.sendall(bytes([byte]))
+        return True
+
+    return answer
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_reply_trickled_byte_by_byte_is_read_whole(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer], framing: str
+) -> None:
+    """Every boundary (status line, header, chunk size, chunk data) split across packets."""
+
+    def reply(number: int) -> bytes:
+        body = f"OK {number}".encode()
+        if framing == "length":
+            return b"HTTP/1.1 200 OK\r\nX-Pad: abc\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        if framing == "chunked":
+            return (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n"
+                % (
+                    body[:2],
+                    len(body) - 2,
+                    body[2:],
+                )
+            )
+        return b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body
+
+    answer = trickled(reply)
+    if framing == "close":
+        closing = answer
+
+        def answer(
+            server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+        ) -> bool:
+            closing(server, conn, number, headers, body)
+            return False
+
+    server = serve(answer)
+    gw = gateway([EchoProvider("a", server.url)])
+    assert [gw.send(sms()).task_id for _ in range(3)] == ["1", "2", "3"]
+    assert len(server.requests) == 3
+
+
+def test_a_connection_the_server_said_it_closes_is_never_reused(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer]
+) -> None:
+    """``Connection: close`` (and an HTTP/1.0 reply without keep-alive), yet the server keeps
+    the socket open and would answer a second request on it with a stale reply: the client
+    must open a new connection for the next send."""
+
+    def liar(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        if number % 2 == 1:
+            reply = f"OK {number}".encode()
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply)
+            )
+        else:
+            conn.sendall(
+                b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\nOK %d" % (len(str(number)) + 3, number)
+            )
+        return True  # kept open: a reuse would be answered on it
+
+    server = serve(liar)
+    gw = gateway([EchoProvider("a", server.url)])
+    assert [gw.send(sms()).task_id for _ in range(4)] == ["1", "2", "3", "4"]
+    assert server.connections == 4
