@@ -24,7 +24,8 @@ from smsgate import Balance, DeliveryReport, DeliveryStatus, InboundMessage, Rec
 from smsgate.exceptions import MalformedReplyError, ProviderError
 from smsgate_ipyy import _codes
 from smsgate_ipyy._crypto import CHINA
-from smsgate_ipyy._xml import XmlError, children_text, decode_body, local_name, parse_xml
+from smsgate_ipyy._flatxml import flat_boxes
+from smsgate_ipyy._xml import XmlError, children_text, decode_body, document_bytes, local_name, parse_xml
 
 _orjson_loads: Callable[[bytes], Any] | None
 try:  # a dependency of the plugin on CPython; optional elsewhere (no PyPy wheels)
@@ -145,7 +146,7 @@ def _load(body: bytes, encoding: str = "utf-8") -> _Doc:
     """Sniff and parse a reply: XML (an lxml root) or JSON (a dict). Content-Type is not
     trusted (wire notes §4: not observed; decode and look at the first character)."""
     try:
-        head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        head = _head(body)
         if head == b"<":
             return "xml", parse_xml(body, encoding)
         if head == b"{":
@@ -160,6 +161,11 @@ def _load(body: bytes, encoding: str = "utf-8") -> _Doc:
     except RecursionError as exc:  # json's decoder recurses once per nesting level
         raise malformed("JSON nested too deeply", body) from exc
     raise malformed("neither XML nor JSON", body)
+
+
+def _head(body: bytes) -> bytes:
+    """The first byte that tells XML (``<``) from JSON (``{``)."""
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
 
 
 def _json_loads(body: bytes, encoding: str) -> Any:
@@ -727,12 +733,30 @@ def _xml_items(root: Any, box: str) -> list[dict[str, str]]:
 
 def _pull(body: bytes, box: str) -> list[dict[str, Any]]:
     """The items of a pull reply (spec 4.3–4.5, 5.3–5.5), or the error it carries."""
+    items = _flat_pull(body, box)
+    if items is not None:
+        return items
     kind, value = _load(body)
     if kind == "json":
         return _json_items(value, box, body)
     if local_name(value) != R_ROOT:
         raise _unexpected_root(value, body)
     return _xml_items(value, box)
+
+
+def _flat_pull(body: bytes, box: str) -> list[dict[str, str]] | None:
+    """The items of an XML pull of the flat shape (:func:`~smsgate_ipyy._flatxml.flat_boxes`:
+    boxes of plain fields and nothing else), read without building a tree: the same dicts
+    :func:`_xml_items` makes of the parsed document. ``None`` for any other body, errors
+    included, which :func:`_load` then parses (or refuses) as before. The bytes are those
+    parse_xml would hand to lxml: the same encoding, declaration and DTD decisions."""
+    if _head(body) != b"<":
+        return None
+    try:
+        data = document_bytes(body)
+    except XmlError:
+        return None  # _load raises it
+    return flat_boxes(data, R_ROOT, box, I_CONTENT if box == R_CALL_BOX else None)
 
 
 def parse_reports_reply(body: bytes, *, provider: str) -> list[DeliveryReport]:
