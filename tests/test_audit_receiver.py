@@ -12,10 +12,12 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -286,3 +288,45 @@ def test_refused_requests_carrying_a_valid_push_leave_no_event(tmp_path: Path) -
         assert raw(port, request(push("deep"), path="/a/b")).startswith(b"HTTP/1.1 404")
     assert stored_texts(tmp_path / "j.sqlite3") == []
     assert seen == []
+
+
+def test_pushes_arriving_while_the_journal_cannot_be_written_are_not_acknowledged(tmp_path: Path) -> None:
+    """Another connection holds the journal file's write lock (as another process would)
+    longer than the journal waits: the pushes committed in that group get the retry reply,
+    none is recorded or dispatched; once the lock is gone pushes are taken again."""
+    path = tmp_path / "j.sqlite3"
+    seen: list[Any] = []
+    replies: dict[str, bytes] = {}
+    with (
+        SQLiteJournal(path, timeout=0.3) as journal,
+        Receiver(provider(), seen.append, journal=journal) as receiver,
+        ServerThread(receiver.asgi_app(limits=LIMITS)) as server,
+    ):
+        url = f"http://127.0.0.1:{server.port}/"
+        assert httpx.post(url, content=push("before")).content == b"1"
+        # Its dispatch outcome on disk first (reading the journal commits what is queued):
+        # an outcome queued for the commit the lock then fails is lost (reported separately).
+        deadline = time.monotonic() + 10
+        while [str(e.state) for e in journal.entries()] != ["done"]:
+            assert time.monotonic() < deadline, "the handler never finished"
+            time.sleep(0.01)
+        blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+
+            def deliver(text: str) -> None:
+                replies[text] = httpx.post(url, content=push(text), timeout=30).content
+
+            threads = [threading.Thread(target=deliver, args=(f"locked-{n}",)) for n in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            blocker.execute("ROLLBACK")
+        finally:
+            blocker.close()
+        assert httpx.post(url, content=push("after")).content == b"1"
+        receiver.redispatch()
+    assert replies == {f"locked-{n}": b"error" for n in range(6)}
+    assert stored_texts(path) == ["after", "before"]
+    assert sorted(e.text for e in seen) == ["after", "before"]
