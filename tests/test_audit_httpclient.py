@@ -551,3 +551,48 @@ def test_a_connection_the_server_said_it_closes_is_never_reused(
     gw = gateway([EchoProvider("a", server.url)])
     assert [gw.send(sms()).task_id for _ in range(4)] == ["1", "2", "3", "4"]
     assert server.connections == 4
+
+
+IPYY_OK = (
+    '<?xml version="1.0" encoding="utf-8" ?><returnsms><returnstatus>Success</returnstatus>'
+    "<message>ok</message><remainpoint>1</remainpoint><taskID>T{n}</taskID>"
+    "<successCounts>1</successCounts></returnsms>"
+)
+
+
+def test_a_split_send_whose_second_request_is_dropped_is_never_resent_anywhere(
+    gateway: Callable[..., smsgate.Gateway], serve: Callable[..., RawServer]
+) -> None:
+    """ipyy with one recipient per request: the first request is accepted, the second read and
+    dropped. The send stops there: a partial send carrying the first receipt, the dropped
+    request's recipient among the pending ones, not safe to resend; no retry, no third
+    request, nothing to the second provider."""
+
+    def second_dropped(
+        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+    ) -> bool:
+        if number == 2:
+            return False
+        reply = IPYY_OK.format(n=number).encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+        return True
+
+    first, second = serve(second_dropped), serve()
+
+    def ipyy(name: str, url: str) -> smsgate.Provider:
+        return smsgate.get_provider(
+            "ipyy", name=name, account="x", password=PASSWORD, userid="1", base_url=url, max_recipients=1
+        )
+
+    gw = gateway([ipyy("a", first.url), ipyy("b", second.url)], retry=smsgate.RetryPolicy(attempts=3))
+    mobiles = ["13800138000", "13900139000", "13700137000"]
+    error = raised(lambda: gw.send(smsgate.Sms(to=mobiles, text="您的验证码：1439【腾飞】")))
+    assert isinstance(error, errors.PartialSendError)
+    assert isinstance(error.cause, errors.UncertainOutcomeError)
+    assert not error.retry_safe
+    assert not error.failover_safe
+    assert [(r.provider, r.task_id, r.recipients) for r in error.receipts] == [("a", "T1", ("13800138000",))]
+    assert [m for sms in error.pending for m in sms.to] == mobiles[1:]
+    assert len(first.requests) == 2
+    assert second.requests == []
+    assert frames_with_secrets(error, [PASSWORD]) == []
