@@ -164,7 +164,10 @@ def _load(body: bytes, encoding: str = "utf-8") -> _Doc:
 
 
 def _head(body: bytes) -> bytes:
-    """The first byte that tells XML (``<``) from JSON (``{``)."""
+    """The first byte that tells XML (``<``) from JSON (``{``), after any BOM and whitespace."""
+    first = body[:1]
+    if first in (b"<", b"{"):  # nothing to strip: no copy of the body
+        return first
     return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
 
 
