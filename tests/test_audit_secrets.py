@@ -26,6 +26,7 @@ import pytest
 
 import smsgate
 from smsgate import exceptions as errors
+from smsgate.receiver import PushGuard, Receiver, ServerThread
 from smsgate.testing import frames_with_secrets
 from tests.test_audit_httpclient import RawServer, reply_then_close
 
@@ -354,3 +355,46 @@ def test_many_threads_failing_at_once_show_no_secret(servers: dict[str, str]) ->
         for thread in threads:
             thread.join(60)
     assert found == []
+
+
+def test_the_receiver_s_guard_secrets_stay_out_of_its_logs_and_reprs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pushes with the right token and wrong Basic credentials, the token in the query,
+    garbage behind the right credentials: the token, the Basic password and the provider's
+    password appear in no record of the receiver or uvicorn (the test's own httpx client,
+    which logs its URLs, aside) and in no repr."""
+    debug_everywhere(caplog)
+    token, basic = "tok-AUDIT-9f8e7d6c", "basic-AUDIT-pw-41"
+    good = (
+        b'<?xml version="1.0" encoding="utf-8" ?><returnsms><callbox><mobile>13800138000</mobile>'
+        b"<taskid></taskid><content>hi</content><receivetime>2026-12-01 10:00:00</receivetime>"
+        b"<extno></extno></callbox></returnsms>"
+    )
+    right = httpx.BasicAuth("user", basic)
+    wrong = httpx.BasicAuth("user", "nope")
+    guard = PushGuard(token=token, basic=("user", basic))
+    provider = ipyy("http://127.0.0.1:9/", "form")
+    statuses = []
+    with (
+        Receiver(provider, journal=tmp_path / "j.sqlite3", guard=guard) as receiver,
+        ServerThread(receiver.asgi_app()) as server,
+        httpx.Client(timeout=10) as client,
+    ):
+        base = f"http://127.0.0.1:{server.port}/"
+        for url, auth, body in [
+            (base + token, right, good),
+            (base + token, wrong, good),
+            (base + "?token=" + token, wrong, good),
+            (base + token, right, b"<<garbage"),
+            (base + token, None, good),
+        ]:
+            statuses.append(client.post(url, content=body, auth=auth or httpx.USE_CLIENT_DEFAULT).status_code)
+        reprs = repr(receiver) + repr(guard) + str(guard) + repr(server)
+    assert statuses == [200, 401, 401, 200, 401]
+    secrets = [token, basic, *SECRETS]
+    assert [s for s in secrets if s in reprs] == []
+    lines = [
+        f"{r.name}: {r.getMessage()}" for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    ]
+    assert [line for line in lines if any(s in line for s in secrets)] == []
