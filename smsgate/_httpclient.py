@@ -188,7 +188,8 @@ class _Response:
             self.done = True
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if not self._head_only:  # a body wrongly sent after a reply to HEAD is not read
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         if self._interim:
