@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from itertools import repeat
+from typing import Any
 
 __all__ = ["MAX_FLAT_BYTES", "flat_boxes"]
 
@@ -90,10 +90,15 @@ def flat_boxes(
     document, one_box = _patterns(root, box, names)
     if document.fullmatch(text) is None:
         return None
-    rows: list[str] | list[tuple[str, ...]] = one_box.findall(text)
-    columns = [rows] if len(names) == 1 else list(zip(*rows, strict=True))
-    fields = [
-        column if name == unstripped else list(map(_STRIP, column))
-        for name, column in zip(names, columns, strict=True)
-    ]
-    return list(map(dict, map(zip, repeat(names), zip(*fields, strict=True))))
+    rows: list[Any] = one_box.findall(text)  # a tuple of texts per box (a text when only one)
+    if len(names) == 1:
+        rows = list(zip(rows))
+    if unstripped not in names:
+        return [dict(zip(names, map(_STRIP, row), strict=True)) for row in rows]
+    kept = names.index(unstripped)
+    items = []
+    for row in rows:
+        item = dict(zip(names, map(_STRIP, row), strict=True))
+        item[unstripped] = row[kept]
+        items.append(item)
+    return items
