@@ -529,8 +529,8 @@ class DeliveryReport:
         reports: list[DeliveryReport] = []
         new = object.__new__
         set_dict = object.__setattr__
-        # Unpacked in the for statement: no name keeps the row, so zip() refills one tuple.
-        for mobile, task_id, status, received_at, vendor_code, ext, reference, raw in rows:
+        for row in rows:
+            mobile, task_id, status, received_at, vendor_code, ext, reference, raw = row
             # The converters, in field order, then the validator (as attrs runs them).
             if type(status) is not DeliveryStatus:
                 status = _status(status)
@@ -590,7 +590,8 @@ class InboundMessage:
         messages: list[InboundMessage] = []
         new = object.__new__
         set_dict = object.__setattr__
-        for mobile, text, received_at, ext, task_id, raw in rows:
+        for row in rows:
+            mobile, text, received_at, ext, task_id, raw = row
             if not (ext is None or (type(ext) is str and ext)):
                 ext = _optional_str(ext)
             if not (task_id is None or (type(task_id) is str and task_id)):
