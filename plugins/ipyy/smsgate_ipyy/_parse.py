@@ -580,8 +580,11 @@ def _china_times(texts: list[str]) -> dict[str, dt.datetime | None]:
     if any(map(times.__contains__, _NO_TIME)):
         keys = [key for key in keys if key not in _NO_TIME]
     if keys and set(map(len, keys)) == {19} and _common_layouts(keys):
+        iso = keys
+        if "/" in "".join(keys):  # the slash layout, read as the dash one
+            iso = list(map(str.replace, keys, repeat("/"), repeat("-")))
         try:
-            parsed = list(map(_FROM_ISO, map(str.replace, keys, repeat("/"), repeat("-"))))
+            parsed = list(map(_FROM_ISO, iso))
         except ValueError:  # no such time (2025-02-30): each goes its own way below
             parsed = []
         if parsed and min(parsed).year > 1:
