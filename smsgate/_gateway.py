@@ -27,6 +27,7 @@ from smsgate import _plugins
 from smsgate._drivers import arun_flow, run_flow
 from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, Receipt, Sms, mask_mobile
 from smsgate._provider import Flow, Operation, Provider
+from smsgate._secret import Secret
 from smsgate.exceptions import ConfigurationError, PartialSendError, SmsGateError, ValidationError
 from smsgate.routing import (
     Attempt,
@@ -45,6 +46,7 @@ from smsgate.routing import (
     Strategy,
     Success,
 )
+from smsgate.settings import cut_traceback
 
 __all__ = ["AsyncGateway", "Gateway"]
 
@@ -150,7 +152,14 @@ class _GatewayCore(Generic[ClientT]):
         """
         from smsgate import _config  # noqa: PLC0415 - the TOML layer loads only when used
 
-        gateway: Self = _config.gateway_from_config(cls, path, env=env, **overrides)
+        try:
+            gateway: Self = _config.gateway_from_config(cls, path, env=env, **overrides)
+        except SmsGateError as error:
+            # The frames below hold the parsed file and the passwords (``env``) as locals,
+            # which error reporters capture: the traceback is cut here, and ``env`` dropped.
+            del env, overrides
+            cut_traceback(error)
+            raise error
         return gateway
 
     def _new_client(self) -> ClientT:
@@ -173,8 +182,13 @@ class _GatewayCore(Generic[ClientT]):
         return self._router.health()
 
     def __repr__(self) -> str:
-        names = ", ".join(p.name for p in self.providers)
-        return f"<{type(self).__name__} [{names}] strategy={self._router.strategy.value!r}>"
+        # Never raises, not even for a gateway whose __init__ failed (a traceback rendered
+        # with its frames' locals shows that ``self``).
+        router = getattr(self, "_router", None)
+        if not isinstance(router, Router):
+            return f"<{type(self).__name__} (not built)>"
+        names = ", ".join(p.name for p in router.providers)
+        return f"<{type(self).__name__} [{names}] strategy={router.strategy.value!r}>"
 
     @property
     def closed(self) -> bool:
@@ -209,9 +223,9 @@ class _GatewayCore(Generic[ClientT]):
         self._open()
         return self._router.plan(Operation.BALANCE, lambda p, _: p.balance(kind), kind=kind)
 
-    def _password_plan(self, new_password: str, provider: str | None) -> Plan[None]:
+    def _password_plan(self, new_password: Secret, provider: str | None) -> Plan[None]:
         self._open()
-        return self._router.password_plan(lambda p, _: p.change_password(new_password), provider)
+        return self._router.password_plan(lambda p, _: p.change_password(new_password.value), provider)
 
     def _reports_plan(self, limit: int | None, task_id: str | None) -> Plan[list[DeliveryReport]]:
         self._open()
@@ -447,7 +461,9 @@ class Gateway(_GatewayCore[httpx.Client]):
     def change_password(self, new_password: str, *, provider: str | None = None) -> None:
         """Change the password of exactly one provider: ``provider``, or the only one able to.
         Never fails over."""
-        self._run(self._password_plan(new_password, provider))
+        secret = Secret(new_password)
+        del new_password  # held only by ``secret`` (hidden from reprs): frame locals are reported
+        self._run(self._password_plan(secret, provider))
 
     def close(self) -> None:
         """Close the HTTP client if the gateway opened it. Further calls raise."""
@@ -549,7 +565,9 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     async def change_password(self, new_password: str, *, provider: str | None = None) -> None:
         """Change the password of exactly one provider: ``provider``, or the only one able to.
         Never fails over."""
-        await self._run(self._password_plan(new_password, provider))
+        secret = Secret(new_password)
+        del new_password  # held only by ``secret`` (hidden from reprs): frame locals are reported
+        await self._run(self._password_plan(secret, provider))
 
     async def aclose(self) -> None:
         """Close the HTTP client if the gateway opened it. Further calls raise."""

@@ -38,7 +38,8 @@ import pluggy
 from smsgate import hookspecs
 from smsgate._models import DeliveryReport, InboundMessage
 from smsgate._provider import Provider
-from smsgate.exceptions import ConfigurationError, DuplicateProviderError, UnknownProviderError
+from smsgate.exceptions import ConfigurationError, DuplicateProviderError, SmsGateError, UnknownProviderError
+from smsgate.settings import cut_traceback
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -223,7 +224,15 @@ def get_provider(name: str, /, **config: Any) -> Provider:
             f"no provider named {name!r} is registered (known: {known}); install its plugin "
             f"or check {ENV_VAR}"
         ) from None
-    return factory(**config)
+    try:
+        return factory(**config)
+    except SmsGateError as error:
+        # A refusal leaves the settings (passwords included) in the locals of the factory,
+        # the provider's constructor and its validators, which error reporters capture: the
+        # traceback is cut here, and ``config`` dropped. The message names the setting.
+        del config
+        cut_traceback(error)
+        raise error
 
 
 def observed(hook: str) -> bool:

@@ -27,6 +27,20 @@ Converters are tolerant: a value of the wrong type is left for the validator to 
 Validators raise a ``ConfigurationError`` naming the setting and the provider (the settings'
 ``name``, else the default of their ``name`` field) and never quote a value that could be a
 secret. Give ``name`` first: the validators of the other fields name the provider with it.
+
+A refusal must not leave a secret in the frame locals of its traceback either (error
+reporters capture them): every public entry that takes settings holding a secret catches the
+``ConfigurationError``, drops its own locals holding the secret and raises it again through
+the traceback cut there by :func:`cut_traceback`::
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> AcmeSettings:
+        try:
+            return cls(**config)
+        except ConfigurationError as error:
+            del config  # the frame raising it again holds no secret
+            settings.cut_traceback(error)
+            raise error
 """
 
 from __future__ import annotations
@@ -45,6 +59,7 @@ __all__ = [
     "check_base_url",
     "check_name",
     "check_timeout",
+    "cut_traceback",
     "error",
     "to_base_url",
     "to_seconds",
@@ -52,6 +67,27 @@ __all__ = [
 
 #: An attrs validator: called with the settings object, the field and the value.
 Validator: TypeAlias = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def cut_traceback(error: BaseException) -> None:
+    """Make ``error`` ready to be raised again by the public entry that refuses the settings:
+    its traceback is cut (the frames below it hold the settings, secrets included, as locals
+    of the constructors and validators), and so are the tracebacks of the errors chained to
+    it; a context it suppresses (``raise … from None``) is dropped, since it may hold the
+    value (a ``UnicodeEncodeError`` keeps the whole string). The messages stay: they name the
+    setting, never its value. Raise it again from a frame that no longer holds a secret.
+    """
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        if current.__suppress_context__:
+            current.__context__ = None
+        pending += [current.__cause__, current.__context__]
 
 
 def _default_name(cls: type) -> str | None:

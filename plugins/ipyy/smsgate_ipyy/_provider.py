@@ -36,6 +36,7 @@ from smsgate import (
     send_in_parts,
 )
 from smsgate.exceptions import ConfigurationError, ValidationError
+from smsgate.settings import cut_traceback
 from smsgate.templates import TextTemplates
 from smsgate_ipyy import _build, _parse, _push, _tms
 from smsgate_ipyy._build import Login
@@ -176,6 +177,16 @@ def _fixed_numbers(pattern: str) -> tuple[str, int] | None:
     return found[1], len(found[1]) + int(found[2])
 
 
+def _new_password_problem(new_password: object) -> tuple[str, str] | None:
+    """Why ``new_password`` cannot be sent (the message and the field to name), or None.
+    Returned, not raised: the frame raising the error must not hold the password."""
+    if not isinstance(new_password, str) or not 1 <= len(new_password) <= _MAX_NEW_PASSWORD:
+        return "the new password must have 1 to 20 characters (spec 7.2)", "new_password"
+    if not _utf8(new_password):
+        return "the new password contains a character UTF-8 cannot carry", "newpassword"
+    return None
+
+
 def _utf8(text: str) -> bool:
     """False for text UTF-8 cannot encode (a lone surrogate)."""
     try:
@@ -198,10 +209,17 @@ class IpyyProvider(Provider):
     """
 
     def __init__(self, settings: IpyySettings | None = None, /, **config: Any) -> None:
-        if settings is None:
-            settings = IpyySettings.from_config(config)
-        elif config or not isinstance(settings, IpyySettings):
-            raise ConfigurationError("pass one IpyySettings or keyword settings, not both", provider="ipyy")
+        try:
+            if settings is None:
+                settings = IpyySettings.from_config(config)
+            elif config or not isinstance(settings, IpyySettings):
+                raise ConfigurationError(
+                    "pass one IpyySettings or keyword settings, not both", provider="ipyy"
+                )
+        except ConfigurationError as error:
+            del settings, config  # the password: not in the frame that raises the refusal again
+            cut_traceback(error)
+            raise error
         self.settings = settings
         self.name = settings.name
         self.timeout = settings.timeout
@@ -232,10 +250,15 @@ class IpyyProvider(Provider):
         )
 
     def __repr__(self) -> str:
-        host = httpx.URL(self.base_url).host
+        # Never raises, not even for a provider whose __init__ failed: a traceback rendered
+        # with its frames' locals (pytest --showlocals, error reporters) shows that ``self``.
+        settings = getattr(self, "settings", None)
+        if not isinstance(settings, IpyySettings):
+            return "<IpyyProvider (not configured)>"
+        host = httpx.URL(settings.base_url).host
         return (
-            f"<IpyyProvider name={self.name!r} account={self.settings.account!r} host={host!r} "
-            f"transport={self.settings.transport!r}>"
+            f"<IpyyProvider name={settings.name!r} account={settings.account!r} host={host!r} "
+            f"transport={settings.transport!r}>"
         )
 
     # --- validation (before any I/O) --------------------------------------------------------
@@ -690,21 +713,20 @@ class IpyyProvider(Provider):
 
         On success this provider uses the new password from the next request on.
         """
-        if not isinstance(new_password, str) or not 1 <= len(new_password) <= _MAX_NEW_PASSWORD:
-            raise ValidationError(
-                "the new password must have 1 to 20 characters (spec 7.2)", field="new_password"
-            )
-        if not _utf8(new_password):
-            # Checked before the request is built: no credential in the error's frames.
-            raise ValidationError(
-                "the new password contains a character UTF-8 cannot carry", field="newpassword"
-            )
-        response = yield _build.build_password_request(self.__login, new_password=new_password)
+        # The new password is held only in ``login`` (whose repr hides it) from here on: an
+        # error's traceback holds this frame, and reporters capture frame locals.
+        problem = _new_password_problem(new_password)
+        if problem is not None:
+            del new_password
+            raise ValidationError(problem[0], field=problem[1])
+        login = attrs.evolve(self.__login, password=new_password)
+        del new_password
+        response = yield _build.build_password_request(self.__login, new_password=login.password)
         with parsing_reply(response):
             _parse.check_http_status(response)
             _parse.parse_password_reply(response.content)
-        self.__login = attrs.evolve(self.__login, password=new_password)
-        self.settings = attrs.evolve(self.settings, password=new_password)
+        self.__login = login
+        self.settings = attrs.evolve(self.settings, password=login.password)
         log.info("%s: account password changed", self.name)
 
     # --- pushes -------------------------------------------------------------------------------

@@ -253,8 +253,13 @@ class IpyySettings:
             never shown) or a wrong value.
         """
         unknown = set(config) - set(attrs.fields_dict(cls))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown ipyy setting(s): {', '.join(sorted(unknown))}", provider="ipyy"
-            )
-        return cls(**config)
+        try:
+            if unknown:
+                raise ConfigurationError(
+                    f"unknown ipyy setting(s): {', '.join(sorted(unknown))}", provider="ipyy"
+                )
+            return cls(**config)
+        except ConfigurationError as error:
+            del config  # the password: not in the frame that raises the refusal again
+            settings.cut_traceback(error)
+            raise error
