@@ -32,6 +32,7 @@ from smsgate import (
     send_in_parts,
 )
 from smsgate.exceptions import ConfigurationError, ValidationError
+from smsgate.settings import cut_traceback
 from smsgate_aliyun import _build, _parse, _push
 from smsgate_aliyun._build import BatchEntry, RequestContext
 from smsgate_aliyun._settings import AliyunSettings, Template
@@ -87,12 +88,17 @@ class AliyunProvider(Provider):
     """
 
     def __init__(self, settings: AliyunSettings | None = None, /, **config: Any) -> None:
-        if settings is None:
-            settings = AliyunSettings.from_config(config)
-        elif config or not isinstance(settings, AliyunSettings):
-            raise ConfigurationError(
-                "pass one AliyunSettings or keyword settings, not both", provider="aliyun"
-            )
+        try:
+            if settings is None:
+                settings = AliyunSettings.from_config(config)
+            elif config or not isinstance(settings, AliyunSettings):
+                raise ConfigurationError(
+                    "pass one AliyunSettings or keyword settings, not both", provider="aliyun"
+                )
+        except ConfigurationError as error:
+            del settings, config  # the secret: not in the frame that raises the refusal again
+            cut_traceback(error)
+            raise error
         self.settings = settings
         self.name = settings.name
         self.timeout = settings.timeout
@@ -110,10 +116,15 @@ class AliyunProvider(Provider):
         )
 
     def __repr__(self) -> str:
-        host = httpx.URL(self.settings.base_url).host
+        # Never raises, not even for a provider whose __init__ failed: a traceback rendered
+        # with its frames' locals (pytest --showlocals, error reporters) shows that ``self``.
+        settings = getattr(self, "settings", None)
+        if not isinstance(settings, AliyunSettings):
+            return "<AliyunProvider (not configured)>"
+        host = httpx.URL(settings.base_url).host
         return (
-            f"<AliyunProvider name={self.name!r} access_key_id={self.settings.access_key_id!r} "
-            f"host={host!r} templates={sorted(self.settings.templates)!r}>"
+            f"<AliyunProvider name={settings.name!r} access_key_id={settings.access_key_id!r} "
+            f"host={host!r} templates={sorted(settings.templates)!r}>"
         )
 
     # --- rendering and validation (before any I/O) ---------------------------------------------

@@ -205,18 +205,23 @@ class AliyunSettings:
             never shown) or a wrong value.
         """
         values = dict(config)
-        if "password" in values:
-            if "access_key_secret" in values:
+        try:
+            if "password" in values:
+                if "access_key_secret" in values:
+                    raise ConfigurationError(
+                        "give access_key_secret or password (its alias), not both", provider="aliyun"
+                    )
+                values["access_key_secret"] = values.pop("password")
+            unknown = set(values) - set(attrs.fields_dict(cls))
+            if unknown:
                 raise ConfigurationError(
-                    "give access_key_secret or password (its alias), not both", provider="aliyun"
+                    f"unknown aliyun setting(s): {', '.join(sorted(unknown))}", provider="aliyun"
                 )
-            values["access_key_secret"] = values.pop("password")
-        unknown = set(values) - set(attrs.fields_dict(cls))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown aliyun setting(s): {', '.join(sorted(unknown))}", provider="aliyun"
-            )
-        return cls(**values)
+            return cls(**values)
+        except ConfigurationError as error:
+            del config, values  # the secret: not in the frame that raises the refusal again
+            settings.cut_traceback(error)
+            raise error
 
     def key(self) -> AccessKey:
         """The AccessKey pair that signs this account's requests."""
