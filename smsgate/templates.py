@@ -92,7 +92,8 @@ class TextTemplates:
         return bool(self._texts)
 
     def __repr__(self) -> str:
-        return f"TextTemplates({sorted(self._texts)!r})"
+        # Never raises, not even half-built (a traceback rendered with locals shows it).
+        return f"TextTemplates({sorted(getattr(self, '_texts', ()))!r})"
 
     def problem(self, sms: Sms) -> str | None:
         """Why ``sms``'s template cannot be filled from this table, or ``None`` when it can."""

@@ -165,7 +165,7 @@ class RedisIdempotencyStore(IdempotencyStore):
 
     def __repr__(self) -> str:
         # Never the URL: it may carry a password.
-        return f"<RedisIdempotencyStore ttl={self.ttl}>"
+        return f"<RedisIdempotencyStore ttl={getattr(self, 'ttl', None)}>"
 
     def _call(self, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:

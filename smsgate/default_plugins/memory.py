@@ -676,7 +676,10 @@ class InMemoryProvider(Provider):
         return (yield from self._request(Operation.SEND_MMS, "mms", mms, mms.to))
 
     def __repr__(self) -> str:
-        return f"<InMemoryProvider {self.name!r} outbox={len(self.outbox)}>"
+        # Never raises, not even half-built (a traceback rendered with locals shows it).
+        outbox = getattr(self, "outbox", None)
+        shown = "(not built)" if outbox is None else f"outbox={len(outbox)}"
+        return f"<InMemoryProvider {self.name!r} {shown}>"
 
 
 def _reference_of(message: Sms | Mms | tuple[Sms, ...]) -> str | None:

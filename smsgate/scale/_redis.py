@@ -260,7 +260,8 @@ class RedisState:
         self.close()
 
     def __repr__(self) -> str:
-        return f"RedisState({self.url!r}, prefix={self.prefix!r})"
+        # Never raises, not even half-built (a traceback rendered with locals shows it).
+        return f"RedisState({getattr(self, 'url', None)!r}, prefix={getattr(self, 'prefix', None)!r})"
 
     # --- the two ways of asking Redis ------------------------------------------------------
 
@@ -383,7 +384,9 @@ class RedisBreaker:
         return ProviderHealth(name=name, state=BreakerState(text), consecutive_failures=int(failures))
 
     def __repr__(self) -> str:
-        return f"<RedisBreaker {self.name!r} at {self._state.url}>"
+        # Never raises, not even half-built (a traceback rendered with locals shows it).
+        state = getattr(self, "_state", None)
+        return f"<RedisBreaker {getattr(self, 'name', None)!r} at {getattr(state, 'url', None)}>"
 
 
 class RedisLimiter:
@@ -428,5 +431,9 @@ class RedisLimiter:
         return span / item.amount
 
     def __repr__(self) -> str:
-        amount, seconds = self.window.amount, self.window.get_expiry()
-        return f"<RedisLimiter {self.name!r} {amount} per {seconds} s at {self._state.url}>"
+        # Never raises, not even half-built (a traceback rendered with locals shows it).
+        name, window, state = (getattr(self, attr, None) for attr in ("name", "window", "_state"))
+        if window is None or state is None:
+            return f"<RedisLimiter {name!r} (not built)>"
+        amount, seconds = window.amount, window.get_expiry()
+        return f"<RedisLimiter {name!r} {amount} per {seconds} s at {state.url}>"
