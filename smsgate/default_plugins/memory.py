@@ -31,6 +31,7 @@ from smsgate._models import (
 )
 from smsgate._parts import send_in_parts
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
+from smsgate._secret import Secret
 from smsgate.hookspecs import ProviderFactory, hookimpl
 from smsgate.templates import TextTemplates
 
@@ -396,15 +397,17 @@ class InMemoryProvider(Provider):
         return self._flow(Operation.FETCH_INBOUND, run)
 
     def change_password(self, new_password: str) -> Flow[None]:
-        """Replace the password (kept private: never in a repr or an error)."""
+        """Replace the password (kept private: never in a repr, an error or a frame local)."""
+        secret = Secret(new_password)
+        del new_password  # held only by ``secret`` (hidden from reprs): frame locals are reported
         self._check_supported(Operation.CHANGE_PASSWORD)
-        if not isinstance(new_password, str) or not new_password:
+        if not isinstance(secret.value, str) or not secret.value:
             raise errors.ValidationError("the new password must be a non-empty string", provider=self.name)
 
         def run() -> None:
             self._consume_script(Operation.CHANGE_PASSWORD)
             with self._lock:
-                self._password = new_password
+                self._password = secret.value
 
         return self._flow(Operation.CHANGE_PASSWORD, run)
 
