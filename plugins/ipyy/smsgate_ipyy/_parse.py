@@ -186,7 +186,34 @@ def _json_loads(body: bytes, encoding: str) -> Any:
             return _orjson_loads(body)
         except ValueError:  # orjson.JSONDecodeError
             pass
-    return json.loads(decode_body(body, encoding))
+    return _standard_json(decode_body(body, encoding))
+
+
+# A \uD800–\uDFFF escape, which json.loads reads as a lone surrogate unless a pair's other
+# half follows (a ``\\`` before the ``u`` also matches: it only costs the walk below).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _standard_json(text: str) -> Any:
+    """``json.loads(text)`` with each lone surrogate in its strings replaced by U+FFFD: the
+    standard parser reads an unpaired ``\\ud800`` escape as a str no codec can encode, which
+    would fail wherever the reports or messages go next (a journal, a database, a log). A pull
+    is taken off the vendor when read, so its items are kept, each broken character marked."""
+    value = json.loads(text)
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return value
+    return _replace_lone_surrogates(value)
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(key): _replace_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def _unexpected_root(root: Any, body: bytes) -> MalformedReplyError:

@@ -345,3 +345,25 @@ def test_hostile_xml_replies_are_malformed_and_uncertain(replies: ReplyServer, n
         gw.send(smsgate.Sms(to="13800138000", text="您的验证码：1439【腾飞】"))
     assert not caught.value.failover_safe
     assert "root:" not in str(caught.value)  # /etc/passwd never read into the error
+
+
+def test_a_pulled_message_with_a_lone_surrogate_is_kept_and_journalled(
+    replies: ReplyServer, tmp_path: Any
+) -> None:
+    """A JSON pull holding an unpaired ``\\ud800`` escape: the message comes back with the
+    broken character as U+FFFD, and the receiver journals it (it raised a raw
+    UnicodeEncodeError; a pull is taken off the vendor when read, so it would have been lost)."""
+    from smsgate.receiver import Receiver
+
+    replies.status = 200
+    replies.body = (
+        b'{"callbox":[{"mobile":"13800138000","taskid":"1","content":"a\\ud800b",'
+        b'"receivetime":"2026-12-01 10:00:00","extno":""}]}'
+    )
+    provider = _provider(replies.url, "json")
+    with smsgate.Gateway(provider) as gw:
+        (message,) = gw.fetch_inbound()
+    assert message.text == "a\ufffdb"
+    with Receiver(provider, journal=str(tmp_path / "journal.sqlite3")) as receiver:
+        receiver.store_pulled([message])
+        assert [entry.event.text for entry in receiver.journal.entries()] == ["a\ufffdb"]

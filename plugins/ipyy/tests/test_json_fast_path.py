@@ -14,10 +14,24 @@ from smsgate.exceptions import MalformedReplyError
 from smsgate_ipyy import _parse
 from smsgate_ipyy._xml import XmlError, decode_body
 
+# What the reply parser promises on top of json.loads: a lone surrogate (an unpaired \\ud800
+# escape) in any string comes back as U+FFFD.
+_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), "\ufffd")
+
+
+def _valid(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.translate(_SURROGATES)
+    if isinstance(value, list):
+        return list(map(_valid, value))
+    if isinstance(value, dict):
+        return {_valid(key): _valid(item) for key, item in value.items()}
+    return value
+
 
 def _standard(body: bytes, encoding: str) -> tuple[str, str]:
     try:
-        return "value", repr(json.loads(decode_body(body, encoding)))
+        return "value", repr(_valid(json.loads(decode_body(body, encoding))))
     except (ValueError, RecursionError, XmlError) as exc:
         return "error", type(exc).__name__
 
@@ -76,6 +90,7 @@ def _bodies(draw: st.DrawFn) -> tuple[bytes, str]:
 @example(('{"remark": "成功"}'.encode("gbk"), "gbk"))
 @example(('{"remark": "成功"}'.encode("gbk"), "utf-8"))
 def test_json_replies_read_as_the_standard_parser_reads_them(case: tuple[bytes, str]) -> None:
+    """Each body gives json.loads's value (lone surrogates replaced) or its error."""
     body, encoding = case
     assert _ours(body, encoding) == _standard(body, encoding)
 
@@ -106,3 +121,26 @@ def test_the_standard_parser_alone_reads_the_same(monkeypatch: pytest.MonkeyPatc
     slow = _parse.parse_reports_reply(body, provider="ipyy")
     assert fast == slow
     assert [(r.raw, repr(r)) for r in fast] == [(r.raw, repr(r)) for r in slow]
+
+
+@pytest.mark.parametrize(
+    ("escaped", "text"),
+    [
+        ("a\\ud800b", "a\ufffdb"),  # a lone high half
+        ("\\udc00", "\ufffd"),  # a lone low half
+        ("\\udc00\\ud800", "\ufffd\ufffd"),  # halves in the wrong order
+        ("\\ud83d\\ude00", "\U0001f600"),  # a pair: one character, kept
+        ("\\\\ud800", "\\ud800"),  # an escaped backslash, then the letters "ud800"
+        ("\\uD800x", "\ufffdx"),
+    ],
+)
+def test_a_lone_surrogate_is_read_as_a_replacement_character(escaped: str, text: str) -> None:
+    """json.loads reads an unpaired surrogate escape into a str that no codec encodes (orjson
+    refuses the body, the standard parser takes it): the message is kept, the broken character
+    marked, so it can be journalled, stored and logged like any other."""
+    item = f'{{"mobile": "13800138000", "content": "{escaped}", "receivetime": "", "{escaped}": "k"}}'
+    body = f'{{"callbox": [{item}]}}'.encode()
+    (message,) = _parse.parse_inbound_reply(body, provider="ipyy")
+    assert message.text == text
+    assert message.raw[text] == "k"  # keys too
+    message.text.encode("utf-8")
