@@ -88,3 +88,21 @@ def test_a_failed_password_change_leaves_the_new_password_in_no_frame() -> None:
     assert names  # the provider's flow frame is in the traceback
     assert frames_with_secrets(error, [NEW, PASSWORD]) == []
     assert NEW not in rendered(error)
+
+
+async def _async_change(gateway: smsgate.AsyncGateway) -> SmsGateError:
+    """The error of an async password change; its traceback starts in this frame."""
+    try:
+        await gateway.change_password(NEW)
+    except SmsGateError as error:
+        return error
+    raise AssertionError("nothing raised")
+
+
+async def test_a_failed_async_password_change_leaves_the_new_password_in_no_frame() -> None:
+    provider = IpyyProvider(account="acct", password=PASSWORD, userid="1", base_url="http://127.0.0.1:9/")
+    async with smsgate.AsyncGateway(provider, retry=smsgate.RetryPolicy(attempts=1)) as gateway:
+        error = await _async_change(gateway)
+    assert "change_password" in rendered(error)
+    assert frames_with_secrets(error, [NEW, PASSWORD]) == []
+    assert NEW not in rendered(error)
