@@ -45,6 +45,7 @@ the traceback cut there by :func:`cut_traceback`::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -118,10 +119,15 @@ def to_base_url(value: Any) -> Any:
 
 
 def to_seconds(value: Any) -> Any:
-    """Converter: an int or a float as a float (``5`` → ``5.0``); anything else (``None``, a
-    bool, a string) as is, for :func:`check_timeout` to accept or name."""
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if is_number else value
+    """Converter: an int or a float as a float (``5`` → ``5.0``; an int too large for a float
+    → ``inf``); anything else (``None``, a bool, a string) as is, for :func:`check_timeout` to
+    accept or name."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except OverflowError:  # raised here, it would escape as no ConfigurationError
+        return math.inf
 
 
 def check_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -133,9 +139,9 @@ def check_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
 
 
 def check_timeout(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """Validator: ``None`` (no timeout) or a positive number of seconds (after
-    :func:`to_seconds`)."""
-    if value is not None and (not isinstance(value, float) or value <= 0):
+    """Validator: ``None`` (no timeout) or a positive, finite number of seconds (after
+    :func:`to_seconds`; ``nan`` and ``inf`` would fail only when a request sets its timeout)."""
+    if value is not None and (not isinstance(value, float) or not math.isfinite(value) or value <= 0):
         raise error(instance, f"{attribute.name} must be a positive number of seconds, not {value!r}")
 
 

@@ -50,7 +50,7 @@ def test_a_bad_name_is_refused_naming_the_default_provider(name: object) -> None
     assert error.provider == "acme"
 
 
-@pytest.mark.parametrize("timeout", [0, -1.5, "10", True])
+@pytest.mark.parametrize("timeout", [0, -1.5, "10", True, float("nan"), float("inf"), 10**400])
 def test_a_bad_timeout_is_refused_naming_the_provider(timeout: object) -> None:
     error = _refusal(name="acme-2", timeout=timeout)
     assert "timeout must be a positive number of seconds" in str(error)
