@@ -385,9 +385,13 @@ class _Write:
         events: Sequence[Event] = (),
         rows: Sequence[tuple[Any, ...]] | None = None,
         update: tuple[Any, ...] | None = None,
+        unwaited: bool = False,
     ) -> None:
         self.job = job
         self.events, self.rows, self.update = events, rows, update
+        #: Queued by :meth:`SQLiteJournal._set_soon`: nobody waits for it, so a commit that
+        #: fails queues it again rather than finishing it with the error.
+        self.unwaited = unwaited
         self.done = False
         self.result: Any = None
         self.error: JournalError | None = None
@@ -531,12 +535,27 @@ class SQLiteJournal(TableJournal):
             self._transaction(self._conn, group)
         except JournalError as exc:
             for write in group:
-                write.finish(error=exc)
+                if not write.unwaited:
+                    write.finish(error=exc)
         finally:
+            self._requeue_unwaited(group)
             # Interrupted (KeyboardInterrupt …): no waiting write is left without an outcome.
             for write in group:
                 if not write.done:
                     write.finish(error=JournalError("journal write interrupted"))
+
+    def _requeue_unwaited(self, group: Sequence[_Write]) -> None:
+        """Queue again, ahead of anything queued since, the writes of ``group`` that nobody
+        waits for and that were not committed (the transaction failed, or that write alone
+        did): a dispatch outcome lands with the next commit that succeeds, never dropped.
+        Nothing of a failed write was written, so none is applied twice."""
+        retry = [write for write in group if write.unwaited and (not write.done or write.error is not None)]
+        if not retry:
+            return
+        for write in retry:
+            write.done, write.error = False, None
+        with self._queue_lock:
+            self._queue[:0] = retry
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, group: Sequence[_Write]) -> None:
@@ -660,8 +679,10 @@ class SQLiteJournal(TableJournal):
         read commits what is queued first); :meth:`_flush`, :meth:`close` or the next write
         makes it durable.
         """
+        write = self._update(event, state, error, key)
+        write.unwaited = True
         with self._queue_lock:
-            self._queue.append(self._update(event, state, error, key))
+            self._queue.append(write)
 
     def _flush(self) -> None:
         """Commit the writes queued so far (returns once they are durable)."""
