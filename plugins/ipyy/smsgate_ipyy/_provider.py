@@ -42,6 +42,7 @@ from smsgate_ipyy import _build, _parse, _push, _tms
 from smsgate_ipyy._build import Login
 from smsgate_ipyy._settings import SIGNATURE, IpyySettings
 from smsgate_ipyy._transports import Outgoing, transport_for
+from smsgate_ipyy._xml import is_xml_text
 
 __all__ = ["IpyyProvider"]
 
@@ -177,13 +178,17 @@ def _fixed_numbers(pattern: str) -> tuple[str, int] | None:
     return found[1], len(found[1]) + int(found[2])
 
 
-def _new_password_problem(new_password: object) -> tuple[str, str] | None:
+def _new_password_problem(new_password: object, transport: str) -> tuple[str, str] | None:
     """Why ``new_password`` cannot be sent (the message and the field to name), or None.
     Returned, not raised: the frame raising the error must not hold the password."""
     if not isinstance(new_password, str) or not 1 <= len(new_password) <= _MAX_NEW_PASSWORD:
         return "the new password must have 1 to 20 characters (spec 7.2)", "new_password"
     if not _utf8(new_password):
         return "the new password contains a character UTF-8 cannot carry", "newpassword"
+    if transport == "soap" and not is_xml_text(new_password):
+        # The settings refuse such a password for SOAP: refused only after the gateway had
+        # changed it, this provider would be left with the old one.
+        return "the new password contains a character XML cannot carry (transport 'soap')", "newpassword"
     return None
 
 
@@ -715,7 +720,7 @@ class IpyyProvider(Provider):
         """
         # The new password is held only in ``login`` (whose repr hides it) from here on: an
         # error's traceback holds this frame, and reporters capture frame locals.
-        problem = _new_password_problem(new_password)
+        problem = _new_password_problem(new_password, self.settings.transport)
         if problem is not None:
             del new_password
             raise ValidationError(problem[0], field=problem[1])

@@ -106,3 +106,17 @@ async def test_a_failed_async_password_change_leaves_the_new_password_in_no_fram
     assert "change_password" in rendered(error)
     assert frames_with_secrets(error, [NEW, PASSWORD]) == []
     assert NEW not in rendered(error)
+
+
+def test_a_new_password_the_soap_settings_would_refuse_is_refused_before_any_request() -> None:
+    """Sent, the gateway would change it, and then the provider could not take it (its SOAP
+    settings refuse a password XML cannot carry): it is refused first, nothing sent (an
+    attempt to send would fail with NotSentError on this closed port)."""
+    provider = IpyyProvider(
+        account="acct", password=PASSWORD, userid="1", transport="soap", base_url="http://127.0.0.1:9/"
+    )
+    with smsgate.Gateway(provider, retry=smsgate.RetryPolicy(attempts=1)) as gateway:
+        error = raised(lambda: gateway.change_password(SOAP_BAD))
+    assert isinstance(error, ValidationError)
+    assert "XML" in str(error)
+    assert frames_with_secrets(error, [PASSWORD, SOAP_BAD]) == []
