@@ -277,13 +277,19 @@ def test_the_dispatch_claims_each_event_under_the_key_it_was_stored_with(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     claimed: list[str] = []
-    claim = Receiver._claim
+    set_soon = SQLiteJournal._set_soon
 
-    def spy(self: Receiver, event: DeliveryReport | InboundMessage, key: str | None = None) -> str | None:
-        claimed.append(key or "")
-        return claim(self, event, key)
+    def spy(
+        self: SQLiteJournal,
+        event: DeliveryReport | InboundMessage,
+        state: EventState,
+        error: str | None,
+        key: str | None = None,
+    ) -> None:
+        claimed.append(key or "")  # the key the dispatch claimed it and queues its outcome under
+        set_soon(self, event, state, error, key)
 
-    monkeypatch.setattr(Receiver, "_claim", spy)
+    monkeypatch.setattr(SQLiteJournal, "_set_soon", spy)
     hashed: list[object] = []
 
     def counted_key(event: DeliveryReport | InboundMessage) -> str:
@@ -296,6 +302,7 @@ def test_the_dispatch_claims_each_event_under_the_key_it_was_stored_with(
         with ServerThread(receiver.asgi_app()) as server:
             assert httpx.post(server.url, content=push_body("13800000001", "13800000002")).content == OK
             wait_for(lambda: len(handler.mobiles) == 2)
+            wait_for(lambda: len(claimed) == 2)  # queued just after the handler returned
     events = JsonPushProvider().parse_callback(push_body("13800000001", "13800000002"), None)
     assert claimed == [event_key(event) for event in events]
     assert hashed == []  # the keys came with the stored events

@@ -601,9 +601,58 @@ class Receiver:
         """A detached dispatch: nobody awaits it, so what it raises is logged here (its events
         stay pending in the journal, for :meth:`redispatch`)."""
         try:
-            self._dispatch(events, False, loop, keys)
+            if self._outcomes_soon and not self._shared and None not in keys:
+                self._dispatch_soon(events, loop, cast(Sequence[str], keys))
+            else:
+                self._dispatch(events, False, loop, keys)
         except Exception as exc:
             log.error("dispatch of %d event(s) failed: %s", len(events), _error_text(exc))
+
+    def _dispatch_soon(
+        self, events: Sequence[Event], loop: asyncio.AbstractEventLoop, keys: Sequence[str]
+    ) -> None:
+        """:meth:`_dispatch` of the new events of a batch of pushes (the SQLite journal, its
+        outcomes queued for the next commit), with the per-event work done once per batch:
+        the events are claimed under one lock, the observation hooks looked up once, and an
+        event is released as soon as its outcome is queued (the unreached ones, when the
+        receiver closes meanwhile, at the end: they stay pending, for :meth:`redispatch`).
+        """
+        journal = cast(SQLiteJournal, self.journal)  # _outcomes_soon checked it
+        in_flight = self._in_flight
+        claimed: list[tuple[Event, str]] = []
+        with self._in_flight_lock:
+            for event, key in zip(events, keys, strict=True):
+                if key in in_flight:
+                    log.info("%s is being dispatched already; skipped here", _describe(event))
+                    continue
+                in_flight.add(key)
+                claimed.append((event, key))
+        observed = _plugins.observed("report_received") or _plugins.observed("inbound_received")
+        reached = 0
+        try:
+            for event, key in claimed:
+                if self._closing.is_set():
+                    return
+                reached += 1
+                try:
+                    if observed:
+                        _plugins.notify_event(event)
+                    handler = self.handler
+                    if handler is not None:
+                        error = _call(handler, event, loop)
+                        if error is None:
+                            journal._set_soon(event, EventState.DONE, None, key)
+                        else:
+                            self._record(event, error, soon=True, key=key)
+                finally:
+                    with self._in_flight_lock:
+                        in_flight.discard(key)
+        finally:
+            if reached < len(claimed):
+                with self._in_flight_lock:
+                    in_flight.difference_update(key for _, key in claimed[reached:])
+            if not self._intake_batches.running:  # no idle intake thread will commit them
+                self._flush_outcomes()
 
     def handle(self, body: bytes, content_type: str | None = None) -> CallbackReply:
         """Process one push: parse, store, dispatch; return the reply for the provider.
