@@ -24,6 +24,10 @@ CLASSES = [
     ("smsgate.scale", "RedisBreaker"),
     ("smsgate.scale", "RedisLimiter"),
     ("smsgate.celery", "RedisIdempotencyStore"),
+    ("smsgate.receiver", "Receiver"),
+    ("smsgate.receiver", "ServerThread"),
+    ("smsgate.receiver", "SQLiteJournal"),
+    ("smsgate.receiver", "PostgresJournal"),
 ]
 
 

@@ -550,7 +550,10 @@ class SQLiteJournal(TableJournal):
             ) from exc
 
     def __repr__(self) -> str:
-        return f"<SQLiteJournal {str(self.path) if self.path else ':memory:'}>"
+        # Never raises, not even for an object whose __init__ failed half-way (a traceback
+        # rendered with its frames' locals shows that ``self``).
+        path = getattr(self, "path", "(not opened)")
+        return f"<SQLiteJournal {str(path) if path else ':memory:'}>"
 
     def _run(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:

@@ -117,7 +117,9 @@ class PostgresJournal(TableJournal):
         self._renewer.start()
 
     def __repr__(self) -> str:
-        return f"<PostgresJournal {self._shown}>"
+        # Never raises, not even for an object whose __init__ failed half-way (a traceback
+        # rendered with its frames' locals shows that ``self``).
+        return f"<PostgresJournal {getattr(self, '_shown', '(not opened)')}>"
 
     # --- plumbing ----------------------------------------------------------------------------
 

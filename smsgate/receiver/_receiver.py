@@ -192,7 +192,12 @@ class Receiver:
         )
 
     def __repr__(self) -> str:
-        return f"<Receiver provider={self.provider.name!r} journal={self.journal!r}>"
+        # Never raises, not even for an object whose __init__ failed half-way (a traceback
+        # rendered with its frames' locals shows that ``self``).
+        provider, journal = getattr(self, "provider", None), getattr(self, "journal", None)
+        if provider is None or journal is None:
+            return "<Receiver (not built)>"
+        return f"<Receiver provider={provider.name!r} journal={journal!r}>"
 
     def close(self) -> None:
         """Stop dispatch loops between events and close the journal if this receiver opened it.

@@ -134,7 +134,9 @@ class ServerThread:
         self._error: BaseException | None = None
 
     def __repr__(self) -> str:
-        where = self.url if self._socket is not None else "stopped"
+        # Never raises, not even for an object whose __init__ failed half-way (a traceback
+        # rendered with its frames' locals shows that ``self``).
+        where = self.url if getattr(self, "_socket", None) is not None else "stopped"
         return f"<ServerThread {where}>"
 
     # --- lifecycle ----------------------------------------------------------------------------
