@@ -21,7 +21,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["MAX_FLAT_BYTES", "flat_boxes"]
+__all__ = ["MAX_FLAT_BYTES", "NAME", "TEXT", "WS", "flat_boxes"]
 
 # Above this size the hardened parser decides (lxml refuses a text node of 10,000,000 bytes
 # or more without huge_tree; a flat document this small cannot hold one).
@@ -31,22 +31,23 @@ MAX_FLAT_BYTES = 8_000_000
 # compiles an expression of its own).
 _MAX_FIELDS = 32
 
-_WS = "[ \t\r\n]*+"
+# The grammar's pieces (WS, TEXT, NAME) are shared with the flat push reader in _push.
+WS = "[ \t\r\n]*+"
 # Character data lxml gives back unchanged: no markup, no reference, no carriage return
 # (normalised to LF by the parser), nothing XML 1.0 refuses (C0 controls but tab and LF,
 # U+FFFE, U+FFFF; no surrogate can be in text decoded from UTF-8).
-_TEXT = "[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*+"
-_NAME = "[A-Za-z][A-Za-z0-9_]{0,63}"
+TEXT = "[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*+"
+NAME = "[A-Za-z][A-Za-z0-9_]{0,63}"
 # A field's opening tag, to guess the first box's field names (the whole document is then
 # checked against exactly those names, so a wrong guess only means the general path).
-_OPEN = re.compile(rf"<({_NAME})(?:>| ?/>)")
+_OPEN = re.compile(rf"<({NAME})(?:>| ?/>)")
 _STRIP = str.strip
 
 
 @lru_cache(maxsize=32)
 def _head(root: str, box: str) -> re.Pattern[str]:
     """The document up to its first box's opening tag, or the whole of an empty pull."""
-    return re.compile(rf"{_WS}<{root}>{_WS}(?:<{box}>|</{root}>{_WS}\Z)")
+    return re.compile(rf"{WS}<{root}>{WS}(?:<{box}>|</{root}>{WS}\Z)")
 
 
 @lru_cache(maxsize=32)
@@ -55,11 +56,11 @@ def _patterns(root: str, box: str, names: tuple[str, ...]) -> tuple[re.Pattern[s
     each field's text as a group."""
 
     def one_box(text: str) -> str:
-        fields = "".join(f"<{name}(?:>{text}</{name}>| ?/>){_WS}" for name in names)
-        return f"<{box}>{_WS}{fields}</{box}>"
+        fields = "".join(f"<{name}(?:>{text}</{name}>| ?/>){WS}" for name in names)
+        return f"<{box}>{WS}{fields}</{box}>"
 
-    document = re.compile(rf"{_WS}<{root}>{_WS}(?:{one_box(_TEXT)}{_WS})*+</{root}>{_WS}")
-    return document, re.compile(one_box(f"({_TEXT})"))
+    document = re.compile(rf"{WS}<{root}>{WS}(?:{one_box(TEXT)}{WS})*+</{root}>{WS}")
+    return document, re.compile(one_box(f"({TEXT})"))
 
 
 def flat_boxes(

@@ -18,7 +18,7 @@ from typing import Any
 
 from smsgate import CallbackReply, DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.exceptions import SmsGateError, ValidationError
-from smsgate_ipyy._flatxml import _NAME, _TEXT, _WS, MAX_FLAT_BYTES
+from smsgate_ipyy._flatxml import MAX_FLAT_BYTES, NAME, TEXT, WS
 from smsgate_ipyy._parse import (
     _STATUS,
     I_CONTENT,
@@ -49,20 +49,20 @@ _ITEMS: dict[str, Callable[[Mapping[str, Any], str], DeliveryReport | InboundMes
 # The flat push. Its declaration is one parse_xml drops as it stands (UTF-8 declared, or
 # nothing declared: UTF-8 by default), at the very start (no BOM, no space before it); its
 # text holds no "<!" (no DTD or entity) and nothing lxml would refuse or rewrite.
-_FLAT_HEAD = re.compile(rf'(?:<\?xml version="1\.0"(?: encoding="(?:utf|UTF)-8")? ?\?>)?{_WS}<{R_ROOT}>{_WS}')
-_FLAT_TAIL = re.compile(rf"</{R_ROOT}>{_WS}")
-_FLAT_FIELD = f"<(?P<field>{_NAME})(?:>{_TEXT}</(?P=field)>| ?/>)"
+_FLAT_HEAD = re.compile(rf'(?:<\?xml version="1\.0"(?: encoding="(?:utf|UTF)-8")? ?\?>)?{WS}<{R_ROOT}>{WS}')
+_FLAT_TAIL = re.compile(rf"</{R_ROOT}>{WS}")
+_FLAT_FIELD = f"<(?P<field>{NAME})(?:>{TEXT}</(?P=field)>| ?/>)"
 # Any flat box: its name, and the span of its fields.
-_FLAT_BOX = re.compile(rf"<({R_STATUS_BOX}|{R_CALL_BOX})>({_WS}(?:{_FLAT_FIELD}{_WS})*+)</\1>{_WS}")
+_FLAT_BOX = re.compile(rf"<({R_STATUS_BOX}|{R_CALL_BOX})>({WS}(?:{_FLAT_FIELD}{WS})*+)</\1>{WS}")
 # Each field of a box's span: its name and its text as written.
-_FIELDS = re.compile(f"<({_NAME})(?:>({_TEXT})</\\1>| ?/>)")
+_FIELDS = re.compile(f"<({NAME})(?:>({TEXT})</\\1>| ?/>)")
 
 
 def _gateway_box(box: str, names: tuple[str, ...]) -> re.Pattern[str]:
     """A box with exactly ``names`` in this order, each field's text as a group (``None``
     when written as an empty tag)."""
-    fields = "".join(f"<{name}(?:>({_TEXT})</{name}>| ?/>){_WS}" for name in names)
-    return re.compile(f"<{box}>{_WS}{fields}</{box}>{_WS}")
+    fields = "".join(f"<{name}(?:>({TEXT})</{name}>| ?/>){WS}" for name in names)
+    return re.compile(f"<{box}>{WS}{fields}</{box}>{WS}")
 
 
 # The boxes as the gateway writes them (spec 4.3 / 5.3, wire notes §4), read in one match.
