@@ -24,6 +24,7 @@ from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_ap
 from smsgate_ipyy.sandbox._app import fault_logger
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
+from smsgate_ipyy.sandbox._state import CHINA
 from smsgate_ipyy.sandbox.endpoints._common import ReplyFormat, _merge_pairs, returnsms, send_reply
 
 SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
@@ -111,6 +112,12 @@ def _requests() -> list[Request]:
         _post("/sms.aspx", _form(account="poor", password="poor-pass", mobile="13800138000,13800138001")),
         _post("/sms.aspx", _form(account="later", password="later-pass", content="unsigned", extno="7")),
         _post("/sms.aspx", _form(account="later", password="later-pass", content="unsigned")),
+        _post("/sms.aspx", _form(account="nobody", password=md5_upper("demo-pass"))),
+        _post("/sms.aspx", _form(password=md5_upper("wrong"))),
+        _post("/smsJson.aspx", _form(account="", password="")),
+        _post("/sms.aspx", _form(account="", password=md5_upper("demo-pass"))),
+        _post("/sms.aspx", head + b"a%5Cx41\\x41\\%41%E3%80%90%E8%85%BE%E9%A3%9E%E3%80%91"),
+        _post("/sms.aspx", head + b"a%5c%4%E3%80%90%E8%85%BE%E9%A3%9E%E3%80%91"),
         _post("/sms.aspx", _form(action="overage")),
         _post("/smsGBK.aspx", _form("gbk", action="OVERAGE", password="wrong")),
         _post("/smsJson.aspx", _form(action="overage", account="later", password="later-pass")),
@@ -368,3 +375,17 @@ def test_merged_pairs_are_parse_qsl_s_by_lower_cased_name_first_value_kept(text:
     merged: dict[str, str] = {}
     _merge_pairs(merged, text, encoding)
     assert merged == expected
+
+
+async def test_a_clock_in_china_time_gives_what_the_same_instant_in_utc_gives() -> None:
+    """The state reads a clock already in China time as it is (astimezone would give the
+    same object): the same replies, log, task ids and reports as the UTC clock's."""
+    china = NOW.astimezone(dt.timezone(dt.timedelta(hours=8), "CST"))
+    china_clock = SandboxState(_config(), clock=lambda: china.astimezone(CHINA))
+    utc_clock = SandboxState(_config(), clock=lambda: NOW)
+    assert china_clock.now() == utc_clock.now()
+    assert china_clock.now().tzinfo is CHINA
+    ours, theirs = create_app(state=china_clock), create_app(state=utc_clock)
+    for request in _requests():
+        assert (await _drive(ours, request))[:2] == (await _drive(theirs, request))[:2], request
+    assert _state_of(china_clock) == _state_of(utc_clock)

@@ -24,7 +24,7 @@ from ._log import INJECTED_KEY, Injected, Outcome
 from ._paths import CollapseSlashes, collapse_slashes
 from ._state import SandboxState
 from .endpoints import admin, batch, encrypted, mms, password, plain, pulls, soap
-from .endpoints._common import Call, Handler, ReplyFormat, form_params
+from .endpoints._common import Call, Handler, Reply, ReplyFormat, form_params
 
 __all__ = ["create_app", "fault_logger"]
 
@@ -192,7 +192,11 @@ class _SandboxApp(Starlette):
                 if _content_type(scope).startswith("multipart/form-data"):
                     starlette = receive
                 else:
-                    body, starlette = await _whole_body(receive)
+                    message = await receive()
+                    if message["type"] == "http.request" and not message.get("more_body", False):
+                        body = message.get("body", b"")  # the whole body in one message: the usual case
+                    else:
+                        body, starlette = await _whole_body(receive, message)
             if starlette is None:
                 response = self._answer(scope, body, endpoint, fmt)
         except Exception:
@@ -202,7 +206,12 @@ class _SandboxApp(Starlette):
             await super().__call__(scope, starlette, send)
             return
         # Nothing was sent before: an error while sending is only raised, as Starlette does
-        # once a response has started.
+        # once a response has started. A reply of the sends' own kind is sent as Starlette's
+        # Response.__call__ sends it (the same two messages), without its frame.
+        if type(response) is Reply:
+            await send({"type": "http.response.start", "status": 200, "headers": response.raw_headers})
+            await send({"type": "http.response.body", "body": response.body})
+            return
         await response(scope, receive, send)
 
     def _answer(self, scope: Scope, body: bytes, endpoint: str, fmt: ReplyFormat) -> Response:
@@ -225,14 +234,17 @@ def _content_type(scope: Scope) -> str:
     return ""
 
 
-async def _whole_body(receive: Receive) -> tuple[bytes, Receive | None]:
-    """The request body, read to its end; or, when something else than a body part arrives
-    (a disconnect), a ``receive`` that gives again what arrived and then goes on with
-    ``receive``, for Starlette to answer the request as it would have."""
+async def _whole_body(receive: Receive, first: Message) -> tuple[bytes, Receive | None]:
+    """The request body, read to its end from the ``first`` message ``receive`` gave; or,
+    when something else than a body part arrives (a disconnect), a ``receive`` that gives
+    again what arrived and then goes on with ``receive``, for Starlette to answer the request
+    as it would have."""
     arrived: list[Message] = []
     chunks: list[bytes] = []
+    message = first
     while True:
-        message = await receive()
+        if arrived:
+            message = await receive()
         arrived.append(message)
         if message["type"] != "http.request":
             return b"", _replay_then(arrived, receive)

@@ -364,7 +364,8 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = collapse_slashes(scope["path"]).lower()
+        path: str = scope["path"]
+        path = (collapse_slashes(path) if "//" in path else path).lower()
         if path == ADMIN_PATH:
             await self._admin(scope, receive, send)
             return
@@ -373,7 +374,8 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             self.faults.reset()
             return
-        rule = None if path.startswith(_ADMIN_PREFIX) else self.faults.pick(path)
+        # no rule set (the usual case): nothing to pick, as pick() itself finds
+        rule = None if not self.faults._rules or path.startswith(_ADMIN_PREFIX) else self.faults.pick(path)
         if rule is None:
             await self.app(scope, receive, send)
             return

@@ -277,26 +277,32 @@ class SandboxState:
 
     def now(self) -> dt.datetime:
         """The sandbox clock, in China time."""
-        return self.clock().astimezone(CHINA)
+        moment = self.clock()
+        # astimezone gives the same object when the time is in China time already
+        return moment if moment.tzinfo is CHINA else moment.astimezone(CHINA)
 
     # -- accounts --------------------------------------------------------------------------
 
     def check_login(self, account: str, password: str) -> Login:
         """Check a login as the form endpoints do (wire notes §7: plain password or its
         upper-case MD5): the account when it holds, else the refusal code's name."""
+        if account and password:
+            with self.lock:
+                live = self._accounts.get(account)
+                if live is not None:
+                    if password == live.account.password:
+                        return Login(_copy(live.account), "plain")
+                    if password == live.md5:
+                        return Login(_copy(live.account), "md5")
+        # refused: the style is how the password looks
         style = "md5" if len(password) == 32 and password.isalnum() and password.isupper() else "plain"
         if not account:
             return Login(None, style, "UserNameEmpty")
         if not password:
             return Login(None, style, "PasswordEmpty")
         with self.lock:
-            live = self._accounts.get(account)
-            if live is None:
+            if account not in self._accounts:
                 return Login(None, style, "UserNameError")
-            if password == live.account.password:
-                return Login(_copy(live.account), "plain")
-            if password == live.md5:
-                return Login(_copy(live.account), "md5")
         return Login(None, style, "PasswordError")
 
     def get_account(self, account: str) -> Account | None:
@@ -411,7 +417,7 @@ class SandboxState:
             held = live.account
             balance = held.sms_balance if kind == "sms" else held.mms_balance
             if balance < count and not held.postpaid:
-                return Submission(refusal="AmountNotEnough")
+                return Submission("AmountNotEnough")
             balance -= count
             if kind == "sms":
                 held.sms_balance = balance
@@ -435,7 +441,7 @@ class SandboxState:
                 outcome = self._outcome(mobile) if rules else DELIVERED_CODE
                 item = _Pending(due, account, "report", mobile, task_id, outcome, ext)
                 heapq.heappush(self._pending, (due_ts, next(self._seq), item))
-        return Submission(task_id=task_id, remaining=balance, accepted=count)
+        return Submission(None, task_id, balance, count)
 
     # -- queues ----------------------------------------------------------------------------
 
