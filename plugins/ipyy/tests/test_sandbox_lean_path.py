@@ -24,7 +24,7 @@ from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_ap
 from smsgate_ipyy.sandbox._app import fault_logger
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
-from smsgate_ipyy.sandbox._state import CHINA
+from smsgate_ipyy.sandbox._state import CHINA, _timestamp
 from smsgate_ipyy.sandbox.endpoints._common import ReplyFormat, _merge_pairs, returnsms, send_reply
 
 SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
@@ -392,3 +392,14 @@ async def test_a_clock_in_china_time_gives_what_the_same_instant_in_utc_gives() 
     for request in _requests():
         assert (await _drive(ours, request))[:2] == (await _drive(theirs, request))[:2], request
     assert _state_of(china_clock) == _state_of(utc_clock)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)),
+    st.sampled_from([CHINA, dt.UTC, dt.timezone(dt.timedelta(hours=-5, minutes=-30))]),
+)
+def test_due_times_are_the_timestamps_python_gives(moment: dt.datetime, zone: dt.tzinfo) -> None:
+    aware = moment.replace(tzinfo=zone)
+    assert _timestamp(aware) == aware.timestamp()
+    assert _timestamp(aware.astimezone(CHINA)) == aware.timestamp()

@@ -71,6 +71,17 @@ def stamp(moment: dt.datetime) -> str:
     )
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC).astimezone(CHINA)
+_SECOND = dt.timedelta(seconds=1)
+
+
+def _timestamp(moment: dt.datetime) -> float:
+    """``moment.timestamp()`` of an aware ``moment``, the same float (both divide the
+    microseconds since the epoch by a million), three times cheaper for one in China time:
+    from an epoch with the same tzinfo, Python subtracts without asking either for its offset."""
+    return (moment - _EPOCH) / _SECOND
+
+
 def _task_id(now: dt.datetime, sequence: int) -> int:
     """``yyMMddHHmmss`` of ``now`` followed by the 4-digit ``sequence``, as a number."""
     minutes = ((((now.year % 100) * 100 + now.month) * 100 + now.day) * 100 + now.hour) * 100 + now.minute
@@ -435,7 +446,7 @@ class SandboxState:
             if self.config.report_delay != self._delay[0]:
                 self._delay = (self.config.report_delay, dt.timedelta(seconds=self.config.report_delay))
             due = start + self._delay[1]
-            due_ts = due.timestamp()
+            due_ts = _timestamp(due)
             rules = self._outcome_rules
             for mobile in mobiles:
                 outcome = self._outcome(mobile) if rules else DELIVERED_CODE
@@ -447,7 +458,7 @@ class SandboxState:
 
     def _release_locked(self, now: dt.datetime) -> None:
         """Move every due item to its pull queue, or to the outbox for push accounts."""
-        now_ts = now.timestamp()
+        now_ts = _timestamp(now)
         pending = self._pending
         while pending and pending[0][0] <= now_ts:
             _, _, item = heapq.heappop(pending)
