@@ -12,6 +12,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_ap
 from smsgate_ipyy.sandbox._app import fault_logger
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
-from smsgate_ipyy.sandbox._state import CHINA, _timestamp
+from smsgate_ipyy.sandbox._state import CHINA, _task_id, _timestamp
 from smsgate_ipyy.sandbox.endpoints._common import ReplyFormat, _merge_pairs, returnsms, send_reply
 
 SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
@@ -403,3 +404,36 @@ def test_due_times_are_the_timestamps_python_gives(moment: dt.datetime, zone: dt
     aware = moment.replace(tzinfo=zone)
     assert _timestamp(aware) == aware.timestamp()
     assert _timestamp(aware.astimezone(CHINA)) == aware.timestamp()
+
+
+_MOMENTS = st.datetimes(min_value=dt.datetime(2000, 1, 2), max_value=dt.datetime(2098, 12, 30))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(_MOMENTS, st.sampled_from([dt.datetime(2026, 4, 15, 8, 0, 0, 999_999)])),
+            st.sampled_from([CHINA, dt.UTC]),
+            st.one_of(st.none(), _MOMENTS),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from([0.0, 5.0, 0.3, 86_400.5]),
+)
+def test_task_ids_and_due_times_are_worked_out_from_each_moment(
+    sends: list[tuple[dt.datetime, dt.tzinfo, dt.datetime | None]], delay: float
+) -> None:
+    readings = iter(moment.replace(tzinfo=zone) for moment, zone, _ in sends)
+    state = SandboxState(attrs.evolve(_config(), report_delay=delay), clock=lambda: next(readings))
+    last = 0
+    for number, (moment, zone, later) in enumerate(sends, 1):
+        send_at = None if later is None else later.replace(tzinfo=CHINA)
+        submitted = state.submit("demo", "sms", ["13800138000"], "", send_at)
+        now = moment.replace(tzinfo=zone).astimezone(CHINA)
+        last = max(_task_id(now, number % 10_000), last + 1)
+        assert submitted.task_id == str(last)
+        start = send_at if send_at is not None and send_at > now else now
+        due = start + dt.timedelta(seconds=delay)
+        assert [entry[0] for entry in state._pending if entry[2].task_id == str(last)] == [due.timestamp()]

@@ -73,6 +73,7 @@ def stamp(moment: dt.datetime) -> str:
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC).astimezone(CHINA)
 _SECOND = dt.timedelta(seconds=1)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _timestamp(moment: dt.datetime) -> float:
@@ -270,8 +271,11 @@ class SandboxState:
         self._seq = itertools.count()
         self._task_counter = itertools.count(1)
         self._last_task_id = 0
-        # report_delay as a timedelta, made again when the setting changes
-        self._delay = (0.0, dt.timedelta(0))
+        # report_delay as a timedelta and in microseconds, made again when the setting changes
+        self._delay = (0.0, dt.timedelta(0), 0)
+        # the second (since the epoch) of the last task id, and its ids' first (sequence 0)
+        self._id_second: int | None = None
+        self._id_base = 0
         self._init_locked()
 
     def _init_locked(self) -> None:
@@ -439,14 +443,20 @@ class SandboxState:
             # 16 digits: yyMMddHHmmss + a 4-digit sequence, China time (wire notes §4). Ids only
             # grow, so they stay unique past 10,000 sends in one second or on a frozen test clock
             # (a repeated id would mix two tasks' reports in a taskid pull).
-            candidate = _task_id(now, next(self._task_counter) % 10_000)
+            # (One China-time second since the epoch is one yyMMddHHmmss: worked out once.)
+            now_us = (now - _EPOCH) // _MICROSECOND
+            if now_us // 1_000_000 != self._id_second:
+                self._id_second, self._id_base = now_us // 1_000_000, _task_id(now, 0)
+            candidate = self._id_base + next(self._task_counter) % 10_000
             self._last_task_id = max(candidate, self._last_task_id + 1)
             task_id = str(self._last_task_id)
             start = send_at if send_at is not None and send_at > now else now
             if self.config.report_delay != self._delay[0]:
-                self._delay = (self.config.report_delay, dt.timedelta(seconds=self.config.report_delay))
+                delay = dt.timedelta(seconds=self.config.report_delay)
+                self._delay = (self.config.report_delay, delay, delay // _MICROSECOND)
             due = start + self._delay[1]
-            due_ts = _timestamp(due)
+            # _timestamp(due), from the microseconds already worked out when due is now's
+            due_ts = (now_us + self._delay[2]) / 1_000_000 if start is now else _timestamp(due)
             rules = self._outcome_rules
             for mobile in mobiles:
                 outcome = self._outcome(mobile) if rules else DELIVERED_CODE
