@@ -303,7 +303,7 @@ def _documents(draw: st.DrawFn) -> bytes:
     return body
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(_documents())
 @example(report_pull(3))
 @example(INBOUND_PULL)
@@ -327,7 +327,7 @@ def _flawed_gateway_pulls(draw: st.DrawFn) -> bytes:
     return flawed.encode("utf-8", "surrogatepass")
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(_flawed_gateway_pulls())
 def test_one_flaw_in_a_gateway_pull_reads_as_the_tree_reads(body: bytes) -> None:
     _same(body)

@@ -449,7 +449,7 @@ def _pushes(draw: st.DrawFn) -> bytes:
     return body
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(_pushes())
 @example(bench_push(3))
 @example(STATUS_XML.encode())
@@ -477,7 +477,7 @@ def _flawed_gateway_pushes(draw: st.DrawFn) -> bytes:
     return flawed.encode("utf-8", "surrogatepass")
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(_flawed_gateway_pushes())
 def test_one_flaw_in_a_gateway_push_reads_as_the_tree_reads(body: bytes) -> None:
     _same(body)
