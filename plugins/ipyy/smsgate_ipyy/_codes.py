@@ -11,6 +11,9 @@ The gateway reports a refusal in four ways, and each has its function here:
   mean something else than the ResultCodes: :func:`error_for_pull_error`;
 * an HTTP status other than 2xx: :func:`error_for_http_status`.
 
+A delivery report's own codes (its ``status``, or only its ``errorcode``) say whether a
+message was delivered, not that a request was refused: :func:`report_status`.
+
 Choices worth knowing (the provider page repeats them):
 
 * ``Text64Error`` (1009) → :class:`AuthenticationError`: the gateway decrypts ``Text64`` with
@@ -33,6 +36,7 @@ import re
 
 import attrs
 
+from smsgate import DeliveryStatus
 from smsgate import exceptions as errors
 
 __all__ = [
@@ -44,6 +48,7 @@ __all__ = [
     "error_for_pull_error",
     "is_success_code",
     "parse_retry_after",
+    "report_status",
 ]
 
 
@@ -184,6 +189,27 @@ _PULL_ERRORS: dict[str, ResultCode] = {
     "3": ResultCode("NoEnabled", None, errors.PermissionDeniedError, "the account may not pull reports"),
     "4": ResultCode("ParamError", None, errors.ProviderError, "a pull parameter is wrong"),
 }
+
+
+# spec 4.3: a report's status 10 means delivered, 20 failed; the JSON pull has no status.
+_REPORT_STATUSES = {"10": DeliveryStatus.DELIVERED, "20": DeliveryStatus.FAILED}
+# spec 4.5: DELIVRD is the carriers' success word in a report's errorcode.
+_DELIVERED_CODE = "DELIVRD"
+
+
+def report_status(status: str, code: str) -> DeliveryStatus:
+    """A delivery report's status from its stripped ``status`` and ``errorcode`` fields
+    (pulled or pushed, XML or JSON): the status when there is one (10 delivered, 20 failed,
+    any other unknown), else the code (``DELIVRD`` in any case delivered, any other failed).
+
+    Neither a status nor a code is unknown: nothing says the message failed (calling it
+    failed could make an application send a delivered message again).
+    """
+    if status:
+        return _REPORT_STATUSES.get(status, DeliveryStatus.UNKNOWN)
+    if code:
+        return DeliveryStatus.DELIVERED if code.upper() == _DELIVERED_CODE else DeliveryStatus.FAILED
+    return DeliveryStatus.UNKNOWN
 
 
 def is_success_code(code: object) -> bool:

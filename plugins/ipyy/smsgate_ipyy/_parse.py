@@ -80,9 +80,6 @@ E_SUCCESS_COUNTS = "SuccessCounts"
 # spec 1.3 / wire notes §4: success is "Success", overage success "Sucess", failure "Faild".
 _OK_WORDS = {"success", "sucess"}
 _FAIL_WORDS = {"faild", "failed", "fail", "failure", "error"}
-# spec 4.3: 10 delivered, 20 failed; the JSON pull has no status, only the upstream code.
-_STATUS = {"10": DeliveryStatus.DELIVERED, "20": DeliveryStatus.FAILED}
-_DELIVERED_CODE = "DELIVRD"
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
 # The first three of _TIME_FORMATS with two-digit fields, read by datetime.fromisoformat.
 _COMMON_TIME = re.compile(
@@ -460,30 +457,13 @@ def _in_china(parsed: dt.datetime) -> dt.datetime | None:
     return None if parsed.year <= 1 else dt.datetime.combine(parsed, parsed.time(), CHINA)
 
 
-def _report_status(item: Mapping[str, Any]) -> DeliveryStatus:
-    status_text = _text(item.get(I_STATUS))
-    if status_text:
-        return _STATUS.get(status_text, DeliveryStatus.UNKNOWN)
-    return _code_status(_text(item.get(I_ERROR_CODE)))
-
-
-def _code_status(code: str) -> DeliveryStatus:
-    """The status of a report without a ``status`` field, by its (stripped) ``errorcode``."""
-    if code:
-        # spec 4.5: the JSON pull has no status field; DELIVRD is the carriers' success word.
-        return DeliveryStatus.DELIVERED if code.upper() == _DELIVERED_CODE else DeliveryStatus.FAILED
-    # Neither a status nor a code: nothing says the message failed (calling it FAILED could
-    # make an application send a delivered message again).
-    return DeliveryStatus.UNKNOWN
-
-
 def report_item(item: Mapping[str, Any], provider: str) -> DeliveryReport:
     """One ``statusbox`` (pulled or pushed) → :class:`DeliveryReport`."""
     return DeliveryReport(
         provider=provider,
         mobile=_text(item.get(I_MOBILE)),
         task_id=_text(item.get(I_TASK_ID)) or None,
-        status=_report_status(item),
+        status=_codes.report_status(_text(item.get(I_STATUS)), _text(item.get(I_ERROR_CODE))),
         received_at=parse_china_time(_text(item.get(I_RECEIVE_TIME))),
         vendor_code=_text(item.get(I_ERROR_CODE)) or None,
         ext=_text(item.get(I_EXT)) or None,
@@ -567,18 +547,13 @@ def _report_columns(items: list[dict[str, Any]]) -> Iterator[_ReportRow]:
 def _statuses(status_text: list[str], code: list[str]) -> Iterator[DeliveryStatus]:
     """The status of each row, as :func:`_report_rows` decides it, each distinct value once."""
     if not any(status_text):  # no row has a status (the JSON pull): the code decides
-        by_code = {value: _code_status(value) for value in dict.fromkeys(code)}
+        by_code = {value: _codes.report_status("", value) for value in dict.fromkeys(code)}
         return map(by_code.__getitem__, code)
     if all(status_text):  # every row has one (the XML pull)
-        by_status = {
-            value: _STATUS.get(value, DeliveryStatus.UNKNOWN) for value in dict.fromkeys(status_text)
-        }
+        by_status = {value: _codes.report_status(value, "") for value in dict.fromkeys(status_text)}
         return map(by_status.__getitem__, status_text)
     pairs = list(zip(status_text, code, strict=True))
-    by_pair = {
-        pair: _STATUS.get(pair[0], DeliveryStatus.UNKNOWN) if pair[0] else _code_status(pair[1])
-        for pair in dict.fromkeys(pairs)
-    }
+    by_pair = {pair: _codes.report_status(*pair) for pair in dict.fromkeys(pairs)}
     return map(by_pair.__getitem__, pairs)
 
 
@@ -642,11 +617,11 @@ def _report_rows(items: list[dict[str, Any]]) -> Iterator[_ReportRow]:
         else:
             when = times[text] = parse_china_time(text)
         if status_text:
-            status = _STATUS.get(status_text, DeliveryStatus.UNKNOWN)
+            status = _codes.report_status(status_text, code)
         elif code in codes:
             status = codes[code]
         else:
-            status = codes[code] = _code_status(code)
+            status = codes[code] = _codes.report_status("", code)
         yield mobile, task or None, status, when, code or None, ext or None, None, item
 
 

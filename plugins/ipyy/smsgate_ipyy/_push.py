@@ -16,11 +16,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from smsgate import CallbackReply, DeliveryReport, DeliveryStatus, InboundMessage
+from smsgate import CallbackReply, DeliveryReport, InboundMessage
 from smsgate.exceptions import SmsGateError, ValidationError
+from smsgate_ipyy._codes import report_status
 from smsgate_ipyy._flatxml import MAX_FLAT_BYTES, NAME, TEXT, WS
 from smsgate_ipyy._parse import (
-    _STATUS,
     I_CONTENT,
     I_ERROR_CODE,
     I_EXT,
@@ -31,7 +31,6 @@ from smsgate_ipyy._parse import (
     R_CALL_BOX,
     R_ROOT,
     R_STATUS_BOX,
-    _code_status,
     box_fields,
     inbound_item,
     parse_china_time,
@@ -71,7 +70,6 @@ _INBOUND_NAMES = (I_MOBILE, I_TASK_ID, I_CONTENT, I_RECEIVE_TIME, I_EXT)
 _REPORT_BOX = _gateway_box(R_STATUS_BOX, _REPORT_NAMES)
 _INBOUND_BOX = _gateway_box(R_CALL_BOX, _INBOUND_NAMES)
 _STRIP = str.strip
-_UNKNOWN = DeliveryStatus.UNKNOWN
 
 
 def parse_push(body: bytes, *, provider: str) -> list[DeliveryReport | InboundMessage]:
@@ -159,12 +157,11 @@ def _flat_box(text: str, at: int) -> tuple[str, dict[str, str], int] | None:
 def _report(item: dict[str, str], provider: str) -> DeliveryReport:
     """:func:`report_item` of a box's fields (stripped strings), ``item`` kept as ``raw``."""
     get = item.get
-    status = get(I_STATUS, "")
     code = get(I_ERROR_CODE, "")
     row = (
         item[I_MOBILE],
         get(I_TASK_ID) or None,
-        _STATUS.get(status, _UNKNOWN) if status else _code_status(code),
+        report_status(get(I_STATUS, ""), code),
         parse_china_time(get(I_RECEIVE_TIME)),
         code or None,
         get(I_EXT) or None,
