@@ -214,6 +214,9 @@ def get_provider(name: str, /, **config: Any) -> Provider:
 
     :raises UnknownProviderError: no loaded plugin registers ``name``.
     :raises ValidationError: the configuration is invalid (raised by the provider).
+    :raises ConfigurationError: the plugin's factory failed with an error of its own (a
+        ``TypeError`` for a setting it does not take …): its type and message, with any
+        configured text they quote masked.
     """
     get_plugin_manager()
     try:
@@ -233,6 +236,29 @@ def get_provider(name: str, /, **config: Any) -> Provider:
         del config
         cut_traceback(error)
         raise error
+    except Exception as error:  # a plugin's own failure (a TypeError for a misspelt setting …)
+        # Refused as the typed error a bad configuration gets. Its type and message are kept,
+        # with any configured text the message quotes masked; the error itself is not chained
+        # (its frames hold the settings, its arguments may hold a value).
+        refusal = ConfigurationError(
+            f"the provider {name!r} could not be built from this configuration: "
+            f"{type(error).__name__}: {_masked(str(error), config)}"
+        )
+        del config, error
+    raise refusal from None
+
+
+def _masked(message: str, config: dict[str, Any]) -> str:
+    """``message`` with every configured text of four or more characters in it replaced by
+    ``***``: a plugin's error may quote the value it refused, a password included."""
+    values = sorted(
+        (value for value in config.values() if isinstance(value, str) and len(value) >= 4),
+        key=len,
+        reverse=True,
+    )
+    for value in values:
+        message = message.replace(value, "***")
+    return message
 
 
 def observed(hook: str) -> bool:

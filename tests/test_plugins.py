@@ -239,6 +239,57 @@ def test_get_provider_passes_configuration_to_the_factory(
     assert sys.modules[module].SEEN == [{"account": "a1", "timeout": 3.0}]
 
 
+FAILING_FACTORY = """
+import smsgate
+from smsgate.testing import InMemoryProvider
+
+@smsgate.hookimpl
+def register_providers(register):
+    def build(*, account, password, **unknown):
+        if unknown:
+            raise TypeError(f"unexpected settings {sorted(unknown)}")
+        raise RuntimeError(f"login {account!r} refused with password {password!r}")
+    register("failing", build)
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [
+        (
+            {"account": "acct1", "password": "hunter2-secret"},
+            "RuntimeError: login '***' refused with password '***'",
+        ),
+        (
+            {"account": "acct1", "password": "hunter2-secret", "pasword": "x"},
+            "TypeError: unexpected settings ['pasword']",
+        ),
+    ],
+)
+def test_a_factory_failing_on_its_own_is_a_configuration_error_without_the_settings(
+    add_plugin: Callable[..., str], config: dict[str, str], shown: str
+) -> None:
+    """A plugin's factory that fails with an error of its own (not a smsgate error) is refused
+    as a ConfigurationError naming the provider, the error's type and its message, with every
+    configured text it quotes masked; the original error is not chained (its arguments quote
+    the password) and no frame below the public call holds the settings."""
+    add_plugin("failing", source=FAILING_FACTORY)
+    with pytest.raises(ConfigurationError) as info:
+        smsgate.get_provider("failing", **config)
+    error = info.value
+    assert str(error) == f"the provider 'failing' could not be built from this configuration: {shown}"
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+    tb = error.__traceback__
+    assert tb is not None
+    tb = tb.tb_next  # below this test's own frame, which holds its parameters
+    assert tb is not None
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            assert "hunter2-secret" not in repr(value)
+        tb = tb.tb_next
+
+
 BROKEN_PLUGINS = {
     "import": "raise ImportError('missing dependency xyz')\n",
     "register_providers": """
