@@ -13,11 +13,14 @@ Importing this package loads no plugin: plugins load on the first call that need
 
 from __future__ import annotations
 
+import importlib as _importlib
 import logging as _logging
+import sys as _sys
 import typing as _typing
+from collections.abc import Callable as _Callable
+from collections.abc import Mapping as _Mapping
 
 from smsgate._drivers import arun_flow, parsing_reply, run_flow
-from smsgate._lazy import lazy_exports
 from smsgate._models import (
     Balance,
     DeliveryReport,
@@ -59,6 +62,48 @@ from smsgate.exceptions import (
     UnsupportedOperationError,
     ValidationError,
 )
+
+
+# Defined here rather than in a module of its own: one module fewer to find and load at
+# `import smsgate` (issue 11, import time).
+def lazy_exports(
+    package: str, exports: _Mapping[str, str], *, submodules: bool = False
+) -> _Callable[[str], _typing.Any]:
+    """A module ``__getattr__`` (PEP 562) for ``package``: each name of ``exports`` is imported
+    from its module when it is first read, then kept as a plain attribute of the package.
+
+    A plugin's ``__init__.py`` stays cheap to import this way::
+
+        __getattr__ = smsgate.lazy_exports(__name__, {"AcmeProvider": "smsgate_acme._provider"})
+
+    (import the names under ``if TYPE_CHECKING:`` too, for type checkers).
+
+    :param package: the package's ``__name__``.
+    :param exports: each lazily exported name → the module that defines it.
+    :param submodules: also answer a name that is not exported with the package's submodule
+        of that name, importing it (``package.name``), as a package whose submodules used to
+        be imported eagerly must.
+    :returns: the function to assign to the package's ``__getattr__``; any other name raises
+        :class:`AttributeError`.
+    """
+
+    def __getattr__(name: str) -> _typing.Any:
+        """The package's names loaded on first use (PEP 562); each is then a plain attribute."""
+        module = exports.get(name)
+        if module is None:
+            if submodules:
+                try:
+                    return _importlib.import_module(f"{package}.{name}")
+                except ModuleNotFoundError as exc:
+                    if exc.name != f"{package}.{name}":
+                        raise
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        value = getattr(_importlib.import_module(module), name)
+        setattr(_sys.modules[package], name, value)
+        return value
+
+    return __getattr__
+
 
 if _typing.TYPE_CHECKING:
     from smsgate._config import Config, load_config

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import smsgate
 
@@ -66,3 +71,69 @@ def test_type_checkers_see_every_lazily_loaded_name() -> None:
                 if isinstance(stmt, ast.ImportFrom) and stmt.module:
                     seen.update({alias.asname or alias.name: stmt.module for alias in stmt.names})
     assert seen == dict(smsgate._LAZY)
+
+
+def test_import_smsgate_loads_nothing_but_its_core_modules_on_top_of_httpx_and_attrs() -> None:
+    """What ``import smsgate`` adds to ``import httpx, attrs`` (its HTTP library and its models'
+    library) is its five core modules: no standard-library module httpx does not load already,
+    no helper module of its own (``lazy_exports`` lives in the package's ``__init__``)."""
+    script = (
+        "import json, sys\nimport httpx, attrs\nbefore = set(sys.modules)\nimport smsgate\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    added = json.loads(_fresh(script))
+    assert added == [
+        "smsgate",
+        "smsgate._drivers",
+        "smsgate._models",
+        "smsgate._provider",
+        "smsgate.exceptions",
+    ]
+
+
+def test_the_models_patterns_are_compiled_on_their_first_use_then_called_directly() -> None:
+    """``import smsgate`` compiles none of the models' patterns; the first check that needs
+    one compiles it and puts the compiled pattern's own ``fullmatch`` in the stand-in's place."""
+    script = (
+        "import json, datetime as dt\nimport smsgate\nfrom smsgate import _models as m\n"
+        "names = ['_number_fullmatch', '_name_fullmatch', '_reference_fullmatch']\n"
+        "before = [type(getattr(m, n)).__name__ for n in names]\n"
+        "smsgate.Sms(to='13800138000', template='verify', params={'code': '1'}, reference='r-1')\n"
+        "after = [getattr(m, n).__self__.pattern for n in names]\n"
+        "print(json.dumps({'before': before, 'after': after}))\n"
+    )
+    result = json.loads(_fresh(script))
+    assert result["before"] == ["function"] * 3
+    assert result["after"] == [PATTERNS[name] for name in ("number", "name", "reference")]
+
+
+#: The models' patterns, as they were compiled at import before (issue 11).
+PATTERNS = {
+    "number": r"\+?[0-9]{3,20}",
+    "name": r"[A-Za-z_][A-Za-z0-9_]{0,63}",
+    "reference": r"[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?",
+}
+# Boundary characters of the patterns' classes, other digits and blanks, a trailing newline;
+# and strings each pattern matches.
+_CANDIDATES = st.one_of(
+    st.text(alphabet=st.sampled_from("+09aZ_ -~\x1f\x20\x21\x7e\x7f\n٣²é"), max_size=70),
+    *(st.from_regex(pattern, fullmatch=True) for pattern in PATTERNS.values()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_CANDIDATES, kind=st.sampled_from(sorted(PATTERNS)))
+def test_each_models_pattern_answers_as_its_compiled_pattern_first_and_later(text: str, kind: str) -> None:
+    from smsgate import _models
+
+    expected = re.fullmatch(PATTERNS[kind], text) is not None
+    # A fresh stand-in under a name of its own: its first answer, then the compiled one's.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            _models, "_probe", _models._fullmatch_on_first_use("_probe", PATTERNS[kind]), raising=False
+        )
+        assert (_models._probe(text) is not None) is expected  # type: ignore[attr-defined]
+        assert (_models._probe(text) is not None) is expected  # type: ignore[attr-defined]
+    # The module's own matcher, in whichever state the run left it.
+    matcher = getattr(_models, f"_{kind}_fullmatch")
+    assert (matcher(text) is not None) is expected
