@@ -432,4 +432,7 @@ def gateway_from_config(
     config = load_config(found)
     options = config.gateway_options(env=env)
     options.update(overrides)
-    return cls(build_providers(config, env=env), **options)
+    gateway = cls(build_providers(config, env=env), **options)
+    if config.shared_state is not None and "shared_state" not in overrides:
+        gateway._owned_state = options["shared_state"]  # built here: closed with the gateway
+    return gateway

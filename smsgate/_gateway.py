@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 
@@ -93,6 +93,10 @@ def _positions(message: tuple[Sms, ...]) -> dict[str, list[int]]:
     return by_number
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
 class _GatewayCore(Generic[ClientT]):
     """What both gateways share: configuration, argument checks, the after-attempt and
     after-result steps."""
@@ -134,6 +138,8 @@ class _GatewayCore(Generic[ClientT]):
         self._owns_client = client is None
         self._client: ClientT = client if client is not None else self._new_client()
         self._closed = False
+        # A shared state the gateway built itself (``from_config``'s Redis URL) is closed with it.
+        self._owned_state: _Closable | None = None
 
     @classmethod
     def from_config(
@@ -142,7 +148,8 @@ class _GatewayCore(Generic[ClientT]):
         """A gateway built from the TOML file the ``smsgate`` CLI reads: its providers (passwords
         from ``SMSGATE_<NAME>_PASSWORD``) and its ``[gateway]`` routing (strategy, weights,
         retry, breaker, rate limit, and ``shared_state``: a Redis URL whose
-        :class:`smsgate.scale.RedisState` keeps breakers and limits shared by processes).
+        :class:`smsgate.scale.RedisState` keeps breakers and limits shared by processes; the
+        gateway closes the state it builds when it is closed).
 
         :param path: the file; None looks for it as the CLI does (``./smsgate.toml``, else
             ``$SMSGATE_CONFIG``).
@@ -194,6 +201,12 @@ class _GatewayCore(Generic[ClientT]):
     def closed(self) -> bool:
         """True after ``close()`` / ``aclose()``."""
         return self._closed
+
+    def _close_owned_state(self) -> None:
+        """Close the shared state this gateway built (once; one given to it is the caller's)."""
+        state, self._owned_state = self._owned_state, None
+        if state is not None:
+            state.close()
 
     # --- plans per operation (the checks before any I/O, then the router's plan) -----------
 
@@ -466,10 +479,14 @@ class Gateway(_GatewayCore[httpx.Client]):
         self._run(self._password_plan(secret, provider))
 
     def close(self) -> None:
-        """Close the HTTP client if the gateway opened it. Further calls raise."""
+        """Close the HTTP client if the gateway opened it, and the shared state if it built it
+        (``from_config``). Further calls raise."""
         self._closed = True
-        if self._owns_client:
-            self._client.close()
+        try:
+            if self._owns_client:
+                self._client.close()
+        finally:
+            self._close_owned_state()
 
     def __enter__(self) -> Self:
         return self
@@ -570,10 +587,14 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
         await self._run(self._password_plan(secret, provider))
 
     async def aclose(self) -> None:
-        """Close the HTTP client if the gateway opened it. Further calls raise."""
+        """Close the HTTP client if the gateway opened it, and the shared state if it built it
+        (``from_config``). Further calls raise."""
         self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        try:
+            if self._owns_client:
+                await self._client.aclose()
+        finally:
+            self._close_owned_state()
 
     async def __aenter__(self) -> Self:
         return self

@@ -502,6 +502,43 @@ def test_the_toml_key_shares_state_between_gateways(tmp_path: Path, redis_url: s
             two.send(SMS)
 
 
+def _client_ids(watcher: redis.Redis) -> set[str]:
+    entries: list[dict[str, Any]] = watcher.client_list()  # type: ignore[assignment]  # sync client
+    return {str(entry["id"]) for entry in entries}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_gateway_closes_the_shared_state_it_built(tmp_path: Path, redis_url: str, kind: str) -> None:
+    """The RedisState ``from_config`` builds from ``[gateway] shared_state`` is the gateway's:
+    ``close()`` / ``aclose()`` closes its connections to Redis (they stayed open until the
+    garbage collector found them). One given with ``shared_state=`` stays the caller's."""
+    path = _toml(tmp_path, f'shared_state = "{redis_url}"')
+    with redis.Redis.from_url(redis_url) as watcher:
+        before = _client_ids(watcher)
+        if kind == "sync":
+            gateway = smsgate.Gateway.from_config(path, env={})
+            gateway.send(SMS)
+            opened = _client_ids(watcher) - before
+            gateway.close()
+        else:
+
+            async def run() -> tuple[set[str], smsgate.AsyncGateway]:
+                gateway = smsgate.AsyncGateway.from_config(path, env={})
+                await gateway.send(SMS)
+                opened = _client_ids(watcher) - before
+                await gateway.aclose()
+                return opened, gateway  # alive after aclose(), as the sync one is after close()
+
+            opened, _alive = asyncio.run(run())
+        assert opened  # the breaker asked Redis over a connection of its own
+        assert not opened & _client_ids(watcher)
+        with RedisState(redis_url) as given:
+            with smsgate.Gateway.from_config(path, env={}, shared_state=given) as gateway:
+                gateway.send(SMS)
+            given.ping()
+            assert _client_ids(watcher) - before  # still connected: the caller closes it
+
+
 def test_the_toml_password_comes_from_the_environment(
     tmp_path: Path, redis_url: str, acl_user: tuple[str, str]
 ) -> None:
