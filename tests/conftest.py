@@ -12,6 +12,7 @@ import pytest
 
 from smsgate import _plugins, hookimpl
 from smsgate.testing import GatewayFactory
+from tests.loopback_support import certificate, self_signed  # noqa: F401 - fixtures (a TLS certificate)
 from tests.pg_support import postgres_server, postgres_url  # noqa: F401 - fixtures (a real PostgreSQL)
 from tests.redis_support import redis_server, redis_url  # noqa: F401 - fixtures (a real Redis)
 

@@ -3,8 +3,9 @@ may have reached the server, nothing resent, no redirect followed, replies cappe
 
 Each test runs with the gateway's default client (httpx over aiohttp, ``smsgate._aiohttp``)
 and with a plain ``httpx.AsyncClient`` the application passes, so the rules hold whichever is
-the default. The loopback server, the form provider and the self-signed certificate are the
-sync transport tests' own (``tests/test_sync_transport.py``).
+the default. The loopback server and the form provider are the sync transport tests' own
+(``tests/test_sync_transport.py``), the self-signed certificate the session's
+(``tests/loopback_support.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -25,14 +26,9 @@ from smsgate._aiohttp import AiohttpClient, AiohttpTransport, _translated
 from smsgate._drivers import translate_transport_error
 from smsgate._provider import Capabilities, Flow
 from smsgate.testing import frames_with_secrets
-from tests.test_sync_transport import (
-    PASSWORD,
-    SMS,
-    FormProvider,
-    Server,
-    refused_url,
-    self_signed,  # noqa: F401 - fixture
-)
+from tests.loopback_support import Servers, araised, serving
+from tests.server_support import refused_url
+from tests.test_sync_transport import PASSWORD, SMS, FormProvider, Server
 
 SECRETS = [PASSWORD]
 
@@ -48,7 +44,7 @@ class StreamingServer(Server):
             return super()._answer(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
         chunk = b"x" * 16384
-        while not self._stop.is_set():
+        while not self.stop.is_set():
             conn.sendall(chunk)  # raises once the client has closed: the connection ends
             self.sent += len(chunk)
         return False
@@ -59,7 +55,7 @@ class DeafServer(Server):
     buffers are full."""
 
     def _requests(self, conn: socket.socket) -> None:
-        self._stop.wait()
+        self.stop.wait()
 
 
 class UploadProvider(FormProvider):
@@ -92,25 +88,8 @@ class GetProvider(smsgate.Provider):
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., StreamingServer]]:
-    servers: list[StreamingServer] = []
-
-    def start(behaviour: str = "ok", **options: Any) -> StreamingServer:
-        servers.append(StreamingServer(behaviour, **options))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
-
-
-async def raised(call: Callable[[], Awaitable[object]]) -> Exception:
-    """The exception ``call`` raised (its traceback ends in this frame, not in the test's)."""
-    try:
-        await call()
-    except Exception as exc:
-        return exc
-    pytest.fail("nothing was raised")
+def serve() -> Iterator[Servers[StreamingServer]]:
+    yield from serving(StreamingServer)
 
 
 @pytest.fixture(params=["default", "httpx"])
@@ -182,7 +161,7 @@ async def test_a_refused_connection_is_not_sent_and_fails_over(
 ) -> None:
     server = serve()
     alone = gateway([FormProvider("dead", refused_url())], retry=smsgate.RetryPolicy(attempts=1))
-    error = await raised(lambda: alone.send(SMS))
+    error = await araised(lambda: alone.send(SMS))
     assert isinstance(error, errors.NotSentError)
     assert isinstance(error.__cause__, httpx.ConnectError)
     assert frames_with_secrets(error, SECRETS) == []
@@ -201,7 +180,7 @@ async def test_a_request_read_then_dropped_is_uncertain_and_never_resent(
         [FormProvider("a", dropping.url), FormProvider("b", healthy.url)],
         retry=smsgate.RetryPolicy(attempts=3),
     )
-    error = await raised(lambda: gw.send(SMS))
+    error = await araised(lambda: gw.send(SMS))
     assert isinstance(error, errors.UncertainOutcomeError)
     assert isinstance(error.__cause__, httpx.RemoteProtocolError)
     assert error.provider == "a"
@@ -217,7 +196,7 @@ async def test_a_get_read_then_dropped_is_sent_once(
     send must not be repeated below the gateway either."""
     dropping = serve("close")
     gw = gateway([GetProvider("a", dropping.url)], retry=smsgate.RetryPolicy(attempts=3))
-    error = await raised(lambda: gw.send(SMS))
+    error = await araised(lambda: gw.send(SMS))
     assert isinstance(error, errors.UncertainOutcomeError)
     assert [path for path, _ in dropping.requests] == ["/send?password=" + PASSWORD]
 
@@ -230,7 +209,7 @@ async def test_a_read_timeout_is_uncertain_and_never_resent(
         [FormProvider("a", hanging.url, timeout=0.3), FormProvider("b", healthy.url)],
         retry=smsgate.RetryPolicy(attempts=3),
     )
-    error = await raised(lambda: gw.send(SMS))
+    error = await araised(lambda: gw.send(SMS))
     assert isinstance(error, errors.UncertainOutcomeError)
     assert isinstance(error.__cause__, httpx.ReadTimeout)
     assert len(hanging.requests) == 1
@@ -249,7 +228,7 @@ async def test_a_request_the_server_stops_reading_times_out_as_uncertain(
             [UploadProvider("a", deaf.url, timeout=0.3), FormProvider("b", healthy.url)],
             retry=smsgate.RetryPolicy(attempts=3),
         )
-        error = await raised(lambda: gw.send(SMS))
+        error = await araised(lambda: gw.send(SMS))
     finally:
         deaf.close()
     assert isinstance(error, errors.UncertainOutcomeError)
@@ -289,7 +268,7 @@ async def test_an_endless_reply_is_read_only_up_to_the_cap(
     that read the whole reply first would never return from an endless one."""
     endless = serve("endless")
     gw = gateway([FormProvider("a", endless.url, max_reply_bytes=100_000)])
-    error = await raised(lambda: gw.send(SMS))
+    error = await araised(lambda: gw.send(SMS))
     assert isinstance(error, errors.MalformedReplyError)
     assert "max_reply_bytes" in str(error)
 
@@ -297,11 +276,11 @@ async def test_an_endless_reply_is_read_only_up_to_the_cap(
 async def test_an_untrusted_certificate_is_refused_before_the_request(
     gateway: Callable[..., smsgate.AsyncGateway],
     serve: Callable[..., Server],
-    self_signed: ssl.SSLContext,  # noqa: F811 - the imported fixture
+    self_signed: ssl.SSLContext,
 ) -> None:
     server = serve(tls=self_signed)
     gw = gateway([FormProvider("a", server.url)], retry=smsgate.RetryPolicy(attempts=1))
-    error = await raised(lambda: gw.send(SMS))
+    error = await araised(lambda: gw.send(SMS))
     assert isinstance(error, errors.NotSentError)
     assert server.requests == []
     assert frames_with_secrets(error, SECRETS) == []

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,11 +19,13 @@ import pytest
 import smsgate
 from smsgate import exceptions as errors
 from smsgate.testing import frames_with_secrets
+from tests.loopback_support import Servers, araised, serving
 from tests.test_audit_httpclient import (
     CUT_REPLIES,
     PASSWORD,
     EchoProvider,
     RawServer,
+    echo_recipient,
     ok,
     reply_then_close,
     sms,
@@ -31,24 +33,8 @@ from tests.test_audit_httpclient import (
 
 
 @pytest.fixture
-async def servers() -> AsyncIterator[Callable[..., RawServer]]:
-    started: list[RawServer] = []
-
-    def start(answer: Any = ok) -> RawServer:
-        started.append(RawServer(answer))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.close()
-
-
-async def failure(call: Any) -> Exception:
-    try:
-        await call
-    except Exception as exc:
-        return exc
-    pytest.fail("nothing was raised")
+def servers() -> Iterator[Servers[RawServer]]:
+    yield from serving(RawServer)
 
 
 async def outcome_of(call: Any) -> Any:
@@ -125,23 +111,14 @@ async def test_bytes_past_a_reply_and_late_replies_are_never_another_send_s_repl
     async with gateway([EchoProvider("a", smuggling.url)]) as gw:
         assert [(await gw.send(sms())).task_id for _ in range(4)] == ["1", "2", "3", "4"]
     async with gateway([EchoProvider("a", slow.url, timeout=0.3)]) as gw:
-        error = await failure(gw.send(sms()))
+        error = await araised(lambda: gw.send(sms()))
         timed_out.set()
         assert isinstance(error, errors.UncertainOutcomeError)
         assert [(await gw.send(sms())).task_id for _ in range(3)] == ["2", "3", "4"]
 
 
 async def test_concurrent_tasks_each_get_their_own_reply(servers: Callable[..., RawServer]) -> None:
-    def echo(
-        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
-    ) -> bool:
-        to = dict(pair.split("=", 1) for pair in body.decode().split("&"))["to"]
-        server.stop.wait(0.001 * (number % 3))
-        reply = f"OK {to}".encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
-        return True
-
-    server = servers(echo)
+    server = servers(echo_recipient)
     async with gateway([EchoProvider("a", server.url)]) as gw:
 
         async def work(mobile: str) -> list[str]:
@@ -165,7 +142,7 @@ async def test_a_redirect_elsewhere_is_never_followed(servers: Callable[..., Raw
 
     origin = servers(redirect)
     async with gateway([EchoProvider("a", origin.url)], retry=smsgate.RetryPolicy(attempts=3)) as gw:
-        error = await failure(gw.send(sms()))
+        error = await araised(lambda: gw.send(sms()))
     assert isinstance(error, errors.ProviderError)
     assert error.code == "HTTP 308"
     assert thief.connections == 0

@@ -22,6 +22,7 @@ import smsgate
 from smsgate import exceptions as errors
 from smsgate._provider import Capabilities, Flow
 from smsgate.testing import frames_with_secrets
+from tests.loopback_support import LoopbackServer, Servers, raised, serving
 
 PASSWORD = "audit-Pa55-9f3c"  # the credential the form carries
 
@@ -76,94 +77,35 @@ def ok(server: RawServer, conn: socket.socket, number: int, headers: dict[str, s
     return True
 
 
-class RawServer:
-    """A loopback HTTP/1.1 server: each complete request is recorded (head lines, body) and
-    answered by ``answer(server, conn, n, headers, body)`` (n counts requests from 1), which
-    returns whether the connection serves another request. Bytes that do not parse as a
-    request are recorded in ``garbage``."""
+class RawServer(LoopbackServer):
+    """A loopback HTTP/1.1 server (tests/loopback_support.py): each complete request is
+    recorded (head lines, body) and answered by ``answer(server, conn, n, headers, body)`` (n
+    counts requests from 1), which returns whether the connection serves another request.
+    Bytes that do not parse as a request are recorded in ``garbage``."""
 
     def __init__(self, answer: Answer = ok) -> None:
         self.answer = answer
         self.requests: list[tuple[list[str], bytes]] = []
         self.garbage: list[bytes] = []
-        self.connections = 0
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self._open: list[socket.socket] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/"
+    def _welcome(self, head: bytes) -> bool:
+        line = head.split(b"\r\n", 1)[0]
+        if not line.startswith(b"POST /") or not line.endswith(b" HTTP/1.1"):
+            self.garbage.append(head)
+            return False
+        return True
 
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                self._open.append(conn)
-            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
-
-    def _connection(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
-            self._requests(conn)
-
-    def _requests(self, conn: socket.socket) -> None:
-        buffer = b""
-        while not self.stop.is_set():
-            while b"\r\n\r\n" not in buffer:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                buffer += data
-            head, _, buffer = buffer.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            if not lines[0].startswith("POST /") or not lines[0].endswith(" HTTP/1.1"):
-                self.garbage.append(head)
-                return
-            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-            length = int(headers.get("content-length", "0"))
-            while len(buffer) < length:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                buffer += data
-            body, buffer = buffer[:length], buffer[length:]
-            with self.lock:
-                self.requests.append((lines, body))
-                number = len(self.requests)
-            if not self.answer(self, conn, number, headers, body):
-                return
-
-    def close(self) -> None:
-        self.stop.set()
-        self._listener.close()
+    def _request(self, conn: socket.socket, lines: list[str], headers: dict[str, str], body: bytes) -> bool:
         with self.lock:
-            for conn in self._open:
-                with contextlib.suppress(OSError):
-                    conn.close()
-        self._thread.join(timeout=5)
+            self.requests.append((lines, body))
+            number = len(self.requests)
+        return self.answer(self, conn, number, headers, body)
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(answer: Answer = ok) -> RawServer:
-        servers.append(RawServer(answer))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
+def serve() -> Iterator[Servers[RawServer]]:
+    yield from serving(RawServer)
 
 
 @pytest.fixture
@@ -181,12 +123,15 @@ def gateway() -> Iterator[Callable[..., smsgate.Gateway]]:
         gw.close()
 
 
-def raised(call: Callable[[], object]) -> Exception:
-    try:
-        call()
-    except Exception as exc:
-        return exc
-    pytest.fail("nothing was raised")
+def echo_recipient(
+    server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
+) -> bool:
+    """``OK <the form's to>``, after yielding the CPU for 0-2 ms (so replies overlap), kept alive."""
+    to = dict(pair.split("=", 1) for pair in body.decode().split("&"))["to"]
+    server.stop.wait(0.001 * (number % 3))
+    reply = f"OK {to}".encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+    return True
 
 
 def reply_then_close(data: bytes) -> Answer:
@@ -416,16 +361,7 @@ def test_threads_sharing_one_gateway_each_get_their_own_reply(
     overlap): every receipt must carry its own thread's number, and no connection ever
     carries bytes of two requests at once (the server would see garbage)."""
 
-    def echo(
-        server: RawServer, conn: socket.socket, number: int, headers: dict[str, str], body: bytes
-    ) -> bool:
-        to = dict(pair.split("=", 1) for pair in body.decode().split("&"))["to"]
-        server.stop.wait(0.001 * (number % 3))
-        reply = f"OK {to}".encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
-        return True
-
-    server = serve(echo)
+    server = serve(echo_recipient)
     gw = gateway([EchoProvider("a", server.url)])
     wrong: list[tuple[str, str]] = []
     failed: list[BaseException] = []

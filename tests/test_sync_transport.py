@@ -9,18 +9,14 @@ idle) run with the default client only.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import http.client
 import select
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +27,8 @@ from smsgate import exceptions as errors
 from smsgate._httpclient import HTTPClientTransport, _Client, _Connection, _failure
 from smsgate._provider import Capabilities, Flow
 from smsgate.testing import frames_with_secrets
+from tests.loopback_support import Certificate, LoopbackServer, Servers, raised, serving
+from tests.server_support import refused_url
 
 PASSWORD = "s3cret-Pa55"  # a test credential the form carries
 SMS = smsgate.Sms(to="13800138000", text="hello【shop】")
@@ -60,8 +58,9 @@ class FormProvider(smsgate.Provider):
         return smsgate.Receipt(provider=self.name, task_id=task.decode(), accepted=len(sms.to))
 
 
-class Server:
-    """A loopback HTTP/1.1 server in a thread whose behaviour per request the test sets:
+class Server(LoopbackServer):
+    """A loopback HTTP/1.1 server (tests/loopback_support.py) whose behaviour per request the
+    test sets:
     ``ok`` (answers ``OK <n>``), ``close`` (reads the request, closes without a reply),
     ``hang`` (reads the request, never answers), ``redirect`` (307 to another path),
     ``huge`` (a body far over any cap, with or without a declared length), ``short`` (a body
@@ -81,66 +80,11 @@ class Server:
         self.behaviour = behaviour
         self.raw = raw
         self.requests: list[tuple[str, bytes]] = []
-        self.connections = 0
-        self._tls = tls
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._stop = threading.Event()
-        self._open: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(tls=tls)
 
-    @property
-    def url(self) -> str:
-        scheme = "https" if self._tls else "http"
-        return f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/"
-
-    def _serve(self) -> None:
-        self._listener.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            self._open.append(conn)
-            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
-
-    def _connection(self, conn: socket.socket) -> None:
-        try:
-            if self._tls is not None:
-                conn = self._tls.wrap_socket(conn, server_side=True)
-                self._open.append(conn)
-            with conn:
-                self._requests(conn)
-        except OSError:  # a client hanging up, a refused handshake, or the test ending
-            return
-
-    def _requests(self, conn: socket.socket) -> None:
-        buffer = b""
-        while not self._stop.is_set():
-            while b"\r\n\r\n" not in buffer:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                buffer += data
-            head, _, buffer = buffer.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            length = next(
-                (
-                    int(v)
-                    for k, _, v in (ln.partition(":") for ln in lines[1:])
-                    if k.lower() == "content-length"
-                ),
-                0,
-            )
-            while len(buffer) < length:
-                buffer += conn.recv(65536)
-            body, buffer = buffer[:length], buffer[length:]
-            self.requests.append((lines[0].split()[1], body))
-            if not self._answer(conn):
-                return
+    def _request(self, conn: socket.socket, lines: list[str], headers: dict[str, str], body: bytes) -> bool:
+        self.requests.append((lines[0].split()[1], body))
+        return self._answer(conn)
 
     def _answer(self, conn: socket.socket) -> bool:
         """Answer one request; False once the connection is done with."""
@@ -151,7 +95,7 @@ class Server:
             conn.sendall(reply)
             return keep
         if self.behaviour == "hang":
-            self._stop.wait()
+            self.stop.wait()
             return False
         if self.behaviour == "short":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nOK 1")
@@ -201,42 +145,10 @@ class Server:
         conn.sendall(b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (cookie, len(body), body))
         return True
 
-    def close(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        for conn in self._open:
-            with contextlib.suppress(OSError):
-                conn.close()
-        self._thread.join(timeout=5)
-
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
-
-    def start(behaviour: str = "ok", **options: Any) -> Server:
-        servers.append(Server(behaviour, **options))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
-
-
-def raised(call: Callable[[], object]) -> Exception:
-    """The exception ``call`` raised (its traceback ends in this frame, not in the test's)."""
-    try:
-        call()
-    except Exception as exc:
-        return exc
-    pytest.fail("nothing was raised")
-
-
-def refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
+def serve() -> Iterator[Servers[Server]]:
+    yield from serving(Server)
 
 
 @pytest.fixture(params=["default", "httpx"])
@@ -424,27 +336,6 @@ def test_only_a_failure_before_the_first_byte_is_not_sent() -> None:
     assert isinstance(_failure(TimeoutError(), True, request), httpx.ReadTimeout)
 
 
-@pytest.fixture
-def self_signed(tmp_path: Path) -> ssl.SSLContext:
-    """A server TLS context with a self-signed certificate for 127.0.0.1 (the openssl CLI)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("needs the openssl command")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-keyout", str(key), "-out", str(cert)),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
-
-
 def test_an_untrusted_certificate_is_refused_before_the_request(
     gateway: Callable[..., smsgate.Gateway], serve: Callable[..., Server], self_signed: ssl.SSLContext
 ) -> None:
@@ -455,12 +346,12 @@ def test_an_untrusted_certificate_is_refused_before_the_request(
 
 
 def test_over_tls_sends_share_one_verified_connection_and_the_host_name_is_checked(
-    serve: Callable[..., Server], self_signed: ssl.SSLContext, tmp_path: Path
+    serve: Callable[..., Server], self_signed: ssl.SSLContext, certificate: Certificate
 ) -> None:
     """With a context that trusts the server's certificate (for 127.0.0.1), sends go over one
     kept-alive TLS connection; the same certificate reached as ``localhost`` is refused."""
     server = serve(tls=self_signed)
-    trusting = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    trusting = ssl.create_default_context(cafile=str(certificate.cert))
     with (
         _Client(HTTPClientTransport(ssl_context=trusting)) as client,
         smsgate.Gateway(FormProvider("a", server.url), client=client) as gw,
