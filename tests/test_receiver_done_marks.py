@@ -124,3 +124,74 @@ def test_the_journal_queues_a_failed_outcome_again_ahead_of_newer_ones(tmp_path:
     )  # in order, once each
     assert entries[event_key(report(2))].state is EventState.PENDING
     journal.close()
+
+
+def test_close_keeps_outcomes_it_could_not_commit_for_a_later_close(tmp_path: Path) -> None:
+    """The journal half: close() whose commit of queued outcomes fails raises, stays open with
+    them queued, and a later close() records them (they used to be dropped with the connection,
+    leaving the event pending, so the next start ran its handler again)."""
+    path = tmp_path / "j.sqlite3"
+    journal = SQLiteJournal(path, timeout=0.1)
+    journal.record([report(1), report(2)])
+    journal._set_soon(report(1), EventState.DONE, None)
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(JournalError, match=r"not closed: 1 dispatch outcome\(s\).*locked"):
+            journal.close()
+        assert journal.state(report(2)) is EventState.PENDING  # still open and readable
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    journal.close()
+    journal.close()  # idempotent once closed
+    with pytest.raises(JournalError, match="closed"):
+        journal.pending()
+    reopened = SQLiteJournal(path)
+    states = {e.key: (e.state, e.attempts) for e in reopened.entries()}
+    assert states == {
+        event_key(report(1)): (EventState.DONE, 1),
+        event_key(report(2)): (EventState.PENDING, 0),
+    }
+    reopened.close()
+
+
+def test_a_done_mark_the_closing_journal_cannot_commit_is_not_lost(tmp_path: Path) -> None:
+    """Over uvicorn: a push is handled, its done mark queued while another connection holds
+    the journal's write lock; the journal's close() then fails loudly and keeps the mark, and
+    the close() after the lock is gone records it: the next start dispatches nothing again."""
+    provider = smsgate.get_provider("ipyy", account="a", password="p", userid="1")
+    path = tmp_path / "j.sqlite3"
+    seen: list[str] = []
+    locked = threading.Event()
+
+    def handler(event: Event) -> None:
+        seen.append(_text(event))
+        locked.wait(10)  # its done mark is queued once the journal is locked
+
+    journal = SQLiteJournal(path, timeout=0.2)
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
+    try:
+        with (
+            Receiver(provider, handler, journal=journal) as receiver,
+            ServerThread(receiver.asgi_app()) as server,
+        ):
+            assert httpx.post(server.url, content=_push("handled")).content == b"1"
+            blocker.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+            locked.set()
+            deadline = time.monotonic() + 10
+            while not any(write.unwaited for write in journal._queue) and time.monotonic() < deadline:
+                time.sleep(0.01)  # the done mark is queued (the idle flushes fail meanwhile)
+        assert seen == ["handled"]
+        with pytest.raises(JournalError, match=r"1 dispatch outcome\(s\) could not be recorded"):
+            journal.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    journal.close()
+    again = SQLiteJournal(path)
+    assert [(e.state, e.attempts) for e in again.entries()] == [(EventState.DONE, 1)]
+    with Receiver(provider, handler, journal=again) as restarted:
+        assert restarted.redispatch() == 0
+    assert seen == ["handled"]  # the handler ran once
+    again.close()

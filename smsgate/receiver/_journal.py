@@ -580,8 +580,9 @@ class SQLiteJournal(TableJournal):
                 self._commit_group()
         return writes
 
-    def _commit_group(self) -> None:
-        """Commit every waiting write in one transaction (the caller holds ``_lock``)."""
+    def _commit_group(self) -> JournalError | None:
+        """Commit every waiting write in one transaction (the caller holds ``_lock``); the
+        transaction's error, if it failed (its unwaited writes are queued again)."""
         with self._queue_lock:
             group, self._queue = self._queue, []
         try:
@@ -592,12 +593,14 @@ class SQLiteJournal(TableJournal):
             for write in group:
                 if not write.unwaited:
                     write.finish(error=exc)
+            return exc
         finally:
             self._requeue_unwaited(group)
             # Interrupted (KeyboardInterrupt …): no waiting write is left without an outcome.
             for write in group:
                 if not write.done:
                     write.finish(error=JournalError("journal write interrupted"))
+        return None
 
     def _requeue_unwaited(self, group: Sequence[_Write]) -> None:
         """Queue again, ahead of anything queued since, the writes of ``group`` that nobody
@@ -752,10 +755,24 @@ class SQLiteJournal(TableJournal):
 
     def close(self) -> None:
         """Commit what is queued, then close the database; later calls raise
-        :class:`JournalError`. Idempotent."""
+        :class:`JournalError`. Idempotent.
+
+        :raises JournalError: the dispatch outcomes queued for the next commit could not be
+            committed (the database is locked by another process, the disk is full …). The
+            journal then stays open with them still queued, and says how many: call
+            :meth:`close` again to retry. Until they are committed their events are pending
+            (a process that ends now dispatches them again at its next start: at least once).
+        """
         with self._lock:
-            if self._queue and self._conn is not None:
-                self._commit_group()
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._conn is None:
+                return
+            if self._queue:
+                error = self._commit_group()
+                kept = sum(write.unwaited for write in self._queue)
+                if error is not None and kept:
+                    raise JournalError(
+                        f"journal not closed: {kept} dispatch outcome(s) could not be recorded "
+                        f"({error}); they stay queued, and close() again retries"
+                    ) from error
+            self._conn.close()
+            self._conn = None

@@ -203,6 +203,10 @@ class Receiver:
         """Stop dispatch loops between events and close the journal if this receiver opened it.
 
         Events a stopped loop did not reach stay pending, for the next :meth:`redispatch`.
+
+        :raises JournalError: the journal could not record the dispatch outcomes still queued
+            (:meth:`SQLiteJournal.close <smsgate.receiver.SQLiteJournal.close>`); it stays open
+            with them, and calling :meth:`close` again retries.
         """
         self._closing.set()
         self._workers.close()
