@@ -17,15 +17,21 @@ import pytest
 
 from smsgate import (
     Balance,
+    BreakerPolicy,
     CallbackReply,
     Capabilities,
     DeliveryReport,
     InboundMessage,
     Mms,
     MmsPart,
+    Operation,
+    Provider,
+    RateLimit,
     Receipt,
+    RetryPolicy,
     Sms,
 )
+from smsgate.routing._plan import Attempt, Sleep
 
 NUMBER = "13800138000"
 OTHER = "13900139000"
@@ -33,6 +39,7 @@ AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 LATER = AT + dt.timedelta(seconds=1)
 PART = MmsPart(name="a.txt", data=b"hi")
 RECEIPT = Receipt(provider="p", task_id="t1", accepted=1)
+PROVIDER, OTHER_PROVIDER = Provider(), Provider()
 
 #: Several valid constructions of each class, differing one field at a time (raw and the
 #: other fields left out of eq included).
@@ -117,6 +124,55 @@ VARIANTS: dict[type, list[dict[str, Any]]] = {
         {"body": b"ok"},
         {"media_type": "application/json"},
     ],
+    # The routing's frozen value classes (their methods come from the same closures).
+    RetryPolicy: [{}, {"attempts": 1}, {"base": 0.5}, {"cap": 1.0}, {"total": 2.0}],
+    BreakerPolicy: [{}, {"failures": 2}, {"cool_down": 1.0}, {"enabled": False}],
+    RateLimit: [{"rate": 10}, {"rate": 10.0}, {"rate": 5}, {"rate": 10, "burst": 5}],
+    Attempt: [
+        {
+            "provider": PROVIDER,
+            "operation": Operation.SEND,
+            "call": Provider.send,
+            "message": None,
+            "number": 1,
+        },
+        {
+            "provider": OTHER_PROVIDER,
+            "operation": Operation.SEND,
+            "call": Provider.send,
+            "message": None,
+            "number": 1,
+        },
+        {
+            "provider": PROVIDER,
+            "operation": Operation.BALANCE,
+            "call": Provider.send,
+            "message": None,
+            "number": 1,
+        },
+        {
+            "provider": PROVIDER,
+            "operation": Operation.SEND,
+            "call": Provider.balance,
+            "message": None,
+            "number": 1,
+        },
+        {
+            "provider": PROVIDER,
+            "operation": Operation.SEND,
+            "call": Provider.send,
+            "message": "m",
+            "number": 1,
+        },
+        {
+            "provider": PROVIDER,
+            "operation": Operation.SEND,
+            "call": Provider.send,
+            "message": None,
+            "number": 2,
+        },
+    ],
+    Sleep: [{"seconds": 1.0}, {"seconds": 2.0}, {"seconds": 1.0, "reason": "rate limit"}],
 }
 
 
@@ -155,7 +211,18 @@ def test_eq_ne_and_hash_behave_as_attrs_generates_them(cls: type) -> None:
 
 #: The classes whose repr comes from the fields' flags (the others write their own, which
 #: hides customer data and is tested with each model).
-GENERATED_REPR = [MmsPart, Receipt, Balance, Capabilities, CallbackReply]
+GENERATED_REPR = [
+    MmsPart,
+    Receipt,
+    Balance,
+    Capabilities,
+    CallbackReply,
+    RetryPolicy,
+    BreakerPolicy,
+    RateLimit,
+    Attempt,
+    Sleep,
+]
 
 
 @pytest.mark.parametrize("cls", GENERATED_REPR, ids=lambda c: c.__name__)
@@ -187,4 +254,25 @@ def test_import_smsgate_compiles_no_eq_hash_or_repr_for_its_classes() -> None:
     assert proc.returncode == 0, proc.stderr
     generated = json.loads(proc.stdout)
     assert "<attrs generated methods smsgate._models.Receipt>" in generated
+    assert {k: v for k, v in generated.items() if v != ["def __init__"]} == {}
+
+
+def test_the_routing_value_classes_get_only_their_init_compiled() -> None:
+    """The routing's frozen value classes (policies, plan commands) take their ``__eq__``,
+    ``__hash__`` and ``__repr__`` from the same closures: a gateway's first import compiles
+    only their ``__init__``."""
+    script = (
+        "import json, linecache\nimport smsgate.routing._plan\n"
+        "names = ['_policies.RetryPolicy', '_policies.BreakerPolicy', '_policies.RateLimit',"
+        " '_plan.Attempt', '_plan.Sleep']\n"
+        "keys = {n: f'<attrs generated methods smsgate.routing.{n}>' for n in names}\n"
+        "print(json.dumps({n: [l.split('(')[0] for l in linecache.cache[k][2] if l.startswith('def ')]"
+        " for n, k in keys.items()}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    generated = json.loads(proc.stdout)
+    assert len(generated) == 5
     assert {k: v for k, v in generated.items() if v != ["def __init__"]} == {}

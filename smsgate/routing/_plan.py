@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import attrs
 
-from smsgate._models import Receipt, Sms
+from smsgate._models import Receipt, Sms, _compared
 from smsgate._parts import partly_sent
 from smsgate._provider import Flow, Operation, Provider
 from smsgate.exceptions import (
@@ -27,7 +27,8 @@ __all__ = ["Attempt", "Call", "Command", "Failure", "Outcome", "Plan", "Sleep", 
 T = TypeVar("T")
 
 
-@attrs.frozen
+@_compared
+@attrs.frozen(eq=False, repr=False)
 class Attempt:
     """Command: run ``provider``'s flow for ``message`` and send back the outcome.
 
@@ -47,7 +48,8 @@ class Attempt:
         return self.call(self.provider, self.message)
 
 
-@attrs.frozen
+@_compared
+@attrs.frozen(eq=False, repr=False)
 class Sleep:
     """Command: wait ``seconds`` and send back ``None``."""
 

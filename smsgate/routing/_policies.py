@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from smsgate._models import _compared
 from smsgate.exceptions import ConfigurationError
 
 __all__ = ["BreakerPolicy", "RateLimit", "RetryPolicy", "Strategy"]
@@ -46,7 +47,8 @@ class Strategy(enum.StrEnum):
             raise ConfigurationError(f"unknown strategy {value!r}; use one of {names}") from None
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class RetryPolicy:
     """How often and how patiently one provider is retried when that is safe.
 
@@ -78,7 +80,8 @@ class RetryPolicy:
         return float(min(self.cap, self.base * 2.0 ** (retry - 1)))
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class BreakerPolicy:
     """When a provider's circuit opens and when it is probed again.
 
@@ -101,7 +104,8 @@ class BreakerPolicy:
         return cls(enabled=False)
 
 
-@attrs.frozen
+@_compared
+@attrs.frozen(eq=False, repr=False)
 class RateLimit:
     """A token bucket for one provider: ``rate`` requests per second on average, and up to
     ``burst`` at once after a quiet period.
