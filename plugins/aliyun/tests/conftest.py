@@ -1,10 +1,12 @@
 """Fixtures for the Aliyun plugin's tests: the sandbox served on 127.0.0.1 (port 0) by smsgate's
 ServerThread, a loopback push receiver, and a client that sends the builders' requests over the
-socket."""
+socket. Each test gets its own sandbox and receiver; the two servers are the session's."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,22 +74,70 @@ def sandbox() -> Sandbox:
     return box
 
 
+class Switch:
+    """An ASGI app that hands each request to the app of the test running now: one server
+    for the session serves every test's own sandbox (or receiver), so no test waits for a
+    server to start and stop (uvicorn takes ~0.2 s to stop) and none sees another's state."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.app is None:  # between tests: nothing is served
+            raise RuntimeError(f"no app is being served (a request for {scope.get('path')!r})")
+        await self.app(scope, receive, send)
+
+    @contextlib.contextmanager
+    def serving(self, app: Any) -> Iterator[None]:
+        """Serve ``app`` for the duration of the block."""
+        self.app = app
+        try:
+            yield
+        finally:
+            self.app = None
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[tuple[Switch, ServerThread]]:
+    switch = Switch()
+    with ServerThread(switch, lifespan="off") as server:
+        yield switch, server
+
+
+@pytest.fixture(scope="session")
+def _receiver_server() -> Iterator[tuple[Switch, ServerThread]]:
+    switch = Switch()
+    with ServerThread(switch, lifespan="off") as server:
+        yield switch, server
+
+
 @pytest.fixture
-def served(sandbox: Sandbox) -> Iterator[ServerThread]:
-    with ServerThread(sandbox.app) as server:
+def served(sandbox: Sandbox, _sandbox_server: tuple[Switch, ServerThread]) -> Iterator[ServerThread]:
+    """The test's own sandbox, served on 127.0.0.1 (the session's server)."""
+    switch, server = _sandbox_server
+    with switch.serving(sandbox.app):
         yield server
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, ServerThread]]:
+def receiver(_receiver_server: tuple[Switch, ServerThread]) -> Iterator[tuple[Receiver, ServerThread]]:
+    """A fresh push receiver, served on 127.0.0.1 (the session's server)."""
     rec = Receiver()
-    with ServerThread(rec.app) as server:
+    switch, server = _receiver_server
+    with switch.serving(rec.app):
         yield rec, server
 
 
+@pytest.fixture(scope="session")
+def _verifying_context() -> ssl.SSLContext:
+    """The CA bundle loaded once: each new client loading it costs ~50 ms of CPU (and the
+    tests' clients only ever speak plain HTTP to 127.0.0.1)."""
+    return httpx.create_ssl_context()
+
+
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5, trust_env=False) as c:
+def client(_verifying_context: ssl.SSLContext) -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5, trust_env=False, verify=_verifying_context) as c:
         yield c
 
 
