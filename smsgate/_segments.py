@@ -31,6 +31,7 @@ from typing import Literal
 
 import attrs
 
+from smsgate._models import _compared
 from smsgate.exceptions import ValidationError
 
 __all__ = ["GSM7_BASIC", "GSM7_EXTENSION", "SegmentInfo", "estimate_cost", "segments"]
@@ -46,7 +47,8 @@ GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 _LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 
 
-@attrs.frozen
+@_compared
+@attrs.frozen(eq=False, repr=False)
 class SegmentInfo:
     """What a text costs on the air.
 

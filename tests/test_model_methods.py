@@ -31,6 +31,11 @@ from smsgate import (
     RetryPolicy,
     Sms,
 )
+from smsgate._segments import SegmentInfo
+from smsgate.default_plugins.memory import OutboxEntry, _Step
+from smsgate.exceptions import NotSentError
+from smsgate.routing import BreakerState, ProviderHealth, Strategy
+from smsgate.routing._config import RoutingConfig
 from smsgate.routing._plan import Attempt, Sleep
 
 NUMBER = "13800138000"
@@ -39,6 +44,7 @@ AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 LATER = AT + dt.timedelta(seconds=1)
 PART = MmsPart(name="a.txt", data=b"hi")
 RECEIPT = Receipt(provider="p", task_id="t1", accepted=1)
+SMS = Sms(to=NUMBER, text="hi")
 PROVIDER, OTHER_PROVIDER = Provider(), Provider()
 
 #: Several valid constructions of each class, differing one field at a time (raw and the
@@ -173,6 +179,90 @@ VARIANTS: dict[type, list[dict[str, Any]]] = {
         },
     ],
     Sleep: [{"seconds": 1.0}, {"seconds": 2.0}, {"seconds": 1.0, "reason": "rate limit"}],
+    RoutingConfig: [
+        {},
+        {"strategy": "round_robin"},
+        {"strategy": Strategy.WEIGHTED, "weights": (1.0, 2.0)},
+        {"retry": RetryPolicy(attempts=1)},
+        {"breaker": BreakerPolicy.off()},
+        {"rate_limit": RateLimit(rate=5)},
+        {"failover_on_uncertain": True},
+    ],
+    ProviderHealth: [
+        {"name": "a", "state": BreakerState.CLOSED, "consecutive_failures": 0},
+        {"name": "b", "state": BreakerState.CLOSED, "consecutive_failures": 0},
+        {"name": "a", "state": BreakerState.OPEN, "consecutive_failures": 0},
+        {"name": "a", "state": BreakerState.CLOSED, "consecutive_failures": 3},
+    ],
+    SegmentInfo: [
+        {
+            "encoding": "GSM-7",
+            "characters": 2,
+            "units": 2,
+            "segments": 1,
+            "per_segment": 160,
+            "remaining": 158,
+        },
+        {
+            "encoding": "UCS-2",
+            "characters": 2,
+            "units": 2,
+            "segments": 1,
+            "per_segment": 160,
+            "remaining": 158,
+        },
+        {
+            "encoding": "GSM-7",
+            "characters": 3,
+            "units": 2,
+            "segments": 1,
+            "per_segment": 160,
+            "remaining": 158,
+        },
+        {
+            "encoding": "GSM-7",
+            "characters": 2,
+            "units": 3,
+            "segments": 1,
+            "per_segment": 160,
+            "remaining": 158,
+        },
+        {
+            "encoding": "GSM-7",
+            "characters": 2,
+            "units": 2,
+            "segments": 2,
+            "per_segment": 160,
+            "remaining": 158,
+        },
+        {
+            "encoding": "GSM-7",
+            "characters": 2,
+            "units": 2,
+            "segments": 1,
+            "per_segment": 153,
+            "remaining": 158,
+        },
+        {
+            "encoding": "GSM-7",
+            "characters": 2,
+            "units": 2,
+            "segments": 1,
+            "per_segment": 160,
+            "remaining": 157,
+        },
+    ],
+    OutboxEntry: [
+        {"operation": Operation.SEND, "message": SMS, "receipt": RECEIPT},
+        {"operation": Operation.SEND_BATCH, "message": SMS, "receipt": RECEIPT},
+        {"operation": Operation.SEND, "message": (SMS,), "receipt": RECEIPT},
+        {"operation": Operation.SEND, "message": SMS, "receipt": RECEIPT, "texts": ("hi",)},
+    ],
+    _Step: [
+        {"error": None, "operation": None},
+        {"error": NotSentError, "operation": None},
+        {"error": None, "operation": Operation.SEND},
+    ],
 }
 
 
@@ -222,6 +312,11 @@ GENERATED_REPR = [
     RateLimit,
     Attempt,
     Sleep,
+    RoutingConfig,
+    ProviderHealth,
+    SegmentInfo,
+    OutboxEntry,
+    _Step,
 ]
 
 
@@ -258,14 +353,18 @@ def test_import_smsgate_compiles_no_eq_hash_or_repr_for_its_classes() -> None:
 
 
 def test_the_routing_value_classes_get_only_their_init_compiled() -> None:
-    """The routing's frozen value classes (policies, plan commands) take their ``__eq__``,
+    """The other frozen value classes a gateway loads (routing policies and config, plan
+    commands, health, segment info, the in-memory provider's entries) take their ``__eq__``,
     ``__hash__`` and ``__repr__`` from the same closures: a gateway's first import compiles
     only their ``__init__``."""
     script = (
-        "import json, linecache\nimport smsgate.routing._plan\n"
-        "names = ['_policies.RetryPolicy', '_policies.BreakerPolicy', '_policies.RateLimit',"
-        " '_plan.Attempt', '_plan.Sleep']\n"
-        "keys = {n: f'<attrs generated methods smsgate.routing.{n}>' for n in names}\n"
+        "import json, linecache\n"
+        "import smsgate.routing._plan, smsgate._segments, smsgate.default_plugins.memory\n"
+        "names = ['routing._policies.RetryPolicy', 'routing._policies.BreakerPolicy',"
+        " 'routing._policies.RateLimit', 'routing._plan.Attempt', 'routing._plan.Sleep',"
+        " 'routing._config.RoutingConfig', 'routing._breaker.ProviderHealth', '_segments.SegmentInfo',"
+        " 'default_plugins.memory.OutboxEntry', 'default_plugins.memory._Step']\n"
+        "keys = {n: f'<attrs generated methods smsgate.{n}>' for n in names}\n"
         "print(json.dumps({n: [l.split('(')[0] for l in linecache.cache[k][2] if l.startswith('def ')]"
         " for n, k in keys.items()}))\n"
     )
@@ -274,5 +373,5 @@ def test_the_routing_value_classes_get_only_their_init_compiled() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     generated = json.loads(proc.stdout)
-    assert len(generated) == 5
+    assert len(generated) == 10
     assert {k: v for k, v in generated.items() if v != ["def __init__"]} == {}

@@ -28,6 +28,7 @@ from smsgate._models import (
     Mms,
     Receipt,
     Sms,
+    _compared,
 )
 from smsgate._parts import send_in_parts
 from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
@@ -65,7 +66,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class OutboxEntry:
     """One request the in-memory provider accepted.
 
@@ -84,7 +86,8 @@ class OutboxEntry:
     texts: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@_compared
+@attrs.frozen(eq=False, repr=False)
 class _Step:
     error: errors.SmsGateError | type[errors.SmsGateError] | None
     operation: Operation | None

@@ -9,6 +9,7 @@ from typing import TypeAlias
 
 import attrs
 
+from smsgate._models import _compared
 from smsgate.exceptions import (
     CircuitOpenError,
     PartialSendError,
@@ -32,7 +33,8 @@ class BreakerState(enum.StrEnum):
     HALF_OPEN = "half_open"  #: the cool-down ended: the next request is a probe
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class ProviderHealth:
     """A snapshot of one provider's health, from :meth:`smsgate.Gateway.health`.
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from smsgate._models import _compared
 from smsgate.exceptions import ConfigurationError
 from smsgate.routing._policies import BreakerPolicy, RateLimit, RetryPolicy, Strategy
 from smsgate.routing._state import RoutingState
@@ -27,7 +28,8 @@ def _state(_inst: object, _attr: attrs.Attribute[Any], value: RoutingState | Non
         )
 
 
-@attrs.frozen(kw_only=True)
+@_compared
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class RoutingConfig:
     """How a gateway routes: the keyword arguments of :class:`smsgate.Gateway`, validated.
 
