@@ -81,6 +81,33 @@ def test_the_outcomes_of_a_group_go_in_one_statement_each_applied_once(tmp_path:
     journal.close()
 
 
+def test_outcomes_of_one_kind_go_in_one_key_list_with_the_latest_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group's "done" marks (the same state and error) are one ``UPDATE … WHERE key IN``,
+    stamped with the latest of their times; mixed ones still go in one ``UPDATE … FROM``."""
+    journal = SQLiteJournal(tmp_path / "j.sqlite3")
+    journal.record([report(n) for n in range(1, 6)])
+    statements = _trace(journal)
+    stamps = iter(["2026-12-02T07:00:01.5+00:00", "2026-12-02T07:00:02+00:00", "2026-12-02T07:00:01+00:00"])
+    monkeypatch.setattr(_journal, "now_iso", lambda: next(stamps))
+    for n in (1, 2, 3):
+        journal._set_soon(report(n), EventState.DONE, None)
+    journal._flush()
+    updates = [s for s in statements if s.startswith("UPDATE")]
+    assert len(updates) == 1
+    assert "WHERE key IN" in updates[0]
+    assert journal._conn is not None
+    rows = journal._conn.execute(
+        "SELECT key, state, error, attempts, updated_at FROM smsgate_events"
+    ).fetchall()
+    assert {key: rest for key, *rest in rows} == {
+        **{event_key(report(n)): ["done", None, 1, "2026-12-02T07:00:02+00:00"] for n in (1, 2, 3)},
+        **{event_key(report(n)): ["pending", None, 0, rows[n - 1][4]] for n in (4, 5)},
+    }
+    journal.close()
+
+
 @pytest.mark.parametrize(
     "ns", [1_764_652_223_123_456_789, 1_764_652_223_000_000_999, 1_764_652_224_000_001_000]
 )

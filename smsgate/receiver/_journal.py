@@ -354,6 +354,13 @@ _UPDATE_MANY = (
     "UPDATE smsgate_events SET state = v.column1, error = v.column2, attempts = attempts + 1, "
     "updated_at = v.column3 FROM (VALUES {rows}) AS v WHERE smsgate_events.key = v.column4"
 )
+#: Several outcomes of one kind (the same state and error: a group's "done" marks, as a rule)
+#: in one statement with one stamp, the latest of theirs: a key list costs SQLite less than
+#: the join of ``UPDATE … FROM`` (~100 against ~150 µs for 8 outcomes on this disk).
+_UPDATE_IN = (
+    "UPDATE smsgate_events SET state = ?, error = ?, attempts = attempts + 1, updated_at = ? "
+    "WHERE key IN ({marks})"
+)
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -387,13 +394,29 @@ def _bulk(conn: sqlite3.Connection, group: Sequence[_Write], *, optimistic: bool
     if optimistic and conn.total_changes - before != len(rows):
         raise _NotAllNew
     updates = [write.update for write in group if write.update is not None]
-    if len(updates) > 1 and _UPDATE_FROM and len({update[3] for update in updates}) == len(updates):
-        for chunk in _chunks(updates, _CHUNK):  # 4 parameters each
-            sql = _UPDATE_MANY.format(rows=",".join(["(?, ?, ?, ?)"] * len(chunk)))
-            conn.execute(sql, [v for update in chunk for v in update])
+    if len(updates) > 1 and len({update[3] for update in updates}) == len(updates):
+        _update_each(conn, updates)
     elif updates:  # one, or two for one event (in order): one statement each
         conn.executemany(_UPDATE, updates)
     return [_first_seen(write, seen) for write in group]
+
+
+def _update_each(conn: sqlite3.Connection, updates: Sequence[tuple[Any, ...]]) -> None:
+    """Set the outcomes ``updates`` (:data:`_UPDATE`'s parameters, one key each) in a few
+    statements: one per chunk when they share their state and error, else ``UPDATE … FROM``
+    (or one statement each before SQLite 3.33)."""
+    state, error = updates[0][0], updates[0][1]
+    if all(update[0] == state and update[1] == error for update in updates):
+        stamp = max(update[2] for update in updates)
+        for chunk in _chunks(updates, 5 * _CHUNK):  # 1 parameter each, and 3
+            sql = _UPDATE_IN.format(marks=",".join("?" * len(chunk)))
+            conn.execute(sql, [state, error, stamp, *(update[3] for update in chunk)])
+    elif _UPDATE_FROM:
+        for chunk in _chunks(updates, _CHUNK):  # 4 parameters each
+            sql = _UPDATE_MANY.format(rows=",".join(["(?, ?, ?, ?)"] * len(chunk)))
+            conn.execute(sql, [v for update in chunk for v in update])
+    else:
+        conn.executemany(_UPDATE, updates)
 
 
 def _first_seen(write: _Write, seen: set[str]) -> list[Event] | None:
