@@ -14,12 +14,11 @@ from smsgate import Capabilities, Provider, Sms
 from smsgate.exceptions import AuthenticationError, NotSentError
 from smsgate.testing import InMemoryProvider
 from smsgate.testing.conformance import ProviderConformance
+from tests.conformance_support import PYTESTER_OPTIONS, assert_caught, failures_by_test
 
 pytest_plugins = ["pytester"]
 
 PASSWORD = "hunter2-Conformance"
-# The inner runs have no pyproject.toml: say explicitly how pytest-asyncio should behave.
-PYTESTER_OPTIONS = ("-o", "asyncio_mode=strict", "-o", "asyncio_default_fixture_loop_scope=function")
 
 
 def _locked(name: str, capabilities: Capabilities | None = None) -> Provider:
@@ -281,7 +280,7 @@ def test_suite_catches_broken_providers(pytester: pytest.Pytester) -> None:
         " or invalid_recipient or unusable_replies or declares_a_name or balance_of_every"
     )
     recorder = pytester.inline_run("-p", "no:cacheprovider", "-k", guards, *PYTESTER_OPTIONS)
-    failures = {report.nodeid.split("::", 1)[1]: report for report in recorder.getfailures()}
+    failures = failures_by_test(recorder)
     caught = {  # test that fails: what its message must say (expected, and what came)
         "TestWrongName::test_send_returns_a_receipt": "receipt.provider == 'wrong', got 'someone-else'",
         "TestLazyValidation::test_too_long_text_fails_before_io": "made before validation finished",
@@ -292,12 +291,8 @@ def test_suite_catches_broken_providers(pytester: pytest.Pytester) -> None:
         "TestSendsScheduledAtOnce::test_scheduled_send": "ValidationError, the call returned Receipt",
         "TestMainlandOnly::test_invalid_recipient_fails_before_io": "expected a result, got ValidationError",
     }
+    assert_caught(failures, caught)
     for mode in ("sync", "async"):
-        for test, message in caught.items():
-            report = failures.get(f"{test}[{mode}]")
-            assert report is not None, f"{test}[{mode}] passed against a provider that breaks it"
-            assert "ConformanceFailure" in report.longreprtext, report.longreprtext
-            assert message in report.longreprtext, report.longreprtext
         # A success reported for garbage is a lost message: the suite refuses it.
         assert f"TestRawParser::test_unusable_replies_are_smsgate_errors[{mode}-garbage]" in failures
     assert "TestLeakyRepr::test_declares_a_name_and_capabilities" in failures

@@ -13,6 +13,7 @@ import smsgate
 from smsgate import Sms
 from smsgate.exceptions import ConfigurationError, ValidationError
 from smsgate.testing import InMemoryProvider
+from tests.conformance_support import PYTESTER_OPTIONS, assert_caught, failures_by_test
 
 TO = "13800138000"
 
@@ -162,15 +163,8 @@ class TestTemplateOnly(Memory):
 
 def test_the_suite_catches_providers_breaking_the_template_contract(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_broken=BROKEN)
-    recorder = pytester.inline_run(
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "asyncio_mode=strict",
-        "-o",
-        "asyncio_default_fixture_loop_scope=function",
-    )
-    failures = {report.nodeid.split("::", 1)[1]: report for report in recorder.getfailures()}
+    recorder = pytester.inline_run("-p", "no:cacheprovider", *PYTESTER_OPTIONS)
+    failures = failures_by_test(recorder)
     caught = {
         "TestRendersAnything::test_unknown_template_or_missing_parameter_cannot_be_rendered": (
             "an unknown template: expected cannot_render() to give a reason, got None"
@@ -181,12 +175,7 @@ def test_the_suite_catches_providers_breaking_the_template_contract(pytester: py
         "TestDrains::test_query_status_looks_up_a_sent_message": "expected its reports, got none",
         "TestNoExample::test_templates_are_rendered_as_declared": "template_example is not set",
     }
-    for mode in ("sync", "async"):
-        for test, message in caught.items():
-            report = failures.get(f"{test}[{mode}]")
-            assert report is not None, f"{test}[{mode}] passed against a provider that breaks it"
-            assert "ConformanceFailure" in report.longreprtext, report.longreprtext
-            assert message in report.longreprtext, report.longreprtext
+    assert_caught(failures, caught)
     # A template-only provider passes the whole suite (its sends use template_example).
     assert not [node for node in failures if node.startswith("TestTemplateOnly::")], [
         (node, r.longreprtext[-400:]) for node, r in failures.items() if node.startswith("TestTemplateOnly::")
