@@ -14,7 +14,13 @@ from smsgate import Capabilities, Provider, Sms
 from smsgate.exceptions import AuthenticationError, NotSentError
 from smsgate.testing import InMemoryProvider
 from smsgate.testing.conformance import ProviderConformance
-from tests.conformance_support import PYTESTER_OPTIONS, assert_caught, failures_by_test
+from tests.conformance_support import (
+    PYTESTER_OPTIONS,
+    SharedTLSClients,
+    assert_caught,
+    failures_by_test,
+    share_tls_clients,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -28,7 +34,7 @@ def _locked(name: str, capabilities: Capabilities | None = None) -> Provider:
     return provider
 
 
-class TestInMemoryConformance(ProviderConformance):
+class TestInMemoryConformance(SharedTLSClients, ProviderConformance):
     """Every capability declared (templates too), no text limit, no number rule of its own
     beyond the model: every test runs, sync and async (none is skipped)."""
 
@@ -55,7 +61,7 @@ class TestInMemoryConformance(ProviderConformance):
 LIMITED = Capabilities(send=True, balance=True, max_text_length=40, max_recipients=1, max_batch=1)
 
 
-class TestLimitedInMemoryConformance(ProviderConformance):
+class TestLimitedInMemoryConformance(SharedTLSClients, ProviderConformance):
     """Few capabilities and limits: the undeclared-operation, scheduling and limit tests take
     their other branch; only the tests of the undeclared operations are skipped."""
 
@@ -272,8 +278,9 @@ class TestForgotToOverride(ProviderConformance):
 '''
 
 
-def test_suite_catches_broken_providers(pytester: pytest.Pytester) -> None:
+def test_suite_catches_broken_providers(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each deliberate contract breach fails the test that guards it (the suite is not vacuous)."""
+    share_tls_clients(monkeypatch)
     pytester.makepyfile(test_broken=BROKEN_PROVIDERS)
     guards = (  # the tests checked below (the others would only slow this run down)
         "send_returns_a_receipt or too_long or unreachable or undeclared_operations or scheduled_send"

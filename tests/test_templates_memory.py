@@ -13,7 +13,7 @@ import smsgate
 from smsgate import Sms
 from smsgate.exceptions import ConfigurationError, ValidationError
 from smsgate.testing import InMemoryProvider
-from tests.conformance_support import PYTESTER_OPTIONS, assert_caught, failures_by_test
+from tests.conformance_support import PYTESTER_OPTIONS, assert_caught, failures_by_test, share_tls_clients
 
 TO = "13800138000"
 
@@ -161,7 +161,10 @@ class TestTemplateOnly(Memory):
 '''
 
 
-def test_the_suite_catches_providers_breaking_the_template_contract(pytester: pytest.Pytester) -> None:
+def test_the_suite_catches_providers_breaking_the_template_contract(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share_tls_clients(monkeypatch)
     pytester.makepyfile(test_broken=BROKEN)
     recorder = pytester.inline_run("-p", "no:cacheprovider", *PYTESTER_OPTIONS)
     failures = failures_by_test(recorder)
