@@ -1,15 +1,22 @@
 """The public provider conformance suite (``smsgate.testing.conformance``) run against the
 Aliyun provider over a real loopback socket to the Aliyun sandbox (smsgate's ServerThread),
-through the suite's own plain httpx clients, sync and async."""
+sync and async, through the suite's own clients (a plain ``httpx.Client``; the
+``AiohttpClient`` an ``AsyncGateway`` opens) built with one verifying TLS context loaded once:
+each run opens a new client, and loading the CA bundle for each was most of a run's CPU; the
+sandbox is plain HTTP on 127.0.0.1, so the context is never used, only built."""
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 import smsgate
+from smsgate._aiohttp import AiohttpClient
 from smsgate._provider import Operation
 from smsgate.testing.conformance import ProviderConformance
 from smsgate_aliyun.sandbox import DEMO_SECRET, Sandbox
@@ -19,10 +26,22 @@ pytest_plugins = ["smsgate_aliyun.pytest_plugin"]
 pytestmark = pytest.mark.e2e
 
 
+@functools.cache
+def verifying_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once for every client of this module."""
+    return httpx.create_ssl_context()
+
+
 class TestAliyunConformanceOverTheSocket(ProviderConformance):
     """The provider contract against the session's Aliyun sandbox (reset for each test)."""
 
     template_example = ("verify", {"code": "1439"})
+
+    def sync_client(self) -> httpx.Client:
+        return httpx.Client(follow_redirects=False, verify=verifying_context())
+
+    def async_client(self) -> httpx.AsyncClient:
+        return AiohttpClient(verify=verifying_context())
 
     @pytest.fixture
     def make_provider(
