@@ -26,7 +26,15 @@ from smsgate_ipyy.sandbox._app import fault_logger
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
 from smsgate_ipyy.sandbox._state import CHINA, _task_id, _timestamp
-from smsgate_ipyy.sandbox.endpoints._common import ReplyFormat, _merge_pairs, returnsms, send_reply
+from smsgate_ipyy.sandbox.endpoints._common import (
+    _SIGNATURE,
+    ReplyFormat,
+    _merge_pairs,
+    _unquote,
+    returnsms,
+    send_reply,
+    signed,
+)
 
 SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
 NOW = dt.datetime(2026, 4, 14, 9, 47, 15, tzinfo=dt.UTC)
@@ -361,7 +369,10 @@ async def test_a_route_put_ahead_of_the_gateways_answers_a_plain_path() -> None:
 
 
 _PIECES = st.sampled_from(
-    ["%", "%E6%82%A8", "%e6%82%a8", "%aB", "%4", "%zz", "+", "=", "&", "\\", "a", "A", "Z9"]
+    [
+        *("%", "%E6%82%A8", "%e6%82%a8", "%aB", "%4", "%zz", "+", "=", "&", "\\", "a", "A", "Z9"),
+        *("%3D", "%3d", "%%", "%%41", "%0A", "%0D", "\r", "\n", "\r\n", "==", "_", " ", "\t", "%20"),
+    ]
 )
 
 
@@ -379,6 +390,27 @@ def test_merged_pairs_are_parse_qsl_s_by_lower_cased_name_first_value_kept(text:
     merged: dict[str, str] = {}
     _merge_pairs(merged, text, encoding)
     assert merged == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.one_of(_PIECES.filter(lambda piece: piece != "&"), st.text(max_size=3)), max_size=14).map(
+        "".join
+    ),
+    st.sampled_from(["utf-8", "gbk"]),
+)
+def test_an_escaped_value_is_what_urllib_unquotes(text: str, encoding: str) -> None:
+    """Every way _unquote reads a value (as it is, quoted-printable, escape_decode, urllib)
+    gives what urllib's unquote gives: a "=", CR, LF or a final "%" in the text, or a "="
+    in what a2b_qp made of it, each leave the quoted-printable reading."""
+    assert _unquote(text, encoding) == urllib.parse.unquote(text, encoding, "replace")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["【", "】", "a", "签", " ", "\n", "】【"]), max_size=10).map("".join))
+def test_a_signature_is_found_where_the_regular_expression_finds_it(text: str) -> None:
+    stripped = text.strip()
+    assert signed(stripped) == bool(_SIGNATURE.search(stripped))
 
 
 async def test_a_clock_in_china_time_gives_what_the_same_instant_in_utc_gives() -> None:

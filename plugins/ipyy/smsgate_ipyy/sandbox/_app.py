@@ -217,12 +217,24 @@ class _SandboxApp(Starlette):
     def _answer(self, scope: Scope, body: bytes, endpoint: str, fmt: ReplyFormat) -> Response:
         """The plain endpoint's answer to the request's parameters (it is logged)."""
         scope["app"] = self
-        state: SandboxState = self.state.sandbox
+        state = _sandbox_of(self)
         params, style = form_params(body, scope.get("query_string", b""), "gbk" if fmt == "gbk" else "utf-8")
         call = Call.of(
             state, endpoint, scope["method"], params, style=style, injected=scope.get(INJECTED_KEY)
         )
         return plain.answer(call, params, fmt)
+
+
+def _sandbox_of(app: Starlette) -> SandboxState:
+    """``app.state.sandbox``, read from the dict Starlette's ``State`` keeps its values in:
+    asked of the ``State``, the attribute is first looked for as its own, which makes and
+    drops an AttributeError before ``State.__getattr__`` finds it."""
+    held = vars(app.state).get("_state")
+    state = held.get("sandbox") if isinstance(held, dict) else None
+    if isinstance(state, SandboxState):
+        return state
+    found: SandboxState = app.state.sandbox
+    return found
 
 
 def _content_type(scope: Scope) -> str:

@@ -9,6 +9,7 @@ O(1)-ish critical section.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import itertools
 import operator
@@ -257,6 +258,13 @@ class Submission(NamedTuple):
     accepted: int = 0
 
 
+# ``Login(*values)`` and ``Submission(*values)`` with every field given, made without the named
+# tuples' Python ``__new__`` (the same tuples: a named tuple's ``__new__`` is ``tuple.__new__``
+# of its values). A login and a submission are made for every send.
+_login = functools.partial(tuple.__new__, Login)
+_submission = functools.partial(tuple.__new__, Submission)
+
+
 class SandboxState:
     """Everything the sandbox remembers. Thread-safe: each method holds ``lock`` briefly.
 
@@ -302,13 +310,17 @@ class SandboxState:
         """Check a login as the form endpoints do (wire notes §7: plain password or its
         upper-case MD5): the account when it holds, else the refusal code's name."""
         if account and password:
-            with self.lock:
+            lock = self.lock  # (acquire and release: "with" makes two bound methods a call)
+            lock.acquire()
+            try:
                 live = self._accounts.get(account)
                 if live is not None:
                     if password == live.account.password:
-                        return Login(_copy(live.account), "plain")
+                        return _login((_copy(live.account), "plain", ""))
                     if password == live.md5:
-                        return Login(_copy(live.account), "md5")
+                        return _login((_copy(live.account), "md5", ""))
+            finally:
+                lock.release()
         # refused: the style is how the password looks
         style = "md5" if len(password) == 32 and password.isalnum() and password.isupper() else "plain"
         if not account:
@@ -427,7 +439,9 @@ class SandboxState:
         ``report_delay`` after the send, or after ``send_at`` when that is later."""
         now = self.now()
         count = len(mobiles)
-        with self.lock:
+        lock = self.lock  # (see check_login)
+        lock.acquire()
+        try:
             live = self._accounts[account]
             held = live.account
             balance = held.sms_balance if kind == "sms" else held.mms_balance
@@ -444,7 +458,8 @@ class SandboxState:
             # grow, so they stay unique past 10,000 sends in one second or on a frozen test clock
             # (a repeated id would mix two tasks' reports in a taskid pull).
             # (One China-time second since the epoch is one yyMMddHHmmss: worked out once.)
-            now_us = (now - _EPOCH) // _MICROSECOND
+            since = now - _EPOCH  # (its fields summed: a third of what // _MICROSECOND costs)
+            now_us = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
             if now_us // 1_000_000 != self._id_second:
                 self._id_second, self._id_base = now_us // 1_000_000, _task_id(now, 0)
             candidate = self._id_base + next(self._task_counter) % 10_000
@@ -462,7 +477,9 @@ class SandboxState:
                 outcome = self._outcome(mobile) if rules else DELIVERED_CODE
                 item = _Pending(due, account, "report", mobile, task_id, outcome, ext)
                 heapq.heappush(self._pending, (due_ts, next(self._seq), item))
-        return Submission(None, task_id, balance, count)
+        finally:
+            lock.release()
+        return _submission((None, task_id, balance, count))
 
     # -- queues ----------------------------------------------------------------------------
 
@@ -607,8 +624,12 @@ class SandboxState:
         """Log one request from the pieces it left (see :data:`RawEntry`), numbered now; the
         :class:`RequestEntry` (its time spelled, its outcome made) is made when the log is
         read, so a request pays only for a tuple."""
-        with self.lock:
+        lock = self.lock  # (see check_login)
+        lock.acquire()
+        try:
             self._log.append((raw, next(self._request_seq)))
+        finally:
+            lock.release()
 
     def entries(self) -> list[RequestEntry]:
         """The inspection log as typed entries, newest last (bounded by ``config.log_limit``)."""

@@ -15,6 +15,7 @@ import codecs
 import datetime as dt
 import json
 import re
+from binascii import a2b_qp
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import unquote
@@ -81,11 +82,20 @@ def _unquote(text: str, encoding: str) -> str:
         return text
     if not text.isascii():
         return unquote(text, encoding, "replace")
+    # Quoted-printable spells an escape "=XX" where a URL spells it "%XX", and a2b_qp reads
+    # it with the same hex digits, in C, with no text grown for it. Where the two readings
+    # part, the text is left to escape_decode below: a "=", CR or LF in the text (a2b_qp's own
+    # escape character and soft line breaks), a "%" at its end (a2b_qp drops it), and any
+    # "=" in what a2b_qp gives (an escape it did not read: "%%", "%4", "%zz"; or a "%3D").
+    if "=" not in text and "\r" not in text and "\n" not in text and text[-1] != "%":
+        decoded: bytes = a2b_qp(text.replace("%", "="))
+        if decoded.find(b"=") < 0:
+            return decoded.decode(encoding, "replace")
     # Every escape becomes \xNN, every backslash \\: escape_decode reads them back as bytes,
     # and refuses a "%" that starts no escape (a \x without two hex digits), which urllib keeps.
     # (Replaced in bytes: a third cheaper than in the str.)
     escaped = text.encode("ascii")
-    if b"\\" in escaped:
+    if "\\" in text:  # (asked of the str: "in" on bytes first tries the needle as an int)
         escaped = escaped.replace(b"\\", b"\\\\")
     try:
         raw: bytes = codecs.escape_decode(escaped.replace(b"%", b"\\x"))[0]
@@ -232,6 +242,7 @@ class Call:
         injected: Injected | None,
     ) -> Call:
         """The call of a form endpoint whose parameters were read (``style`` says how)."""
+        # every field given, in order: no keywords to match
         return cls(
             state,
             endpoint,
@@ -239,7 +250,9 @@ class Call:
             style,
             params.get("action", ""),
             params.get("account", ""),
-            injected=injected,
+            None,
+            {},
+            injected,
         )
 
     def login(self, account: str, password: str) -> Login:
@@ -306,9 +319,26 @@ def check_text(state: SandboxState, account: Account, text: str) -> str | None:
         return "ContentEmpty"
     if len(text) > state.config.max_content_length:
         return "ContentLong"
-    if account.require_signature and not _SIGNATURE.search(text.strip()):
+    if account.require_signature and not signed(text.strip()):
         return "RequiredSuffix"
     return None
+
+
+def signed(text: str) -> bool:
+    """Whether ``text`` starts or ends with a 【signature】 (``bool(_SIGNATURE.search(text))``
+    for a stripped ``text``, which ends in no newline, without the search: it tried the
+    second branch at every position of the text)."""
+    if text.endswith("】"):
+        # ...【 then one or more characters that are neither bracket, then the final 】
+        _, opened, inner = text[:-1].rpartition("【")
+        if opened and inner and "】" not in inner:
+            return True
+    if text.startswith("【"):
+        # the first 】 closes one or more characters that are neither bracket
+        inner, closed, _ = text[1:].partition("】")
+        if closed and inner and "【" not in inner:
+            return True
+    return False
 
 
 def check_ext_and_time(account: Account, ext: str, send_time: str) -> tuple[str | None, dt.datetime | None]:
@@ -388,12 +418,34 @@ def send_reply(
             "successCounts": str(count),
         }
         return Reply(json_bytes(fields), _CONTENT_TYPES["json"])
-    rows = (
-        f"\t<returnstatus>{status}</returnstatus>\n\t<message>{result.message}</message>\n"
+    # The head (declaration, status and message: the same for every reply of this result) is
+    # encoded once; only the tail, plain ASCII as a rule, is encoded per reply. Both
+    # encodings are stateless: the head's bytes and the tail's are the whole reply's.
+    key = (fmt, status, result.message)
+    head = _SEND_HEADS.get(key)
+    if head is None:
+        rows = f"\t<returnstatus>{status}</returnstatus>\n\t<message>{result.message}</message>\n"
+        head = _xml_head(fmt, rows)
+        if len(_SEND_HEADS) < _SEND_HEADS_LIMIT:
+            _SEND_HEADS[key] = head
+    tail = (
         f"\t<remainpoint>{remaining}</remainpoint>\n\t<taskID>{task_id}</taskID>\n"
-        f"\t<successCounts>{count}</successCounts>\n"
+        f"\t<successCounts>{count}</successCounts>\n</returnsms>\n"
     )
-    return _xml_reply(fmt, rows)
+    return Reply(head + tail.encode("gbk" if fmt == "gbk" else "utf-8"), _CONTENT_TYPES[fmt])
+
+
+#: The encoded heads of send replies by (format, status, message): a few dozen at most (one
+#: per result code), bounded all the same.
+_SEND_HEADS: dict[tuple[str, str, str], bytes] = {}
+_SEND_HEADS_LIMIT = 512
+
+
+def _xml_head(fmt: ReplyFormat, rows: str) -> bytes:
+    """What :func:`_xml_reply` makes of ``rows`` up to (not including) ``</returnsms>``."""
+    if fmt == "gbk":
+        return f"{_GBK_DECLARATION}\n<returnsms>\n{rows}".encode("gbk")
+    return f"{XML_DECLARATION}\n<returnsms>\n{rows}".encode()
 
 
 def refuse_send(call: Call, fmt: ReplyFormat, refusal: str) -> Response:
