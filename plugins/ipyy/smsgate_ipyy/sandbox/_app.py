@@ -189,7 +189,7 @@ class _SandboxApp(Starlette):
         body, starlette = b"", None
         try:
             if scope["method"] == "POST":
-                if _content_type(scope).startswith("multipart/form-data"):
+                if _content_type(scope).startswith(b"multipart/form-data"):
                     starlette = receive
                 else:
                     message = await receive()
@@ -237,13 +237,14 @@ def _sandbox_of(app: Starlette) -> SandboxState:
     return found
 
 
-def _content_type(scope: Scope) -> str:
-    """The first Content-Type header, as Starlette's ``request.headers.get`` finds it."""
+def _content_type(scope: Scope) -> bytes:
+    """The first Content-Type header, as Starlette's ``request.headers.get`` finds it (not
+    decoded: Latin-1 text starts with an ASCII prefix exactly where its bytes do)."""
     for name, value in scope["headers"]:
         if name == b"content-type":
-            text: str = value.decode("latin-1")
-            return text
-    return ""
+            raw: bytes = value
+            return raw
+    return b""
 
 
 async def _whole_body(receive: Receive, first: Message) -> tuple[bytes, Receive | None]:

@@ -64,9 +64,14 @@ def _send(call: Call, params: dict[str, str], fmt: ReplyFormat) -> Response:
     text = params.get("content", "")
     ext = params.get("extno", "")
     send_time = params.get("sendtime", "")
-    call.fields.update(
-        userid=params.get("userid", ""), mobiles=mobiles, content=text, ext=ext, send_time=send_time
-    )
+    # (the call's fields are still empty: the same dict as an update would make, without keywords)
+    call.fields = {
+        "userid": params.get("userid", ""),
+        "mobiles": mobiles,
+        "content": text,
+        "ext": ext,
+        "send_time": send_time,
+    }
     login = call.login(params.get("account", ""), params.get("password", ""))
     if login.account is None:
         return refuse_send(call, fmt, login.refusal)
