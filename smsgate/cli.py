@@ -903,33 +903,48 @@ def receive_command(
     if body_timeout is not None:
         limits = attrs.evolve(limits, head_timeout=body_timeout, body_timeout=body_timeout)
     stop_replay = threading.Event()
-    with (
-        _receive_journal(journal, claim_lease) as (store, shown, every),
-        Receiver(provider, _print_event(console), journal=store, guard=guard) as receiver,
-    ):
-        server = ServerThread(receiver.asgi_app(limits=limits), host=host, port=port, limits=limits)
-        try:
-            server.start()
-        except RuntimeError as exc:  # the port is in use, or binding it is not allowed
-            _cannot_listen(settings, exc)
+    with _receive_journal(journal, claim_lease) as (store, shown, every):
+        receiver = Receiver(provider, _print_event(console), journal=store, guard=guard)
         replay = threading.Thread(
             target=_replay, args=(receiver, console, every, stop_replay), name="smsgate-replay"
         )
         replay.daemon = True
         try:
-            console.print(
-                f"receiving pushes for {provider.name} on {server.url} (journal {shown}). Ctrl+C stops.",
-                markup=False,
-            )
-            replay.start()
-            _serve_until_signalled(server)
+            server = ServerThread(receiver.asgi_app(limits=limits), host=host, port=port, limits=limits)
+            try:
+                server.start()
+            except RuntimeError as exc:  # the port is in use, or binding it is not allowed
+                _cannot_listen(settings, exc)
+            try:
+                console.print(
+                    f"receiving pushes for {provider.name} on {server.url} (journal {shown}). Ctrl+C stops.",
+                    markup=False,
+                )
+                replay.start()
+                _serve_until_signalled(server)
+            finally:
+                server.stop()
         finally:
-            server.stop()
             stop_replay.set()
-            receiver.close()  # a replay still running stops between events
+            _close_receiver(receiver)  # a replay still running stops between events
             if replay.is_alive():
                 replay.join(5)
         console.print("receiver stopped")
+
+
+def _close_receiver(receiver: Receiver) -> None:
+    """Close the receive command's receiver; a journal that cannot record the dispatch outcomes
+    still queued (locked by another process, a full disk …) ends the command with a plain
+    message: those events are handled again at the next start."""
+    from smsgate.receiver import JournalError  # noqa: PLC0415
+
+    try:
+        receiver.close()
+    except JournalError as exc:
+        raise click.ClickException(
+            f"the receiver stopped without recording every handled event ({exc}); those events "
+            "will be handled again at its next start"
+        ) from None
 
 
 def _receive_guard(

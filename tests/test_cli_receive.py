@@ -74,3 +74,48 @@ def test_receive_serves_a_receiver_that_journals_and_prints_pushes(tmp_path: Pat
         [entry] = journal.entries()
     assert entry.state is EventState.DONE
     assert entry.event.task_id == "T9"
+
+
+def test_receive_ends_with_a_plain_message_when_its_journal_cannot_record_the_last_outcomes(
+    tmp_path: Path,
+) -> None:
+    """At shutdown, a done mark the journal cannot commit (another process holds its write
+    lock) ends ``smsgate receive`` with a one-line error saying those events are handled again
+    at the next start, not with a JournalError traceback (and the journal is not asked twice)."""
+    import sqlite3
+
+    import click
+
+    import smsgate
+    from smsgate.cli import _close_receiver
+    from smsgate.receiver import Receiver
+
+    path = tmp_path / "pushes.sqlite3"
+    SQLiteJournal(path).close()  # the file exists before the lock is taken
+    provider = smsgate.get_provider("memory")
+    report = smsgate.DeliveryReport(
+        provider="memory", mobile="13800138000", task_id="T1", status=smsgate.DeliveryStatus.DELIVERED
+    )
+    receiver = Receiver(provider, lambda event: None, journal=path)
+    journal = receiver.journal
+    assert isinstance(journal, SQLiteJournal)
+    assert journal._conn is not None
+    journal._conn.execute("PRAGMA busy_timeout = 100")  # not the 5 s a receiver waits for a lock
+    journal.record([report])
+    journal._set_soon(report, EventState.DONE, None)  # a handled event's mark, queued
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(click.ClickException) as info:
+            _close_receiver(receiver)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    message = info.value.format_message()
+    assert "1 dispatch outcome(s) could not be recorded" in message
+    assert message.endswith("those events will be handled again at its next start")
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+    receiver.close()  # the lock is gone: the mark is recorded
+    with SQLiteJournal(path) as reopened:
+        assert [entry.state for entry in reopened.entries()] == [EventState.DONE]
