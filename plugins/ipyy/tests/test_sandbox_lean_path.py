@@ -31,9 +31,11 @@ from smsgate_ipyy.sandbox.endpoints._common import (
     ReplyFormat,
     _merge_pairs,
     _unquote,
+    check_mobiles,
     returnsms,
     send_reply,
     signed,
+    valid_mobile,
 )
 
 SIGNED = "您的验证码 a+b=c&d%\\：1439【腾飞】"
@@ -411,6 +413,16 @@ def test_an_escaped_value_is_what_urllib_unquotes(text: str, encoding: str) -> N
 def test_a_signature_is_found_where_the_regular_expression_finds_it(text: str) -> None:
     stripped = text.strip()
     assert signed(stripped) == bool(_SIGNATURE.search(stripped))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789１a ", max_size=12))
+def test_one_number_is_checked_as_valid_mobile_checks_it(mobile: str) -> None:
+    """check_mobiles reads a single number inline: the same verdict as for a list of two."""
+    state = SandboxState(_config())
+    one = check_mobiles(state, [mobile])
+    assert one == (None if valid_mobile(mobile) else "MsisdnError")
+    assert one == check_mobiles(state, [mobile, mobile])
 
 
 async def test_a_clock_in_china_time_gives_what_the_same_instant_in_utc_gives() -> None:

@@ -437,7 +437,9 @@ class SandboxState:
         """Accept a send: charge one unit per recipient (refusing with 1111 when a prepaid
         balance is short), give it a task id and schedule one report per recipient
         ``report_delay`` after the send, or after ``send_at`` when that is later."""
-        now = self.now()
+        now = self.clock()  # self.now(), without its frame
+        if now.tzinfo is not CHINA:
+            now = now.astimezone(CHINA)
         count = len(mobiles)
         lock = self.lock  # (see check_login)
         lock.acquire()

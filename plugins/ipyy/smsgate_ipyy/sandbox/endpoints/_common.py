@@ -176,6 +176,8 @@ def form_params(body: bytes, raw_query: bytes, encoding: str = "utf-8") -> tuple
         return _with_query({}, "query", raw_query, encoding)
     form: dict[str, str] = {}
     _merge_pairs(form, body.decode(encoding, "replace"), encoding)
+    if not raw_query:  # (what _with_query answers, without its frame)
+        return form, "urlencoded"
     return _with_query(form, "urlencoded", raw_query, encoding)
 
 
@@ -306,7 +308,11 @@ def check_mobiles(state: SandboxState, mobiles: list[str]) -> str | None:
     """The refusal (a result-code name) of a send's recipient list, or ``None``."""
     if not mobiles:
         return "MsisdnEmpty"
-    if not all(map(valid_mobile, mobiles)):
+    if len(mobiles) == 1:  # the usual case: valid_mobile inline, no map of calls
+        mobile = mobiles[0]
+        if not (len(mobile) == 11 and mobile.isascii() and mobile.isdigit() and mobile[0] == "1"):
+            return "MsisdnError"
+    elif not all(map(valid_mobile, mobiles)):
         return "MsisdnError"
     if len(mobiles) > state.config.max_recipients:
         return "MsisdnsMany"
