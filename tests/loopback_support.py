@@ -1,7 +1,7 @@
 """Loopback HTTP/1.1 servers in threads for the transport tests (``test_sync_transport``,
 ``test_async_transport``, ``test_audit_httpclient``, ``test_audit_async_transport``), the
-factory fixture body that closes them, a self-signed certificate, and the helpers that catch
-what a call raises.
+factory fixture body that closes them, a self-signed certificate, the sync gateway factory
+fixture body, and the helpers that catch what a call raises.
 
 :class:`LoopbackServer` listens on 127.0.0.1 (port 0), accepts in a thread and serves each
 connection in its own thread: it reads each request's head and ``Content-Length`` body and
@@ -25,7 +25,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import httpx
 import pytest
+
+import smsgate
 
 
 class LoopbackServer:
@@ -150,6 +153,28 @@ def serving(kind: Callable[..., S]) -> Iterator[Servers[S]]:
         yield servers
     finally:
         servers.close()
+
+
+def gateways(client: Callable[[], httpx.Client] | None = None) -> Iterator[Callable[..., smsgate.Gateway]]:
+    """The body of a module's sync gateway factory fixture: ``make(providers, **options)``
+    builds a ``Gateway`` whose retries do not wait, with a new ``client()`` when one is given
+    (else its own default client); everything is closed at the end, given clients too."""
+    opened: list[smsgate.Gateway] = []
+
+    def make(providers: list[smsgate.Provider], **options: Any) -> smsgate.Gateway:
+        if client is not None:
+            options["client"] = client()
+        options.setdefault("sleep", lambda _seconds: None)
+        opened.append(smsgate.Gateway(providers, **options))
+        return opened[-1]
+
+    try:
+        yield make
+    finally:
+        for gw in opened:
+            gw.close()
+            if not gw._owns_client:
+                gw.client.close()
 
 
 def raised(call: Callable[[], object]) -> Exception:

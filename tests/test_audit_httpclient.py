@@ -13,7 +13,6 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ import smsgate
 from smsgate import exceptions as errors
 from smsgate._provider import Capabilities, Flow
 from smsgate.testing import frames_with_secrets
-from tests.loopback_support import LoopbackServer, Servers, raised, serving
+from tests.loopback_support import LoopbackServer, Servers, gateways, raised, serving
 
 PASSWORD = "audit-Pa55-9f3c"  # the credential the form carries
 
@@ -111,16 +110,7 @@ def serve() -> Iterator[Servers[RawServer]]:
 @pytest.fixture
 def gateway() -> Iterator[Callable[..., smsgate.Gateway]]:
     """Gateways with their own (default) client: the transport under audit."""
-    opened: list[smsgate.Gateway] = []
-
-    def make(providers: list[smsgate.Provider], **options: Any) -> smsgate.Gateway:
-        options.setdefault("sleep", lambda _seconds: None)
-        opened.append(smsgate.Gateway(providers, **options))
-        return opened[-1]
-
-    yield make
-    for gw in opened:
-        gw.close()
+    yield from gateways()
 
 
 def echo_recipient(

@@ -17,7 +17,6 @@ import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +26,7 @@ from smsgate import exceptions as errors
 from smsgate._httpclient import HTTPClientTransport, _Client, _Connection, _failure
 from smsgate._provider import Capabilities, Flow
 from smsgate.testing import frames_with_secrets
-from tests.loopback_support import Certificate, LoopbackServer, Servers, raised, serving
+from tests.loopback_support import Certificate, LoopbackServer, Servers, gateways, raised, serving
 from tests.server_support import refused_url
 
 PASSWORD = "s3cret-Pa55"  # a test credential the form carries
@@ -154,20 +153,7 @@ def serve() -> Iterator[Servers[Server]]:
 @pytest.fixture(params=["default", "httpx"])
 def gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., smsgate.Gateway]]:
     """Gateways with the default client, or with a plain ``httpx.Client`` passed in."""
-    opened: list[smsgate.Gateway] = []
-
-    def make(providers: list[smsgate.Provider], **options: Any) -> smsgate.Gateway:
-        if request.param == "httpx":
-            options["client"] = httpx.Client()
-        options.setdefault("sleep", lambda _seconds: None)
-        opened.append(smsgate.Gateway(providers, **options))
-        return opened[-1]
-
-    yield make
-    for gw in opened:
-        gw.close()
-        if not gw._owns_client:
-            gw.client.close()
+    yield from gateways(httpx.Client if request.param == "httpx" else None)
 
 
 def test_the_default_client_goes_through_http_client_and_a_given_client_is_kept() -> None:
