@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,6 +106,9 @@ class Seen:
 smsgate.observe(Seen())
 '''
 
+# A pull task's result line in a worker's log, for a run that held the lock.
+FULL_RUN = re.compile(r"Task smsgate\.pull\[[^\]]+\] succeeded in [^:]+: \{'skipped': False")
+
 CONFIG = """
 [providers.ipyy]
 type = "ipyy"
@@ -177,6 +181,16 @@ class Deployment:
             for i in range(start, start + count):
                 gateway.send(smsgate.Sms(to=f"139{i:08d}", text=f"pull test {i}【腾飞】"))
 
+    def full_runs(self) -> int:
+        """How many pull runs finished that held the lock (pulled, found something or not)."""
+        return len(FULL_RUN.findall(self.logs(tail=0)))
+
+    def more_full_runs(self, count: int, what: str) -> None:
+        """Wait for ``count`` more full runs to have started and finished from now on (one may
+        be under way: it is not counted)."""
+        start = self.full_runs()
+        self.wait(lambda: self.full_runs() >= start + count + 1, what)
+
     def seen_lines(self) -> list[dict[str, Any]]:
         if not self.seen.exists():
             return []
@@ -248,7 +262,9 @@ def test_two_beats_pull_every_event_once_and_journal_it_before_any_hook(
             deployment.sandbox.inject_inbound("13800138000", f"reply {wave}-{j}")
         time.sleep(1.0)
     deployment.wait(lambda: len({line["key"] for line in deployment.seen_lines()}) >= 36, "36 events seen")
-    time.sleep(4.0)  # several more ticks of both beats: nothing is seen again
+    # Four more whole pulls by either beat (not a fixed sleep, which a busy machine may fill
+    # with fewer): nothing is seen again.
+    deployment.more_full_runs(4, "four more pulls after the last event")
     lines = deployment.seen_lines()
     assert len(lines) == 36, deployment.logs()
     assert len({line["key"] for line in lines}) == 36
@@ -276,7 +292,7 @@ def test_a_journal_failing_after_a_pull_loses_nothing_and_says_so(
         deployment.wait(lambda: "not journaled" in deployment.logs(tail=0), "the failure in the worker log")
         deployment.broken.unlink()
         deployment.wait(lambda: len(deployment.seen_lines()) >= 5, "5 events seen after the repair")
-        time.sleep(3.0)
+        deployment.more_full_runs(3, "three more pulls after the repair")
         assert client.llen(SPILL_KEY) == 0
     lines = deployment.seen_lines()
     assert len(lines) == 5
