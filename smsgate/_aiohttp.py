@@ -45,7 +45,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment
+from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment, verifying_context
 
 if TYPE_CHECKING:
     from httpx._client import UseClientDefault
@@ -208,7 +208,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 raise RuntimeError("this HTTP client is in use by another event loop")
             await session.close()  # its loop is gone: nothing left to wait for
         if self._ssl is None:
-            self._ssl = httpx.create_ssl_context()
+            self._ssl = verifying_context()
         connector = aiohttp.TCPConnector(
             ssl=self._ssl,
             limit=self._limits.max_connections or 0,

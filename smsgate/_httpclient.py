@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 import httpx
 
-from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment
+from smsgate._direct import RequestTimeouts, goes_direct, proxy_in_environment, verifying_context
 
 if TYPE_CHECKING:
     import ssl
@@ -531,7 +531,7 @@ class HTTPClientTransport(httpx.BaseTransport):
         if scheme != "https":
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
+            self._ssl_context = verifying_context()
         context = self._ssl_context
         return _Pool(lambda: _HTTPSConnection(host, port or 443, context=context), self._maxsize)
 
