@@ -25,7 +25,15 @@ from smsgate.exceptions import MalformedReplyError, ProviderError
 from smsgate_ipyy import _codes
 from smsgate_ipyy._crypto import CHINA
 from smsgate_ipyy._flatxml import flat_boxes
-from smsgate_ipyy._xml import XmlError, children_text, decode_body, document_bytes, local_name, parse_xml
+from smsgate_ipyy._xml import (
+    XmlError,
+    children_text,
+    decode_body,
+    document_bytes,
+    local_name,
+    parse_document,
+    parse_xml,
+)
 
 _orjson_loads: Callable[[bytes], Any] | None
 try:  # a dependency of the plugin on CPython; optional elsewhere (no PyPy wheels)
@@ -741,30 +749,42 @@ def _xml_items(root: Any, box: str) -> list[dict[str, str]]:
 
 def _pull(body: bytes, box: str) -> list[dict[str, Any]]:
     """The items of a pull reply (spec 4.3–4.5, 5.3–5.5), or the error it carries."""
-    items = _flat_pull(body, box)
-    if items is not None:
-        return items
-    kind, value = _load(body)
-    if kind == "json":
-        return _json_items(value, box, body)
-    if local_name(value) != R_ROOT:
-        raise _unexpected_root(value, body)
-    return _xml_items(value, box)
+    if _head(body) == b"<":
+        return _xml_pull(body, box)
+    _, value = _load(body)  # not XML: a JSON object, or the error the body means
+    return _json_items(value, box, body)
 
 
-def _flat_pull(body: bytes, box: str) -> list[dict[str, str]] | None:
-    """The items of an XML pull of the flat shape (:func:`~smsgate_ipyy._flatxml.flat_boxes`:
-    boxes of plain fields and nothing else), read without building a tree: the same dicts
-    :func:`_xml_items` makes of the parsed document. ``None`` for any other body, errors
-    included, which :func:`_load` then parses (or refuses) as before. The bytes are those
-    parse_xml would hand to lxml: the same encoding, declaration and DTD decisions."""
-    if _head(body) != b"<":
-        return None
+# The field of each kind of box that keeps its text as written (box_fields).
+_UNSTRIPPED: dict[str, str | None] = {R_STATUS_BOX: None, R_CALL_BOX: I_CONTENT}
+
+
+def _xml_pull(body: bytes, box: str) -> list[dict[str, Any]]:
+    """The items of an XML pull. The bytes lxml would read are worked out once (encoding,
+    declaration, BOM, DTD; :func:`~smsgate_ipyy._xml.document_bytes`); a flat pull is read
+    from them without a tree (:func:`~smsgate_ipyy._flatxml.flat_boxes`, the same dicts
+    :func:`_xml_items` makes), any other document is parsed from them by the hardened parser."""
     try:
         data = document_bytes(body)
-    except XmlError:
-        return None  # _load raises it
-    return flat_boxes(data, R_ROOT, box, I_CONTENT if box == R_CALL_BOX else None)
+        runs = _flat_pull(data, box)
+        if runs is not None:
+            return runs
+        root = parse_document(data)
+    except XmlError as exc:
+        raise malformed(str(exc), body) from exc
+    if local_name(root) != R_ROOT:
+        raise _unexpected_root(root, body)
+    return _xml_items(root, box)
+
+
+def _flat_pull(data: bytes, box: str) -> list[dict[str, str]] | None:
+    """The items of a flat pull of ``box`` items from its document bytes, or ``None``."""
+    runs = flat_boxes(data, R_ROOT, {box: _UNSTRIPPED[box]})
+    if runs is None:
+        return None
+    if len(runs) == 1:  # a pull as the gateway writes it: every box of one shape
+        return runs[0][1]
+    return [item for _, items in runs for item in items]
 
 
 def parse_reports_reply(body: bytes, *, provider: str) -> list[DeliveryReport]:
