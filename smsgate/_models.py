@@ -96,16 +96,16 @@ def _check_recipients(_inst: object, _attr: object, value: tuple[str, ...]) -> N
         seen.add(number)
 
 
-def _check_text(_inst: object, attr: attr.Attribute[Any], value: str) -> None:
+def _check_text(_inst: object, field: attr.Attribute[Any], value: str) -> None:
     if not isinstance(value, str):
-        raise ValidationError(f"{attr.name} must be a string", field=attr.name)
+        raise ValidationError(f"{field.name} must be a string", field=field.name)
     if not value.strip():
-        raise ValidationError(f"{attr.name} must not be empty", field=attr.name)
+        raise ValidationError(f"{field.name} must not be empty", field=field.name)
 
 
-def _check_optional_text(inst: object, attr: attr.Attribute[Any], value: str | None) -> None:
+def _check_optional_text(inst: object, field: attr.Attribute[Any], value: str | None) -> None:
     if value is not None:
-        _check_text(inst, attr, value)
+        _check_text(inst, field, value)
 
 
 def _check_template(_inst: object, _attr: object, value: str | None) -> None:
@@ -151,14 +151,14 @@ def _check_reference(_inst: object, _attr: object, value: str | None) -> None:
         )
 
 
-def _check_aware(_inst: object, attr: attr.Attribute[Any], value: dt.datetime | None) -> None:
+def _check_aware(_inst: object, field: attr.Attribute[Any], value: dt.datetime | None) -> None:
     if value is None:
         return
     if not isinstance(value, dt.datetime):
-        raise ValidationError(f"{attr.name} must be a datetime", field=attr.name)
+        raise ValidationError(f"{field.name} must be a datetime", field=field.name)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(
-            f"{attr.name} must be timezone-aware (a naive datetime is ambiguous)", field=attr.name
+            f"{field.name} must be timezone-aware (a naive datetime is ambiguous)", field=field.name
         )
 
 
@@ -388,9 +388,9 @@ def _receipts(value: Iterable[Receipt]) -> tuple[Receipt, ...]:
     return tuple(value)
 
 
-def _check_count(_inst: object, attr: attr.Attribute[int], value: int) -> None:
+def _check_count(_inst: object, field: attr.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"{attr.name} must be a count (an integer, 0 or more), not {value!r}")
+        raise ValidationError(f"{field.name} must be a count (an integer, 0 or more), not {value!r}")
 
 
 @_compared
