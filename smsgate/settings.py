@@ -41,13 +41,24 @@ the traceback cut there by :func:`cut_traceback`::
             del config  # the frame raising it again holds no secret
             settings.cut_traceback(error)
             raise error
+
+A settings class built directly (``AcmeSettings(token=…)``) is an entry too: its attrs
+constructor holds every value it was given as a local, and its validators get the half-built
+object. :func:`secret_fields` names the fields holding a secret, and the constructor then
+refuses the same way: the secrets removed from the half-built object, the traceback cut::
+
+    @settings.secret_fields("token")
+    @attrs.frozen(kw_only=True)
+    class AcmeSettings: ...
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 import httpx
@@ -62,6 +73,7 @@ __all__ = [
     "check_timeout",
     "cut_traceback",
     "error",
+    "secret_fields",
     "to_base_url",
     "to_seconds",
 ]
@@ -69,17 +81,23 @@ __all__ = [
 #: An attrs validator: called with the settings object, the field and the value.
 Validator: TypeAlias = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
+_Class = TypeVar("_Class", bound=type)
 
-def cut_traceback(error: BaseException) -> None:
+
+def cut_traceback(error: BaseException, *, outer: BaseException | None = None) -> None:
     """Make ``error`` ready to be raised again by the public entry that refuses the settings:
     its traceback is cut (the frames below it hold the settings, secrets included, as locals
     of the constructors and validators), and so are the tracebacks of the errors chained to
     it; a context it suppresses (``raise … from None``) is dropped, since it may hold the
     value (a ``UnicodeEncodeError`` keeps the whole string). The messages stay: they name the
     setting, never its value. Raise it again from a frame that no longer holds a secret.
+
+    :param outer: the error the caller was handling when the entry was called
+        (``sys.exception()`` on entry), if any: it is the context of the chain and not the
+        entry's to cut, so it and what it chains are left as they are.
     """
     pending: list[BaseException | None] = [error]
-    seen: set[int] = set()
+    seen: set[int] = set() if outer is None else {id(outer)}
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
@@ -89,6 +107,47 @@ def cut_traceback(error: BaseException) -> None:
         if current.__suppress_context__:
             current.__context__ = None
         pending += [current.__cause__, current.__context__]
+
+
+def secret_fields(*names: str) -> Callable[[_Class], _Class]:
+    """Class decorator, above ``@attrs.frozen``: the fields ``names`` hold secrets, so any
+    error escaping the constructor leaves them in no frame of its traceback (error reporters
+    capture the locals of every frame) and in none of the errors chained to it.
+
+    The attrs constructor keeps what it was given as locals and hands the half-built object to
+    the validators, so its own frames cannot be cleaned: the decorated constructor calls it,
+    and on any error removes the secret fields from the half-built object, cuts the traceback
+    with :func:`cut_traceback` and raises the same error again from a frame that holds
+    neither its arguments nor a secret. Its signature (``inspect.signature``) is the attrs
+    constructor's; a successful call costs one more frame.
+    """
+
+    def decorate(cls: _Class) -> _Class:
+        built: Callable[..., None] = vars(cls)["__init__"]  # the one attrs wrote
+
+        @functools.wraps(built)
+        def __init__(self: Any, /, *args: Any, **kwargs: Any) -> None:
+            outer = sys.exception()
+            try:
+                built(self, *args, **kwargs)
+            except BaseException as error:
+                del args, kwargs
+                _forget(self, names)
+                cut_traceback(error, outer=outer)
+                raise error
+
+        type.__setattr__(cls, "__init__", __init__)
+        return cls
+
+    return decorate
+
+
+def _forget(instance: object, names: tuple[str, ...]) -> None:
+    """Remove the fields ``names`` from a half-built ``instance`` (frozen or not); a field
+    not set yet is skipped."""
+    for name in names:
+        if hasattr(instance, name):
+            object.__delattr__(instance, name)
 
 
 def _default_name(cls: type) -> str | None:

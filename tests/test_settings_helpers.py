@@ -95,3 +95,59 @@ def test_error_names_the_instance_else_the_class_default() -> None:
     bad = object.__new__(AcmeSettings)
     object.__setattr__(bad, "name", "")
     assert settings.error(bad, "x").provider == "acme"
+
+
+@settings.secret_fields("token")
+@attrs.define(slots=False)
+class _TokenSettings:
+    """Positional, not frozen, not slotted: the decorator serves any attrs class."""
+
+    token: str = attrs.field(repr=False)
+    timeout: float | None = attrs.field(default=10.0, converter=settings.to_seconds)
+
+    @timeout.validator
+    def _check(self, attribute: attrs.Attribute[Any], value: Any) -> None:
+        settings.check_timeout(self, attribute, value)
+
+
+TOKEN = "Acme-Token-Value-9"
+
+
+def _token_refusal(*args: Any, **kwargs: Any) -> BaseException:
+    try:
+        _TokenSettings(*args, **kwargs)
+    except BaseException as error:  # whatever escapes the constructor
+        del args, kwargs
+        return error
+    raise AssertionError("accepted")
+
+
+@pytest.mark.parametrize("how", ["positional", "keyword"])
+def test_secret_fields_leave_the_secret_in_no_frame_and_not_on_the_half_built_object(how: str) -> None:
+    from smsgate.testing import frames_with_secrets
+
+    error = (
+        _token_refusal(TOKEN, "soon") if how == "positional" else _token_refusal(token=TOKEN, timeout="soon")
+    )
+    assert isinstance(error, ConfigurationError)
+    assert "timeout" in str(error)
+    assert frames_with_secrets(error, [TOKEN]) == []
+    tb = error.__traceback__
+    held = []
+    while tb is not None:
+        held += [vars(v) for v in tb.tb_frame.f_locals.values() if isinstance(v, _TokenSettings)]
+        tb = tb.tb_next
+    assert held == [{"timeout": "soon"}]  # the decorated constructor's half-built self, cleaned
+
+
+def test_secret_fields_keep_the_signature_and_what_is_built() -> None:
+    import inspect
+
+    parameters = inspect.signature(_TokenSettings).parameters.values()
+    assert [(p.name, p.kind.name, p.default) for p in parameters] == [
+        ("token", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+        ("timeout", "POSITIONAL_OR_KEYWORD", 10.0),
+    ]
+    built = _TokenSettings(TOKEN, timeout=5)
+    assert (built.token, built.timeout) == (TOKEN, 5.0)
+    assert attrs.evolve(built, timeout=1).token == TOKEN

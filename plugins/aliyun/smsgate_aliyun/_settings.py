@@ -2,7 +2,8 @@
 
 A frozen attrs class: each field has its type, its default, and a validator that raises
 :class:`~smsgate.exceptions.ConfigurationError` naming the setting. The AccessKey secret is
-never quoted in an error or a repr; the provider hands it to the signing module's
+never quoted in an error or a repr, nor left in a frame of a refused construction's traceback
+(``settings.secret_fields``); the provider hands it to the signing module's
 :class:`~smsgate_aliyun._signing.AccessKey`, the only object that uses it.
 """
 
@@ -146,6 +147,7 @@ def _check_callable(instance: Any, attribute: attrs.Attribute[Any], value: Any) 
         raise settings.error(instance, f"{attribute.name} must be a callable")
 
 
+@settings.secret_fields("access_key_secret")
 @attrs.frozen(kw_only=True)
 class AliyunSettings:
     """The settings of one Aliyun SMS account, as ``smsgate.get_provider("aliyun", **settings)``

@@ -13,6 +13,7 @@ import pytest
 
 import smsgate
 from smsgate.exceptions import ConfigurationError
+from smsgate.testing import frames_with_secrets
 from smsgate_aliyun import AliyunProvider, AliyunSettings
 from smsgate_aliyun._settings import Template
 
@@ -138,3 +139,55 @@ def test_importing_the_package_loads_neither_the_provider_nor_the_settings() -> 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert importlib.import_module("smsgate_aliyun").AliyunSettings is AliyunSettings
+
+
+def _refusal(**changes: Any) -> BaseException:
+    """The error of a directly built ``AliyunSettings``; this frame drops its arguments first."""
+    values = {**GOOD, **changes}
+    try:
+        AliyunSettings(**values)
+    except BaseException as error:  # whatever escapes the constructor
+        del changes, values
+        return error
+    raise AssertionError("the settings were accepted")
+
+
+def _frames_holding_the_secret(error: BaseException) -> list[str]:
+    """``frames_with_secrets``, and the fields of any settings object in those frames (its
+    repr hides the secret), for ``error`` and every error chained to it."""
+    found = frames_with_secrets(error, [SECRET])
+    chain: list[BaseException | None] = [error]
+    while chain:
+        current = chain.pop()
+        if current is not None:
+            chain += [current.__cause__, current.__context__]
+            tb = current.__traceback__
+            while tb is not None:
+                found += [
+                    f"{tb.tb_frame.f_code.co_name}: {name}.access_key_secret"
+                    for name, value in tb.tb_frame.f_locals.items()
+                    if getattr(value, "access_key_secret", None) == SECRET
+                ]
+                tb = tb.tb_next
+    return found
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"access_key_secret": SECRET + " x"},  # the AccessKey's own check
+        {"sign_name": ""},  # a later field refused
+        {"base_url": "ftp://dysmsapi.aliyuncs.com/"},
+        {"templates": {"verify": "not a code"}},
+        {"nonce": 5},
+    ],
+    ids=["secret", "sign_name", "base_url", "templates", "nonce"],
+)
+def test_a_refused_direct_construction_leaves_the_secret_in_no_frame(changes: dict[str, Any]) -> None:
+    """``AliyunSettings(access_key_secret=…)`` refused: the attrs constructor's arguments,
+    the validators' values and half-built object, the AccessKey's check: none is left in a
+    frame of the error or of what it chains."""
+    error = _refusal(**changes)
+    assert isinstance(error, ConfigurationError)
+    assert _frames_holding_the_secret(error) == []
+    assert SECRET not in str(error)

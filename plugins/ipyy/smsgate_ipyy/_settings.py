@@ -2,7 +2,8 @@
 
 A frozen attrs class: each field has its type (``Literal`` for the closed choices), its
 default, and a validator that raises :class:`~smsgate.exceptions.ConfigurationError`
-naming the setting. A secret is never quoted in an error or a repr.
+naming the setting. A secret is never quoted in an error or a repr, and a refused
+construction leaves the password in no frame of its traceback (``settings.secret_fields``).
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ _LITERALS: dict[str, tuple[object, ...]] = {
 }
 
 
+@settings.secret_fields("password")
 @attrs.frozen(kw_only=True)
 class IpyySettings:
     """The settings of one ipyy account, as ``smsgate.get_provider("ipyy", **settings)``

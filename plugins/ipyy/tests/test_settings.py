@@ -13,6 +13,7 @@ import pytest
 import smsgate
 from smsgate import Sms
 from smsgate.exceptions import ConfigurationError, ValidationError
+from smsgate.testing import frames_with_secrets
 from smsgate_ipyy import IpyyProvider, IpyySettings
 
 PASSWORD = "s3cret-Pass"
@@ -129,3 +130,91 @@ def test_the_appended_signature_counts_towards_max_text_length(no_io: httpx.Clie
     provider = IpyyProvider(settings(max_text_length=10, signature="append", default_signature="【腾飞】"))
     with pytest.raises(ValidationError, match="max_text_length"):
         smsgate.run_flow(provider.send(Sms(to="13800138000", text="1234567")), no_io)
+
+
+class _Unprintable:
+    """A userid whose text cannot be made: the converter fails with an error of its own."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def _refusal(**config: Any) -> BaseException:
+    """The error of a directly built ``IpyySettings``; this frame drops ``config`` first."""
+    try:
+        IpyySettings(account="acct", **config)
+    except BaseException as error:  # whatever escapes the constructor
+        del config
+        return error
+    raise AssertionError("the settings were accepted")
+
+
+def _holders(error: BaseException, secret: str) -> list[str]:
+    """Where a reporter would find ``secret``: the locals of every frame of ``error`` and of
+    the errors chained to it (settings objects' fields read too, their repr hides the
+    password), and those errors' arguments."""
+    found = frames_with_secrets(error, [secret])
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        pending += [current.__cause__, current.__context__]
+        if secret in repr(current.args) + str(getattr(current, "object", "")):
+            found.append(f"{type(current).__name__}: arguments")
+        tb = current.__traceback__
+        while tb is not None:
+            for name, value in tb.tb_frame.f_locals.items():
+                if isinstance(value, IpyySettings) and secret in repr(
+                    [getattr(value, field.name, None) for field in attrs.fields(IpyySettings)]
+                ):
+                    found.append(f"{tb.tb_frame.f_code.co_name}: {name}.password")
+            tb = tb.tb_next
+    return found
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"password": PASSWORD + "\ud800"},  # its own check, a UnicodeEncodeError suppressed
+        {"password": PASSWORD + "\x01", "transport": "soap"},
+        {"password": PASSWORD, "base_url": "ftp://dx.ipyy.net/"},  # a later field refused
+        {"password": PASSWORD, "timeout": "ten"},
+        {"password": PASSWORD, "templates": {"verify": "{0}【腾飞】"}},
+        {"password": PASSWORD, "userid": _Unprintable()},  # not a ConfigurationError
+    ],
+    ids=["utf8", "soap", "base_url", "timeout", "templates", "converter"],
+)
+def test_a_refused_direct_construction_leaves_the_password_in_no_frame(config: dict[str, Any]) -> None:
+    """``IpyySettings(password=…)`` refused: no frame of the error or of what it chains holds
+    the password (the attrs constructor's arguments, the validators' value and half-built
+    object), and the error still says what is wrong."""
+    error = _refusal(**config)
+    assert _holders(error, PASSWORD) == []
+    assert isinstance(error, ConfigurationError | RuntimeError)
+    assert PASSWORD not in str(error)
+
+
+def test_a_refused_construction_leaves_the_caller_s_own_error_alone() -> None:
+    """Settings refused while the caller handles an error of its own: that error keeps its
+    traceback (it is the refusal's context, not the constructor's to cut)."""
+    try:
+        raise LookupError("the caller's")
+    except LookupError as own:
+        error = _refusal(password=PASSWORD, transport="smtp")
+        caller_s = own
+    assert caller_s.__traceback__ is not None
+    assert error.__context__ is caller_s
+    assert _holders(error, PASSWORD) == []
+
+
+def test_the_constructor_keeps_its_signature_and_evolve_still_checks() -> None:
+    import inspect
+
+    assert list(inspect.signature(IpyySettings).parameters)[:3] == ["name", "account", "password"]
+    made = settings()
+    assert attrs.evolve(made, transport="json").transport == "json"
+    with pytest.raises(ConfigurationError, match="transport"):
+        attrs.evolve(made, transport="smtp")
