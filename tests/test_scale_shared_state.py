@@ -191,6 +191,81 @@ def test_prefixes_keep_deployments_apart(redis_url: str) -> None:
         assert green.breaker("p", policy, clock=_clock).allow()
 
 
+DAY_MS = 86_400_000
+
+
+def _expiry_ms(url: str, key: str) -> int:
+    """The milliseconds until ``key`` expires (-1: never, -2: no such key)."""
+    with redis.Redis.from_url(url) as client:
+        return int(client.pttl(key))
+
+
+def _expire_soon(url: str, key: str) -> None:
+    with redis.Redis.from_url(url) as client:
+        client.pexpire(key, 5_000)
+
+
+def test_every_write_of_a_breaker_sets_its_hash_to_expire(redis_url: str) -> None:
+    """A provider's hash expires a day after its last write (no key stays forever for a
+    provider no longer configured); each write (a failure, the probe's claim, its hand-back,
+    a refusal's release) sets that day again; a success deletes the hash."""
+    key = "smsgate:breaker:p"
+    with RedisState(redis_url) as state:
+        breaker = state.breaker("p", BreakerPolicy(failures=2, cool_down=60), clock=_clock)
+        assert breaker.expiry == 86_400
+        breaker.record(errors.NotSentError("down"))  # counted, not open yet
+        assert DAY_MS - 60_000 < _expiry_ms(redis_url, key) <= DAY_MS
+        writes: list[Callable[[], object]] = [
+            lambda: breaker.record(errors.NotSentError("down")),  # opens it
+            lambda: _cool_down_over(redis_url, "p", 61),
+            breaker.allow,  # claims the probe
+            breaker.release,  # hands it back
+            breaker.allow,
+            lambda: breaker.record(errors.ContentError("refused")),  # frees the probe slot
+        ]
+        for write in writes:
+            _expire_soon(redis_url, key)
+            write()
+            if write is not writes[1]:
+                assert _expiry_ms(redis_url, key) > DAY_MS - 60_000, write
+        _expire_soon(redis_url, key)
+        assert breaker.snapshot("p").state is BreakerState.HALF_OPEN
+        assert _expiry_ms(redis_url, key) <= 5_000  # a read leaves the expiry alone
+        breaker.record(None)
+        assert _expiry_ms(redis_url, key) == -2
+
+
+def test_an_open_circuit_and_its_probe_outlast_a_cool_down_longer_than_a_day(redis_url: str) -> None:
+    """With a cool-down of three days the hash lives two cool-downs after the write that
+    opens the circuit, and after the probe's claim: neither is forgotten before it ends."""
+    key = "smsgate:breaker:p"
+    cool_down_ms = 3 * DAY_MS
+    with RedisState(redis_url) as state:
+        breaker = state.breaker("p", BreakerPolicy(failures=1, cool_down=3 * 86_400), clock=_clock)
+        assert breaker.expiry == 6 * 86_400
+        breaker.record(errors.NotSentError("down"))
+        assert cool_down_ms < _expiry_ms(redis_url, key) <= 2 * cool_down_ms
+        _cool_down_over(redis_url, "p", 3 * 86_400 + 1)
+        _expire_soon(redis_url, key)
+        assert breaker.allow()
+        assert cool_down_ms < _expiry_ms(redis_url, key) <= 2 * cool_down_ms
+
+
+def test_nothing_the_shared_state_writes_stays_forever(redis_url: str) -> None:
+    """After breakers open, probe and count, and rate limits are hit, every key under the
+    prefix expires."""
+    with RedisState(redis_url, prefix="ttl") as state:
+        for name in ("a", "b"):
+            breaker = state.breaker(name, BreakerPolicy(failures=1, cool_down=60), clock=_clock)
+            breaker.record(errors.NotSentError("down"))
+            state.limiter(name, RateLimit(rate=2), clock=_clock).reserve()
+        state.breaker("c", BreakerPolicy.off(), clock=_clock).record(errors.NotSentError("down"))
+        with redis.Redis.from_url(redis_url) as client:
+            keys = sorted(client.scan_iter("ttl:*"))
+            assert len(keys) >= 5
+            assert {key: client.pttl(key) > 0 for key in keys} == dict.fromkeys(keys, True)
+
+
 # --- the rate limit in Redis ----------------------------------------------------------------
 
 

@@ -5,7 +5,10 @@ Breaker
     availability failures), ``opened`` and ``probe`` (milliseconds of the Redis server's
     clock). Each step — allow, record, release, snapshot — is one Lua script, so it is atomic
     across processes, and reads the time with ``TIME`` on the server: the hosts' clocks never
-    matter. The rules are :class:`smsgate.routing.CircuitBreaker`'s.
+    matter. The rules are :class:`smsgate.routing.CircuitBreaker`'s. Every step that writes
+    the hash sets it to expire :attr:`RedisBreaker.expiry` later (a day, or two cool-downs
+    when longer), so the hash of a provider no longer configured does not stay forever, and
+    an open circuit, its cool-down and a probe's claim are never lost early.
 
 Rate limit
     The ``limits`` library's moving window on its Redis storage (tested atomic Lua scripts,
@@ -49,6 +52,8 @@ T = TypeVar("T")
 log = logging.getLogger("smsgate.scale")
 
 _SCHEMES = ("redis", "rediss", "unix")
+# A breaker's hash lives at least a day after its last write (RedisBreaker.expiry).
+_EXPIRY_FLOOR_MS = 86_400_000
 
 # The Redis server's clock in milliseconds. Scripts read it with TIME; since Redis 5 their
 # effects (not the script) are replicated, and replicate_commands() says so on older servers.
@@ -58,7 +63,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS[1] the breaker's hash; ARGV[1] the cool-down in ms.
+# KEYS[1] the breaker's hash; ARGV[1] the cool-down in ms; ARGV[2] the hash's expiry in ms.
 # {0, 0}: refused; {1, 0}: closed, go; {1, now}: the half-open probe, claimed at ``now``.
 _ALLOW = (
     """
@@ -72,12 +77,13 @@ if now - tonumber(opened) < cool then return {0, 0} end
 local probe = redis.call('HGET', KEYS[1], 'probe')
 if probe and now - tonumber(probe) < cool then return {0, 0} end
 redis.call('HSET', KEYS[1], 'probe', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, now}
 """
 )
 
 # KEYS[1] the breaker's hash; ARGV[1] 'ok' | 'down' | 'other'; ARGV[2] failures that open it;
-# ARGV[3] '1' when the policy is enabled.
+# ARGV[3] '1' when the policy is enabled; ARGV[4] the hash's expiry in ms.
 _RECORD = (
     """
 if ARGV[1] == 'ok' then
@@ -95,19 +101,23 @@ if ARGV[1] == 'down' then
   end
 end
 redis.call('HDEL', KEYS[1], 'probe')
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 0
 """
 )
 
-# KEYS[1] the breaker's hash; ARGV[1] the probe claim to hand back (only if still the same).
+# KEYS[1] the breaker's hash; ARGV[1] the probe claim to hand back (only if still the same);
+# ARGV[2] the hash's expiry in ms.
 _RELEASE = """
 if redis.call('HGET', KEYS[1], 'probe') == ARGV[1] then
   redis.call('HDEL', KEYS[1], 'probe')
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
 
-# KEYS[1] the breaker's hash; ARGV[1] the cool-down in ms. {failures, state}.
+# KEYS[1] the breaker's hash; ARGV[1] the cool-down in ms. {failures, state}. Read only: the
+# expiry is left as the last write set it.
 _SNAPSHOT = (
     """
 local found = redis.call('HMGET', KEYS[1], 'failures', 'opened')
@@ -324,6 +334,12 @@ class RedisBreaker:
     ends, one probe in all the processes goes through. A probe is handed back by the breaker
     object that claimed it only (a cancelled attempt); one never reported stops blocking
     after another cool-down.
+
+    :ivar expiry: seconds after its last write that the breaker's hash expires: a day, or two
+        cool-downs when that is longer. A write that opens the circuit or claims a probe
+        sets it, so both outlast their cool-down; what expiry forgets is a provider left
+        alone that long (no request, no outcome): its count of failures, and a half-open
+        circuit, which becomes closed. A success deletes the hash at once.
     """
 
     def __init__(self, state: RedisState, name: str, policy: BreakerPolicy) -> None:
@@ -332,6 +348,8 @@ class RedisBreaker:
         self._state = state
         self._key = state._key("breaker", name)
         self._cool_down_ms = max(0, round(policy.cool_down * 1000))
+        self._expiry_ms = max(_EXPIRY_FLOOR_MS, 2 * self._cool_down_ms)
+        self.expiry = self._expiry_ms / 1000
         self._lock = threading.Lock()
         self._claim: str | None = None
 
@@ -341,7 +359,8 @@ class RedisBreaker:
         :raises SharedStateError: Redis did not answer (nothing is sent).
         """
         allowed, probe = self._state._ask(
-            lambda: self._state._allow(keys=[self._key], args=[self._cool_down_ms]), provider=self.name
+            lambda: self._state._allow(keys=[self._key], args=[self._cool_down_ms, self._expiry_ms]),
+            provider=self.name,
         )
         if probe:
             with self._lock:
@@ -354,7 +373,7 @@ class RedisBreaker:
             claim, self._claim = self._claim, None
         if claim is not None:
             self._state._tell(
-                lambda: self._state._release(keys=[self._key], args=[claim]),
+                lambda: self._state._release(keys=[self._key], args=[claim, self._expiry_ms]),
                 provider=self.name,
                 what="a probe hand-back",
             )
@@ -365,7 +384,8 @@ class RedisBreaker:
         kind = "ok" if error is None else "down" if is_availability_failure(error) else "other"
         with self._lock:
             self._claim = None
-        args: list[str | int] = [kind, self.policy.failures, "1" if self.policy.enabled else "0"]
+        enabled = "1" if self.policy.enabled else "0"
+        args: list[str | int] = [kind, self.policy.failures, enabled, self._expiry_ms]
         self._state._tell(
             lambda: self._state._record(keys=[self._key], args=args),
             provider=self.name,
