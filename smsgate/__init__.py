@@ -151,8 +151,20 @@ __getattr__ = lazy_exports(__name__, _LAZY, submodules=True)
 
 
 def __dir__() -> list[str]:
-    """Every public name, the lazily loaded ones included."""
-    return sorted({*globals(), *_LAZY})
+    """Every public name (the lazily loaded ones included), the module's own dunders and the
+    public submodules loaded so far; not the aliases imported under a private name
+    (``_importlib`` …), the private modules or ``annotations``."""
+    module_type = type(_sys)
+    return sorted(
+        {
+            *__all__,
+            *(
+                name
+                for name, value in globals().items()
+                if name[:2] == "__" or (name[0] != "_" and isinstance(value, module_type))
+            ),
+        }
+    )
 
 
 __version__ = "0.1.0"

@@ -60,6 +60,27 @@ def test_every_public_name_is_importable_and_listed() -> None:
     assert set(smsgate._LAZY) <= set(smsgate.__all__)
 
 
+def test_dir_lists_the_public_names_and_no_private_alias() -> None:
+    """``dir(smsgate)`` (tab completion, ``help()``) shows the public names, the module's own
+    dunders and the public submodules loaded, not the aliases the package imports under a
+    private name (``_importlib``, ``_Callable`` …), its private modules or ``annotations``."""
+    script = (
+        "import json\nimport smsgate\nimport smsgate.routing\n"
+        "print(json.dumps({'dir': dir(smsgate), 'vars': sorted(vars(smsgate))}))\n"
+    )
+    result = json.loads(_fresh(script))
+    listed = result["dir"]
+    assert listed == sorted(listed)
+    private = [name for name in listed if name.startswith("_") and not name.startswith("__")]
+    assert private == []
+    assert "annotations" not in listed
+    assert set(smsgate.__all__) <= set(listed)
+    assert {"exceptions", "routing", "__doc__", "__name__", "__path__", "__version__"} <= set(listed)
+    extra = set(listed) - set(smsgate.__all__) - {n for n in listed if n.startswith("__")}
+    assert extra == {"exceptions", "routing"}  # the public submodules loaded
+    assert {"_importlib", "_sys", "_Callable", "_Mapping"} <= set(result["vars"])  # still there
+
+
 def test_type_checkers_see_every_lazily_loaded_name() -> None:
     """Each lazy name is imported under ``if TYPE_CHECKING:`` from the module ``_LAZY`` names
     (mypy --strict then knows ``smsgate.Gateway`` and ``from smsgate import Gateway``)."""
