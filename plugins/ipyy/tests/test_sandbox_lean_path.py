@@ -25,7 +25,7 @@ from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_ap
 from smsgate_ipyy.sandbox._app import fault_logger
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
-from smsgate_ipyy.sandbox._state import CHINA, _task_id, _timestamp
+from smsgate_ipyy.sandbox._state import _DUE, _TASK_ID, CHINA, _task_id, _timestamp
 from smsgate_ipyy.sandbox.endpoints._common import (
     _SIGNATURE,
     ReplyFormat,
@@ -480,4 +480,5 @@ def test_task_ids_and_due_times_are_worked_out_from_each_moment(
         assert submitted.task_id == str(last)
         start = send_at if send_at is not None and send_at > now else now
         due = start + dt.timedelta(seconds=delay)
-        assert [entry[0] for entry in state._pending if entry[2].task_id == str(last)] == [due.timestamp()]
+        mine = [(entry[0], entry[2][_DUE]) for entry in state._pending if entry[2][_TASK_ID] == str(last)]
+        assert mine == [(due.timestamp(), due)]

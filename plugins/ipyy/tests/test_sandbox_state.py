@@ -5,6 +5,7 @@ outbox, the admin API and the configuration loaders."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from lxml import etree
 
 from smsgate_ipyy._crypto import md5_upper
-from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_app
+from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, _state, create_app
 
 PASSWORD = "pull-pass"
 
@@ -360,6 +361,54 @@ def test_due_pushes_of_an_account_whose_callback_url_was_removed_are_pulled_not_
     assert state.take_due_pushes() == []
     assert [item.mobile for item in state.pull_reports("demo", 10)] == ["13800138000"]
     assert [item.text for item in state.pull_inbound("demo")] == ["好的"]
+
+
+def test_due_items_become_reports_and_messages_only_when_pulled(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The push worker releases every send's report as it falls due: releasing must not pay
+    # for the report itself; a pull makes it, with the due time as its receive time.
+    made: list[str] = []  # the receive times spelled: one for each report or message made
+    real_stamp = _state.stamp
+
+    def stamp(moment: dt.datetime) -> str:
+        made.append(real_stamp(moment))
+        return made[-1]
+
+    monkeypatch.setattr(_state, "stamp", stamp)
+    state = make_state(clock, report_delay=1.0, report_outcomes={"4": "MY:0001"})
+    task_id = state.submit("demo", "sms", ["13800138000", "13800138004"]).task_id
+    state.inject_inbound("demo", "13900139000", "好的")
+    clock.advance(2)
+    assert state.take_due_pushes() == []  # released to the pull queues
+    assert state.accounts()[0]["queued_reports"] == 2
+    assert state.accounts()[0]["queued_inbound"] == 1
+    assert made == []
+    reports = state.pull_reports("demo", 10)
+    assert [(r.mobile, r.task_id, r.status, r.code, r.received_at) for r in reports] == [
+        ("13800138000", task_id, "10", "DELIVRD", "2026-04-14 17:47:16"),
+        ("13800138004", task_id, "20", "MY:0001", "2026-04-14 17:47:16"),
+    ]
+    [inbound] = state.pull_inbound("demo")
+    assert (inbound.mobile, inbound.text) == ("13900139000", "好的")
+    assert inbound.received_at == "2026-04-14 17:47:15"
+    assert made == ["2026-04-14 17:47:16", "2026-04-14 17:47:16", "2026-04-14 17:47:15"]
+
+
+def test_pending_and_due_items_are_nothing_the_garbage_collector_follows(clock: FakeClock) -> None:
+    # Every send leaves its report in the state until it is pulled: under load thousands,
+    # which every collection would traverse again if they held anything it follows.
+    state = make_state(clock, report_delay=1.0)
+    state.submit("demo", "sms", ["13800138000"])
+    gc.collect()  # (a collection untracks a tuple that holds nothing tracked: the item at
+    gc.collect()  # the first, the heap's entry holding it at the next)
+    [entry] = state._pending
+    assert not gc.is_tracked(entry)
+    clock.advance(2)
+    assert state.take_due_pushes() == []
+    gc.collect()
+    assert not any(gc.is_tracked(item) for item in state._accounts["demo"].reports)
+    assert len(state.pull_reports("demo", 10)) == 1
 
 
 async def test_push_bodies_hold_at_most_push_batch_size_boxes(clock: FakeClock) -> None:

@@ -16,7 +16,7 @@ import operator
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, NamedTuple, TypeAlias
+from typing import Any, Final, Literal, NamedTuple, TypeAlias
 from xml.sax.saxutils import escape
 
 import attrs
@@ -191,31 +191,41 @@ def boxes_xml(items: Iterable[ReportItem | InboundItem]) -> str:
     return f"{XML_DECLARATION}\n<returnsms>\n{inner}</returnsms>"
 
 
-@attrs.define
-class _Pending:
-    """A report or inbound message not yet due; ordered in the heap by (due, seq)."""
+#: A report or inbound message not yet pulled or pushed: its due time (the receive time),
+#: account, kind, mobile, task id, report code, extension and (inbound) text. A plain tuple
+#: of values the garbage collector does not follow: every send leaves one until it is pulled
+#: (thousands under load), and a collection skips such tuples once it has seen them.
+_Pending: TypeAlias = tuple[dt.datetime, str, PushKind, str, str, str, str, str]
+#: Where a pending item keeps its due time, account, kind and task id.
+_DUE: Final = 0
+_ACCOUNT: Final = 1
+_KIND: Final = 2
+_TASK_ID: Final = 4
 
-    due: dt.datetime
-    account: str
-    kind: PushKind
-    # reports: everything but the receive time, which is the due time
-    mobile: str
-    task_id: str
-    code: str = ""
-    ext: str = ""
-    text: str = ""
 
-    def materialise(self) -> ReportItem | InboundItem:
-        received = stamp(self.due.astimezone(CHINA))
-        if self.kind == "report":
-            status = "10" if self.code == DELIVERED_CODE else "20"
-            return ReportItem(self.mobile, self.task_id, status, received, self.code, self.ext)
-        return InboundItem(self.mobile, self.task_id, self.text, received, self.ext)
+def _report(item: _Pending) -> ReportItem:
+    """The delivery report of a pending ``report`` item, received at its due time."""
+    due, _, _, mobile, task_id, code, ext, _ = item
+    status = "10" if code == DELIVERED_CODE else "20"
+    return ReportItem(mobile, task_id, status, stamp(due.astimezone(CHINA)), code, ext)
+
+
+def _inbound(item: _Pending) -> InboundItem:
+    """The message of a pending ``inbound`` item, received at its due time."""
+    due, _, _, mobile, task_id, _, ext, text = item
+    return InboundItem(mobile, task_id, text, stamp(due.astimezone(CHINA)), ext)
+
+
+def _materialise(item: _Pending) -> ReportItem | InboundItem:
+    """The report or message a pull or a push carries."""
+    return _report(item) if item[_KIND] == "report" else _inbound(item)
 
 
 @attrs.define
 class _Live:
-    """An account while the sandbox runs: the mutable copy plus counters and queues."""
+    """An account while the sandbox runs: the mutable copy plus counters and queues. The
+    queues hold the due items as they left the heap; each becomes its report or inbound
+    message when it is pulled (a due item is never changed again, so the same one)."""
 
     account: Account
     md5: str
@@ -223,8 +233,8 @@ class _Live:
     mms_recharged: int
     sms_sent: int = 0
     mms_sent: int = 0
-    reports: deque[ReportItem] = attrs.field(factory=deque)
-    inbound: deque[InboundItem] = attrs.field(factory=deque)
+    reports: deque[_Pending] = attrs.field(factory=deque)
+    inbound: deque[_Pending] = attrs.field(factory=deque)
 
     @classmethod
     def of(cls, account: Account) -> _Live:
@@ -289,7 +299,7 @@ class SandboxState:
     def _init_locked(self) -> None:
         self._accounts: dict[str, _Live] = {a.account: _Live.of(a) for a in self.config.accounts}
         self._pending: list[tuple[float, int, _Pending]] = []
-        self._outbox: dict[tuple[str, PushKind], list[ReportItem | InboundItem]] = {}
+        self._outbox: dict[tuple[str, PushKind], list[_Pending]] = {}
         self._log: deque[RequestEntry | tuple[RawEntry, int]] = deque(maxlen=self.config.log_limit)
         self._push_log: deque[dict[str, Any]] = deque(maxlen=self.config.log_limit)
         self._request_seq = itertools.count(1)
@@ -477,7 +487,7 @@ class SandboxState:
             rules = self._outcome_rules
             for mobile in mobiles:
                 outcome = self._outcome(mobile) if rules else DELIVERED_CODE
-                item = _Pending(due, account, "report", mobile, task_id, outcome, ext)
+                item: _Pending = (due, account, "report", mobile, task_id, outcome, ext, "")
                 heapq.heappush(self._pending, (due_ts, next(self._seq), item))
         finally:
             lock.release()
@@ -486,21 +496,21 @@ class SandboxState:
     # -- queues ----------------------------------------------------------------------------
 
     def _release_locked(self, now: dt.datetime) -> None:
-        """Move every due item to its pull queue, or to the outbox for push accounts."""
+        """Move every due item to its pull queue, or to the outbox for push accounts (as it
+        is: its report or message is made when it is pulled or pushed)."""
         now_ts = _timestamp(now)
         pending = self._pending
         while pending and pending[0][0] <= now_ts:
             _, _, item = heapq.heappop(pending)
-            live = self._accounts.get(item.account)
+            live = self._accounts.get(item[_ACCOUNT])
             if live is None:  # account removed by a reset
                 continue
-            ready = item.materialise()
             if live.account.callback_url:
-                self._outbox.setdefault((item.account, item.kind), []).append(ready)
-            elif isinstance(ready, ReportItem):
-                live.reports.append(ready)
+                self._outbox.setdefault((item[_ACCOUNT], item[_KIND]), []).append(item)
+            elif item[_KIND] == "report":
+                live.reports.append(item)
             else:
-                live.inbound.append(ready)
+                live.inbound.append(item)
 
     def pull_reports(self, account: str, limit: int, task_id: str = "") -> list[ReportItem]:
         """spec 4: take up to ``limit`` due reports (only ``task_id``'s when given; the
@@ -511,12 +521,12 @@ class SandboxState:
             queue = self._accounts[account].reports
             if not task_id:
                 count = min(limit, len(queue))
-                return [queue.popleft() for _ in range(count)]
+                return [_report(queue.popleft()) for _ in range(count)]
             taken: list[ReportItem] = []
-            kept: deque[ReportItem] = deque()
+            kept: deque[_Pending] = deque()
             for item in queue:
-                if item.task_id == task_id and len(taken) < limit:
-                    taken.append(item)
+                if item[_TASK_ID] == task_id and len(taken) < limit:
+                    taken.append(_report(item))
                 else:
                     kept.append(item)
             self._accounts[account].reports = kept
@@ -528,7 +538,7 @@ class SandboxState:
         with self.lock:
             self._release_locked(now)
             live = self._accounts[account]
-            items = list(live.inbound)
+            items = [_inbound(item) for item in live.inbound]
             live.inbound.clear()
             return items
 
@@ -539,7 +549,7 @@ class SandboxState:
         with self.lock:
             if account not in self._accounts:
                 raise KeyError(account)
-            item = _Pending(now, account, "inbound", mobile, task_id, ext=ext, text=text)
+            item: _Pending = (now, account, "inbound", mobile, task_id, "", ext, text)
             heapq.heappush(self._pending, (now.timestamp(), next(self._seq), item))
 
     def flush_reports(self) -> int:
@@ -548,9 +558,12 @@ class SandboxState:
         now = self.now()
         with self.lock:
             count = len(self._pending)
-            for _, _, item in self._pending:
-                item.due = min(item.due, now)
-            self._pending = [(item.due.timestamp(), seq, item) for _, seq, item in self._pending]
+            made_due: list[tuple[float, int, _Pending]] = []
+            for _, seq, (was_due, account, kind, mobile, task_id, code, ext, text) in self._pending:
+                due = min(was_due, now)
+                item = (due, account, kind, mobile, task_id, code, ext, text)
+                made_due.append((due.timestamp(), seq, item))
+            self._pending = made_due
             heapq.heapify(self._pending)
             self._release_locked(now)
             return count
@@ -580,11 +593,11 @@ class SandboxState:
                 if not url:
                     # The callback URL was removed after these became due: they go to the pull
                     # queue rather than vanish, as an account without a URL gets them pulled.
-                    queue: deque[Any] = live.reports if kind == "report" else live.inbound
-                    queue.extend(items)
+                    (live.reports if kind == "report" else live.inbound).extend(items)
                     continue
                 for start in range(0, len(items), size):
-                    body = boxes_xml(items[start : start + size]).encode("utf-8")
+                    ready = [_materialise(item) for item in items[start : start + size]]
+                    body = boxes_xml(ready).encode("utf-8")
                     pushes.append(Push(account=account, url=url, kind=kind, body=body))
             self._outbox.clear()
         return pushes
