@@ -502,6 +502,33 @@ async def test_inspection_log_is_bounded(clock: FakeClock) -> None:
     assert [entry["seq"] for entry in state.requests()] == [3, 4, 5]
 
 
+async def test_log_numbers_run_on_over_reads_clears_and_the_bound_and_restart_at_reset(
+    clock: FakeClock,
+) -> None:
+    state = make_state(clock, log_limit=3)
+    transport = httpx.ASGITransport(app=create_app(state=state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        await send(http, "13800138000")
+        assert [entry["seq"] for entry in state.requests()] == [1]  # read: now a typed entry
+        await send(http, "13800138000")
+        await http.get("/nowhere")  # a 404 is logged too
+        assert [entry["seq"] for entry in state.requests()] == [1, 2, 3]
+        for _ in range(2):
+            await send(http, "13800138000")
+        assert [(entry["seq"], entry["endpoint"]) for entry in state.requests()] == [
+            (3, "nowhere"),
+            (4, "smsJson.aspx"),
+            (5, "smsJson.aspx"),
+        ]
+        state.clear_requests()
+        await send(http, "13800138000")
+        await send(http, "13800138000")
+        assert [entry["seq"] for entry in state.requests()] == [6, 7]
+        state.reset()
+        await send(http, "13800138000")
+        assert [entry["seq"] for entry in state.requests()] == [1]
+
+
 # -- configuration -----------------------------------------------------------------------------------
 
 

@@ -300,9 +300,10 @@ class SandboxState:
         self._accounts: dict[str, _Live] = {a.account: _Live.of(a) for a in self.config.accounts}
         self._pending: list[tuple[float, int, _Pending]] = []
         self._outbox: dict[tuple[str, PushKind], list[_Pending]] = {}
-        self._log: deque[RequestEntry | tuple[RawEntry, int]] = deque(maxlen=self.config.log_limit)
+        # A raw entry's number is its place: the last one logged is number _logged.
+        self._log: deque[RequestEntry | RawEntry] = deque(maxlen=self.config.log_limit)
         self._push_log: deque[dict[str, Any]] = deque(maxlen=self.config.log_limit)
-        self._request_seq = itertools.count(1)
+        self._logged = 0
         # longest suffix first, so the most specific rule wins
         self._outcome_rules = sorted(self.config.report_outcomes.items(), key=lambda kv: -len(kv[0]))
 
@@ -627,29 +628,36 @@ class SandboxState:
     def log_request(self, entry: RequestEntry) -> None:
         """Append what the app understood from one request to the inspection log, numbered."""
         with self.lock:
-            self._log.append(attrs.evolve(entry, seq=next(self._request_seq)))
+            self._logged += 1
+            self._log.append(attrs.evolve(entry, seq=self._logged))
 
     def log_call(self, **fields: Any) -> None:
         """:meth:`log_request` for the entry made of ``fields`` (every field of
         :class:`RequestEntry` but ``seq``), numbered as it is made: one object per request."""
         with self.lock:
-            self._log.append(RequestEntry(**fields, seq=next(self._request_seq)))
+            self._logged += 1
+            self._log.append(RequestEntry(**fields, seq=self._logged))
 
     def log_raw(self, raw: RawEntry) -> None:
-        """Log one request from the pieces it left (see :data:`RawEntry`), numbered now; the
-        :class:`RequestEntry` (its time spelled, its outcome made) is made when the log is
-        read, so a request pays only for a tuple."""
+        """Log one request from the pieces it left (see :data:`RawEntry`), numbered now (by
+        its place in the log); the :class:`RequestEntry` (its time spelled, its outcome made)
+        is made when the log is read, so a request pays only for its tuple."""
         lock = self.lock  # (see check_login)
         lock.acquire()
         try:
-            self._log.append((raw, next(self._request_seq)))
+            self._logged += 1
+            self._log.append(raw)
         finally:
             lock.release()
 
     def entries(self) -> list[RequestEntry]:
         """The inspection log as typed entries, newest last (bounded by ``config.log_limit``)."""
         with self.lock:
-            made = [item if isinstance(item, RequestEntry) else _entry(*item) for item in self._log]
+            first = self._logged - len(self._log) + 1  # the oldest one kept
+            made = [
+                item if isinstance(item, RequestEntry) else _entry(item, seq)
+                for seq, item in enumerate(self._log, first)
+            ]
             self._log = deque(made, maxlen=self._log.maxlen)
             return made
 
