@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from smsgate.receiver import Event, EventState, Receiver, SQLiteJournal, _journal, event_key
+from smsgate.receiver import Event, EventState, JournalError, Receiver, SQLiteJournal, _journal, event_key
 from tests.test_journal_group_commit import report
 from tests.test_receiver import JsonPushProvider
 
@@ -152,3 +153,57 @@ def test_the_batch_dispatch_skips_an_event_in_flight_and_releases_what_it_did_no
         keys[2]: EventState.DONE,
         keys[3]: EventState.PENDING,
     }
+
+
+def test_a_batch_dispatch_queues_its_done_marks_as_one_write_applied_once_each(tmp_path: Path) -> None:
+    """The batch dispatch of three events queues one write for their three done marks (one per
+    event before), the failed event's mark its own; one ``UPDATE`` commits the three, each
+    applied once."""
+
+    def handler(event: Event) -> None:
+        if event.mobile.endswith("2"):
+            raise ValueError("no")
+
+    events = [report(n) for n in (1, 2, 3)]
+    keys = [event_key(event) for event in events]
+    loop = asyncio.new_event_loop()
+    with Receiver(JsonPushProvider(), handler, journal=tmp_path / "j.sqlite3") as receiver:
+        journal = receiver.journal
+        assert isinstance(journal, SQLiteJournal)
+        journal.record(events)
+        receiver._intake_batches._thread = threading.current_thread()  # as if it ran: no flush
+        receiver._dispatch_soon(events, loop, keys)
+        queued = [[update[0] for update in write.updates or ()] for write in journal._queue]
+        assert sorted(queued) == [["done", "done"], ["failed"]]
+        assert receiver._in_flight == set()
+        statements = _trace(journal)
+        receiver._intake_batches._thread = None
+        journal._flush()
+        assert len([s for s in statements if s.startswith("UPDATE")]) == 1
+        states = {e.key: (e.state, e.error, e.attempts) for e in journal.entries()}
+    loop.close()
+    assert states == {
+        keys[0]: (EventState.DONE, None, 1),
+        keys[1]: (EventState.FAILED, "ValueError: no", 1),
+        keys[2]: (EventState.DONE, None, 1),
+    }
+
+
+def test_close_counts_each_done_mark_it_could_not_commit(tmp_path: Path) -> None:
+    """close() says how many outcomes it keeps, a batch's done marks one each."""
+    path = tmp_path / "j.sqlite3"
+    journal = SQLiteJournal(path, timeout=0.1)
+    journal.record([report(1), report(2)])
+    journal._set_done_soon([event_key(report(1)), event_key(report(2))])
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(JournalError, match=r"not closed: 2 dispatch outcome\(s\)"):
+            journal.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    journal.close()
+    reopened = SQLiteJournal(path)
+    assert [(e.state, e.attempts) for e in reopened.entries()] == [(EventState.DONE, 1)] * 2
+    reopened.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -277,19 +277,13 @@ def test_the_dispatch_claims_each_event_under_the_key_it_was_stored_with(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     claimed: list[str] = []
-    set_soon = SQLiteJournal._set_soon
+    set_done_soon = SQLiteJournal._set_done_soon
 
-    def spy(
-        self: SQLiteJournal,
-        event: DeliveryReport | InboundMessage,
-        state: EventState,
-        error: str | None,
-        key: str | None = None,
-    ) -> None:
-        claimed.append(key or "")  # the key the dispatch claimed it and queues its outcome under
-        set_soon(self, event, state, error, key)
+    def spy(self: SQLiteJournal, keys: Sequence[str]) -> None:
+        claimed.extend(keys)  # the keys the dispatch claimed the events and queues their outcomes under
+        set_done_soon(self, keys)
 
-    monkeypatch.setattr(SQLiteJournal, "_set_soon", spy)
+    monkeypatch.setattr(SQLiteJournal, "_set_done_soon", spy)
     hashed: list[object] = []
 
     def counted_key(event: DeliveryReport | InboundMessage) -> str:

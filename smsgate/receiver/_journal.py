@@ -393,11 +393,13 @@ def _bulk(conn: sqlite3.Connection, group: Sequence[_Write], *, optimistic: bool
         conn.execute(_INSERT + ",".join(["(?, ?, ?, ?, ?)"] * len(chunk)), [v for row in chunk for v in row])
     if optimistic and conn.total_changes - before != len(rows):
         raise _NotAllNew
-    updates = [write.update for write in group if write.update is not None]
+    updates = [update for write in group if write.updates is not None for update in write.updates]
     if len(updates) > 1 and len({update[3] for update in updates}) == len(updates):
         _update_each(conn, updates)
     elif updates:  # one, or two for one event (in order): one statement each
         conn.executemany(_UPDATE, updates)
+    if optimistic:  # every row was new: each write stored all of its events
+        return [None if write.rows is None else list(write.events) for write in group]
     return [_first_seen(write, seen) for write in group]
 
 
@@ -438,14 +440,14 @@ def _nothing(conn: sqlite3.Connection) -> None:
 class _Write:
     """One caller's write, waiting for the group commit that makes it durable.
 
-    :meth:`run` makes it alone (in its own savepoint): ``job``, or the update. A write that
-    stores events (``events`` with their ``rows``) or sets one event's state (``update``: the
-    parameters of :data:`_UPDATE`, with no ``job``) can also be made together with others in
-    a few statements (:func:`_bulk`), which is how a group made only of such writes is
-    committed.
+    :meth:`run` makes it alone (in its own savepoint): ``job``, or the updates. A write that
+    stores events (``events`` with their ``rows``) or sets events' states (``updates``: the
+    parameters of :data:`_UPDATE` for each, in order, with no ``job``) can also be made
+    together with others in a few statements (:func:`_bulk`), which is how a group made only
+    of such writes is committed.
     """
 
-    __slots__ = ("done", "error", "events", "job", "result", "rows", "unwaited", "update")
+    __slots__ = ("done", "error", "events", "job", "result", "rows", "unwaited", "updates")
 
     def __init__(
         self,
@@ -453,11 +455,11 @@ class _Write:
         *,
         events: Sequence[Event] = (),
         rows: Sequence[tuple[Any, ...]] | None = None,
-        update: tuple[Any, ...] | None = None,
+        updates: Sequence[tuple[Any, ...]] | None = None,
         unwaited: bool = False,
     ) -> None:
         self.job = job
-        self.events, self.rows, self.update = events, rows, update
+        self.events, self.rows, self.updates = events, rows, updates
         #: Queued by :meth:`SQLiteJournal._set_soon`: nobody waits for it, so a commit that
         #: fails queues it again rather than finishing it with the error.
         self.unwaited = unwaited
@@ -465,10 +467,15 @@ class _Write:
         self.result: Any = None
         self.error: JournalError | None = None
 
+    @property
+    def update(self) -> tuple[Any, ...] | None:
+        """The parameters of this write's first update (``None``: it sets no state)."""
+        return self.updates[0] if self.updates else None
+
     def run(self, conn: sqlite3.Connection) -> Any:
         """Make this write alone on ``conn`` (inside the caller's transaction)."""
         if self.job is None:
-            return conn.execute(_UPDATE, self.update or ())
+            return conn.executemany(_UPDATE, self.updates or ())
         return self.job(conn)
 
     def finish(self, result: Any = None, error: JournalError | None = None) -> None:
@@ -641,7 +648,7 @@ class SQLiteJournal(TableJournal):
     @staticmethod
     def _transaction(conn: sqlite3.Connection, group: Sequence[_Write]) -> None:
         outcomes: list[tuple[Any, JournalError | None]] = []
-        bulk = all(write.rows is not None or write.update is not None for write in group)
+        bulk = all(write.rows is not None or write.updates is not None for write in group)
         if bulk and SQLiteJournal._bulk_transaction(conn, group):
             return
         try:
@@ -755,7 +762,7 @@ class SQLiteJournal(TableJournal):
     def _update(event: Event, state: EventState, error: str | None, key: str | None = None) -> _Write:
         """The write setting ``event``'s state (``key``: its :func:`event_key`, when known)."""
         key = key if key is not None else event_key(event)
-        return _Write(None, update=(state.value, error, now_iso(), key))
+        return _Write(None, updates=[(state.value, error, now_iso(), key)])
 
     def _set_soon(self, event: Event, state: EventState, error: str | None, key: str | None = None) -> None:
         """Queue the outcome for the next group commit, without waiting for it.
@@ -767,6 +774,16 @@ class SQLiteJournal(TableJournal):
         """
         write = self._update(event, state, error, key)
         write.unwaited = True
+        with self._queue_lock:
+            self._queue.append(write)
+
+    def _set_done_soon(self, keys: Sequence[str]) -> None:
+        """:meth:`_set_soon` for several events the handler processed, given by their keys:
+        one queued write (and one time stamp) for all of them."""
+        if not keys:
+            return
+        now = now_iso()
+        write = _Write(None, updates=[(EventState.DONE.value, None, now, key) for key in keys], unwaited=True)
         with self._queue_lock:
             self._queue.append(write)
 
@@ -791,7 +808,7 @@ class SQLiteJournal(TableJournal):
                 return
             if self._queue:
                 error = self._commit_group()
-                kept = sum(write.unwaited for write in self._queue)
+                kept = sum(len(write.updates or ()) for write in self._queue if write.unwaited)
                 if error is not None and kept:
                     raise JournalError(
                         f"journal not closed: {kept} dispatch outcome(s) could not be recorded "

@@ -622,9 +622,10 @@ class Receiver:
     ) -> None:
         """:meth:`_dispatch` of the new events of a batch of pushes (the SQLite journal, its
         outcomes queued for the next commit), with the per-event work done once per batch:
-        the events are claimed under one lock, the observation hooks looked up once, and an
-        event is released as soon as its outcome is queued (the unreached ones, when the
-        receiver closes meanwhile, at the end: they stay pending, for :meth:`redispatch`).
+        the events are claimed under one lock, the observation hooks looked up once, the
+        "done" marks queued as one write, and the events released together once their
+        outcomes are queued (the unreached ones too, when the receiver closes meanwhile:
+        they stay pending, for :meth:`redispatch`).
         """
         journal = cast(SQLiteJournal, self.journal)  # _outcomes_soon checked it
         in_flight = self._in_flight
@@ -637,29 +638,24 @@ class Receiver:
                 in_flight.add(key)
                 claimed.append((event, key))
         observed = _plugins.observed("report_received") or _plugins.observed("inbound_received")
-        reached = 0
+        done: list[str] = []
         try:
             for event, key in claimed:
                 if self._closing.is_set():
                     return
-                reached += 1
-                try:
-                    if observed:
-                        _plugins.notify_event(event)
-                    handler = self.handler
-                    if handler is not None:
-                        error = _call(handler, event, loop)
-                        if error is None:
-                            journal._set_soon(event, EventState.DONE, None, key)
-                        else:
-                            self._record(event, error, soon=True, key=key)
-                finally:
-                    with self._in_flight_lock:
-                        in_flight.discard(key)
+                if observed:
+                    _plugins.notify_event(event)
+                handler = self.handler
+                if handler is not None:
+                    error = _call(handler, event, loop)
+                    if error is None:
+                        done.append(key)
+                    else:
+                        self._record(event, error, soon=True, key=key)
         finally:
-            if reached < len(claimed):
-                with self._in_flight_lock:
-                    in_flight.difference_update(key for _, key in claimed[reached:])
+            journal._set_done_soon(done)  # queued before the events are released
+            with self._in_flight_lock:
+                in_flight.difference_update(key for _, key in claimed)
             if not self._intake_batches.running:  # no idle intake thread will commit them
                 self._flush_outcomes()
 
