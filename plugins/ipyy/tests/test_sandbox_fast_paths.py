@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from smsgate_ipyy.sandbox import Sandbox
 from smsgate_ipyy.sandbox._config import SandboxConfig
 from smsgate_ipyy.sandbox._state import CHINA, TIME_FORMAT, SandboxState, _task_id, stamp
-from smsgate_ipyy.sandbox.endpoints._common import _form_pairs
+from smsgate_ipyy.sandbox.endpoints._common import _LOWERED, _LOWERED_LIMIT, _form_pairs, _merge_pairs
 
 # Bodies as clients write them, and as they garble them: escapes (upper, lower, mixed case,
 # cut short), plus signs, raw non-ASCII text, backslashes, empty pairs and names.
@@ -40,6 +40,17 @@ def test_form_pairs_decode_a_real_send_body() -> None:
     for encoding in ("utf-8", "gbk"):
         body = urllib.parse.urlencode(fields, encoding=encoding)
         assert dict(_form_pairs(body, encoding)) == fields
+
+
+def test_remembered_lower_cased_names_stay_bounded_and_right() -> None:
+    # Every name met is remembered lower-cased, up to a bound: a client making up names
+    # cannot grow the memory, and names past the bound are still lower-cased.
+    for start in range(0, 2 * _LOWERED_LIMIT, 50):
+        names = [f"Made{index}Up" for index in range(start, start + 50)]
+        form: dict[str, str] = {}
+        _merge_pairs(form, "&".join(f"{name}=v{index}" for index, name in enumerate(names)), "utf-8")
+        assert form == {name.lower(): f"v{index}" for index, name in enumerate(names)}
+    assert len(_LOWERED) == _LOWERED_LIMIT
 
 
 @given(st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 31)))

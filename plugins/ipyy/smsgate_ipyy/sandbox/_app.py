@@ -198,7 +198,7 @@ class _SandboxApp(Starlette):
                     else:
                         body, starlette = await _whole_body(receive, message)
             if starlette is None:
-                response = self._answer(scope, body, endpoint, fmt)
+                response = _answer(self, scope, body, endpoint, fmt)
         except Exception:
             await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
             raise
@@ -214,23 +214,35 @@ class _SandboxApp(Starlette):
             return
         await response(scope, receive, send)
 
-    def _answer(self, scope: Scope, body: bytes, endpoint: str, fmt: ReplyFormat) -> Response:
-        """The plain endpoint's answer to the request's parameters (it is logged)."""
-        scope["app"] = self
-        state = _sandbox_of(self)
-        params, style = form_params(body, scope.get("query_string", b""), "gbk" if fmt == "gbk" else "utf-8")
-        call = Call.of(
-            state, endpoint, scope["method"], params, style=style, injected=scope.get(INJECTED_KEY)
-        )
-        return plain.answer(call, params, fmt)
+
+def _answer(app: Starlette, scope: Scope, body: bytes, endpoint: str, fmt: ReplyFormat) -> Response:
+    """The plain endpoint's answer to the request's parameters (it is logged)."""
+    scope["app"] = app
+    params, style = form_params(body, scope.get("query_string", b""), "gbk" if fmt == "gbk" else "utf-8")
+    # (Call.of's call, made here without its frame and keywords)
+    call = Call(
+        _sandbox_of(app),
+        endpoint,
+        scope["method"],
+        style,
+        params.get("action", ""),
+        params.get("account", ""),
+        None,
+        {},
+        scope.get(INJECTED_KEY),
+    )
+    return plain.answer(call, params, fmt)
 
 
 def _sandbox_of(app: Starlette) -> SandboxState:
     """``app.state.sandbox``, read from the dict Starlette's ``State`` keeps its values in:
     asked of the ``State``, the attribute is first looked for as its own, which makes and
-    drops an AttributeError before ``State.__getattr__`` finds it."""
-    held = vars(app.state).get("_state")
-    state = held.get("sandbox") if isinstance(held, dict) else None
+    drops an AttributeError before ``State.__getattr__`` finds it. (A ``State`` made
+    otherwise, or none, is asked as usual.)"""
+    try:
+        state = app.state._state["sandbox"]
+    except (AttributeError, KeyError, TypeError):
+        state = None
     if isinstance(state, SandboxState):
         return state
     found: SandboxState = app.state.sandbox

@@ -122,16 +122,31 @@ def _form_pairs(text: str, encoding: str) -> list[tuple[str, str]]:
 def _merge_pairs(target: dict[str, str], text: str, encoding: str) -> None:
     """Add the pairs of ``text`` (as :func:`_form_pairs` reads them) to ``target`` by
     lower-cased name: ASP.NET collections are case-insensitive, and the first value of a
-    repeated name is kept. One loop, no list of pairs: every plain send reads its form so."""
+    repeated name is kept. One loop, no list of pairs: every plain send reads its form so.
+    The lower-cased names are remembered (a few hundred at most): a name met again is
+    looked up, not lower-cased again."""
+    plus = "+" in text
+    lowered = _LOWERED.get
     for part in text.split("&"):
         if part:
             name, _, value = part.partition("=")
-            if "%" in part or "+" in part:  # most pairs need no unquoting
+            if "%" in part or (plus and "+" in part):  # most pairs need no unquoting
                 if "%" in name or "+" in name:
                     name = _unquote(name.replace("+", " "), encoding)
                 if "%" in value or "+" in value:
                     value = _unquote(value.replace("+", " "), encoding)
-            target.setdefault(name.lower(), value)
+            key = lowered(name)
+            if key is None:
+                key = name.lower()
+                if len(_LOWERED) < _LOWERED_LIMIT:
+                    _LOWERED[name] = key
+            target.setdefault(key, value)
+
+
+#: Parameter names as :func:`_merge_pairs` met them, lower-cased; bounded (a client making
+#: up names cannot grow it past the limit).
+_LOWERED: dict[str, str] = {}
+_LOWERED_LIMIT = 256
 
 
 def _with_charset(request: Request, encoding: str) -> Request:
@@ -263,10 +278,6 @@ class Call:
         self.password_style = login.password_style
         return login
 
-    def finish(self, result: ResultCode, task_id: str = "") -> None:
-        """Log the call with the result it was answered with."""
-        self.log(result, task_id)
-
     def log(self, outcome: Outcome | ResultCode, task_id: str = "") -> None:
         """Log the call with an ``outcome`` that may be no gateway result (an HTTP 404, a
         fault's reply), or with a result code and the task id of an accepted send."""
@@ -286,6 +297,10 @@ class Call:
                 self.injected,
             )
         )
+
+    #: ``finish(result, task_id="")``: log the call with the result it was answered with
+    #: (:meth:`log` itself, without a frame of its own: every request is logged so).
+    finish = log
 
 
 # -- checks of a send ------------------------------------------------------------------------
@@ -379,9 +394,10 @@ class Reply(Response):
     that names its charset (Content-Length, then Content-Type), made directly: every plain
     send answers with one."""
 
+    status_code = 200  # (the class's: two attributes fewer set per reply)
+    background = None
+
     def __init__(self, body: bytes, content_type: bytes) -> None:
-        self.status_code = 200
-        self.background = None
         self.body = body
         self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", content_type)]
 
@@ -481,7 +497,9 @@ def submit_send(
 ) -> Response:
     """The last steps of every form send: check ``extno`` and ``sendtime``, charge and queue
     the send, then log and answer it."""
-    refusal, send_at = check_ext_and_time(account, ext, send_time)
-    if refusal:
-        return refuse_send(call, fmt, refusal)
+    send_at = None  # (check_ext_and_time's answer to an empty extno and sendtime)
+    if ext or send_time:
+        refusal, send_at = check_ext_and_time(account, ext, send_time)
+        if refusal:
+            return refuse_send(call, fmt, refusal)
     return send_outcome(call, fmt, call.state.submit(account.account, kind, mobiles, ext, send_at))
