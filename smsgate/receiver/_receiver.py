@@ -31,6 +31,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import anyio.to_thread
@@ -581,18 +582,26 @@ class Receiver:
         done = await self.adispatch(intake.new) if when is _When.BEFORE_REPLY else 0
         return intake, when, done
 
-    async def _aserve_push(self, body: bytes, content_type: str | None) -> PushResult:
-        """:meth:`ahandle_push` for the ASGI adapter, which never reads the dispatch's count.
+    async def _aserve_push(
+        self,
+        body: bytes,
+        content_type: str | None,
+        loop: asyncio.AbstractEventLoop | EllipsisType | None = ...,
+    ) -> PushResult:
+        """:meth:`ahandle_push` for the ASGI adapter, which never reads the dispatch's count
+        (``loop``: the running asyncio loop when the adapter found it, ``None`` under another
+        event loop; by default looked up here).
 
         In ack-first mode with the batched journal and a sync handler (or none), the intake
         thread starts the dispatch of the new events in a handler thread as soon as they are
         durable, while the loop sends the reply: the same order (stored, then dispatched,
         never holding up the reply) without waking the loop again for it.
         """
-        loop = running_loop()
+        if loop is ...:
+            loop = running_loop()
         if loop is None or not self._batched or not self.ack_before_dispatch or self._async_handler():
             return await self.ahandle_push(body, content_type)
-        intake = await self._intake_batches.submit((body, content_type, loop))
+        intake = await self._intake_batches.submit((body, content_type, loop), loop)
         return PushResult(reply=intake.reply)
 
     def _async_handler(self) -> bool:

@@ -141,9 +141,10 @@ class Batches(Generic[In, R]):
         self._queue: queue.SimpleQueue[_Job[R] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    async def submit(self, item: In) -> R:
-        """``work``'s result for ``item``, once its batch is done."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+    async def submit(self, item: In, loop: asyncio.AbstractEventLoop | None = None) -> R:
+        """``work``'s result for ``item``, once its batch is done; ``loop``: the running loop,
+        when the caller has it (asking asyncio costs a system call under Python 3.11)."""
+        future: asyncio.Future[R] = (loop or asyncio.get_running_loop()).create_future()
         with self._lock:  # never behind the end mark close() puts
             if self._thread is None:
                 self._thread = self._start(self._queue)

@@ -90,7 +90,7 @@ class _Deadlines:
 
     async def read(self, receive: Receive, max_body: int) -> bytes:
         """:func:`_read` within the deadline: :class:`TimeoutError` once it passed."""
-        task = asyncio.current_task()
+        task = asyncio.current_task(self.loop)
         if task is None:  # not in a task (a bare coroutine driven by hand): no other way
             async with asyncio.timeout(self._seconds):
                 return await _read(receive, max_body)
@@ -177,15 +177,17 @@ class _Push:
             if len(headers) == len(raw)
             else {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(raw)}
         )
+        # Asked once: under Python 3.11 each question to asyncio about its loop is a getpid().
+        loop = running_loop()
         declared = first.get("content-length")
-        body = await _read_in_time(receive, declared, self.max_body, self._deadlines_here())
+        body = await _read_in_time(receive, declared, self.max_body, self._deadlines_here(loop))
         if isinstance(body, Response):
             return body
         receiver = self.receiver
         refusal = receiver.admit(self._push_request(scope, headers, first.get("host"), token), body)
         if refusal is not None:
             return Response(b"refused", status_code=refusal.status_code, headers=dict(refusal.headers))
-        return await receiver._aserve_push(body, first.get("content-type"))
+        return await receiver._aserve_push(body, first.get("content-type"), loop)
 
     async def write(self, answer: Response | PushResult, scope: Scope, receive: Receive, send: Send) -> None:
         """Send ``answer``, then run what the receiver left for after the reply."""
@@ -198,10 +200,9 @@ class _Push:
         if answer.after_reply is not None:
             await BackgroundTask(answer.after_reply)()
 
-    def _deadlines_here(self) -> _Deadlines | float:
-        """The running loop's :class:`_Deadlines`, or the seconds allowed under another event
-        loop (trio through anyio)."""
-        loop = running_loop()
+    def _deadlines_here(self, loop: asyncio.AbstractEventLoop | None) -> _Deadlines | float:
+        """The running loop's :class:`_Deadlines` (``loop``: it, or ``None`` under another event
+        loop, trio through anyio), or there the seconds allowed."""
         if loop is None:
             return self.body_timeout
         deadlines = self._last_deadlines
