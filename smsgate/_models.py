@@ -13,8 +13,9 @@ import enum
 import operator
 import re
 import reprlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, DecimalException
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -509,6 +510,55 @@ _ReportRow = tuple[
 _InboundRow = tuple[str, str, dt.datetime | None, str | None, str | None, Any]
 
 
+_NONE_TYPE = type(None)
+_M = TypeVar("_M")
+_TZINFO = operator.attrgetter("tzinfo")
+_SETITEM = operator.setitem
+_COPY = dict.copy
+_NEW = object.__new__
+_SET_ATTRIBUTE = object.__setattr__
+
+
+def _optional_strs(column: Sequence[object] | None) -> Sequence[str | None] | None:
+    """``_optional_str`` of each value of a column (``None``: every value ``None``), the column
+    itself when no value needs converting (each a non-empty str or ``None``)."""
+    if column is None or (set(map(type, column)) <= {str, _NONE_TYPE} and "" not in column):
+        return column  # type: ignore[return-value]  # checked just above
+    return list(map(_optional_str, column))
+
+
+def _check_aware_column(cls: type, column: Sequence[dt.datetime | None] | None) -> None:
+    """``received_at`` of each value checked as the constructor's validator checks it: a
+    fixed-offset timezone always has an offset, any other value goes to the validator."""
+    if column is None:
+        return
+    if set(map(type, column)) <= {_DATETIME, _NONE_TYPE} and set(
+        map(type, map(_TZINFO, filter(None, column)))
+    ) <= {_FIXED}:
+        return
+    for value in column:
+        _received_at(cls, value)
+
+
+def _from_columns(
+    cls: type[_M], template: dict[str, Any], columns: Mapping[str, Sequence[Any] | None]
+) -> list[_M]:
+    """One instance of ``cls`` per value of the columns (each a value per instance, or ``None``:
+    the template's value for every one), their instance dicts copies of ``template`` (the
+    fields in order) filled column by column: C loops, no Python code per instance."""
+    counts = {len(column) for column in columns.values() if column is not None}
+    if len(counts) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(counts)}")
+    count = counts.pop() if counts else 0
+    fields = list(map(_COPY, repeat(template, count)))
+    for name, column in columns.items():
+        if column is not None:
+            any(map(_SETITEM, fields, repeat(name), column))  # setitem returns None: any() runs them all
+    instances = list(map(_NEW, repeat(cls, count)))
+    any(map(_SET_ATTRIBUTE, instances, repeat("__dict__"), fields))
+    return instances
+
+
 # DeliveryReport and InboundMessage keep their fields in an instance dict rather than slots:
 # a report pull builds thousands of them, and one dict per instance is set at once (their
 # ``_many``) where slots take one call per field.
@@ -583,6 +633,39 @@ class DeliveryReport:
             reports.append(report)
         return reports
 
+    @classmethod
+    def _from_columns(
+        cls,
+        provider: str,
+        raw: Sequence[Any],
+        *,
+        mobile: Sequence[str],
+        task_id: Sequence[str | None] | None,
+        status: Sequence[DeliveryStatus],
+        received_at: Sequence[dt.datetime | None] | None,
+        vendor_code: Sequence[str | None] | None,
+        ext: Sequence[str | None] | None = None,
+        reference: Sequence[str | None] | None = None,
+    ) -> list[DeliveryReport]:
+        """One report per item of ``raw``, the other fields given as columns (a value per
+        report; ``None``: ``None`` for every one): what :meth:`_many` builds from the same
+        rows, with the same conversions and checks, each applied to a whole column at once
+        (so among several refused values, the first refused column's error is raised)."""
+        if set(map(type, status)) - {DeliveryStatus}:
+            status = list(map(_status, status))
+        _check_aware_column(cls, received_at)
+        columns = {
+            "mobile": mobile,
+            "task_id": task_id,
+            "status": status,
+            "received_at": received_at,
+            "vendor_code": vendor_code,
+            "ext": _optional_strs(ext),
+            "reference": _optional_strs(reference),
+            "raw": raw,
+        }
+        return _from_columns(cls, dict.fromkeys(("provider", *columns)) | {"provider": provider}, columns)
+
 
 @_compared  # an instance dict, as DeliveryReport
 @attr.frozen(kw_only=True, eq=False, repr=False, slots=False)
@@ -638,3 +721,28 @@ class InboundMessage:
             )
             messages.append(message)
         return messages
+
+    @classmethod
+    def _from_columns(
+        cls,
+        provider: str,
+        raw: Sequence[Any],
+        *,
+        mobile: Sequence[str],
+        text: Sequence[str],
+        received_at: Sequence[dt.datetime | None] | None,
+        ext: Sequence[str | None] | None,
+        task_id: Sequence[str | None] | None,
+    ) -> list[InboundMessage]:
+        """One message per item of ``raw``, the other fields given as columns, as
+        :meth:`DeliveryReport._from_columns`: what :meth:`_many` builds from the same rows."""
+        _check_aware_column(cls, received_at)
+        columns = {
+            "mobile": mobile,
+            "text": text,
+            "received_at": received_at,
+            "ext": _optional_strs(ext),
+            "task_id": _optional_strs(task_id),
+            "raw": raw,
+        }
+        return _from_columns(cls, dict.fromkeys(("provider", *columns)) | {"provider": provider}, columns)

@@ -502,16 +502,21 @@ _InboundRow = tuple[str, str, dt.datetime | None, str | None, str | None, Any]
 # The fields of a report and of an inbound message, in the order their rows read them.
 _REPORT_FIELDS = (I_MOBILE, I_TASK_ID, I_STATUS, I_RECEIVE_TIME, I_ERROR_CODE, I_EXT)
 _INBOUND_FIELDS = (I_MOBILE, I_RECEIVE_TIME, I_EXT, I_TASK_ID)
+# The columns an inbound pull is read from: those fields, and the text.
+_INBOUND_COLUMNS = (*_INBOUND_FIELDS, I_CONTENT)
 
 
-def _reports(items: list[dict[str, Any]], provider: str) -> list[DeliveryReport]:
+def _reports(
+    items: list[dict[str, Any]], provider: str, columns: _Columns | None = None
+) -> list[DeliveryReport]:
     """:func:`report_item` over a pull's items: the same values, built for speed (a pull holds
-    thousands). Each item, a dict this parse made, is kept as ``raw`` without a copy."""
-    try:
-        rows: Iterator[_ReportRow] = _report_columns(items)
-    except TypeError:  # a field that is not a string (a JSON number, null, list …)
-        rows = _report_rows(items)
-    return DeliveryReport._many(provider, rows)
+    thousands). Each item, a dict this parse made, is kept as ``raw`` without a copy.
+    ``columns``: :func:`_string_columns` of the items, when the caller has them."""
+    if columns is None:
+        columns = _string_columns(items, _REPORT_FIELDS, _REPORT_KEPT)
+    if columns is None:  # a field that is not a string (a JSON number, null, list …)
+        return DeliveryReport._many(provider, _report_rows(items))
+    return _report_columns(columns, items, provider)
 
 
 # Column by column, each step a C loop over the whole pull (map, zip, dict lookups) rather
@@ -524,80 +529,127 @@ _NAIVE_ORIGIN = dt.datetime(1, 1, 1)
 _CHINA_ORIGIN = dt.datetime(1, 1, 1, tzinfo=CHINA)
 _ADD = operator.add
 _SUB = operator.sub
+# The fields read as they were written, not stripped: a time (parse_china_time strips it, and
+# a time in a common layout has nothing to strip) and an inbound text (the subscriber's own).
+_REPORT_KEPT = frozenset({I_RECEIVE_TIME})
+_INBOUND_KEPT = frozenset({I_RECEIVE_TIME, I_CONTENT})
+# The named fields of a pull's items as columns (absent names left out) and whether the items
+# hold no other field: see _string_columns.
+_Columns = tuple[dict[str, list[str]], bool]
 
 
-def _column(items: list[dict[str, Any]], name: str) -> list[str]:
-    """Each item's ``name`` field stripped (``""`` when absent); TypeError when one is not a
-    string (or an item not a dict)."""
-    return list(map(_STRIP, map(_GET, items, repeat(name), repeat(""))))
+def _string_columns(
+    items: list[dict[str, Any]], names: Sequence[str], kept: frozenset[str]
+) -> _Columns | None:
+    """Each of ``names`` that an item holds, as a column of every item's value (``""`` where
+    absent), stripped unless ``kept``; and whether the items hold no field but ``names`` (then
+    every value of every item is in a column). ``None`` when a value is not a string.
+
+    Items of one shape (the same fields, the pull as the gateway writes it) are read by key;
+    others by ``dict.get``. A column is stripped only when it holds whitespace at all."""
+    first = items[0] if items else {}
+    present = [name for name in names if name in first]
+    columns: dict[str, list[str]] | None = None
+    if len(present) == len(first) and sum(map(len, items)) == len(first) * len(items):
+        # Every item holding the first one's fields, and the items as many fields in all as
+        # that many copies of it: every item holds those fields and no other.
+        try:
+            columns = {name: list(map(operator.itemgetter(name), items)) for name in present}
+            only_named = True
+        except KeyError:
+            columns = None
+    if columns is None:
+        keys = set().union(*items)
+        columns = {name: list(map(_GET, items, repeat(name), repeat(""))) for name in names if name in keys}
+        only_named = keys <= set(names)
+    for name, column in columns.items():
+        try:
+            joined = "".join(column)
+        except TypeError:  # a JSON number, null, list …
+            return None
+        if name not in kept and joined.split() != [joined]:  # some value holds whitespace
+            columns[name] = list(map(_STRIP, column))
+    return columns, only_named
 
 
-def _report_columns(items: list[dict[str, Any]]) -> Iterator[_ReportRow]:
-    """:func:`_report_rows` of items whose fields are all strings; TypeError otherwise."""
-    mobile = _column(items, I_MOBILE)
-    task = _column(items, I_TASK_ID)
-    status_text = _column(items, I_STATUS)
-    text = _column(items, I_RECEIVE_TIME)
-    code = _column(items, I_ERROR_CODE)
-    ext = _column(items, I_EXT)
-    return zip(
-        mobile,
-        map(_OR_NONE.get, task, task),
-        _statuses(status_text, code),
-        map(_china_times(text).__getitem__, text),
-        map(_OR_NONE.get, code, code),
-        map(_OR_NONE.get, ext, ext),
-        repeat(None),
+def _or_none(column: list[str] | None) -> Sequence[str | None] | None:
+    """``text or None`` of each text of a column (``None``: an absent field, ``None`` for all)."""
+    if column is None or "" not in column:
+        return column
+    return list(map(_OR_NONE.get, column, column))
+
+
+def _report_columns(columns: _Columns, items: list[dict[str, Any]], provider: str) -> list[DeliveryReport]:
+    """:func:`_report_rows`' reports, built from the items' columns (:func:`_string_columns`)."""
+    named = columns[0]
+    code = named.get(I_ERROR_CODE)
+    text = named.get(I_RECEIVE_TIME)
+    return DeliveryReport._from_columns(
+        provider,
         items,
+        mobile=named.get(I_MOBILE) or [""] * len(items),
+        task_id=_or_none(named.get(I_TASK_ID)),
+        status=_statuses(named.get(I_STATUS), code, len(items)),
+        received_at=None if text is None else list(map(_china_times(text).__getitem__, text)),
+        vendor_code=_or_none(code),
+        ext=_or_none(named.get(I_EXT)),
     )
 
 
-def _statuses(status_text: list[str], code: list[str]) -> Iterator[DeliveryStatus]:
-    """The status of each row, as :func:`_report_rows` decides it, each distinct value once."""
-    if not any(status_text):  # no row has a status (the JSON pull): the code decides
+def _statuses(status_text: list[str] | None, code: list[str] | None, count: int) -> list[DeliveryStatus]:
+    """The status of each row, as :func:`_report_rows` decides it, each distinct value once
+    (a column of ``None``: the field is absent from every row)."""
+    if status_text is None or not any(status_text):  # no row has a status (the JSON pull)
+        if code is None:
+            return [_codes.report_status("", "")] * count
         by_code = {value: _codes.report_status("", value) for value in dict.fromkeys(code)}
-        return map(by_code.__getitem__, code)
+        return list(map(by_code.__getitem__, code))
     if all(status_text):  # every row has one (the XML pull)
         by_status = {value: _codes.report_status(value, "") for value in dict.fromkeys(status_text)}
-        return map(by_status.__getitem__, status_text)
-    pairs = list(zip(status_text, code, strict=True))
+        return list(map(by_status.__getitem__, status_text))
+    pairs = list(zip(status_text, code or [""] * count, strict=True))
     by_pair = {pair: _codes.report_status(*pair) for pair in dict.fromkeys(pairs)}
-    return map(by_pair.__getitem__, pairs)
+    return list(map(by_pair.__getitem__, pairs))
 
 
-def _common_layouts(keys: list[str]) -> bool:
-    """Whether every key (19 characters each) is ASCII with the separators of one of
-    ``_LAYOUTS`` (what parse_china_time checks key by key), read as columns of their join."""
+def _common_layouts(keys: list[str]) -> str | None:
+    """The join of the keys (19 characters each) when every one is ASCII with the separators
+    of one of ``_LAYOUTS`` (what parse_china_time checks key by key), read as columns of their
+    join; ``None`` otherwise."""
     joined = "".join(keys)
     if not joined.isascii():
-        return False
+        return None
     count = len(keys)
     dashes, colons = "-" * count, ":" * count
     if joined[13::19] != colons or joined[16::19] != colons:
-        return False
+        return None
     if joined[4::19] == dashes and joined[7::19] == dashes:
-        return not joined[10::19].strip(" T")
-    return set(map(_SEPARATORS, keys)) <= _LAYOUTS  # slashes (or anything else): key by key
+        return None if joined[10::19].strip(" T") else joined
+    # Slashes (or anything else): key by key.
+    return joined if set(map(_SEPARATORS, keys)) <= _LAYOUTS else None
 
 
 def _china_times(texts: list[str]) -> dict[str, dt.datetime | None]:
-    """:func:`parse_china_time` of each distinct (stripped) text. When all of them are in a
-    common layout, fromisoformat reads them in one C loop and the China offset is added by
-    arithmetic (the origin of time in China plus the time since the naive origin): the same
-    values as parse_china_time's, the same tzinfo; any other text goes through it one by one."""
+    """:func:`parse_china_time` of each distinct text. When all of them are in a common layout,
+    fromisoformat reads them in one C loop and the China offset is added by arithmetic (the
+    origin of time in China plus the time since the naive origin): the same values as
+    parse_china_time's, the same tzinfo; any other text goes through it one by one (a text
+    with blanks around it too: parse_china_time strips it)."""
     times: dict[str, dt.datetime | None] = dict.fromkeys(texts)
     keys = list(times)
     if any(map(times.__contains__, _NO_TIME)):
         keys = [key for key in keys if key not in _NO_TIME]
-    if keys and set(map(len, keys)) == {19} and _common_layouts(keys):
+    joined = _common_layouts(keys) if keys and set(map(len, keys)) == {19} else None
+    if joined is not None:
         iso = keys
-        if "/" in "".join(keys):  # the slash layout, read as the dash one
+        if "/" in joined:  # the slash layout, read as the dash one
             iso = list(map(str.replace, keys, repeat("/"), repeat("-")))
         try:
             parsed = list(map(_FROM_ISO, iso))
         except ValueError:  # no such time (2025-02-30): each goes its own way below
             parsed = []
-        if parsed and min(parsed).year > 1:
+        # Year 1 is .NET's "no value": no year begins with 0 (the years' first digits), or none is 1.
+        if parsed and ("0" not in joined[::19] or min(parsed).year > 1):
             deltas = map(_SUB, parsed, repeat(_NAIVE_ORIGIN))
             times.update(zip(keys, map(_ADD, repeat(_CHINA_ORIGIN), deltas), strict=True))
             return times
@@ -633,33 +685,30 @@ def _report_rows(items: list[dict[str, Any]]) -> Iterator[_ReportRow]:
         yield mobile, task or None, status, when, code or None, ext or None, None, item
 
 
-def _inbound(items: list[dict[str, Any]], provider: str) -> list[InboundMessage]:
+def _inbound(
+    items: list[dict[str, Any]], provider: str, columns: _Columns | None = None
+) -> list[InboundMessage]:
     """:func:`inbound_item` over a pull's items, as :func:`_reports`."""
-    try:
-        rows: Iterator[_InboundRow] = _inbound_columns(items)
-    except TypeError:  # a field that is not a string
-        rows = _inbound_rows(items)
-    return InboundMessage._many(provider, rows)
+    if columns is None:
+        columns = _string_columns(items, _INBOUND_COLUMNS, _INBOUND_KEPT)
+    if columns is None:  # a field that is not a string
+        return InboundMessage._many(provider, _inbound_rows(items))
+    return _inbound_columns(columns, items, provider)
 
 
-def _inbound_columns(items: list[dict[str, Any]]) -> Iterator[_InboundRow]:
-    """:func:`_inbound_rows` of items whose fields are all strings; TypeError otherwise."""
-    mobile = _column(items, I_MOBILE)
-    text = _column(items, I_RECEIVE_TIME)
-    ext = _column(items, I_EXT)
-    task = _column(items, I_TASK_ID)
-    # Inbound text is the subscriber's own: kept exactly (no stripping).
-    content = list(map(_GET, items, repeat(I_CONTENT), repeat("")))
-    if not set(map(type, content)) <= {str}:
-        raise TypeError("a content that is not a string")
-    return zip(
-        mobile,
-        content,
-        map(_china_times(text).__getitem__, text),
-        map(_OR_NONE.get, ext, ext),
-        map(_OR_NONE.get, task, task),
+def _inbound_columns(columns: _Columns, items: list[dict[str, Any]], provider: str) -> list[InboundMessage]:
+    """:func:`_inbound_rows`' messages, built from the items' columns (:func:`_string_columns`)."""
+    named = columns[0]
+    text = named.get(I_RECEIVE_TIME)
+    return InboundMessage._from_columns(
+        provider,
         items,
-        strict=True,
+        mobile=named.get(I_MOBILE) or [""] * len(items),
+        # Inbound text is the subscriber's own: kept exactly (no stripping).
+        text=named.get(I_CONTENT) or [""] * len(items),
+        received_at=None if text is None else list(map(_china_times(text).__getitem__, text)),
+        ext=_or_none(named.get(I_EXT)),
+        task_id=_or_none(named.get(I_TASK_ID)),
     )
 
 
@@ -703,7 +752,7 @@ def _json_items(fields: dict[str, Any], box: str, body: bytes) -> list[dict[str,
         raise malformed(f"no {box} and no error field", body)
     if items is None:
         return []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    if not isinstance(items, list) or not set(map(type, items)) <= {dict}:  # a JSON object is a dict
         raise malformed(f"{box} is not a list of objects", body)
     return list(items)
 
@@ -749,10 +798,61 @@ def _xml_items(root: Any, box: str) -> list[dict[str, str]]:
 
 def _pull(body: bytes, box: str) -> list[dict[str, Any]]:
     """The items of a pull reply (spec 4.3–4.5, 5.3–5.5), or the error it carries."""
+    return _pull_columns(body, box)[0]
+
+
+# The columns each kind of box is read from, and those read as written (_string_columns).
+_BOX_COLUMNS = {
+    R_STATUS_BOX: (_REPORT_FIELDS, _REPORT_KEPT),
+    R_CALL_BOX: (_INBOUND_COLUMNS, _INBOUND_KEPT),
+}
+
+
+def _pull_columns(body: bytes, box: str) -> tuple[list[dict[str, Any]], _Columns | None]:
+    """The items of a pull reply and their columns (:func:`_string_columns`), or the error
+    the reply carries.
+
+    A JSON pull is first taken as orjson reads it without the 19-digit scan of
+    :func:`_json_loads` (:func:`_unscanned_json`): orjson reads an integer beyond 64 bits as a
+    float, and there the items' columns are the check, since a float in an item shows as a
+    column not all strings, or as a field outside the columns. Any such pull is read again,
+    the standard way (:func:`_load`), and gets the standard parser's values."""
+    names, kept = _BOX_COLUMNS[box]
     if _head(body) == b"<":
-        return _xml_pull(body, box)
+        items = _xml_pull(body, box)
+        return items, _string_columns(items, names, kept)
+    value = _unscanned_json(body, box)
+    if value is not None:
+        items = _json_items(value, box, body)
+        columns = _string_columns(items, names, kept)
+        if columns is not None and columns[1]:  # every value of every item a string
+            return items, columns
     _, value = _load(body)  # not XML: a JSON object, or the error the body means
-    return _json_items(value, box, body)
+    items = _json_items(value, box, body)
+    return items, _string_columns(items, names, kept)
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _unscanned_json(body: bytes, box: str) -> dict[str, Any] | None:
+    """orjson's value of a JSON pull, unscanned, when the only place it can differ from the
+    standard parser's is the items: the pull says no error (``error`` 1 or absent, so no
+    error carries its value), holds its items as a list, and holds no float (maybe an integer
+    beyond 64 bits) or other container beside them. ``None`` otherwise, or when orjson is
+    missing or refuses the body."""
+    if _orjson_loads is None:
+        return None
+    try:
+        value = _orjson_loads(body)
+    except ValueError:  # orjson.JSONDecodeError: the standard parser decides
+        return None
+    if type(value) is not dict or type(value.get(box)) is not list:
+        return None
+    others = [item for name, item in value.items() if name != box]
+    if set(map(type, others)) <= _SCALARS and _text(value.get(R_ERROR)) in ("", "1"):
+        return value
+    return None
 
 
 # The field of each kind of box that keeps its text as written (box_fields).
@@ -794,9 +894,11 @@ def parse_reports_reply(body: bytes, *, provider: str) -> list[DeliveryReport]:
     so ``errorcode`` ``DELIVRD`` → delivered, any other code → failed, no code → unknown. The
     raw code is kept in ``vendor_code``. Errors (``<errorstatus>``, ``"error" != "1"``) raise.
     """
-    return _reports(_pull(body, R_STATUS_BOX), provider)
+    items, columns = _pull_columns(body, R_STATUS_BOX)
+    return _reports(items, provider, columns)
 
 
 def parse_inbound_reply(body: bytes, *, provider: str) -> list[InboundMessage]:
     """spec 5.3–5.5: an inbound pull (XML or JSON) → inbound messages."""
-    return _inbound(_pull(body, R_CALL_BOX), provider)
+    items, columns = _pull_columns(body, R_CALL_BOX)
+    return _inbound(items, provider, columns)

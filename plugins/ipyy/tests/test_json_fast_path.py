@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from smsgate.exceptions import MalformedReplyError
+from smsgate.exceptions import MalformedReplyError, ProviderError
 from smsgate_ipyy import _parse
 from smsgate_ipyy._xml import XmlError, decode_body
 
@@ -144,3 +144,50 @@ def test_a_lone_surrogate_is_read_as_a_replacement_character(escaped: str, text:
     assert message.text == text
     assert message.raw[text] == "k"  # keys too
     message.text.encode("utf-8")
+
+
+_BIG = 123456789012345678901234567890  # beyond 64 bits: orjson reads it as a float
+
+
+@pytest.mark.parametrize(
+    ("box", "items", "top"),
+    [
+        # a field outside the columns, in a pull of one shape and in one of several shapes
+        ("statusbox", [{"mobile": "13800138000", "x": _BIG}], {}),
+        ("statusbox", [{"mobile": "13800138000"}, {"mobile": "13900139000", "x": _BIG}], {}),
+        # a column's field
+        ("statusbox", [{"mobile": "13800138000", "taskid": _BIG, "errorcode": "DELIVRD"}], {}),
+        ("statusbox", [{"mobile": "13800138000", "errorcode": "DELIVRD"}, {"taskid": _BIG}], {}),
+        ("callbox", [{"mobile": "13800138000", "content": _BIG}], {}),
+        ("callbox", [{"mobile": "13800138000", "content": "hi", "y": [_BIG]}], {}),
+        # beside the items
+        ("statusbox", [{"mobile": "13800138000"}], {"n": _BIG}),
+        ("statusbox", [{"mobile": "13800138000"}], {"n": {"m": _BIG}}),
+        ("statusbox", [{"mobile": "13800138000", "x": 1.5, "z": 10**20}], {}),
+    ],
+)
+def test_a_pull_read_without_the_digit_scan_keeps_integers_beyond_64_bits(
+    box: str, items: list[dict[str, Any]], top: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON pull is read by orjson without looking for 19-digit runs first, its columns being
+    the check: wherever an integer beyond 64 bits sits (a field the columns do not read, a
+    column, beside the items), the pull gives the standard parser's values, not a float."""
+    body = json.dumps({"error": "1", **top, box: items}).encode()
+    parse = _parse.parse_reports_reply if box == "statusbox" else _parse.parse_inbound_reply
+    fast = parse(body, provider="ipyy")
+    assert repr([model.raw for model in fast]) == repr(json.loads(body)[box])  # 1e+20 == 10**20
+    monkeypatch.setattr(_parse, "_orjson_loads", None)
+    slow = parse(body, provider="ipyy")
+    assert [(model, repr(model), repr(model.raw)) for model in fast] == [
+        (m, repr(m), repr(m.raw)) for m in slow
+    ]
+
+
+@pytest.mark.parametrize("error", [5, "5", _BIG])
+def test_a_refused_pull_carries_the_standard_parser_s_fields(error: object) -> None:
+    """A pull saying an error is read the standard way: the error's raw fields hold integers
+    beyond 64 bits as integers."""
+    body = json.dumps({"error": error, "remark": "x", "n": _BIG, "statusbox": [{"k": _BIG}]}).encode()
+    with pytest.raises(ProviderError) as caught:
+        _parse.parse_reports_reply(body, provider="ipyy")
+    assert repr(caught.value.raw) == repr(json.loads(body))

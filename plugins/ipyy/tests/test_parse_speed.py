@@ -252,7 +252,9 @@ _STRING_ITEMS = st.lists(
 def test_string_pulls_read_column_by_column_give_the_row_by_row_reports(items: list[dict[str, Any]]) -> None:
     """Equal objects, raw, repr and shared times, whether the statuses come from ``status``,
     ``errorcode`` or a mix, whatever the times (common layouts, impossible dates, year 1)."""
-    got = DeliveryReport._many("ipyy", _parse._report_columns(items))
+    columns = _parse._string_columns(items, _parse._REPORT_FIELDS, _parse._REPORT_KEPT)
+    assert columns is not None
+    got = _parse._report_columns(columns, items, "ipyy")
     expected = DeliveryReport._many("ipyy", _parse._report_rows(items))
     assert got == expected
     assert [(r.raw, repr(r), r.ext, r.task_id) for r in got] == [
@@ -265,7 +267,9 @@ def test_string_pulls_read_column_by_column_give_the_row_by_row_reports(items: l
 def test_string_inbound_pulls_read_column_by_column_give_the_row_by_row_messages(
     items: list[dict[str, Any]],
 ) -> None:
-    got = InboundMessage._many("ipyy", _parse._inbound_columns(items))
+    columns = _parse._string_columns(items, _parse._INBOUND_COLUMNS, _parse._INBOUND_KEPT)
+    assert columns is not None
+    got = _parse._inbound_columns(columns, items, "ipyy")
     expected = InboundMessage._many("ipyy", _parse._inbound_rows(items))
     assert got == expected
     assert [(m.raw, repr(m), m.text) for m in got] == [(m.raw, repr(m), m.text) for m in expected]
@@ -273,18 +277,18 @@ def test_string_inbound_pulls_read_column_by_column_give_the_row_by_row_messages
 
 @given(st.lists(st.one_of(_gateway_times(), st.sampled_from(["2025/11/26 12:00:01", "2025-11-26T00:00:00"]))))
 def test_times_read_in_one_loop_are_parse_china_time_s(texts: list[str]) -> None:
-    stripped = [text.strip() for text in texts]
-    times = _parse._china_times(stripped)
-    for text in stripped:
-        assert repr(times[text]) == repr(_parse.parse_china_time(text))
+    """Stripped or as written (blanks around a time included), each text's value is
+    parse_china_time's."""
+    for column in ([text.strip() for text in texts], texts):
+        times = _parse._china_times(column)
+        for text in column:
+            assert repr(times[text]) == repr(_parse.parse_china_time(text))
 
 
 def test_a_field_that_is_not_a_string_goes_row_by_row() -> None:
     items: list[dict[str, Any]] = [{"mobile": "1", "taskid": 7}, {"mobile": None}]
-    with pytest.raises(TypeError):
-        _parse._report_columns(items)
-    with pytest.raises(TypeError):
-        _parse._inbound_columns([{"content": None}])
+    assert _parse._string_columns(items, _parse._REPORT_FIELDS, _parse._REPORT_KEPT) is None
+    assert _parse._string_columns([{"content": None}], _parse._INBOUND_COLUMNS, _parse._INBOUND_KEPT) is None
     assert _parse._reports(items, "ipyy") == [_parse.report_item(item, "ipyy") for item in items]
 
 
