@@ -191,3 +191,47 @@ def test_a_refused_pull_carries_the_standard_parser_s_fields(error: object) -> N
     with pytest.raises(ProviderError) as caught:
         _parse.parse_reports_reply(body, provider="ipyy")
     assert repr(caught.value.raw) == repr(json.loads(body))
+
+
+_PULL_VALUES = st.one_of(
+    st.sampled_from(["", " 1 ", "13800138000", "2025-11-26 12:00:00", "DELIVRD", "10", "01", "成功"]),
+    st.none(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(2**63, 2**70), max_size=1),
+)
+_PULL_ITEMS = st.lists(
+    st.dictionaries(
+        st.sampled_from(["mobile", "taskid", "status", "receivetime", "errorcode", "extno", "content", "x"]),
+        _PULL_VALUES,
+    ),
+    max_size=4,
+)
+
+
+def _pull_outcome(parse: Any, body: bytes) -> tuple[str, Any]:
+    try:
+        models = parse(body, provider="ipyy")
+    except ProviderError as exc:  # MalformedReplyError included
+        return "error", (type(exc), str(exc), repr(exc.raw))
+    return "models", [(model, repr(model), repr(model.raw)) for model in models]
+
+
+@settings(max_examples=300)
+@given(
+    box=st.sampled_from(["statusbox", "callbox"]),
+    items=st.one_of(_PULL_ITEMS, st.lists(st.just({"mobile": "1", "errorcode": "DELIVRD"}), max_size=3)),
+    top=st.dictionaries(st.sampled_from(["error", "remark", "n"]), _PULL_VALUES, max_size=2),
+)
+def test_pulls_read_by_orjson_give_the_standard_parser_s_models(
+    box: str, items: list[dict[str, Any]], top: dict[str, Any]
+) -> None:
+    """Whatever a pull holds where (numbers beyond 64 bits, floats, nulls, lists, in a read
+    field, another field or beside the items; a refusal), the models or the error are those
+    of the standard parser alone."""
+    body = json.dumps({**top, box: items}).encode()
+    parse = _parse.parse_reports_reply if box == "statusbox" else _parse.parse_inbound_reply
+    fast = _pull_outcome(parse, body)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_parse, "_orjson_loads", None)
+        assert fast == _pull_outcome(parse, body)
