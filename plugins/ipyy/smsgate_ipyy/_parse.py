@@ -567,7 +567,7 @@ def _string_columns(
             joined = "".join(column)
         except TypeError:  # a JSON number, null, list …
             return None
-        if name not in kept and joined.split() != [joined]:  # some value holds whitespace
+        if name not in kept and joined and joined.split() != [joined]:  # some value holds whitespace
             columns[name] = list(map(_STRIP, column))
     return columns, only_named
 
