@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from smsgate import DeliveryReport, InboundMessage
+from smsgate._provider import CallbackReply
 from smsgate.receiver import (
     EventState,
     JournalError,
@@ -30,6 +31,7 @@ from smsgate.receiver import (
     event_key,
 )
 from smsgate.receiver._workers import Batches
+from smsgate.testing import InMemoryProvider
 from tests.test_journal_group_commit import report
 from tests.test_receiver import OK, JsonPushProvider, push_body
 from tests.test_receiver_apps import Collect, wait_for
@@ -300,3 +302,22 @@ def test_the_dispatch_claims_each_event_under_the_key_it_was_stored_with(
     events = JsonPushProvider().parse_callback(push_body("13800000001", "13800000002"), None)
     assert claimed == [event_key(event) for event in events]
     assert hashed == []  # the keys came with the stored events
+
+
+def test_the_stored_pushes_of_a_commit_share_one_stored_reply(tmp_path: Path) -> None:
+    """The provider words its "stored" reply once per commit of several pushes (once per push
+    before); an unreadable push of the batch gets its "retry" reply."""
+    asked: list[bool] = []
+
+    class Counting(InMemoryProvider):
+        def callback_reply(self, ok: bool) -> CallbackReply:
+            asked.append(ok)
+            return super().callback_reply(ok)
+
+    with Receiver(Counting("jsonpush"), journal=tmp_path / "j.sqlite3") as receiver:
+        bodies = [push_body("13800000001"), b"not json", push_body("13800000002"), push_body("13800000003")]
+        intakes = receiver._commit_each(receiver._parse_each([(body, None, None) for body in bodies]))
+        assert [intake.reply.body for intake in intakes] == [OK, b"retry", OK, OK]
+        assert [intake.stored for intake in intakes] == [True, False, True, True]
+        assert len(receiver.journal.pending()) == 3
+    assert sorted(asked) == [False, True]

@@ -309,8 +309,11 @@ class Receiver:
             return self._store_failed(exc, events)
         return self._intake(events, new)
 
-    def _intake(self, events: Sequence[Event], new: Sequence[Event] | Exception) -> Intake:
-        """The intake of a parsed push the journal answered (its new events, or its error)."""
+    def _intake(
+        self, events: Sequence[Event], new: Sequence[Event] | Exception, ok: CallbackReply | None = None
+    ) -> Intake:
+        """The intake of a parsed push the journal answered (its new events, or its error);
+        ``ok``: the provider's "stored" reply, when the caller has it."""
         if isinstance(new, Exception):
             return self._store_failed(new, events)
         if not self.ack_before_dispatch:
@@ -318,7 +321,7 @@ class Receiver:
                 new = self._undone(events, new)
             except Exception as exc:
                 return self._store_failed(exc, events)
-        return self._stored(events, new)
+        return self._stored(events, new, ok)
 
     def _flush_outcomes(self) -> None:
         """Make the dispatch outcomes queued since the last commit durable (the intake thread
@@ -354,10 +357,11 @@ class Receiver:
         except Exception as exc:  # the journal as a whole failed (closed …)
             outcomes = [exc] * len(writes)
         answers = iter(outcomes)
+        ok = self.provider.callback_reply(True)  # one reply object for the batch's stored pushes
         intakes = [
             Intake(reply=self.provider.callback_reply(False), stored=False)
             if events is None
-            else self._intake(events, next(answers))
+            else self._intake(events, next(answers), ok)
             for events, _, _ in pushes
         ]
         later: dict[asyncio.AbstractEventLoop, tuple[list[Event], list[str | None]]] = {}
@@ -399,11 +403,12 @@ class Receiver:
                 out.append(event)
         return out
 
-    def _stored(self, events: Sequence[Event], new: Sequence[Event]) -> Intake:
+    def _stored(
+        self, events: Sequence[Event], new: Sequence[Event], ok: CallbackReply | None = None
+    ) -> Intake:
         log.info("push to %s stored: %d event(s), %d new", self.provider.name, len(events), len(new))
-        return Intake(
-            reply=self.provider.callback_reply(True), stored=True, events=tuple(events), new=tuple(new)
-        )
+        reply = ok if ok is not None else self.provider.callback_reply(True)
+        return Intake(reply=reply, stored=True, events=tuple(events), new=tuple(new))
 
     # --- step 4: dispatch --------------------------------------------------------------------
 
