@@ -57,6 +57,18 @@ STATUSES = st.one_of(
 )
 
 
+# A report's values: mobile, task_id, status, received_at, vendor_code, ext, reference.
+_REPORT_VALUES = st.tuples(
+    st.text(max_size=5),
+    st.one_of(st.none(), st.text(max_size=3)),
+    STATUSES,
+    TIMES,
+    st.one_of(st.none(), st.text(max_size=3)),
+    TEXTS,
+    TEXTS,
+)
+
+
 def _outcome(build: Any) -> tuple[str, Any]:
     """What building gives: the model (with its raw, which equality leaves out) or the error."""
     try:
@@ -66,17 +78,7 @@ def _outcome(build: Any) -> tuple[str, Any]:
     return "built", (model, repr(model), model.raw, attrs.asdict(model, recurse=False))
 
 
-@given(
-    st.tuples(
-        st.text(max_size=5),
-        st.one_of(st.none(), st.text(max_size=3)),
-        STATUSES,
-        TIMES,
-        st.one_of(st.none(), st.text(max_size=3)),
-        TEXTS,
-        TEXTS,
-    )
-)
+@given(_REPORT_VALUES)
 def test_report_batch_constructor_builds_and_refuses_as_the_constructor(values: tuple[Any, ...]) -> None:
     mobile, task_id, status, received_at, vendor_code, ext, reference = values
     raw = {"mobile": mobile}
@@ -136,17 +138,6 @@ def test_batch_built_models_are_frozen_hashable_and_keep_their_rows_order() -> N
         pass
     else:
         raise AssertionError("a batch-built report can be changed")
-
-
-_REPORT_VALUES = st.tuples(
-    st.text(max_size=5),
-    st.one_of(st.none(), st.text(max_size=3)),
-    STATUSES,
-    TIMES,
-    st.one_of(st.none(), st.text(max_size=3)),
-    TEXTS,
-    TEXTS,
-)
 
 
 def _report_columns(rows: list[tuple[Any, ...]], raw: list[Any]) -> list[DeliveryReport]:
