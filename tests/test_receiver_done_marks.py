@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,6 +30,18 @@ from smsgate.receiver import (
     event_key,
 )
 from tests.test_journal_group_commit import report
+
+
+@contextmanager
+def _write_locked(path: Path) -> Iterator[None]:
+    """Another connection holds the journal's write lock while the block runs."""
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
 
 
 def _push(text: str) -> bytes:
@@ -65,17 +79,12 @@ def test_a_done_mark_queued_for_a_failed_commit_lands_with_the_next(tmp_path: Pa
     ):
         url = server.url
         assert httpx.post(url, content=_push("before")).content == b"1"
-        blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
-        try:
-            blocker.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+        with _write_locked(path):
             locked.set()
             # Its commit fails (the lock outlasts the journal's timeout): "retry", not stored;
             # the done mark of "before" was queued for that commit (or the idle flush's).
             assert httpx.post(url, content=_push("locked"), timeout=30).content == b"error"
             time.sleep(0.5)  # the idle flushes meanwhile fail too
-        finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
         assert httpx.post(url, content=_push("after")).content == b"1"
         deadline = time.monotonic() + 10
         while seen.count("after") < 1 or _states(journal) != {"before": "done", "after": "done"}:
@@ -102,17 +111,12 @@ def test_the_journal_queues_a_failed_outcome_again_ahead_of_newer_ones(tmp_path:
     journal = SQLiteJournal(path, timeout=0.1)
     journal.record([report(1), report(2)])
     journal._set_soon(report(1), EventState.DONE, None)
-    blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
+    with _write_locked(path):
         journal._flush()  # fails: locked
         journal._set_soon(report(1), EventState.FAILED, "later")
         with pytest.raises(JournalError, match="locked"):
             journal.mark_done(report(2))  # a waited write gets the error
-        assert [w.update[0] for w in journal._queue if w.update] == ["done", "failed"]
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+        assert [u[0] for w in journal._queue for u in w.updates or ()] == ["done", "failed"]
     journal._flush()
     assert not journal._queue
     entries = {e.key: e for e in journal.entries()}
@@ -134,15 +138,10 @@ def test_close_keeps_outcomes_it_could_not_commit_for_a_later_close(tmp_path: Pa
     journal = SQLiteJournal(path, timeout=0.1)
     journal.record([report(1), report(2)])
     journal._set_soon(report(1), EventState.DONE, None)
-    blocker = sqlite3.connect(path, isolation_level=None, timeout=10)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
+    with _write_locked(path):
         with pytest.raises(JournalError, match=r"not closed: 1 dispatch outcome\(s\).*locked"):
             journal.close()
         assert journal.state(report(2)) is EventState.PENDING  # still open and readable
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     journal.close()
     journal.close()  # idempotent once closed
     with pytest.raises(JournalError, match="closed"):

@@ -467,11 +467,6 @@ class _Write:
         self.result: Any = None
         self.error: JournalError | None = None
 
-    @property
-    def update(self) -> tuple[Any, ...] | None:
-        """The parameters of this write's first update (``None``: it sets no state)."""
-        return self.updates[0] if self.updates else None
-
     def run(self, conn: sqlite3.Connection) -> Any:
         """Make this write alone on ``conn`` (inside the caller's transaction)."""
         if self.job is None:
