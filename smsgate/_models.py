@@ -540,12 +540,12 @@ def _check_aware_column(cls: type, column: Sequence[dt.datetime | None] | None) 
         _received_at(cls, value)
 
 
-def _from_columns(
-    cls: type[_M], template: dict[str, Any], columns: Mapping[str, Sequence[Any] | None]
-) -> list[_M]:
+def _from_columns(cls: type[_M], provider: str, columns: Mapping[str, Sequence[Any] | None]) -> list[_M]:
     """One instance of ``cls`` per value of the columns (each a value per instance, or ``None``:
-    the template's value for every one), their instance dicts copies of ``template`` (the
-    fields in order) filled column by column: C loops, no Python code per instance."""
+    ``None`` for every one), ``provider`` first, then the columns' fields in their order: the
+    instance dicts are copies of one template filled column by column (C loops, no Python
+    code per instance)."""
+    template = dict.fromkeys(("provider", *columns)) | {"provider": provider}
     counts = {len(column) for column in columns.values() if column is not None}
     if len(counts) > 1:
         raise ValueError(f"columns of different lengths: {sorted(counts)}")
@@ -664,7 +664,7 @@ class DeliveryReport:
             "reference": _optional_strs(reference),
             "raw": raw,
         }
-        return _from_columns(cls, dict.fromkeys(("provider", *columns)) | {"provider": provider}, columns)
+        return _from_columns(cls, provider, columns)
 
 
 @_compared  # an instance dict, as DeliveryReport
@@ -745,4 +745,4 @@ class InboundMessage:
             "task_id": _optional_strs(task_id),
             "raw": raw,
         }
-        return _from_columns(cls, dict.fromkeys(("provider", *columns)) | {"provider": provider}, columns)
+        return _from_columns(cls, provider, columns)
