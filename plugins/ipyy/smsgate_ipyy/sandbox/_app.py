@@ -219,17 +219,8 @@ def _answer(app: Starlette, scope: Scope, body: bytes, endpoint: str, fmt: Reply
     """The plain endpoint's answer to the request's parameters (it is logged)."""
     scope["app"] = app
     params, style = form_params(body, scope.get("query_string", b""), "gbk" if fmt == "gbk" else "utf-8")
-    # (Call.of's call, made here without its frame and keywords)
-    call = Call(
-        _sandbox_of(app),
-        endpoint,
-        scope["method"],
-        style,
-        params.get("action", ""),
-        params.get("account", ""),
-        None,
-        {},
-        scope.get(INJECTED_KEY),
+    call = Call.of(
+        _sandbox_of(app), endpoint, scope["method"], params, style=style, injected=scope.get(INJECTED_KEY)
     )
     return plain.answer(call, params, fmt)
 

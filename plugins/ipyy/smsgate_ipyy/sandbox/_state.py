@@ -327,15 +327,9 @@ class SandboxState:
                 live = self._accounts.get(account)
                 if live is not None:
                     if password == live.account.password:
-                        style = "plain"
-                    elif password == live.md5:
-                        style = "md5"
-                    else:
-                        style = ""
-                    if style:  # (_copy(live.account), without its frame)
-                        held = live.account
-                        copy = Account(*_ACCOUNT_VALUES(held)) if _POSITIONAL else attrs.evolve(held)
-                        return _login((copy, style, ""))
+                        return _login((_copy(live.account), "plain", ""))
+                    if password == live.md5:
+                        return _login((_copy(live.account), "md5", ""))
             finally:
                 lock.release()
         # refused: the style is how the password looks
