@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import inspect
 import logging
 import os
 import threading
@@ -346,6 +347,25 @@ class Observation:
         return f"<Observation {self.name}>"
 
 
+def _forwarder(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain function calling ``method``, with its signature (pluggy passes each observer
+    only the arguments it names). A wrapper method (a generator function) gets a generator
+    forwarder: pluggy refuses a ``wrapper=True`` implementation that is no generator."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def forward_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return (yield from method(*args, **kwargs))
+
+        return forward_wrapper
+
+    @functools.wraps(method)
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        return method(*args, **kwargs)
+
+    return forward
+
+
 def _as_plugin(observer: object) -> object:
     """A pluggy plugin calling ``observer``'s methods named after the observation hooks.
 
@@ -362,11 +382,7 @@ def _as_plugin(observer: object) -> object:
             continue
         found = True
         options = getattr(method, marker, None)
-
-        @functools.wraps(method)
-        def forward(*args: Any, _method: Callable[..., Any] = method, **kwargs: Any) -> Any:
-            return _method(*args, **kwargs)
-
+        forward = _forwarder(method)
         hookspecs.hookimpl(**(options or {}))(forward)
         setattr(plugin, hook, forward)
     if not found:
