@@ -3,10 +3,14 @@ documented: each mistake is a typed smsgate error before anything is sent."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
 from typing import Any
 
+import pytest
+
 import smsgate
+from smsgate import exceptions as errors
 
 SMS = smsgate.Sms(to="13800138000", text="hi【shop】")
 
@@ -38,3 +42,67 @@ def test_an_observer_method_may_be_a_wrapper() -> None:
     ):
         receipt = gateway.send(SMS)
     assert seen == [("before", receipt.task_id), ("plain", receipt.task_id), ("after", receipt.task_id)]
+
+
+def _two() -> list[smsgate.Provider]:
+    return [smsgate.get_provider("memory", name="a"), smsgate.get_provider("memory", name="b")]
+
+
+@pytest.mark.parametrize("gateway_class", [smsgate.Gateway, smsgate.AsyncGateway])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"retry": 3},  # attempts meant: failed later with AttributeError, on the first failure
+        {"breaker": 5},
+        {"rate_limit": 5},
+        {"rate_limit": {"a": 5}},
+        {"strategy": "weighted", "weights": "ab"},
+        {"strategy": "weighted", "weights": [1, float("nan")]},
+        {"strategy": "weighted", "weights": {"a": float("inf")}},
+        {"failover_on_uncertain": "no"},
+        {"random": 5},
+    ],
+)
+def test_wrong_routing_arguments_are_configuration_errors(
+    gateway_class: type, options: dict[str, Any]
+) -> None:
+    with pytest.raises(errors.ConfigurationError):
+        gateway_class(_two(), **options)
+
+
+@pytest.mark.parametrize(
+    ("policy", "options"),
+    [
+        (smsgate.RetryPolicy, {"attempts": 2.5}),
+        (smsgate.RetryPolicy, {"attempts": True}),
+        (smsgate.RetryPolicy, {"cap": float("nan")}),
+        (smsgate.RetryPolicy, {"base": "0.2"}),
+        (smsgate.BreakerPolicy, {"failures": 1.5}),
+        (smsgate.BreakerPolicy, {"cool_down": float("nan")}),
+        (smsgate.BreakerPolicy, {"enabled": "off"}),
+        (smsgate.RateLimit, {"rate": float("nan")}),
+        (smsgate.RateLimit, {"rate": "10"}),
+        (smsgate.RateLimit, {"rate": float("inf")}),  # window_for() raised OverflowError
+        (smsgate.RateLimit, {"rate": 10, "burst": 2.5}),
+    ],
+)
+def test_policies_refuse_what_is_no_number_of_their_kind(policy: type, options: dict[str, Any]) -> None:
+    """A NaN passed every check and reached time.sleep; a string raised TypeError."""
+    with pytest.raises(errors.ConfigurationError):
+        policy(**options)
+
+
+@pytest.mark.parametrize("limit", ["5", 2.0, True])
+def test_a_pull_limit_must_be_a_whole_number(limit: object) -> None:
+    with smsgate.Gateway(smsgate.get_provider("memory")) as gateway, pytest.raises(errors.ValidationError):
+        gateway.fetch_reports(limit=limit)  # type: ignore[arg-type]
+
+
+async def _async_pull(limit: object) -> None:
+    async with smsgate.AsyncGateway(smsgate.get_provider("memory")) as gateway:
+        await gateway.fetch_reports(limit=limit)  # type: ignore[arg-type]
+
+
+def test_a_pull_limit_must_be_a_whole_number_async_too() -> None:
+    with pytest.raises(errors.ValidationError):
+        asyncio.run(_async_pull("5"))

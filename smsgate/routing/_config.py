@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,51 @@ def _state(_inst: object, _attr: attrs.Attribute[Any], value: RoutingState | Non
         )
 
 
+def _instance(kind: type, hint: str) -> Any:
+    """A validator: the value is a ``kind`` (a policy object, not its number)."""
+
+    def check(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kind):
+            raise ConfigurationError(f"{attr.name} takes {hint}, not {value!r}")
+
+    return check
+
+
+def _weights(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        valid = all(isinstance(name, str) and _finite(weight) for name, weight in value.items())
+    else:
+        valid = isinstance(value, Sequence) and not isinstance(value, str) and all(map(_finite, value))
+    if not valid:
+        raise ConfigurationError(
+            "weights takes finite numbers: a list (one per provider) or a mapping name -> number, "
+            f"not {value!r}"
+        )
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _rate_limit(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if value is None or isinstance(value, RateLimit):
+        return
+    if not (
+        isinstance(value, Mapping)
+        and all(isinstance(k, str) and isinstance(v, RateLimit) for k, v in value.items())
+    ):
+        raise ConfigurationError(
+            f"rate_limit takes a RateLimit or a mapping provider name -> RateLimit, not {value!r}"
+        )
+
+
+def _flag(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attr.name} must be True or False, not {value!r}")
+
+
 @_compared
 @attrs.frozen(kw_only=True, eq=False, repr=False)
 class RoutingConfig:
@@ -46,11 +92,15 @@ class RoutingConfig:
     """
 
     strategy: Strategy = attrs.field(default=Strategy.FAILOVER, converter=_strategy)
-    weights: Sequence[float] | Mapping[str, float] | None = None
-    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
-    breaker: BreakerPolicy = attrs.field(factory=BreakerPolicy)
-    rate_limit: RateLimit | Mapping[str, RateLimit] | None = None
-    failover_on_uncertain: bool = False
+    weights: Sequence[float] | Mapping[str, float] | None = attrs.field(default=None, validator=_weights)
+    retry: RetryPolicy = attrs.field(
+        factory=RetryPolicy, validator=_instance(RetryPolicy, "a smsgate.RetryPolicy(attempts=…)")
+    )
+    breaker: BreakerPolicy = attrs.field(
+        factory=BreakerPolicy, validator=_instance(BreakerPolicy, "a smsgate.BreakerPolicy(failures=…)")
+    )
+    rate_limit: RateLimit | Mapping[str, RateLimit] | None = attrs.field(default=None, validator=_rate_limit)
+    failover_on_uncertain: bool = attrs.field(default=False, validator=_flag)
     shared_state: RoutingState | None = attrs.field(default=None, validator=_state)
 
     def __attrs_post_init__(self) -> None:

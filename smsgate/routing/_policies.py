@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from typing import Any
 
 import attrs
@@ -13,12 +15,39 @@ from smsgate.exceptions import ConfigurationError
 __all__ = ["BreakerPolicy", "RateLimit", "RetryPolicy", "Strategy"]
 
 
+def _number(attr: attrs.Attribute[Any], value: object) -> float:
+    """``value`` as a number of seconds or a rate: an int or a float, not a bool, not NaN
+    (a NaN passes every comparison and would reach ``time.sleep``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise ConfigurationError(f"{attr.name} must be a number, not {value!r}")
+    return float(value)
+
+
 def _non_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
+    if _number(attr, value) < 0:
         raise ConfigurationError(f"{attr.name} must not be negative, not {value!r}")
 
 
 def _positive(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    if _number(attr, value) <= 0:
+        raise ConfigurationError(f"{attr.name} must be positive, not {value!r}")
+
+
+def _flag(_inst: object, attr: attrs.Attribute[Any], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attr.name} must be True or False, not {value!r}")
+
+
+def _rate(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    """A positive, finite rate (no rate limit at all is ``rate_limit=None``)."""
+    if not 0 < _number(attr, value) < math.inf:
+        raise ConfigurationError(f"{attr.name} must be a positive, finite number, not {value!r}")
+
+
+def _count(_inst: object, attr: attrs.Attribute[Any], value: int) -> None:
+    """A positive whole number (tries, failures, a burst): ``2.5`` tries means nothing."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{attr.name} must be a whole number, not {value!r}")
     if value <= 0:
         raise ConfigurationError(f"{attr.name} must be positive, not {value!r}")
 
@@ -70,7 +99,7 @@ class RetryPolicy:
     ``RateLimitedError.retry_after`` when it asked for more.
     """
 
-    attempts: int = attrs.field(default=3, validator=_positive)
+    attempts: int = attrs.field(default=3, validator=_count)
     base: float = attrs.field(default=0.2, validator=_non_negative)
     cap: float = attrs.field(default=5.0, validator=_non_negative)
     total: float = attrs.field(default=30.0, validator=_non_negative)
@@ -94,9 +123,9 @@ class BreakerPolicy:
         :meth:`BreakerPolicy.off`; a gateway given ``breaker=None`` uses the default policy.
     """
 
-    failures: int = attrs.field(default=5, validator=_positive)
+    failures: int = attrs.field(default=5, validator=_count)
     cool_down: float = attrs.field(default=30.0, validator=_non_negative)
-    enabled: bool = True
+    enabled: bool = attrs.field(default=True, validator=_flag)
 
     @classmethod
     def off(cls) -> BreakerPolicy:
@@ -114,5 +143,5 @@ class RateLimit:
     RateLimit(rate=10, burst=5)
     """
 
-    rate: float = attrs.field(validator=_positive)
-    burst: int = attrs.field(default=1, validator=_positive)
+    rate: float = attrs.field(validator=_rate)
+    burst: int = attrs.field(default=1, validator=_count)

@@ -54,6 +54,10 @@ class Router:
         self.clock = clock
         if random is None:
             random = _random.Random()  # noqa: S311 - jitter and load spreading, not secrets
+        elif not callable(random) and not isinstance(random, _random.Random):
+            raise ConfigurationError(
+                f"random takes a random.Random or a function returning floats in [0, 1), not {random!r}"
+            )
         self._random: Callable[[], float] = random.random if isinstance(random, _random.Random) else random
         self.weights = self._weights(self.config.weights)
         shared = self.config.shared_state
@@ -340,8 +344,8 @@ class Router:
         it is raised only when every provider failed. Whatever a failed provider still holds
         is returned by a later pull. ``limit`` caps the items over all providers.
         """
-        if limit is not None and limit < 1:
-            raise ValidationError("limit must be at least 1", field="limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValidationError(f"limit must be a whole number, at least 1, not {limit!r}", field="limit")
         items: list[T] = []
         caught: list[SmsGateError] = []
         providers = self.eligible(operation)
