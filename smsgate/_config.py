@@ -63,7 +63,14 @@ import attrs
 
 from smsgate._plugins import get_provider
 from smsgate._provider import Provider
-from smsgate.exceptions import ConfigurationError, ValidationError
+from smsgate.exceptions import (
+    ConfigurationError,
+    DuplicateProviderError,
+    SmsGateError,
+    UnknownProviderError,
+    UnsupportedOperationError,
+    ValidationError,
+)
 from smsgate.routing import BreakerPolicy, RateLimit, RetryPolicy, RoutingConfig, Strategy
 
 __all__ = [
@@ -234,14 +241,32 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     if not isinstance(tables, Mapping):
         raise ConfigurationError(f"{where}: [providers] must hold [providers.<name>] tables")
     weights = routing.weights
+    providers = tuple(_provider_table(name, table, where) for name, table in tables.items())
+    _names_known(routing, [item.name for item in providers], where)
     return Config(
         strategy=routing.strategy,
         weights=dict(weights) if isinstance(weights, Mapping) else None,
-        providers=tuple(_provider_table(name, table, where) for name, table in tables.items()),
+        providers=providers,
         source=source,
         routing=routing,
         shared_state=shared_state,
     )
+
+
+def _names_known(routing: RoutingConfig, names: list[str], where: str) -> None:
+    """Each provider name a ``weights`` or ``[gateway.rate_limit.<name>]`` table gives is one
+    of the ``[providers.<name>]`` tables (said here, with the file, not when a gateway is
+    built from it)."""
+    for key, table in (("weights", routing.weights), ("rate_limit", routing.rate_limit)):
+        if not isinstance(table, Mapping):
+            continue
+        unknown = sorted(set(table) - set(names))
+        if unknown:
+            label = "[gateway] weights" if key == "weights" else "[gateway.rate_limit]"
+            raise ConfigurationError(
+                f"{where}: {label} names no configured provider: {', '.join(unknown)} "
+                f"(the [providers.<name>] tables are: {', '.join(names) or 'none'})"
+            )
 
 
 _GATEWAY_KEYS = {
@@ -402,13 +427,26 @@ def build_provider(item: ProviderConfig, *, env: Mapping[str, str] | None = None
         return get_provider(item.type, name=item.name, **options)
     except (ConfigurationError, ValidationError) as exc:
         if secret or "password" not in exc.message.lower():
-            raise
+            raise _in_table(exc, item.name) from exc
         # The provider cannot know where a config file's password comes from: say it.
         raise ConfigurationError(
             f"{exc.message}: set the environment variable {variable} "
             f"(the password of [providers.{item.name}]; passwords are never read from the file)",
             provider=exc.provider or item.name,
         ) from exc
+
+
+def _in_table(exc: ConfigurationError | ValidationError, name: str) -> SmsGateError:
+    """``exc`` again, its message saying which table the setting came from, its provider the
+    table's (a plugin names its own type there), its class kept where it is one of the core's."""
+    message = f"{exc.message} (in [providers.{name}])"
+    if isinstance(exc, ValidationError):
+        return ValidationError(message, field=exc.field, provider=name)
+    kind = type(exc) if type(exc) in _CONFIG_ERRORS else ConfigurationError
+    return kind(message, provider=name)
+
+
+_CONFIG_ERRORS = (ConfigurationError, UnknownProviderError, DuplicateProviderError, UnsupportedOperationError)
 
 
 def build_providers(config: Config, *, env: Mapping[str, str] | None = None) -> list[Provider]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,3 +107,45 @@ async def _async_pull(limit: object) -> None:
 def test_a_pull_limit_must_be_a_whole_number_async_too() -> None:
     with pytest.raises(errors.ValidationError):
         asyncio.run(_async_pull("5"))
+
+
+def _from_file(tmp_path: Path, text: str) -> smsgate.Gateway:
+    path = tmp_path / "smsgate.toml"
+    path.write_text(text, encoding="utf-8")
+    return smsgate.Gateway.from_config(path, env={"SMSGATE_BACKUP_PASSWORD": "pw"})
+
+
+@pytest.mark.parametrize(
+    ("table", "label"),
+    [
+        ("[gateway.rate_limit.backup]\nrate = 1\n", "[gateway.rate_limit]"),
+        ('[gateway]\nstrategy = "weighted"\nweights = { backup = 1 }\n', "[gateway] weights"),
+    ],
+)
+def test_a_config_file_naming_no_provider_says_so_with_the_file(
+    tmp_path: Path, table: str, label: str
+) -> None:
+    """docs/cli.md: an invalid value is an error naming the table (it named neither the file
+    nor the table: "rate_limit name unknown providers: backup")."""
+    with pytest.raises(errors.ConfigurationError) as info:
+        _from_file(tmp_path, table + '[providers.primary]\ntype = "memory"\n')
+    assert "smsgate.toml" in str(info.value)
+    assert label in str(info.value)
+    assert "backup" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ('type = "ipyy"\naccount = "a"\nbogus = 1\n', errors.ConfigurationError),
+        ('type = "console"\nstream = "file"\n', errors.ConfigurationError),
+        ('type = "no-such-provider"\n', errors.UnknownProviderError),
+    ],
+)
+def test_a_provider_setting_error_names_its_table(tmp_path: Path, table: str, error: type) -> None:
+    """It said "[ipyy] unknown ipyy setting(s): bogus": the type, not the configured name."""
+    with pytest.raises(error) as info:
+        _from_file(tmp_path, f"[providers.backup]\n{table}")
+    assert type(info.value) is error
+    assert "[providers.backup]" in str(info.value)
+    assert info.value.provider == "backup"
