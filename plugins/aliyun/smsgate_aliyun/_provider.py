@@ -230,12 +230,12 @@ class AliyunProvider(Provider):
         lines: list[_Line] = []
         for index, sms in enumerate(messages):
             if not isinstance(sms, Sms):
-                raise ValidationError(f"message {index} is not an Sms", field="messages")
+                raise ValidationError(f"{_which(index)} is not an Sms", field="messages")
             try:
                 rendered = self._render(sms)
                 numbers = self._numbers(sms.to)
             except ValidationError as exc:
-                raise ValidationError(f"message {index}: {exc.message}", field=exc.field) from None
+                raise ValidationError(f"{_which(index)}: {exc.message}", field=exc.field) from None
             lines.extend(_Line(index, number, rendered) for number in numbers)
         if not lines:
             raise ValidationError("send_batch needs at least one message", field="messages")
@@ -389,3 +389,8 @@ class AliyunProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """``{"code":0,"msg":"成功"}`` once stored; otherwise a refusal the service retries."""
         return _push.push_reply(ok)
+
+
+def _which(index: int) -> str:
+    """How a refusal names message ``index`` of a batch: counted from 1, as the router counts."""
+    return f"message {index + 1} of the batch"

@@ -442,7 +442,7 @@ class IpyyProvider(Provider):
         send time, ext and wire numbers, checked, and the byte size of its text on a line
         (spec 1.6.2: ``mobile,text\r\n`` in UTF-8)."""
         if not isinstance(sms, Sms):
-            raise ValidationError(f"message {index} is not an Sms", field="messages")
+            raise ValidationError(f"{_which(index)} is not an Sms", field="messages")
         try:
             plain = self._plain_fields(sms)
             if plain is None:
@@ -455,15 +455,15 @@ class IpyyProvider(Provider):
         except UnicodeEncodeError:
             # spec 1.6.2: the lines go out as UTF-8.
             raise ValidationError(
-                f"message {index}: the text contains a character UTF-8 cannot carry", field="text"
+                f"{_which(index)}: the text contains a character UTF-8 cannot carry", field="text"
             ) from None
         except ValidationError as exc:
-            raise ValidationError(f"message {index}: {exc.message}", field=exc.field) from None
+            raise ValidationError(f"{_which(index)}: {exc.message}", field=exc.field) from None
         limit = self.settings.batch_max_bytes
         longest = len(mobiles[0]) if len(mobiles) == 1 else max(map(len, mobiles), default=0)
         if longest + text_size > limit:
             raise ValidationError(
-                f"message {index}: one line is larger than batch_max_bytes ({limit})", field="text"
+                f"{_which(index)}: one line is larger than batch_max_bytes ({limit})", field="text"
             )
         return plain is not None, send_time, ext, mobiles, text_size
 
@@ -754,3 +754,8 @@ class IpyyProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """spec 6.4: ``1`` when the push was stored, ``error`` to have the gateway retry."""
         return _push.callback_reply(ok)
+
+
+def _which(index: int) -> str:
+    """How a refusal names message ``index`` of a batch: counted from 1, as the router counts."""
+    return f"message {index + 1} of the batch"

@@ -168,7 +168,7 @@ def test_a_plain_batch_is_checked_by_runs_and_split_by_request(h: Any) -> None:
 def test_a_bad_message_deep_in_a_plain_run_is_named(h: Any) -> None:
     messages = [Sms(to=f"138{i:08d}", text=f"客户{i}【腾飞】") for i in range(1_500)]
     messages[1_234] = Sms(to="13800000001", text="无签名")
-    assert _same(h, messages) == ("refused", "message 1234: " + _signature_error(h), "text")
+    assert _same(h, messages) == ("refused", "message 1235 of the batch: " + _signature_error(h), "text")
 
 
 def test_an_odd_message_sends_only_a_few_around_it_through_the_one_by_one_checks(

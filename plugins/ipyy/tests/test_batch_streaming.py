@@ -87,7 +87,7 @@ def test_a_large_batch_holds_about_one_request_of_lines_at_a_time(h: Any) -> Non
 def test_an_invalid_last_message_is_refused_before_the_first_request(h: Any) -> None:
     messages = [*_messages(2_500), Sms(to="12345", text="bad number【腾飞】")]
     flow = h.provider().send_batch(messages)
-    with pytest.raises(ValidationError, match="message 2500"):
+    with pytest.raises(ValidationError, match="message 2501 of the batch"):
         next(flow)
 
 

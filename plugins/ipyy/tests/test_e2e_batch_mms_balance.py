@@ -95,7 +95,7 @@ def test_batch_line_breaks_are_refused_by_default_naming_the_message_and_nothing
 ) -> None:
     """The default policy rejects a CR/LF before any request, naming the message index."""
     gateway = flavour.gateway(ipyy(ipyy_sandbox_clean))
-    with pytest.raises(ValidationError, match="message 1"):
+    with pytest.raises(ValidationError, match="message 2 of the batch"):
         gateway.send_batch([smsgate.Sms(to=A, text=TEXT), smsgate.Sms(to=B, text="两行\n内容【腾飞】")])
     assert ipyy_sandbox_clean.requests() == []
 

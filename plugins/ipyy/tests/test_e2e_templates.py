@@ -91,7 +91,7 @@ def test_a_rendered_text_gets_the_checks_of_any_text_before_any_request(
     emoji = smsgate.Sms(to=MOBILES[0], template="welcome", params={"name": "😀"})
     with pytest.raises(ValidationError):
         flavour.gateway(ipyy(ipyy_sandbox_clean, templates=TEMPLATES, transport="gbk")).send(emoji)
-    with pytest.raises(ValidationError, match="message 0: the text needs a 【signature】"):
+    with pytest.raises(ValidationError, match="message 1 of the batch: the text needs a 【signature】"):
         flavour.gateway(ipyy(ipyy_sandbox_clean, templates=TEMPLATES)).send_batch([unsigned])
     assert requests_of(ipyy_sandbox_clean) == []
 

@@ -241,13 +241,13 @@ def test_report_limit_must_be_positive(h: Any, no_io: httpx.Client, limit: Any) 
 
 def test_batch_line_break_is_refused_naming_the_message(h: Any, no_io: httpx.Client) -> None:
     messages = [Sms(to=M1, text=TEXT), Sms(to=M2, text="line1\r\nline2【腾飞】")]
-    err = _expect_invalid(h.provider().send_batch(messages), no_io, "message 1", "line break")
+    err = _expect_invalid(h.provider().send_batch(messages), no_io, "message 2 of the batch", "line break")
     assert err.field == "text"
 
 
 def test_batch_bad_number_names_the_message(h: Any, no_io: httpx.Client) -> None:
     messages = [Sms(to=M1, text=TEXT), Sms(to=M2, text=TEXT), Sms(to="999", text=TEXT)]
-    _expect_invalid(h.provider().send_batch(messages), no_io, "message 2")
+    _expect_invalid(h.provider().send_batch(messages), no_io, "message 3 of the batch")
 
 
 def test_batch_line_larger_than_the_byte_limit_is_refused(h: Any, no_io: httpx.Client) -> None:
@@ -280,7 +280,7 @@ def test_lone_surrogate_in_a_batch_text_is_a_validation_error_naming_the_message
     """The batch lines go out as UTF-8 (spec 1.6.2): an unencodable text is refused before I/O
     with the message index, not a bare UnicodeEncodeError."""
     messages = [Sms(to=M1, text=TEXT), Sms(to=M2, text="bad \ud800【腾飞】")]
-    err = _expect_invalid(h.provider().send_batch(messages), no_io, "message 1")
+    err = _expect_invalid(h.provider().send_batch(messages), no_io, "message 2 of the batch")
     assert err.field == "text"
 
 
