@@ -21,18 +21,8 @@ from collections.abc import Callable as _Callable
 from collections.abc import Mapping as _Mapping
 
 from smsgate._drivers import arun_flow, parsing_reply, run_flow
-from smsgate._models import (
-    Balance,
-    DeliveryReport,
-    DeliveryStatus,
-    InboundMessage,
-    Mms,
-    MmsPart,
-    Receipt,
-    Sms,
-    mask_mobile,
-)
-from smsgate._provider import CallbackReply, Capabilities, Flow, Operation, Provider
+from smsgate._models import Receipt, Sms, mask_mobile
+from smsgate._provider import Capabilities, Flow, Operation, Provider
 from smsgate.exceptions import (
     AllProvidersFailedError,
     AuthenticationError,
@@ -108,6 +98,7 @@ def lazy_exports(
 if _typing.TYPE_CHECKING:
     from smsgate._config import Config, load_config
     from smsgate._gateway import AsyncGateway, Gateway
+    from smsgate._mms import Mms, MmsPart
     from smsgate._net import is_loopback_host
     from smsgate._parts import send_in_parts
     from smsgate._plugins import (
@@ -118,15 +109,22 @@ if _typing.TYPE_CHECKING:
         provider_names,
         unobserve,
     )
+    from smsgate._reports import Balance, CallbackReply, DeliveryReport, DeliveryStatus, InboundMessage
     from smsgate._segments import SegmentInfo, estimate_cost, segments
     from smsgate.hookspecs import hookimpl
     from smsgate.routing import BreakerPolicy, BreakerState, ProviderHealth, RateLimit, RetryPolicy, Strategy
 
 # Loaded on first use (PEP 562), so `import smsgate` stays cheap: the gateway and routing
 # (asyncio), the configuration reader (tomllib), the plugin machinery (pluggy,
-# importlib.metadata) and the helpers no import needs (segment counting, with its attrs class;
-# send_in_parts; is_loopback_host) are imported by the first name that needs them.
+# importlib.metadata), the helpers no import needs (segment counting, with its attrs class;
+# send_in_parts; is_loopback_host) and the value classes a send does not need (MMS, balances,
+# reports, inbound messages, push replies: each attrs class compiles its `__init__` when it is
+# created) are imported by the first name that needs them.
 _LAZY = {
+    **dict.fromkeys(("Mms", "MmsPart"), "smsgate._mms"),
+    **dict.fromkeys(
+        ("Balance", "CallbackReply", "DeliveryReport", "DeliveryStatus", "InboundMessage"), "smsgate._reports"
+    ),
     "is_loopback_host": "smsgate._net",
     "send_in_parts": "smsgate._parts",
     **dict.fromkeys(("SegmentInfo", "estimate_cost", "segments"), "smsgate._segments"),

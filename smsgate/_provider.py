@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Generator, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 # The classic ``attr`` namespace: the same functions as ``attrs.frozen`` / ``attrs.field``, without
 # the ``attrs`` package that re-exports them (six more modules, ~2.2M instructions of
@@ -34,11 +34,13 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 import attr
 import httpx
 
-from smsgate._models import _compared
+from smsgate._checks import _compared
 from smsgate.exceptions import UnsupportedOperationError
 
 if TYPE_CHECKING:
-    from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, Receipt, Sms
+    from smsgate._mms import Mms
+    from smsgate._models import Receipt, Sms
+    from smsgate._reports import Balance, CallbackReply, DeliveryReport, InboundMessage
 
 __all__ = ["DEFAULT_MAX_REPLY_BYTES", "CallbackReply", "Capabilities", "Flow", "Operation", "Provider"]
 
@@ -123,16 +125,6 @@ class Capabilities:
             Operation.CHANGE_PASSWORD: self.change_password,
             Operation.QUERY_STATUS: self.query_status,
         }[op]
-
-
-@_compared
-@attr.frozen(kw_only=True, eq=False, repr=False)
-class CallbackReply:
-    """What a receiver answers to a provider's push, in the provider's own protocol."""
-
-    status_code: int = 200
-    body: bytes = b""
-    media_type: str = "text/plain; charset=utf-8"
 
 
 class Provider:
@@ -233,6 +225,8 @@ class Provider:
 
     def callback_reply(self, ok: bool) -> CallbackReply:
         """The answer that tells the provider a push was stored (``ok``) or should be retried."""
+        from smsgate._reports import CallbackReply  # noqa: PLC0415 - built on first use
+
         return CallbackReply(status_code=200 if ok else 500)
 
     def verify_push(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
@@ -245,3 +239,14 @@ class Provider:
         never journaled), and one it raises on.
         """
         return True
+
+
+def __getattr__(name: str) -> Any:
+    """:class:`CallbackReply`, defined in :mod:`smsgate._reports` (built on its first use, not
+    at ``import smsgate``) and still importable from here (PEP 562)."""
+    if name != "CallbackReply":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from smsgate._reports import CallbackReply  # noqa: PLC0415 - on first use
+
+    globals()[name] = CallbackReply
+    return CallbackReply

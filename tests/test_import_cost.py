@@ -95,7 +95,7 @@ def test_type_checkers_see_every_lazily_loaded_name() -> None:
 
 
 def test_import_smsgate_loads_nothing_but_its_core_modules_and_attr_on_top_of_httpx() -> None:
-    """What ``import smsgate`` adds to ``import httpx`` (its HTTP library) is its five core
+    """What ``import smsgate`` adds to ``import httpx`` (its HTTP library) is its six core
     modules and the models' library, through the ``attr`` namespace only (the ``attrs``
     package re-exports the same functions from six more modules): no standard-library module
     httpx does not load already, no helper module of its own (``lazy_exports`` lives in the
@@ -108,6 +108,7 @@ def test_import_smsgate_loads_nothing_but_its_core_modules_and_attr_on_top_of_ht
     ours = [name for name in added if name != "attr" and not name.startswith("attr.")]
     assert ours == [
         "smsgate",
+        "smsgate._checks",
         "smsgate._drivers",
         "smsgate._models",
         "smsgate._provider",
@@ -120,7 +121,7 @@ def test_the_models_patterns_are_compiled_on_their_first_use_then_called_directl
     """``import smsgate`` compiles none of the models' patterns; the first check that needs
     one compiles it and puts the compiled pattern's own ``fullmatch`` in the stand-in's place."""
     script = (
-        "import json, datetime as dt\nimport smsgate\nfrom smsgate import _models as m\n"
+        "import json, datetime as dt\nimport smsgate\nfrom smsgate import _checks as m\n"
         "names = ['_number_fullmatch', '_name_fullmatch', '_reference_fullmatch']\n"
         "before = [type(getattr(m, n)).__name__ for n in names]\n"
         "smsgate.Sms(to='13800138000', template='verify', params={'code': '1'}, reference='r-1')\n"
@@ -149,7 +150,7 @@ _CANDIDATES = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(text=_CANDIDATES, kind=st.sampled_from(sorted(PATTERNS)))
 def test_each_models_pattern_answers_as_its_compiled_pattern_first_and_later(text: str, kind: str) -> None:
-    from smsgate import _models
+    from smsgate import _checks as _models
 
     expected = re.fullmatch(PATTERNS[kind], text) is not None
     # A fresh stand-in under a name of its own: its first answer, then the compiled one's.
@@ -162,3 +163,48 @@ def test_each_models_pattern_answers_as_its_compiled_pattern_first_and_later(tex
     # The module's own matcher, in whichever state the run left it.
     matcher = getattr(_models, f"_{kind}_fullmatch")
     assert (matcher(text) is not None) is expected
+
+
+#: The value classes a send does not need, by the module that defines them.
+LATER = {
+    "smsgate._mms": ["Mms", "MmsPart"],
+    "smsgate._reports": ["Balance", "CallbackReply", "DeliveryReport", "DeliveryStatus", "InboundMessage"],
+}
+
+
+def test_the_value_classes_a_send_does_not_need_are_built_on_their_first_use() -> None:
+    """``import smsgate`` builds the message, its receipt and the provider's capabilities; the
+    MMS, balance, report, inbound and push-reply classes (an attrs class compiles its
+    ``__init__`` when it is created) are built by the first name that reads them, through the
+    package, ``smsgate._models`` or ``smsgate._provider`` alike, each the same object."""
+    script = (
+        "import json, sys\nimport smsgate\n"
+        "before = sorted(m for m in ('smsgate._mms', 'smsgate._reports') if m in sys.modules)\n"
+        "from smsgate._models import Balance, DeliveryReport, DeliveryStatus, InboundMessage, Mms, MmsPart\n"
+        "from smsgate._provider import CallbackReply\n"
+        "from smsgate import _mms, _reports\n"
+        "import smsgate._models as models, smsgate._provider as provider\n"
+        "same = {n: getattr(smsgate, n) is getattr(m, n) for m in (_mms, _reports) for n in m.__all__}\n"
+        "same |= {'models.' + n: getattr(models, n) is getattr(smsgate, n) for n in"
+        " ('Balance', 'DeliveryReport', 'DeliveryStatus', 'InboundMessage', 'Mms', 'MmsPart')}\n"
+        "same['provider.CallbackReply'] = provider.CallbackReply is smsgate.CallbackReply\n"
+        "reply = smsgate.Provider().callback_reply(False)\n"
+        "reply = [type(reply).__name__, reply.status_code]\n"
+        "all_ = {m.__name__: m.__all__ for m in (_mms, _reports)}\n"
+        "print(json.dumps({'before': before, 'same': same, 'reply': reply, 'all': all_}))\n"
+    )
+    result = json.loads(_fresh(script))
+    assert result["before"] == []
+    assert result["all"] == LATER
+    assert len(result["same"]) == 14
+    assert all(result["same"].values()), result["same"]
+    assert result["reply"] == ["CallbackReply", 500]
+
+
+def test_the_models_modules_answer_no_other_name() -> None:
+    from smsgate import _models, _provider
+
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
+        _models.Nothing  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
+        _provider.Nothing  # noqa: B018

@@ -1,0 +1,322 @@
+"""What providers report back: balances, delivery reports, inbound messages, and the answer
+to a provider's push (:class:`CallbackReply`). Built on their first use rather than at
+``import smsgate`` (see :mod:`smsgate._models`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import operator
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from itertools import repeat
+from typing import Any, TypeVar
+
+# The classic ``attr`` namespace (see smsgate._models).
+import attr
+
+from smsgate._checks import _check_aware, _compared, _decimal, _optional_decimal, _optional_str, mask_mobile
+from smsgate.exceptions import ValidationError
+
+__all__ = ["Balance", "CallbackReply", "DeliveryReport", "DeliveryStatus", "InboundMessage"]
+
+
+@_compared
+@attr.frozen(kw_only=True, eq=False, repr=False)
+class Balance:
+    """What the account has left.
+
+    :ivar remaining: units left (may be negative on post-paid accounts).
+    :ivar kind: which balance: ``"sms"`` or ``"mms"``.
+    :ivar pay_mode: the provider's word for the payment mode (pre-paid, post-paid), if given.
+    :ivar total: the provider's total (units bought or sent), if given.
+    """
+
+    provider: str
+    remaining: Decimal = attr.field(converter=_decimal)
+    kind: str = "sms"
+    pay_mode: str | None = None
+    total: Decimal | None = attr.field(default=None, converter=_optional_decimal)
+    raw: Any = attr.field(default=None, eq=False, repr=False)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Outcome of a delivery to one handset."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+
+
+def _status(value: object) -> DeliveryStatus:
+    try:
+        return value if isinstance(value, DeliveryStatus) else DeliveryStatus(str(value))
+    except ValueError as exc:
+        raise ValidationError(f"unknown delivery status {value!r}", field="status") from exc
+
+
+def _received_at(cls: type, value: dt.datetime | None) -> None:
+    """``received_at`` checked as the constructor's validator checks it."""
+    _check_aware(None, attr.fields(cls).received_at, value)
+
+
+_DATETIME = dt.datetime
+_FIXED = dt.timezone
+
+
+#: One report for :meth:`DeliveryReport._many`: mobile, task_id, status, received_at,
+#: vendor_code, ext, reference, raw.
+_ReportRow = tuple[
+    str, str | None, DeliveryStatus, dt.datetime | None, str | None, str | None, str | None, Any
+]
+#: One message for :meth:`InboundMessage._many`: mobile, text, received_at, ext, task_id, raw.
+_InboundRow = tuple[str, str, dt.datetime | None, str | None, str | None, Any]
+
+
+_NONE_TYPE = type(None)
+_M = TypeVar("_M")
+_TZINFO = operator.attrgetter("tzinfo")
+_SETITEM = operator.setitem
+_COPY = dict.copy
+_NEW = object.__new__
+_SET_ATTRIBUTE = object.__setattr__
+
+
+def _optional_strs(column: Sequence[object] | None) -> Sequence[str | None] | None:
+    """``_optional_str`` of each value of a column (``None``: every value ``None``), the column
+    itself when no value needs converting (each a non-empty str or ``None``)."""
+    if column is None or (set(map(type, column)) <= {str, _NONE_TYPE} and "" not in column):
+        return column  # type: ignore[return-value]  # checked just above
+    return list(map(_optional_str, column))
+
+
+def _check_aware_column(cls: type, column: Sequence[dt.datetime | None] | None) -> None:
+    """``received_at`` of each value checked as the constructor's validator checks it: a
+    fixed-offset timezone always has an offset, any other value goes to the validator."""
+    if column is None:
+        return
+    if set(map(type, column)) <= {_DATETIME, _NONE_TYPE} and set(
+        map(type, map(_TZINFO, filter(None, column)))
+    ) <= {_FIXED}:
+        return
+    for value in column:
+        _received_at(cls, value)
+
+
+def _from_columns(cls: type[_M], provider: str, columns: Mapping[str, Sequence[Any] | None]) -> list[_M]:
+    """One instance of ``cls`` per value of the columns (each a value per instance, or ``None``:
+    ``None`` for every one), ``provider`` first, then the columns' fields in their order: the
+    instance dicts are copies of one template filled column by column (C loops, no Python
+    code per instance)."""
+    template = dict.fromkeys(("provider", *columns)) | {"provider": provider}
+    counts = {len(column) for column in columns.values() if column is not None}
+    if len(counts) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(counts)}")
+    count = counts.pop() if counts else 0
+    fields = list(map(_COPY, repeat(template, count)))
+    for name, column in columns.items():
+        if column is not None:
+            any(map(_SETITEM, fields, repeat(name), column))  # setitem returns None: any() runs them all
+    instances = list(map(_NEW, repeat(cls, count)))
+    any(map(_SET_ATTRIBUTE, instances, repeat("__dict__"), fields))
+    return instances
+
+
+# DeliveryReport and InboundMessage keep their fields in an instance dict rather than slots:
+# a report pull builds thousands of them, and one dict per instance is set at once (their
+# ``_many``) where slots take one call per field.
+@_compared
+@attr.frozen(kw_only=True, eq=False, repr=False, slots=False)
+class DeliveryReport:
+    """The carrier's word on one recipient of a sent message.
+
+    :ivar vendor_code: the raw code from upstream (``DELIVRD``, ``MY:0001`` …), kept as is.
+    :ivar reference: the message's :attr:`Sms.reference`, where the vendor echoes it (or the
+        provider knows it, as a :meth:`~smsgate.Provider.query_status` lookup does).
+    """
+
+    provider: str
+    mobile: str
+    task_id: str | None
+    status: DeliveryStatus = attr.field(converter=_status)
+    received_at: dt.datetime | None = attr.field(default=None, validator=_check_aware)
+    vendor_code: str | None = None
+    ext: str | None = attr.field(default=None, converter=_optional_str)
+    reference: str | None = attr.field(default=None, converter=_optional_str)
+    raw: Any = attr.field(default=None, eq=False, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"DeliveryReport(provider={self.provider!r}, mobile={mask_mobile(self.mobile)!r}, "
+            f"task_id={self.task_id!r}, status={self.status!s}, received_at={self.received_at!r}, "
+            f"vendor_code={self.vendor_code!r}"
+            + (f", reference={self.reference!r})" if self.reference is not None else ")")
+        )
+
+    @classmethod
+    def _many(cls, provider: str, rows: Iterable[_ReportRow]) -> list[DeliveryReport]:
+        """One report per row, for parsers that build thousands per pull: what
+        ``cls(provider=provider, mobile=…, …)`` builds for each row, with the same
+        conversions and checks (inlined: a value it would refuse is refused here with the same
+        error) and without the cost of calling a class per row (attrs' ``__init__`` was a
+        third of a JSON pull's parse)."""
+        reports: list[DeliveryReport] = []
+        new = object.__new__
+        set_dict = object.__setattr__
+        for row in rows:
+            mobile, task_id, status, received_at, vendor_code, ext, reference, raw = row
+            # The converters, in field order, then the validator (as attrs runs them).
+            if type(status) is not DeliveryStatus:
+                status = _status(status)
+            if not (ext is None or (type(ext) is str and ext)):
+                ext = _optional_str(ext)
+            if not (reference is None or (type(reference) is str and reference)):
+                reference = _optional_str(reference)
+            # A fixed-offset timezone always has an offset; any other goes to the validator.
+            if not (
+                received_at is None or (type(received_at) is _DATETIME and type(received_at.tzinfo) is _FIXED)
+            ):
+                _received_at(cls, received_at)
+            report = new(cls)
+            set_dict(
+                report,
+                "__dict__",
+                {
+                    "provider": provider,
+                    "mobile": mobile,
+                    "task_id": task_id,
+                    "status": status,
+                    "received_at": received_at,
+                    "vendor_code": vendor_code,
+                    "ext": ext,
+                    "reference": reference,
+                    "raw": raw,
+                },
+            )
+            reports.append(report)
+        return reports
+
+    @classmethod
+    def _from_columns(
+        cls,
+        provider: str,
+        raw: Sequence[Any],
+        *,
+        mobile: Sequence[str],
+        task_id: Sequence[str | None] | None,
+        status: Sequence[DeliveryStatus],
+        received_at: Sequence[dt.datetime | None] | None,
+        vendor_code: Sequence[str | None] | None,
+        ext: Sequence[str | None] | None = None,
+        reference: Sequence[str | None] | None = None,
+    ) -> list[DeliveryReport]:
+        """One report per item of ``raw``, the other fields given as columns (a value per
+        report; ``None``: ``None`` for every one): what :meth:`_many` builds from the same
+        rows, with the same conversions and checks, each applied to a whole column at once
+        (so among several refused values, the first refused column's error is raised)."""
+        if set(map(type, status)) - {DeliveryStatus}:
+            status = list(map(_status, status))
+        _check_aware_column(cls, received_at)
+        columns = {
+            "mobile": mobile,
+            "task_id": task_id,
+            "status": status,
+            "received_at": received_at,
+            "vendor_code": vendor_code,
+            "ext": _optional_strs(ext),
+            "reference": _optional_strs(reference),
+            "raw": raw,
+        }
+        return _from_columns(cls, provider, columns)
+
+
+@_compared  # an instance dict, as DeliveryReport
+@attr.frozen(kw_only=True, eq=False, repr=False, slots=False)
+class InboundMessage:
+    """A message a handset sent to the account (mobile-originated)."""
+
+    provider: str
+    mobile: str
+    text: str = attr.field(repr=False)
+    received_at: dt.datetime | None = attr.field(default=None, validator=_check_aware)
+    ext: str | None = attr.field(default=None, converter=_optional_str)
+    task_id: str | None = attr.field(default=None, converter=_optional_str)
+    raw: Any = attr.field(default=None, eq=False, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"InboundMessage(provider={self.provider!r}, mobile={mask_mobile(self.mobile)!r}, "
+            f"text=<{len(self.text)} chars>, received_at={self.received_at!r}, ext={self.ext!r})"
+        )
+
+    @classmethod
+    def _many(cls, provider: str, rows: Iterable[_InboundRow]) -> list[InboundMessage]:
+        """One message per row, as :meth:`DeliveryReport._many`: what
+        ``cls(provider=provider, mobile=…, …)`` builds for each, the same conversions and
+        checks, without calling a class per row."""
+        messages: list[InboundMessage] = []
+        new = object.__new__
+        set_dict = object.__setattr__
+        for row in rows:
+            mobile, text, received_at, ext, task_id, raw = row
+            if not (ext is None or (type(ext) is str and ext)):
+                ext = _optional_str(ext)
+            if not (task_id is None or (type(task_id) is str and task_id)):
+                task_id = _optional_str(task_id)
+            # A fixed-offset timezone always has an offset; any other goes to the validator.
+            if not (
+                received_at is None or (type(received_at) is _DATETIME and type(received_at.tzinfo) is _FIXED)
+            ):
+                _received_at(cls, received_at)
+            message = new(cls)
+            set_dict(
+                message,
+                "__dict__",
+                {
+                    "provider": provider,
+                    "mobile": mobile,
+                    "text": text,
+                    "received_at": received_at,
+                    "ext": ext,
+                    "task_id": task_id,
+                    "raw": raw,
+                },
+            )
+            messages.append(message)
+        return messages
+
+    @classmethod
+    def _from_columns(
+        cls,
+        provider: str,
+        raw: Sequence[Any],
+        *,
+        mobile: Sequence[str],
+        text: Sequence[str],
+        received_at: Sequence[dt.datetime | None] | None,
+        ext: Sequence[str | None] | None,
+        task_id: Sequence[str | None] | None,
+    ) -> list[InboundMessage]:
+        """One message per item of ``raw``, the other fields given as columns, as
+        :meth:`DeliveryReport._from_columns`: what :meth:`_many` builds from the same rows."""
+        _check_aware_column(cls, received_at)
+        columns = {
+            "mobile": mobile,
+            "text": text,
+            "received_at": received_at,
+            "ext": _optional_strs(ext),
+            "task_id": _optional_strs(task_id),
+            "raw": raw,
+        }
+        return _from_columns(cls, provider, columns)
+
+
+@_compared
+@attr.frozen(kw_only=True, eq=False, repr=False)
+class CallbackReply:
+    """What a receiver answers to a provider's push, in the provider's own protocol."""
+
+    status_code: int = 200
+    body: bytes = b""
+    media_type: str = "text/plain; charset=utf-8"
