@@ -40,8 +40,9 @@ def template_fields(name: object, text: object) -> frozenset[str]:
 
     Only named fields are allowed (``{code}``, optionally with a format spec a string can
     take, such as ``{code:>6}``). A positional (``{}``, ``{0}``), attribute (``{a.b}``), index
-    (``{a[0]}``) or nested (``{a:{b}}``) field, a name no message can carry, and an empty or
-    malformed text are a :class:`~smsgate.exceptions.ConfigurationError`.
+    (``{a[0]}``) or nested (``{a:{b}}``) field, a ``!r`` or ``!a`` conversion (it would send
+    the parameter quoted or escaped), a name no message can carry, and an empty or malformed
+    text are a :class:`~smsgate.exceptions.ConfigurationError`.
     """
     if not (isinstance(name, str) and _NAME.fullmatch(name)):
         raise ConfigurationError(
@@ -55,12 +56,17 @@ def template_fields(name: object, text: object) -> frozenset[str]:
     except ValueError as exc:
         raise ConfigurationError(f"template {name!r} is not a format string: {exc}") from None
     fields: set[str] = set()
-    for _literal, field, spec, _conversion in parsed:
+    for _literal, field, spec, conversion in parsed:
         if field is None:
             continue
         if not (field.isidentifier() and field.isascii()) or "{" in (spec or ""):
             raise ConfigurationError(
                 f"template {name!r} has the field {{{field}}}: only named fields such as {{code}} are allowed"
+            )
+        if conversion not in (None, "s"):  # !r quotes the text, !a escapes every Chinese character
+            raise ConfigurationError(
+                f"template {name!r}: {{{field}!{conversion}}} would send the parameter quoted or "
+                f"escaped; write {{{field}}}"
             )
         try:
             format("", spec or "")  # parameters are strings: a spec must suit a string

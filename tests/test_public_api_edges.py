@@ -149,3 +149,18 @@ def test_a_provider_setting_error_names_its_table(tmp_path: Path, table: str, er
     assert type(info.value) is error
     assert "[providers.backup]" in str(info.value)
     assert info.value.provider == "backup"
+
+
+@pytest.mark.parametrize("provider", ["memory", "console", "ipyy"])
+@pytest.mark.parametrize("text", ["您的验证码：{code!a}【腾飞】", "您的验证码：{code!r}【腾飞】"])
+def test_a_template_converting_its_parameter_is_refused(provider: str, text: str) -> None:
+    """{code!a} sent '您的验证码：'1439'' quoted, and every Chinese parameter as \\uXXXX escapes."""
+    with pytest.raises(errors.ConfigurationError, match="quoted or escaped"):
+        smsgate.get_provider(provider, account="a", password="p", templates={"verify": text})
+
+
+def test_a_template_may_spell_the_plain_conversion() -> None:
+    memory = smsgate.get_provider("memory", templates={"verify": "code {code!s}"})
+    with smsgate.Gateway(memory) as gateway:
+        gateway.send(smsgate.Sms(to="13800138000", template="verify", params={"code": "名字"}))
+    assert memory.outbox[0].texts == ("code 名字",)  # type: ignore[attr-defined]
