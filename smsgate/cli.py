@@ -639,7 +639,9 @@ def _balance_dict(name: str, result: Balance | SmsGateError) -> dict[str, Any]:
 
 
 @cli.command("balance")
-@click.option("--kind", default="sms", show_default=True, help="Which balance: sms or mms.")
+@click.option(
+    "--kind", type=click.Choice(["sms", "mms"]), default="sms", show_default=True, help="Which balance."
+)
 @click.pass_context
 def balance_command(ctx: click.Context, kind: str) -> None:
     """Show the balance of every configured provider (one row each).

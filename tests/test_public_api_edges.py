@@ -164,3 +164,17 @@ def test_a_template_may_spell_the_plain_conversion() -> None:
     with smsgate.Gateway(memory) as gateway:
         gateway.send(smsgate.Sms(to="13800138000", template="verify", params={"code": "名字"}))
     assert memory.outbox[0].texts == ("code 名字",)  # type: ignore[attr-defined]
+
+
+def test_the_cli_refuses_an_unknown_balance_kind_as_a_usage_error(tmp_path: Path) -> None:
+    """`smsgate balance [--kind sms|mms]`: another kind exited 1 with an
+    UnsupportedOperationError, as if the configuration were wrong; it is bad input (exit 2)."""
+    from click.testing import CliRunner
+
+    from smsgate.cli import cli
+
+    config = tmp_path / "smsgate.toml"
+    config.write_text('[providers.primary]\ntype = "memory"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "balance", "--kind", "voice"])
+    assert result.exit_code == 2, result.output
+    assert "voice" in result.output
