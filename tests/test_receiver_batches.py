@@ -8,6 +8,7 @@ reaches the disk."""
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
 import threading
 from collections.abc import Awaitable, Sequence
@@ -190,52 +191,61 @@ async def test_an_idle_intake_thread_ends_and_outcomes_still_reach_the_disk(
     assert handler.mobiles == ["13800138000"]
 
 
-async def test_batches_with_prepare_hand_prepared_items_to_a_second_thread(
+async def test_batches_take_each_loop_iterations_items_in_one_hand_over_to_one_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The items a loop submits in one iteration reach the thread as one list (one queue put,
+    one wake-up); one thread runs ``work`` and ``idle``, and ends when idle."""
     monkeypatch.setattr(_workers, "IDLE_SECONDS", 0.01)
     monkeypatch.setattr(_workers, "IDLE_ROUNDS", 2)
-    prepared_in: set[str] = set()
+    worked: list[list[int]] = []
     worked_in: set[str] = set()
     idle_in: set[str] = set()
 
-    def prepare(items: list[int]) -> list[int]:
-        prepared_in.add(threading.current_thread().name)
-        if 7 in items:
-            raise ValueError("cannot prepare 7")
-        return [item + 100 for item in items]
-
     def work(items: list[int]) -> list[int]:
+        worked.append(items)
         worked_in.add(threading.current_thread().name)
-        if 113 in items:
-            raise ValueError("unlucky")
         return [item * 2 for item in items]
 
     batches: Batches[int, int] = Batches(
-        "test-stages", work, idle=lambda: idle_in.add(threading.current_thread().name), prepare=prepare
+        "test-one", work, idle=lambda: idle_in.add(threading.current_thread().name)
     )
-    assert await asyncio.gather(*(batches.submit(n) for n in range(5))) == [200, 202, 204, 206, 208]
-    with pytest.raises(ValueError, match="cannot prepare 7"):
-        await batches.submit(7)
-    with pytest.raises(ValueError, match="unlucky"):
-        await batches.submit(13)
-    assert prepared_in == {"test-stages"}
-    assert worked_in == {"test-stages-commit"}
-    # Idle: the second thread calls idle; the first retires, and the second ends after it.
+    puts: list[int] = []
+    monkeypatch.setattr(batches, "_queue", _CountingQueue(puts))
+    assert await asyncio.gather(*(batches.submit(n) for n in range(5))) == [0, 2, 4, 6, 8]
+    assert worked == [[0, 1, 2, 3, 4]]  # submitted in one iteration: one batch
+    assert puts == [5]
+    assert worked_in == {"test-one"}
+    assert [t.name for t in threading.enumerate()].count("test-one") == 1
     wait_for(lambda: not batches.running)
-    wait_for(lambda: not any(t.name.startswith("test-stages") for t in threading.enumerate()))
-    assert idle_in == {"test-stages-commit"}
-    assert await batches.submit(21) == 242  # new threads
+    wait_for(lambda: not any(t.name == "test-one" for t in threading.enumerate()))
+    assert idle_in == {"test-one"}
+    assert await batches.submit(21) == 42  # a new thread
     batches.close()
-    wait_for(lambda: not any(t.name.startswith("test-stages") for t in threading.enumerate()))
 
 
-async def test_pushes_arriving_while_a_commit_is_on_disk_are_parsed_then_committed_together(
+class _CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+    """A SimpleQueue that records the length of each list put in it."""
+
+    puts: list[int]
+
+    def __new__(cls, puts: list[int]) -> _CountingQueue:
+        self = super().__new__(cls)
+        self.puts = puts
+        return self
+
+    def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
+        if isinstance(item, list):
+            self.puts.append(len(item))
+        super().put(item, block, timeout)
+
+
+async def test_pushes_arriving_while_a_commit_is_on_disk_are_parsed_and_committed_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The intake parses the next pushes while the last commit is on disk (it does not wait
-    for it), and the commit after it takes every push parsed meanwhile: one fsync for them.
-    No push is answered before its own commit returned."""
+    """The intake thread takes every push handed over while its last commit was on disk, and
+    parses and commits them together: one fsync for them, in the same thread. No push is
+    answered before its own commit returned."""
     release = threading.Event()
     committing = threading.Event()
     commits: list[int] = []
@@ -250,11 +260,13 @@ async def test_pushes_arriving_while_a_commit_is_on_disk_are_parsed_then_committ
     monkeypatch.setattr(SQLiteJournal, "_transaction", staticmethod(slow_disk))
     provider = JsonPushProvider()
     parsed: list[bytes] = []
+    parsed_in: set[str] = set()
     parse = provider.parse_callback
 
     def counting_parse(body: bytes, content_type: str | None) -> list[DeliveryReport | InboundMessage]:
         events = list(parse(body, content_type))
         parsed.append(body)
+        parsed_in.add(threading.current_thread().name)
         return events
 
     monkeypatch.setattr(provider, "parse_callback", counting_parse)
@@ -265,14 +277,16 @@ async def test_pushes_arriving_while_a_commit_is_on_disk_are_parsed_then_committ
             asyncio.ensure_future(receiver._aserve_push(push_body(mobile), None))
             for mobile in ("13800000002", "13800000003")
         ]
-        await asyncio.to_thread(wait_for, lambda: len(parsed) == 3)  # parsed during the commit
         await asyncio.sleep(0.05)
+        assert len(parsed) == 1  # the others wait for the thread, which waits for the disk
         assert not first.done()  # none acked yet
         assert not any(push.done() for push in later)
         release.set()
         replies = await asyncio.gather(first, *later)
     assert [result.reply.body for result in replies] == [OK] * 3
-    assert commits[:2] == [1, 2]  # the two parsed meanwhile: one commit
+    assert commits[:2] == [1, 2]  # the two that came meanwhile: one commit
+    assert parsed_in == {f"smsgate-{provider.name}-intake"}
+    assert not any(t.name.endswith("-commit") for t in threading.enumerate())
 
 
 def test_the_dispatch_claims_each_event_under_the_key_it_was_stored_with(

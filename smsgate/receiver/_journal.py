@@ -702,9 +702,9 @@ class SQLiteJournal(TableJournal):
         the events not stored before (as :meth:`record` returns them) or its
         :class:`JournalError` (that push alone is not stored). Returns once they are on disk.
 
-        The async receiver stores pushes this way in two halves (:meth:`_prepare_each` as
-        they arrive, :meth:`_commit_each` for every push prepared while the last commit was on
-        disk): one fsync, and one thread hand-over, for all of them.
+        The async receiver's intake thread stores every push handed over while its last
+        commit was on disk this way, in two halves (:meth:`_prepare_each`, then
+        :meth:`_commit_each`): one fsync, and one wake-up of the loop, for all of them.
         """
         return self._commit_each(self._prepare_each(pushes))
 

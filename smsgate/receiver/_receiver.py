@@ -183,13 +183,10 @@ class Receiver:
         # how a push or an outcome is written keeps the one-by-one path for it.
         self._batched = _inherits(self.journal, "record", "record_each")
         self._outcomes_soon = _inherits(self.journal, "mark_done", "mark_failed", "_set")
-        # Two threads: one parses and encodes pushes as they arrive, the other commits every
-        # push ready while the last commit was on disk (and the outcomes queued meanwhile).
+        # One thread parses, encodes and commits every push handed over while its last
+        # commit was on disk (with the outcomes queued meanwhile), then wakes the loop once.
         self._intake_batches: Batches[_Push, Intake] = Batches(
-            f"smsgate-{provider.name}-intake",
-            self._commit_each,
-            idle=self._flush_outcomes,
-            prepare=self._parse_each,
+            f"smsgate-{provider.name}-intake", self._intake_each, idle=self._flush_outcomes
         )
 
     def __repr__(self) -> str:
@@ -331,9 +328,14 @@ class Receiver:
         except Exception as exc:  # they stay queued; the events stay pending meanwhile
             log.error("could not record dispatch outcomes: %s", _error_text(exc))
 
+    def _intake_each(self, pushes: list[_Push]) -> list[Intake]:
+        """:meth:`receive` for a batch of pushes, in the intake thread: parse and encode them
+        all, then store them in one transaction (each on its own)."""
+        return self._commit_each(self._parse_each(pushes))
+
     def _parse_each(self, pushes: list[_Push]) -> list[_Parsed]:
-        """Parse several pushes and encode their journal writes (no I/O): the intake thread's
-        half of :meth:`receive`, while the last commit may still be on disk."""
+        """Parse several pushes and encode their journal writes (no I/O): the first half of
+        :meth:`_intake_each`."""
         parsed = [self._parse(body, content_type) for body, content_type, _ in pushes]
         journal = cast(SQLiteJournal, self.journal)  # _batched checked it
         writes = iter(journal._prepare_each([events for events in parsed if events is not None]))
@@ -343,8 +345,8 @@ class Receiver:
         ]
 
     def _commit_each(self, pushes: list[_Parsed]) -> list[Intake]:
-        """The other half: store the parsed pushes in one transaction (each on its own); their
-        intakes once on disk.
+        """The second half: store the parsed pushes in one transaction (each on its own);
+        their intakes once on disk.
 
         The new events of the pushes given a loop are then dispatched together, in order, in
         one of that loop's handler threads: one thread hand-over per batch rather than per

@@ -1,5 +1,5 @@
 """The worker threads of one receiver: one pool for the journal, one for sync handlers, and
-two threads that store pushes in batches.
+one thread that stores pushes in batches.
 
 The async receiver runs blocking work (the journal's durable writes, a sync handler) in
 threads so the event loop never waits on a disk or an application. Under asyncio it hands the
@@ -13,8 +13,9 @@ acknowledge pushes; concurrent writes still reach the journal from several threa
 which is what lets :class:`~smsgate.receiver.SQLiteJournal` commit them together.
 
 :class:`Batches` goes further for a journal that can store several pushes in one transaction:
-one thread parses pushes as they arrive, another takes every push parsed while the last commit
-was on disk, stores them together and wakes the loop once for all of them.
+each event loop hands the pushes of one loop iteration to one intake thread at once, and that
+thread parses every push handed over while its last commit was on disk, stores them together
+and wakes the loop once for all of them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 
@@ -36,7 +37,8 @@ T = TypeVar("T")
 In = TypeVar("In")
 R = TypeVar("R")
 
-#: The most items one batch takes: a bound on how long the first of them waits for the rest.
+#: The most items one batch takes (a loop iteration's hand-over is never split): a bound on
+#: how long the first of them waits for the rest.
 BATCH_LIMIT = 64
 #: Seconds without an item after which a batch thread runs its ``idle`` callback.
 IDLE_SECONDS = 0.1
@@ -107,8 +109,14 @@ _Job = tuple[Any, "asyncio.Future[R]"]
 
 
 class Batches(Generic[In, R]):
-    """Items handed from event loops to one thread, which takes every item queued meanwhile
-    (at most :data:`BATCH_LIMIT`) and runs ``work`` on them together.
+    """Items handed from event loops to one thread, which takes every item handed over
+    meanwhile and runs ``work`` on them together.
+
+    Each event loop hands its items over once per loop iteration: the items submitted while
+    the loop runs its ready callbacks go to the thread as one list, with one queue put (and
+    at most one wake-up of the thread) for all of them. The thread takes every list queued
+    while it worked, up to :data:`BATCH_LIMIT` items (a list is never split), so a batch grows
+    with the time ``work`` takes (a disk write, say).
 
     ``work`` returns one result per item, in order; when it raises, every item of the batch
     gets that exception. Each loop is woken once per batch. ``idle`` (optional) is called
@@ -116,13 +124,6 @@ class Batches(Generic[In, R]):
     and ends at :meth:`close` or after :data:`IDLE_ROUNDS` idle rounds (a later item starts
     a new one); it is a daemon thread, so a process exiting mid-batch ends it (the items'
     callers were never answered).
-
-    With ``prepare``, two threads share the work: the first runs ``prepare`` on the items as
-    they arrive (one prepared item per item, in order; what it raises goes to those items'
-    callers) and hands them on, the second runs ``work`` on every prepared item handed on
-    while it was busy. ``work``'s batches then grow with the time ``work`` takes (a disk
-    write, say), and ``prepare`` never waits for it. The second thread calls ``idle``, and
-    ends after the first.
     """
 
     def __init__(
@@ -131,126 +132,91 @@ class Batches(Generic[In, R]):
         work: Callable[[list[Any]], Sequence[R]],
         *,
         idle: Callable[[], None] | None = None,
-        prepare: Callable[[list[In]], Sequence[Any]] | None = None,
     ) -> None:
         self._name = name
         self._work = work
         self._idle = idle
-        self._prepare = prepare
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Job[R] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job[R]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # The items each loop submitted in its current iteration, not yet handed over.
+        self._held: dict[asyncio.AbstractEventLoop, list[_Job[R]]] = {}
 
     async def submit(self, item: In, loop: asyncio.AbstractEventLoop | None = None) -> R:
         """``work``'s result for ``item``, once its batch is done; ``loop``: the running loop,
         when the caller has it (asking asyncio costs a system call under Python 3.11)."""
-        future: asyncio.Future[R] = (loop or asyncio.get_running_loop()).create_future()
-        with self._lock:  # never behind the end mark close() puts
-            if self._thread is None:
-                self._thread = self._start(self._queue)
-            self._queue.put((item, future))
+        loop = loop or asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        held = self._held.get(loop)
+        if held is None:  # the first item of this iteration: hand them over after it
+            held = self._held[loop] = []
+            loop.call_soon(self._hand_over, loop, held)
+        held.append((item, future))
         return await future
 
-    def _start(self, jobs: queue.SimpleQueue[_Job[R] | None]) -> threading.Thread:
-        """Start the thread(s) serving ``jobs``; return the one ``submit`` feeds."""
-        if self._prepare is None:
-            first = self._thread_for(jobs, self._run, None, self._name)
-        else:
-            prepared: queue.SimpleQueue[_Job[R] | None] = queue.SimpleQueue()
-            self._thread_for(prepared, self._run, None, f"{self._name}-commit").start()
-            first = self._thread_for(jobs, functools.partial(self._hand_on, prepared), prepared, self._name)
-        first.start()
-        return first
-
-    def _thread_for(
-        self,
-        jobs: queue.SimpleQueue[_Job[R] | None],
-        run: Callable[[list[_Job[R]]], None],
-        then: queue.SimpleQueue[_Job[R] | None] | None,
-        name: str,
-    ) -> threading.Thread:
-        return threading.Thread(target=self._serve, args=(jobs, run, then), name=name, daemon=True)
+    def _hand_over(self, loop: asyncio.AbstractEventLoop, held: list[_Job[R]]) -> None:
+        """Queue the items ``loop`` submitted in one iteration for the thread (in that loop)."""
+        if self._held.get(loop) is held:
+            del self._held[loop]
+        with self._lock:  # never behind the end mark close() puts
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, args=(self._queue,), name=self._name, daemon=True
+                )
+                self._thread.start()
+            self._queue.put(held)
 
     def close(self) -> None:
-        """Let the thread(s) finish the items queued so far, then end."""
+        """Let the thread finish the items queued so far, then end."""
         with self._lock:
             if self._thread is None:
                 return
             old, self._queue, self._thread = self._queue, queue.SimpleQueue(), None
         old.put(None)
 
-    def _serve(
-        self,
-        jobs: queue.SimpleQueue[_Job[R] | None],
-        run: Callable[[list[_Job[R]]], None],
-        then: queue.SimpleQueue[_Job[R] | None] | None,
-    ) -> None:
-        """Serve ``jobs`` with ``run``; ``then``: the queue of the thread after this one,
-        which gets the end mark when this one ends (that one calls ``idle``)."""
-        fed = then is not None or self._prepare is None  # submit() feeds this thread
+    def _serve(self, jobs: queue.SimpleQueue[list[_Job[R]] | None]) -> None:
+        """Serve ``jobs`` until :meth:`close` or long enough idle."""
         idle_rounds = 0
         while True:
             try:
                 first = jobs.get(timeout=IDLE_SECONDS)
             except queue.Empty:
-                if then is None and self._idle is not None:
+                if self._idle is not None:
                     self._idle()
                 idle_rounds += 1
-                if fed and idle_rounds >= IDLE_ROUNDS and self._retire(jobs):
-                    self._end(then)
+                if idle_rounds >= IDLE_ROUNDS and self._retire(jobs):
+                    if self._idle is not None:  # for what came while the thread retired
+                        self._idle()
                     return
                 continue
             if first is None:
-                if not fed:  # the thread before ended (closed or retired)
-                    self._end(None)
-                else:
-                    self._end(then, idle=False)
                 return
             idle_rounds = 0
-            batch = [first]
+            batch = list(first)
             while len(batch) < BATCH_LIMIT:
                 try:
-                    job = jobs.get_nowait()
+                    more = jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if more is None:
                     jobs.put(None)  # after this batch
                     break
-                batch.append(job)
-            run(batch)
-
-    def _end(self, then: queue.SimpleQueue[_Job[R] | None] | None, *, idle: bool = True) -> None:
-        """This thread ends: the next one (if any) after its queued items, else ``idle`` once
-        more (for what came while the thread retired)."""
-        if then is not None:
-            then.put(None)
-        elif idle and self._idle is not None:
-            self._idle()
+                batch += more
+            self._run(batch)
 
     @property
     def running(self) -> bool:
         """True while a thread serves the items (it then calls ``idle`` again later)."""
         return self._thread is not None
 
-    def _retire(self, jobs: queue.SimpleQueue[_Job[R] | None]) -> bool:
+    def _retire(self, jobs: queue.SimpleQueue[list[_Job[R]] | None]) -> bool:
         """End this idle thread (the next item starts another): True unless an item came."""
-        with self._lock:  # submit() puts items under it: none can arrive unseen
+        with self._lock:  # _hand_over() puts items under it: none can arrive unseen
             if not jobs.empty():
                 return False
             if self._queue is jobs:
                 self._thread = None
             return True
-
-    def _hand_on(self, then: queue.SimpleQueue[_Job[R] | None], batch: list[_Job[R]]) -> None:
-        """``prepare`` the batch's items and queue them for the next thread."""
-        prepare = cast(Callable[[list[Any]], Sequence[Any]], self._prepare)
-        try:
-            prepared = prepare([item for item, _ in batch])
-        except BaseException as exc:  # those callers get it
-            _settle_all([(future, exc) for _, future in batch])
-            return
-        for (_, future), item in zip(batch, prepared, strict=True):
-            then.put((item, future))
 
     def _run(self, batch: list[_Job[R]]) -> None:
         try:
