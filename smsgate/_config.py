@@ -242,7 +242,8 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         raise ConfigurationError(f"{where}: [providers] must hold [providers.<name>] tables")
     weights = routing.weights
     providers = tuple(_provider_table(name, table, where) for name, table in tables.items())
-    _names_known(routing, [item.name for item in providers], where)
+    if providers:  # without any, building a gateway says so
+        _names_known(routing, [item.name for item in providers], where)
     return Config(
         strategy=routing.strategy,
         weights=dict(weights) if isinstance(weights, Mapping) else None,

@@ -366,6 +366,25 @@ def _forwarder(method: Callable[..., Any]) -> Callable[..., Any]:
     return forward
 
 
+def _check_arguments(observer: object, hook: str, method: Callable[..., Any]) -> None:
+    """Refuse, now, a hook method asking for an argument the hook does not pass (pluggy would
+    refuse it when the plugins load: every later ``get_provider()`` would raise)."""
+    empty = inspect.Parameter.empty
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    wanted = [
+        p.name
+        for p in inspect.signature(method).parameters.values()
+        if p.kind in kinds and p.default is empty
+    ]
+    known = inspect.signature(getattr(hookspecs, hook)).parameters
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise TypeError(
+            f"{observer!r}: {hook}() asks for {', '.join(map(repr, unknown))}, which the hook does not "
+            f"pass; it passes {', '.join(known)} (a method may take fewer, by these names)"
+        )
+
+
 def _as_plugin(observer: object) -> object:
     """A pluggy plugin calling ``observer``'s methods named after the observation hooks.
 
@@ -381,6 +400,7 @@ def _as_plugin(observer: object) -> object:
         if not callable(method):
             continue
         found = True
+        _check_arguments(observer, hook, method)
         options = getattr(method, marker, None)
         forward = _forwarder(method)
         hookspecs.hookimpl(**(options or {}))(forward)
@@ -411,7 +431,8 @@ def observe(observer: object) -> Observation:
     It goes through the same pluggy machinery as plugin observers: an observer that raises
     is logged and ignored, and ``smsgate.hookimpl(tryfirst=True)`` and wrappers work.
 
-    :raises TypeError: ``observer`` has none of the observation hook methods.
+    :raises TypeError: ``observer`` has none of the observation hook methods, or one of them
+        asks for an argument its hook does not pass.
     """
     plugin = _as_plugin(observer)
     name = f"observer-{id(plugin):x}"

@@ -178,3 +178,19 @@ def test_the_cli_refuses_an_unknown_balance_kind_as_a_usage_error(tmp_path: Path
     result = CliRunner().invoke(cli, ["--config", str(config), "balance", "--kind", "voice"])
     assert result.exit_code == 2, result.output
     assert "voice" in result.output
+
+
+def test_an_observer_asking_for_an_argument_no_hook_passes_is_refused_at_once() -> None:
+    """It was accepted (or refused with pluggy's own error) and left registered: once the
+    plugins loaded, every get_provider() and provider_names() raised PluginValidationError."""
+
+    class Mistyped:
+        def message_sent(self, receipt: smsgate.Receipt, sms: smsgate.Sms) -> None: ...
+
+    observer = Mistyped()
+    try:
+        with pytest.raises(TypeError, match="'sms'"):
+            smsgate.observe(observer)
+        assert "memory" in smsgate.provider_names()
+    finally:
+        smsgate.unobserve(observer)
