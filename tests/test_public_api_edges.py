@@ -194,3 +194,18 @@ def test_an_observer_asking_for_an_argument_no_hook_passes_is_refused_at_once() 
         assert "memory" in smsgate.provider_names()
     finally:
         smsgate.unobserve(observer)
+
+
+@pytest.mark.parametrize(
+    ("kind", "settings"),
+    [
+        ("ipyy", {"account": "a", "password": "p"}),
+        ("aliyun", {"access_key_id": "LTAI5tTestKeyId", "access_key_secret": "s", "sign_name": "腾飞"}),
+    ],
+)
+def test_an_unknown_setting_names_the_configured_provider(kind: str, settings: dict[str, str]) -> None:
+    """Every other refusal of a setting named the provider "backup"; this one said its type."""
+    with pytest.raises(errors.ConfigurationError) as info:
+        smsgate.get_provider(kind, name="backup", bogus=1, **settings)
+    assert info.value.provider == "backup"
+    assert str(info.value).startswith("[backup] unknown")

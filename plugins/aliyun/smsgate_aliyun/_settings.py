@@ -211,13 +211,15 @@ class AliyunSettings:
             if "password" in values:
                 if "access_key_secret" in values:
                     raise ConfigurationError(
-                        "give access_key_secret or password (its alias), not both", provider="aliyun"
+                        "give access_key_secret or password (its alias), not both",
+                        provider=_named(values, "aliyun"),
                     )
                 values["access_key_secret"] = values.pop("password")
             unknown = set(values) - set(attrs.fields_dict(cls))
             if unknown:
                 raise ConfigurationError(
-                    f"unknown aliyun setting(s): {', '.join(sorted(unknown))}", provider="aliyun"
+                    f"unknown aliyun setting(s): {', '.join(sorted(unknown))}",
+                    provider=_named(values, "aliyun"),
                 )
             return cls(**values)
         except ConfigurationError as error:
@@ -228,3 +230,9 @@ class AliyunSettings:
     def key(self) -> AccessKey:
         """The AccessKey pair that signs this account's requests."""
         return AccessKey(self.access_key_id, self.access_key_secret)
+
+
+def _named(config: dict[str, Any], default: str) -> str:
+    """The provider name a refusal gives: the configured ``name`` when it is a usable one."""
+    name = config.get("name")
+    return name if isinstance(name, str) and name else default

@@ -258,10 +258,16 @@ class IpyySettings:
         try:
             if unknown:
                 raise ConfigurationError(
-                    f"unknown ipyy setting(s): {', '.join(sorted(unknown))}", provider="ipyy"
+                    f"unknown ipyy setting(s): {', '.join(sorted(unknown))}", provider=_named(config, "ipyy")
                 )
             return cls(**config)
         except ConfigurationError as error:
             del config  # the password: not in the frame that raises the refusal again
             settings.cut_traceback(error)
             raise error
+
+
+def _named(config: dict[str, Any], default: str) -> str:
+    """The provider name a refusal gives: the configured ``name`` when it is a usable one."""
+    name = config.get("name")
+    return name if isinstance(name, str) and name else default
