@@ -132,8 +132,12 @@ def _check_count(_inst: object, field: attr.Attribute[int], value: int) -> None:
         raise ValidationError(f"{field.name} must be a count (an integer, 0 or more), not {value!r}")
 
 
+# An instance dict rather than slots, as DeliveryReport: attrs builds a slotted class twice
+# (the class, then its slotted copy), ~0.5M instructions of `import smsgate` (issue 11); a
+# receipt is made once per request sent, and its `__init__` fills a dict without a call per
+# field.
 @_compared
-@attr.frozen(kw_only=True, eq=False, repr=False)
+@attr.frozen(kw_only=True, eq=False, repr=False, slots=False)
 class Receipt:
     """A provider accepted a request.
 

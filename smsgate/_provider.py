@@ -73,8 +73,11 @@ class Operation(enum.StrEnum):
         return self in (Operation.SEND, Operation.SEND_BATCH, Operation.SEND_MMS)
 
 
+# An instance dict rather than slots: attrs builds a slotted class twice (the class, then its
+# slotted copy), ~0.5M instructions of `import smsgate` for this one (issue 11); a provider
+# class holds one instance.
 @_compared
-@attr.frozen(kw_only=True, eq=False, repr=False)
+@attr.frozen(kw_only=True, eq=False, repr=False, slots=False)
 class Capabilities:
     """What a provider can do, declared up front so the gateway routes without trying.
 
