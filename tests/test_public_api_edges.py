@@ -209,3 +209,25 @@ def test_an_unknown_setting_names_the_configured_provider(kind: str, settings: d
         smsgate.get_provider(kind, name="backup", bogus=1, **settings)
     assert info.value.provider == "backup"
     assert str(info.value).startswith("[backup] unknown")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"name": ""},
+        {"capabilities": 5},  # was accepted; every send then raised AttributeError
+        {"timeout": "10"},  # was accepted
+        {"timeout": -1},
+        {"balance": "abc"},  # decimal.InvalidOperation
+        {"auto_report": "gone"},  # ValueError
+        {"templates": ["verify"]},  # ValueError
+    ],
+)
+@pytest.mark.parametrize("kind", ["memory", "console"])
+def test_the_built_in_providers_refuse_a_wrong_option(kind: str, options: dict[str, Any]) -> None:
+    from smsgate.testing import InMemoryProvider
+
+    with pytest.raises(errors.ConfigurationError):
+        smsgate.get_provider(kind, **options)
+    with pytest.raises(errors.ConfigurationError):
+        InMemoryProvider(**options)

@@ -121,6 +121,42 @@ def _instantiate(
     return error(text, **where)
 
 
+def _check_options(
+    name: object,
+    *,
+    capabilities: object,
+    balance: object,
+    auto_report: object,
+    timeout: object,
+    templates: object,
+) -> None:
+    """The constructor's options, each refused with a ConfigurationError naming it, as a
+    network provider refuses its settings (they failed later, or raised a bare ValueError)."""
+    problems = {
+        "name": "a non-empty string",
+        "capabilities": "a smsgate.Capabilities",
+        "balance": "a whole number or a Decimal",
+        "auto_report": "a DeliveryStatus or its value ('delivered', 'failed' …)",
+        "timeout": "a positive number of seconds, or None",
+        "templates": "a mapping name -> text",
+    }
+    valid = {
+        "name": isinstance(name, str) and bool(name),
+        "capabilities": capabilities is None or isinstance(capabilities, Capabilities),
+        "balance": isinstance(balance, Decimal | int)
+        and not isinstance(balance, bool)
+        and Decimal(balance).is_finite(),
+        "auto_report": auto_report is None or auto_report in {status.value for status in DeliveryStatus},
+        "timeout": timeout is None
+        or (isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0),
+        "templates": templates is None or isinstance(templates, Mapping),
+    }
+    for option, ok in valid.items():
+        if not ok:
+            where = name if isinstance(name, str) and name else None
+            raise errors.ConfigurationError(f"{option} must be {problems[option]}", provider=where)
+
+
 class InMemoryProvider(Provider):
     """A provider that keeps everything in memory: for testing applications and gateways.
 
@@ -171,8 +207,14 @@ class InMemoryProvider(Provider):
         templates: Mapping[str, str] | None = None,
         **_ignored: Any,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise errors.ValidationError("provider name must be a non-empty string", field="name")
+        _check_options(
+            name,
+            capabilities=capabilities,
+            balance=balance,
+            auto_report=auto_report,
+            timeout=timeout,
+            templates=templates,
+        )
         self.name = name
         #: The templates it renders: name → text.
         self.templates: dict[str, str] = dict(templates or {})
