@@ -20,7 +20,6 @@ import typing as _typing
 from collections.abc import Callable as _Callable
 from collections.abc import Mapping as _Mapping
 
-from smsgate._drivers import arun_flow, parsing_reply, run_flow
 from smsgate._models import Receipt, Sms, mask_mobile
 from smsgate._provider import Capabilities, Flow, Operation, Provider
 from smsgate.exceptions import (
@@ -97,6 +96,7 @@ def lazy_exports(
 
 if _typing.TYPE_CHECKING:
     from smsgate._config import Config, load_config
+    from smsgate._drivers import arun_flow, parsing_reply, run_flow
     from smsgate._gateway import AsyncGateway, Gateway
     from smsgate._mms import Mms, MmsPart
     from smsgate._net import is_loopback_host
@@ -115,12 +115,14 @@ if _typing.TYPE_CHECKING:
     from smsgate.routing import BreakerPolicy, BreakerState, ProviderHealth, RateLimit, RetryPolicy, Strategy
 
 # Loaded on first use (PEP 562), so `import smsgate` stays cheap: the gateway and routing
-# (asyncio), the configuration reader (tomllib), the plugin machinery (pluggy,
+# (asyncio), the flow drivers (a provider's flow calls parsing_reply when it runs; the gateway
+# loads them), the configuration reader (tomllib), the plugin machinery (pluggy,
 # importlib.metadata), the helpers no import needs (segment counting, with its attrs class;
 # send_in_parts; is_loopback_host) and the value classes a send does not need (MMS, balances,
 # reports, inbound messages, push replies: each attrs class compiles its `__init__` when it is
 # created) are imported by the first name that needs them.
 _LAZY = {
+    **dict.fromkeys(("arun_flow", "parsing_reply", "run_flow"), "smsgate._drivers"),
     **dict.fromkeys(("Mms", "MmsPart"), "smsgate._mms"),
     **dict.fromkeys(
         ("Balance", "CallbackReply", "DeliveryReport", "DeliveryStatus", "InboundMessage"), "smsgate._reports"

@@ -95,7 +95,7 @@ def test_type_checkers_see_every_lazily_loaded_name() -> None:
 
 
 def test_import_smsgate_loads_nothing_but_its_core_modules_and_attr_on_top_of_httpx() -> None:
-    """What ``import smsgate`` adds to ``import httpx`` (its HTTP library) is its six core
+    """What ``import smsgate`` adds to ``import httpx`` (its HTTP library) is its five core
     modules and the models' library, through the ``attr`` namespace only (the ``attrs``
     package re-exports the same functions from six more modules): no standard-library module
     httpx does not load already, no helper module of its own (``lazy_exports`` lives in the
@@ -109,12 +109,22 @@ def test_import_smsgate_loads_nothing_but_its_core_modules_and_attr_on_top_of_ht
     assert ours == [
         "smsgate",
         "smsgate._checks",
-        "smsgate._drivers",
         "smsgate._models",
         "smsgate._provider",
         "smsgate.exceptions",
     ]
     assert "attr._make" in added
+
+
+def test_import_smsgate_itself_loads_httpx_and_attr() -> None:
+    """The names ``import smsgate`` defers are smsgate's own: the provider protocol names
+    httpx's request and response types, and the models are attrs classes, so both libraries
+    are loaded by the import itself (a measure of ``import smsgate`` includes them)."""
+    script = (
+        "import json, sys\nimport smsgate\n"
+        "print(json.dumps(sorted({'httpx', 'attr'} & sys.modules.keys())))\n"
+    )
+    assert json.loads(_fresh(script)) == ["attr", "httpx"]
 
 
 def test_the_models_patterns_are_compiled_on_their_first_use_then_called_directly() -> None:
