@@ -231,3 +231,31 @@ def test_the_built_in_providers_refuse_a_wrong_option(kind: str, options: dict[s
         smsgate.get_provider(kind, **options)
     with pytest.raises(errors.ConfigurationError):
         InMemoryProvider(**options)
+
+
+class _Unnamed(smsgate.Provider):
+    """A provider subclass that forgot what the base class asks of it."""
+
+    def __init__(self, **attributes: Any) -> None:
+        self.__dict__.update(attributes)
+
+    def __repr__(self) -> str:
+        return "<_Unnamed>"
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"name": "a", "capabilities": None},
+        {"name": "a", "capabilities": 5},
+        {"name": ""},
+        {"name": 5},
+    ],
+)
+@pytest.mark.parametrize("gateway_class", [smsgate.Gateway, smsgate.AsyncGateway])
+def test_a_provider_without_capabilities_or_name_is_refused_by_the_gateway(
+    gateway_class: type, attributes: dict[str, Any]
+) -> None:
+    """Such a provider was accepted; the first call raised AttributeError."""
+    with pytest.raises(errors.ConfigurationError):
+        gateway_class(_Unnamed(**attributes))

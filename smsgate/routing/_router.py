@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from smsgate._models import DeliveryReport, Receipt, Sms
-from smsgate._provider import Flow, Operation, Provider
+from smsgate._provider import Capabilities, Flow, Operation, Provider
 from smsgate.exceptions import (
     AllProvidersFailedError,
     ConfigurationError,
@@ -388,6 +388,10 @@ def _checked(providers: Sequence[Provider]) -> tuple[Provider, ...]:
     for provider in providers:
         if not isinstance(provider, Provider):
             raise ConfigurationError(f"{provider!r} is not an smsgate.Provider")
+        if not isinstance(getattr(provider, "capabilities", None), Capabilities):
+            raise ConfigurationError(f"{provider!r} declares no smsgate.Capabilities as its capabilities")
+        if not (isinstance(getattr(provider, "name", None), str) and provider.name):
+            raise ConfigurationError(f"{provider!r} has no name (a non-empty string)")
         if provider.name in names:
             raise ConfigurationError(f"two providers are named {provider.name!r}; give each a distinct name")
         names.add(provider.name)
