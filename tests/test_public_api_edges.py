@@ -259,3 +259,10 @@ def test_a_provider_without_capabilities_or_name_is_refused_by_the_gateway(
     """Such a provider was accepted; the first call raised AttributeError."""
     with pytest.raises(errors.ConfigurationError):
         gateway_class(_Unnamed(**attributes))
+
+
+@pytest.mark.parametrize("value", ["false", 0, None])
+def test_the_console_provider_takes_mask_numbers_as_a_bool(value: object) -> None:
+    """mask_numbers="false" masked the numbers (bool("false") is True)."""
+    with pytest.raises(errors.ConfigurationError, match="mask_numbers"):
+        smsgate.get_provider("console", mask_numbers=value)

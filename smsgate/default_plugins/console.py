@@ -60,8 +60,12 @@ class ConsoleProvider(InMemoryProvider):
             raise errors.ConfigurationError(
                 "stream must be 'stdout', 'stderr' or a text stream", provider=name
             )
+        if not isinstance(mask_numbers, bool):  # "false" from an environment would mask
+            raise errors.ConfigurationError(
+                f"mask_numbers must be true or false, not {mask_numbers!r}", provider=name
+            )
         self._stream = stream
-        self.mask_numbers = bool(mask_numbers)
+        self.mask_numbers = mask_numbers
         self._print_lock = threading.Lock()
 
     def _accepted(self, entry: OutboxEntry) -> None:
