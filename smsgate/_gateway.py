@@ -16,7 +16,7 @@ import inspect
 import logging
 import random as _random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -435,7 +435,7 @@ class Gateway(_GatewayCore[httpx.Client]):
 
     def send_batch(self, messages: Sequence[Sms]) -> list[Receipt]:
         """Send personalised messages; one receipt per request the provider made."""
-        batch = tuple(messages)
+        batch = _as_batch(messages)
         return self._run(self._batch_plan(batch), batch)
 
     def send_mms(self, mms: Mms) -> Receipt:
@@ -551,7 +551,7 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
 
     async def send_batch(self, messages: Sequence[Sms]) -> list[Receipt]:
         """Send personalised messages; one receipt per request the provider made."""
-        batch = tuple(messages)
+        batch = _as_batch(messages)
         return await self._run(self._batch_plan(batch), batch)
 
     async def send_mms(self, mms: Mms) -> Receipt:
@@ -625,3 +625,12 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
                 except SmsGateError as exc:
                     outcome = self._after_attempt(command, exc)
         return command.value
+
+
+def _as_batch(messages: Iterable[Sms]) -> tuple[Sms, ...]:
+    """The messages of a ``send_batch`` call as a tuple (what is no iterable is bad input)."""
+    if not isinstance(messages, Iterable):
+        raise ValidationError(
+            f"send_batch() takes a non-empty sequence of Sms, not {type(messages).__name__}"
+        )
+    return tuple(messages)

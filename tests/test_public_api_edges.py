@@ -266,3 +266,17 @@ def test_the_console_provider_takes_mask_numbers_as_a_bool(value: object) -> Non
     """mask_numbers="false" masked the numbers (bool("false") is True)."""
     with pytest.raises(errors.ConfigurationError, match="mask_numbers"):
         smsgate.get_provider("console", mask_numbers=value)
+
+
+@pytest.mark.parametrize("messages", [None, 5])
+def test_send_batch_of_no_sequence_is_a_validation_error(messages: object) -> None:
+    """It raised TypeError: 'NoneType' object is not iterable."""
+    with smsgate.Gateway(smsgate.get_provider("memory")) as gateway, pytest.raises(errors.ValidationError):
+        gateway.send_batch(messages)  # type: ignore[arg-type]
+
+    async def batch() -> None:
+        async with smsgate.AsyncGateway(smsgate.get_provider("memory")) as gateway:
+            await gateway.send_batch(messages)  # type: ignore[arg-type]
+
+    with pytest.raises(errors.ValidationError):
+        asyncio.run(batch())
