@@ -357,7 +357,8 @@ def cli(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     """Send SMS and MMS, read delivery reports and inbound messages, through any provider.
 
     Passwords come from the environment: SMSGATE_<NAME>_PASSWORD for [providers.<name>].
-    Exit codes: 2 invalid input, 3 refused by the provider, 4 outcome uncertain, 1 other.
+    Exit codes: 2 invalid input, 3 refused by the provider, 4 outcome uncertain, 5 receive
+    could not listen, 1 other.
     """
     ctx.obj = Settings(config_path=config_path, json=as_json)
 
