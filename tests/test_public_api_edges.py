@@ -295,3 +295,33 @@ def test_the_cli_help_lists_every_exit_code_of_the_docs() -> None:
     assert codes == {"1", "2", "3", "4", "5"}
     help_text = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
     assert [code for code in sorted(codes) if f"{code} " not in help_text.split("Exit codes:")[1]] == []
+
+
+def test_the_dry_run_json_keys_are_the_documented_ones(tmp_path: Path) -> None:
+    """docs/cli.md listed every key of `smsgate --json send --dry-run` but `recipients`."""
+    import json
+    import re
+
+    from click.testing import CliRunner
+
+    from smsgate.cli import cli
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    [listed] = re.findall(r"With `--json` the result is one object \((.*?)\)\.", doc, flags=re.S)
+    config = tmp_path / "smsgate.toml"
+    config.write_text('[providers.primary]\ntype = "memory"\n', encoding="utf-8")
+    args = [
+        "--config",
+        str(config),
+        "--json",
+        "send",
+        "13800138000",
+        "--text",
+        "hi",
+        "--dry-run",
+        "--price",
+        "1",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)) == set(re.findall(r"`(\w+)`", listed))
