@@ -325,3 +325,47 @@ def test_the_dry_run_json_keys_are_the_documented_ones(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert set(json.loads(result.stdout)) == set(re.findall(r"`(\w+)`", listed))
+
+
+def _celery_app(name: str) -> Any:
+    celery = pytest.importorskip("celery")
+    return celery.Celery(name, broker="memory://", set_as_current=False)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"key_ttl": -1},
+        {"key_ttl": 0},
+        {"max_retries": "5"},
+        {"retry_backoff": float("nan")},
+        {"retry_jitter": "no"},
+    ],
+)
+def test_celery_install_refuses_wrong_settings(options: dict[str, Any]) -> None:
+    """They were accepted; key_ttl=-1 then failed in Redis at the first send."""
+    import smsgate.celery
+
+    with pytest.raises(errors.ConfigurationError):
+        smsgate.celery.install(
+            _celery_app("install"), idempotency=smsgate.celery.MemoryIdempotencyStore(), **options
+        )
+
+
+def test_celery_enqueue_on_an_app_without_install_is_a_configuration_error() -> None:
+    """It raised celery's NotRegistered('smsgate.send')."""
+    import smsgate.celery
+
+    with pytest.raises(errors.ConfigurationError, match="install"):
+        smsgate.celery.enqueue(SMS, app=_celery_app("bare"))
+
+
+@pytest.mark.parametrize("key", ["", " order-42", 42, "k" * 257])
+def test_celery_enqueue_refuses_a_key_that_is_no_string(key: object) -> None:
+    """An empty, padded or non-string key was queued as it was."""
+    import smsgate.celery
+
+    app = _celery_app("keys")
+    smsgate.celery.install(app, idempotency=smsgate.celery.MemoryIdempotencyStore())
+    with pytest.raises(errors.ValidationError):
+        smsgate.celery.enqueue(SMS, app=app, key=key)  # type: ignore[arg-type]

@@ -55,6 +55,7 @@ from smsgate.celery._worker import (
     register_settings,
     worker_gateway,
 )
+from smsgate.exceptions import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from smsgate._gateway import Gateway
@@ -161,7 +162,17 @@ def install(
 def send_task(app: Any = None) -> Any:
     """The send task :func:`install` registered on ``app`` (default: Celery's current app)."""
     app = app if app is not None else celery.current_app
-    return app.tasks[TASK_NAME]
+    task = app.tasks.get(TASK_NAME)
+    if task is None:
+        raise ConfigurationError(
+            f"the Celery app {app.main!r} has no {TASK_NAME} task: call smsgate.celery.install(app, …) "
+            "where the app is defined"
+        )
+    return task
+
+
+#: The longest idempotency key :func:`enqueue` takes (it becomes part of a Redis key).
+_MAX_KEY = 256
 
 
 def enqueue(
@@ -175,10 +186,17 @@ def enqueue(
         your own (an order id …) to make a repeated ``enqueue`` of one message a no-op too.
     :param app: the Celery app :func:`install` was called on (default: the current app).
     :param options: passed to ``apply_async`` (``queue=``, ``countdown=``, ``priority=`` …).
-    :raises ValidationError: ``message`` is not one of those (before anything is queued).
+    :raises ValidationError: ``message`` is not one of those, or ``key`` is no non-empty
+        string (before anything is queued).
+    :raises ConfigurationError: :func:`install` was not called on ``app``.
     """
     payload = encode_message(message)
-    key = key if key is not None else uuid.uuid4().hex
+    if key is None:
+        key = uuid.uuid4().hex
+    elif not (isinstance(key, str) and key.strip() == key and 0 < len(key) <= _MAX_KEY):
+        raise ValidationError(
+            f"key must be 1 to {_MAX_KEY} characters without blanks at either end, not {key!r}", field="key"
+        )
     options.setdefault("serializer", "json")
     return send_task(app).apply_async(args=(payload, key), **options)
 

@@ -49,6 +49,23 @@ CONFIG_KEY = "smsgate_config"
 REDIS_URL_KEY = "smsgate_redis_url"
 
 
+def _whole(attribute: attrs.Attribute[Any], value: object, *, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigurationError(f"{attribute.name} must be a whole number, at least {least}, not {value!r}")
+
+
+def _seconds(attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise ConfigurationError(
+            f"{attribute.name} must be a finite number of seconds, at least 0, not {value!r}"
+        )
+
+
+def _flag(attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attribute.name} must be True or False, not {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """What :func:`smsgate.celery.install` recorded for one Celery app.
@@ -69,11 +86,11 @@ class Settings:
     config: str | Path | None = None
     gateway: Callable[[], Gateway] | None = None
     idempotency: str | IdempotencyStore | None = None
-    key_ttl: int = 7 * 24 * 3600
-    max_retries: int = 5
-    retry_backoff: float = 1.0
-    retry_backoff_max: float = 60.0
-    retry_jitter: bool = True
+    key_ttl: int = attrs.field(default=7 * 24 * 3600, validator=lambda i, a, v: _whole(a, v, least=1))
+    max_retries: int = attrs.field(default=5, validator=lambda i, a, v: _whole(a, v, least=0))
+    retry_backoff: float = attrs.field(default=1.0, validator=lambda i, a, v: _seconds(a, v))
+    retry_backoff_max: float = attrs.field(default=60.0, validator=lambda i, a, v: _seconds(a, v))
+    retry_jitter: bool = attrs.field(default=True, validator=lambda i, a, v: _flag(a, v))
 
 
 _settings: weakref.WeakKeyDictionary[Any, Settings] = weakref.WeakKeyDictionary()
