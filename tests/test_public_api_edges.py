@@ -369,3 +369,21 @@ def test_celery_enqueue_refuses_a_key_that_is_no_string(key: object) -> None:
     smsgate.celery.install(app, idempotency=smsgate.celery.MemoryIdempotencyStore())
     with pytest.raises(errors.ValidationError):
         smsgate.celery.enqueue(SMS, app=app, key=key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        (5, {}),  # AttributeError: 'int' object has no attribute 'decode'
+        ("redis://127.0.0.1:6379/0", {"timeout": "1"}),  # TypeError
+        ("redis://127.0.0.1:6379/0", {"timeout": float("nan")}),
+        ("redis://127.0.0.1:6379/0", {"prefix": ""}),
+        ("redis://127.0.0.1:6379/0", {"prefix": 5}),
+    ],
+)
+def test_a_shared_state_with_a_wrong_argument_is_a_configuration_error(
+    url: object, options: dict[str, Any]
+) -> None:
+    scale = pytest.importorskip("smsgate.scale")
+    with pytest.raises(errors.ConfigurationError):
+        scale.RedisState(url, **options)

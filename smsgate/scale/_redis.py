@@ -142,8 +142,10 @@ class SharedStateError(NotSentError):
     """
 
 
-def masked_url(url: str) -> str:
+def masked_url(url: object) -> str:
     """``url`` with its password (if any) replaced by ``***``, for messages and reprs."""
+    if not isinstance(url, str):
+        return f"<{type(url).__name__}, not a URL>"
     try:
         parts = urllib.parse.urlsplit(url)
         password = parts.password
@@ -214,8 +216,10 @@ class RedisState:
         problem = _url_problem(url, password)
         if problem:
             raise ConfigurationError(f"shared state URL {shown!r}: {problem}")
-        if timeout <= 0:
-            raise ConfigurationError(f"shared state timeout must be positive, not {timeout!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ConfigurationError(f"shared state timeout must be a positive number, not {timeout!r}")
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigurationError(f"shared state prefix must be a non-empty string, not {prefix!r}")
         self.url = shown
         self.prefix = prefix
         self.timeout = timeout
