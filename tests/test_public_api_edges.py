@@ -387,3 +387,23 @@ def test_a_shared_state_with_a_wrong_argument_is_a_configuration_error(
     scale = pytest.importorskip("smsgate.scale")
     with pytest.raises(errors.ConfigurationError):
         scale.RedisState(url, **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"limit": 0}, errors.ConfigurationError),  # accepted
+        ({"limit": "10"}, errors.ConfigurationError),
+        ({"lock_ttl": -1}, errors.ConfigurationError),
+        ({"lease": 0}, errors.ConfigurationError),
+        ({"every": "30"}, errors.ValidationError),  # TypeError
+    ],
+)
+def test_celery_register_pull_task_refuses_wrong_settings(options: dict[str, Any], error: type) -> None:
+    import smsgate.celery
+
+    app = _celery_app("pulls")
+    with pytest.raises(error):
+        smsgate.celery.register_pull_task(
+            app, journal="unused.sqlite3", redis_url="redis://127.0.0.1:9/0", **options
+        )

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from smsgate._models import DeliveryReport, InboundMessage
-from smsgate.exceptions import ConfigurationError, JournalError, SmsGateError
+from smsgate.exceptions import ConfigurationError, JournalError, SmsGateError, ValidationError
 from smsgate.receiver import Journal, PostgresJournal, Receiver, SQLiteJournal
 from smsgate.receiver._journal import Event, encode, entry
 from smsgate.receiver._postgres import is_postgres_url
@@ -344,14 +344,26 @@ def _decode(item: bytes | str) -> Event:
 JOURNAL_KEY = "smsgate_pull_journal"
 
 
+def _limit(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigurationError(
+            f"{attribute.name} must be a whole number, at least 1, or None, not {value!r}"
+        )
+
+
+def _positive_seconds(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise ConfigurationError(f"{attribute.name} must be a positive number of seconds, not {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class _PullSettings:
     journal: str | Path | Callable[[], Journal] | None
     redis_url: str | None
     handler: Callable[[Event], Any] | None
-    limit: int | None
-    lock_ttl: float
-    lease: float
+    limit: int | None = attrs.field(validator=_limit)
+    lock_ttl: float = attrs.field(validator=_positive_seconds)
+    lease: float = attrs.field(validator=_positive_seconds)
 
 
 class _Resources:
@@ -475,8 +487,9 @@ def schedule_pulls(app: Celery, every: float = 60.0, *, entry_name: str = "smsga
     Each tick expires after ``every`` seconds: ticks queued while no worker ran are dropped
     instead of pulling back to back when workers return.
     """
-    if every <= 0:
-        raise ValueError("every must be positive")
+    if isinstance(every, bool) or not isinstance(every, int | float) or not 0 < every < float("inf"):
+        # A ValueError, as it always was, and an smsgate error.
+        raise ValidationError(f"every must be a positive number of seconds, not {every!r}", field="every")
     schedule = dict(app.conf.beat_schedule or {})
     schedule[entry_name] = {"task": PULL_TASK, "schedule": every, "options": {"expires": every}}
     app.conf.beat_schedule = schedule
