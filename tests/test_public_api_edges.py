@@ -407,3 +407,24 @@ def test_celery_register_pull_task_refuses_wrong_settings(options: dict[str, Any
         smsgate.celery.register_pull_task(
             app, journal="unused.sqlite3", redis_url="redis://127.0.0.1:9/0", **options
         )
+
+
+def test_a_scheduled_message_skips_a_provider_that_cannot_schedule() -> None:
+    """With the first provider unreachable, a scheduled message went to a backup without
+    Capabilities.scheduling, which raised ValidationError ("cannot schedule"): bad input, said
+    the error, for a message the first provider could take once back. Now the backup is
+    skipped before any request, as for any capability it lacks, and the first is retried."""
+    import datetime as dt
+
+    from smsgate.testing import InMemoryProvider
+
+    scheduled = smsgate.Sms(to="13800138000", text="hi", send_at=dt.datetime(2031, 1, 1, tzinfo=dt.UTC))
+    primary = InMemoryProvider("primary")
+    primary.fail_next(errors.NotSentError)
+    backup = InMemoryProvider("backup", capabilities=smsgate.Capabilities(send=True, scheduling=False))
+    with smsgate.Gateway([primary, backup], sleep=lambda seconds: None) as gateway:
+        receipt = gateway.send(scheduled)
+    assert (receipt.provider, receipt.attempts) == ("primary", 2)
+    assert backup.calls["send"] == 0
+    with smsgate.Gateway(backup) as alone, pytest.raises(errors.UnsupportedOperationError, match="send_at"):
+        alone.send(scheduled)

@@ -399,9 +399,12 @@ def _checked(providers: Sequence[Provider]) -> tuple[Provider, ...]:
 
 
 def _reason(provider: Provider, messages: list[Sms]) -> str | None:
-    """Why ``provider`` cannot render one of ``messages`` (the first it cannot), or None."""
+    """Why ``provider`` cannot render one of ``messages`` (the first it cannot), or None. A
+    message with a ``send_at`` needs ``Capabilities.scheduling``, like any capability."""
     for index, message in enumerate(messages):
         reason = provider.cannot_render(message)
+        if reason is None and message.send_at is not None and not provider.capabilities.scheduling:
+            reason = "does not schedule sends, and the message has a send_at"
         if reason is not None:
             return reason if len(messages) == 1 else f"message {index + 1} of the batch: {reason}"
     return None
