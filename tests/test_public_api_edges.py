@@ -60,6 +60,7 @@ def _two() -> list[smsgate.Provider]:
         {"strategy": "weighted", "weights": "ab"},
         {"strategy": "weighted", "weights": [1, float("nan")]},
         {"strategy": "weighted", "weights": {"a": float("inf")}},
+        {"strategy": "weighted", "weights": {1.0, 2.0}},  # a set: no order to match the providers
         {"failover_on_uncertain": "no"},
         {"random": 5},
     ],
@@ -428,3 +429,12 @@ def test_a_scheduled_message_skips_a_provider_that_cannot_schedule() -> None:
     assert backup.calls["send"] == 0
     with smsgate.Gateway(backup) as alone, pytest.raises(errors.UnsupportedOperationError, match="send_at"):
         alone.send(scheduled)
+
+
+def test_weights_may_be_any_sized_collection_of_real_numbers() -> None:
+    """A tuple, a Fraction: accepted as before the argument checks (not only lists of floats)."""
+    import fractions
+
+    weights = (1, fractions.Fraction(1, 2))
+    with smsgate.Gateway(_two(), strategy="weighted", weights=weights) as gateway:
+        assert gateway.send(SMS).provider in {"a", "b"}

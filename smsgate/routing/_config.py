@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import numbers
+from collections.abc import Collection, Mapping, Sequence, Set
 from typing import Any
 
 import attrs
@@ -45,7 +46,12 @@ def _weights(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, Mapping):
         valid = all(isinstance(name, str) and _finite(weight) for name, weight in value.items())
     else:
-        valid = isinstance(value, Sequence) and not isinstance(value, str) and all(map(_finite, value))
+        # A list, a tuple, an array: sized and iterable (the router zips it with the providers).
+        valid = (
+            isinstance(value, Collection)
+            and not isinstance(value, str | bytes | Set)  # a set has no order to match providers
+            and all(_finite(weight) for weight in value)
+        )
     if not valid:
         raise ConfigurationError(
             "weights takes finite numbers: a list (one per provider) or a mapping name -> number, "
@@ -54,7 +60,10 @@ def _weights(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A real number (numpy's too), not a bool, not NaN or infinite."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(value)
 
 
 def _rate_limit(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
