@@ -44,9 +44,9 @@ def _rate(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
         raise ConfigurationError(f"{attr.name} must be a positive, finite number, not {value!r}")
 
 
-def _count(_inst: object, attr: attrs.Attribute[Any], value: int) -> None:
+def _count(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     """A positive whole number (tries, failures, a burst): ``2.5`` tries means nothing."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigurationError(f"{attr.name} must be a whole number, not {value!r}")
     if value <= 0:
         raise ConfigurationError(f"{attr.name} must be positive, not {value!r}")
