@@ -438,3 +438,18 @@ def test_weights_may_be_any_sized_collection_of_real_numbers() -> None:
     weights = (1, fractions.Fraction(1, 2))
     with smsgate.Gateway(_two(), strategy="weighted", weights=weights) as gateway:
         assert gateway.send(SMS).provider in {"a", "b"}
+
+
+def test_policies_take_any_integral_number() -> None:
+    """numpy's int64 is a numbers.Integral but no int: accepted before the argument checks."""
+    import numbers
+
+    class Three:
+        def __le__(self, other: object) -> bool:
+            return 3 <= other  # type: ignore[operator]
+
+        def __index__(self) -> int:
+            return 3
+
+    numbers.Integral.register(Three)
+    assert smsgate.RetryPolicy(attempts=Three()).attempts.__index__() == 3  # type: ignore[arg-type, attr-defined]
