@@ -446,7 +446,7 @@ def test_policies_take_any_integral_number() -> None:
 
     class Three:
         def __le__(self, other: object) -> bool:
-            return 3 <= other  # type: ignore[operator]
+            return other >= 3  # type: ignore[operator]
 
         def __index__(self) -> int:
             return 3
