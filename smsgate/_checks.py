@@ -243,8 +243,13 @@ def _compared(cls: _C) -> _C:
     return cls
 
 
-def mask_mobile(number: str) -> str:
-    """Hide the middle of a phone number for logs and messages: ``138****8000``."""
+def mask_mobile(number: object) -> str:
+    """Hide the middle of a phone number for logs and messages: ``138****8000``.
+
+    Never raises: it serves logs and reprs, so a value that is no string (a number, ``None``)
+    is masked as its ``str()``."""
+    if not isinstance(number, str):
+        number = str(number)
     if len(number) <= 7:
         return "*" * len(number)
     return f"{number[:3]}{'*' * (len(number) - 7)}{number[-4:]}"

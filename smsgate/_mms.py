@@ -42,6 +42,14 @@ class MmsPart:
     def __attrs_post_init__(self) -> None:
         if "\x00" in self.name or "/" in self.name or "\\" in self.name:
             raise ValidationError(f"MMS part name {self.name!r} may not contain NUL or slashes", field="name")
+        stem, dot, extension = self.name.rpartition(".")
+        if not (dot and stem.strip() and extension.strip()):
+            raise ValidationError(
+                f"MMS part name {self.name!r} needs an extension telling its type (a.txt, b.jpg, c.smil)",
+                field="name",
+            )
+        if not self.data:
+            raise ValidationError(f"MMS part {self.name!r} is empty", field="data")
 
 
 def _parts(value: Iterable[MmsPart]) -> tuple[MmsPart, ...]:

@@ -180,7 +180,7 @@ class Receipt:
         """One receipt for a message the provider sent as several requests."""
         parts = tuple(receipts)
         if not parts:
-            raise ValueError("combine() needs at least one receipt")
+            raise ValidationError("combine() needs at least one receipt", field="receipts")
         if len(parts) == 1:
             return parts[0]
         last_balance = next((p.balance for p in reversed(parts) if p.balance is not None), None)
