@@ -9,12 +9,37 @@ counts the rest, so a flood of refused pushes or of ``accept()`` errors cannot f
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import threading
 import time
+from typing import Any
 
 import attrs
 
+from smsgate.exceptions import ConfigurationError
+
 __all__ = ["RateLimitFilter", "RateLimiter", "ServerLimits"]
+
+
+def _count(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    """A positive whole number (connections, bytes, queued connections): any integral number,
+    not a bool; ``0`` would refuse every connection or every body."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(f"ServerLimits.{attr.name} must be a whole number, not {value!r}")
+    if value <= 0:
+        raise ConfigurationError(f"ServerLimits.{attr.name} must be positive, not {value!r}")
+
+
+def _seconds(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    """A positive, finite number of seconds (any real number, not a bool): ``0`` would close
+    every connection at once, and NaN passes every comparison."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"ServerLimits.{attr.name} must be a number of seconds, not {value!r}")
+    if not 0 < float(value) < math.inf:  # False for NaN too
+        raise ConfigurationError(
+            f"ServerLimits.{attr.name} must be a positive, finite number of seconds, not {value!r}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -32,14 +57,19 @@ class ServerLimits:
     :ivar keep_alive: seconds an idle keep-alive connection stays open.
     :ivar backlog: the listen backlog: connections the kernel queues before they are accepted.
     :ivar max_body: the largest body accepted, in bytes (larger: 413).
+
+    The counts (``max_connections``, ``backlog``, ``max_body``) are positive whole numbers and
+    the timeouts positive, finite numbers of seconds; anything else is refused with a
+    :class:`~smsgate.exceptions.ConfigurationError` naming the field, here and in
+    :func:`attrs.evolve`.
     """
 
-    max_connections: int = 100
-    head_timeout: float = 10.0
-    body_timeout: float = 10.0
-    keep_alive: float = 5.0
-    backlog: int = 128
-    max_body: int = 1 << 20
+    max_connections: int = attrs.field(default=100, validator=_count)
+    head_timeout: float = attrs.field(default=10.0, validator=_seconds)
+    body_timeout: float = attrs.field(default=10.0, validator=_seconds)
+    keep_alive: float = attrs.field(default=5.0, validator=_seconds)
+    backlog: int = attrs.field(default=128, validator=_count)
+    max_body: int = attrs.field(default=1 << 20, validator=_count)
 
 
 class RateLimiter:

@@ -14,9 +14,11 @@ import binascii
 import hmac
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
+
+from smsgate.exceptions import ConfigurationError
 
 __all__ = ["PushGuard", "PushRequest", "Refusal"]
 
@@ -24,8 +26,79 @@ _Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _networks(values: Iterable[str | _Network]) -> tuple[_Network, ...]:
-    return tuple(ipaddress.ip_network(v, strict=False) for v in values)
+#: What one entry of ``allow`` / ``trusted_proxies`` may be: a network or an address, as text
+#: or as an :mod:`ipaddress` object (an int or bytes would be read as a packed address).
+_ENTRY_TYPES = (
+    str,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+)
+
+
+def _networks(field: str, values: object) -> tuple[_Network, ...]:
+    """The networks of the list ``field`` (``allow``, ``trusted_proxies``); a
+    :class:`ConfigurationError` naming the first entry that is none (its ``ValueError`` as the
+    cause). A string alone is refused: it would be read as a list of one-character entries."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ConfigurationError(
+            f"PushGuard.{field} must be a list of networks (such as ['203.0.113.0/24']), "
+            f"not {type(values).__name__} {values!r}"
+        )
+    networks = []
+    for value in values:
+        if not isinstance(value, _ENTRY_TYPES):
+            raise ConfigurationError(
+                f"PushGuard.{field}: {value!r} is not a network (such as '203.0.113.0/24') "
+                f"but a {type(value).__name__}"
+            )
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"PushGuard.{field}: {value!r} is not a network (such as '203.0.113.0/24'): {exc}"
+            ) from exc
+    return tuple(networks)
+
+
+def _allow(values: Iterable[str | _Network]) -> tuple[_Network, ...]:
+    return _networks("allow", values)
+
+
+def _trusted_proxies(values: Iterable[str | _Network]) -> tuple[_Network, ...]:
+    return _networks("trusted_proxies", values)
+
+
+def _token(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    """``None`` or a non-empty string (an empty token would let every push without one in).
+    The value is secret: never in the message."""
+    if value is not None and (not isinstance(value, str) or not value):
+        kind = "an empty string" if value == "" else f"a {type(value).__name__}"
+        raise ConfigurationError(f"PushGuard.token must be a non-empty string or None, not {kind}")
+
+
+def _basic(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    """``None`` or ``(user, password)``, two strings, the password not empty. The values are
+    secret: never in the message."""
+    if value is None:
+        return
+    if (
+        not isinstance(value, tuple | list)
+        or len(value) != 2  # user, password
+        or not all(isinstance(part, str) for part in value)
+    ):
+        kind = type(value).__name__
+        raise ConfigurationError(
+            f"PushGuard.basic must be a (user, password) pair of strings or None, not a {kind}"
+        )
+    if not value[1]:
+        raise ConfigurationError("PushGuard.basic: the password must not be empty")
+
+
+def _public_url(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigurationError(f"PushGuard.public_url must be a non-empty string or None, not {value!r}")
 
 
 def _address(text: str | None) -> _Address | None:
@@ -88,14 +161,16 @@ class PushGuard:
     :param public_url: the URL the provider was given, for :meth:`Provider.verify_push
         <smsgate.Provider.verify_push>` when the server sees another one (behind a proxy).
 
-    Secrets never appear in the repr.
+    Secrets never appear in the repr, nor in the errors. A wrong argument (an entry that is
+    not a network, a token that is not a non-empty string, an empty Basic password …) is
+    refused with a :class:`~smsgate.exceptions.ConfigurationError` naming the field.
     """
 
-    token: str | None = attrs.field(default=None, repr=False)
-    allow: tuple[_Network, ...] = attrs.field(default=(), converter=_networks)
-    trusted_proxies: tuple[_Network, ...] = attrs.field(default=(), converter=_networks)
-    basic: tuple[str, str] | None = attrs.field(default=None, repr=False)
-    public_url: str | None = None
+    token: str | None = attrs.field(default=None, repr=False, validator=_token)
+    allow: tuple[_Network, ...] = attrs.field(default=(), converter=_allow)
+    trusted_proxies: tuple[_Network, ...] = attrs.field(default=(), converter=_trusted_proxies)
+    basic: tuple[str, str] | None = attrs.field(default=None, repr=False, validator=_basic)
+    public_url: str | None = attrs.field(default=None, validator=_public_url)
 
     def client(self, request: PushRequest) -> _Address | None:
         """The address the push is judged by: the peer, or what a trusted proxy forwarded."""

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import numbers
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from smsgate.exceptions import ConfigurationError
 from smsgate.receiver._limits import RateLimiter, ServerLimits
 
 if TYPE_CHECKING:
@@ -78,6 +82,53 @@ def _limit_options(limits: ServerLimits | None) -> dict[str, Any]:
     }
 
 
+_LIFESPANS = ("auto", "on", "off")
+_MAX_PORT = 65535
+
+
+def _seconds(value: object, *, zero: bool = False) -> bool:
+    """Whether ``value`` is a finite number of seconds, positive (or ``zero`` allowed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return False
+    return float(value) >= 0 if zero else float(value) > 0
+
+
+def _port(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return False
+    return 0 <= int(value) <= _MAX_PORT
+
+
+#: Each argument of :class:`ServerThread`: whether a value is right, and what it must be.
+_ARGUMENTS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "app": (callable, "an ASGI application (a callable)"),
+    "host": (lambda v: isinstance(v, str) and bool(v), "a non-empty string (an address)"),
+    "port": (_port, "a whole number from 0 to 65535"),
+    "lifespan": (lambda v: v in _LIFESPANS, "'auto', 'on' or 'off'"),
+    "start_timeout": (_seconds, "a positive, finite number of seconds"),
+    "graceful_shutdown": (
+        lambda v: _seconds(v, zero=True),
+        "a finite number of seconds, not negative",
+    ),
+    "name": (lambda v: v is None or isinstance(v, str), "a string or None"),
+    "limits": (
+        lambda v: v is None or isinstance(v, ServerLimits),
+        "a smsgate.receiver.ServerLimits or None",
+    ),
+}
+
+
+def _check_arguments(given: dict[str, object]) -> None:
+    """:class:`ServerThread`'s arguments, each refused with a :class:`ConfigurationError`
+    naming it (they failed at :meth:`ServerThread.start`, some with a bare ``TypeError`` or
+    ``OverflowError``, or never: a NaN timeout)."""
+    for field, value in given.items():
+        valid, expected = _ARGUMENTS[field]
+        if not valid(value):
+            shown = type(value).__name__ if field == "app" else repr(value)
+            raise ConfigurationError(f"ServerThread's {field} must be {expected}, not {shown}")
+
+
 class ServerThread:
     """Serve an ASGI app with uvicorn in a daemon thread, on loopback by default.
 
@@ -106,6 +157,9 @@ class ServerThread:
     cannot start (the port is taken, the app's startup fails …). :meth:`stop` shuts the server
     down gracefully, joins its thread and closes the socket; it is idempotent. A stopped
     server may be started again. The application's logging configuration is left alone.
+
+    :raises ConfigurationError: an argument of the wrong type or out of range (a port outside
+        0–65535, a negative or NaN timeout, an unknown lifespan …), before anything is bound.
     """
 
     def __init__(
@@ -120,6 +174,18 @@ class ServerThread:
         name: str | None = None,
         limits: ServerLimits | None = None,
     ) -> None:
+        _check_arguments(
+            {
+                "app": app,
+                "host": host,
+                "port": port,
+                "lifespan": lifespan,
+                "start_timeout": start_timeout,
+                "graceful_shutdown": graceful_shutdown,
+                "name": name,
+                "limits": limits,
+            }
+        )
         self.app = app
         self.limits = limits
         self.host = host
