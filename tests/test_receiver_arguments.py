@@ -6,14 +6,174 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
+import pathlib
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
+import smsgate
+from smsgate.default_plugins.memory import ALL_CAPABILITIES, InMemoryProvider
 from smsgate.exceptions import ConfigurationError
-from smsgate.receiver import PushGuard, ServerLimits, ServerThread
+from smsgate.receiver import PushGuard, Receiver, ServerLimits, ServerThread, SQLiteJournal
+from smsgate.receiver.asgi import asgi_app
+from smsgate.receiver.wsgi import wsgi_app
+
+
+def provider() -> smsgate.Provider:
+    return smsgate.get_provider("ipyy", account="a", password="p", userid="1")
+
+
+def pull_only() -> InMemoryProvider:
+    return InMemoryProvider("pullonly", capabilities=attrs.evolve(ALL_CAPABILITIES, callbacks=False))
+
+
+# --- Receiver ----------------------------------------------------------------------------------
+
+
+def test_a_provider_name_is_refused_before_the_journal_file_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    with pytest.raises(ConfigurationError, match=r"get_provider\('ipyy'"):
+        Receiver("ipyy", print, journal=str(path))  # type: ignore[arg-type]
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("journal", [5, 2.5, b"j.sqlite3", object(), ["j.sqlite3"]])
+def test_a_journal_that_is_no_path_nor_journal_is_refused(journal: Any) -> None:
+    with pytest.raises(ConfigurationError, match="journal") as caught:
+        Receiver(provider(), print, journal=journal)
+    assert caught.value.provider == "ipyy"
+
+
+def test_an_empty_journal_path_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match="non-empty"):
+        Receiver(provider(), print, journal="")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_postgres_url_as_a_path_is_refused_without_its_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="PostgresJournal") as caught:
+        Receiver(provider(), print, journal="postgresql://app:s3cret-pw@db.internal/app")
+    assert "s3cret-pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize("handler", [5, "print", object()])
+def test_a_handler_that_cannot_be_called_is_refused(tmp_path: Path, handler: Any) -> None:
+    path = tmp_path / "j.sqlite3"
+    with pytest.raises(ConfigurationError, match="handler"):
+        Receiver(provider(), handler, journal=path)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("ack_before_dispatch", "no"), ("ack_before_dispatch", None), ("guard", {"token": "t"})],
+)
+def test_a_wrong_option_is_refused(tmp_path: Path, option: str, value: Any) -> None:
+    path = tmp_path / "j.sqlite3"
+    with pytest.raises(ConfigurationError, match=option):
+        Receiver(provider(), print, journal=path, **{option: value})
+    assert not path.exists()
+
+
+class _PathLike(os.PathLike[str]):
+    """An os.PathLike that is no pathlib.Path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+class _DuckJournal:
+    """A journal object of its own (the Journal protocol), no SQLiteJournal."""
+
+    def record(self, events: Any) -> list[Any]:
+        return list(events)
+
+    def mark_done(self, event: Any) -> None:
+        pass
+
+    def mark_failed(self, event: Any, error: str) -> None:
+        pass
+
+    def state(self, event: Any) -> None:
+        return None
+
+    def pending(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_valid_journals_stay_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    given: list[Any] = [
+        None,
+        "a.sqlite3",
+        tmp_path / "b.sqlite3",
+        pathlib.PurePath(tmp_path / "c.sqlite3"),
+        _PathLike(str(tmp_path / "d.sqlite3")),
+        ":memory:",
+    ]
+    for journal in given:
+        with Receiver(provider(), print, journal=journal) as receiver:
+            assert isinstance(receiver.journal, SQLiteJournal)
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite3")) == [
+        "a.sqlite3",
+        "b.sqlite3",
+        "c.sqlite3",
+        "d.sqlite3",
+        "smsgate-journal.sqlite3",
+    ]
+    duck = _DuckJournal()
+    with SQLiteJournal(tmp_path / "e.sqlite3") as journal:
+        assert Receiver(provider(), None, journal=journal).journal is journal
+    assert Receiver(provider(), journal=duck, ack_before_dispatch=False).journal is duck
+
+
+def test_a_provider_without_callbacks_may_store_pulls_but_gets_no_app(tmp_path: Path) -> None:
+    vendor = pull_only()
+    seen: list[Any] = []
+    with Receiver(vendor, seen.append, journal=tmp_path / "j.sqlite3") as receiver:
+        vendor.queue_inbound("13800138000", "hi")
+        with smsgate.Gateway(vendor) as gateway:
+            new = receiver.store_pulled(gateway.fetch_inbound())
+        assert receiver.dispatch(new) == 1
+        assert len(seen) == 1
+        for build in (receiver.asgi_app, receiver.wsgi_app):
+            with pytest.raises(ConfigurationError, match="callbacks") as caught:
+                build()
+            assert caught.value.provider == "pullonly"
+
+
+# --- the apps ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_body", [0, -1, 1.5, "1000", True])
+def test_a_wrong_max_body_is_refused_by_both_apps(tmp_path: Path, max_body: Any) -> None:
+    with Receiver(provider(), journal=tmp_path / "j.sqlite3") as receiver:
+        for build in (receiver.asgi_app, receiver.wsgi_app):
+            with pytest.raises(ConfigurationError, match="max_body"):
+                build(max_body=max_body)
+
+
+def test_the_apps_refuse_what_is_no_receiver_or_no_limits(tmp_path: Path) -> None:
+    for build in (asgi_app, wsgi_app):
+        with pytest.raises(ConfigurationError, match="Receiver"):
+            build(provider())  # type: ignore[arg-type]
+    with Receiver(provider(), journal=tmp_path / "j.sqlite3") as receiver:
+        with pytest.raises(ConfigurationError, match="limits"):
+            receiver.asgi_app(limits={"max_body": 10})  # type: ignore[arg-type]
+        receiver.asgi_app(max_body=10, limits=ServerLimits(max_body=20))
+        receiver.wsgi_app(max_body=10)
+
 
 # --- PushGuard -----------------------------------------------------------------------------------
 

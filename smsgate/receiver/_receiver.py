@@ -28,6 +28,8 @@ import enum
 import functools
 import inspect
 import logging
+import numbers
+import os
 import threading
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from pathlib import Path
@@ -40,6 +42,7 @@ import attrs
 from smsgate import _plugins
 from smsgate._models import DeliveryReport, mask_mobile
 from smsgate._provider import CallbackReply, Provider
+from smsgate.exceptions import ConfigurationError
 from smsgate.receiver._journal import (
     ClaimingJournal,
     Event,
@@ -50,6 +53,7 @@ from smsgate.receiver._journal import (
     number_repeats,
 )
 from smsgate.receiver._limits import RateLimiter, ServerLimits
+from smsgate.receiver._postgres import is_postgres_url
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 from smsgate.receiver._workers import Batches, Workers, running_loop
 
@@ -141,6 +145,16 @@ class Receiver:
     :param guard: a :class:`~smsgate.receiver.PushGuard`: who may post (token in the URL,
         source networks, HTTP Basic). The adapters ask :meth:`admit` before the body is
         parsed; a refused push gets a 4xx and is never journaled.
+    :raises ConfigurationError: an argument of the wrong kind, before any file is created:
+        ``provider`` no :class:`~smsgate.Provider` (a provider's name included: build it with
+        :func:`smsgate.get_provider`), ``handler`` neither callable nor ``None``, ``journal``
+        none of the above (or a PostgreSQL URL: pass a
+        :class:`~smsgate.receiver.PostgresJournal`), ``ack_before_dispatch`` not a bool,
+        ``guard`` no :class:`~smsgate.receiver.PushGuard`.
+
+    A provider without the ``callbacks`` capability is accepted: such a receiver stores and
+    dispatches what a pull returned (:meth:`store_pulled`); :meth:`asgi_app` and
+    :meth:`wsgi_app` refuse it, since every push they served would be answered "retry".
 
     Guarantees: an acknowledged event is in the journal; an event is dispatched once per
     successful storage (re-deliveries are recognised), so the handler sees each event at least
@@ -156,6 +170,9 @@ class Receiver:
         ack_before_dispatch: bool = True,
         guard: PushGuard | None = None,
     ) -> None:
+        # Every argument is checked before anything is built: a wrong one must not leave
+        # a journal file behind, nor be found at the first push.
+        path = _check_arguments(provider, handler, journal, ack_before_dispatch, guard)
         self.provider = provider
         self.handler = handler
         self.ack_before_dispatch = ack_before_dispatch
@@ -168,11 +185,11 @@ class Receiver:
         self._in_flight_lock = threading.Lock()
         # Set by close(): a dispatch loop (a replay in a background thread) stops between events.
         self._closing = threading.Event()
-        if journal is None or isinstance(journal, str | Path):
-            self.journal: Journal = SQLiteJournal(DEFAULT_JOURNAL if journal is None else journal)
+        if path is not None:
+            self.journal: Journal = SQLiteJournal(path)
             self._owns_journal = True
         else:
-            self.journal = journal
+            self.journal = cast(Journal, journal)
             self._owns_journal = False
         # A journal other instances share (PostgreSQL) also holds claims: an event another
         # instance is dispatching is skipped here too.
@@ -745,6 +762,106 @@ class Receiver:
         from smsgate.receiver.wsgi import wsgi_app  # noqa: PLC0415 - the adapter depends on us
 
         return wsgi_app(self, max_body=max_body)
+
+
+def _check_arguments(
+    provider: object, handler: object, journal: object, ack_before_dispatch: object, guard: object
+) -> str | None:
+    """:class:`Receiver`'s arguments, each refused with a :class:`ConfigurationError` naming it;
+    the path of the SQLite journal to open, or ``None`` when ``journal`` is a journal object."""
+    if not isinstance(provider, Provider):
+        hint = (
+            f": build one with smsgate.get_provider({provider!r}, ...) and pass it"
+            if isinstance(provider, str)
+            else ""
+        )
+        raise ConfigurationError(
+            f"Receiver needs a smsgate.Provider, not {type(provider).__name__} {provider!r}{hint}"
+        )
+    if handler is not None and not callable(handler):
+        raise ConfigurationError(
+            f"Receiver's handler must be a function (or None), not {type(handler).__name__} {handler!r}",
+            provider=provider.name,
+        )
+    if not isinstance(ack_before_dispatch, bool):
+        raise ConfigurationError(
+            f"Receiver's ack_before_dispatch must be True or False, not {ack_before_dispatch!r}",
+            provider=provider.name,
+        )
+    if guard is not None and not isinstance(guard, PushGuard):
+        raise ConfigurationError(
+            f"Receiver's guard must be a smsgate.receiver.PushGuard (or None), not {type(guard).__name__}",
+            provider=provider.name,
+        )
+    return _journal_path(journal, provider.name)
+
+
+def _journal_path(journal: object, provider: str) -> str | None:
+    """The path of the SQLite journal ``journal`` names (``None``: the default file), or
+    ``None`` for a :class:`Journal` object; anything else is a :class:`ConfigurationError`."""
+    if journal is None:
+        return str(DEFAULT_JOURNAL)
+    if isinstance(journal, str | os.PathLike):
+        path = os.fspath(journal)
+        if not isinstance(path, str) or not path:
+            raise ConfigurationError(
+                f"Receiver's journal path must be a non-empty text path, not {journal!r}", provider=provider
+            )
+        if is_postgres_url(path):  # the URL may hold a password: never in the message
+            raise ConfigurationError(
+                "Receiver's journal is a PostgreSQL URL: pass smsgate.receiver.PostgresJournal(url), "
+                "a path names a SQLite file",
+                provider=provider,
+            )
+        return path
+    if not isinstance(journal, Journal):
+        missing = [name for name in _JOURNAL_METHODS if not callable(getattr(journal, name, None))]
+        raise ConfigurationError(
+            f"Receiver's journal must be a path (str or os.PathLike), a journal object (a "
+            f"smsgate.receiver.Journal: {', '.join(_JOURNAL_METHODS)}) or None, not "
+            f"{type(journal).__name__} {journal!r} (it has no {', '.join(missing)})",
+            provider=provider,
+        )
+    return None
+
+
+def _app_max_body(receiver: object, max_body: object, limits: object) -> int:
+    """The arguments of :func:`~smsgate.receiver.asgi.asgi_app` /
+    :func:`~smsgate.receiver.wsgi.wsgi_app`, each refused with a :class:`ConfigurationError`
+    naming it, and the largest body the app accepts.
+
+    A receiver whose provider does not declare :attr:`Capabilities.callbacks
+    <smsgate.Capabilities>` is refused here rather than at construction: it may store and
+    dispatch what a pull returned (:meth:`Receiver.store_pulled`), but every push served with
+    it would be answered "retry" (the provider cannot parse it), for ever.
+    """
+    if not isinstance(receiver, Receiver):
+        raise ConfigurationError(
+            f"the receiver app needs a smsgate.receiver.Receiver, not {type(receiver).__name__}"
+        )
+    name = receiver.provider.name
+    if not receiver.provider.capabilities.callbacks:
+        raise ConfigurationError(
+            f"provider {name!r} does not declare the callbacks capability: it cannot parse pushes, "
+            "so a receiver app for it would answer every push with 'retry'",
+            provider=name,
+        )
+    if limits is not None and not isinstance(limits, ServerLimits):
+        raise ConfigurationError(
+            f"limits must be a smsgate.receiver.ServerLimits (or None), not {type(limits).__name__}",
+            provider=name,
+        )
+    if max_body is None:
+        return (limits if limits is not None else ServerLimits()).max_body
+    if isinstance(max_body, bool) or not isinstance(max_body, numbers.Integral) or max_body <= 0:
+        raise ConfigurationError(
+            f"max_body must be a positive whole number of bytes (or None), not {max_body!r}", provider=name
+        )
+    return int(max_body)
+
+
+#: The methods a journal object must have (:class:`~smsgate.receiver.Journal`).
+_JOURNAL_METHODS = ("record", "mark_done", "mark_failed", "state", "pending", "close")
 
 
 def _inherits(journal: Journal, *names: str) -> bool:

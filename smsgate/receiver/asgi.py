@@ -328,9 +328,16 @@ def asgi_app(
     ``receiver.ack_before_dispatch`` the handler never holds up the reply: a sync handler
     starts in a handler thread once the push is durable (with the SQLite journal under
     asyncio), otherwise the handler runs after the reply is sent (a Starlette background task).
+
+    :raises ConfigurationError: ``receiver`` is no :class:`~smsgate.receiver.Receiver`, its
+        provider does not declare the ``callbacks`` capability, ``max_body`` is not a positive
+        whole number, or ``limits`` is no :class:`~smsgate.receiver.ServerLimits`.
     """
+    from smsgate.receiver._receiver import _app_max_body  # noqa: PLC0415 - it imports this module lazily
+
+    cap = _app_max_body(receiver, max_body, limits)  # before anything is built
     limits = limits if limits is not None else ServerLimits()
-    push = _Push(receiver, max_body if max_body is not None else limits.max_body, limits.body_timeout)
+    push = _Push(receiver, cap, limits.body_timeout)
     routes = [Route("/", push, methods=["POST"])]
     token_route = receiver.guard.token is not None
     if token_route:  # the token as the URL's last segment

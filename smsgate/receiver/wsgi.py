@@ -13,7 +13,6 @@ import wsgiref.util
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from smsgate.receiver._limits import ServerLimits
 from smsgate.receiver._security import PushRequest
 
 if TYPE_CHECKING:
@@ -103,8 +102,14 @@ def wsgi_app(receiver: Receiver, *, max_body: int | None = None) -> WSGIApp:
     ``receiver.ack_before_dispatch`` the handler runs in the response's ``close()``, which
     WSGI servers call after the reply is written. Body-read timeouts are the WSGI server's
     (see ``docs/receiver.md``).
+
+    :raises ConfigurationError: ``receiver`` is no :class:`~smsgate.receiver.Receiver`, its
+        provider does not declare the ``callbacks`` capability, or ``max_body`` is not a
+        positive whole number.
     """
-    cap = max_body if max_body is not None else ServerLimits().max_body
+    from smsgate.receiver._receiver import _app_max_body  # noqa: PLC0415 - it imports this module lazily
+
+    cap = _app_max_body(receiver, max_body, None)  # before anything is built
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         refused = _refusal(environ, start_response, cap, token_path=receiver.guard.token is not None)
