@@ -18,7 +18,14 @@ import pytest
 import smsgate
 from smsgate.default_plugins.memory import ALL_CAPABILITIES, InMemoryProvider
 from smsgate.exceptions import ConfigurationError
-from smsgate.receiver import PushGuard, Receiver, ServerLimits, ServerThread, SQLiteJournal
+from smsgate.receiver import (
+    PushGuard,
+    RateLimitFilter,
+    Receiver,
+    ServerLimits,
+    ServerThread,
+    SQLiteJournal,
+)
 from smsgate.receiver.asgi import asgi_app
 from smsgate.receiver.wsgi import wsgi_app
 
@@ -265,6 +272,18 @@ def test_the_valid_limits_stay_accepted() -> None:
     ServerLimits()
     ServerLimits(max_connections=1, backlog=1, max_body=1, head_timeout=0.5, body_timeout=1, keep_alive=0.1)
     ServerLimits(body_timeout=Fraction(1, 2))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("interval", ["x", 0, -1.0, math.nan, math.inf, None, True])
+def test_a_wrong_log_interval_is_refused(interval: Any) -> None:
+    with pytest.raises(ConfigurationError, match="interval"):
+        RateLimitFilter(interval=interval)
+
+
+def test_the_valid_log_intervals_stay_accepted() -> None:
+    assert RateLimitFilter().limiter.interval == 10.0
+    assert RateLimitFilter(interval=1).limiter.interval == 1
+    assert RateLimitFilter(0.25).limiter.interval == 0.25
 
 
 # --- ServerThread --------------------------------------------------------------------------------

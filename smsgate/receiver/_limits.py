@@ -31,6 +31,13 @@ def _count(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
         raise ConfigurationError(f"ServerLimits.{attr.name} must be positive, not {value!r}")
 
 
+def _positive_seconds(value: object) -> bool:
+    """Whether ``value`` is a positive, finite real number (not a bool; NaN is not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return 0 < float(value) < math.inf
+
+
 def _seconds(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     """A positive, finite number of seconds (any real number, not a bool): ``0`` would close
     every connection at once, and NaN passes every comparison."""
@@ -77,9 +84,16 @@ class RateLimiter:
 
     Thread-safe. :meth:`allow` returns ``None`` to suppress, else how many of that kind were
     suppressed since the last one allowed.
+
+    :raises ConfigurationError: ``interval`` is not a positive, finite number of seconds (a
+        string failed at the second event, a NaN suppressed nothing).
     """
 
     def __init__(self, interval: float = 10.0) -> None:
+        if not _positive_seconds(interval):
+            raise ConfigurationError(
+                f"interval must be a positive, finite number of seconds, not {interval!r}"
+            )
         self.interval = interval
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
@@ -109,6 +123,8 @@ class RateLimitFilter(logging.Filter):
     to a handler or a logger::
 
         logging.getLogger("asyncio").addFilter(RateLimitFilter(interval=10))
+
+    :raises ConfigurationError: ``interval`` is not a positive, finite number of seconds.
     """
 
     def __init__(self, interval: float = 10.0) -> None:
