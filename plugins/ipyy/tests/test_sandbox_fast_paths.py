@@ -16,9 +16,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsgate_ipyy.sandbox import Sandbox
+from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._config import SandboxConfig
 from smsgate_ipyy.sandbox._state import CHINA, TIME_FORMAT, SandboxState, _task_id, stamp
-from smsgate_ipyy.sandbox.endpoints._common import _LOWERED, _LOWERED_LIMIT, _form_pairs, _merge_pairs
+from smsgate_ipyy.sandbox.endpoints import _common
+from smsgate_ipyy.sandbox.endpoints._common import (
+    _PAIR_CHARS,
+    _PAIRS,
+    _PAIRS_LIMIT,
+    _form_pairs,
+    _merge_pairs,
+    _xml_reply,
+    send_reply,
+)
 
 # Bodies as clients write them, and as they garble them: escapes (upper, lower, mixed case,
 # cut short), plus signs, raw non-ASCII text, backslashes, empty pairs and names.
@@ -42,15 +52,94 @@ def test_form_pairs_decode_a_real_send_body() -> None:
         assert dict(_form_pairs(body, encoding)) == fields
 
 
-def test_remembered_lower_cased_names_stay_bounded_and_right() -> None:
-    # Every name met is remembered lower-cased, up to a bound: a client making up names
-    # cannot grow the memory, and names past the bound are still lower-cased.
-    for start in range(0, 2 * _LOWERED_LIMIT, 50):
+def _merged(text: str, encoding: str) -> dict[str, str]:
+    form: dict[str, str] = {}
+    _merge_pairs(form, text, encoding)
+    return form
+
+
+def _as_parse_qsl(text: str, encoding: str) -> dict[str, str]:
+    """The form as parse_qsl reads it, by lower-cased name, the first value kept."""
+    form: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(
+        text, keep_blank_values=True, encoding=encoding, errors="replace"
+    ):
+        form.setdefault(name.lower(), value)
+    return form
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, st.sampled_from(["utf-8", "gbk"]))
+def test_merged_pairs_read_as_parse_qsl_does_first_time_and_again(text: str, encoding: str) -> None:
+    # the second reading takes the remembered pairs
+    assert _merged(text, encoding) == _as_parse_qsl(text, encoding)
+    assert _merged(text, encoding) == _as_parse_qsl(text, encoding)
+
+
+def test_a_remembered_pair_is_read_in_its_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same bytes are other text in GBK: a pair remembered from a UTF-8 form is not
+    # taken for a GBK one.
+    monkeypatch.setattr(_common, "_PAIRS", {})
+    text = "Content=" + urllib.parse.quote("验证码", encoding="utf-8")
+    assert _merged(text, "utf-8") == {"content": "验证码"}
+    assert _merged(text, "gbk") == _as_parse_qsl(text, "gbk") != {"content": "验证码"}
+    assert _merged(text, "utf-8") == {"content": "验证码"}
+
+
+def test_remembered_pairs_stay_bounded_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every pair met is remembered, up to a bound and a length: a client making up pairs
+    # cannot grow the memory, and pairs past the bound are still read right.
+    monkeypatch.setitem(_PAIRS, "utf-8", {})
+    for start in range(0, 2 * _PAIRS_LIMIT, 50):
         names = [f"Made{index}Up" for index in range(start, start + 50)]
-        form: dict[str, str] = {}
-        _merge_pairs(form, "&".join(f"{name}=v{index}" for index, name in enumerate(names)), "utf-8")
-        assert form == {name.lower(): f"v{index}" for index, name in enumerate(names)}
-    assert len(_LOWERED) == _LOWERED_LIMIT
+        text = "&".join(f"{name}=v%2B{index}" for index, name in enumerate(names))
+        assert _merged(text, "utf-8") == {name.lower(): f"v+{index}" for index, name in enumerate(names)}
+    assert len(_PAIRS["utf-8"]) == _PAIRS_LIMIT
+    monkeypatch.setitem(_PAIRS, "utf-8", {})
+    long_pair = "content=" + "x" * _PAIR_CHARS
+    assert _merged(long_pair + "&a=1", "utf-8") == {"content": "x" * _PAIR_CHARS, "a": "1"}
+    assert list(_PAIRS["utf-8"]) == ["a=1"]
+
+
+def test_a_remembered_pair_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(_PAIRS, "utf-8", {})
+    _merged("Account=demo&content=%E6%82%A8", "utf-8")
+    read: list[str] = []
+    original = _common._read_pair
+
+    def counting(part: str, encoding: str) -> tuple[str, str]:
+        read.append(part)
+        return original(part, encoding)
+
+    monkeypatch.setattr(_common, "_read_pair", counting)
+    assert _merged("Account=demo&content=%E6%82%A8&mobile=1", "utf-8") == {
+        "account": "demo",
+        "content": "您",
+        "mobile": "1",
+    }
+    assert read == ["mobile=1"]
+
+
+@pytest.mark.parametrize("fmt", ["xml", "gbk"])
+@pytest.mark.parametrize("name", ["OK", "AmountNotEnough", "MsisdnError"])
+def test_send_replies_spell_the_numbers_as_the_text_reply_did(fmt: str, name: str) -> None:
+    result = code(name)
+    status = "Success" if name == "OK" else "Faild"
+    head = f"\t<returnstatus>{status}</returnstatus>\n\t<message>{result.message}</message>\n"
+    for remaining, task_id, count in [
+        (0, "", 0),
+        (-5, "2611251200000001", 3),
+        (10**20, "x%dy", 1),
+        (1.5, "", True),
+    ]:
+        rows = (
+            f"{head}\t<remainpoint>{remaining}</remainpoint>\n\t<taskID>{task_id}</taskID>\n"
+            f"\t<successCounts>{count}</successCounts>\n"
+        )
+        expected = _xml_reply(fmt, rows)  # type: ignore[arg-type]
+        reply = send_reply(fmt, result, remaining, task_id, count)  # type: ignore[arg-type]
+        assert reply.body == expected.body
+        assert reply.raw_headers == expected.raw_headers
 
 
 @given(st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 31)))

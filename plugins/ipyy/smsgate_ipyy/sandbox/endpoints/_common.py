@@ -123,30 +123,45 @@ def _merge_pairs(target: dict[str, str], text: str, encoding: str) -> None:
     """Add the pairs of ``text`` (as :func:`_form_pairs` reads them) to ``target`` by
     lower-cased name: ASP.NET collections are case-insensitive, and the first value of a
     repeated name is kept. One loop, no list of pairs: every plain send reads its form so.
-    The lower-cased names are remembered (a few hundred at most): a name met again is
-    looked up, not lower-cased again."""
-    plus = "+" in text
-    lowered = _LOWERED.get
+
+    A pair met before is looked up, not read again: a client's requests repeat most of their
+    pairs (``action``, ``account``, ``password``, ``userid``, empty ``extno``), so the pairs
+    as they came, up to :data:`_PAIR_CHARS` characters, are remembered with their lower-cased
+    name and decoded value, per encoding, up to :data:`_PAIRS_LIMIT` of them (the first ones
+    met stay: a client making up pairs cannot grow it past the limit, nor push the others
+    out)."""
+    known = _PAIRS.get(encoding)
+    if known is None:
+        known = _PAIRS.setdefault(encoding, {})
+    lookup = known.get
     for part in text.split("&"):
-        if part:
-            name, _, value = part.partition("=")
-            if "%" in part or (plus and "+" in part):  # most pairs need no unquoting
-                if "%" in name or "+" in name:
-                    name = _unquote(name.replace("+", " "), encoding)
-                if "%" in value or "+" in value:
-                    value = _unquote(value.replace("+", " "), encoding)
-            key = lowered(name)
-            if key is None:
-                key = name.lower()
-                if len(_LOWERED) < _LOWERED_LIMIT:
-                    _LOWERED[name] = key
-            target.setdefault(key, value)
+        pair = lookup(part)
+        if pair is None:
+            if not part:
+                continue
+            pair = _read_pair(part, encoding)
+            if len(part) <= _PAIR_CHARS and len(known) < _PAIRS_LIMIT:
+                known[part] = pair
+        target.setdefault(pair[0], pair[1])
 
 
-#: Parameter names as :func:`_merge_pairs` met them, lower-cased; bounded (a client making
-#: up names cannot grow it past the limit).
-_LOWERED: dict[str, str] = {}
-_LOWERED_LIMIT = 256
+def _read_pair(part: str, encoding: str) -> tuple[str, str]:
+    """The lower-cased name and the value of one ``name=value`` pair of a form."""
+    name, _, value = part.partition("=")
+    if "%" in part or "+" in part:  # most pairs need no unquoting
+        if "%" in name or "+" in name:
+            name = _unquote(name.replace("+", " "), encoding)
+        if "%" in value or "+" in value:
+            value = _unquote(value.replace("+", " "), encoding)
+    return name.lower(), value
+
+
+#: The pairs :func:`_merge_pairs` met, as they came, by encoding: their lower-cased name and
+#: decoded value. Bounded: at most ``_PAIRS_LIMIT`` pairs an encoding, each at most
+#: ``_PAIR_CHARS`` characters long.
+_PAIRS: dict[str, dict[str, tuple[str, str]]] = {}
+_PAIRS_LIMIT = 1024
+_PAIR_CHARS = 512
 
 
 def _with_charset(request: Request, encoding: str) -> Request:
@@ -440,27 +455,37 @@ def send_reply(
             "successCounts": str(count),
         }
         return Reply(json_bytes(fields), _CONTENT_TYPES["json"])
-    # The head (declaration, status and message: the same for every reply of this result) is
-    # encoded once; only the tail, plain ASCII as a rule, is encoded per reply. Both
-    # encodings are stateless: the head's bytes and the tail's are the whole reply's.
+    if type(remaining) is not int or type(count) is not int:  # spelled as str() spells them
+        return _xml_reply(
+            fmt,
+            f"\t<returnstatus>{status}</returnstatus>\n\t<message>{result.message}</message>\n"
+            f"\t<remainpoint>{remaining}</remainpoint>\n\t<taskID>{task_id}</taskID>\n"
+            f"\t<successCounts>{count}</successCounts>\n",
+        )
+    # The reply less its three numbers (the same for every reply of this result) is encoded
+    # once, as a bytes template; only the numbers are spelled per reply. The encodings are
+    # stateless and spell digits as ASCII: the template's bytes and the numbers' are the
+    # whole reply's.
     key = (fmt, status, result.message)
-    head = _SEND_HEADS.get(key)
-    if head is None:
+    template = _SEND_TEMPLATES.get(key)
+    if template is None:
         rows = f"\t<returnstatus>{status}</returnstatus>\n\t<message>{result.message}</message>\n"
-        head = _xml_head(fmt, rows)
-        if len(_SEND_HEADS) < _SEND_HEADS_LIMIT:
-            _SEND_HEADS[key] = head
-    tail = (
-        f"\t<remainpoint>{remaining}</remainpoint>\n\t<taskID>{task_id}</taskID>\n"
-        f"\t<successCounts>{count}</successCounts>\n</returnsms>\n"
+        template = _xml_head(fmt, rows).replace(b"%", b"%%") + _SEND_TAIL
+        if len(_SEND_TEMPLATES) < _SEND_TEMPLATES_LIMIT:
+            _SEND_TEMPLATES[key] = template
+    return Reply(
+        template % (remaining, task_id.encode("gbk" if fmt == "gbk" else "utf-8"), count), _CONTENT_TYPES[fmt]
     )
-    return Reply(head + tail.encode("gbk" if fmt == "gbk" else "utf-8"), _CONTENT_TYPES[fmt])
 
 
-#: The encoded heads of send replies by (format, status, message): a few dozen at most (one
-#: per result code), bounded all the same.
-_SEND_HEADS: dict[tuple[str, str, str], bytes] = {}
-_SEND_HEADS_LIMIT = 512
+#: The bytes templates of send replies by (format, status, message): a few dozen at most (one
+#: per result code), bounded all the same. The numbers go in with ``%``.
+_SEND_TEMPLATES: dict[tuple[str, str, str], bytes] = {}
+_SEND_TEMPLATES_LIMIT = 512
+_SEND_TAIL = (
+    b"\t<remainpoint>%d</remainpoint>\n\t<taskID>%s</taskID>\n\t<successCounts>%d</successCounts>\n"
+    b"</returnsms>\n"
+)
 
 
 def _xml_head(fmt: ReplyFormat, rows: str) -> bytes:
