@@ -51,6 +51,7 @@ from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, MmsPar
 from smsgate._parts import call_in_parts
 from smsgate.exceptions import (
     AllProvidersFailedError,
+    ConfigurationError,
     PartialBatchError,
     PartialSendError,
     ProviderError,
@@ -974,8 +975,8 @@ def _receive_guard(
             trusted_proxies=networks(trusted_proxy),
             basic=basic,
         )
-    except ValueError as exc:
-        raise click.UsageError(f"not a network: {exc}") from exc
+    except ConfigurationError as exc:  # names the option's entry, never the token or password
+        raise click.UsageError(str(exc)) from exc
 
 
 @contextmanager

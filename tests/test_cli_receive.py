@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from smsgate.cli import cli
 from smsgate.receiver import EventState, SQLiteJournal
 
 pytestmark = pytest.mark.e2e
@@ -119,3 +121,17 @@ def test_receive_ends_with_a_plain_message_when_its_journal_cannot_record_the_la
     receiver.close()  # the lock is gone: the mark is recorded
     with SQLiteJournal(path) as reopened:
         assert [entry.state for entry in reopened.entries()] == [EventState.DONE]
+
+
+@pytest.mark.parametrize("option", ["--allow", "--trusted-proxy"])
+def test_a_wrong_network_is_a_usage_error(
+    option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped network is the command line's mistake: exit 2, the entry named, nothing served."""
+    (tmp_path / "smsgate.toml").write_text('[providers.mem]\ntype = "memory"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMSGATE_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["receive", "--journal", "pushes.sqlite3", option, "not-a-net"])
+    assert result.exit_code == 2, result.output
+    assert "not-a-net" in result.output
+    assert not (tmp_path / "pushes.sqlite3").exists()
