@@ -18,6 +18,9 @@ import enum
 import functools
 import hashlib
 import json
+import math
+import numbers
+import os
 import sqlite3
 import threading
 import time
@@ -28,7 +31,7 @@ from typing import Any, ClassVar, Protocol, Self, TypeAlias, runtime_checkable
 import attrs
 
 from smsgate._models import DeliveryReport, DeliveryStatus, InboundMessage
-from smsgate.exceptions import JournalError
+from smsgate.exceptions import ConfigurationError, JournalError
 
 __all__ = [
     "ClaimingJournal",
@@ -612,12 +615,61 @@ class TableJournal:
         return [entry(row) for row in self._run("read", sql + " ORDER BY seq", params)]
 
 
+def seconds(owner: str, name: str, value: object, *, zero: bool = False) -> float:
+    """``value`` as a float: a finite number of seconds (any real number, not a bool), positive
+    (or ``0`` too when ``zero``); anything else is a :class:`ConfigurationError` naming
+    ``owner``'s argument ``name``. NaN passes every comparison, so it is refused here."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"{owner}'s {name} must be a number of seconds, not {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not (number >= 0 if zero else number > 0) or not number < math.inf:  # False for NaN too
+        least = "non-negative" if zero else "positive"
+        raise ConfigurationError(
+            f"{owner}'s {name} must be a {least}, finite number of seconds, not {value!r}"
+        )
+    return number
+
+
+#: How a PostgreSQL URL begins, also once a :class:`~pathlib.Path` has made its ``//`` one ``/``.
+_POSTGRES_PREFIXES = ("postgresql:/", "postgres:/")
+
+
+def _sqlite_path(path: object) -> str:
+    """The text path of a :class:`SQLiteJournal`'s file; a path that is no non-empty text path
+    (``str`` or :class:`os.PathLike`), or a PostgreSQL URL, is a :class:`ConfigurationError`."""
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigurationError(
+            f"SQLiteJournal's path must be a str or an os.PathLike, not {type(path).__name__} {path!r}"
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text or "\0" in text:
+        # "" would open a temporary database that vanishes at close: nothing durable.
+        raise ConfigurationError(
+            f"SQLiteJournal's path must be a non-empty text path (no NUL), not {path!r}"
+        )
+    if text.startswith(_POSTGRES_PREFIXES):  # the URL may hold a password: never in the message
+        raise ConfigurationError(
+            "SQLiteJournal's path is a PostgreSQL URL (not shown: it may hold a password): open "
+            "it with smsgate.receiver.PostgresJournal(url); SQLiteJournal's path names a SQLite file"
+        )
+    return text
+
+
 class SQLiteJournal(TableJournal):
     """A journal in one SQLite file (WAL mode), safe to share between threads.
 
     :param path: the database file; created with its table if missing. ``":memory:"`` works
         for experiments but is not durable.
-    :param timeout: seconds to wait for a lock held by another process using the same file.
+    :param timeout: seconds to wait for a lock held by another process using the same file
+        (``0``: do not wait).
+    :raises ConfigurationError: before anything is opened, a ``path`` that is no non-empty
+        text path (``str`` or :class:`os.PathLike`; bytes are refused) or is a PostgreSQL URL
+        (open it with :class:`~smsgate.receiver.PostgresJournal`), or a ``timeout`` that is no
+        non-negative, finite number of seconds.
+    :raises JournalError: the file cannot be opened or is no journal.
 
     One connection is shared under a lock: SQLite serialises writers anyway. Writes are
     **group-committed**: the writes of threads that arrive while a commit is being made
@@ -628,15 +680,16 @@ class SQLiteJournal(TableJournal):
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
-        self.path = Path(path) if str(path) != ":memory:" else None
+        # Checked before anything is opened: a wrong argument creates no file.
+        path = _sqlite_path(path)
+        timeout = seconds("SQLiteJournal", "timeout", timeout, zero=True)
+        self.path = Path(path) if path != ":memory:" else None
         self._lock = threading.Lock()  # the connection; held by whoever commits a group
         self._queue_lock = threading.Lock()
         self._queue: list[_Write] = []  # writes waiting for the next group commit
         self._conn: sqlite3.Connection | None = None
         try:
-            self._conn = sqlite3.connect(
-                str(path), timeout=timeout, check_same_thread=False, isolation_level=None
-            )
+            self._conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
             # FULL: an acknowledged event must survive a power cut, not only a process crash.
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -645,9 +698,7 @@ class SQLiteJournal(TableJournal):
             if self._conn is not None:  # opened, then failed (not a database, locked …)
                 self._conn.close()
                 self._conn = None
-            raise JournalError(
-                f"cannot open the journal {str(path)!r} ({type(exc).__name__}: {exc})"
-            ) from exc
+            raise JournalError(f"cannot open the journal {path!r} ({type(exc).__name__}: {exc})") from exc
 
     def __repr__(self) -> str:
         # Never raises, not even for an object whose __init__ failed half-way (a traceback
