@@ -186,3 +186,21 @@ def test_other_methods_and_paths_are_answered_as_before(sandbox: Sandbox) -> Non
     assert httpx.head(base + "/sms.aspx").status_code == 200
     assert httpx.post(base + "/nothing.aspx").status_code == 404
     assert httpx.get(base + "/_sandbox/accounts").status_code == 200
+
+
+def test_a_request_logged_on_the_system_clock_is_stamped_in_china_time() -> None:
+    # The log keeps the system clock's reading as seconds; it is spelled when read.
+    state = SandboxState(SandboxConfig.default())
+    before = dt.datetime.now(CHINA)
+    _common.Call(state, "sms.aspx", "POST", "query").log(code("OK"), "1")
+    after = dt.datetime.now(CHINA)
+    (entry,) = state.entries()
+    assert stamp(before) <= entry.time <= stamp(after)
+    assert entry.outcome.task_id == "1"
+
+
+def test_a_request_logged_on_a_given_clock_is_stamped_with_its_reading() -> None:
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    state = SandboxState(SandboxConfig.default(), clock=lambda: moment)
+    _common.Call(state, "sms.aspx", "POST", "query").log(code("OK"), "1")
+    assert state.entries()[0].time == "2026-01-02 11:04:05"

@@ -17,6 +17,7 @@ import json
 import re
 from binascii import a2b_qp
 from collections.abc import Awaitable, Callable
+from time import time as _seconds
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -28,7 +29,7 @@ from starlette.responses import Response
 from .._codes import MSG_AUTH_EMPTY, MSG_AUTH_WRONG, ResultCode, code
 from .._config import Account
 from .._log import INJECTED_KEY, Injected, Outcome
-from .._state import CHINA, XML_DECLARATION, Login, SandboxState, Submission
+from .._state import CHINA, XML_DECLARATION, Login, SandboxState, Submission, _system_clock
 
 __all__ = [
     "GBK_TYPE",
@@ -297,9 +298,10 @@ class Call:
         """Log the call with an ``outcome`` that may be no gateway result (an HTTP 404, a
         fault's reply), or with a result code and the task id of an accepted send."""
         state = self.state
+        clock = state.clock  # the system clock's reading as seconds (see RawEntry)
         state.log_raw(
             (
-                state.clock(),
+                _seconds() if clock is _system_clock else clock(),
                 self.endpoint,
                 self.method,
                 self.encoding,
