@@ -5,9 +5,11 @@ a password in a PostgreSQL URL appears in no error, log record or repr."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import pathlib
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -81,3 +83,150 @@ def test_good_paths_are_accepted(path: Any, tmp_path: Path, monkeypatch: pytest.
 def test_a_file_that_cannot_be_opened_is_still_a_journal_error(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="cannot open the journal"):
         SQLiteJournal(tmp_path / "missing-dir" / "j.sqlite3")
+
+
+# --- PostgresJournal ---------------------------------------------------------------------------
+
+psycopg = pytest.importorskip("psycopg")
+
+from smsgate.receiver import PostgresJournal  # noqa: E402 - after the skip
+from smsgate.receiver._postgres import safe_url  # noqa: E402
+from smsgate.testing import frames_with_secrets  # noqa: E402
+
+#: Nothing listens on port 1 of the loopback address: a connection is refused at once.
+NOWHERE = f"postgresql://app:{PASSWORD}@127.0.0.1:1/db"
+
+
+@pytest.fixture
+def no_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails the test if a journal tries to connect: arguments are checked before."""
+
+    def connect(*args: object, **kwargs: object) -> None:
+        pytest.fail("connected before refusing the arguments")
+
+    monkeypatch.setattr(psycopg, "connect", connect)
+
+
+def shows_password(error: BaseException) -> list[str]:
+    """Where ``error`` shows PASSWORD: its text, repr, frame locals, rendered traceback."""
+    import traceback
+
+    found = [f"frame {where}" for where in frames_with_secrets(error, [PASSWORD])]
+    rendered = "".join(traceback.TracebackException.from_exception(error, capture_locals=True).format())
+    found += ["traceback"] if PASSWORD in rendered else []
+    found += [what for what, text in (("str", str(error)), ("repr", repr(error))) if PASSWORD in text]
+    return found
+
+
+@pytest.mark.usefixtures("no_connection")
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"lease": 0}, "lease"),
+        ({"lease": -1}, "lease"),
+        ({"lease": "x"}, "lease"),
+        ({"lease": None}, "lease"),
+        ({"lease": True}, "lease"),
+        ({"lease": math.nan}, "lease"),
+        ({"lease": math.inf}, "lease"),
+        ({"lease": 2.0**40}, "lease"),
+        ({"connect_timeout": "x"}, "connect_timeout"),
+        ({"connect_timeout": 0}, "connect_timeout"),
+        ({"connect_timeout": -3}, "connect_timeout"),
+        ({"connect_timeout": math.nan}, "connect_timeout"),
+        ({"connect_timeout": 10**400}, "connect_timeout"),
+    ],
+)
+def test_a_wrong_lease_or_connect_timeout_is_refused_before_connecting(
+    kwargs: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"PostgresJournal's {named}") as caught:
+        PostgresJournal(NOWHERE, **kwargs)
+    assert shows_password(caught.value) == []
+
+
+#: Wrong URLs, by name: a test's frame holds the name, never the URL (frames are searched).
+BAD_URLS: dict[str, object] = {
+    "int": 5,
+    "none": None,
+    "bytes": NOWHERE.encode(),
+    "path": Path("db.sqlite3"),
+    "file name": "db.sqlite3",
+    "empty": "",
+    "key=value string": f"host=127.0.0.1 port=1 password={PASSWORD}",
+    "broken key=value string": f"host=127.0.0.1 {PASSWORD}",
+    "unreadable": f"postgresql://app:{PASSWORD}@127.0.0.1:1/db?{PASSWORD}=1",
+    "port": f"postgresql://app:{PASSWORD}@127.0.0.1:port/db",
+    "unencoded /": f"postgresql://app:{PASSWORD[:4]}/{PASSWORD[4:]}@127.0.0.1:1/db",
+}
+
+#: URLs of a server that cannot be reached, with the password in each place it may be.
+UNREACHABLE = {
+    "user part": NOWHERE,
+    "postgres scheme": f"postgres://app:{PASSWORD}@127.0.0.1:1/db",
+    "query": f"postgresql://app@127.0.0.1:1/db?password={PASSWORD}&sslmode=disable",
+    "encoded query key": f"postgresql://127.0.0.1:1/db?pass%77ord={PASSWORD}",
+    "encoded password": f"postgresql://app:{PASSWORD.replace('-', '%2D')}@127.0.0.1:1/db",
+}
+
+
+def error_of(make: Callable[[], object]) -> BaseException:
+    try:
+        make()
+    except Exception as error:
+        return error
+    pytest.fail("no error")
+
+
+@pytest.mark.usefixtures("no_connection")
+@pytest.mark.parametrize("name", list(BAD_URLS))
+def test_a_url_that_is_no_postgres_url_is_refused_before_connecting_without_its_password(name: str) -> None:
+    error = error_of(lambda: PostgresJournal(BAD_URLS[name]))  # type: ignore[arg-type]
+    assert isinstance(error, ConfigurationError)
+    assert "PostgresJournal's url" in str(error)
+    assert shows_password(error) == []
+    assert PASSWORD[4:] not in str(error)
+
+
+@pytest.mark.parametrize("name", list(UNREACHABLE))
+def test_a_server_that_cannot_be_reached_is_a_journal_error_that_shows_no_password(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    error = error_of(lambda: PostgresJournal(UNREACHABLE[name], connect_timeout=2))
+    assert isinstance(error, JournalError)
+    assert "journal open failed" in str(error)
+    assert shows_password(error) == []
+    assert "***" in str(error)
+    assert [r for r in caplog.records if PASSWORD in r.getMessage()] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("postgresql://u:pw@[::1]:5432/db", "postgresql://u:***@[::1]:5432/db"),
+        ("postgresql://h/db?password=p@ss&sslmode=require", "postgresql://h/db?password=***&sslmode=require"),
+        ("postgresql://h/db?Pass%77ord=pw", "postgresql://h/db?Pass%77ord=***"),
+        ("postgresql://u:pa?s/s@h/db?x=1", "postgresql://u:***@h/db?x=1"),
+        ("host=h password=pw user=u", "host=h password=*** user=u"),
+        ("postgresql://u:pw@h:port/db", "postgresql://u:***@h:port/db"),  # was a bare ValueError
+    ],
+)
+def test_safe_url_masks_every_password(url: str, shown: str) -> None:
+    assert safe_url(url) == shown
+
+
+def test_a_live_journal_shows_no_password_in_its_repr_or_errors(postgres_url: str) -> None:
+    # Trust authentication: the passwords are not checked, only carried.
+    url = postgres_url.replace("postgres@", f"postgres:{PASSWORD}@") + f"?password={PASSWORD}"
+    journal = PostgresJournal(url, lease=1.5, connect_timeout=5)
+    try:
+        assert PASSWORD not in repr(journal)
+        assert journal.pending() == []
+    finally:
+        journal.close()
+    error = error_of(journal.pending)
+    assert isinstance(error, JournalError)
+    assert shows_password(error) == []

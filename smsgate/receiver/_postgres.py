@@ -11,14 +11,17 @@ come back after the lease. psycopg is imported when a journal is opened (``smsga
 from __future__ import annotations
 
 import os
+import re
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
-from smsgate.exceptions import JournalError
+from smsgate._secret import Secret
+from smsgate.exceptions import ConfigurationError, JournalError, SmsGateError
 from smsgate.receiver._journal import (
     Event,
     EventState,
@@ -27,7 +30,9 @@ from smsgate.receiver._journal import (
     event_key,
     events_table,
     inserted,
+    seconds,
 )
+from smsgate.settings import cut_traceback
 
 if TYPE_CHECKING:
     import psycopg
@@ -63,19 +68,68 @@ _RENEW = (
 
 def is_postgres_url(value: str) -> bool:
     """True for a ``postgresql://`` or ``postgres://`` URL (a journal to open in PostgreSQL)."""
-    return value.startswith(("postgresql://", "postgres://"))
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
 def safe_url(url: str) -> str:
-    """``url`` without its password, for reprs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``url`` without its password, for reprs and messages.
+
+    The password in the user part (``user:password@``) and a ``password`` query parameter
+    (its name percent-decoded, as libpq reads it) become ``***``. A URL libpq would not read as
+    intended (a ``/``, ``?`` or ``@`` left unencoded in the password) is masked generously:
+    everything between ``user:`` and the last ``@``. A ``key=value`` connection string (no
+    URL) keeps its keys, each ``password`` value masked.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _CONNINFO_PASSWORD.sub(r"\1***", url)
+    head, mark, query = rest.partition("?")
+    if mark:
+        params = [_masked_param(param) for param in query.split("&")]
+        rest = f"{head}?{'&'.join(params)}"
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.partition(':')[0]}:***@{host}"
+    return f"{scheme}://{rest}"
+
+
+#: A ``password=value`` pair of a ``key=value`` connection string (quoted or not).
+_CONNINFO_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
+
+
+def _masked_param(param: str) -> str:
+    """One ``key=value`` of a URL's query, its value masked when the key says password."""
+    key, _, _ = param.partition("=")
+    return f"{key}=***" if unquote(key).strip().lower() == "password" else param
+
+
+#: The longest lease or connect timeout, in seconds (about 68 years): libpq reads a timeout as
+#: an int, and ``lease / 3`` must stay a wait :mod:`threading` can make.
+_LONGEST = 2**31 - 1
+
+
+def _check_arguments(
+    url: Secret | None, kind: str, lease: object, connect_timeout: object
+) -> tuple[Secret, float, float]:
+    """:class:`PostgresJournal`'s arguments, each refused with a :class:`ConfigurationError`
+    naming it (never quoting the URL, which may hold a password); ``url`` is None when the
+    URL given is no str, of type ``kind``."""
+    if url is None:
+        raise ConfigurationError(f"PostgresJournal's url must be a postgresql:// URL (a str), not {kind}")
+    if not is_postgres_url(url.value):
+        raise ConfigurationError(
+            "PostgresJournal's url must be a postgresql:// (or postgres://) URL (not shown: it may "
+            "hold a password); a SQLite journal is a smsgate.receiver.SQLiteJournal(path)"
+        )
+    checked = []
+    for name, value in (("lease", lease), ("connect_timeout", connect_timeout)):
+        number = seconds("PostgresJournal", name, value)
+        if number > _LONGEST:
+            raise ConfigurationError(
+                f"PostgresJournal's {name} must be at most {_LONGEST} seconds, not {value!r}"
+            )
+        checked.append(number)
+    return url, checked[0], checked[1]
 
 
 class PostgresJournal(TableJournal):
@@ -87,6 +141,12 @@ class PostgresJournal(TableJournal):
         ``lease / 3`` seconds while it runs, so only a dead (or frozen) holder loses them; the
         other instances dispatch its events once the lease has run out.
     :param connect_timeout: seconds to wait for the server when connecting.
+    :raises ConfigurationError: before anything is connected, a ``url``
+        that is no ``postgresql://`` (or ``postgres://``) URL (a ``key=value`` connection
+        string included) or that libpq cannot read, a ``lease`` or ``connect_timeout`` that is
+        no positive, finite number of seconds (at most ``2**31 - 1``); the URL is never quoted.
+    :raises JournalError: psycopg is not installed, or the journal cannot be opened (the
+        server cannot be reached, refuses the login …).
 
     One connection is shared under a lock; a broken connection is replaced on the next call.
     Every database error is raised as :class:`JournalError` (with the original as
@@ -96,17 +156,32 @@ class PostgresJournal(TableJournal):
     _MARK: ClassVar[str] = "%s"
 
     def __init__(self, url: str, *, lease: float = 30.0, connect_timeout: float = 10.0) -> None:
-        if lease <= 0:
-            raise ValueError("lease must be positive")
+        outer = sys.exception()
+        # The URL may hold a password: no frame of an error raised here keeps it as a local
+        # (error reporters record them), and the tracebacks below this one are cut.
+        secret = Secret(url) if isinstance(url, str) else None
+        kind = type(url).__name__
+        del url
+        try:
+            self._open(secret, kind, lease, connect_timeout)
+        except SmsGateError as error:
+            cut_traceback(error, outer=outer)
+            raise error  # again, from a frame without the password
+
+    def _open(self, url: Secret | None, kind: str, lease: object, connect_timeout: object) -> None:
+        """:meth:`__init__`: ``url`` is the URL, or None when it is no str (a ``kind``)."""
+        secret, self.lease, self._connect_timeout = _check_arguments(url, kind, lease, connect_timeout)
         try:
             import psycopg  # noqa: PLC0415 - an optional dependency, needed only here
         except ImportError as exc:
             raise JournalError("a PostgreSQL journal needs psycopg: pip install 'smsgate[postgres]'") from exc
         self._psycopg = psycopg
-        self._url = url
-        self._shown = safe_url(url)
-        self.lease = lease
-        self._connect_timeout = connect_timeout
+        self._url = secret
+        self._password = Secret(_password(psycopg, secret.value))
+        shown = safe_url(secret.value)
+        # A URL libpq reads otherwise than safe_url could still show (part of) the password.
+        hidden = self._password.value and self._password.value in shown
+        self._shown = "(a PostgreSQL URL, not shown)" if hidden else shown
         #: Who this journal object claims as: host, process and a random part.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
@@ -127,7 +202,9 @@ class PostgresJournal(TableJournal):
         if self._conn is None or self._conn.closed or self._conn.broken:
             if self._conn is not None:
                 self._conn.close()
-            self._conn = self._psycopg.connect(self._url, connect_timeout=int(max(1, self._connect_timeout)))
+            self._conn = self._psycopg.connect(
+                self._url.value, connect_timeout=int(max(1, self._connect_timeout))
+            )
         return self._conn
 
     def _call(self, what: str, job: Callable[[psycopg.Connection[Any]], _T]) -> _T:
@@ -141,9 +218,17 @@ class PostgresJournal(TableJournal):
                     return job(conn)
             except self._psycopg.Error as exc:
                 # Only the class: a libpq message can quote the connection string.
-                raise JournalError(
-                    f"journal {what} failed on {self._shown} ({type(exc).__name__}: {_first_line(exc)})"
-                ) from exc
+                error = JournalError(
+                    f"journal {what} failed on {self._shown} ({type(exc).__name__}: {self._scrub(exc)})"
+                )
+                # psycopg's frames below hold the URL (connect's conninfo): only their error is kept.
+                cut_traceback(exc)
+                raise error from exc
+
+    def _scrub(self, exc: BaseException) -> str:
+        """The first line of ``exc``'s message, the URL and its password never in it."""
+        detail = _first_line(exc).replace(self._url.value, self._shown)
+        return detail.replace(self._password.value, "***") if self._password.value else detail
 
     def _run(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._call(what, lambda conn: conn.execute(sql, params).fetchall())
@@ -222,6 +307,31 @@ class PostgresJournal(TableJournal):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _password(psycopg: Any, url: str) -> str:
+    """The password libpq reads in ``url`` ("" when none), to keep it out of messages;
+    a URL libpq cannot read is a :class:`ConfigurationError` that quotes none of it."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        # Not chained: libpq's message quotes the part of the URL it could not read.
+        raise ConfigurationError(
+            f"PostgresJournal's url cannot be read by libpq ({type(exc).__name__}; the URL is not "
+            "shown: it may hold a password): check its syntax, and percent-encode / ? @ : # in "
+            "the user name and password"
+        ) from None
+    ports = str(params.get("port") or "")
+    if any(
+        not (port.isdigit() and port.isascii() and int(port) <= 65535) for port in ports.split(",") if port
+    ):
+        # libpq finds it only when connecting; a port may also be a misread part of a password.
+        raise ConfigurationError(
+            "PostgresJournal's url has a port that is no number from 0 to 65535 (the URL is not "
+            "shown: it may hold a password; percent-encode / ? @ : # in the user name and password)"
+        )
+    password = params.get("password")
+    return password if isinstance(password, str) else ""
 
 
 def _first_line(exc: BaseException) -> str:
