@@ -52,6 +52,10 @@ _PLAIN: dict[str, tuple[str, ReplyFormat]] = {
     "/smsgbk.aspx": ("smsGBK.aspx", "gbk"),
     "/smsjson.aspx": ("smsJson.aspx", "json"),
 }
+#: The same by path as the spec spells it.
+_PLAIN_SPELLED: dict[str, tuple[str, ReplyFormat]] = {
+    f"/{name}": (name, fmt) for name, fmt in _PLAIN.values()
+}
 _NOT_FOUND_OUTCOME = Outcome("HTTP 404", None, "The resource cannot be found.")
 
 _NOT_FOUND = (
@@ -161,7 +165,9 @@ class _SandboxApp(Starlette):
         """Serve a plain send directly; hand anything else to Starlette."""
         if scope["type"] == "http" and scope["method"] in ("POST", "GET"):
             path: str = scope["path"]
-            plain = _PLAIN.get((collapse_slashes(path) if "//" in path else path).lower())
+            plain = _PLAIN_SPELLED.get(path)  # as clients spell the path: nothing to lower-case
+            if plain is None:
+                plain = _PLAIN.get((collapse_slashes(path) if "//" in path else path).lower())
             if plain is not None and self._untouched():
                 await self._plain(scope, receive, send, *plain)
                 return
