@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from smsgate.exceptions import ConfigurationError, JournalError
-from smsgate.receiver import SQLiteJournal
+from smsgate.receiver import EventState, SQLiteJournal
+from tests.test_receiver import report
 
 PASSWORD = "Jrnl-Secret-9d3e"
 
@@ -83,6 +84,44 @@ def test_good_paths_are_accepted(path: Any, tmp_path: Path, monkeypatch: pytest.
 def test_a_file_that_cannot_be_opened_is_still_a_journal_error(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="cannot open the journal"):
         SQLiteJournal(tmp_path / "missing-dir" / "j.sqlite3")
+
+
+@pytest.mark.parametrize("state", ["bogus", "DONE", 5, ["done"]])
+def test_entries_of_an_unknown_state_is_a_configuration_error(state: Any) -> None:
+    with SQLiteJournal(":memory:") as journal, pytest.raises(ConfigurationError, match="entries' state"):
+        journal.entries(state)
+
+
+@pytest.mark.parametrize("state", [None, "done", EventState.FAILED])
+def test_entries_of_a_known_state(state: Any) -> None:
+    with SQLiteJournal(":memory:") as journal:
+        assert journal.entries(state) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda journal: journal.record([5]),
+        lambda journal: journal.record("text"),
+        lambda journal: journal.record([report(), None]),
+        lambda journal: journal.mark_done("x"),
+        lambda journal: journal.mark_failed(None, "boom"),
+        lambda journal: journal.state(13800138000),
+    ],
+)
+def test_something_that_is_no_event_is_a_journal_error_naming_its_type(call: Any) -> None:
+    with SQLiteJournal(":memory:") as journal:
+        with pytest.raises(JournalError, match=r"not (int|str|NoneType)$"):
+            call(journal)
+        assert journal.entries() == []  # nothing stored, not even the good event
+
+
+def test_record_each_fails_only_the_push_holding_something_that_is_no_event() -> None:
+    with SQLiteJournal(":memory:") as journal:
+        bad, good = journal.record_each([[report(), "x"], [report()]])
+        assert isinstance(bad, JournalError)
+        assert good == [report()]
+        assert len(journal.entries()) == 1
 
 
 # --- PostgresJournal ---------------------------------------------------------------------------

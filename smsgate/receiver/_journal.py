@@ -94,7 +94,19 @@ def event_key(event: Event) -> str:
     (``raw["smsgate_occurrence"]``) when there is one. Two events that differ in none of these
     cannot be told apart (see ``docs/receiver.md``, "duplicates").
     """
-    return _key(event, event.received_at.isoformat() if event.received_at else "")
+    try:
+        return _key(event, event.received_at.isoformat() if event.received_at else "")
+    except AttributeError:
+        raise not_an_event(event) from None
+
+
+def not_an_event(value: object) -> JournalError:
+    """The error for ``value`` given to a journal as an event when it is none (it is not
+    quoted: it may be large, or hold a phone number)."""
+    return JournalError(
+        "a journal stores smsgate.DeliveryReport and smsgate.InboundMessage events, "
+        f"not {type(value).__name__}"
+    )
 
 
 def _key(event: Event, when: str) -> str:
@@ -267,13 +279,17 @@ def _load(kind: str, payload: str) -> Event:
 def encode(events: Sequence[Event]) -> list[tuple[str, str, str]]:
     """``(key, kind, payload)`` for each event, as every journal stores them.
 
-    :raises JournalError: an event's ``raw`` cannot be encoded as JSON (circular).
+    :raises JournalError: an event's ``raw`` cannot be encoded as JSON (circular), or an item
+        of ``events`` is no event.
     """
     rows: list[tuple[str, str, str]] = []
+    event: object = None
     try:
         for event in events:
             when = event.received_at.isoformat() if event.received_at else None
             rows.append((_key(event, when or ""), _kind(event), _dump(event, when)))
+    except AttributeError:
+        raise not_an_event(event) from None
     except (ValueError, TypeError) as exc:
         raise JournalError(f"journal write failed ({type(exc).__name__}: {exc})") from exc
     return rows
@@ -606,13 +622,26 @@ class TableJournal:
         return [_load(kind, payload) for kind, payload in rows]
 
     def entries(self, state: EventState | str | None = None) -> list[JournalEntry]:
-        """Every stored event with its dispatch state, oldest first (optionally one state only)."""
+        """Every stored event with its dispatch state, oldest first (optionally one state only).
+
+        :raises ConfigurationError: ``state`` is neither None nor an :class:`EventState` (or
+            its value: ``"pending"``, ``"done"``, ``"failed"``).
+        """
         sql = "SELECT key, kind, payload, state, error, attempts, stored_at FROM smsgate_events"
         params: tuple[str, ...] = ()
         if state is not None:
             sql += f" WHERE state = {self._MARK}"
-            params = (str(EventState(state)),)
+            params = (str(_event_state(state)),)
         return [entry(row) for row in self._run("read", sql + " ORDER BY seq", params)]
+
+
+def _event_state(state: EventState | str) -> EventState:
+    """``state`` as an :class:`EventState`; anything else is a :class:`ConfigurationError`."""
+    try:
+        return EventState(state)
+    except (ValueError, TypeError):
+        known = ", ".join(repr(str(known)) for known in EventState)
+        raise ConfigurationError(f"entries' state must be one of {known} (or None), not {state!r}") from None
 
 
 def seconds(owner: str, name: str, value: object, *, zero: bool = False) -> float:
@@ -647,9 +676,7 @@ def _sqlite_path(path: object) -> str:
     text = os.fspath(path)
     if not isinstance(text, str) or not text or "\0" in text:
         # "" would open a temporary database that vanishes at close: nothing durable.
-        raise ConfigurationError(
-            f"SQLiteJournal's path must be a non-empty text path (no NUL), not {path!r}"
-        )
+        raise ConfigurationError(f"SQLiteJournal's path must be a non-empty text path (no NUL), not {path!r}")
     if text.startswith(_POSTGRES_PREFIXES):  # the URL may hold a password: never in the message
         raise ConfigurationError(
             "SQLiteJournal's path is a PostgreSQL URL (not shown: it may hold a password): open "
