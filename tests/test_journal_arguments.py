@@ -116,6 +116,16 @@ def test_something_that_is_no_event_is_a_journal_error_naming_its_type(call: Any
         assert journal.entries() == []  # nothing stored, not even the good event
 
 
+@pytest.mark.parametrize("error", [5, None, b"boom", ValueError("boom")])
+def test_a_failure_whose_error_is_no_text_is_refused(error: Any) -> None:
+    with SQLiteJournal(":memory:") as journal:
+        journal.record([report()])
+        with pytest.raises(ConfigurationError, match="mark_failed's error must be a str"):
+            journal.mark_failed(report(), error)
+        (entry,) = journal.entries()
+        assert (entry.state, entry.error, entry.attempts) == (EventState.PENDING, None, 0)
+
+
 def test_record_each_fails_only_the_push_holding_something_that_is_no_event() -> None:
     with SQLiteJournal(":memory:") as journal:
         bad, good = journal.record_each([[report(), "x"], [report()]])

@@ -605,7 +605,13 @@ class TableJournal:
         self._set(event, EventState.DONE, None)
 
     def mark_failed(self, event: Event, error: str) -> None:
-        """Record that the handler raised on ``event`` (``error`` is kept as given)."""
+        """Record that the handler raised on ``event`` (``error`` is kept as given).
+
+        :raises ConfigurationError: ``error`` is no str (it would be stored as a number, or
+            not at all).
+        """
+        if not isinstance(error, str):
+            raise ConfigurationError(f"mark_failed's error must be a str, not {type(error).__name__}")
         self._set(event, EventState.FAILED, error)
 
     def state(self, event: Event) -> EventState | None:
