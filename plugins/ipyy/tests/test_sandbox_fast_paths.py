@@ -21,7 +21,7 @@ from smsgate_ipyy.sandbox._config import SandboxConfig
 from smsgate_ipyy.sandbox._state import CHINA, TIME_FORMAT, SandboxState, _task_id, stamp
 from smsgate_ipyy.sandbox.endpoints import _common
 from smsgate_ipyy.sandbox.endpoints._common import (
-    _PAIR_CHARS,
+    _PAIR_BYTES,
     _PAIRS,
     _PAIRS_LIMIT,
     _form_pairs,
@@ -52,9 +52,9 @@ def test_form_pairs_decode_a_real_send_body() -> None:
         assert dict(_form_pairs(body, encoding)) == fields
 
 
-def _merged(text: str, encoding: str) -> dict[str, str]:
+def _merged(text: str | bytes, encoding: str) -> dict[str, str]:
     form: dict[str, str] = {}
-    _merge_pairs(form, text, encoding)
+    _merge_pairs(form, text.encode(encoding) if isinstance(text, str) else text, encoding)
     return form
 
 
@@ -68,12 +68,27 @@ def _as_parse_qsl(text: str, encoding: str) -> dict[str, str]:
     return form
 
 
-@settings(max_examples=300, deadline=None)
-@given(_TEXT, st.sampled_from(["utf-8", "gbk"]))
-def test_merged_pairs_read_as_parse_qsl_does_first_time_and_again(text: str, encoding: str) -> None:
-    # the second reading takes the remembered pairs
-    assert _merged(text, encoding) == _as_parse_qsl(text, encoding)
-    assert _merged(text, encoding) == _as_parse_qsl(text, encoding)
+# Raw bodies: the pieces above, and bytes that break a UTF-8 or GBK character (lead bytes
+# without their trail, stray trail bytes) right before an "&" or an "=".
+_RAW = st.lists(
+    st.one_of(
+        _PIECES.map(str.encode),
+        st.binary(max_size=3),
+        st.sampled_from([b"\x81", b"\xe6", b"\xe6\x82", b"\xff", b"\x80", b"\xb2\xe2"]),
+    ),
+    max_size=15,
+).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RAW, st.sampled_from(["utf-8", "gbk"]))
+def test_merged_pairs_read_as_parse_qsl_reads_the_decoded_body_first_time_and_again(
+    raw: bytes, encoding: str
+) -> None:
+    # split before decoding, then the second reading takes the remembered pairs
+    expected = _as_parse_qsl(raw.decode(encoding, "replace"), encoding)
+    assert _merged(raw, encoding) == expected
+    assert _merged(raw, encoding) == expected
 
 
 def test_a_remembered_pair_is_read_in_its_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,9 +111,9 @@ def test_remembered_pairs_stay_bounded_and_right(monkeypatch: pytest.MonkeyPatch
         assert _merged(text, "utf-8") == {name.lower(): f"v+{index}" for index, name in enumerate(names)}
     assert len(_PAIRS["utf-8"]) == _PAIRS_LIMIT
     monkeypatch.setitem(_PAIRS, "utf-8", {})
-    long_pair = "content=" + "x" * _PAIR_CHARS
-    assert _merged(long_pair + "&a=1", "utf-8") == {"content": "x" * _PAIR_CHARS, "a": "1"}
-    assert list(_PAIRS["utf-8"]) == ["a=1"]
+    long_pair = "content=" + "x" * _PAIR_BYTES
+    assert _merged(long_pair + "&a=1", "utf-8") == {"content": "x" * _PAIR_BYTES, "a": "1"}
+    assert list(_PAIRS["utf-8"]) == [b"a=1"]
 
 
 def test_a_remembered_pair_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,28 +120,31 @@ def _form_pairs(text: str, encoding: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _merge_pairs(target: dict[str, str], text: str, encoding: str) -> None:
-    """Add the pairs of ``text`` (as :func:`_form_pairs` reads them) to ``target`` by
-    lower-cased name: ASP.NET collections are case-insensitive, and the first value of a
-    repeated name is kept. One loop, no list of pairs: every plain send reads its form so.
+def _merge_pairs(target: dict[str, str], raw: bytes, encoding: str) -> None:
+    """Add the pairs of the urlencoded ``raw`` (decoded in ``encoding``, errors replaced,
+    then read as :func:`_form_pairs` reads them) to ``target`` by lower-cased name: ASP.NET
+    collections are case-insensitive, and the first value of a repeated name is kept. One
+    loop, no list of pairs: every plain send reads its form so.
 
-    A pair met before is looked up, not read again: a client's requests repeat most of their
-    pairs (``action``, ``account``, ``password``, ``userid``, empty ``extno``), so the pairs
-    as they came, up to :data:`_PAIR_CHARS` characters, are remembered with their lower-cased
-    name and decoded value, per encoding, up to :data:`_PAIRS_LIMIT` of them (the first ones
-    met stay: a client making up pairs cannot grow it past the limit, nor push the others
-    out)."""
+    The bytes are split before they are decoded, each pair on its own: the same text, as
+    ``&`` is one byte that is never part of a character in UTF-8 or GBK (and a broken
+    character before it is replaced alike). A pair met before is looked up, not read again:
+    a client's requests repeat most of their pairs (``action``, ``account``, ``password``,
+    ``userid``, empty ``extno``), so the pairs as they came, up to :data:`_PAIR_BYTES` bytes,
+    are remembered with their lower-cased name and decoded value, per encoding, up to
+    :data:`_PAIRS_LIMIT` of them (the first ones met stay: a client making up pairs cannot
+    grow it past the limit, nor push the others out)."""
     known = _PAIRS.get(encoding)
     if known is None:
         known = _PAIRS.setdefault(encoding, {})
     lookup = known.get
-    for part in text.split("&"):
+    for part in raw.split(b"&"):
         pair = lookup(part)
         if pair is None:
             if not part:
                 continue
-            pair = _read_pair(part, encoding)
-            if len(part) <= _PAIR_CHARS and len(known) < _PAIRS_LIMIT:
+            pair = _read_pair(part.decode(encoding, "replace"), encoding)
+            if len(part) <= _PAIR_BYTES and len(known) < _PAIRS_LIMIT:
                 known[part] = pair
         target.setdefault(pair[0], pair[1])
 
@@ -159,10 +162,10 @@ def _read_pair(part: str, encoding: str) -> tuple[str, str]:
 
 #: The pairs :func:`_merge_pairs` met, as they came, by encoding: their lower-cased name and
 #: decoded value. Bounded: at most ``_PAIRS_LIMIT`` pairs an encoding, each at most
-#: ``_PAIR_CHARS`` characters long.
-_PAIRS: dict[str, dict[str, tuple[str, str]]] = {}
+#: ``_PAIR_BYTES`` bytes long.
+_PAIRS: dict[str, dict[bytes, tuple[str, str]]] = {}
 _PAIRS_LIMIT = 1024
-_PAIR_CHARS = 512
+_PAIR_BYTES = 512
 
 
 def _with_charset(request: Request, encoding: str) -> Request:
@@ -195,7 +198,7 @@ def _with_query(
     if not raw_query:
         return form, style
     query: dict[str, str] = {}
-    _merge_pairs(query, raw_query.decode(encoding, "replace"), encoding)
+    _merge_pairs(query, raw_query, encoding)
     form.update(query)
     return form, style if style == "query" else style + "+query"
 
@@ -206,7 +209,7 @@ def form_params(body: bytes, raw_query: bytes, encoding: str = "utf-8") -> tuple
     if not body:
         return _with_query({}, "query", raw_query, encoding)
     form: dict[str, str] = {}
-    _merge_pairs(form, body.decode(encoding, "replace"), encoding)
+    _merge_pairs(form, body, encoding)
     if not raw_query:  # (what _with_query answers, without its frame)
         return form, "urlencoded"
     return _with_query(form, "urlencoded", raw_query, encoding)
