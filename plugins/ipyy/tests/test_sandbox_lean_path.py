@@ -482,5 +482,5 @@ def test_task_ids_and_due_times_are_worked_out_from_each_moment(
         assert submitted.task_id == str(last)
         start = send_at if send_at is not None and send_at > now else now
         due = start + dt.timedelta(seconds=delay)
-        mine = [(entry[0], entry[2][_DUE]) for entry in state._pending if entry[2][_TASK_ID] == str(last)]
+        mine = [(entry[0], entry[_DUE]) for entry in state._pending if entry[_TASK_ID] == str(last)]
         assert mine == [(due.timestamp(), due)]

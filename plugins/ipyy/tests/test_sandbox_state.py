@@ -400,8 +400,7 @@ def test_pending_and_due_items_are_nothing_the_garbage_collector_follows(clock: 
     # which every collection would traverse again if they held anything it follows.
     state = make_state(clock, report_delay=1.0)
     state.submit("demo", "sms", ["13800138000"])
-    gc.collect()  # (a collection untracks a tuple that holds nothing tracked: the item at
-    gc.collect()  # the first, the heap's entry holding it at the next)
+    gc.collect()  # (a collection untracks a tuple that holds nothing tracked)
     [entry] = state._pending
     assert not gc.is_tracked(entry)
     clock.advance(2)

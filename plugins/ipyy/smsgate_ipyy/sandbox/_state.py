@@ -195,28 +195,30 @@ def boxes_xml(items: Iterable[ReportItem | InboundItem]) -> str:
     return f"{XML_DECLARATION}\n<returnsms>\n{inner}</returnsms>"
 
 
-#: A report or inbound message not yet pulled or pushed: its due time (the receive time),
-#: account, kind, mobile, task id, report code, extension and (inbound) text. A plain tuple
-#: of values the garbage collector does not follow: every send leaves one until it is pulled
-#: (thousands under load), and a collection skips such tuples once it has seen them.
-_Pending: TypeAlias = tuple[dt.datetime, str, PushKind, str, str, str, str, str]
+#: A report or inbound message not yet pulled or pushed: its due time as a timestamp and the
+#: number it was queued with (its order in the pending heap), its due time (the receive
+#: time), account, kind, mobile, task id, report code, extension and (inbound) text. One
+#: plain tuple of values the garbage collector does not follow: every send leaves one until
+#: it is pulled (thousands under load), and a collection skips such tuples once it has seen
+#: them; the heap holds the item itself (one tuple a recipient, not an entry around it).
+_Pending: TypeAlias = tuple[float, int, dt.datetime, str, PushKind, str, str, str, str, str]
 #: Where a pending item keeps its due time, account, kind and task id.
-_DUE: Final = 0
-_ACCOUNT: Final = 1
-_KIND: Final = 2
-_TASK_ID: Final = 4
+_DUE: Final = 2
+_ACCOUNT: Final = 3
+_KIND: Final = 4
+_TASK_ID: Final = 6
 
 
 def _report(item: _Pending) -> ReportItem:
     """The delivery report of a pending ``report`` item, received at its due time."""
-    due, _, _, mobile, task_id, code, ext, _ = item
+    _, _, due, _, _, mobile, task_id, code, ext, _ = item
     status = "10" if code == DELIVERED_CODE else "20"
     return ReportItem(mobile, task_id, status, stamp(due.astimezone(CHINA)), code, ext)
 
 
 def _inbound(item: _Pending) -> InboundItem:
     """The message of a pending ``inbound`` item, received at its due time."""
-    due, _, _, mobile, task_id, _, ext, text = item
+    _, _, due, _, _, mobile, task_id, _, ext, text = item
     return InboundItem(mobile, task_id, text, stamp(due.astimezone(CHINA)), ext)
 
 
@@ -302,7 +304,7 @@ class SandboxState:
 
     def _init_locked(self) -> None:
         self._accounts: dict[str, _Live] = {a.account: _Live.of(a) for a in self.config.accounts}
-        self._pending: list[tuple[float, int, _Pending]] = []
+        self._pending: list[_Pending] = []
         self._outbox: dict[tuple[str, PushKind], list[_Pending]] = {}
         # A raw entry's number is its place: the last one logged is number _logged.
         self._log: deque[RequestEntry | RawEntry] = deque(maxlen=self.config.log_limit)
@@ -492,8 +494,19 @@ class SandboxState:
             rules = self._outcome_rules
             for mobile in mobiles:
                 outcome = self._outcome(mobile) if rules else DELIVERED_CODE
-                item: _Pending = (due, account, "report", mobile, task_id, outcome, ext, "")
-                heapq.heappush(self._pending, (due_ts, next(self._seq), item))
+                item: _Pending = (
+                    due_ts,
+                    next(self._seq),
+                    due,
+                    account,
+                    "report",
+                    mobile,
+                    task_id,
+                    outcome,
+                    ext,
+                    "",
+                )
+                heapq.heappush(self._pending, item)
         finally:
             lock.release()
         return _submission((None, task_id, balance, count))
@@ -506,7 +519,7 @@ class SandboxState:
         now_ts = _timestamp(now)
         pending = self._pending
         while pending and pending[0][0] <= now_ts:
-            _, _, item = heapq.heappop(pending)
+            item = heapq.heappop(pending)
             live = self._accounts.get(item[_ACCOUNT])
             if live is None:  # account removed by a reset
                 continue
@@ -554,8 +567,19 @@ class SandboxState:
         with self.lock:
             if account not in self._accounts:
                 raise KeyError(account)
-            item: _Pending = (now, account, "inbound", mobile, task_id, "", ext, text)
-            heapq.heappush(self._pending, (now.timestamp(), next(self._seq), item))
+            item: _Pending = (
+                now.timestamp(),
+                next(self._seq),
+                now,
+                account,
+                "inbound",
+                mobile,
+                task_id,
+                "",
+                ext,
+                text,
+            )
+            heapq.heappush(self._pending, item)
 
     def flush_reports(self) -> int:
         """Make every pending report and inbound message due now (scheduled sends too);
@@ -563,11 +587,10 @@ class SandboxState:
         now = self.now()
         with self.lock:
             count = len(self._pending)
-            made_due: list[tuple[float, int, _Pending]] = []
-            for _, seq, (was_due, account, kind, mobile, task_id, code, ext, text) in self._pending:
+            made_due: list[_Pending] = []
+            for _, seq, was_due, account, kind, mobile, task_id, code, ext, text in self._pending:
                 due = min(was_due, now)
-                item = (due, account, kind, mobile, task_id, code, ext, text)
-                made_due.append((due.timestamp(), seq, item))
+                made_due.append((due.timestamp(), seq, due, account, kind, mobile, task_id, code, ext, text))
             self._pending = made_due
             heapq.heapify(self._pending)
             self._release_locked(now)
