@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from smsgate import DeliveryReport, DeliveryStatus, Receipt
 from smsgate.exceptions import MalformedReplyError, SmsGateError
 from smsgate_aliyun._codes import SUCCESS, error_for_code
 
-__all__ = ["CHINA", "QueryPage", "parse_china_time", "parse_query_reply", "parse_send_reply"]
+__all__ = ["CHINA", "QueryPage", "load_json", "parse_china_time", "parse_query_reply", "parse_send_reply"]
 
 #: The service's clock: every date it writes is China time (UTC+8, no daylight saving).
 CHINA = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
@@ -71,6 +72,40 @@ def parse_china_time(text: object) -> dt.datetime | None:
     return dt.datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=CHINA)
 
 
+# An escaped or a raw UTF-16 surrogate: json.loads reads either (it decodes bytes with
+# "surrogatepass") into a str no codec encodes, unless a pair's other half follows.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def load_json(body: bytes) -> Any:
+    """``json.loads(body)`` with each lone surrogate in its strings replaced by U+FFFD.
+
+    The standard parser reads an unpaired ``\\ud800`` escape as a str that no codec can
+    encode: it would fail wherever the reports or messages go next (the receiver's journal,
+    a database, a log), and a push that cannot be stored is pushed again, forever. Each
+    broken character is marked instead and the items are kept.
+
+    :raises ValueError: not JSON (``UnicodeDecodeError`` included).
+    :raises RecursionError: nested too deep.
+    """
+    text = body.decode(json.detect_encoding(body), "surrogatepass")
+    doc = json.loads(text)
+    if _SURROGATE.search(text) is None:
+        return doc
+    return _replace_lone_surrogates(doc)
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(key): _replace_lone_surrogates(item) for key, item in value.items()}
+    return value
+
+
 def _malformed(why: str, body: bytes, status_code: int) -> MalformedReplyError:
     return MalformedReplyError(
         f"Aliyun sent a reply smsgate cannot read: {why}", status_code=status_code, body_excerpt=body
@@ -80,7 +115,7 @@ def _malformed(why: str, body: bytes, status_code: int) -> MalformedReplyError:
 def _load(body: bytes, status_code: int) -> dict[str, Any]:
     """The reply as a JSON object whose ``Code`` is ``OK``; a refusal raises its error."""
     try:
-        doc = json.loads(body)
+        doc = load_json(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise _malformed("not JSON", body, status_code) from exc
     if not isinstance(doc, dict):

@@ -19,13 +19,12 @@ receiver's signal for "not a valid push"), whatever the body.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from smsgate import CallbackReply, DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.exceptions import SmsGateError, ValidationError
-from smsgate_aliyun._parse import parse_china_time
+from smsgate_aliyun._parse import load_json, parse_china_time
 
 __all__ = ["ACK", "NACK", "parse_inbound_push", "parse_push", "parse_report_push", "push_reply"]
 
@@ -49,7 +48,7 @@ class _Bad(Exception):
 
 def _items(body: bytes, what: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
     try:
-        doc = json.loads(body)
+        doc = load_json(body)
     except (ValueError, RecursionError) as exc:
         raise ValidationError(f"an Aliyun {what} push must be JSON", field="body") from exc
     if not isinstance(doc, list):
@@ -144,7 +143,7 @@ def parse_push(body: bytes, *, provider: str) -> list[DeliveryReport] | list[Inb
     separate URLs, but one receiver may take both; an empty array is an empty list.
     """
     try:
-        doc = json.loads(body)
+        doc = load_json(body)
     except (ValueError, RecursionError) as exc:
         raise ValidationError("an Aliyun push must be JSON", field="body") from exc
     if not isinstance(doc, list):
