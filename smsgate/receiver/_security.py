@@ -101,6 +101,16 @@ def _public_url(_inst: object, _attr: attrs.Attribute[Any], value: object) -> No
         raise ConfigurationError(f"PushGuard.public_url must be a non-empty string or None, not {value!r}")
 
 
+def _url_repr(url: str | None) -> str:
+    """``public_url`` in the repr: its scheme and host only. The URL the vendor was given holds
+    the token (its last path segment or ``?token=``) and maybe the Basic credentials."""
+    if url is None:
+        return "None"
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    return repr(f"{scheme}{sep}{host}/…")
+
+
 def _address(text: str | None) -> _Address | None:
     if not text:
         return None
@@ -159,7 +169,8 @@ class PushGuard:
     :param basic: ``(user, password)`` for HTTP Basic authentication, if the vendor can be
         given a URL that carries them (``https://user:password@example.com/…``).
     :param public_url: the URL the provider was given, for :meth:`Provider.verify_push
-        <smsgate.Provider.verify_push>` when the server sees another one (behind a proxy).
+        <smsgate.Provider.verify_push>` when the server sees another one (behind a proxy). It
+        may carry the token and the Basic credentials: the repr shows its scheme and host only.
 
     Secrets never appear in the repr, nor in the errors. A wrong argument (an entry that is
     not a network, a token that is not a non-empty string, an empty Basic password …) is
@@ -170,7 +181,7 @@ class PushGuard:
     allow: tuple[_Network, ...] = attrs.field(default=(), converter=_allow)
     trusted_proxies: tuple[_Network, ...] = attrs.field(default=(), converter=_trusted_proxies)
     basic: tuple[str, str] | None = attrs.field(default=None, repr=False, validator=_basic)
-    public_url: str | None = attrs.field(default=None, validator=_public_url)
+    public_url: str | None = attrs.field(default=None, repr=_url_repr, validator=_public_url)
 
     def client(self, request: PushRequest) -> _Address | None:
         """The address the push is judged by: the peer, or what a trusted proxy forwarded."""
@@ -218,4 +229,9 @@ class PushGuard:
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    # surrogatepass: a lone surrogate (in a configured token, or in a token a custom adapter
+    # passes) is compared like any other character, not a UnicodeEncodeError whose traceback
+    # holds the secret.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
