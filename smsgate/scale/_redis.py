@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import time
 import urllib.parse
@@ -42,9 +43,11 @@ from limits.strategies import MovingWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from smsgate._secret import Secret
 from smsgate.exceptions import ConfigurationError, NotSentError, SmsGateError
 from smsgate.routing import BreakerPolicy, BreakerState, ProviderHealth, RateLimit, is_availability_failure
 from smsgate.routing._breaker import Clock
+from smsgate.settings import cut_traceback
 
 __all__ = ["RedisBreaker", "RedisLimiter", "RedisState", "SharedStateError", "masked_url", "window_for"]
 
@@ -143,7 +146,8 @@ class SharedStateError(NotSentError):
 
 
 def masked_url(url: object) -> str:
-    """``url`` with its password (if any) replaced by ``***``, for messages and reprs."""
+    """``url`` with its password (if any, in the user part or as a ``password`` query
+    parameter, which redis-py reads too) replaced by ``***``, for messages and reprs."""
     if not isinstance(url, str):
         return f"<{type(url).__name__}, not a URL>"
     try:
@@ -151,11 +155,19 @@ def masked_url(url: object) -> str:
         password = parts.password
     except ValueError:
         return "<unparsable URL>"
+    if parts.query:  # redis-py reads a password query parameter too (?password=…)
+        parts = parts._replace(query="&".join(map(_masked_param, parts.query.split("&"))))
     if not password:
-        return url
+        return urllib.parse.urlunsplit(parts)
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _masked_param(param: str) -> str:
+    """One ``key=value`` of a URL's query, its value masked when the key says password."""
+    key, _, _ = param.partition("=")
+    return f"{key}=***" if urllib.parse.unquote(key).strip().lower() == "password" else param
 
 
 def window_for(limit: RateLimit) -> tuple[int, int]:
@@ -212,7 +224,23 @@ class RedisState:
     def __init__(
         self, url: str, *, prefix: str = "smsgate", password: str | None = None, timeout: float = 0.5
     ) -> None:
+        outer = sys.exception()
+        # The URL and the password are secret: no frame of an error raised here keeps them as
+        # locals (error reporters record them), and the tracebacks below this one are cut.
         shown = masked_url(url)
+        secrets = (Secret(url), None if password is None else Secret(password))
+        del url, password
+        try:
+            self._open(shown, *secrets, prefix=prefix, timeout=timeout)
+        except SmsGateError as error:
+            cut_traceback(error, outer=outer)
+            raise error  # again, from a frame without the secrets
+
+    def _open(
+        self, shown: str, secret_url: Secret, secret_password: Secret | None, *, prefix: str, timeout: float
+    ) -> None:
+        url = secret_url.value
+        password = None if secret_password is None else secret_password.value
         problem = _url_problem(url, password)
         if problem:
             raise ConfigurationError(f"shared state URL {shown!r}: {problem}")
@@ -223,7 +251,7 @@ class RedisState:
         self.url = shown
         self.prefix = prefix
         self.timeout = timeout
-        self._password = password
+        self._password = secret_password
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
@@ -306,8 +334,8 @@ class RedisState:
 
     def _reason(self, exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
-        if self._password:
-            text = text.replace(self._password, "***")
+        if self._password is not None and self._password.value:
+            text = text.replace(self._password.value, "***")
         return text
 
     def _key(self, kind: str, name: str) -> str:
