@@ -294,7 +294,10 @@ def _shared_state_url(gateway: object, where: str) -> str | None:
             "unix:///path for a socket)"
         )
     try:
-        has_password = urllib.parse.urlsplit(url).password is not None
+        parts = urllib.parse.urlsplit(url)
+        # redis-py reads a password query parameter (?password=…) as it reads the user part's.
+        query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+        has_password = parts.password is not None or any(key.strip().lower() == "password" for key in query)
     except ValueError:
         raise ConfigurationError(f"{label} is not a valid URL") from None
     if has_password:

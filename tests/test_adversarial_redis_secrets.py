@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,19 @@ def test_no_frame_of_a_refused_configuration_holds_the_password(url: str, passwo
         RedisState(url, password=password)
     assert PASSWORD not in _texts(info.value)
     assert frames_with_secrets(_library_frames(info.value), FORMS) == []
+
+
+@pytest.mark.parametrize(
+    "query", [f"password={PASSWORD}", f"db=0&Password={PASSWORD}", f"pass%77ord={PASSWORD}"]
+)
+def test_a_password_query_parameter_in_the_config_file_is_refused(tmp_path: Path, query: str) -> None:
+    """The file holds no secret: a password redis-py would read from the query is refused like
+    one in the user part, and the URL is not echoed."""
+    path = tmp_path / "smsgate.toml"
+    path.write_text(
+        f'[gateway]\nshared_state = "redis://127.0.0.1:6379/0?{query}"\n[providers.p]\ntype = "memory"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigurationError, match="SMSGATE_SHARED_STATE_PASSWORD") as info:
+        smsgate.load_config(path)
+    assert PASSWORD not in _texts(info.value)
