@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import urllib.parse
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
@@ -163,6 +164,12 @@ def parsing_reply(response: httpx.Response) -> AbstractContextManager[httpx.Resp
     provider may have acted. Smsgate errors the parser raises (a refusal it recognised)
     pass through unchanged; the driver names the provider and operation on them.
 
+    A reply that repeats a credential of its request (a form field or URL parameter named
+    like ``password``, ``secret``, ``token`` …, as an error page quoting the form does) has it
+    replaced by ``***`` in the error's args and attributes (the body excerpt, the vendor's
+    message, ``raw`` …), and the tracebacks of the error and of what it chains are cut, since
+    the parser's frames hold the reply.
+
     Once the block has read a reply, any other exception the flow raises before its next
     request is a bug in the flow (for example while building that request) and propagates
     as it is. A flow that does not use this block keeps the drivers' older safety net:
@@ -185,8 +192,79 @@ class _ParsingReply:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc is None:
             _parsed.add(self.response)
-        elif isinstance(exc, Exception) and not isinstance(exc, SmsGateError):
-            raise _malformed(self.response, exc) from exc
+            return
+        if not isinstance(exc, Exception):
+            return
+        error = exc if isinstance(exc, SmsGateError) else _malformed(self.response, exc)
+        echoed = _echoed_secrets(self.response)
+        if echoed:
+            # The reply quotes a credential the request carried (an error page echoing the
+            # form): it stays out of the error, and of the parser's frames (their locals hold
+            # the reply), which are cut with the cause.
+            _hide(error, echoed)
+            _forget(exc, echoed)  # the context of the error raised here, and its own chain
+            del echoed  # this frame's locals are the new traceback's
+            raise error.with_traceback(None) from None
+        if error is not exc:
+            raise error from exc
+
+
+#: Words that make a request parameter a credential (``password``, ``newpassword``, ``pwd`` …).
+_SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key")
+
+
+def _echoed_secrets(response: httpx.Response) -> tuple[bytes, ...]:
+    """The credentials of ``response``'s request (form fields and URL parameters named like
+    one, four bytes or more, as sent) that its body repeats; ``()`` when it repeats none."""
+    try:
+        request = response.request
+        # latin-1 both ways: each field as the bytes it was sent as, whatever its charset.
+        form = request.content.decode("latin-1") + "&" + request.url.query.decode("latin-1")
+    except (RuntimeError, httpx.RequestNotRead):
+        return ()
+    body = response.content
+    found = []
+    for key, value in urllib.parse.parse_qsl(form, encoding="latin-1"):
+        secret = value.encode("latin-1")
+        if len(secret) >= 4 and secret in body and any(word in key.lower() for word in _SECRET_WORDS):
+            found.append(secret)
+    return tuple(found)
+
+
+def _forget(exc: BaseException, secrets: tuple[bytes, ...]) -> None:
+    """Hide ``secrets`` in the args of ``exc`` and of every error it chains, and cut their
+    tracebacks (the frames that read the reply hold it as a local)."""
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.args = _hidden(current.args, secrets)
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+
+
+def _hide(error: SmsGateError, secrets: tuple[bytes, ...]) -> None:
+    """Replace each of ``secrets`` by ``***`` in ``error``'s args and attributes."""
+    error.args = tuple(_hidden(arg, secrets) for arg in error.args)
+    for name, value in vars(error).items():
+        setattr(error, name, _hidden(value, secrets))
+
+
+def _hidden(value: Any, secrets: tuple[bytes, ...]) -> Any:
+    if isinstance(value, bytes):
+        for secret in secrets:
+            value = value.replace(secret, b"***")
+    elif isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret.decode("latin-1"), "***")
+    elif type(value) in (list, tuple):
+        value = type(value)(_hidden(item, secrets) for item in value)
+    elif isinstance(value, dict):
+        value = {_hidden(key, secrets): _hidden(item, secrets) for key, item in value.items()}
+    return value
 
 
 def _redirect(response: httpx.Response) -> ProviderError | None:
