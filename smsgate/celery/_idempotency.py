@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from smsgate._secret import Secret
 from smsgate.exceptions import SmsGateError
 
 __all__ = [
@@ -152,10 +153,22 @@ class RedisIdempotencyStore(IdempotencyStore):
     ) -> None:
         import redis  # noqa: PLC0415 - the extra's dependency, loaded only by this store
 
+        # The URL may hold a password: no frame of an error raised here keeps it as a local.
+        secret = Secret(url) if url else None
+        del url
         if client is None:
-            if not url:
+            if secret is None:
                 raise ValueError("RedisIdempotencyStore needs a url or a client")
-            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            try:
+                client = redis.Redis.from_url(
+                    secret.value, socket_timeout=timeout, socket_connect_timeout=timeout
+                )
+            except (ValueError, TypeError) as exc:
+                problem = type(exc).__name__
+            else:
+                problem = ""
+            if problem:  # raised here, without redis-py's frames (their locals hold the URL)
+                raise ValueError(f"RedisIdempotencyStore: the url is not a valid Redis URL ({problem})")
         self._redis = client
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self.ttl = int(ttl)
@@ -171,7 +184,10 @@ class RedisIdempotencyStore(IdempotencyStore):
         try:
             return function(*args, **kwargs)
         except self._errors as exc:
-            raise IdempotencyStoreError(f"idempotency store: {what} failed ({type(exc).__name__})") from exc
+            failure = type(exc).__name__
+        # Raised outside the handler: no redis-py frame (whose locals hold the connection
+        # settings, the password among them: a refused AUTH) rides along as the context.
+        raise IdempotencyStoreError(f"idempotency store: {what} failed ({failure})")
 
     def claim(self, key: str) -> Claim:
         """Claim ``key`` (``SET NX EX``); else read what the earlier claim left."""
