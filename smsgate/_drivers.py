@@ -27,8 +27,11 @@ Two rules hold whatever the caller's client is configured to do:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import html
 import logging
+import re
 import urllib.parse
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -164,8 +167,9 @@ def parsing_reply(response: httpx.Response) -> AbstractContextManager[httpx.Resp
     provider may have acted. Smsgate errors the parser raises (a refusal it recognised)
     pass through unchanged; the driver names the provider and operation on them.
 
-    A reply that repeats a credential of its request (a form field or URL parameter named
-    like ``password``, ``secret``, ``token`` …, as an error page quoting the form does) has it
+    A reply that repeats a credential of its request (a form field, URL parameter or XML
+    element named like ``password``, ``secret``, ``token`` …, as an error page quoting the form
+    or a SOAP fault quoting the envelope does) has it
     replaced by ``***`` in the error's args and attributes (the body excerpt, the vendor's
     message, ``raw`` …), and the tracebacks of the error and of what it chains are cut, since
     the parser's frames hold the reply.
@@ -213,19 +217,28 @@ class _ParsingReply:
 _SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key")
 
 
+#: An XML element (a SOAP request's ``<ns0:password>`` …) and its text: name, value.
+_XML_FIELD = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)>([^<]+)</")
+
+
 def _echoed_secrets(response: httpx.Response) -> tuple[bytes, ...]:
-    """The credentials of ``response``'s request (form fields and URL parameters named like
-    one, four bytes or more, as sent) that its body repeats; ``()`` when it repeats none."""
+    """The credentials of ``response``'s request (form fields, URL parameters and XML elements
+    named like one, four bytes or more, as sent and unescaped) that its body repeats; ``()``
+    when it repeats none."""
     try:
         request = response.request
         # latin-1 both ways: each field as the bytes it was sent as, whatever its charset.
-        form = request.content.decode("latin-1") + "&" + request.url.query.decode("latin-1")
+        content = request.content.decode("latin-1")
+        query = request.url.query.decode("latin-1")
     except (RuntimeError, httpx.RequestNotRead):
         return ()
+    fields = urllib.parse.parse_qsl(content + "&" + query, encoding="latin-1")
+    fields += [(name, text) for name, text in _XML_FIELD.findall(content)]
+    fields += [(name, html.unescape(text)) for name, text in fields if "&" in text]
     body = response.content
     found = []
-    for key, value in urllib.parse.parse_qsl(form, encoding="latin-1"):
-        secret = value.encode("latin-1")
+    for key, value in fields:
+        secret = value.encode("latin-1", "replace")
         if len(secret) >= 4 and secret in body and any(word in key.lower() for word in _SECRET_WORDS):
             found.append(secret)
     return tuple(found)
@@ -260,6 +273,8 @@ def _hidden(value: Any, secrets: tuple[bytes, ...]) -> Any:
     elif isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret.decode("latin-1"), "***")
+            with contextlib.suppress(UnicodeDecodeError):  # a UTF-8 value, read as text
+                value = value.replace(secret.decode("utf-8"), "***")
     elif type(value) in (list, tuple):
         value = type(value)(_hidden(item, secrets) for item in value)
     elif isinstance(value, dict):

@@ -105,3 +105,41 @@ def test_a_reply_that_repeats_no_credential_keeps_its_excerpt_and_cause() -> Non
     ):
         gw.balance()
     assert info.value.body_excerpt == b"<html>busy</html>"
+
+
+@pytest.mark.parametrize("password", ["Soap-Pw-77aa", "密码-Soap-9"])
+def test_a_soap_fault_quoting_the_password_element_leaves_it_out_of_the_error(
+    password: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SOAP transport sends the password itself, in ``<password>``: a fault that quotes it
+    is a refusal whose message has ``***`` in its place."""
+
+    def fault(request: httpx.Request) -> httpx.Response:
+        start = request.content.index(b"<ns0:password>")
+        end = request.content.index(b"</ns0:password>") + len(b"</ns0:password>")
+        quoted = request.content[start:end].replace(b"<", b"&lt;")
+        return httpx.Response(
+            500,
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            content=b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope '
+            b'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+            b"<faultcode>soap:Client</faultcode><faultstring>login failed: "
+            + quoted
+            + b"</faultstring></soap:Fault></soap:Body></soap:Envelope>",
+        )
+
+    caplog.set_level(logging.DEBUG)
+    provider = smsgate.get_provider(
+        "ipyy", account="acct", password=password, base_url="https://gw.example.test/", transport="soap"
+    )
+    client = httpx.Client(transport=httpx.MockTransport(fault))
+    with smsgate.Gateway(provider, client=client, retry=smsgate.RetryPolicy(attempts=1)) as gateway:
+        try:
+            gateway.send(Sms(to="13800138000", text="hi【腾飞】"))
+        except SmsGateError as caught:
+            error = caught
+    assert "login failed: <ns0:password>***</ns0:password>" in str(error)
+    assert password not in _everything(error)
+    assert error.__traceback__ is not None  # its first frame is this test's, which holds the password
+    assert frames_with_secrets(error.with_traceback(error.__traceback__.tb_next), [password]) == []
+    assert password not in caplog.text
