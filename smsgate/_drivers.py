@@ -1,7 +1,9 @@
 """The only two pieces of code that do provider I/O: a sync and an async flow driver.
 
 Both translate every httpx exception into the smsgate tree at this one boundary
-(:func:`translate_transport_error`), the way httpx maps httpcore's exceptions. They are
+(:func:`translate_transport_error`), the way httpx maps httpcore's exceptions; any other
+exception the client's ``send`` raises (a third-party transport's raw ``OSError`` …) is an
+uncertain outcome. They are
 also the one place that names the provider and operation on an error leaving a flow: a
 flow and the wire parsers it calls raise errors without that context, and the driver,
 which knows which provider ran the flow, sets ``provider`` and ``operation`` on whatever
@@ -93,9 +95,10 @@ _UNCERTAIN: tuple[type[Exception], ...] = (
     httpx.HTTPError,
     httpx.CookieConflict,
 )
-# What the drivers catch around ``client.send``: every httpx exception, including the few
+# What the drivers catch while reading a reply: every httpx exception, including the few
 # that do not derive from ``httpx.HTTPError`` (a consumed request stream raises
-# ``StreamConsumed``, a RuntimeError), so none escapes untranslated.
+# ``StreamConsumed``, a RuntimeError), so none escapes untranslated. Around ``client.send``
+# itself they catch any ``Exception`` (see :func:`_send_failure`).
 _HTTPX_ERRORS: tuple[type[Exception], ...] = (
     httpx.HTTPError,
     httpx.InvalidURL,
@@ -222,26 +225,55 @@ _XML_FIELD = re.compile(r"<(?:[\w.-]+:)?([\w.-]+)>([^<]+)</")
 
 
 def _echoed_secrets(response: httpx.Response) -> tuple[bytes, ...]:
-    """The credentials of ``response``'s request (form fields, URL parameters and XML elements
-    named like one, four bytes or more, as sent and unescaped) that its body repeats; ``()``
-    when it repeats none."""
+    """The credentials of ``response``'s request (see :func:`_credentials`) that its body
+    repeats; ``()`` when it repeats none."""
     try:
         request = response.request
+    except RuntimeError:
+        return ()
+    body = response.content
+    return tuple(secret for secret in _credentials(request) if secret in body)
+
+
+def _credentials(request: httpx.Request) -> list[bytes]:
+    """The credentials ``request`` carries: form fields, URL parameters and XML elements named
+    like one, four bytes or more, as sent and unescaped; empty for a body not yet read."""
+    try:
         # latin-1 both ways: each field as the bytes it was sent as, whatever its charset.
         content = request.content.decode("latin-1")
         query = request.url.query.decode("latin-1")
     except (RuntimeError, httpx.RequestNotRead):
-        return ()
+        return []
     fields = urllib.parse.parse_qsl(content + "&" + query, encoding="latin-1")
     fields += [(name, text) for name, text in _XML_FIELD.findall(content)]
     fields += [(name, html.unescape(text)) for name, text in fields if "&" in text]
-    body = response.content
     found = []
     for key, value in fields:
         secret = value.encode("latin-1", "replace")
-        if len(secret) >= 4 and secret in body and any(word in key.lower() for word in _SECRET_WORDS):
+        if len(secret) >= 4 and any(word in key.lower() for word in _SECRET_WORDS):
             found.append(secret)
-    return tuple(found)
+    return found
+
+
+def _send_failure(
+    exc: Exception, request: httpx.Request, provider: str | None, operation: str | None
+) -> TransportError:
+    """What ``client.send`` raised, classified by :func:`translate_transport_error`.
+
+    Anything but an httpx error (a raw ``OSError``, ``ValueError`` … from a third-party
+    transport that does not wrap its failures) is uncertain: the request may have gone. Its
+    text may quote the request, so the request's credentials (and its whole body) are masked
+    in its args and those of what it chains, and their tracebacks cut: the transport's frames
+    hold the request. ``BaseException`` alone (``KeyboardInterrupt``, a cancellation) is never
+    caught.
+    """
+    if not isinstance(exc, _HTTPX_ERRORS):
+        secrets = _credentials(request)
+        with contextlib.suppress(RuntimeError, httpx.RequestNotRead):
+            if len(request.content) >= 4:
+                secrets.insert(0, request.content)  # the whole body first, then its fields
+        _forget(exc, tuple(secrets))
+    return translate_transport_error(exc, provider=provider, operation=operation)
 
 
 def _forget(exc: BaseException, secrets: tuple[bytes, ...]) -> None:
@@ -438,6 +470,9 @@ def _exchange(
     """Send one request (never following a redirect) and read its reply up to ``limit`` bytes."""
     try:
         response = client.send(request, stream=True, follow_redirects=False)
+    except Exception as exc:
+        return _send_failure(exc, request, provider, operation)
+    try:
         try:
             framing = _Framing(response)
             refused = _refusal(response, framing, limit)
@@ -470,6 +505,9 @@ async def _aexchange(
     """The async twin of :func:`_exchange`."""
     try:
         response = await client.send(request, stream=True, follow_redirects=False)
+    except Exception as exc:
+        return _send_failure(exc, request, provider, operation)
+    try:
         try:
             framing = _Framing(response)
             refused = _refusal(response, framing, limit)

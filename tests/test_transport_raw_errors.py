@@ -1,0 +1,155 @@
+"""A transport the application passes that raises something other than an httpx error while a
+request is in flight (a raw ``OSError``, ``ValueError`` …, as a third-party transport may): the
+request may have gone, so the outcome is uncertain, never resent nor failed over unless the
+caller opted in, the original kept as the cause and the credential in no frame, message or
+args. ``KeyboardInterrupt`` and a cancellation pass through as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+import smsgate
+from smsgate import exceptions as errors
+from smsgate._provider import Capabilities, Flow
+from smsgate.testing import frames_with_secrets
+from tests.loopback_support import araised, raised
+
+PASSWORD = "s3cret-Pa55"  # a test credential the form carries
+SMS = smsgate.Sms(to="13800138000", text="hello【shop】")
+RAISED = [OSError, ValueError, RuntimeError]
+
+
+class FormProvider(smsgate.Provider):
+    """A flow posting a form with a credential, as the ipyy form transport does."""
+
+    capabilities = Capabilities(send=True)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.base_url = f"http://127.0.0.1:9/{name}/"
+
+    def send(self, sms: smsgate.Sms) -> Flow[smsgate.Receipt]:
+        response = yield httpx.Request(
+            "POST", self.base_url + "send", data={"to": ",".join(sms.to), "password": PASSWORD}
+        )
+        with smsgate.parsing_reply(response):
+            status, task = response.content.split()
+            if response.status_code != 200 or status != b"OK":
+                raise ValueError("not accepted")
+        return smsgate.Receipt(provider=self.name, task_id=task.decode(), accepted=len(sms.to))
+
+
+class Transport:
+    """Raises ``error`` for provider ``a``'s requests, holding the body (and so the credential)
+    as a local and in the error's message; answers ``OK 1`` to any other. Counts calls per path."""
+
+    def __init__(self, error: type[BaseException]) -> None:
+        self.error = error
+        self.calls: list[str] = []
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        body = request.content
+        if request.url.path.startswith("/a/"):
+            raise self.error(f"could not write {body!r}")
+        return httpx.Response(200, content=b"OK 1")
+
+
+class SyncTransport(Transport, httpx.BaseTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.answer(request)
+
+
+class AsyncTransport(Transport, httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self.answer(request)
+
+
+def check_uncertain(error: Exception, raised_type: type[BaseException]) -> None:
+    assert isinstance(error, errors.UncertainOutcomeError), repr(error)
+    assert error.provider == "a"
+    assert type(error.__cause__) is raised_type
+    assert PASSWORD not in str(error)
+    assert PASSWORD not in repr(error.args)
+    assert PASSWORD not in str(error.__cause__)
+    assert frames_with_secrets(error, [PASSWORD]) == []
+
+
+def sync_gateway(transport: SyncTransport, **options: Any) -> smsgate.Gateway:
+    providers = [FormProvider("a"), FormProvider("b")]
+    options.setdefault("retry", smsgate.RetryPolicy(attempts=3))
+    return smsgate.Gateway(
+        providers, client=httpx.Client(transport=transport), sleep=lambda _s: None, **options
+    )
+
+
+def async_gateway(transport: AsyncTransport, **options: Any) -> smsgate.AsyncGateway:
+    async def no_sleep(_seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    providers = [FormProvider("a"), FormProvider("b")]
+    options.setdefault("retry", smsgate.RetryPolicy(attempts=3))
+    return smsgate.AsyncGateway(
+        providers, client=httpx.AsyncClient(transport=transport), sleep=no_sleep, **options
+    )
+
+
+@pytest.mark.parametrize("raised_type", RAISED)
+def test_sync_a_raw_transport_error_is_uncertain_and_never_resent(raised_type: type[Exception]) -> None:
+    transport = SyncTransport(raised_type)
+    with sync_gateway(transport) as gw:
+        error = raised(lambda: gw.send(SMS))
+    check_uncertain(error, raised_type)
+    assert transport.calls == ["/a/send"]
+
+
+@pytest.mark.parametrize("raised_type", RAISED)
+async def test_async_a_raw_transport_error_is_uncertain_and_never_resent(
+    raised_type: type[Exception],
+) -> None:
+    transport = AsyncTransport(raised_type)
+    async with async_gateway(transport) as gw:
+        error = await araised(lambda: gw.send(SMS))
+    check_uncertain(error, raised_type)
+    assert transport.calls == ["/a/send"]
+
+
+def test_sync_failover_on_uncertain_covers_a_raw_transport_error() -> None:
+    """The documented opt-in fails over on it as on any uncertain outcome."""
+    transport = SyncTransport(OSError)
+    with sync_gateway(transport, failover_on_uncertain=True) as gw:
+        receipt = gw.send(SMS)
+    assert receipt.provider == "b"
+    assert transport.calls == ["/a/send", "/b/send"]
+
+
+async def test_async_failover_on_uncertain_covers_a_raw_transport_error() -> None:
+    transport = AsyncTransport(OSError)
+    async with async_gateway(transport, failover_on_uncertain=True) as gw:
+        receipt = await gw.send(SMS)
+    assert receipt.provider == "b"
+    assert transport.calls == ["/a/send", "/b/send"]
+
+
+def test_sync_keyboard_interrupt_passes_through() -> None:
+    transport = SyncTransport(KeyboardInterrupt)
+    with sync_gateway(transport) as gw, pytest.raises(KeyboardInterrupt) as info:
+        gw.send(SMS)
+    assert info.value.__cause__ is None
+    assert transport.calls == ["/a/send"]
+
+
+async def test_async_cancellation_and_keyboard_interrupt_pass_through() -> None:
+    for error in (asyncio.CancelledError, KeyboardInterrupt):
+        transport = AsyncTransport(error)
+        async with async_gateway(transport) as gw:
+            with pytest.raises(error) as info:
+                await gw.send(SMS)
+        assert type(info.value) is error
+        assert info.value.__cause__ is None
+        assert transport.calls == ["/a/send"]
