@@ -28,7 +28,6 @@ import enum
 import functools
 import inspect
 import logging
-import numbers
 import os
 import threading
 from collections.abc import Awaitable, Callable, Generator, Sequence
@@ -823,41 +822,6 @@ def _journal_path(journal: object, provider: str) -> str | None:
             provider=provider,
         )
     return None
-
-
-def _app_max_body(receiver: object, max_body: object, limits: object) -> int:
-    """The arguments of :func:`~smsgate.receiver.asgi.asgi_app` /
-    :func:`~smsgate.receiver.wsgi.wsgi_app`, each refused with a :class:`ConfigurationError`
-    naming it, and the largest body the app accepts.
-
-    A receiver whose provider does not declare :attr:`Capabilities.callbacks
-    <smsgate.Capabilities>` is refused here rather than at construction: it may store and
-    dispatch what a pull returned (:meth:`Receiver.store_pulled`), but every push served with
-    it would be answered "retry" (the provider cannot parse it), for ever.
-    """
-    if not isinstance(receiver, Receiver):
-        raise ConfigurationError(
-            f"the receiver app needs a smsgate.receiver.Receiver, not {type(receiver).__name__}"
-        )
-    name = receiver.provider.name
-    if not receiver.provider.capabilities.callbacks:
-        raise ConfigurationError(
-            f"provider {name!r} does not declare the callbacks capability: it cannot parse pushes, "
-            "so a receiver app for it would answer every push with 'retry'",
-            provider=name,
-        )
-    if limits is not None and not isinstance(limits, ServerLimits):
-        raise ConfigurationError(
-            f"limits must be a smsgate.receiver.ServerLimits (or None), not {type(limits).__name__}",
-            provider=name,
-        )
-    if max_body is None:
-        return (limits if limits is not None else ServerLimits()).max_body
-    if isinstance(max_body, bool) or not isinstance(max_body, numbers.Integral) or max_body <= 0:
-        raise ConfigurationError(
-            f"max_body must be a positive whole number of bytes (or None), not {max_body!r}", provider=name
-        )
-    return int(max_body)
 
 
 #: The methods a journal object must have (:class:`~smsgate.receiver.Journal`).

@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from smsgate.receiver._limits import ServerLimits
+from smsgate.receiver._limits import ServerLimits, app_max_body
 from smsgate.receiver._security import PushRequest
 from smsgate.receiver._workers import running_loop
 
@@ -333,9 +333,7 @@ def asgi_app(
         provider does not declare the ``callbacks`` capability, ``max_body`` is not a positive
         whole number, or ``limits`` is no :class:`~smsgate.receiver.ServerLimits`.
     """
-    from smsgate.receiver._receiver import _app_max_body  # noqa: PLC0415 - it imports this module lazily
-
-    cap = _app_max_body(receiver, max_body, limits)  # before anything is built
+    cap = app_max_body(receiver, max_body, limits)  # before anything is built
     limits = limits if limits is not None else ServerLimits()
     push = _Push(receiver, cap, limits.body_timeout)
     routes = [Route("/", push, methods=["POST"])]

@@ -13,6 +13,7 @@ import wsgiref.util
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from smsgate.receiver._limits import app_max_body
 from smsgate.receiver._security import PushRequest
 
 if TYPE_CHECKING:
@@ -107,9 +108,7 @@ def wsgi_app(receiver: Receiver, *, max_body: int | None = None) -> WSGIApp:
         provider does not declare the ``callbacks`` capability, or ``max_body`` is not a
         positive whole number.
     """
-    from smsgate.receiver._receiver import _app_max_body  # noqa: PLC0415 - it imports this module lazily
-
-    cap = _app_max_body(receiver, max_body, None)  # before anything is built
+    cap = app_max_body(receiver, max_body, None)  # before anything is built
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         refused = _refusal(environ, start_response, cap, token_path=receiver.guard.token is not None)
