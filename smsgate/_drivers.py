@@ -2,8 +2,8 @@
 
 Both translate every httpx exception into the smsgate tree at this one boundary
 (:func:`translate_transport_error`), the way httpx maps httpcore's exceptions; any other
-exception the client's ``send`` raises (a third-party transport's raw ``OSError`` …) is an
-uncertain outcome. They are
+exception the client's ``send`` or the reply's stream raises (a third-party transport's raw
+``OSError`` …) is an uncertain outcome. They are
 also the one place that names the provider and operation on an error leaving a flow: a
 flow and the wire parsers it calls raise errors without that context, and the driver,
 which knows which provider ran the flow, sets ``provider`` and ``operation`` on whatever
@@ -485,8 +485,8 @@ def _exchange(
             return body.reply()
         finally:
             response.close()
-    except _HTTPX_ERRORS as exc:
-        return translate_transport_error(exc, provider=provider, operation=operation)
+    except Exception as exc:  # the request went: whatever reading its reply raised is uncertain
+        return _send_failure(exc, request, provider, operation)
 
 
 def _achunks(response: httpx.Response, framing: _Framing) -> AsyncIterator[bytes]:
@@ -520,8 +520,8 @@ async def _aexchange(
             return body.reply()
         finally:
             await response.aclose()
-    except _HTTPX_ERRORS as exc:
-        return translate_transport_error(exc, provider=provider, operation=operation)
+    except Exception as exc:  # the request went: whatever reading its reply raised is uncertain
+        return _send_failure(exc, request, provider, operation)
 
 
 def _stamp(error: SmsGateError, provider: str | None, operation: str | None) -> None:

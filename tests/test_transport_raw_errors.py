@@ -153,3 +153,63 @@ async def test_async_cancellation_and_keyboard_interrupt_pass_through() -> None:
         assert type(info.value) is error
         assert info.value.__cause__ is None
         assert transport.calls == ["/a/send"]
+
+
+class BrokenStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A reply body whose transport fails after its first bytes with a raw error quoting the
+    request (as a third-party transport's stream may)."""
+
+    def __init__(self, error: type[Exception], body: bytes) -> None:
+        self.error = error
+        self.body = body
+
+    def __iter__(self) -> Any:
+        yield b"OK"
+        raise self.error(f"connection lost after {self.body!r}")
+
+    async def __aiter__(self) -> Any:
+        yield b"OK"
+        raise self.error(f"connection lost after {self.body!r}")
+
+
+class BrokenReplies(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Answers provider ``a`` with a reply whose body breaks off; ``OK 1`` to any other."""
+
+    def __init__(self, error: type[Exception]) -> None:
+        self.error = error
+        self.calls: list[str] = []
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if request.url.path.startswith("/a/"):
+            return httpx.Response(200, stream=BrokenStream(self.error, request.content))
+        return httpx.Response(200, content=b"OK 1")
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.answer(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self.answer(request)
+
+
+@pytest.mark.parametrize("raised_type", RAISED)
+def test_sync_a_raw_error_reading_the_reply_is_uncertain_and_never_resent(
+    raised_type: type[Exception],
+) -> None:
+    """The request went (its reply began): a raw error from the reply's stream is uncertain."""
+    transport = BrokenReplies(raised_type)
+    with sync_gateway(transport) as gw:  # type: ignore[arg-type]
+        error = raised(lambda: gw.send(SMS))
+    check_uncertain(error, raised_type)
+    assert transport.calls == ["/a/send"]
+
+
+@pytest.mark.parametrize("raised_type", RAISED)
+async def test_async_a_raw_error_reading_the_reply_is_uncertain_and_never_resent(
+    raised_type: type[Exception],
+) -> None:
+    transport = BrokenReplies(raised_type)
+    async with async_gateway(transport) as gw:  # type: ignore[arg-type]
+        error = await araised(lambda: gw.send(SMS))
+    check_uncertain(error, raised_type)
+    assert transport.calls == ["/a/send"]
