@@ -15,33 +15,11 @@ import pytest
 
 import smsgate
 from smsgate import exceptions as errors
-from smsgate._provider import Capabilities, Flow
 from smsgate.testing import frames_with_secrets
 from tests.loopback_support import araised, raised
+from tests.test_sync_transport import PASSWORD, SMS, FormProvider
 
-PASSWORD = "s3cret-Pa55"  # a test credential the form carries
-SMS = smsgate.Sms(to="13800138000", text="hello【shop】")
 RAISED = [OSError, ValueError, RuntimeError]
-
-
-class FormProvider(smsgate.Provider):
-    """A flow posting a form with a credential, as the ipyy form transport does."""
-
-    capabilities = Capabilities(send=True)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.base_url = f"http://127.0.0.1:9/{name}/"
-
-    def send(self, sms: smsgate.Sms) -> Flow[smsgate.Receipt]:
-        response = yield httpx.Request(
-            "POST", self.base_url + "send", data={"to": ",".join(sms.to), "password": PASSWORD}
-        )
-        with smsgate.parsing_reply(response):
-            status, task = response.content.split()
-            if response.status_code != 200 or status != b"OK":
-                raise ValueError("not accepted")
-        return smsgate.Receipt(provider=self.name, task_id=task.decode(), accepted=len(sms.to))
 
 
 class Transport:
@@ -80,39 +58,43 @@ def check_uncertain(error: Exception, raised_type: type[BaseException]) -> None:
     assert frames_with_secrets(error, [PASSWORD]) == []
 
 
-def sync_gateway(transport: SyncTransport, **options: Any) -> smsgate.Gateway:
-    providers = [FormProvider("a"), FormProvider("b")]
+def sync_gateway(transport: httpx.BaseTransport, **options: Any) -> smsgate.Gateway:
+    providers = [FormProvider(name, f"http://127.0.0.1:9/{name}/") for name in "ab"]
     options.setdefault("retry", smsgate.RetryPolicy(attempts=3))
     return smsgate.Gateway(
         providers, client=httpx.Client(transport=transport), sleep=lambda _s: None, **options
     )
 
 
-def async_gateway(transport: AsyncTransport, **options: Any) -> smsgate.AsyncGateway:
+def async_gateway(transport: httpx.AsyncBaseTransport, **options: Any) -> smsgate.AsyncGateway:
     async def no_sleep(_seconds: float) -> None:
         await asyncio.sleep(0)
 
-    providers = [FormProvider("a"), FormProvider("b")]
+    providers = [FormProvider(name, f"http://127.0.0.1:9/{name}/") for name in "ab"]
     options.setdefault("retry", smsgate.RetryPolicy(attempts=3))
     return smsgate.AsyncGateway(
         providers, client=httpx.AsyncClient(transport=transport), sleep=no_sleep, **options
     )
 
 
+@pytest.mark.parametrize("where", ["send", "reply"])  # the client's send, or the reply's stream
 @pytest.mark.parametrize("raised_type", RAISED)
-def test_sync_a_raw_transport_error_is_uncertain_and_never_resent(raised_type: type[Exception]) -> None:
-    transport = SyncTransport(raised_type)
+def test_sync_a_raw_transport_error_is_uncertain_and_never_resent(
+    raised_type: type[Exception], where: str
+) -> None:
+    transport = BrokenReplies(raised_type) if where == "reply" else SyncTransport(raised_type)
     with sync_gateway(transport) as gw:
         error = raised(lambda: gw.send(SMS))
     check_uncertain(error, raised_type)
     assert transport.calls == ["/a/send"]
 
 
+@pytest.mark.parametrize("where", ["send", "reply"])
 @pytest.mark.parametrize("raised_type", RAISED)
 async def test_async_a_raw_transport_error_is_uncertain_and_never_resent(
-    raised_type: type[Exception],
+    raised_type: type[Exception], where: str
 ) -> None:
-    transport = AsyncTransport(raised_type)
+    transport = BrokenReplies(raised_type) if where == "reply" else AsyncTransport(raised_type)
     async with async_gateway(transport) as gw:
         error = await araised(lambda: gw.send(SMS))
     check_uncertain(error, raised_type)
@@ -190,26 +172,3 @@ class BrokenReplies(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return self.answer(request)
-
-
-@pytest.mark.parametrize("raised_type", RAISED)
-def test_sync_a_raw_error_reading_the_reply_is_uncertain_and_never_resent(
-    raised_type: type[Exception],
-) -> None:
-    """The request went (its reply began): a raw error from the reply's stream is uncertain."""
-    transport = BrokenReplies(raised_type)
-    with sync_gateway(transport) as gw:  # type: ignore[arg-type]
-        error = raised(lambda: gw.send(SMS))
-    check_uncertain(error, raised_type)
-    assert transport.calls == ["/a/send"]
-
-
-@pytest.mark.parametrize("raised_type", RAISED)
-async def test_async_a_raw_error_reading_the_reply_is_uncertain_and_never_resent(
-    raised_type: type[Exception],
-) -> None:
-    transport = BrokenReplies(raised_type)
-    async with async_gateway(transport) as gw:  # type: ignore[arg-type]
-        error = await araised(lambda: gw.send(SMS))
-    check_uncertain(error, raised_type)
-    assert transport.calls == ["/a/send"]
