@@ -18,7 +18,6 @@ import enum
 import functools
 import hashlib
 import json
-import math
 import numbers
 import os
 import sqlite3
@@ -32,6 +31,7 @@ import attrs
 
 from smsgate._models import DeliveryReport, DeliveryStatus, InboundMessage
 from smsgate.exceptions import ConfigurationError, JournalError
+from smsgate.receiver._limits import is_seconds
 
 __all__ = [
     "ClaimingJournal",
@@ -656,16 +656,12 @@ def seconds(owner: str, name: str, value: object, *, zero: bool = False) -> floa
     ``owner``'s argument ``name``. NaN passes every comparison, so it is refused here."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigurationError(f"{owner}'s {name} must be a number of seconds, not {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float
-        number = math.inf
-    if not (number >= 0 if zero else number > 0) or not number < math.inf:  # False for NaN too
+    if not is_seconds(value, zero=zero):
         least = "non-negative" if zero else "positive"
         raise ConfigurationError(
             f"{owner}'s {name} must be a {least}, finite number of seconds, not {value!r}"
         )
-    return number
+    return float(value)
 
 
 #: How a PostgreSQL URL begins, also once a :class:`~pathlib.Path` has made its ``//`` one ``/``.

@@ -31,11 +31,17 @@ def _count(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
         raise ConfigurationError(f"ServerLimits.{attr.name} must be positive, not {value!r}")
 
 
-def _positive_seconds(value: object) -> bool:
-    """Whether ``value`` is a positive, finite real number (not a bool; NaN is not)."""
+def is_seconds(value: object, *, zero: bool = False) -> bool:
+    """Whether ``value`` is a finite number of seconds: any real number but a bool, positive
+    (or ``0`` too when ``zero``); NaN, the infinities and an int too large for a float are not.
+    The receiver's one test of a duration (limits, the server thread, the journals)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
-    return 0 < float(value) < math.inf
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return (number >= 0 if zero else number > 0) and number < math.inf  # False for NaN too
 
 
 def _seconds(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
@@ -43,7 +49,7 @@ def _seconds(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     every connection at once, and NaN passes every comparison."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigurationError(f"ServerLimits.{attr.name} must be a number of seconds, not {value!r}")
-    if not 0 < float(value) < math.inf:  # False for NaN too
+    if not is_seconds(value):
         raise ConfigurationError(
             f"ServerLimits.{attr.name} must be a positive, finite number of seconds, not {value!r}"
         )
@@ -90,7 +96,7 @@ class RateLimiter:
     """
 
     def __init__(self, interval: float = 10.0) -> None:
-        if not _positive_seconds(interval):
+        if not is_seconds(interval):
             raise ConfigurationError(
                 f"interval must be a positive, finite number of seconds, not {interval!r}"
             )

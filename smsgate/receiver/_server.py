@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import numbers
 import socket
 import threading
@@ -18,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from smsgate.exceptions import ConfigurationError
-from smsgate.receiver._limits import RateLimiter, ServerLimits
+from smsgate.receiver._limits import RateLimiter, ServerLimits, is_seconds
 
 if TYPE_CHECKING:
     import uvicorn
@@ -86,13 +85,6 @@ _LIFESPANS = ("auto", "on", "off")
 _MAX_PORT = 65535
 
 
-def _seconds(value: object, *, zero: bool = False) -> bool:
-    """Whether ``value`` is a finite number of seconds, positive (or ``zero`` allowed)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        return False
-    return float(value) >= 0 if zero else float(value) > 0
-
-
 def _port(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         return False
@@ -105,9 +97,9 @@ _ARGUMENTS: dict[str, tuple[Callable[[object], bool], str]] = {
     "host": (lambda v: isinstance(v, str) and bool(v), "a non-empty string (an address)"),
     "port": (_port, "a whole number from 0 to 65535"),
     "lifespan": (lambda v: v in _LIFESPANS, "'auto', 'on' or 'off'"),
-    "start_timeout": (_seconds, "a positive, finite number of seconds"),
+    "start_timeout": (is_seconds, "a positive, finite number of seconds"),
     "graceful_shutdown": (
-        lambda v: _seconds(v, zero=True),
+        lambda v: is_seconds(v, zero=True),
         "a finite number of seconds, not negative",
     ),
     "name": (lambda v: v is None or isinstance(v, str), "a string or None"),
