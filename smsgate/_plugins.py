@@ -10,10 +10,10 @@ The plugins of :data:`DEFAULT_PLUGINS` ship inside smsgate and are always regist
 any installed plugin: the built-in ``memory`` and ``console`` providers are there even with
 ``SMSGATE_PLUGINS=""``.
 
-A broken plugin never takes the others down: one that fails to import, or whose
-``register_providers`` or ``register_commands`` raises, is skipped with one
-:class:`PluginLoadWarning` naming it and the error (also logged on ``smsgate.plugins``);
-every other plugin, and the core, keep working. Two plugins claiming one provider name, or
+A broken plugin never takes the others down: one that fails to import, whose hook
+implementations pluggy refuses, or whose ``register_providers`` or ``register_commands``
+raises, is skipped with one :class:`PluginLoadWarning` naming it and the error (also logged
+on ``smsgate.plugins``); every other plugin, and the core, keep working. Two plugins claiming one provider name, or
 an invalid name, remain a :class:`~smsgate.exceptions.ConfigurationError`: that is a
 conflict to resolve, not a broken plugin to skip.
 
@@ -116,7 +116,13 @@ def _load() -> pluggy.PluginManager:
         except Exception as exc:  # a broken plugin is skipped; the others load
             _skip(None, ep.name, f"importing {ep.value}", exc)
             continue
-        manager.register(plugin, name=ep.name)
+        try:
+            # pluggy checks each hook implementation here: one asking for an argument its
+            # hook does not pass would otherwise fail every later use of the registry.
+            manager.register(plugin, name=ep.name)
+        except Exception as exc:
+            _skip(manager, ep.name, "registering its hooks", exc)
+            continue
         log.debug("plugin %s loaded from %s", ep.name, ep.value)
     _state.factories = _register_providers(manager)
     for name, observer in _state.observers.items():
@@ -217,11 +223,12 @@ def get_provider(name: str, /, **config: Any) -> Provider:
     :raises ValidationError: the configuration is invalid (raised by the provider).
     :raises ConfigurationError: the plugin's factory failed with an error of its own (a
         ``TypeError`` for a setting it does not take …): its type and message, with any
-        configured text they quote masked.
+        configured text they quote masked; or it returned something that is no
+        :class:`~smsgate.Provider`.
     """
     get_plugin_manager()
     try:
-        factory, _plugin = _state.factories[name]
+        factory, plugin = _state.factories[name]
     except KeyError:
         known = ", ".join(sorted(_state.factories)) or "none"
         raise UnknownProviderError(
@@ -229,7 +236,7 @@ def get_provider(name: str, /, **config: Any) -> Provider:
             f"or check {ENV_VAR}"
         ) from None
     try:
-        return factory(**config)
+        provider: object = factory(**config)  # a plugin may break its promise
     except SmsGateError as error:
         # A refusal leaves the settings (passwords included) in the locals of the factory,
         # the provider's constructor and its validators, which error reporters capture: the
@@ -246,6 +253,16 @@ def get_provider(name: str, /, **config: Any) -> Provider:
             f"{type(error).__name__}: {_masked(str(error), config)}"
         )
         del config, error
+    else:
+        if isinstance(provider, Provider):
+            return provider
+        # Refused here, naming the plugin (a gateway given it would only say "not a
+        # Provider"); the settings and what the factory built stay out of the frame.
+        refusal = ConfigurationError(
+            f"the factory plugin {plugin!r} registered for provider {name!r} returned "
+            f"{type(provider).__name__}, not a smsgate.Provider"
+        )
+        del config, provider
     raise refusal from None
 
 

@@ -290,6 +290,37 @@ def test_a_factory_failing_on_its_own_is_a_configuration_error_without_the_setti
         tb = tb.tb_next
 
 
+def test_a_factory_returning_no_provider_is_a_configuration_error_naming_the_plugin(
+    add_plugin: Callable[..., str],
+) -> None:
+    """get_provider() returned whatever the factory built (here the settings dict), and the
+    first gateway given it said only "providers must be Provider objects, not the dict …";
+    nothing of the settings stays in a frame of the refusal."""
+    add_plugin(
+        "notprovider",
+        source="""
+        import smsgate
+
+        @smsgate.hookimpl
+        def register_providers(register):
+            register("notprovider", lambda **config: dict(config))
+        """,
+    )
+    with pytest.raises(ConfigurationError) as info:
+        smsgate.get_provider("notprovider", password="hunter2-secret")
+    assert str(info.value) == (
+        "the factory plugin 'notprovider' registered for provider 'notprovider' returned dict, "
+        "not a smsgate.Provider"
+    )
+    tb = info.value.__traceback__
+    assert tb is not None
+    tb = tb.tb_next  # below this test's own frame
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            assert "hunter2-secret" not in repr(value)
+        tb = tb.tb_next
+
+
 BROKEN_PLUGINS = {
     "import": "raise ImportError('missing dependency xyz')\n",
     "register_providers": """
@@ -309,6 +340,19 @@ BROKEN_PLUGINS = {
             def half():
                 pass
             raise RuntimeError("bad command setup xyz")
+        """,
+    # pluggy refuses the hook implementation when the plugin is registered: that raised out of
+    # every get_provider() (memory included), as a bare pluggy.PluginValidationError.
+    "hook_arguments": """
+        import smsgate
+
+        @smsgate.hookimpl
+        def register_providers(register):
+            register("half", object)
+
+        @smsgate.hookimpl
+        def message_sent(receipt, sent_xyz):
+            pass
         """,
 }
 
