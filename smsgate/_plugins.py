@@ -13,9 +13,9 @@ any installed plugin: the built-in ``memory`` and ``console`` providers are ther
 A broken plugin never takes the others down: one that fails to import, whose hook
 implementations pluggy refuses, or whose ``register_providers`` or ``register_commands``
 raises, is skipped with one :class:`PluginLoadWarning` naming it and the error (also logged
-on ``smsgate.plugins``); every other plugin, and the core, keep working. Two plugins claiming one provider name, or
-an invalid name, remain a :class:`~smsgate.exceptions.ConfigurationError`: that is a
-conflict to resolve, not a broken plugin to skip.
+on ``smsgate.plugins``); every other plugin, and the core, keep working. Two plugins claiming
+one provider name, or an invalid name, remain a :class:`~smsgate.exceptions.ConfigurationError`:
+that is a conflict to resolve, not a broken plugin to skip.
 
 :func:`observe` registers an object of the application as an observer, with the same hook
 names as plugin observers, called through the same machinery (:func:`notify`).
