@@ -377,10 +377,11 @@ class AliyunProvider(Provider):
         """Parse a report push (``SmsReport``) or an inbound push (``SmsUp``): a JSON array.
 
         ``content_type`` is not needed: both pushes are JSON. A body that is not a valid push
-        raises :class:`ValidationError`.
+        raises :class:`ValidationError`, and so does one that is no bytes (a decoded ``str``,
+        ``None``).
         """
         try:
-            return list(_push.parse_push(body, provider=self.name))
+            return list(_push.parse_push(_body_bytes(body), provider=self.name))
         except ValidationError as exc:
             # A push does not come through a flow driver: this is where it meets its provider.
             exc.provider = exc.provider or self.name
@@ -389,6 +390,16 @@ class AliyunProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """``{"code":0,"msg":"成功"}`` once stored; otherwise a refusal the service retries."""
         return _push.push_reply(ok)
+
+
+def _body_bytes(body: object) -> bytes:
+    """A push's body as bytes; anything that is no bytes-like object is a
+    :class:`ValidationError` (its ``AttributeError`` or ``TypeError`` came out of the parse)."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise ValidationError(f"a push body is the request's raw bytes, not {type(body).__name__}", field="body")
 
 
 def _which(index: int) -> str:

@@ -14,6 +14,7 @@ from smsgate.exceptions import (
     MalformedReplyError,
     ValidationError,
 )
+from smsgate_aliyun import AliyunProvider
 from smsgate_aliyun._parse import parse_query_reply, parse_send_reply
 from smsgate_aliyun._push import ACK, NACK, parse_inbound_push, parse_report_push, push_reply
 
@@ -179,6 +180,17 @@ def test_a_bad_report_push_is_a_validation_error(body: bytes) -> None:
 def test_a_bad_inbound_push_is_a_validation_error(body: bytes) -> None:
     with pytest.raises(ValidationError):
         parse_inbound_push(body, provider="aliyun")
+
+
+@pytest.mark.parametrize("body", [INBOUND_PUSH.decode(), None, 7])
+def test_a_push_body_that_is_no_bytes_is_a_validation_error(body: object) -> None:
+    """A decoded str (or None) raised a bare AttributeError out of the provider's parse."""
+    provider = AliyunProvider(access_key_id="LTAIx", access_key_secret="s3cret-key", sign_name="腾飞")
+    with pytest.raises(ValidationError, match=f"raw bytes, not {type(body).__name__}") as info:
+        provider.parse_callback(body)  # type: ignore[arg-type]
+    assert info.value.provider == "aliyun"
+    assert info.value.field == "body"
+    assert provider.parse_callback(bytearray(REPORT_PUSH)) == provider.parse_callback(REPORT_PUSH)
 
 
 def test_the_push_acknowledgement_is_aliyun_s_json() -> None:

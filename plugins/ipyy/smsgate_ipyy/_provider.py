@@ -742,10 +742,11 @@ class IpyyProvider(Provider):
         """Parse a push (spec 6.2 / 6.3) into reports and inbound messages.
 
         ``content_type`` is ignored: the gateway's is unknown, and the spec says to read the
-        whole body as XML. An unparsable body raises :class:`ValidationError`.
+        whole body as XML. An unparsable body raises :class:`ValidationError`, and so does
+        one that is no bytes (a decoded ``str``, ``None``).
         """
         try:
-            return _push.parse_push(body, provider=self.name)
+            return _push.parse_push(_body_bytes(body), provider=self.name)
         except ValidationError as exc:
             # A push does not come through a flow driver: this is where it meets its provider.
             exc.provider = exc.provider or self.name
@@ -754,6 +755,16 @@ class IpyyProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """spec 6.4: ``1`` when the push was stored, ``error`` to have the gateway retry."""
         return _push.callback_reply(ok)
+
+
+def _body_bytes(body: object) -> bytes:
+    """A push's body as bytes; anything that is no bytes-like object is a
+    :class:`ValidationError` (its ``AttributeError`` or ``TypeError`` came out of the parse)."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise ValidationError(f"a push body is the request's raw bytes, not {type(body).__name__}", field="body")
 
 
 def _which(index: int) -> str:

@@ -95,6 +95,20 @@ def test_unparsable_push_is_a_validation_error(h: Any, body: bytes) -> None:
     assert info.value.provider == "ipyy"
 
 
+@pytest.mark.parametrize("body", [STATUS_XML, None, 7])
+def test_a_push_body_that_is_no_bytes_is_a_validation_error(h: Any, body: object) -> None:
+    """A decoded str (or None) raised a bare AttributeError or TypeError out of the parse."""
+    with pytest.raises(ValidationError, match=f"raw bytes, not {type(body).__name__}") as info:
+        h.provider().parse_callback(body)
+    assert info.value.provider == "ipyy"
+    assert info.value.field == "body"
+
+
+def test_a_bytearray_or_memoryview_push_is_read_as_its_bytes(h: Any) -> None:
+    for body in (bytearray(STATUS_PUSH), memoryview(STATUS_PUSH)):
+        assert h.provider().parse_callback(body) == h.provider().parse_callback(STATUS_PUSH)
+
+
 def test_callback_reply_spec_6_4(h: Any) -> None:
     provider = h.provider()
     ok = provider.callback_reply(True)
