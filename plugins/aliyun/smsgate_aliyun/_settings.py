@@ -28,6 +28,8 @@ DEFAULT_BASE_URL = "https://dysmsapi.aliyuncs.com/"
 
 _TEMPLATE_CODE = re.compile(r"\A[A-Za-z0-9_]{1,64}\Z")
 _PARAM_NAME = re.compile(r"\A\w{1,64}\Z")
+# What smsgate.Sms accepts as a template name: a logical name it cannot carry is never used.
+_LOGICAL_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 
 
 def _default_clock() -> dt.datetime:
@@ -118,6 +120,12 @@ def _check_sign_name(instance: Any, attribute: attrs.Attribute[Any], value: Any)
 def _check_one_template(instance: Any, name: Any, template: Any) -> None:
     if not isinstance(name, str) or not name:
         raise settings.error(instance, "templates: every logical name must be a non-empty string")
+    if not _LOGICAL_NAME.match(name):
+        raise settings.error(
+            instance,
+            f"templates: {name!r} is not a name a message can carry (a letter or '_', then "
+            "letters, digits or '_', 64 at most)",
+        )
     if not isinstance(template, Template):
         raise settings.error(
             instance,

@@ -54,6 +54,10 @@ def test_a_template_table_gives_its_own_sign_name_and_parameters() -> None:
         ({"templates": {"verify": "SMS 1"}}, "templates['verify']"),
         ({"templates": {"verify": {"code": "SMS_1", "color": "red"}}}, "templates['verify']"),
         ({"templates": {"verify": {"code": "SMS_1", "params": "code"}}}, "params"),
+        # Names no Sms can carry were accepted, and their templates never used.
+        ({"templates": {"verify-code": "SMS_1"}}, "'verify-code' is not a name a message can carry"),
+        ({"templates": {"1verify": "SMS_1"}}, "'1verify' is not a name a message can carry"),
+        ({"templates": {"v" * 65: "SMS_1"}}, "is not a name a message can carry"),
         ({"base_url": "ftp://x/"}, "base_url"),
         ({"base_url": "http://dysmsapi.aliyuncs.com/"}, "base_url uses plain http"),
         ({"base_url": "http://evil.localhost/"}, "base_url uses plain http"),
