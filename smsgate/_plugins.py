@@ -385,20 +385,29 @@ def _forwarder(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def _check_arguments(observer: object, hook: str, method: Callable[..., Any]) -> None:
     """Refuse, now, a hook method asking for an argument the hook does not pass (pluggy would
-    refuse it when the plugins load: every later ``get_provider()`` would raise)."""
+    refuse it when the plugins load: every later ``get_provider()`` would raise), and one whose
+    arguments pluggy never fills: a required keyword-only one (the method would raise at every
+    event, logged and swallowed), or ``*args`` / ``**kwargs`` (it would be called with nothing)."""
     empty = inspect.Parameter.empty
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    wanted = [
-        p.name
-        for p in inspect.signature(method).parameters.values()
-        if p.kind in kinds and p.default is empty
-    ]
+    parameters = inspect.signature(method).parameters.values()
+    wanted = [p.name for p in parameters if p.kind in kinds and p.default is empty]
     known = inspect.signature(getattr(hookspecs, hook)).parameters
     unknown = [name for name in wanted if name not in known]
+    unfilled = [
+        f"*{p.name}" if p.kind is p.VAR_POSITIONAL else f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name
+        for p in parameters
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or (p.kind is p.KEYWORD_ONLY and p.default is empty)
+    ]
     if unknown:
         raise TypeError(
             f"{observer!r}: {hook}() asks for {', '.join(map(repr, unknown))}, which the hook does not "
             f"pass; it passes {', '.join(known)} (a method may take fewer, by these names)"
+        )
+    if unfilled:
+        raise TypeError(
+            f"{observer!r}: {hook}() takes {', '.join(unfilled)}, which the hook never fills: the hook "
+            f"passes {', '.join(known)} as plain arguments, each to a method naming it (it may take fewer)"
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -720,3 +721,28 @@ def test_throwaway_module_flow_is_sane() -> None:
     with httpx.Client(transport=transport) as client:
         receipt = smsgate.run_flow(provider.send(smsgate.Sms(to="13800138000", text="x")), client)
     assert receipt.task_id == "t1"
+
+
+class _KeywordOnly:
+    def message_sent(self, *, receipt: object) -> None: ...
+
+
+class _StarArgs:
+    def message_sent(self, *args: object) -> None: ...
+
+
+class _StarKwargs:
+    def send_failed(self, provider: str, **event: object) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("observer", "named"), [(_KeywordOnly(), "receipt"), (_StarArgs(), "*args"), (_StarKwargs(), "**event")]
+)
+def test_an_observer_whose_arguments_the_hook_never_fills_is_refused_at_once(
+    observer: object, named: str
+) -> None:
+    """observe() took them: a keyword-only argument made the method raise at every event
+    (logged and swallowed), and *args / **kwargs were called with nothing at all."""
+    with pytest.raises(TypeError, match=rf"takes {re.escape(named)}, which the hook never fills"):
+        smsgate.observe(observer)
+    assert not any(getattr(p, "_observer", None) is observer for p in _plugins._state.observers.values())
