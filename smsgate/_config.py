@@ -214,7 +214,7 @@ def find_config(
     """
     env = os.environ if env is None else env
     if explicit is not None:
-        path = Path(explicit)
+        path = _as_path(explicit)
     else:
         local = (cwd or Path.cwd()) / DEFAULT_CONFIG
         if local.is_file():
@@ -226,6 +226,19 @@ def find_config(
     if not path.is_file():
         raise ConfigurationError(f"config file {str(path)!r} does not exist")
     return path
+
+
+def _as_path(value: object) -> Path:
+    """``value`` as the path of a config file: a ``str`` or an ``os.PathLike`` of one (bytes,
+    a number or a mapping are a ConfigurationError, never pathlib's TypeError)."""
+    if isinstance(value, str | os.PathLike):
+        try:
+            return Path(value)
+        except TypeError:  # an os.PathLike of bytes
+            pass
+    raise ConfigurationError(
+        f"the config file's path must be a str or an os.PathLike, not {type(value).__name__}"
+    )
 
 
 def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
@@ -409,7 +422,7 @@ def load_config(path: str | Path | None) -> Config:
     """Read and validate the TOML file at ``path`` (None: an empty configuration)."""
     if path is None:
         return Config()
-    source = Path(path)
+    source = _as_path(path)
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -97,9 +97,48 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
+def _provider_list(providers: object, gateway: str) -> list[Any]:
+    """``providers`` as a list: one provider, or an iterable of them (each is checked by the
+    router). A name, or anything neither a provider nor an iterable, is a ConfigurationError."""
+    if isinstance(providers, str):  # a name is not a sequence of providers
+        raise ConfigurationError(
+            f"providers must be Provider objects, not the string {providers!r}: build one with "
+            f"smsgate.get_provider({providers!r}), or a gateway from a config file with "
+            f"{gateway}.from_config(path)"
+        )
+    if isinstance(providers, Provider):
+        return [providers]
+    if not isinstance(providers, Iterable):
+        raise ConfigurationError(
+            f"providers must be a Provider or a sequence of them, not {type(providers).__name__}"
+        )
+    return list(providers)
+
+
+def _check_tools(gateway: type[Any], client: object, *, clock: object, sleep: object) -> None:
+    """The gateway's client, clock and sleep are checked when it is built: a client of the
+    other flavour (or no httpx client at all) would make every send look *uncertain*, and a
+    sleep that cannot be called would raise in the middle of a send."""
+    wanted: type[Any] = gateway._client_type
+    if client is not None and not isinstance(client, wanted):
+        raise ConfigurationError(
+            f"client must be an {wanted.__module__}.{wanted.__name__} for {gateway.__name__}, "
+            f"not {type(client).__name__}"
+        )
+    if not callable(clock):
+        raise ConfigurationError(
+            f"clock must be a function returning monotonic seconds, not {type(clock).__name__}"
+        )
+    if sleep is not None and not callable(sleep):
+        raise ConfigurationError(f"sleep must be a function taking seconds, not {type(sleep).__name__}")
+
+
 class _GatewayCore(Generic[ClientT]):
     """What both gateways share: configuration, argument checks, the after-attempt and
     after-result steps."""
+
+    #: The HTTP client class this gateway drives (a given ``client`` must be one).
+    _client_type: type[httpx.Client] | type[httpx.AsyncClient]
 
     def __init__(
         self,
@@ -126,13 +165,8 @@ class _GatewayCore(Generic[ClientT]):
             failover_on_uncertain=failover_on_uncertain,
             shared_state=shared_state,
         )
-        if isinstance(providers, str):  # a name is not a sequence of providers
-            raise ConfigurationError(
-                f"providers must be Provider objects, not the string {providers!r}: build one with "
-                f"smsgate.get_provider({providers!r}), or a gateway from a config file with "
-                f"{type(self).__name__}.from_config(path)"
-            )
-        listed = [providers] if isinstance(providers, Provider) else list(providers)
+        listed = _provider_list(providers, type(self).__name__)
+        _check_tools(type(self), client, clock=clock, sleep=sleep)
         self._router = Router(listed, config, clock=clock, random=random)
         self._sleep = sleep
         self._owns_client = client is None
@@ -234,6 +268,10 @@ class _GatewayCore(Generic[ClientT]):
 
     def _balance_plan(self, kind: str) -> Plan[Balance]:
         self._open()
+        if not isinstance(kind, str):
+            raise ValidationError(
+                f"balance() takes a kind such as 'sms' or 'mms', not {type(kind).__name__}", field="kind"
+            )
         return self._router.plan(Operation.BALANCE, lambda p, _: p.balance(kind), kind=kind)
 
     def _password_plan(self, new_password: Secret, provider: str | None) -> Plan[None]:
@@ -422,6 +460,8 @@ class Gateway(_GatewayCore[httpx.Client]):
     safe to share between threads.
     """
 
+    _client_type = httpx.Client
+
     def _new_client(self) -> httpx.Client:
         # http.client under httpx's interface: far cheaper than httpcore for one send at a
         # time, with the same failure classes (smsgate/_httpclient.py); loaded with the first gateway.
@@ -541,6 +581,8 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     ``client`` is an ``httpx.AsyncClient``; ``sleep`` defaults to ``asyncio.sleep`` and may
     be a plain or a coroutine function. Safe to share between tasks of one event loop.
     """
+
+    _client_type = httpx.AsyncClient
 
     def _new_client(self) -> httpx.AsyncClient:
         return default_async_client()

@@ -82,10 +82,15 @@ class TextTemplates:
     """A provider's text templates, checked once: what each needs, and how to fill it.
 
     :param table: template name → ``str.format``-style text with named fields.
-    :raises ConfigurationError: a template that cannot be used (see :func:`template_fields`).
+    :raises ConfigurationError: ``table`` is no mapping, or a template cannot be used (see
+        :func:`template_fields`).
     """
 
     def __init__(self, table: Mapping[str, str]) -> None:
+        if not isinstance(table, Mapping):
+            raise ConfigurationError(
+                f"templates must be a mapping of template names to texts, not {type(table).__name__}"
+            )
         self._texts = dict(table)
         self._fields = {name: template_fields(name, text) for name, text in self._texts.items()}
 
