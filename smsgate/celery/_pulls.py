@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from smsgate._args import is_seconds, is_whole, must, to_float, to_int
 from smsgate._models import DeliveryReport, InboundMessage
 from smsgate.exceptions import ConfigurationError, JournalError, SmsGateError, ValidationError
 from smsgate.receiver import Journal, PostgresJournal, Receiver, SQLiteJournal
@@ -344,16 +345,7 @@ def _decode(item: bytes | str) -> Event:
 JOURNAL_KEY = "smsgate_pull_journal"
 
 
-def _limit(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigurationError(
-            f"{attribute.name} must be a whole number, at least 1, or None, not {value!r}"
-        )
-
-
-def _positive_seconds(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
-        raise ConfigurationError(f"{attribute.name} must be a positive number of seconds, not {value!r}")
+_POSITIVE_SECONDS = must(is_seconds, "must be a positive number of seconds")
 
 
 @attrs.frozen(kw_only=True)
@@ -361,9 +353,14 @@ class _PullSettings:
     journal: str | Path | Callable[[], Journal] | None
     redis_url: str | None
     handler: Callable[[Event], Any] | None
-    limit: int | None = attrs.field(validator=_limit)
-    lock_ttl: float = attrs.field(validator=_positive_seconds)
-    lease: float = attrs.field(validator=_positive_seconds)
+    limit: int | None = attrs.field(
+        converter=to_int,
+        validator=must(
+            lambda value: is_whole(value, least=1), "must be a whole number, at least 1, or None", none=True
+        ),
+    )
+    lock_ttl: float = attrs.field(converter=to_float, validator=_POSITIVE_SECONDS)
+    lease: float = attrs.field(converter=to_float, validator=_POSITIVE_SECONDS)
 
 
 class _Resources:
@@ -487,11 +484,12 @@ def schedule_pulls(app: Celery, every: float = 60.0, *, entry_name: str = "smsga
     Each tick expires after ``every`` seconds: ticks queued while no worker ran are dropped
     instead of pulling back to back when workers return.
     """
-    if isinstance(every, bool) or not isinstance(every, int | float) or not 0 < every < float("inf"):
+    if not is_seconds(every):
         # A ValueError, as it always was, and an smsgate error.
         raise ValidationError(f"every must be a positive number of seconds, not {every!r}", field="every")
+    seconds = float(every)  # Celery's schedule takes no Fraction (timedelta refuses it)
     schedule = dict(app.conf.beat_schedule or {})
-    schedule[entry_name] = {"task": PULL_TASK, "schedule": every, "options": {"expires": every}}
+    schedule[entry_name] = {"task": PULL_TASK, "schedule": seconds, "options": {"expires": seconds}}
     app.conf.beat_schedule = schedule
 
 

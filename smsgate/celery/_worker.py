@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from celery import signals
 
+from smsgate._args import flag, is_seconds, is_whole, must, to_float, to_int
 from smsgate.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -49,21 +50,7 @@ CONFIG_KEY = "smsgate_config"
 REDIS_URL_KEY = "smsgate_redis_url"
 
 
-def _whole(attribute: attrs.Attribute[Any], value: object, *, least: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigurationError(f"{attribute.name} must be a whole number, at least {least}, not {value!r}")
-
-
-def _seconds(attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
-        raise ConfigurationError(
-            f"{attribute.name} must be a finite number of seconds, at least 0, not {value!r}"
-        )
-
-
-def _flag(attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{attribute.name} must be True or False, not {value!r}")
+_SECONDS = must(lambda value: is_seconds(value, zero=True), "must be a finite number of seconds, at least 0")
 
 
 @attrs.frozen(kw_only=True)
@@ -86,11 +73,19 @@ class Settings:
     config: str | Path | None = None
     gateway: Callable[[], Gateway] | None = None
     idempotency: str | IdempotencyStore | None = None
-    key_ttl: int = attrs.field(default=7 * 24 * 3600, validator=lambda i, a, v: _whole(a, v, least=1))
-    max_retries: int = attrs.field(default=5, validator=lambda i, a, v: _whole(a, v, least=0))
-    retry_backoff: float = attrs.field(default=1.0, validator=lambda i, a, v: _seconds(a, v))
-    retry_backoff_max: float = attrs.field(default=60.0, validator=lambda i, a, v: _seconds(a, v))
-    retry_jitter: bool = attrs.field(default=True, validator=lambda i, a, v: _flag(a, v))
+    key_ttl: int = attrs.field(
+        default=7 * 24 * 3600,
+        converter=to_int,
+        validator=must(lambda value: is_whole(value, least=1), "must be a whole number, at least 1"),
+    )
+    max_retries: int = attrs.field(
+        default=5,
+        converter=to_int,
+        validator=must(lambda value: is_whole(value, least=0), "must be a whole number, at least 0"),
+    )
+    retry_backoff: float = attrs.field(default=1.0, converter=to_float, validator=_SECONDS)
+    retry_backoff_max: float = attrs.field(default=60.0, converter=to_float, validator=_SECONDS)
+    retry_jitter: bool = attrs.field(default=True, validator=flag)
 
 
 _settings: weakref.WeakKeyDictionary[Any, Settings] = weakref.WeakKeyDictionary()

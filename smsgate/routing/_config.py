@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Collection, Mapping, Sequence, Set
 from typing import Any
 
 import attrs
 
+from smsgate._args import flag, is_finite
 from smsgate._models import _compared
 from smsgate.exceptions import ConfigurationError
 from smsgate.routing._policies import BreakerPolicy, RateLimit, RetryPolicy, Strategy
@@ -44,26 +43,19 @@ def _weights(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
     if isinstance(value, Mapping):
-        valid = all(isinstance(name, str) and _finite(weight) for name, weight in value.items())
+        valid = all(isinstance(name, str) and is_finite(weight) for name, weight in value.items())
     else:
         # A list, a tuple, an array: sized and iterable (the router zips it with the providers).
         valid = (
             isinstance(value, Collection)
             and not isinstance(value, str | bytes | Set)  # a set has no order to match providers
-            and all(_finite(weight) for weight in value)
+            and all(is_finite(weight) for weight in value)
         )
     if not valid:
         raise ConfigurationError(
             "weights takes finite numbers: a list (one per provider) or a mapping name -> number, "
             f"not {value!r}"
         )
-
-
-def _finite(value: object) -> bool:
-    """A real number (numpy's too), not a bool, not NaN or infinite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    return math.isfinite(value)
 
 
 def _rate_limit(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
@@ -76,11 +68,6 @@ def _rate_limit(_inst: object, _attr: attrs.Attribute[Any], value: object) -> No
         raise ConfigurationError(
             f"rate_limit takes a RateLimit or a mapping provider name -> RateLimit, not {value!r}"
         )
-
-
-def _flag(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{attr.name} must be True or False, not {value!r}")
 
 
 @_compared
@@ -109,7 +96,7 @@ class RoutingConfig:
         factory=BreakerPolicy, validator=_instance(BreakerPolicy, "a smsgate.BreakerPolicy(failures=…)")
     )
     rate_limit: RateLimit | Mapping[str, RateLimit] | None = attrs.field(default=None, validator=_rate_limit)
-    failover_on_uncertain: bool = attrs.field(default=False, validator=_flag)
+    failover_on_uncertain: bool = attrs.field(default=False, validator=flag)
     shared_state: RoutingState | None = attrs.field(default=None, validator=_state)
 
     def __attrs_post_init__(self) -> None:

@@ -3,53 +3,30 @@
 from __future__ import annotations
 
 import enum
-import math
-import numbers
-from typing import Any
 
 import attrs
 
+from smsgate._args import flag, is_finite, is_number, is_positive, is_whole, must
 from smsgate._models import _compared
 from smsgate.exceptions import ConfigurationError
 
 __all__ = ["BreakerPolicy", "RateLimit", "RetryPolicy", "Strategy"]
 
 
-def _number(attr: attrs.Attribute[Any], value: object) -> float:
-    """``value`` as a number of seconds or a rate: an int or a float, not a bool, not NaN
-    (a NaN passes every comparison and would reach ``time.sleep``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise ConfigurationError(f"{attr.name} must be a number, not {value!r}")
-    return float(value)
-
-
-def _non_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if _number(attr, value) < 0:
-        raise ConfigurationError(f"{attr.name} must not be negative, not {value!r}")
-
-
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if _number(attr, value) <= 0:
-        raise ConfigurationError(f"{attr.name} must be positive, not {value!r}")
-
-
-def _flag(_inst: object, attr: attrs.Attribute[Any], value: bool) -> None:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{attr.name} must be True or False, not {value!r}")
-
-
-def _rate(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    """A positive, finite rate (no rate limit at all is ``rate_limit=None``)."""
-    if not 0 < _number(attr, value) < math.inf:
-        raise ConfigurationError(f"{attr.name} must be a positive, finite number, not {value!r}")
-
-
-def _count(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    """A positive whole number (tries, failures, a burst): ``2.5`` tries means nothing."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigurationError(f"{attr.name} must be a whole number, not {value!r}")
-    if value <= 0:
-        raise ConfigurationError(f"{attr.name} must be positive, not {value!r}")
+# Seconds (a backoff, a budget, a cool-down) are finite: an infinity reached time.sleep or the
+# shared breaker's round(cool_down * 1000), an int too large for a float raised OverflowError.
+_seconds = [
+    must(is_number, "must be a number"),
+    must(is_finite, "must be a finite number"),
+    must(lambda value: is_positive(value, zero=True), "must not be negative"),
+]
+# A rate is a positive, finite number (no rate limit at all is ``rate_limit=None``).
+_rate = [must(is_number, "must be a number"), must(is_positive, "must be a positive, finite number")]
+# A positive whole number (tries, failures, a burst): ``2.5`` tries means nothing.
+_count = [
+    must(is_whole, "must be a whole number"),
+    must(lambda value: is_whole(value, least=1), "must be positive"),
+]
 
 
 class Strategy(enum.StrEnum):
@@ -100,9 +77,9 @@ class RetryPolicy:
     """
 
     attempts: int = attrs.field(default=3, validator=_count)
-    base: float = attrs.field(default=0.2, validator=_non_negative)
-    cap: float = attrs.field(default=5.0, validator=_non_negative)
-    total: float = attrs.field(default=30.0, validator=_non_negative)
+    base: float = attrs.field(default=0.2, validator=_seconds)
+    cap: float = attrs.field(default=5.0, validator=_seconds)
+    total: float = attrs.field(default=30.0, validator=_seconds)
 
     def ceiling(self, retry: int) -> float:
         """The largest delay before retry number ``retry`` (1-based)."""
@@ -124,8 +101,8 @@ class BreakerPolicy:
     """
 
     failures: int = attrs.field(default=5, validator=_count)
-    cool_down: float = attrs.field(default=30.0, validator=_non_negative)
-    enabled: bool = attrs.field(default=True, validator=_flag)
+    cool_down: float = attrs.field(default=30.0, validator=_seconds)
+    enabled: bool = attrs.field(default=True, validator=flag)
 
     @classmethod
     def off(cls) -> BreakerPolicy:

@@ -43,6 +43,7 @@ from limits.strategies import MovingWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from smsgate._args import is_seconds
 from smsgate._secret import Secret
 from smsgate.exceptions import ConfigurationError, NotSentError, SmsGateError
 from smsgate.routing import BreakerPolicy, BreakerState, ProviderHealth, RateLimit, is_availability_failure
@@ -244,8 +245,9 @@ class RedisState:
         problem = _url_problem(url, password)
         if problem:
             raise ConfigurationError(f"shared state URL {shown!r}: {problem}")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        if not is_seconds(timeout):
             raise ConfigurationError(f"shared state timeout must be a positive number, not {timeout!r}")
+        timeout = float(timeout)  # a Fraction would reach the sockets
         if not isinstance(prefix, str) or not prefix:
             raise ConfigurationError(f"shared state prefix must be a non-empty string, not {prefix!r}")
         self.url = shown
