@@ -205,9 +205,9 @@ def check_timeout(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
 
 
 def check_base_url(exposes: str) -> Validator:
-    """Validator: an ``http://`` or ``https://`` URL with a host and no ``user:password``, and
-    plain ``http`` only to loopback (:func:`smsgate.is_loopback_host`) unless the settings'
-    ``allow_insecure_http`` is true.
+    """Validator: an ``http://`` or ``https://`` URL with a host, no ``user:password`` and a
+    port (if it names one) from 1 to 65535, and plain ``http`` only to loopback
+    (:func:`smsgate.is_loopback_host`) unless the settings' ``allow_insecure_http`` is true.
 
     :param exposes: what plain http would expose, for the error:
         ``"the account name and password hash"`` gives "… the account name and password hash
@@ -223,6 +223,10 @@ def check_base_url(exposes: str) -> Validator:
             raise error(instance, f"{attribute.name} must be an http:// or https:// URL with a host")
         if url.userinfo:
             raise error(instance, f"{attribute.name} must not carry user:password")
+        if url.port is not None and not 0 < url.port < 65536:
+            # The resolver wraps a larger port (99999 is 34463): the credentials would go to
+            # another service on that host.
+            raise error(instance, f"{attribute.name} has the port {url.port}; a port is 1 to 65535")
         # Only localhost and literal loopback addresses: *.localhost can resolve elsewhere.
         insecure_ok = getattr(instance, "allow_insecure_http", False)
         if url.scheme == "http" and not insecure_ok and not is_loopback_host(url.host):
