@@ -12,6 +12,7 @@ import pytest
 
 from smsgate.celery import IdempotencyStoreError
 from smsgate.celery._idempotency import RedisIdempotencyStore
+from smsgate.exceptions import ConfigurationError
 from smsgate.testing import frames_with_secrets
 
 pytest.importorskip("redis")
@@ -67,7 +68,7 @@ def test_a_refused_login_leaves_the_password_in_no_frame(refusing_redis: int) ->
     [f"http://:{PASSWORD}@127.0.0.1/", f"redis://:{PASSWORD}@127.0.0.1:x/0", f"redis://:{PASSWORD}@[::1/0"],
 )
 def test_a_url_redis_cannot_read_leaves_the_password_in_no_frame(url: str) -> None:
-    with pytest.raises(ValueError, match="not a valid Redis URL") as info:
+    with pytest.raises(ConfigurationError, match="not a valid Redis URL") as info:
         RedisIdempotencyStore(url)
     assert PASSWORD not in str(info.value)
     assert frames_with_secrets(_library_frames(info.value), [PASSWORD]) == []

@@ -27,8 +27,9 @@ from typing import Any
 
 import attrs
 
+from smsgate._args import is_seconds, is_whole
 from smsgate._secret import Secret
-from smsgate.exceptions import SmsGateError
+from smsgate.exceptions import ConfigurationError, SmsGateError
 
 __all__ = [
     "Claim",
@@ -142,33 +143,49 @@ class RedisIdempotencyStore(IdempotencyStore):
     atomically (compare the token, then write or delete).
 
     :param url: ``redis://host:port/db`` (``rediss://`` for TLS), or give ``client``.
-    :param ttl: seconds a key is kept after its claim (default 7 days); choose it longer than
-        any redelivery can come (Celery's ``visibility_timeout`` plus retries).
+    :param ttl: seconds a key is kept after its claim (default 7 days), a whole number at
+        least 1; choose it longer than any redelivery can come (Celery's
+        ``visibility_timeout`` plus retries).
     :param client: a ``redis.Redis`` to use instead of one built from ``url``.
+    :param timeout: seconds to connect and to wait for each answer (a client built from
+        ``url``).
+    :raises ConfigurationError: neither ``url`` nor ``client``, a URL redis-py cannot read
+        (the error shows it with its password masked, and no frame of its traceback holds
+        it), a ``ttl`` or a ``timeout`` of no such kind.
     :raises IdempotencyStoreError: from every method, when Redis cannot be reached.
     """
 
     def __init__(
         self, url: str | None = None, *, ttl: int = 7 * 24 * 3600, client: Any = None, timeout: float = 5.0
     ) -> None:
-        import redis  # noqa: PLC0415 - the extra's dependency, loaded only by this store
+        # The extra's dependencies, loaded only by this store; smsgate.scale builds and masks
+        # Redis URLs for the shared state already.
+        import redis  # noqa: PLC0415
+
+        from smsgate.scale._redis import masked_url, redis_client  # noqa: PLC0415
 
         # The URL may hold a password: no frame of an error raised here keeps it as a local.
         secret = Secret(url) if url else None
+        shown = masked_url(url) if url else ""
         del url
+        if not is_whole(ttl, least=1):
+            raise ConfigurationError(
+                f"RedisIdempotencyStore ttl must be a whole number, at least 1, not {ttl!r}"
+            )
         if client is None:
             if secret is None:
-                raise ValueError("RedisIdempotencyStore needs a url or a client")
-            try:
-                client = redis.Redis.from_url(
-                    secret.value, socket_timeout=timeout, socket_connect_timeout=timeout
+                raise ConfigurationError("RedisIdempotencyStore needs a url or a client")
+            if not is_seconds(timeout):
+                raise ConfigurationError(
+                    f"RedisIdempotencyStore timeout must be a positive number of seconds, not {timeout!r}"
                 )
-            except (ValueError, TypeError) as exc:
-                problem = type(exc).__name__
-            else:
-                problem = ""
-            if problem:  # raised here, without redis-py's frames (their locals hold the URL)
-                raise ValueError(f"RedisIdempotencyStore: the url is not a valid Redis URL ({problem})")
+            client = redis_client(
+                secret,
+                shown,
+                "idempotency store",
+                socket_timeout=float(timeout),
+                socket_connect_timeout=float(timeout),
+            )
         self._redis = client
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self.ttl = int(ttl)

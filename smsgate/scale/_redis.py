@@ -263,14 +263,7 @@ class RedisState:
         }
         if password is not None:
             options["password"] = password
-        try:
-            self._client: redis.Redis = redis.Redis.from_url(url, **options)
-        except (ValueError, TypeError) as exc:
-            problem = type(exc).__name__
-        else:
-            problem = ""
-        if problem:  # raised here, without the parser's frames (their locals hold the URL)
-            raise ConfigurationError(f"shared state URL {shown!r} is not a valid Redis URL ({problem})")
+        self._client: redis.Redis = redis_client(secret_url, shown, "shared state", **options)
         self._storage = RedisStorage(
             "redis://", connection_pool=self._client.connection_pool, key_prefix=f"{prefix}:limits"
         )
@@ -342,6 +335,27 @@ class RedisState:
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
+
+
+def redis_client(url: Secret, shown: str, what: str, **options: Any) -> redis.Redis:
+    """A client of the Redis at the URL ``url`` holds (``redis.Redis.from_url``, given
+    ``options``); nothing is sent yet. Used by :class:`RedisState` and the Celery
+    idempotency store.
+
+    :param shown: the URL as errors show it (:func:`masked_url`).
+    :param what: what the URL is for, starting the error: ``"shared state"``.
+    :raises ConfigurationError: the URL is no string, or redis-py cannot read it: "<what>
+        URL '<shown>' is not a valid Redis URL (<its error's type>)", raised without
+        redis-py's error and frames (their message and locals hold the URL, its password).
+    """
+    if not isinstance(url.value, str):
+        raise ConfigurationError(f"{what} URL must be a string, not {type(url.value).__name__}")
+    try:
+        return redis.Redis.from_url(url.value, **options)
+    except (ValueError, TypeError) as exc:
+        problem = type(exc).__name__
+    # Raised outside the handler: redis-py's error is not even its context.
+    raise ConfigurationError(f"{what} URL {shown!r} is not a valid Redis URL ({problem})")
 
 
 def _url_problem(url: object, password: str | None) -> str:
