@@ -111,6 +111,7 @@ if _typing.TYPE_CHECKING:
     )
     from smsgate._reports import Balance, CallbackReply, DeliveryReport, DeliveryStatus, InboundMessage
     from smsgate._segments import SegmentInfo, estimate_cost, segments
+    from smsgate._unicode import replace_lone_surrogates
     from smsgate.hookspecs import hookimpl
     from smsgate.routing import BreakerPolicy, BreakerState, ProviderHealth, RateLimit, RetryPolicy, Strategy
 
@@ -118,9 +119,9 @@ if _typing.TYPE_CHECKING:
 # (asyncio), the flow drivers (a provider's flow calls parsing_reply when it runs; the gateway
 # loads them), the configuration reader (tomllib), the plugin machinery (pluggy,
 # importlib.metadata), the helpers no import needs (segment counting, with its attrs class;
-# send_in_parts; is_loopback_host) and the value classes a send does not need (MMS, balances,
-# reports, inbound messages, push replies: each attrs class compiles its `__init__` when it is
-# created) are imported by the first name that needs them.
+# send_in_parts; is_loopback_host; replace_lone_surrogates) and the value classes a send does
+# not need (MMS, balances, reports, inbound messages, push replies: each attrs class compiles
+# its `__init__` when it is created) are imported by the first name that needs them.
 _LAZY = {
     **dict.fromkeys(("arun_flow", "parsing_reply", "run_flow"), "smsgate._drivers"),
     **dict.fromkeys(("Mms", "MmsPart"), "smsgate._mms"),
@@ -128,6 +129,7 @@ _LAZY = {
         ("Balance", "CallbackReply", "DeliveryReport", "DeliveryStatus", "InboundMessage"), "smsgate._reports"
     ),
     "is_loopback_host": "smsgate._net",
+    "replace_lone_surrogates": "smsgate._unicode",
     "send_in_parts": "smsgate._parts",
     **dict.fromkeys(("SegmentInfo", "estimate_cost", "segments"), "smsgate._segments"),
     "Config": "smsgate._config",
@@ -239,6 +241,7 @@ __all__ = [
     "observe",
     "parsing_reply",
     "provider_names",
+    "replace_lone_surrogates",
     "run_flow",
     "segments",
     "send_in_parts",

@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from smsgate import DeliveryReport, DeliveryStatus, Receipt
+from smsgate import DeliveryReport, DeliveryStatus, Receipt, replace_lone_surrogates
 from smsgate.exceptions import MalformedReplyError, SmsGateError
 from smsgate_aliyun._codes import SUCCESS, error_for_code
 
@@ -75,7 +75,6 @@ def parse_china_time(text: object) -> dt.datetime | None:
 # An escaped or a raw UTF-16 surrogate: json.loads reads either (it decodes bytes with
 # "surrogatepass") into a str no codec encodes, unless a pair's other half follows.
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def load_json(body: bytes) -> Any:
@@ -93,17 +92,7 @@ def load_json(body: bytes) -> Any:
     doc = json.loads(text)
     if _SURROGATE.search(text) is None:
         return doc
-    return _replace_lone_surrogates(doc)
-
-
-def _replace_lone_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_replace_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_replace_lone_surrogates(key): _replace_lone_surrogates(item) for key, item in value.items()}
-    return value
+    return replace_lone_surrogates(doc)
 
 
 def _malformed(why: str, body: bytes, status_code: int) -> MalformedReplyError:

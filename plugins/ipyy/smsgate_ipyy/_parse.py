@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import httpx
 
-from smsgate import Balance, DeliveryReport, DeliveryStatus, InboundMessage, Receipt
+from smsgate import Balance, DeliveryReport, DeliveryStatus, InboundMessage, Receipt, replace_lone_surrogates
 from smsgate.exceptions import MalformedReplyError, ProviderError
 from smsgate_ipyy import _codes
 from smsgate_ipyy._crypto import CHINA
@@ -197,7 +197,6 @@ def _json_loads(body: bytes, encoding: str) -> Any:
 # A \uD800–\uDFFF escape, which json.loads reads as a lone surrogate unless a pair's other
 # half follows (a ``\\`` before the ``u`` also matches: it only costs the walk below).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _standard_json(text: str) -> Any:
@@ -208,17 +207,7 @@ def _standard_json(text: str) -> Any:
     value = json.loads(text)
     if _SURROGATE_ESCAPE.search(text) is None:
         return value
-    return _replace_lone_surrogates(value)
-
-
-def _replace_lone_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_replace_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_replace_lone_surrogates(key): _replace_lone_surrogates(item) for key, item in value.items()}
-    return value
+    return replace_lone_surrogates(value)
 
 
 def _unexpected_root(root: Any, body: bytes) -> MalformedReplyError:
