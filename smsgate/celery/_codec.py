@@ -20,8 +20,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from smsgate._models import Mms, MmsPart, Sms
 from smsgate.exceptions import ValidationError
@@ -36,6 +36,7 @@ Message = Sms | Mms | tuple[Sms, ...]
 _SMS_KEYS = frozenset({"to", "text", "template", "params", "reference", "send_at", "ext"})
 _MMS_KEYS = frozenset({"to", "subject", "parts", "send_at", "ext"})
 _PART_KEYS = frozenset({"name", "data", "content_type"})
+_Model = TypeVar("_Model", Sms, Mms)
 
 
 def message_kind(message: Message) -> str:
@@ -113,13 +114,25 @@ def _datetime(value: object, field: str) -> dt.datetime | None:
         raise ValidationError(f"{field} is not an ISO 8601 date and time", field=field) from None
 
 
+def _built(what: str, build: Callable[[], _Model]) -> _Model:
+    """``build()``, a model's refusal (``TypeError``, ``ValueError``) as a ValidationError
+    naming ``what``; a ValidationError passes as it is."""
+    try:
+        return build()
+    except ValidationError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} is invalid: {exc}") from None
+
+
 def _decode_sms(data: object) -> Sms:
     fields = _fields(data, _SMS_KEYS, "an encoded Sms")
     params = fields.get("params") or {}
     if not isinstance(params, Mapping):
         raise ValidationError("params must be a JSON object", field="params")
-    try:
-        return Sms(
+    return _built(
+        "an encoded Sms",
+        lambda: Sms(
             to=fields.get("to", ()),
             text=fields.get("text"),
             template=fields.get("template"),
@@ -127,11 +140,8 @@ def _decode_sms(data: object) -> Sms:
             reference=fields.get("reference"),
             send_at=_datetime(fields.get("send_at"), "send_at"),
             ext=fields.get("ext"),
-        )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise ValidationError(f"an encoded Sms is invalid: {exc}") from None
+        ),
+    )
 
 
 def _decode_part(data: object) -> MmsPart:
@@ -154,18 +164,16 @@ def _decode_mms(data: Mapping[str, Any]) -> Mms:
     parts = fields.get("parts")
     if not isinstance(parts, list):
         raise ValidationError("an Mms needs a list of parts", field="parts")
-    try:
-        return Mms(
+    return _built(
+        "an encoded Mms",
+        lambda: Mms(
             to=fields.get("to", ()),
             subject=fields.get("subject", ""),
-            parts=[_decode_part(part) for part in parts],
+            parts=[_decode_part(part) for part in parts],  # an MmsPart's refusal named too
             send_at=_datetime(fields.get("send_at"), "send_at"),
             ext=fields.get("ext"),
-        )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise ValidationError(f"an encoded Mms is invalid: {exc}") from None
+        ),
+    )
 
 
 def decode_message(data: object) -> Message:
