@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from smsgate.exceptions import ValidationError
+
 __all__ = ["frames_with_secrets"]
 
 
@@ -27,14 +29,23 @@ def _shows(value: object, secrets: tuple[str, ...], depth: int = 0) -> bool:
 
 
 def frames_with_secrets(error: BaseException, secrets: Iterable[str]) -> list[str]:
-    """Every frame of ``error``'s traceback (and of its causes and contexts) whose locals show
-    one of ``secrets``, as ``function: variable`` names; empty when none does.
+    """Every frame of ``error``'s traceback (and of its causes and contexts, and of the
+    members of an exception group such as :class:`~smsgate.AllProvidersFailedError`) whose
+    locals show one of ``secrets``, as ``function: variable`` names; empty when none does.
 
     Sentry-style reporters capture the locals of each frame, so a provider's test raises an
     error on each path (bad input, refused connection, refusal, unreadable reply) and
     asserts ``frames_with_secrets(error, [password, password_hash]) == []``.
+
+    :raises ValidationError: ``secrets`` is one string (a list of them is meant: each of its
+        characters would be looked for) or holds an empty or non-string one (found in every
+        string, or in none).
     """
+    if isinstance(secrets, str | bytes):
+        raise ValidationError("secrets must be a list of strings, not one string", field="secrets")
     wanted = tuple(secrets)
+    if not all(isinstance(secret, str) and secret for secret in wanted):
+        raise ValidationError("each secret must be a non-empty string", field="secrets")
     found: list[str] = []
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
@@ -44,6 +55,8 @@ def frames_with_secrets(error: BaseException, secrets: Iterable[str]) -> list[st
             continue
         seen.add(id(current))
         pending += [current.__cause__, current.__context__]
+        if isinstance(current, BaseExceptionGroup):
+            pending += current.exceptions
         tb = current.__traceback__
         while tb is not None:
             frame = tb.tb_frame
