@@ -367,3 +367,26 @@ def test_sms_gateway_is_closed_after_the_test(pytester: pytest.Pytester) -> None
     )
     result = pytester.runpytest("-p", "no:cacheprovider", *PYTESTER_OPTIONS)
     result.assert_outcomes(passed=2)
+
+
+def test_a_make_provider_returning_the_provider_itself_says_so(pytester: pytest.Pytester) -> None:
+    """The obvious slip (``return InMemoryProvider()`` in place of a callable building one) failed
+    every test with "'InMemoryProvider' object is not callable"; each now says what to return."""
+    pytester.makepyfile(
+        test_slip="""
+        import pytest
+        from smsgate.testing import InMemoryProvider
+        from smsgate.testing.conformance import ProviderConformance
+
+        class TestSlip(ProviderConformance):
+            @pytest.fixture
+            def make_provider(self):
+                return InMemoryProvider("slip")
+
+            def test_only_this(self, provider):
+                pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "test_only_this", *PYTESTER_OPTIONS)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*make_provider returned the provider*itself: return a callable*"])

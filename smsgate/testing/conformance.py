@@ -296,6 +296,11 @@ class ProviderConformance:
     @pytest.fixture
     def provider(self, make_provider: Callable[[], Provider]) -> Provider:
         """A fresh provider for one test."""
+        expect(
+            not isinstance(make_provider, Provider),
+            f"make_provider returned the provider {make_provider!r} itself: return a callable "
+            "building a fresh one (lambda: smsgate.get_provider(...))",
+        )
         built = make_provider()
         expect(isinstance(built, Provider), f"make_provider returned {built!r}, not an smsgate.Provider")
         return built
