@@ -1,6 +1,7 @@
-"""docs/testing.md's and docs/hooks.md's code samples run as written: the self-contained ones
-in this process, the pytest ones as a test module of their own (with the application
-functions they call, ``signup`` …, defined beside them)."""
+"""The reference pages' samples and claims, checked as written: docs/testing.md's and
+docs/hooks.md's code samples (the self-contained ones in this process, the pytest ones as a
+test module of their own, with the application functions they call, ``signup`` …, defined
+beside them), and what docs/concepts.md and docs/receiver.md say of the drivers and dispatch."""
 
 from __future__ import annotations
 
@@ -119,3 +120,21 @@ def test_a_direct_run_flow_names_provider_and_operation_only_when_told() -> None
             smsgate.run_flow(provider.send(sms), client, provider=provider.name, operation="send")
     assert (untold.value.provider, untold.value.operation) == (None, None)
     assert (told.value.provider, told.value.operation) == ("ipyy", "send")
+
+
+def test_dispatch_hands_over_exactly_the_events_it_is_given(tmp_path: Path) -> None:
+    """docs/receiver.md: dispatch() does not consult the journal unless recheck=True."""
+    from smsgate.receiver import Receiver
+
+    handled: list[object] = []
+    receiver = Receiver(smsgate.get_provider("memory"), handled.append, journal=tmp_path / "j.sqlite3")
+    try:
+        event = smsgate.InboundMessage(provider="memory", mobile="13800138000", text="TD")
+        new = receiver.store_pulled([event])
+        assert receiver.dispatch(new) == 1
+        assert receiver.dispatch(new) == 1  # the same events again: handled again
+        assert receiver.dispatch(new, recheck=True) == 0  # done by now: skipped
+        assert receiver.store_pulled([event]) == []
+    finally:
+        receiver.close()
+    assert len(handled) == 2
