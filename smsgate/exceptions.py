@@ -350,10 +350,12 @@ class PartialSendError(SmsGateError):
 
     @property
     def retry_safe(self) -> bool:  # type: ignore[override]
+        """The cause's: re-sending the pending part to the same provider cannot duplicate it."""
         return self.cause.retry_safe
 
     @property
     def failover_safe(self) -> bool:  # type: ignore[override]
+        """The cause's: sending the pending part to another provider cannot duplicate it."""
         return self.cause.failover_safe
 
 
@@ -400,4 +402,6 @@ class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):
         return ExceptionGroup.__str__(self)
 
     def derive(self, excs: Sequence[SmsGateError]) -> AllProvidersFailedError:  # type: ignore[override]
+        """The same error over a subset of the attempts (what ``except*`` and ``split`` build),
+        keeping the message and the operation."""
         return AllProvidersFailedError(self.message, excs, operation=self.operation)

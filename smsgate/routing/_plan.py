@@ -71,7 +71,9 @@ class Failure:
     error: SmsGateError
 
 
+#: What a plan yields to the gateway: run an :class:`Attempt`, or wait out a :class:`Sleep`.
 Command: TypeAlias = Attempt | Sleep
+#: What the gateway sends back into a plan for an :class:`Attempt`: :class:`Success` or :class:`Failure`.
 Outcome: TypeAlias = Success | Failure
 #: A plan for one operation: yields commands, receives outcomes, returns the result ``T``.
 Plan: TypeAlias = Generator[Command, Outcome | None, T]
