@@ -173,9 +173,11 @@ class AliyunProvider(Provider):
 
     def _context(self, now: dt.datetime) -> RequestContext:
         """Where and as whom the next request goes, signed at ``now`` with a fresh nonce."""
-        return RequestContext(
-            base_url=self.settings.base_url, key=self.__key, now=now, nonce=self.settings.nonce()
-        )
+        nonce = self.settings.nonce()
+        if not (isinstance(nonce, str) and nonce and nonce.isascii() and nonce.isprintable()):
+            # it goes out as a header: anything else failed inside httpx, as a bare error
+            raise ConfigurationError("nonce() must return a non-empty string of printable ASCII")
+        return RequestContext(base_url=self.settings.base_url, key=self.__key, now=now, nonce=nonce)
 
     def _receipt(
         self, response: httpx.Response, numbers: Sequence[str], now: dt.datetime, ref: str | None

@@ -135,6 +135,15 @@ def test_a_clock_without_a_time_zone_is_refused_when_used() -> None:
         next(provider.send(sms))
 
 
+@pytest.mark.parametrize("nonce", [12345, None, "", "a\r\nb", "nonce-非"])
+def test_a_nonce_that_cannot_be_a_header_is_refused_when_used(nonce: object) -> None:
+    """It failed inside httpx as a bare AttributeError (an int) or header error."""
+    provider = AliyunProvider(**GOOD, nonce=lambda: nonce)
+    sms = smsgate.Sms(to="13800138000", template="verify")
+    with pytest.raises(ConfigurationError, match="nonce"):
+        next(provider.send(sms))
+
+
 def test_importing_the_package_loads_neither_the_provider_nor_the_settings() -> None:
     code = (
         "import sys, smsgate_aliyun, smsgate_aliyun.plugin; "
