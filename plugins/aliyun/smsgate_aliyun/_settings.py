@@ -150,6 +150,13 @@ def _check_templates(instance: Any, attribute: attrs.Attribute[Any], value: Any)
         _check_one_template(instance, name, template)
 
 
+def _check_bool(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # Not converted with bool(): the string "false" (an environment variable, a quoted config
+    # value) would turn plain http to any host on.
+    if not isinstance(value, bool):
+        raise settings.error(instance, f"{attribute.name} must be True or False, not {value!r}")
+
+
 def _check_callable(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
         raise settings.error(instance, f"{attribute.name} must be a callable")
@@ -198,7 +205,7 @@ class AliyunSettings:
     )
     max_recipients: int = attrs.field(default=MAX_PHONE_NUMBERS, validator=_positive_int(MAX_PHONE_NUMBERS))
     max_batch: int = attrs.field(default=MAX_BATCH, validator=_positive_int(MAX_BATCH))
-    allow_insecure_http: bool = attrs.field(default=False, converter=bool)
+    allow_insecure_http: bool = attrs.field(default=False, validator=_check_bool)
     clock: Callable[[], dt.datetime] = attrs.field(
         default=_default_clock, validator=_check_callable, eq=False
     )

@@ -62,6 +62,9 @@ def test_a_template_table_gives_its_own_sign_name_and_parameters() -> None:
         ({"base_url": "http://dysmsapi.aliyuncs.com/"}, "base_url uses plain http"),
         ({"base_url": "http://evil.localhost/"}, "base_url uses plain http"),
         ({"base_url": "http://localhost.localdomain/"}, "base_url uses plain http"),
+        # bool() made the string "false" (an environment variable, a quoted value) allow it.
+        ({"base_url": "http://dysmsapi.aliyuncs.com/", "allow_insecure_http": "false"}, "True or False"),
+        ({"allow_insecure_http": 1}, "allow_insecure_http must be True or False"),
         ({"base_url": "https://user:pw@dysmsapi.aliyuncs.com/"}, "base_url"),
         ({"timeout": 0}, "timeout"),
         ({"max_recipients": 1001}, "max_recipients"),

@@ -74,6 +74,13 @@ def _one_of(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise settings.error(instance, f"{attribute.name} must be one of {allowed}, not {value!r}")
 
 
+def _check_bool(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # Not converted with bool(): the string "false" (an environment variable, a quoted config
+    # value) would turn plain http to any host on.
+    if not isinstance(value, bool):
+        raise settings.error(instance, f"{attribute.name} must be True or False, not {value!r}")
+
+
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise settings.error(instance, f"{attribute.name} must be a positive integer, not {value!r}")
@@ -238,7 +245,7 @@ class IpyySettings:
     batch_max_bytes: int = attrs.field(default=1_000_000, validator=_positive_int)
     batch_compression: BatchCompression = attrs.field(default="gzip", validator=_one_of)
     batch_newlines: BatchNewlines = attrs.field(default="reject", validator=_one_of)
-    allow_insecure_http: bool = attrs.field(default=False, converter=bool)
+    allow_insecure_http: bool = attrs.field(default=False, validator=_check_bool)
     clock: Callable[[], dt.datetime] = attrs.field(
         default=_default_clock, converter=_clock, validator=_check_clock, eq=False
     )

@@ -81,6 +81,9 @@ def test_settings_are_frozen_and_keep_the_password_out_of_the_repr() -> None:
         ({"clock": "now"}, "clock"),
         ({"mobile_pattern": "("}, "mobile_pattern"),
         ({"base_url": "http://dx.ipyy.net/"}, "allow_insecure_http"),
+        # bool() made the string "false" (an environment variable, a quoted value) allow it.
+        ({"base_url": "http://dx.ipyy.net/", "allow_insecure_http": "false"}, "must be True or False"),
+        ({"allow_insecure_http": 1}, "allow_insecure_http must be True or False"),
     ],
 )
 def test_a_wrong_value_is_a_configuration_error_naming_the_setting(
