@@ -105,3 +105,13 @@ def test_every_test_the_aliyun_page_names_exists() -> None:
     assert len(cited) >= 15
     missing = [f"{f}::{n}" for f, n in cited if f"def {n}(" not in (here / f).read_text(encoding="utf-8")]
     assert missing == []
+
+
+def test_every_setting_has_a_row_in_the_provider_page() -> None:
+    """Each AliyunSettings field is named in the first column of the page's settings table."""
+    from smsgate_aliyun import AliyunSettings
+
+    page = (DOCS / "providers" / "aliyun.md").read_text(encoding="utf-8")
+    cells = re.findall(r"^\| ((?:`\w+`(?:, )?)+) \|", page, flags=re.M)
+    rows = {name for cell in cells for name in re.findall(r"`(\w+)`", cell)}
+    assert [f.name for f in attrs.fields(AliyunSettings) if f.name not in rows] == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -221,3 +223,12 @@ def test_the_constructor_keeps_its_signature_and_evolve_still_checks() -> None:
     assert attrs.evolve(made, transport="json").transport == "json"
     with pytest.raises(ConfigurationError, match="transport"):
         attrs.evolve(made, transport="smtp")
+
+
+def test_every_setting_has_a_row_in_the_provider_page() -> None:
+    """docs/providers/ipyy.md's configuration table left max_mms_size out."""
+    page = (Path(__file__).resolve().parents[3] / "docs" / "providers" / "ipyy.md").read_text(
+        encoding="utf-8"
+    )
+    rows = set(re.findall(r"^\| `(\w+)` \|", page, flags=re.M))
+    assert [f.name for f in attrs.fields(IpyySettings) if f.name not in rows] == []
