@@ -49,6 +49,7 @@ from smsgate import _config, _plugins
 from smsgate._config import Config
 from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, MmsPart, Receipt, Sms
 from smsgate._parts import call_in_parts
+from smsgate._provider import Operation
 from smsgate.exceptions import (
     AllProvidersFailedError,
     ConfigurationError,
@@ -57,6 +58,7 @@ from smsgate.exceptions import (
     ProviderError,
     SmsGateError,
     UncertainOutcomeError,
+    UnsupportedOperationError,
     ValidationError,
 )
 
@@ -187,7 +189,7 @@ _WRAPPING = frozenset({"text", "error"})
 def _print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print a table whose ids, numbers and codes are never cut, whatever the terminal width
     (wider than the terminal if need be; only a text column wraps)."""
-    table = Table(title=title)
+    table = Table(title=title, min_width=cell_len(title))  # a short table keeps its title whole
     for index, column in enumerate(columns):
         if column in _WRAPPING:
             table.add_column(column, overflow="fold")
@@ -390,11 +392,7 @@ def providers_command(ctx: click.Context) -> None:
     if settings.json:
         _emit_json(names)
         return
-    table = Table(title="registered providers")
-    table.add_column("name")
-    for name in names:
-        table.add_row(name)
-    _out().print(table)
+    _print_table("registered providers", ("name",), [[escape(name)] for name in names])
 
 
 def _dry_run(settings: Settings, sms: Sms, price: str | None) -> None:
@@ -461,6 +459,9 @@ def send_command(
     price: str | None,
 ) -> None:
     """Send one text message to one or more numbers (--dry-run: count and price it only)."""
+    if price is not None and not dry_run:
+        # Given alone it would be ignored and the message sent: the user meant to price it.
+        raise click.UsageError("--price prices a --dry-run only: add --dry-run, or leave --price out to send")
     settings = _settings(ctx)
     sms = Sms(to=to, text=text, send_at=_when(send_at), ext=ext)
     if dry_run:
@@ -488,8 +489,7 @@ def read_batch_rows(path: Path) -> list[tuple[int, Sms]]:
                     continue
                 if len(row) < 2:
                     raise ValidationError(f"{path.name} line {number}: expected mobile,text", field="batch")
-                # Text may contain commas: everything after the first column is the text.
-                messages.append((number, Sms(to=row[0].strip(), text=",".join(row[1:]))))
+                messages.append((number, _batch_row(path, number, row)))
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{path.name} is not UTF-8 text ({exc.reason})", field="batch") from exc
     except csv.Error as exc:
@@ -497,6 +497,15 @@ def read_batch_rows(path: Path) -> list[tuple[int, Sms]]:
     if not messages:
         raise ValidationError(f"{path.name} holds no messages", field="batch")
     return messages
+
+
+def _batch_row(path: Path, number: int, row: list[str]) -> Sms:
+    """One CSV row as a message; a row that is none (a bad number, no text) names its line."""
+    try:
+        # Text may contain commas: everything after the first column is the text.
+        return Sms(to=row[0].strip(), text=",".join(row[1:]))
+    except ValidationError as exc:
+        raise ValidationError(f"{path.name} line {number}: {exc.message}", field=exc.field) from None
 
 
 def _unsent_rows(rows: Sequence[tuple[int, Sms]], pending: Sequence[Any] | None) -> list[tuple[int, Sms]]:
@@ -621,6 +630,12 @@ def mms_command(
 
 def _balance_of(provider: smsgate.Provider, kind: str, options: dict[str, Any]) -> Balance | SmsGateError:
     """One provider's balance, or the error that stopped it."""
+    capabilities = provider.capabilities
+    if not (capabilities.supports(Operation.BALANCE) and kind in capabilities.balance_kinds):
+        # Said of this provider: the one-provider gateway would say "no configured provider".
+        return UnsupportedOperationError(
+            f"this provider reports no {kind} balance", provider=provider.name, operation="balance"
+        )
     try:
         with smsgate.Gateway(provider, **options) as gateway:
             return gateway.balance(kind=kind)
@@ -983,17 +998,15 @@ def _receive_guard(
 def _receive_journal(journal: str, lease: float) -> Iterator[tuple[Journal | Path, str, float | None]]:
     """The receive command's journal: a SQLite path, or a shared PostgreSQL journal opened
     (and closed) here; how to show it (no password); how often to re-dispatch (None: once)."""
-    from smsgate.receiver import JournalError, PostgresJournal  # noqa: PLC0415
+    from smsgate.receiver import PostgresJournal  # noqa: PLC0415
     from smsgate.receiver._postgres import is_postgres_url, safe_url  # noqa: PLC0415
 
     if not is_postgres_url(journal):
         yield Path(journal), journal, None
         return
-    try:
-        shared = PostgresJournal(journal, lease=lease)
-    except JournalError as exc:
-        raise click.ClickException(str(exc)) from exc
-    with shared:
+    # A JournalError (it cannot connect …) is printed like every smsgate error, JSON with
+    # --json; its message shows the URL without its password.
+    with PostgresJournal(journal, lease=lease) as shared:
         # Other receivers share it: the events of one that dies come back after the lease.
         yield shared, safe_url(journal), lease
 

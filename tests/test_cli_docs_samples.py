@@ -1,0 +1,248 @@
+"""docs/cli.md, docs/routing.md and docs/scaling.md as a new user reads them: their commands
+and code samples run as written (loopback or in-memory providers in place of the real
+gateways, no server needed) and print what the pages show; the wrong inputs a user is likely
+to type end with a plain message and the documented exit code."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import smsgate
+from smsgate.cli import EXIT_OTHER, EXIT_VALIDATION, cli
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _blocks(page: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), flags=re.S)
+
+
+def _block(page: str, lang: str, needle: str) -> str:
+    [block] = [block for block in _blocks(page, lang) if needle in block]
+    return block
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory, no config or password in the environment."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMSGATE_CONFIG", raising=False)
+    return tmp_path
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def _refused_port() -> int:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# --- docs/cli.md ------------------------------------------------------------------------------
+
+
+def test_the_cli_page_config_file_builds_the_gateway_it_describes(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = _block("cli.md", "toml", "[providers.primary]")
+    (workdir / "smsgate.toml").write_text(toml, encoding="utf-8")
+    monkeypatch.setenv("SMSGATE_PRIMARY_PASSWORD", "pw")
+    monkeypatch.setenv("SMSGATE_BACKUP_PASSWORD", "pw")
+    config = smsgate.load_config("smsgate.toml")
+    assert [p.name for p in config.providers] == ["primary", "backup"]
+    assert config.routing.retry == smsgate.RetryPolicy(attempts=3, base=0.2, cap=5.0, total=30.0)
+    assert config.routing.breaker == smsgate.BreakerPolicy(failures=5, cool_down=30.0)
+    assert config.routing.rate_limit == smsgate.RateLimit(rate=10.0, burst=20)
+    with smsgate.Gateway.from_config("smsgate.toml") as gateway:  # nothing is sent
+        assert [p.name for p in gateway.providers] == ["primary", "backup"]
+
+
+def test_the_dry_run_sample_prints_what_the_page_shows(workdir: Path) -> None:
+    """The page's ``send --dry-run`` output, with its ``primary`` provider (an ipyy account:
+    max_text_length 1000); nothing is sent, so the address is never asked."""
+    block = _block("cli.md", "console", "--dry-run --price 0.045\ndry run")
+    command, *shown = block.strip().splitlines()
+    (workdir / "smsgate.toml").write_text(
+        '[providers.primary]\ntype = "ipyy"\naccount = "acme"\nbase_url = "http://127.0.0.1:9/"\n',
+        encoding="utf-8",
+    )
+    args = re.findall(r'"[^"]*"|\S+', command.removeprefix("$ smsgate "))
+    result = run(*[a.strip('"') for a in args], env={"SMSGATE_PRIMARY_PASSWORD": "pw"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == shown
+
+
+def test_the_partial_batch_sample_prints_what_the_page_shows(workdir: Path) -> None:
+    """The page's failed batch: 103 rows for an account that can pay for 100."""
+    block = _block("cli.md", "console", "--unsent rest.csv")
+    command, *shown = block.strip().splitlines()
+    assert command == "$ smsgate batch customers.csv --unsent rest.csv"
+    (workdir / "smsgate.toml").write_text(
+        '[providers.primary]\ntype = "memory"\nbalance = 100\n', encoding="utf-8"
+    )
+    rows = "".join(f"{13800138000 + n},您好【腾飞】\n" for n in range(1, 104))
+    (workdir / "customers.csv").write_text("mobile,text\n" + rows, encoding="utf-8")
+    result = run("batch", "customers.csv", "--unsent", "rest.csv")
+    assert result.exit_code == 3
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("sending")]
+    head, elided, *tail = shown
+    assert elided.strip() == "..."
+    assert lines[0] == head
+    assert lines[-len(tail) :] == tail
+    rest = (workdir / "rest.csv").read_text(encoding="utf-8").splitlines()
+    assert rest == ["mobile,text", *(f"{13800138000 + n},您好【腾飞】" for n in (101, 102, 103))]
+
+
+def test_a_batch_row_that_is_no_message_names_its_line(workdir: Path) -> None:
+    """A bad number (or an empty text) on line 3 of a long file said only "recipient '***'
+    is not a phone number": the user had no way to find the row."""
+    (workdir / "smsgate.toml").write_text('[providers.p]\ntype = "memory"\n', encoding="utf-8")
+    (workdir / "list.csv").write_text(
+        "mobile,text\n13800138000,hi\n1380013800O,hi\n13900139000,\n", encoding="utf-8"
+    )
+    result = run("batch", "list.csv")
+    assert result.exit_code == EXIT_VALIDATION
+    assert "list.csv line 3: recipient" in result.stderr
+    (workdir / "list.csv").write_text("13900139000,\n", encoding="utf-8")
+    result = run("--json", "batch", "list.csv")
+    assert result.exit_code == EXIT_VALIDATION
+    error = json.loads(result.stderr)
+    assert error["error"] == "ValidationError"
+    assert error["message"].startswith("list.csv line 1: ")
+
+
+def test_price_without_dry_run_is_a_usage_error_and_sends_nothing(workdir: Path) -> None:
+    """``--price`` only prices a dry run; given alone it was silently ignored and the message
+    sent, where the user may have meant to price it first."""
+    (workdir / "smsgate.toml").write_text('[providers.p]\ntype = "console"\n', encoding="utf-8")
+    result = run("send", "13800138000", "--text", "hi", "--price", "0.045")
+    assert result.exit_code == EXIT_VALIDATION
+    assert "--price" in result.stderr
+    assert "--dry-run" in result.stderr
+    assert "smsgate console" not in result.stdout  # the console provider printed nothing
+
+
+def test_the_providers_table_keeps_its_title_on_one_line(workdir: Path) -> None:
+    """The title was wrapped to the one narrow column: "registered" / "providers"."""
+    result = run("providers")
+    assert result.exit_code == 0
+    assert "registered providers" in result.stdout
+
+
+def test_balance_names_the_provider_that_reports_no_balance(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """routing.md's two-vendor file (ipyy, then Aliyun, which has no balance call): Aliyun's
+    row said "no configured provider supports balance (sms)" next to ipyy's balance."""
+    pytest.importorskip("smsgate_aliyun")
+    (workdir / "smsgate.toml").write_text(
+        '[providers.mem]\ntype = "memory"\n\n'
+        '[providers.aliyun]\ntype = "aliyun"\naccess_key_id = "LTAI5tExampleKeyId"\n'
+        'sign_name = "腾飞"\ntemplates = { verify = "SMS_123456789" }\n'
+        f'base_url = "http://127.0.0.1:{_refused_port()}/"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SMSGATE_ALIYUN_PASSWORD", "secret")
+    result = run("--json", "balance")
+    rows = json.loads(result.stdout)
+    assert rows[0]["provider"] == "mem"
+    assert rows[1]["provider"] == "aliyun"
+    assert rows[1]["error"] == "UnsupportedOperationError"
+    assert "configured provider" not in rows[1]["message"]
+    assert "aliyun" in rows[1]["message"]
+    assert result.exit_code == EXIT_OTHER
+
+
+def test_an_unreachable_postgres_journal_is_an_smsgate_error_with_json(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``receive --journal postgresql://…`` that cannot connect printed click's plain
+    "Error: …" even with --json, where a SQLite journal's failure is a JSON JournalError."""
+    pytest.importorskip("psycopg")
+    pytest.importorskip("uvicorn")
+    (workdir / "smsgate.toml").write_text('[providers.p]\ntype = "memory"\n', encoding="utf-8")
+    url = f"postgresql://app:pg-s3cret@127.0.0.1:{_refused_port()}/db"
+    result = run("--json", "receive", "--port", "0", "--journal", url)
+    assert result.exit_code == EXIT_OTHER
+    error = json.loads(result.stderr)
+    assert error["error"] == "JournalError"
+    assert error["exit_code"] == EXIT_OTHER
+    assert "pg-s3cret" not in result.output
+    plain = run("receive", "--port", "0", "--journal", url)
+    assert plain.exit_code == EXIT_OTHER
+    assert plain.stderr.startswith("error: JournalError: ")
+
+
+# --- docs/routing.md --------------------------------------------------------------------------
+
+
+def test_the_routing_page_first_sample_builds_its_gateway() -> None:
+    scope: dict[str, object] = {
+        "primary": smsgate.get_provider("memory", name="primary"),
+        "backup": smsgate.get_provider("memory", name="backup"),
+    }
+    exec(_block("routing.md", "python", "[primary, backup]"), scope)
+    gateway = scope["gateway"]
+    assert isinstance(gateway, smsgate.Gateway)
+    with gateway:
+        assert gateway.send(smsgate.Sms(to="13800138000", text="hi")).provider == "primary"
+
+
+def test_the_two_vendor_file_builds_both_providers(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("smsgate_aliyun")
+    pytest.importorskip("smsgate_ipyy")
+    (workdir / "smsgate.toml").write_text(
+        _block("routing.md", "toml", "[providers.aliyun]"), encoding="utf-8"
+    )
+    monkeypatch.setenv("SMSGATE_IPYY_PASSWORD", "pw")
+    monkeypatch.setenv("SMSGATE_ALIYUN_PASSWORD", "secret")
+    sms = smsgate.Sms(to="13800138000", template="verify", params={"code": "1439"}, reference="order-42")
+    with smsgate.Gateway.from_config("smsgate.toml") as gateway:  # nothing is sent
+        ipyy, aliyun = gateway.providers
+        assert ipyy.cannot_render(sms) is None
+        assert aliyun.cannot_render(sms) is None
+        assert aliyun.cannot_render(smsgate.Sms(to="13800138000", text="hi【腾飞】")) is not None
+
+
+def test_the_routing_page_shared_state_file_names_a_redis(workdir: Path) -> None:
+    pytest.importorskip("redis")
+    (workdir / "smsgate.toml").write_text(
+        _block("routing.md", "toml", "shared_state =") + '\n[providers.p]\ntype = "memory"\n',
+        encoding="utf-8",
+    )
+    config = smsgate.load_config("smsgate.toml")
+    assert config.shared_state == "redis://10.0.0.5:6379/0"
+    assert config.routing.rate_limit == smsgate.RateLimit(rate=100)
+
+
+# --- docs/scaling.md --------------------------------------------------------------------------
+
+
+def test_the_scaling_page_celery_app_registers_both_tasks_and_the_schedule() -> None:
+    """``myapp/tasks.py`` as written: nothing connects until a task runs."""
+    pytest.importorskip("celery")
+    scope: dict[str, object] = {}
+    exec(_block("scaling.md", "python", "# myapp/tasks.py"), scope)
+    app = scope["app"]
+    assert "smsgate.send" in app.tasks  # type: ignore[attr-defined]
+    assert "smsgate.pull" in app.tasks  # type: ignore[attr-defined]
+    schedule = app.conf.beat_schedule  # type: ignore[attr-defined]
+    assert [entry["task"] for entry in schedule.values()] == ["smsgate.pull"]
+
+
+def test_the_scaling_page_toml_file_loads(workdir: Path) -> None:
+    pytest.importorskip("redis")
+    (workdir / "smsgate.toml").write_text(_block("scaling.md", "toml", "shared_state"), encoding="utf-8")
+    config = smsgate.load_config("smsgate.toml")
+    assert config.shared_state == "redis://10.0.0.5:6379/3"
+    assert [p.name for p in config.providers] == ["ipyy"]
+    assert config.routing.breaker == smsgate.BreakerPolicy(failures=5, cool_down=30.0)
