@@ -25,6 +25,10 @@ Two rules hold whatever the caller's client is configured to do:
   unless the provider sets its own). The body is streamed and reading stops past the cap,
   so a hostile or broken server cannot fill the memory; such a reply is a
   :class:`~smsgate.exceptions.MalformedReplyError` (the outcome is uncertain).
+
+A request sent through a client already closed (httpx refuses it with a ``RuntimeError``
+before any I/O) is a :class:`~smsgate.exceptions.ConfigurationError`: nothing was sent, where
+any other exception of ``send`` would be an uncertain outcome.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import httpx
 
 from smsgate._provider import DEFAULT_MAX_REPLY_BYTES, Flow
 from smsgate.exceptions import (
+    ConfigurationError,
     MalformedReplyError,
     NotSentError,
     PartialSendError,
@@ -253,6 +258,26 @@ def _credentials(request: httpx.Request) -> list[bytes]:
         if len(secret) >= 4 and any(word in key.lower() for word in _SECRET_WORDS):
             found.append(secret)
     return found
+
+
+def _refused_as_closed(exc: Exception, client: httpx.Client | httpx.AsyncClient) -> bool:
+    """Whether ``exc`` is httpx's refusal to send on a closed client: raised by ``send``
+    before any I/O (checked only once ``send`` failed, so a send costs nothing more)."""
+    return (
+        type(exc) is RuntimeError
+        and client.is_closed
+        and str(exc).startswith("Cannot send a request, as the client has been closed")
+    )
+
+
+def _closed_client() -> ConfigurationError:
+    """The error for a request never sent because the client was closed before it: nothing
+    left the process (httpx's own refusal, a RuntimeError from ``send``, would read as an
+    uncertain outcome, and a message never sent would not be sent again)."""
+    return ConfigurationError(
+        "the HTTP client is closed, so the request was not sent: a client passed to a gateway "
+        "stays the caller's to close, after the gateway's last call"
+    )
 
 
 def _send_failure(
@@ -471,6 +496,8 @@ def _exchange(
     try:
         response = client.send(request, stream=True, follow_redirects=False)
     except Exception as exc:
+        if _refused_as_closed(exc, client):
+            return _closed_client()
         return _send_failure(exc, request, provider, operation)
     try:
         try:
@@ -506,6 +533,8 @@ async def _aexchange(
     try:
         response = await client.send(request, stream=True, follow_redirects=False)
     except Exception as exc:
+        if _refused_as_closed(exc, client):
+            return _closed_client()
         return _send_failure(exc, request, provider, operation)
     try:
         try:

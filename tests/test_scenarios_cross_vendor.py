@@ -7,10 +7,13 @@ them, and a configuration file that swaps the vendors. Each scenario runs over `
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -785,3 +788,140 @@ def test_a_base_url_port_out_of_range_is_refused_before_credentials_go_anywhere(
     with pytest.raises(errors.ConfigurationError, match="base_url has the port") as info:
         build(box, base_url=f"http://127.0.0.1:{port}/")
     assert leaks(info.value, [ALIYUN_SECRET, *ipyy_secrets(ipyy_box)]) == []
+
+
+# --- a send in parts, resumed at the other vendor; the breaker; concurrent re-deliveries ------
+
+
+def fault_on_request(box: Any, number: int, **fault: Any) -> httpx.Client:
+    """An httpx client whose ``number``-th request to ``box`` meets ``fault`` (set just before
+    it leaves): a send made of several requests fails part-way."""
+    seen = [0]
+
+    def hook(request: httpx.Request) -> None:
+        if str(request.url).startswith(box.base_url):
+            seen[0] += 1
+            if seen[0] == number:
+                box.set_fault(path="/sms.aspx", times=1, **fault)
+
+    return httpx.Client(event_hooks={"request": [hook]})
+
+
+THREE = smsgate.Sms(
+    to=["13800138000", "13900139000", "13700137000"],
+    template="verify",
+    params={"code": "1439"},
+    reference="order-7",
+)
+
+
+def test_a_send_cut_short_at_ipyy_is_finished_by_aliyun_each_number_once(
+    ipyy_box: Any, aliyun_box: Any
+) -> None:
+    with (
+        fault_on_request(ipyy_box, 2, kind="outage") as client,
+        smsgate.Gateway([ipyy(ipyy_box, max_recipients=1), aliyun(aliyun_box)], client=client) as gateway,
+    ):
+        receipt = gateway.send(THREE)
+        with pytest.raises(errors.UnsupportedOperationError, match="ipyy"):
+            gateway.query_status(receipt)  # ipyy cannot look messages up
+    assert receipt.provider == "ipyy,aliyun"
+    assert (receipt.accepted, receipt.reference) == (3, "order-7")
+    [by_ipyy] = [e["fields"]["mobiles"] for e in ipyy_sends(ipyy_box)]
+    by_aliyun = [r.phone for r in aliyun_box.state.records]
+    assert sorted(by_ipyy + by_aliyun) == sorted(THREE.to)  # every number once, none twice
+    assert {r.out_id for r in aliyun_box.state.records} == {"order-7"}
+
+
+def test_a_send_cut_short_by_an_uncertain_request_is_not_finished_elsewhere(
+    ipyy_box: Any, aliyun_box: Any
+) -> None:
+    with (
+        fault_on_request(ipyy_box, 2, kind="hang", seconds=5.0) as client,
+        smsgate.Gateway(
+            [ipyy(ipyy_box, max_recipients=1, timeout=0.3), aliyun(aliyun_box)], client=client
+        ) as gateway,
+        pytest.raises(errors.PartialSendError) as info,
+    ):
+        gateway.send(THREE)
+    partial = info.value
+    assert isinstance(partial.cause, errors.UncertainOutcomeError)
+    assert not partial.retry_safe
+    assert not partial.failover_safe
+    assert [r.recipients for r in partial.receipts] == [("13800138000",)]
+    assert [m.to for m in partial.pending] == [("13900139000", "13700137000")]
+    assert aliyun_box.state.records == []
+
+
+def test_aliyun_in_an_open_circuit_makes_ipyy_the_last_provider_and_it_is_retried(
+    make_gateway: GatewayFactory, ipyy_box: Any, aliyun_box: Any
+) -> None:
+    gateway = make_gateway(
+        [ipyy(ipyy_box), aliyun(aliyun_box)], breaker=smsgate.BreakerPolicy(failures=2, cool_down=60)
+    )
+    aliyun_box.faults.add(aliyun_sandbox.FaultRule(kind="code", code="isp.SYSTEM_ERROR", times=None))
+    with pytest.raises(errors.ProviderOutageError):  # only Aliyun knows 'shipped'
+        gateway.send(smsgate.Sms(to="13800138000", template="shipped", params={"name": "张三"}))
+    assert [(h.name, h.state) for h in gateway.health()] == [
+        ("ipyy", smsgate.BreakerState.CLOSED),
+        ("aliyun", smsgate.BreakerState.OPEN),
+    ]
+    aliyun_box.faults.clear()
+    ipyy_box.set_fault(kind="outage", path="/sms.aspx", times=1)
+    receipt = gateway.send(SMS)
+    assert (receipt.provider, receipt.attempts) == ("ipyy", 2)
+    assert aliyun_box.state.records == []
+
+
+def test_one_push_delivered_many_times_at_once_is_handled_once(
+    ipyy_box: Any, aliyun_box: Any, journal: SQLiteJournal
+) -> None:
+    handler = Recorder()
+    receiver = Receiver(aliyun(aliyun_box), handler, journal=journal)
+    with ServerThread(Tap(receiver.asgi_app())) as server:
+        aliyun_box.add_account(aliyun_sandbox.demo_account(callback_url=server.url))
+        with smsgate.Gateway(aliyun(aliyun_box)) as gateway:
+            receipt = gateway.send(SMS)
+            [report] = handler.wait_for(1)
+            [looked_up] = gateway.query_status(receipt)
+        assert event_key(looked_up) == event_key(report)  # a push and a lookup: one event
+        assert receiver.store_pulled([looked_up]) == []
+        body = json.dumps([aliyun_box.state.records[0].report()]).encode()
+
+        def push() -> int:
+            return httpx.post(server.url, content=body, timeout=5).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: push(), range(16)))
+    receiver.close()
+    assert statuses == [200] * 16
+    assert handler.events == [report]
+    assert report.reference == "order-42"
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_closed_client_sends_nothing_and_says_so(ipyy_box: Any, aliyun_box: Any, flavour: str) -> None:
+    """An application closes the client it gave the gateway too early. Before: an
+    UncertainOutcomeError (httpx's RuntimeError taken for a request that may have gone), so
+    Aliyun was not tried and the message, never sent, looked as if it might have been."""
+    providers = [ipyy(ipyy_box), aliyun(aliyun_box)]
+    if flavour == "sync":
+        client = httpx.Client()
+        client.close()
+        with smsgate.Gateway(providers, client=client) as gateway, pytest.raises(errors.SmsGateError) as info:
+            gateway.send(SMS)
+    else:
+
+        async def send() -> None:
+            client = httpx.AsyncClient()
+            await client.aclose()
+            async with smsgate.AsyncGateway(providers, client=client) as gateway:
+                await gateway.send(SMS)
+
+        with pytest.raises(errors.SmsGateError) as info:
+            asyncio.run(send())
+    assert type(info.value) is errors.ConfigurationError
+    assert "closed" in str(info.value)
+    assert info.value.provider == "ipyy"
+    assert ipyy_box.requests() == []
+    assert aliyun_box.state.records == []
