@@ -48,6 +48,7 @@ always the ``__cause__`` of one of these.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
@@ -342,6 +343,14 @@ class PartialSendError(SmsGateError):
         self.pending = tuple(pending)
         self._stopped_by = cause
         self.__cause__ = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException's own rebuilds from ``args`` alone, which lack the keyword-only
+        # receipts, pending and cause: unpickling (a process pool, a task result) failed.
+        rebuild = functools.partial(
+            type(self), receipts=self.receipts, pending=self.pending, cause=self.cause
+        )
+        return (rebuild, (self.message,), self.__dict__)
 
     @property
     def cause(self) -> SmsGateError:

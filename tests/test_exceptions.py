@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import pickle
 import re
 
 import httpx
@@ -17,6 +18,7 @@ from smsgate.exceptions import (
     MalformedReplyError,
     NotSentError,
     PartialBatchError,
+    PartialSendError,
     ProviderOutageError,
     SmsGateError,
     UncertainOutcomeError,
@@ -285,3 +287,23 @@ def test_malformed_reply_keeps_a_short_excerpt() -> None:
     assert err.body_excerpt == b"x" * 200
     assert err.request_sent is True
     assert isinstance(err, UncertainOutcomeError)
+
+
+def test_a_partial_send_error_survives_pickling() -> None:
+    """BaseException rebuilds from args alone: unpickling one (a process pool's result, a task
+    result backend) raised TypeError for the missing receipts, pending and cause."""
+    receipt = smsgate.Receipt(provider="a", task_id="a-1", accepted=1)
+    pending = smsgate.Sms(to="13800138001", text="hi")
+    error = PartialSendError(
+        "stopped", receipts=[receipt], pending=[pending], cause=UncertainOutcomeError("cut"), provider="a"
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.receipts, copy.pending) == (
+        PartialSendError,
+        str(error),
+        (receipt,),
+        (pending,),
+    )
+    assert isinstance(copy.cause, UncertainOutcomeError)
+    assert copy.__cause__ is copy.cause
+    assert (copy.retry_safe, copy.failover_safe, copy.provider) == (False, False, "a")
