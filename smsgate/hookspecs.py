@@ -60,8 +60,9 @@ def register_providers(register: Callable[[str, ProviderFactory], None]) -> None
 
     :param register: call ``register(name, factory)`` once per provider. ``name`` is what
         :func:`smsgate.get_provider` takes; ``factory(**config)`` must return a
-        :class:`smsgate.Provider`. A name already registered by another plugin raises
-        :class:`smsgate.exceptions.DuplicateProviderError` naming both plugins.
+        :class:`smsgate.Provider` (anything else is a ``ConfigurationError`` from
+        ``get_provider`` naming the plugin). A name already registered by another plugin
+        raises :class:`smsgate.exceptions.DuplicateProviderError` naming both plugins.
     """
 
 
@@ -135,6 +136,8 @@ def register_commands(cli: click.Group) -> None:
     """Add commands to the ``smsgate`` command line.
 
     :param cli: the root :class:`click.Group`; add with ``@cli.command()`` or
-        ``cli.add_command(...)``. Called once, when the CLI starts. A provider plugin uses it
-        for vendor-specific commands (the ipyy plugin adds ``sandbox`` and ``demo``).
+        ``cli.add_command(...)``. Called once, the first time the ``smsgate`` command lists or
+        looks up its commands; a plugin whose implementation raises is skipped (its commands
+        removed) with a :class:`~smsgate.PluginLoadWarning`. A provider plugin uses it for
+        vendor-specific commands (the ipyy plugin adds ``sandbox`` and ``demo``).
     """
