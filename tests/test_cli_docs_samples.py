@@ -19,8 +19,12 @@ from smsgate.cli import EXIT_OTHER, EXIT_VALIDATION, cli
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
+def _page(page: str) -> str:
+    return (DOCS / page).read_text(encoding="utf-8")
+
+
 def _blocks(page: str, lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), flags=re.S)
+    return re.findall(rf"```{lang}\n(.*?)```", _page(page), flags=re.S)
 
 
 def _block(page: str, lang: str, needle: str) -> str:
@@ -112,6 +116,7 @@ def test_a_batch_row_that_is_no_message_names_its_line(workdir: Path) -> None:
     result = run("batch", "list.csv")
     assert result.exit_code == EXIT_VALIDATION
     assert "list.csv line 3: recipient" in result.stderr
+    assert "`customers.csv line 3: recipient … is not a phone number`, exit 2" in _page("cli.md")
     (workdir / "list.csv").write_text("13900139000,\n", encoding="utf-8")
     result = run("--json", "batch", "list.csv")
     assert result.exit_code == EXIT_VALIDATION
@@ -128,6 +133,7 @@ def test_price_without_dry_run_is_a_usage_error_and_sends_nothing(workdir: Path)
     assert result.exit_code == EXIT_VALIDATION
     assert "--price" in result.stderr
     assert "--dry-run" in result.stderr
+    assert "without `--dry-run` it is a usage error\n(exit 2)" in _page("cli.md")
     assert "smsgate console" not in result.stdout  # the console provider printed nothing
 
 
@@ -158,7 +164,7 @@ def test_balance_names_the_provider_that_reports_no_balance(
     assert rows[1]["provider"] == "aliyun"
     assert rows[1]["error"] == "UnsupportedOperationError"
     assert "configured provider" not in rows[1]["message"]
-    assert "aliyun" in rows[1]["message"]
+    assert f"`UnsupportedOperationError: {rows[1]['message']}`" in _page("cli.md")
     assert result.exit_code == EXIT_OTHER
 
 
@@ -180,6 +186,7 @@ def test_an_unreachable_postgres_journal_is_an_smsgate_error_with_json(
     plain = run("receive", "--port", "0", "--journal", url)
     assert plain.exit_code == EXIT_OTHER
     assert plain.stderr.startswith("error: JournalError: ")
+    assert "a journal that cannot be opened exits 1 with a `JournalError`" in _page("cli.md")
 
 
 # --- docs/routing.md --------------------------------------------------------------------------
