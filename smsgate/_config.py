@@ -95,13 +95,15 @@ CONFIG_ENV_VAR = "SMSGATE_CONFIG"
 #: Environment variable holding the password of the ``[gateway] shared_state`` Redis.
 SHARED_STATE_PASSWORD_ENV_VAR = "SMSGATE_SHARED_STATE_PASSWORD"  # noqa: S105 - a variable's name
 
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "key", "pwd")
+#: A key holding one of these, or ending in ``key`` or ``pwd``, is taken for a secret (an
+#: ``access_key_id`` names a key, and is no secret).
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 def _is_secret(key: str) -> bool:
     low = key.lower()
-    return low in _SECRET_WORDS or any(word in low for word in ("password", "secret", "token"))
+    return low.endswith(("key", "pwd")) or any(word in low for word in _SECRET_WORDS)
 
 
 def password_env_var(name: str) -> str:

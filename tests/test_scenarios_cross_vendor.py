@@ -925,3 +925,21 @@ def test_a_closed_client_sends_nothing_and_says_so(ipyy_box: Any, aliyun_box: An
     assert info.value.provider == "ipyy"
     assert ipyy_box.requests() == []
     assert aliyun_box.state.records == []
+
+
+@pytest.mark.parametrize("key", ["private_key", "signing_key", "db_passwd", "login_pwd", "my_apikey", "Key"])
+def test_a_secret_looking_key_in_the_file_is_refused(tmp_path: Path, key: str) -> None:
+    """docs/cli.md: 'any secret-looking key (password_md5, secret, token, api_key, key …) in the
+    file is refused'. Before: only the exact words key, pwd, passwd and apikey were, so a
+    private_key or a db_passwd stayed in the file (the in-memory provider takes any option)."""
+    path = tmp_path / "smsgate.toml"
+    path.write_text(f'[providers.dev]\ntype = "memory"\n{key} = "s3cr3t-value"\n', encoding="utf-8")
+    with pytest.raises(errors.ConfigurationError, match="SMSGATE_DEV_PASSWORD") as info:
+        smsgate.load_config(path)
+    assert "s3cr3t-value" not in str(info.value)
+
+
+def test_an_access_key_id_is_no_secret(tmp_path: Path) -> None:
+    path = tmp_path / "smsgate.toml"
+    path.write_text('[providers.dev]\ntype = "memory"\naccess_key_id = "LTAI5t"\n', encoding="utf-8")
+    assert smsgate.load_config(path).providers[0].options == {"access_key_id": "LTAI5t"}
