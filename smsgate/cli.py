@@ -29,7 +29,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -140,9 +140,22 @@ class Settings:
         return _config.build_provider(self.config().provider(name))
 
     @contextmanager
+    def routing(self) -> Iterator[dict[str, Any]]:
+        """The file's routing (``[gateway]``) as :class:`smsgate.Gateway` keywords; the shared
+        state built from its ``shared_state`` URL is closed afterwards (a gateway leaves the
+        state it is given open)."""
+        options = self.config().gateway_options()
+        try:
+            yield options
+        finally:
+            state = options.get("shared_state")
+            if state is not None:
+                state.close()
+
+    @contextmanager
     def gateway(self) -> Iterator[smsgate.Gateway]:
         """A gateway over every configured provider with the file's routing (``[gateway]``)."""
-        with smsgate.Gateway(self.providers(), **self.config().gateway_options()) as gateway:
+        with self.routing() as options, smsgate.Gateway(self.providers(), **options) as gateway:
             yield gateway
 
 
@@ -643,6 +656,15 @@ def _balance_of(provider: smsgate.Provider, kind: str, options: dict[str, Any]) 
         return exc
 
 
+def _one_provider(routing: dict[str, Any], name: str) -> dict[str, Any]:
+    """The file's routing for a gateway of provider ``name`` alone: its retries, breaker, rate
+    limit (its own table when there is one per provider) and shared state; no strategy."""
+    options = {key: routing.get(key) for key in ("retry", "breaker", "shared_state")}
+    limit = routing.get("rate_limit")
+    options["rate_limit"] = limit.get(name) if isinstance(limit, Mapping) else limit
+    return options
+
+
 def _balance_dict(name: str, result: Balance | SmsGateError) -> dict[str, Any]:
     if isinstance(result, SmsGateError):
         return {"provider": name, "error": type(result).__name__, "message": str(result)}
@@ -668,10 +690,10 @@ def balance_command(ctx: click.Context, kind: str) -> None:
     alone is printed, as for any command.
     """
     settings = _settings(ctx)
-    config = settings.config()
-    routing = config.gateway_options()
-    options = {key: routing[key] for key in ("retry", "breaker", "rate_limit")}
-    results = [(p.name, _balance_of(p, kind, options)) for p in settings.providers()]
+    with settings.routing() as routing:
+        results = [
+            (p.name, _balance_of(p, kind, _one_provider(routing, p.name))) for p in settings.providers()
+        ]
     errors = [result for _, result in results if isinstance(result, SmsGateError)]
     if len(errors) == len(results):  # nothing to show: the error alone, as every command does
         if len(errors) == 1:

@@ -253,3 +253,50 @@ def test_the_scaling_page_toml_file_loads(workdir: Path) -> None:
     assert config.shared_state == "redis://10.0.0.5:6379/3"
     assert [p.name for p in config.providers] == ["ipyy"]
     assert config.routing.breaker == smsgate.BreakerPolicy(failures=5, cool_down=30.0)
+
+
+def test_balance_works_with_one_rate_limit_table_per_provider(workdir: Path) -> None:
+    """The page's ``[gateway.rate_limit.<name>]`` form: each provider's balance was asked
+    through a gateway given every provider's limit, which refused the other names."""
+    (workdir / "smsgate.toml").write_text(
+        "[gateway.rate_limit.a]\nrate = 5.0\n\n[gateway.rate_limit.b]\nrate = 5.0\n\n"
+        '[providers.a]\ntype = "memory"\n\n[providers.b]\ntype = "memory"\n',
+        encoding="utf-8",
+    )
+    result = run("--json", "balance")
+    assert result.exit_code == 0, result.output
+    assert [row["provider"] for row in json.loads(result.stdout)] == ["a", "b"]
+
+
+def _count_state_closes(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    from smsgate.scale import RedisState
+
+    closed: list[object] = []
+    original = RedisState.close
+
+    def close(self: RedisState) -> None:
+        closed.append(self)
+        original(self)
+
+    monkeypatch.setattr(RedisState, "close", close)
+    return closed
+
+
+@pytest.mark.parametrize("command", [["balance"], ["send", "13800138000", "--text", "hi"]])
+def test_the_file_shared_state_is_used_and_closed(
+    command: list[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[gateway] shared_state`` holds for every command: ``balance`` left it out (its
+    limits and breakers were this process's own), and the Redis clients the CLI built from the
+    file were never closed."""
+    pytest.importorskip("redis")
+    closed = _count_state_closes(monkeypatch)
+    (workdir / "smsgate.toml").write_text(
+        f'[gateway]\nshared_state = "redis://127.0.0.1:{_refused_port()}/0"\n\n'
+        '[providers.p]\ntype = "memory"\n',
+        encoding="utf-8",
+    )
+    result = run("--json", *command)
+    assert result.exit_code == EXIT_OTHER, result.output
+    assert json.loads(result.stderr)["error"] == "SharedStateError"  # Redis was asked
+    assert len(closed) == 1
