@@ -137,6 +137,7 @@ class AliyunProvider(Provider):
         variable the template's ``params`` lists cannot be rendered. Routing skips this
         provider for such a message before any I/O.
         """
+        _expect(message, Sms, "cannot_render", "message")
         name = message.template
         if name is None:
             return "Aliyun sends only registered templates; this message has free text only"
@@ -199,6 +200,7 @@ class AliyunProvider(Provider):
             parameter, a ``send_at``, a number, ``ext`` or reference the service cannot take.
         :raises PartialSendError: a later request failed after earlier ones were accepted.
         """
+        _expect(sms, Sms, "send", "sms")
         rendered = self._render(sms)
         numbers = self._numbers(sms.to)
         size = self.settings.max_recipients
@@ -287,6 +289,7 @@ class AliyunProvider(Provider):
         :raises ValidationError: before any I/O (the message index is named).
         :raises PartialSendError: a request failed after earlier ones were accepted.
         """
+        _expect_batch(messages)
         lines = self._lines(messages)
         groups = self._groups(lines)
         log.debug("%s: SendBatchSms of %d number(s) in %d request(s)", self.name, len(lines), len(groups))
@@ -392,6 +395,21 @@ class AliyunProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """``{"code":0,"msg":"成功"}`` once stored; otherwise a refusal the service retries."""
         return _push.push_reply(ok)
+
+
+def _expect(value: object, kind: type, call: str, field: str) -> None:
+    """Refuse, before anything else, a value of the wrong type given to a public method (its
+    AttributeError or TypeError came out of the first field read)."""
+    if not isinstance(value, kind):
+        raise ValidationError(f"{call}() takes an {kind.__name__}, not {type(value).__name__}", field=field)
+
+
+def _expect_batch(messages: object) -> None:
+    """A batch is a list or tuple (of Sms, checked one by one later)."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise ValidationError(
+            f"send_batch() takes a sequence of Sms, not {type(messages).__name__}", field="messages"
+        )
 
 
 def _body_bytes(body: object) -> bytes:

@@ -320,6 +320,7 @@ class IpyyProvider(Provider):
         ``templates`` are configured, an unknown template (``no template named 'x'``) or a
         missing parameter (``template 'x' needs parameter 'code'``). A message that also has
         a text is sent with its text then."""
+        _expect(message, Sms, "cannot_render", "message")
         if message.template is None and message.text is not None and self.capabilities.free_text:
             return None  # a plain text message (most of a batch), answered without the base
         reason = super().cannot_render(message)
@@ -370,6 +371,7 @@ class IpyyProvider(Provider):
         :raises PartialSendError: a later request failed after earlier ones were accepted;
             ``pending`` holds the message with the recipients not yet accepted.
         """
+        _expect(sms, Sms, "send", "sms")
         mobiles = self._mobiles(sms.to)
         text = self._signed(self._text_of(sms))
         self._transport.check_text(text)
@@ -617,6 +619,7 @@ class IpyyProvider(Provider):
         :raises ValidationError: before any I/O (the message index is named).
         :raises PartialSendError: a request failed after earlier ones were accepted.
         """
+        _expect_batch(messages)
         spans = self._plan_batch(messages)
         log.debug("%s: batch of %d message(s) in %d request(s)", self.name, len(messages), len(spans))
         return (
@@ -636,6 +639,7 @@ class IpyyProvider(Provider):
         (wire notes §3: the only ones known to work). Text parts are sent as the bytes given;
         the one production client converts them to GB2312 first.
         """
+        _expect(mms, Mms, "send_mms", "mms")
         mobiles = self._mobiles(mms.to)
         if not mms.subject or not mms.subject.strip():
             raise ValidationError("an ipyy MMS needs a subject (spec 2.2)", field="subject")
@@ -755,6 +759,21 @@ class IpyyProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """spec 6.4: ``1`` when the push was stored, ``error`` to have the gateway retry."""
         return _push.callback_reply(ok)
+
+
+def _expect(value: object, kind: type, call: str, field: str) -> None:
+    """Refuse, before anything else, a value of the wrong type given to a public method (its
+    AttributeError or TypeError came out of the first field read)."""
+    if not isinstance(value, kind):
+        raise ValidationError(f"{call}() takes an {kind.__name__}, not {type(value).__name__}", field=field)
+
+
+def _expect_batch(messages: object) -> None:
+    """A batch is a list or tuple (of Sms, checked one by one later)."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise ValidationError(
+            f"send_batch() takes a sequence of Sms, not {type(messages).__name__}", field="messages"
+        )
 
 
 def _body_bytes(body: object) -> bytes:

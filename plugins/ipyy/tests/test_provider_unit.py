@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -868,3 +869,31 @@ def test_encrypted_transport_needs_an_ascii_numeric_userid(h: Any) -> None:
     """spec 1.5: UserId is numeric; digits of other scripts ("١٢") are not what the vendor gave."""
     with pytest.raises(ConfigurationError, match="numeric"):
         h.provider(transport="encrypted", userid="١٢")
+
+
+@pytest.mark.parametrize(
+    ("call", "said"),
+    [
+        (
+            lambda p: p.send(Mms(to="13800138000", subject="s", parts=[MmsPart(name="a.txt", data=b"x")])),
+            "send() takes an Sms, not Mms",
+        ),
+        (lambda p: p.send("13800138000"), "send() takes an Sms, not str"),
+        (lambda p: p.send_mms(Sms(to="13800138000", text="x【腾飞】")), "send_mms() takes an Mms, not Sms"),
+        (lambda p: p.send_batch(None), "send_batch() takes a sequence of Sms, not NoneType"),
+        (lambda p: p.cannot_render(None), "cannot_render() takes an Sms, not NoneType"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_validation_error(
+    h: Any, no_io: httpx.Client, call: Any, said: str
+) -> None:
+    """Called directly (not through a gateway, which checks), these raised a bare
+    AttributeError or TypeError from the first field they read."""
+
+    def attempt() -> None:
+        flow = call(h.provider())
+        if hasattr(flow, "send"):  # a flow: refused when it starts, before any request
+            smsgate.run_flow(flow, no_io)
+
+    with pytest.raises(ValidationError, match=re.escape(said)):
+        attempt()
