@@ -63,7 +63,7 @@ from smsgate.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from smsgate.receiver import Journal, PushGuard, Receiver, ServerThread
+    from smsgate.receiver import Journal, PushGuard, Receiver, ServerThread, SQLiteJournal
 
 __all__ = [
     "EXIT_LISTEN",
@@ -714,14 +714,27 @@ def balance_command(ctx: click.Context, kind: str) -> None:
         raise click.exceptions.Exit(exit_code(errors[0]))
 
 
-def _journal_new(path: Path | None, events: Sequence[DeliveryReport | InboundMessage]) -> set[int]:
-    """Store pulled events in the journal (pulls are destructive at the vendor); ids of new ones."""
+@contextmanager
+def _pull_journal(path: Path | None) -> Iterator[SQLiteJournal | None]:
+    """The ``--journal`` of a pull, opened **before** the pull: a journal that cannot be opened
+    (no such directory, not a database …) stops the command while the provider still holds
+    the events."""
     if path is None:
-        return {id(e) for e in events}
+        yield None
+        return
     from smsgate.receiver import SQLiteJournal  # noqa: PLC0415
 
     with SQLiteJournal(path) as journal:
-        return {id(e) for e in journal.record(events)}
+        yield journal
+
+
+def _journal_new(
+    journal: SQLiteJournal | None, events: Sequence[DeliveryReport | InboundMessage]
+) -> set[int]:
+    """Store pulled events in the journal (pulls are destructive at the vendor); ids of new ones."""
+    if journal is None:
+        return {id(e) for e in events}
+    return {id(e) for e in journal.record(events)}
 
 
 def _show_events(
@@ -752,7 +765,10 @@ def _show_events(
 
 
 def _show_pulled(
-    settings: Settings, events: Sequence[DeliveryReport | InboundMessage], title: str, journal: Path | None
+    settings: Settings,
+    events: Sequence[DeliveryReport | InboundMessage],
+    title: str,
+    journal: SQLiteJournal | None,
 ) -> None:
     """Journal (optionally) and print what a destructive pull returned. With a journal, the
     pull was made with ``observe=False``: the events are stored first and only then given to
@@ -787,9 +803,10 @@ _journal_option = click.option(
 def reports_command(ctx: click.Context, limit: int | None, task_id: str | None, journal: Path | None) -> None:
     """Pull queued delivery reports (each is returned once by the provider)."""
     settings = _settings(ctx)
-    with settings.gateway() as gateway:
-        reports = gateway.fetch_reports(limit=limit, task_id=task_id, observe=journal is None)
-    _show_pulled(settings, reports, "delivery reports", journal)
+    with _pull_journal(journal) as store:
+        with settings.gateway() as gateway:
+            reports = gateway.fetch_reports(limit=limit, task_id=task_id, observe=store is None)
+        _show_pulled(settings, reports, "delivery reports", store)
 
 
 @cli.command("inbound")
@@ -798,9 +815,10 @@ def reports_command(ctx: click.Context, limit: int | None, task_id: str | None, 
 def inbound_command(ctx: click.Context, journal: Path | None) -> None:
     """Pull queued inbound messages (each is returned once by the provider)."""
     settings = _settings(ctx)
-    with settings.gateway() as gateway:
-        messages = gateway.fetch_inbound(observe=journal is None)
-    _show_pulled(settings, messages, "inbound messages", journal)
+    with _pull_journal(journal) as store:
+        with settings.gateway() as gateway:
+            messages = gateway.fetch_inbound(observe=store is None)
+        _show_pulled(settings, messages, "inbound messages", store)
 
 
 def _new_password(from_stdin: bool) -> str:

@@ -334,12 +334,39 @@ def test_pulled_reports_are_still_shown_when_the_journal_cannot_store_them(
 ) -> None:
     """The pull already removed the reports at the provider: a journal failure must not
     make the command drop them silently."""
+    from smsgate.receiver import JournalError, SQLiteJournal
+
+    def record(self: SQLiteJournal, events: object) -> list[object]:
+        raise JournalError("disk full")
+
+    monkeypatch.setattr(SQLiteJournal, "record", record)
     _scripted(monkeypatch, lambda p: p.queue_report("13800138000", task_id="t-kept"))
     write(workdir / "smsgate.toml", SINGLE_CONFIG)
-    result = run("--json", "reports", "--journal", str(workdir / "missing-dir" / "j.sqlite3"))
+    result = run("--json", "reports", "--journal", str(workdir / "j.sqlite3"))
     assert result.exit_code == 1
     assert [r["task_id"] for r in json.loads(result.stdout)] == ["t-kept"]
     assert json.loads(result.stderr)["error"] == "JournalError"
+
+
+@pytest.mark.parametrize("command", ["reports", "inbound"])
+def test_a_journal_that_cannot_be_opened_stops_the_pull_before_it_drains_the_provider(
+    command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--journal`` in a directory that does not exist: the events were pulled (and so gone
+    from the provider) before the journal was opened, then only printed. The journal is
+    opened first now: nothing is pulled, the provider keeps them for the next try."""
+
+    def queue(provider: InMemoryProvider) -> None:
+        provider.queue_report("13800138000", task_id="t-kept")
+        provider.queue_inbound("13800138000", text="hi")
+
+    built = _scripted(monkeypatch, queue)
+    write(workdir / "smsgate.toml", SINGLE_CONFIG)
+    result = run("--json", command, "--journal", str(workdir / "missing-dir" / "j.sqlite3"))
+    assert result.exit_code == 1
+    assert json.loads(result.stderr)["error"] == "JournalError"
+    assert result.stdout == ""
+    assert all(p.pending_reports and p.pending_inbound for p in built)  # nothing was pulled
 
 
 def _journaled(path: Path) -> int:
