@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -946,3 +947,29 @@ def test_an_access_key_id_is_no_secret(tmp_path: Path) -> None:
     path = tmp_path / "smsgate.toml"
     path.write_text('[providers.dev]\ntype = "memory"\naccess_key_id = "LTAI5t"\n', encoding="utf-8")
     assert smsgate.load_config(path).providers[0].options == {"access_key_id": "LTAI5t"}
+
+
+def test_no_secret_number_or_code_in_any_log_line_of_a_cross_vendor_day(
+    make_gateway: GatewayFactory, ipyy_box: Any, aliyun_box: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every logger at DEBUG, through a failover, an uncertain send, a batch, pulls and a lookup:
+    no password, hash, AccessKey secret, full number or parameter value appears."""
+    caplog.set_level(logging.DEBUG)
+    gateway = make_gateway([ipyy(ipyy_box, timeout=0.3), aliyun(aliyun_box)])
+    secret_sms = smsgate.Sms(to="13812345678", template="verify", params={"code": "975319"}, reference="r-1")
+    ipyy_box.set_fault(kind="outage", path="/sms.aspx", times=1)
+    receipt = gateway.send(secret_sms)
+    ipyy_box.set_fault(kind="hang", path="/sms.aspx", times=1, seconds=5.0)
+    with pytest.raises(errors.UncertainOutcomeError):
+        gateway.send(secret_sms)
+    gateway.send_batch([secret_sms, smsgate.Sms(to="13987654321", text="口令 864201【腾飞】")])
+    ipyy_box.inject_inbound("13712345678", "回复 555777")
+    gateway.fetch_reports()
+    gateway.fetch_inbound()
+    gateway.query_status(receipt)
+    logged = caplog.text  # messages and any traceback logged with them
+    assert "accepted by aliyun" in logged
+    for secret in [*ipyy_secrets(ipyy_box), ALIYUN_SECRET, "13812345678", "13987654321", "13712345678"]:
+        assert secret not in logged
+    for value in ("975319", "864201", "555777"):
+        assert value not in logged
