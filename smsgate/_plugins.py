@@ -124,10 +124,34 @@ def _load() -> pluggy.PluginManager:
             _skip(manager, ep.name, "registering its hooks", exc)
             continue
         log.debug("plugin %s loaded from %s", ep.name, ep.value)
+    _warn_unknown_hooks(manager)
     _state.factories = _register_providers(manager)
     for name, observer in _state.observers.items():
         manager.register(observer, name=name)
     return manager
+
+
+def _warn_unknown_hooks(manager: pluggy.PluginManager) -> None:
+    """Warn, once per load, of each ``@hookimpl`` whose name is no smsgate hook (a misspelt
+    ``message_send`` …): pluggy keeps it and never calls it, so the plugin would silently see
+    nothing. Marked ``optionalhook=True``, it is left alone."""
+    for name, caller in vars(manager.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.optionalhook:
+                message = (
+                    f"plugin {impl.plugin_name!r} implements {name!r}, which is no smsgate hook; "
+                    f"it is never called (the hooks: {', '.join(sorted(_HOOK_NAMES))})"
+                )
+                log.warning("%s", message)
+                warnings.warn(message, PluginLoadWarning, stacklevel=4)
+
+
+#: Every hook of :mod:`smsgate.hookspecs`, for the warning above.
+_HOOK_NAMES = frozenset(
+    name for name in hookspecs.__all__ if name not in {"ProviderFactory", "hookimpl", "hookspec"}
+)
 
 
 class _Conflict(Exception):

@@ -746,3 +746,34 @@ def test_an_observer_whose_arguments_the_hook_never_fills_is_refused_at_once(
     with pytest.raises(TypeError, match=rf"takes {re.escape(named)}, which the hook never fills"):
         smsgate.observe(observer)
     assert not any(getattr(p, "_observer", None) is observer for p in _plugins._state.observers.values())
+
+
+def test_a_misspelt_hook_is_warned_of_and_the_plugin_still_loads(
+    add_plugin: Callable[..., str], recwarn: pytest.WarningsRecorder
+) -> None:
+    """pluggy keeps an implementation of no known hook and never calls it: a plugin observing
+    ``message_send`` saw nothing, silently."""
+    add_plugin(
+        "typo",
+        source="""
+        import smsgate
+        from smsgate.testing import InMemoryProvider
+
+        @smsgate.hookimpl
+        def register_providers(register):
+            register("typo", lambda **config: InMemoryProvider("typo"))
+
+        @smsgate.hookimpl
+        def message_send(receipt):
+            pass
+
+        @smsgate.hookimpl(optionalhook=True)
+        def message_archived(receipt):
+            pass
+        """,
+    )
+    assert "typo" in smsgate.provider_names()
+    messages = [str(w.message) for w in recwarn if issubclass(w.category, _plugins.PluginLoadWarning)]
+    assert len(messages) == 1, messages
+    assert "plugin 'typo' implements 'message_send', which is no smsgate hook" in messages[0]
+    assert "message_sent" in messages[0]
