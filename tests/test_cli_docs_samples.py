@@ -300,3 +300,29 @@ def test_the_file_shared_state_is_used_and_closed(
     assert result.exit_code == EXIT_OTHER, result.output
     assert json.loads(result.stderr)["error"] == "SharedStateError"  # Redis was asked
     assert len(closed) == 1
+
+
+def test_the_scaling_page_names_every_key_of_a_send_result() -> None:
+    """scaling.md listed outcome, key, receipt and error, not kind, retries and redelivered."""
+    pytest.importorskip("celery")
+    from celery import Celery
+
+    import smsgate.celery
+
+    app = Celery("docs", broker="memory://", backend="cache+memory://", set_as_current=False)
+    task = smsgate.celery.install(
+        app,
+        gateway=lambda: smsgate.Gateway(smsgate.get_provider("memory")),
+        idempotency=smsgate.celery.MemoryIdempotencyStore(),
+    )
+    payload = smsgate.celery.encode_message(smsgate.Sms(to="13800138000", text="hi"))
+    try:
+        first = task.apply(args=(payload, "order-42-code")).result
+        again = task.apply(args=(payload, "order-42-code")).result
+    finally:
+        smsgate.celery.close_worker_gateways()
+    assert set(first) == {"outcome", "key", "kind", "retries", "receipt"}
+    assert set(again) == set(first) | {"redelivered"}
+    page = _page("scaling.md")
+    for key in ("kind", "retries", "receipt", '"redelivered": true'):
+        assert f"`{key}`" in page, key
