@@ -856,7 +856,10 @@ def change_password_command(ctx: click.Context, provider_name: str | None, passw
     item = settings.config().provider(provider_name)
     provider = _config.build_provider(item)
     new_password = _new_password(password_stdin)
-    with smsgate.Gateway(provider) as gateway:
+    with (
+        settings.routing() as routing,
+        smsgate.Gateway(provider, **_one_provider(routing, provider.name)) as gateway,
+    ):
         gateway.change_password(new_password, provider=provider.name)
     variable = _config.password_env_var(item.name)
     if settings.json:

@@ -444,3 +444,16 @@ def test_a_plugin_whose_register_commands_raises_leaves_the_core_commands_workin
     assert "plugin 'broken-commands' skipped: register_commands raised RuntimeError: plugin bug" in str(
         warning.message
     )
+
+
+def test_change_password_follows_the_file_retry_policy(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command routes with the file's [gateway] settings; change-password used the
+    library's defaults (3 tries) whatever [gateway.retry] said."""
+    built = _scripted(monkeypatch, lambda p: p.fail_next(NotSentError, operation="change_password"))
+    write(workdir / "smsgate.toml", "[gateway.retry]\nattempts = 1\n" + SINGLE_CONFIG)
+    result = run("--json", "change-password", env={"SMSGATE_NEW_PASSWORD": SECRET})
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stderr)["error"] == "NotSentError"
+    assert built[0].calls["change_password"] == 1
