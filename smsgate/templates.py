@@ -63,6 +63,11 @@ def template_fields(name: object, text: object) -> frozenset[str]:
             raise ConfigurationError(
                 f"template {name!r} has the field {{{field}}}: only named fields such as {{code}} are allowed"
             )
+        if not _NAME.fullmatch(field):  # longer than a message's parameter names may be
+            raise ConfigurationError(
+                f"template {name!r} has the field {{{field[:20]}…}}: no message can carry a parameter "
+                "of that name (64 characters at most)"
+            )
         if conversion not in (None, "s"):  # !r quotes the text, !a escapes every Chinese character
             raise ConfigurationError(
                 f"template {name!r}: {{{field}!{conversion}}} would send the parameter quoted or "

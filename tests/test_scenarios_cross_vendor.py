@@ -973,3 +973,17 @@ def test_no_secret_number_or_code_in_any_log_line_of_a_cross_vendor_day(
         assert secret not in logged
     for value in ("975319", "864201", "555777"):
         assert value not in logged
+
+
+def test_a_template_field_no_message_can_carry_is_refused_when_the_provider_is_built(ipyy_box: Any) -> None:
+    """A parameter name is at most 64 characters (smsgate.Sms refuses longer ones). Before: a
+    longer field was accepted, and every message naming the template was then skipped by
+    routing for 'needs parameter' that no message could ever give."""
+    from smsgate.templates import TextTemplates
+
+    longest, too_long = "a" * 64, "a" * 65
+    assert TextTemplates({"verify": "{" + longest + "}【腾飞】"})
+    with pytest.raises(errors.ConfigurationError, match="no message can carry"):
+        TextTemplates({"verify": "{" + too_long + "}【腾飞】"})
+    with pytest.raises(errors.ConfigurationError, match="no message can carry"):
+        ipyy(ipyy_box, templates={"verify": "验证码{" + too_long + "}【腾飞】"})
