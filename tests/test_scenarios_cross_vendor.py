@@ -987,3 +987,19 @@ def test_a_template_field_no_message_can_carry_is_refused_when_the_provider_is_b
         TextTemplates({"verify": "{" + too_long + "}【腾飞】"})
     with pytest.raises(errors.ConfigurationError, match="no message can carry"):
         ipyy(ipyy_box, templates={"verify": "验证码{" + too_long + "}【腾飞】"})
+
+
+def test_failover_on_uncertain_from_the_file_sends_the_uncertain_message_at_aliyun(
+    tmp_path: Path, ipyy_box: Any, aliyun_box: Any
+) -> None:
+    path = config_file(tmp_path, ipyy_box, aliyun_box, aliyun_first=False)
+    text = path.read_text(encoding="utf-8").replace(
+        '[gateway]\nstrategy = "failover"\n',
+        '[gateway]\nstrategy = "failover"\nfailover_on_uncertain = true\n',
+    )
+    path.write_text(text.replace("timeout = 2.0", "timeout = 0.3", 1), encoding="utf-8")
+    ipyy_box.set_fault(kind="hang", path="/sms.aspx", times=1, seconds=5.0)
+    with smsgate.Gateway.from_config(path, env=passwords(ipyy_box)) as gateway:
+        receipt = gateway.send(SMS)
+    assert (receipt.provider, receipt.attempts) == ("aliyun", 2)
+    assert len(aliyun_box.state.records) == 1
