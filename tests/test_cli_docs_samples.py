@@ -326,3 +326,17 @@ def test_the_scaling_page_names_every_key_of_a_send_result() -> None:
     page = _page("scaling.md")
     for key in ("kind", "retries", "receipt", '"redelivered": true'):
         assert f"`{key}`" in page, key
+
+
+def test_the_routing_page_shared_state_sample_builds_its_gateway() -> None:
+    """``RedisState(url)`` connects on first use: building the gateway asks nothing (the
+    page's address is swapped for a loopback port nobody listens on)."""
+    pytest.importorskip("redis")
+    block = _block("routing.md", "python", "RedisState(")
+    assert "# connects on first use" in block
+    scope: dict[str, object] = {"smsgate": smsgate, "providers": [smsgate.get_provider("memory")]}
+    exec(block.replace("10.0.0.5:6379", f"127.0.0.1:{_refused_port()}"), scope)
+    gateway, state = scope["gateway"], scope["state"]
+    assert isinstance(gateway, smsgate.Gateway)
+    gateway.close()
+    state.close()  # type: ignore[attr-defined]  # the caller's to close, as the page says
