@@ -393,7 +393,9 @@ def _rate_limit(value: object, where: str) -> RateLimit | dict[str, RateLimit]:
     label = f"{where}: [gateway.rate_limit]"
     if not isinstance(value, Mapping):
         raise ConfigurationError(f"{label} must be a table")
-    if "rate" in value or not value:
+    # Per provider, every value is a table: any other value makes it the one limit's table
+    # (``burst = 20`` without ``rate`` is then said to lack the rate, not to be no table).
+    if not value or not all(isinstance(table, Mapping) for table in value.values()):
         limit: RateLimit = _policy(RateLimit, value, label)
         return limit
     return {name: _policy(RateLimit, table, f"{label}.{name}") for name, table in value.items()}

@@ -1003,3 +1003,14 @@ def test_failover_on_uncertain_from_the_file_sends_the_uncertain_message_at_aliy
         receipt = gateway.send(SMS)
     assert (receipt.provider, receipt.attempts) == ("aliyun", 2)
     assert len(aliyun_box.state.records) == 1
+
+
+def test_a_rate_limit_table_without_its_rate_says_the_rate_is_missing(tmp_path: Path) -> None:
+    """Before: '[gateway.rate_limit].burst must be a table' (burst read as a provider's name)."""
+    path = tmp_path / "smsgate.toml"
+    path.write_text(
+        '[gateway.rate_limit]\nburst = 20\n\n[providers.dev]\ntype = "memory"\n', encoding="utf-8"
+    )
+    with pytest.raises(errors.ConfigurationError, match=r"\[gateway\.rate_limit\]: .*'rate'") as info:
+        smsgate.load_config(path)
+    assert "must be a table" not in str(info.value)
