@@ -25,6 +25,8 @@ from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState, create_ap
 from smsgate_ipyy.sandbox._app import fault_logger
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._faults import FaultMiddleware, FaultSet
+from smsgate_ipyy.sandbox._push import PushWorker
+from smsgate_ipyy.sandbox._runner import _Lifespan
 from smsgate_ipyy.sandbox._state import _DUE, _TASK_ID, CHINA, _task_id, _timestamp
 from smsgate_ipyy.sandbox.endpoints._common import (
     _SIGNATURE,
@@ -239,7 +241,8 @@ async def _compare(wrap: Wrap = lambda app, _: app) -> int:
     """Every request through both apps: identical messages, errors and state. Returns how
     many went the lean way (the general app's Starlette router never saw them)."""
     lean, lean_state, general, general_state = _apps(wrap)
-    lean_app = lean if not isinstance(lean, FaultMiddleware) else lean.app
+    lean_app = lean.inner if isinstance(lean, _Lifespan) else lean
+    lean_app = lean_app.app if isinstance(lean_app, FaultMiddleware) else lean_app
     starlette = _PassThrough(lean_app.build_middleware_stack())
     lean_app.middleware_stack = starlette  # counts the requests that reach Starlette's layers
     for request in _requests():
@@ -273,6 +276,20 @@ async def test_faulted_requests_are_answered_and_logged_alike(rule: dict[str, An
         return FaultMiddleware(app, FaultSet([rule], seed=7), fault_logger(state))
 
     await _compare(faulty)
+
+
+@pytest.mark.parametrize(
+    "rules", [[], [{"kind": "vendor", "code": 1111}], [{"kind": "latency", "seconds": 0, "probability": 0.5}]]
+)
+async def test_the_served_sandbox_answers_plain_sends_as_its_layers_do(rules: list[dict[str, Any]]) -> None:
+    # The runner's outermost layer serves a plain send itself while no fault rule is set.
+    def served(app: Any, state: SandboxState) -> Any:
+        faults = FaultMiddleware(app, FaultSet(rules, seed=7), fault_logger(state))
+        return _Lifespan(faults, PushWorker(state))
+
+    lean_count = await _compare(served)
+    if not rules:  # as the app alone: all but HEAD, PUT, the multipart form and the disconnect
+        assert lean_count == len(_requests()) - 4
 
 
 async def test_an_error_in_a_send_is_answered_500_and_raised_alike() -> None:

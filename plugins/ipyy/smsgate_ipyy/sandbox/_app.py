@@ -26,7 +26,7 @@ from ._state import SandboxState
 from .endpoints import admin, batch, encrypted, mms, password, plain, pulls, soap
 from .endpoints._common import Call, Handler, Reply, ReplyFormat, form_params
 
-__all__ = ["create_app", "fault_logger"]
+__all__ = ["SandboxApp", "create_app", "fault_logger"]
 
 #: Gateway endpoints by path as the spec spells it (each logs itself under that name).
 _ROUTES: dict[str, Handler] = {
@@ -148,7 +148,7 @@ def fault_logger(state: SandboxState) -> FaultLog:
     return log
 
 
-class _SandboxApp(Starlette):
+class SandboxApp(Starlette):
     """The sandbox's Starlette app, serving a plain send (sms.aspx, smsGBK.aspx, smsJson.aspx
     by GET or by an urlencoded POST) straight from the scope while nothing was added to the
     app that such a request would have gone through: the same parameters, handler, log entry
@@ -163,15 +163,23 @@ class _SandboxApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a plain send directly; hand anything else to Starlette."""
+        plain = self.plain_route(scope)
+        if plain is not None:
+            await self.serve_plain(scope, receive, send, plain[0], plain[1])
+            return
+        await super().__call__(scope, receive, send)
+
+    def plain_route(self, scope: Scope) -> tuple[str, ReplyFormat] | None:
+        """The plain endpoint (its name and reply format) this app serves ``scope`` from
+        directly (see :meth:`serve_plain`), or ``None`` when Starlette answers it."""
         if scope["type"] == "http" and scope["method"] in ("POST", "GET"):
             path: str = scope["path"]
             plain = _PLAIN_SPELLED.get(path)  # as clients spell the path: nothing to lower-case
             if plain is None:
                 plain = _PLAIN.get((collapse_slashes(path) if "//" in path else path).lower())
             if plain is not None and self._untouched():
-                await self._plain(scope, receive, send, *plain)
-                return
-        await super().__call__(scope, receive, send)
+                return plain
+        return None
 
     def _untouched(self) -> bool:
         """True while no middleware, exception handler, debug page, body limit or route
@@ -186,12 +194,13 @@ class _SandboxApp(Starlette):
             and self.router.routes[0] is self._own_routes[0]
         )
 
-    async def _plain(
+    async def serve_plain(
         self, scope: Scope, receive: Receive, send: Send, endpoint: str, fmt: ReplyFormat
     ) -> None:
-        """One plain send, with Starlette's answer to an error (500, then raised for the
-        server's log). A multipart form, or a body that does not arrive whole (a disconnect),
-        goes through Starlette with what was read of it."""
+        """Answer one plain send of the ``endpoint`` :meth:`plain_route` named for ``scope``
+        (``fmt`` its reply format), with Starlette's answer to an error (500, then raised for
+        the server's log). A multipart form, or a body that does not arrive whole (a
+        disconnect), goes through Starlette with what was read of it."""
         body, starlette = b"", None
         try:
             if scope["method"] == "POST":
@@ -303,7 +312,7 @@ def create_app(config: SandboxConfig | None = None, *, state: SandboxState | Non
     """
     if state is None:
         state = SandboxState(config)
-    app = _SandboxApp(
+    app = SandboxApp(
         routes=[
             _GatewayRoute(),
             Mount("/_sandbox", routes=admin.routes()),

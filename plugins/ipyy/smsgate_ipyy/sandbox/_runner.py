@@ -16,7 +16,7 @@ import attrs
 
 from smsgate.receiver import ServerThread
 
-from ._app import create_app, fault_logger
+from ._app import SandboxApp, create_app, fault_logger
 from ._config import SandboxConfig
 from ._faults import FaultMiddleware, FaultRule, FaultSet
 from ._push import PushWorker
@@ -50,13 +50,28 @@ def is_loopback_host(host: str) -> bool:
 
 class _Lifespan:
     """Outermost ASGI layer: owns the lifespan so the push worker runs exactly while the
-    server does, and passes everything else to the fault middleware."""
+    server does, and passes everything else to the fault middleware.
+
+    A plain send the fault middleware passes on untouched and the app serves directly (see
+    :meth:`SandboxApp.plain_route`) is served from here as the two layers would serve it,
+    without a coroutine of each (every send is served so)."""
 
     def __init__(self, inner: FaultMiddleware, worker: PushWorker) -> None:
         self.inner = inner
         self.worker = worker
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            inner = self.inner
+            app = inner.app
+            # With no fault rule set the fault middleware passes a request on untouched (a
+            # plain path has no "_": it is never the middleware's own /_sandbox/ path).
+            plain = app.plain_route(scope) if type(app) is SandboxApp and not inner.faults._rules else None
+            if plain is None:
+                await inner(scope, receive, send)
+            else:
+                await app.serve_plain(scope, receive, send, plain[0], plain[1])
+            return
         if scope["type"] != "lifespan":
             await self.inner(scope, receive, send)
             return
