@@ -133,6 +133,18 @@ def _check_tools(gateway: type[Any], client: object, *, clock: object, sleep: ob
         raise ConfigurationError(f"sleep must be a function taking seconds, not {type(sleep).__name__}")
 
 
+def _check_pull(observe: object, task_id: object = None) -> None:
+    """A pull's own arguments: ``observe`` a bool (``"false"`` would be true, and the caller
+    that journals the events before announcing them would have them announced twice), and
+    ``task_id`` a string or ``None``."""
+    if not isinstance(observe, bool):
+        raise ValidationError(f"observe must be True or False, not {observe!r}", field="observe")
+    if task_id is not None and not isinstance(task_id, str):
+        raise ValidationError(
+            f"task_id must be a string or None, not {type(task_id).__name__}", field="task_id"
+        )
+
+
 class _GatewayCore(Generic[ClientT]):
     """What both gateways share: configuration, argument checks, the after-attempt and
     after-result steps."""
@@ -278,14 +290,18 @@ class _GatewayCore(Generic[ClientT]):
         self._open()
         return self._router.password_plan(lambda p, _: p.change_password(new_password.value), provider)
 
-    def _reports_plan(self, limit: int | None, task_id: str | None) -> Plan[list[DeliveryReport]]:
+    def _reports_plan(
+        self, limit: int | None, task_id: str | None, observe: bool
+    ) -> Plan[list[DeliveryReport]]:
         self._open()
+        _check_pull(observe, task_id)
         return self._router.pull_plan(
             Operation.FETCH_REPORTS, lambda p, n: p.fetch_reports(limit=n, task_id=task_id), limit
         )
 
-    def _inbound_plan(self) -> Plan[list[InboundMessage]]:
+    def _inbound_plan(self, observe: bool) -> Plan[list[InboundMessage]]:
         self._open()
+        _check_pull(observe)
         return self._router.pull_plan(Operation.FETCH_INBOUND, lambda p, _: p.fetch_inbound(), None)
 
     def _status_plan(self, receipt: Receipt) -> Plan[list[DeliveryReport]]:
@@ -494,12 +510,12 @@ class Gateway(_GatewayCore[httpx.Client]):
         ``observe=False``: no ``report_received`` hook sees them here; the caller stores them
         first and announces them itself (the Celery pull task journals them, then dispatches).
         """
-        return self._run(self._reports_plan(limit, task_id), observe=observe)
+        return self._run(self._reports_plan(limit, task_id, observe), observe=observe)
 
     def fetch_inbound(self, *, observe: bool = True) -> list[InboundMessage]:
         """Pull queued inbound messages from every provider that can (destructive pull).
         ``observe=False``: no ``inbound_received`` hook sees them here (see :meth:`fetch_reports`)."""
-        return self._run(self._inbound_plan(), observe=observe)
+        return self._run(self._inbound_plan(observe), observe=observe)
 
     def query_status(self, receipt: Receipt) -> list[DeliveryReport]:
         """Look up the delivery reports of the message behind ``receipt`` at the provider that
@@ -609,12 +625,12 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
     ) -> list[DeliveryReport]:
         """Pull queued delivery reports from every provider that can (destructive pull);
         ``observe=False``: no hook sees them here (see :meth:`Gateway.fetch_reports`)."""
-        return await self._run(self._reports_plan(limit, task_id), observe=observe)
+        return await self._run(self._reports_plan(limit, task_id, observe), observe=observe)
 
     async def fetch_inbound(self, *, observe: bool = True) -> list[InboundMessage]:
         """Pull queued inbound messages from every provider that can (destructive pull);
         ``observe=False``: no hook sees them here (see :meth:`Gateway.fetch_reports`)."""
-        return await self._run(self._inbound_plan(), observe=observe)
+        return await self._run(self._inbound_plan(observe), observe=observe)
 
     async def query_status(self, receipt: Receipt) -> list[DeliveryReport]:
         """Look up the delivery reports of the message behind ``receipt`` at the provider that

@@ -1014,3 +1014,22 @@ def test_a_rate_limit_table_without_its_rate_says_the_rate_is_missing(tmp_path: 
     with pytest.raises(errors.ConfigurationError, match=r"\[gateway\.rate_limit\]: .*'rate'") as info:
         smsgate.load_config(path)
     assert "must be a table" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"), [({"observe": "false"}, "observe"), ({"task_id": 5}, "task_id")]
+)
+def test_pull_arguments_of_the_wrong_kind_are_refused_before_any_request(
+    make_gateway: GatewayFactory, ipyy_box: Any, aliyun_box: Any, arguments: dict[str, Any], field: str
+) -> None:
+    """Before: observe='false' counted as true (a caller that journals first would have each
+    event announced twice), and a task id of 5 reached the providers (the in-memory provider
+    took it)."""
+    gateway = make_gateway([aliyun(aliyun_box), ipyy(ipyy_box), smsgate.get_provider("memory")])
+    with pytest.raises(errors.ValidationError) as info:
+        gateway.fetch_reports(**arguments)
+    assert info.value.field == field
+    if field == "observe":
+        with pytest.raises(errors.ValidationError, match="observe"):
+            gateway.fetch_inbound(**arguments)
+    assert ipyy_box.requests() == []
