@@ -15,10 +15,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smsgate_ipyy._crypto import md5_upper
 from smsgate_ipyy.sandbox import Sandbox
 from smsgate_ipyy.sandbox._codes import code
 from smsgate_ipyy.sandbox._config import SandboxConfig
-from smsgate_ipyy.sandbox._state import CHINA, TIME_FORMAT, SandboxState, _task_id, stamp
+from smsgate_ipyy.sandbox._state import (
+    CHINA,
+    TIME_FORMAT,
+    SandboxState,
+    SendLogin,
+    SendSettings,
+    _task_id,
+    stamp,
+)
 from smsgate_ipyy.sandbox.endpoints import _common
 from smsgate_ipyy.sandbox.endpoints._common import (
     _PAIR_BYTES,
@@ -177,6 +186,22 @@ def test_a_login_gives_a_copy_of_the_account() -> None:
     assert attrs.asdict(login.account) == attrs.asdict(state.get_account(account.account))  # type: ignore[arg-type]
     login.account.sms_balance = -1  # changing the copy changes nothing in the sandbox
     assert state.balance(account.account, "sms")[1] != -1
+
+
+def test_a_send_login_gives_the_account_s_settings_shared_until_they_change() -> None:
+    state = SandboxState(SandboxConfig.default())
+    account = state.config.accounts[0]
+    name, password = account.account, account.password
+    login = state.check_sender(name, password)
+    assert login == SendLogin(SendSettings(name, account.require_signature, account.extno_allowed), "plain")
+    assert state.check_sender(name, md5_upper(password)) == login._replace(password_style="md5")
+    assert state.check_sender(name, password).settings is login.settings  # nothing made per login
+    state.update_account(name, require_signature=False, extno_allowed=False, sms_balance=5)
+    assert state.check_sender(name, password).settings == SendSettings(name, False, False)
+    # refused as check_login refuses
+    for tried, given_password in [("", password), (name, ""), ("nobody", password), (name, "x" * 32)]:
+        refused = state.check_login(tried, given_password)
+        assert tuple(state.check_sender(tried, given_password)) == tuple(refused)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,17 @@ from ._config import DELIVERED_CODE, Account, SandboxConfig
 from ._des import md5_upper
 from ._log import Injected, Outcome, RequestEntry
 
-__all__ = ["CHINA", "InboundItem", "Login", "Push", "ReportItem", "SandboxState", "stamp"]
+__all__ = [
+    "CHINA",
+    "InboundItem",
+    "Login",
+    "Push",
+    "ReportItem",
+    "SandboxState",
+    "SendLogin",
+    "SendSettings",
+    "stamp",
+]
 
 #: The gateway's time zone (China Standard Time, UTC+8, no daylight saving).
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -227,16 +237,33 @@ def _materialise(item: _Pending) -> ReportItem | InboundItem:
     return _report(item) if item[_KIND] == "report" else _inbound(item)
 
 
+class SendSettings(NamedTuple):
+    """What a send checks of its account, as it was at login (see
+    :meth:`SandboxState.check_sender`): its name, whether its texts need a 【signature】 and
+    whether it may send with an ``extno``. Immutable: one is shared by every login until
+    the account's settings change."""
+
+    account: str
+    require_signature: bool
+    extno_allowed: bool
+
+
+def _settings(account: Account) -> SendSettings:
+    return SendSettings(account.account, account.require_signature, account.extno_allowed)
+
+
 @attrs.define
 class _Live:
-    """An account while the sandbox runs: the mutable copy plus counters and queues. The
-    queues hold the due items as they left the heap; each becomes its report or inbound
-    message when it is pulled (a due item is never changed again, so the same one)."""
+    """An account while the sandbox runs: the mutable copy plus counters and queues, and
+    its :class:`SendSettings` (made again whenever its settings change). The queues hold
+    the due items as they left the heap; each becomes its report or inbound message when it
+    is pulled (a due item is never changed again, so the same one)."""
 
     account: Account
     md5: str
     sms_recharged: int
     mms_recharged: int
+    settings: SendSettings
     sms_sent: int = 0
     mms_sent: int = 0
     reports: deque[_Pending] = attrs.field(factory=deque)
@@ -250,6 +277,7 @@ class _Live:
             md5=md5_upper(copy.password),
             sms_recharged=max(copy.sms_balance, 0),
             mms_recharged=max(copy.mms_balance, 0),
+            settings=_settings(copy),
         )
 
 
@@ -260,6 +288,15 @@ class Login(NamedTuple):
     tuple: immutable, and made for every request at half a frozen attrs class's cost.)"""
 
     account: Account | None
+    password_style: str
+    refusal: str = ""
+
+
+class SendLogin(NamedTuple):
+    """The outcome of :meth:`SandboxState.check_sender`: :class:`Login` with the account's
+    :class:`SendSettings` in place of its copy."""
+
+    settings: SendSettings | None
     password_style: str
     refusal: str = ""
 
@@ -278,6 +315,7 @@ class Submission(NamedTuple):
 # tuples' Python ``__new__`` (the same tuples: a named tuple's ``__new__`` is ``tuple.__new__``
 # of its values). A login and a submission are made for every send.
 _login = functools.partial(tuple.__new__, Login)
+_send_login = functools.partial(tuple.__new__, SendLogin)
 _submission = functools.partial(tuple.__new__, Submission)
 
 
@@ -338,16 +376,37 @@ class SandboxState:
                         return _login((_copy(live.account), "md5", ""))
             finally:
                 lock.release()
-        # refused: the style is how the password looks
+        return Login(None, *self._refusal(account, password))
+
+    def check_sender(self, account: str, password: str) -> SendLogin:
+        """:meth:`check_login` for a send that needs only the account's :class:`SendSettings`
+        (the plain sends): the same checks and refusals, without copying the account."""
+        if account and password:
+            lock = self.lock  # (see check_login)
+            lock.acquire()
+            try:
+                live = self._accounts.get(account)
+                if live is not None:
+                    if password == live.account.password:
+                        return _send_login((live.settings, "plain", ""))
+                    if password == live.md5:
+                        return _send_login((live.settings, "md5", ""))
+            finally:
+                lock.release()
+        return SendLogin(None, *self._refusal(account, password))
+
+    def _refusal(self, account: str, password: str) -> tuple[str, str]:
+        """The password's style and the refusal of a login that does not hold."""
+        # the style is how the password looks
         style = "md5" if len(password) == 32 and password.isalnum() and password.isupper() else "plain"
         if not account:
-            return Login(None, style, "UserNameEmpty")
+            return style, "UserNameEmpty"
         if not password:
-            return Login(None, style, "PasswordEmpty")
+            return style, "PasswordEmpty"
         with self.lock:
             if account not in self._accounts:
-                return Login(None, style, "UserNameError")
-        return Login(None, style, "PasswordError")
+                return style, "UserNameError"
+        return style, "PasswordError"
 
     def get_account(self, account: str) -> Account | None:
         """A copy of the named account as it is now (balances included), or ``None``."""
@@ -410,6 +469,7 @@ class SandboxState:
                     live.mms_recharged += value - live.account.mms_balance
                 setattr(live.account, key, value)
             live.md5 = md5_upper(live.account.password)
+            live.settings = _settings(live.account)
             return self._summary(live)
 
     def add_account(self, account: Account) -> None:

@@ -29,7 +29,16 @@ from starlette.responses import Response
 from .._codes import MSG_AUTH_EMPTY, MSG_AUTH_WRONG, ResultCode, code
 from .._config import Account
 from .._log import INJECTED_KEY, Injected, Outcome
-from .._state import CHINA, XML_DECLARATION, Login, SandboxState, Submission, _system_clock
+from .._state import (
+    CHINA,
+    XML_DECLARATION,
+    Login,
+    SandboxState,
+    SendLogin,
+    SendSettings,
+    Submission,
+    _system_clock,
+)
 
 __all__ = [
     "GBK_TYPE",
@@ -297,6 +306,13 @@ class Call:
         self.password_style = login.password_style
         return login
 
+    def login_sender(self, account: str, password: str) -> SendLogin:
+        """:meth:`login` for a send that needs only the account's settings (see
+        ``SandboxState.check_sender``)."""
+        login = self.state.check_sender(account, password)
+        self.password_style = login.password_style
+        return login
+
     def log(self, outcome: Outcome | ResultCode, task_id: str = "") -> None:
         """Log the call with an ``outcome`` that may be no gateway result (an HTTP 404, a
         fault's reply), or with a result code and the task id of an accepted send."""
@@ -354,7 +370,7 @@ def check_mobiles(state: SandboxState, mobiles: list[str]) -> str | None:
     return None
 
 
-def check_text(state: SandboxState, account: Account, text: str) -> str | None:
+def check_text(state: SandboxState, account: Account | SendSettings, text: str) -> str | None:
     """The refusal of an SMS text (empty, too long, no 【signature】 where one is needed), or ``None``."""
     if not text:
         return "ContentEmpty"
@@ -382,7 +398,9 @@ def signed(text: str) -> bool:
     return False
 
 
-def check_ext_and_time(account: Account, ext: str, send_time: str) -> tuple[str | None, dt.datetime | None]:
+def check_ext_and_time(
+    account: Account | SendSettings, ext: str, send_time: str
+) -> tuple[str | None, dt.datetime | None]:
     """The refusal of ``extno`` (spec 1.2: digits only, at most 5, and only where the
     account allows it) or ``sendtime`` (``yyyy-MM-dd HH:mm:ss`` China time), else ``None``
     and the scheduled time (``None``: now)."""
@@ -518,7 +536,7 @@ def send_outcome(call: Call, fmt: ReplyFormat, submitted: Submission) -> Respons
 def submit_send(
     call: Call,
     fmt: ReplyFormat,
-    account: Account,
+    account: Account | SendSettings,
     kind: Literal["sms", "mms"],
     mobiles: list[str],
     *,

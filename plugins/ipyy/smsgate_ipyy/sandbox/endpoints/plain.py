@@ -72,13 +72,14 @@ def _send(call: Call, params: dict[str, str], fmt: ReplyFormat) -> Response:
         "ext": ext,
         "send_time": send_time,
     }
-    login = call.login(params.get("account", ""), params.get("password", ""))
-    if login.account is None:
+    # (the account's settings are all a send checks: no copy of the account)
+    login = call.login_sender(params.get("account", ""), params.get("password", ""))
+    if login.settings is None:
         return refuse_send(call, fmt, login.refusal)
-    refusal = check_mobiles(call.state, mobiles) or check_text(call.state, login.account, text)
+    refusal = check_mobiles(call.state, mobiles) or check_text(call.state, login.settings, text)
     if refusal:
         return refuse_send(call, fmt, refusal)
-    return submit_send(call, fmt, login.account, "sms", mobiles, ext=ext, send_time=send_time)
+    return submit_send(call, fmt, login.settings, "sms", mobiles, ext=ext, send_time=send_time)
 
 
 def answer(call: Call, params: dict[str, str], fmt: ReplyFormat) -> Response:
