@@ -1033,3 +1033,31 @@ def test_pull_arguments_of_the_wrong_kind_are_refused_before_any_request(
         with pytest.raises(errors.ValidationError, match="observe"):
             gateway.fetch_inbound(**arguments)
     assert ipyy_box.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("code", "fails_over"),
+    [
+        ("Throttling.User", True),
+        ("InvalidAccessKeyId.NotFound", True),
+        ("isv.DAY_LIMIT_CONTROL", True),
+        ("isv.BUSINESS_LIMIT_CONTROL", False),  # the recipient's flood control: never elsewhere
+        ("SignatureNonceUsed", False),  # this very request reached Aliyun before: maybe sent
+        ("isv.MOBILE_NUMBER_ILLEGAL", False),
+    ],
+)
+def test_aliyun_first_each_refusal_fails_over_to_ipyy_only_when_documented(
+    make_gateway: GatewayFactory, ipyy_box: Any, aliyun_box: Any, code: str, fails_over: bool
+) -> None:
+    aliyun_box.faults.add(aliyun_sandbox.FaultRule(kind="code", code=code))
+    gateway = make_gateway([aliyun(aliyun_box), ipyy(ipyy_box)], retry=smsgate.RetryPolicy(attempts=1))
+    if fails_over:
+        assert gateway.send(SMS).provider == "ipyy"
+        assert [e["fields"]["content"] for e in ipyy_sends(ipyy_box)] == [IPYY_TEXT]
+    else:
+        with pytest.raises(errors.ProviderError) as info:
+            gateway.send(SMS)
+        assert (info.value.provider, info.value.code) == ("aliyun", code)
+        assert not info.value.failover_safe
+        assert ipyy_sends(ipyy_box) == []
+    assert aliyun_box.state.records == []
