@@ -226,7 +226,8 @@ def find_config(
             return None
         path = Path(from_env)
     if not path.is_file():
-        raise ConfigurationError(f"config file {str(path)!r} does not exist")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise ConfigurationError(f"config file {str(path)!r} {what}")
     return path
 
 

@@ -1061,3 +1061,11 @@ def test_aliyun_first_each_refusal_fails_over_to_ipyy_only_when_documented(
         assert not info.value.failover_safe
         assert ipyy_sends(ipyy_box) == []
     assert aliyun_box.state.records == []
+
+
+def test_a_config_path_naming_a_directory_says_it_is_no_file(tmp_path: Path) -> None:
+    """Before: 'config file … does not exist' for a directory that does."""
+    with pytest.raises(errors.ConfigurationError, match="is not a file"):
+        smsgate.Gateway.from_config(tmp_path)
+    with pytest.raises(errors.ConfigurationError, match="does not exist"):
+        smsgate.Gateway.from_config(tmp_path / "missing.toml")
