@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
 import signal
 import sys
 import threading
@@ -868,6 +869,21 @@ def change_password_command(ctx: click.Context, provider_name: str | None, passw
         _out().print(f"password changed for {provider.name}; update {variable} before the next run")
 
 
+class _Seconds(click.FloatRange):
+    """A duration option: at least ``min`` seconds and finite (a range alone lets NaN and
+    infinity through, which the receiver's limits then refuse, or a lease keeps forever)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The number, or a usage error naming the option."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number of seconds.", param, ctx)
+        return number
+
+
+_SECONDS = _Seconds(0.1)
+
+
 def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage], None]:
     def handler(event: DeliveryReport | InboundMessage) -> None:
         if isinstance(event, DeliveryReport):
@@ -894,7 +910,7 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
     "--claim-lease",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(0.1),
+    type=_SECONDS,
     help="PostgreSQL journal: seconds before the events a dead receiver was dispatching go to the "
     "others; stored events are also re-dispatched this often.",
 )
@@ -921,7 +937,7 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
 )
 @click.option(
     "--body-timeout",
-    type=click.FloatRange(0.1),
+    type=_SECONDS,
     help="Seconds a client gets to send its request head, and then its body (ServerLimits' default: 10).",
 )
 @click.pass_context

@@ -135,3 +135,21 @@ def test_a_wrong_network_is_a_usage_error(
     assert result.exit_code == 2, result.output
     assert "not-a-net" in result.output
     assert not (tmp_path / "pushes.sqlite3").exists()
+
+
+@pytest.mark.parametrize("option", ["--body-timeout", "--claim-lease"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0.05"])
+def test_a_seconds_option_that_is_no_finite_duration_is_a_usage_error(
+    option: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click's FloatRange(0.1) let NaN and infinity through: --body-timeout nan ended as a
+    ConfigurationError about ServerLimits.head_timeout (exit 1), and --claim-lease inf was
+    taken (a claim that never lapses)."""
+    (tmp_path / "smsgate.toml").write_text('[providers.mem]\ntype = "memory"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMSGATE_CONFIG", raising=False)
+    args = ["receive", "--port", "0", "--journal", "pushes.sqlite3", option, value]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert option in result.output
+    assert not (tmp_path / "pushes.sqlite3").exists()
