@@ -125,6 +125,8 @@ class Settings:
     unsent: list[tuple[int, str]] | None = None
     #: Where those rows were written (``batch --unsent``).
     unsent_file: Path | None = None
+    #: Why they could not be written there (the OS's reason), if so.
+    unsent_write_error: str | None = None
 
     def config(self) -> Config:
         """The configuration, read on first use (commands that need none never fail on it)."""
@@ -280,6 +282,8 @@ def _fail(settings: Settings, exc: SmsGateError) -> NoReturn:
         if settings.unsent is not None:
             payload["unsent"] = [{"line": line, "mobile": mobile} for line, mobile in settings.unsent]
             payload["unsent_file"] = None if settings.unsent_file is None else str(settings.unsent_file)
+            if settings.unsent_write_error is not None:
+                payload["unsent_write_error"] = settings.unsent_write_error
         click.echo(json.dumps(payload, ensure_ascii=False, default=_jsonable), err=True)
     else:
         console = _err()
@@ -306,6 +310,8 @@ def _print_unsent(console: Console, settings: Settings) -> None:
         console.print(f"    line {line}: {mobile}", markup=False)
     if settings.unsent_file is not None:
         console.print(f"  written to {settings.unsent_file}: send them with smsgate batch", markup=False)
+    if settings.unsent_write_error is not None:
+        console.print(f"  {settings.unsent_write_error}", markup=False)
 
 
 def _cannot_listen(settings: Settings, exc: Exception) -> NoReturn:
@@ -558,9 +564,25 @@ def _record_unsent(
     pending = exc.pending if isinstance(exc, PartialSendError) else None
     unsent = _unsent_rows(rows, pending)
     settings.unsent = [(line, sms.to[0]) for line, sms in unsent]
-    if target is not None:
+    if target is None:
+        return
+    try:
         write_batch(target, [sms for _, sms in unsent])
-        settings.unsent_file = target
+    except OSError as error:  # a full disk …: the partial send is still what must be shown
+        settings.unsent_write_error = f"could not write them to {target} ({error.strerror or error})"
+        return
+    settings.unsent_file = target
+
+
+def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--unsent``: its directory must exist and be writable, found out before any send."""
+    import os  # noqa: PLC0415
+
+    if value is not None:
+        folder = value.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise click.BadParameter(f"cannot write a file in {str(folder)!r}", ctx, param)
+    return value
 
 
 @cli.command("batch")
@@ -572,6 +594,7 @@ def _record_unsent(
     "--unsent",
     "unsent_file",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_writable_file,
     help="If some rows are not sent, write them to this CSV (same format) to send them again.",
 )
 @click.pass_context

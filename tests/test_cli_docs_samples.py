@@ -340,3 +340,46 @@ def test_the_routing_page_shared_state_sample_builds_its_gateway() -> None:
     assert isinstance(gateway, smsgate.Gateway)
     gateway.close()
     state.close()  # type: ignore[attr-defined]  # the caller's to close, as the page says
+
+
+def _partial_batch(workdir: Path) -> None:
+    """The page's failed batch again: 103 rows for an account that can pay for 100."""
+    (workdir / "smsgate.toml").write_text(
+        '[providers.primary]\ntype = "memory"\nbalance = 100\n', encoding="utf-8"
+    )
+    rows = "".join(f"{13800138000 + n},您好【腾飞】\n" for n in range(1, 104))
+    (workdir / "customers.csv").write_text("mobile,text\n" + rows, encoding="utf-8")
+
+
+def test_an_unsent_file_in_a_missing_directory_is_refused_before_sending(workdir: Path) -> None:
+    """``--unsent`` in a directory that does not exist was found out only when the rows were
+    to be written, after the send: a traceback, the accepted receipts never shown."""
+    _partial_batch(workdir)
+    result = run("batch", "customers.csv", "--unsent", "missing/rest.csv")
+    assert result.exit_code == EXIT_VALIDATION
+    assert "--unsent" in result.stderr
+    assert "sending" not in result.stderr  # no progress: nothing was sent
+
+
+def test_unsent_rows_that_cannot_be_written_are_still_listed(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write failing after the send (a full disk …) must not hide the partial send."""
+    import smsgate.cli
+
+    def full_disk(path: Path, messages: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(smsgate.cli, "write_batch", full_disk)
+    _partial_batch(workdir)
+    result = run("batch", "customers.csv", "--unsent", "rest.csv")
+    assert result.exit_code == 3
+    assert "accepted by primary: task primary-1, 100 recipient(s)" in result.stderr
+    assert "line 104: 13800138103" in result.stderr
+    assert "could not write them to rest.csv (No space left on device)" in result.stderr
+    assert "`could not write them to rest.csv (No space\nleft on device)`" in _page("cli.md")
+    error = json.loads(run("--json", "batch", "customers.csv", "--unsent", "rest.csv").stderr)
+    assert error["error"] == "PartialSendError"
+    assert error["unsent_file"] is None
+    assert error["unsent_write_error"] == "could not write them to rest.csv (No space left on device)"
+    assert len(error["unsent"]) == 3
