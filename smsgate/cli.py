@@ -393,8 +393,14 @@ def _when(value: str | None) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError(f"--at {value!r} is not an ISO 8601 date-time", field="send_at") from None
-    # A time without offset means local time, as a person typing it would expect.
-    return moment if moment.tzinfo is not None else moment.astimezone()
+    if moment.tzinfo is not None:
+        return moment
+    try:  # a time without offset means local time, as a person typing it would expect
+        return moment.astimezone()
+    except (ValueError, OverflowError, OSError):  # out of the platform's local-time range
+        raise ValidationError(
+            f"--at {value!r} is out of the range local time can express; give an offset", field="send_at"
+        ) from None
 
 
 _at_option = click.option(

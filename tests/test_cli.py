@@ -457,3 +457,13 @@ def test_change_password_follows_the_file_retry_policy(
     assert result.exit_code == 1, result.output
     assert json.loads(result.stderr)["error"] == "NotSentError"
     assert built[0].calls["change_password"] == 1
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00", "0001-01-01"])
+def test_an_at_time_local_time_cannot_express_is_a_validation_error(workdir: Path, moment: str) -> None:
+    """``--at 0001-01-01T00:00`` (no offset: local time) raised a bare ValueError traceback
+    ("year 0 is out of range") from turning it into an aware time."""
+    write(workdir / "smsgate.toml", SINGLE_CONFIG)
+    result = run("send", "13800138000", "--text", "hi", "--at", moment)
+    assert result.exit_code == EXIT_VALIDATION, result.output
+    assert f"--at {moment!r}" in result.stderr
