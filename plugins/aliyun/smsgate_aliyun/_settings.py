@@ -27,9 +27,10 @@ __all__ = ["DEFAULT_BASE_URL", "AliyunSettings", "Template"]
 DEFAULT_BASE_URL = "https://dysmsapi.aliyuncs.com/"
 
 _TEMPLATE_CODE = re.compile(r"\A[A-Za-z0-9_]{1,64}\Z")
-_PARAM_NAME = re.compile(r"\A\w{1,64}\Z")
-# What smsgate.Sms accepts as a template name: a logical name it cannot carry is never used.
-_LOGICAL_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+# What smsgate.Sms accepts as a template name and as a parameter name: a logical name it
+# cannot carry is never used, and a template needing a parameter it cannot carry never sent.
+_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+_CAN_CARRY = "a letter or '_', then letters, digits or '_', 64 at most"
 
 
 def _default_clock() -> dt.datetime:
@@ -44,6 +45,8 @@ class Template:
     :ivar sign_name: the sign name to send it with (default: the provider's ``sign_name``).
     :ivar params: the variables the template needs, if known: a message missing one is not
         rendered by this provider (routing moves on before any I/O). ``None``: not checked.
+        Each must be a parameter name a message can carry (as ``smsgate.Sms`` takes them: a
+        letter or ``_``, then letters, digits or ``_``, 64 at most).
     """
 
     code: str
@@ -120,11 +123,9 @@ def _check_sign_name(instance: Any, attribute: attrs.Attribute[Any], value: Any)
 def _check_one_template(instance: Any, name: Any, template: Any) -> None:
     if not isinstance(name, str) or not name:
         raise settings.error(instance, "templates: every logical name must be a non-empty string")
-    if not _LOGICAL_NAME.match(name):
+    if not _NAME.match(name):
         raise settings.error(
-            instance,
-            f"templates: {name!r} is not a name a message can carry (a letter or '_', then "
-            "letters, digits or '_', 64 at most)",
+            instance, f"templates: {name!r} is not a name a message can carry ({_CAN_CARRY})"
         )
     if not isinstance(template, Template):
         raise settings.error(
@@ -136,11 +137,21 @@ def _check_one_template(instance: Any, name: Any, template: Any) -> None:
         raise settings.error(instance, f"templates[{name!r}]: the code must be like 'SMS_123456789'")
     if template.sign_name is not None:
         _check_sign_name(instance, attrs.fields(Template).sign_name, template.sign_name)
-    if template.params is not None and not (
-        isinstance(template.params, tuple)
-        and all(isinstance(p, str) and _PARAM_NAME.match(p) for p in template.params)
-    ):
+    if template.params is not None:
+        _check_params(instance, name, template.params)
+
+
+def _check_params(instance: Any, name: str, params: Any) -> None:
+    if not (isinstance(params, tuple) and all(isinstance(p, str) for p in params)):
         raise settings.error(instance, f"templates[{name!r}]: params must be a list of variable names")
+    for param in params:
+        if not _NAME.match(param):
+            shown = param if len(param) <= 64 else f"{param[:20]}…"
+            raise settings.error(
+                instance,
+                f"templates[{name!r}]: the parameter {shown!r} is not a name a message can carry "
+                f"({_CAN_CARRY}), so the template could never be sent",
+            )
 
 
 def _check_templates(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -58,6 +58,15 @@ def test_a_template_table_gives_its_own_sign_name_and_parameters() -> None:
         ({"templates": {"verify-code": "SMS_1"}}, "'verify-code' is not a name a message can carry"),
         ({"templates": {"1verify": "SMS_1"}}, "'1verify' is not a name a message can carry"),
         ({"templates": {"v" * 65: "SMS_1"}}, "is not a name a message can carry"),
+        # Parameter names no Sms can carry were accepted, and their templates skipped forever.
+        (
+            {"templates": {"v": {"code": "SMS_1", "params": ["1code"]}}},
+            "templates['v']: the parameter '1code' is not a name a message can carry",
+        ),
+        ({"templates": {"v": {"code": "SMS_1", "params": ["code", "名字"]}}}, "parameter '名字' is not"),
+        ({"templates": {"v": {"code": "SMS_1", "params": ["a" * 65]}}}, "is not a name a message can carry"),
+        ({"templates": {"v": {"code": "SMS_1", "params": ["cod e"]}}}, "parameter 'cod e' is not a name"),
+        ({"templates": {"v": {"code": "SMS_1", "params": [5]}}}, "params must be a list of variable names"),
         ({"base_url": "ftp://x/"}, "base_url"),
         ({"base_url": "http://dysmsapi.aliyuncs.com/"}, "base_url uses plain http"),
         ({"base_url": "http://evil.localhost/"}, "base_url uses plain http"),
@@ -80,6 +89,24 @@ def test_a_wrong_value_names_the_setting_and_never_the_secret(changes: dict[str,
     assert named in str(info.value)
     assert SECRET not in str(info.value)
     assert info.value.provider == "aliyun"
+
+
+def test_get_provider_refuses_a_template_parameter_no_message_can_carry() -> None:
+    """smsgate.Sms refuses the parameter name '1code', so a template needing it could never be
+    rendered: it was accepted, and routing skipped the provider for that template forever."""
+    templates = {"v": {"code": "SMS_1", "params": ["1code"]}}
+    with pytest.raises(ConfigurationError, match=r"templates\['v'\]: the parameter '1code'") as info:
+        smsgate.get_provider("aliyun", **{**GOOD, "templates": templates})
+    assert info.value.provider == "aliyun"
+    with pytest.raises(smsgate.ValidationError):
+        smsgate.Sms(to="13800138000", template="v", params={"1code": "1"})
+    # Every name a message can carry is taken.
+    ok = {"v": {"code": "SMS_1", "params": ["code", "_x", "A" * 64]}}
+    assert smsgate.get_provider("aliyun", **{**GOOD, "templates": ok}).settings.templates["v"].params == (
+        "code",
+        "_x",
+        "A" * 64,
+    )
 
 
 def test_plain_http_is_allowed_to_loopback_or_when_asked() -> None:
