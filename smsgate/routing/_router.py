@@ -244,12 +244,27 @@ class Router:
             if not run.failed(outcome.error) or run.moves_on(number, lambda: self._available(later)):
                 return None
             delay = run.backoff(number, self._random, self.clock)
-            if delay is None:
+            if delay is None or self._refuses(provider, delay):
                 return None
             yield Sleep(delay)
         if number == 0:
             run.skipped(provider)
         return None
+
+    def _refuses(self, provider: Provider, delay: float) -> bool:
+        """Whether ``provider``'s breaker will refuse a retry ``delay`` seconds from now: its
+        circuit is open (the failure just recorded may have opened it) and the wait ends
+        within the cool-down. No backoff is slept before such a retry. (A peek, like
+        :meth:`_available`: no probe is claimed; a shared state that cannot answer leaves the
+        question to the breaker's ``allow`` after the wait.)"""
+        policy = self.config.breaker
+        if not policy.enabled or delay >= policy.cool_down:
+            return False
+        try:
+            health = self.breakers[provider.name].snapshot(provider.name)
+        except SmsGateError:
+            return False
+        return health.state is BreakerState.OPEN
 
     def _available(self, providers: Sequence[Provider]) -> bool:
         """Whether one of ``providers`` may be tried now: its circuit is not open. (A peek: no
