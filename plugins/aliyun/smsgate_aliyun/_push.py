@@ -92,6 +92,19 @@ def _typed(item: dict[str, Any], name: str, kind: type[T], what: str) -> T:
     return value
 
 
+def _sequence_id(item: dict[str, Any]) -> str | None:
+    """``sequence_id``, the service's number for an inbound message, as text (``None`` when
+    absent or empty). SmsUp documents a number; a string is taken as it is."""
+    value = item.get("sequence_id")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad("sequence_id is not an integer")
+    return str(value)
+
+
 def parse_report_push(body: bytes, *, provider: str) -> list[DeliveryReport]:
     """The reports of a ``SmsReport`` push, one per item, in order.
 
@@ -119,8 +132,15 @@ def parse_report_push(body: bytes, *, provider: str) -> list[DeliveryReport]:
 def parse_inbound_push(body: bytes, *, provider: str) -> list[InboundMessage]:
     """The messages of a ``SmsUp`` push, one per item, in order.
 
-    ``dest_code`` (the extension the handset replied to) becomes ``ext`` and ``send_time``
-    (China time) ``received_at``; ``sign_name`` and ``sequence_id`` stay in ``raw``.
+    ``dest_code`` (the extension the handset replied to) becomes ``ext``, ``send_time``
+    (China time) ``received_at``, and ``sequence_id`` (the service's number for the message)
+    ``task_id``; ``sign_name`` stays in ``raw``.
+
+    ``task_id`` is part of the receiver's de-duplication key
+    (:func:`smsgate.receiver.event_key`): two messages alike in every other field (one number
+    sending one text twice in a second, each in its own push) are two events, while a push
+    delivered again keeps its numbers, and so its keys. An item without ``sequence_id`` has no
+    ``task_id``, and the key it always had.
     """
 
     def message(item: dict[str, Any]) -> InboundMessage:
@@ -131,6 +151,7 @@ def parse_inbound_push(body: bytes, *, provider: str) -> list[InboundMessage]:
             text=content,
             received_at=parse_china_time(item.get("send_time")),
             ext=_str(item, "dest_code"),
+            task_id=_sequence_id(item),
             raw=item,
         )
 

@@ -6,6 +6,7 @@ signature with its own verifier."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from smsgate.exceptions import (
     UncertainOutcomeError,
     ValidationError,
 )
-from smsgate.receiver import Receiver, ServerThread
+from smsgate.receiver import Receiver, ServerThread, SQLiteJournal
 from smsgate_aliyun.sandbox import FaultRule, Sandbox, demo_account
 
 pytest_plugins = ["smsgate_aliyun.pytest_plugin"]
@@ -310,6 +311,56 @@ def test_report_and_inbound_pushes_reach_a_receiver_and_get_the_json_ack(
     )
     assert isinstance(message, smsgate.InboundMessage)
     assert (message.provider, message.text) == ("aliyun", "好的")
+
+
+def test_two_inbound_pushes_alike_but_for_the_sequence_id_are_two_messages_handled_once_each(
+    aliyun_sandbox_clean: Sandbox,
+    aliyun_credentials: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One number replies "好的" twice in one second; the service pushes each reply on its own,
+    numbered by sequence_id. Both pushes were acknowledged and the handler saw one (the
+    de-duplication key did not read sequence_id). A push delivered again is still handled once."""
+    now = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    monkeypatch.setattr(aliyun_sandbox_clean.state, "clock", lambda: now)  # one second for both
+    provider = aliyun(aliyun_credentials)
+    events: list[smsgate.DeliveryReport | smsgate.InboundMessage] = []
+    lock = threading.Lock()
+
+    def handler(event: smsgate.DeliveryReport | smsgate.InboundMessage) -> None:
+        with lock:
+            events.append(event)
+
+    journal = SQLiteJournal(tmp_path / "journal.sqlite3")
+    with (
+        Receiver(provider, handler, journal=journal) as receiver,
+        ServerThread(receiver.asgi_app()) as server,
+        httpx.Client(trust_env=False) as client,
+    ):
+        aliyun_sandbox_clean.add_account(demo_account(callback_url=server.url))
+        admin = aliyun_sandbox_clean.base_url + "admin/"
+        key_id = aliyun_credentials["access_key_id"]
+        items = []
+        for sequence_id in (1, 2):
+            reply = {"key_id": key_id, "phone_number": "13800138000", "content": "好的"}
+            answer = client.post(admin + "inbound", json={**reply, "sequence_id": sequence_id})
+            assert answer.status_code == 200
+            items.append(answer.json())
+        pushes = client.get(admin + "pushes").json()
+        _wait_for(events, 2)
+        # The service pushes a batch again when it missed the acknowledgement.
+        again = client.post(server.url, json=[items[1]])
+        assert again.content == provider.callback_reply(True).body
+        time.sleep(0.1)  # a wrongly dispatched re-delivery would land by now
+    assert [(p["kind"], p["acknowledged"]) for p in pushes] == [("inbound", True)] * 2
+    assert items[0]["send_time"] == items[1]["send_time"]
+    assert sorted((e.mobile, e.text, e.task_id) for e in events) == [
+        ("13800138000", "好的", "1"),
+        ("13800138000", "好的", "2"),
+    ]
+    assert len(journal.entries()) == 2
+    journal.close()
 
 
 def test_the_acknowledgement_is_aliyun_s_json() -> None:

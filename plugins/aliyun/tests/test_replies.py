@@ -7,13 +7,14 @@ import json
 
 import pytest
 
-from smsgate import DeliveryStatus
+from smsgate import DeliveryStatus, InboundMessage
 from smsgate.exceptions import (
     AuthenticationError,
     InvalidRecipientError,
     MalformedReplyError,
     ValidationError,
 )
+from smsgate.receiver import event_key
 from smsgate_aliyun import AliyunProvider
 from smsgate_aliyun._parse import parse_query_reply, parse_send_reply
 from smsgate_aliyun._push import ACK, NACK, parse_inbound_push, parse_report_push, push_reply
@@ -154,6 +155,38 @@ def test_an_inbound_push_becomes_messages() -> None:
     assert message.ext == "1234"
     assert message.received_at == dt.datetime(2017, 1, 1, tzinfo=CHINA)
     assert message.raw["sign_name"] == "阿里云"
+    assert message.task_id == "1234567890"  # sequence_id: the service's number for the message
+
+
+def _inbound(**fields: object) -> bytes:
+    item = {"phone_number": "13800138000", "send_time": "2017-01-01 00:00:00", "content": "好的"}
+    return json.dumps([{**item, **fields}]).encode()
+
+
+def test_the_sequence_id_tells_apart_two_messages_alike_in_every_other_field() -> None:
+    """Two replies "好的" from one number in one second, each in its own push: only their
+    sequence_id differs. The receiver's de-duplication key took them for one push delivered
+    twice and dispatched one; the same push delivered again keeps its key."""
+    (first,) = parse_inbound_push(_inbound(sequence_id=1), provider="aliyun")
+    (second,) = parse_inbound_push(_inbound(sequence_id=2), provider="aliyun")
+    (again,) = parse_inbound_push(_inbound(sequence_id=2), provider="aliyun")
+    assert event_key(first) != event_key(second)
+    assert event_key(second) == event_key(again)
+    assert (first.task_id, second.task_id) == ("1", "2")
+    (text_id,) = parse_inbound_push(_inbound(sequence_id="77"), provider="aliyun")
+    assert text_id.task_id == "77"
+
+
+@pytest.mark.parametrize("absent", [{}, {"sequence_id": None}, {"sequence_id": ""}])
+def test_a_message_without_a_sequence_id_keeps_the_key_it_had(absent: dict[str, object]) -> None:
+    """A journal written before sequence_id was read still recognises a re-delivery of a push
+    whose items carry none: their key is the one a message without task_id always had."""
+    (message,) = parse_inbound_push(_inbound(**absent), provider="aliyun")
+    before = InboundMessage(
+        provider="aliyun", mobile="13800138000", text="好的", received_at=message.received_at, raw={}
+    )
+    assert message.task_id is None
+    assert event_key(message) == event_key(before)
 
 
 @pytest.mark.parametrize(
@@ -175,7 +208,16 @@ def test_a_bad_report_push_is_a_validation_error(body: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b'{"content":"x"}', b'[{"phone_number":"1"}]', b'[{"phone_number":"1","content":7}]']
+    "body",
+    [
+        b"",
+        b'{"content":"x"}',
+        b'[{"phone_number":"1"}]',
+        b'[{"phone_number":"1","content":7}]',
+        b'[{"phone_number":"1","content":"x","sequence_id":true}]',
+        b'[{"phone_number":"1","content":"x","sequence_id":1.5}]',
+        b'[{"phone_number":"1","content":"x","sequence_id":[1]}]',
+    ],
 )
 def test_a_bad_inbound_push_is_a_validation_error(body: bytes) -> None:
     with pytest.raises(ValidationError):
