@@ -226,13 +226,22 @@ def _lookup(code: object) -> ResultCode | None:
 
 
 def _build(
-    info: ResultCode, *, code: str | None, vendor_message: str | None, raw: object
+    info: ResultCode, *, code: str | None, vendor_message: str | None, raw: object, label: str | None = None
 ) -> errors.ProviderError:
-    label = info.name if code is None or code == info.name else f"{info.name} {code}"
+    """The error ``info`` means; the message names the code as the gateway sent it, or
+    ``info``'s name alone when ``label`` is given (a code read from the vendor's message)."""
+    if label is None:
+        label = info.name if code is None or code == info.name else f"{info.name} {code}"
     text = f"the gateway refused the request: {info.meaning} [{label}]"
     if vendor_message:
         text += f": {vendor_message}"
     return info.error(text, code=code, vendor_message=vendor_message, raw=raw)
+
+
+def _vendor_code(info: ResultCode) -> str:
+    """The code the vendor gives for ``info`` where it sends one: its chapter 9 number, or
+    its name (as the SOAP ``StatusCode`` spells it) when the spec gives no number."""
+    return info.name if info.number is None else str(info.number)
 
 
 def error_for_message(
@@ -240,13 +249,19 @@ def error_for_message(
 ) -> errors.ProviderError:
     """The error for a refusal that carries only the gateway's Chinese message.
 
-    Known phrases (用户名或密码错误, 需要签名, 敏感词(…), 余额不足 …) pick the class; anything
-    else becomes a plain :class:`ProviderError` (not failover-safe) with the message kept.
+    Known phrases (用户名或密码错误, 需要签名, 敏感词(…), 余额不足 …) pick the ResultCode: its
+    class, and its code in ``code`` as the numeric transports give it (the chapter 9 number,
+    ``"1108"``, or the name for a code without one, ``"FrequentOperation"``) unless ``code``
+    is given. Anything else becomes a plain :class:`ProviderError` (not failover-safe) with
+    the message kept and no code.
     """
     text = (message or "").strip()
     for phrase, name in _MESSAGES:
         if phrase in text:
-            return _build(_BY_NAME[name.lower()], code=code, vendor_message=text, raw=raw)
+            info = _BY_NAME[name.lower()]
+            if code is None:  # the code the message stands for (the gateway sent no code)
+                return _build(info, code=_vendor_code(info), vendor_message=text, raw=raw, label=info.name)
+            return _build(info, code=code, vendor_message=text, raw=raw)
     return errors.ProviderError(
         f"the gateway refused the request: {text or 'no reason given'}",
         code=code,
