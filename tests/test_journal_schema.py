@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import zoneinfo
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -193,3 +195,56 @@ def test_every_payload_is_what_json_dumps_makes_of_the_event_s_fields(event: Eve
     when = event.received_at.isoformat() if event.received_at else None
     data = journal_module._data(event, when)
     assert journal_module._dump(event, when) == json.dumps(data, ensure_ascii=False, default=str)
+
+
+class _Shifted(dt.datetime):
+    """A datetime whose own isoformat says something else: never taken from the last one spelled."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return "shifted " + super().isoformat(sep, timespec)
+
+
+def test_a_receive_time_is_spelled_as_isoformat_whatever_was_spelled_before() -> None:
+    # The last receive time's text is used again only for an equal datetime in the same time
+    # zone object and fold: these neighbours compare equal (or share the clock time) yet spell
+    # differently.
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    first = dt.datetime(2025, 11, 2, 1, 30, tzinfo=zone)  # 01:30 EDT; fold=1 is 01:30 EST
+    utc = dt.datetime(2025, 11, 2, 5, 30, tzinfo=dt.UTC)  # the same instant
+    cst = dt.timezone(dt.timedelta(hours=8), "CST")
+    times = [
+        first,
+        first,
+        first.replace(fold=1),
+        first,
+        utc,
+        first,
+        first.replace(tzinfo=None),
+        first,
+        _Shifted(2025, 11, 2, 1, 30, tzinfo=zone),
+        first,
+        dt.datetime(2025, 11, 26, 12, tzinfo=cst),
+        dt.datetime(2025, 11, 26, 12, tzinfo=dt.timezone(dt.timedelta(hours=8), "CST")),
+        dt.datetime(2025, 11, 26, 12, 0, 0, 1, tzinfo=cst),
+    ]
+    assert [journal_module._iso(when) for when in times] == [when.isoformat() for when in times]
+    assert first == first.replace(fold=1)  # what a cache keyed on equality alone would mix up
+
+
+@given(
+    st.lists(st.sampled_from(range(4)), max_size=12),
+    st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=8)), zoneinfo.ZoneInfo("Asia/Shanghai")]),
+)
+def test_keys_of_events_received_at_repeated_times_are_the_keys_of_each_event(
+    picks: list[int], zone: dt.tzinfo
+) -> None:
+    base = dt.datetime(2025, 11, 26, 12, tzinfo=zone)
+    events: list[Event] = [
+        attrs.evolve(report(pick), received_at=base + dt.timedelta(microseconds=pick % 2)) for pick in picks
+    ]
+    expected = [
+        journal_module._key(event, event.received_at.isoformat() if event.received_at else "")
+        for event in events
+    ]
+    assert [event_key(event) for event in events] == expected
+    assert [row[0] for row in encode(events)] == expected

@@ -95,9 +95,34 @@ def event_key(event: Event) -> str:
     cannot be told apart (see ``docs/receiver.md``, "duplicates").
     """
     try:
-        return _key(event, event.received_at.isoformat() if event.received_at else "")
+        return _key(event, _iso(event.received_at) if event.received_at else "")
     except AttributeError:
         raise not_an_event(event) from None
+
+
+#: The last receive time :func:`_iso` spelled, and its spelling (one tuple: swapped whole). The
+#: events of a push, and of the pushes that arrive together, mostly share one receive time
+#: (ipyy's are to the second), and ``isoformat`` with a time zone costs about what the hash does.
+_LAST_WHEN: tuple[dt.datetime | None, str] = (None, "")
+
+
+def _iso(when: dt.datetime) -> str:
+    """``when.isoformat()``; the last text made again when ``when`` equals the last datetime
+    spelled, in the same time zone object and fold (then every field of the text is the same)."""
+    global _LAST_WHEN  # noqa: PLW0603 - a cache replaced whole, safe across threads
+    last, text = _LAST_WHEN
+    if (
+        type(when) is dt.datetime
+        and last is not None
+        and when.tzinfo is last.tzinfo
+        and when == last
+        and when.fold == last.fold
+    ):
+        return text
+    text = when.isoformat()
+    if type(when) is dt.datetime:
+        _LAST_WHEN = (when, text)
+    return text
 
 
 def not_an_event(value: object) -> JournalError:
@@ -286,7 +311,7 @@ def encode(events: Sequence[Event]) -> list[tuple[str, str, str]]:
     event: object = None
     try:
         for event in events:
-            when = event.received_at.isoformat() if event.received_at else None
+            when = _iso(event.received_at) if event.received_at else None
             rows.append((_key(event, when or ""), _kind(event), _dump(event, when)))
     except AttributeError:
         raise not_an_event(event) from None
@@ -534,9 +559,9 @@ def _nothing(conn: sqlite3.Connection) -> None:
 class _Write:
     """One caller's write, waiting for the group commit that makes it durable.
 
-    :meth:`run` makes it alone (in its own savepoint): ``job``, or the updates. A write that
-    stores events (``events`` with their ``rows``) or sets events' states (``updates``: the
-    parameters of :data:`_UPDATE` for each, in order, with no ``job``) can also be made
+    :meth:`run` makes it alone (in its own savepoint): ``job``, else its rows or its updates. A
+    write that stores events (``events`` with their ``rows``, no ``job``) or sets events' states
+    (``updates``: the parameters of :data:`_UPDATE` for each, in order, no ``job``) can also be made
     together with others in a few statements (:func:`_bulk`), which is how a group made only
     of such writes is committed.
     """
@@ -563,9 +588,12 @@ class _Write:
 
     def run(self, conn: sqlite3.Connection) -> Any:
         """Make this write alone on ``conn`` (inside the caller's transaction)."""
-        if self.job is None:
-            return conn.executemany(_UPDATE, self.updates or ())
-        return self.job(conn)
+        if self.job is not None:
+            return self.job(conn)
+        if self.rows is not None:  # the events it stores, one row each: those stored first
+            sql = _insert_rows(1)
+            return inserted(self.events, self.rows, lambda row: conn.execute(sql, row).rowcount == 1)
+        return conn.executemany(_UPDATE, self.updates or ())
 
     def finish(self, result: Any = None, error: JournalError | None = None) -> None:
         self.result, self.error, self.done = result, error, True
@@ -888,13 +916,7 @@ class SQLiteJournal(TableJournal):
     @staticmethod
     def _insert(events: Sequence[Event], now: str) -> _Write:
         """The write storing ``events`` (encoded now: :class:`JournalError` when one cannot be)."""
-        rows = [(*encoded, now) for encoded in encode(events)]
-
-        def insert(conn: sqlite3.Connection) -> list[Event]:
-            sql = _insert_rows(1)
-            return inserted(events, rows, lambda row: conn.execute(sql, row).rowcount == 1)
-
-        return _Write(insert, events=events, rows=rows)
+        return _Write(None, events=events, rows=[(*encoded, now) for encoded in encode(events)])
 
     @staticmethod
     def _keys(write: _Write, events: Sequence[Event]) -> list[str | None]:
