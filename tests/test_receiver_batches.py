@@ -335,3 +335,23 @@ def test_the_stored_pushes_of_a_commit_share_one_stored_reply(tmp_path: Path) ->
         assert [intake.stored for intake in intakes] == [True, False, True, True]
         assert len(receiver.journal.pending()) == 3
     assert sorted(asked) == [False, True]
+
+
+def test_each_stored_push_of_a_commit_is_logged_with_its_counts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batch asks once whether INFO is on; each stored push still gets its own line (a
+    re-delivery with 0 new), an unreadable one its warning, and nothing at INFO when off."""
+    with Receiver(JsonPushProvider(), journal=tmp_path / "j.sqlite3") as receiver:
+        bodies = [push_body("13800000001", "13800000002"), b"not json", push_body("13800000001")]
+        with caplog.at_level("INFO", logger="smsgate.receiver"):
+            receiver._commit_each(receiver._parse_each([(body, None, None) for body in bodies]))
+        stored = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+        assert stored == [
+            "push to jsonpush stored: 2 event(s), 2 new",
+            "push to jsonpush stored: 1 event(s), 0 new",
+        ]
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="smsgate.receiver"):
+            receiver._commit_each(receiver._parse_each([(push_body("13800000003"), None, None)]))
+        assert not caplog.records

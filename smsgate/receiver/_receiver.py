@@ -30,7 +30,7 @@ import inspect
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -109,6 +109,10 @@ _Push: TypeAlias = tuple[bytes, str | None, asyncio.AbstractEventLoop | None]
 #: A push parsed and encoded, waiting for its commit: its events (``None``: unreadable), the
 #: journal's write storing them, and the push's loop.
 _Parsed: TypeAlias = tuple[list[Event] | None, Any, asyncio.AbstractEventLoop | None]
+
+
+#: The INFO line of a stored push (never its events: they hold phone numbers and text).
+_STORED = "push to %s stored: %d event(s), %d new"
 
 
 class _When(enum.Enum):
@@ -374,23 +378,40 @@ class Receiver:
             outcomes = cast(SQLiteJournal, self.journal)._commit_each(writes) if writes else []
         except Exception as exc:  # the journal as a whole failed (closed …)
             outcomes = [exc] * len(writes)
-        answers = iter(outcomes)
-        ok = self.provider.callback_reply(True)  # one reply object for the batch's stored pushes
-        intakes = [
-            Intake(reply=self.provider.callback_reply(False), stored=False)
-            if events is None
-            else self._intake(events, next(answers), ok)
-            for events, _, _ in pushes
-        ]
-        later: dict[asyncio.AbstractEventLoop, tuple[list[Event], list[str | None]]] = {}
-        for (_, write, loop), intake in zip(pushes, intakes, strict=True):
-            if loop is not None and intake.stored and intake.new:
-                events, keys = later.setdefault(loop, ([], []))
-                events.extend(intake.new)
-                keys.extend(SQLiteJournal._keys(write, intake.new))  # not hashed again
+        intakes, later = self._intakes(pushes, iter(outcomes))
         for loop, (events, keys) in later.items():
             self._workers.detach(self._dispatch_logged, events, loop, keys)
         return intakes
+
+    def _intakes(
+        self, pushes: list[_Parsed], answers: Iterator[list[Event] | Exception]
+    ) -> tuple[list[Intake], dict[asyncio.AbstractEventLoop, tuple[list[Event], list[str | None]]]]:
+        """The intake of each parsed push (``answers``: the commit's, one per push that has a
+        write), and the new events of the pushes given a loop, with their keys, by loop."""
+        ok = self.provider.callback_reply(True)  # one reply object for the batch's stored pushes
+        info = log.isEnabledFor(logging.INFO)  # asked once per batch, not once per push
+        intakes: list[Intake] = []
+        later: dict[asyncio.AbstractEventLoop, tuple[list[Event], list[str | None]]] = {}
+        for events, write, loop in pushes:
+            if events is None:
+                intakes.append(Intake(reply=self.provider.callback_reply(False), stored=False))
+                continue
+            new = next(answers)
+            stored: Sequence[Event]
+            if type(new) is list and self.ack_before_dispatch:  # stored (nearly every push)
+                if info:
+                    log.info(_STORED, self.provider.name, len(events), len(new))
+                intake = Intake(reply=ok, stored=True, events=tuple(events), new=tuple(new))
+                stored = new  # the list the commit answered: its keys are taken without a walk
+            else:
+                intake = self._intake(events, new, ok)
+                stored = intake.new
+            intakes.append(intake)
+            if loop is not None and stored:
+                dispatch, keys = later.setdefault(loop, ([], []))
+                dispatch.extend(stored)
+                keys.extend(SQLiteJournal._keys(write, stored))  # not hashed again
+        return intakes, later
 
     async def areceive(self, body: bytes, content_type: str | None = None) -> Intake:
         """Async :meth:`receive`: parsing and the journal run in a worker thread, so a slow
@@ -424,7 +445,7 @@ class Receiver:
     def _stored(
         self, events: Sequence[Event], new: Sequence[Event], ok: CallbackReply | None = None
     ) -> Intake:
-        log.info("push to %s stored: %d event(s), %d new", self.provider.name, len(events), len(new))
+        log.info(_STORED, self.provider.name, len(events), len(new))
         reply = ok if ok is not None else self.provider.callback_reply(True)
         return Intake(reply=reply, stored=True, events=tuple(events), new=tuple(new))
 
