@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import socket
 import time
 
 import httpx
@@ -405,6 +407,48 @@ def test_latency_delays_the_reply(served: ServerThread, client: httpx.Client) ->
     slow.extensions["timeout"] = {"connect": 1.0, "read": 0.2, "write": 1.0, "pool": 1.0}
     with pytest.raises(httpx.ReadTimeout):
         client.send(slow)
+
+
+def test_a_latency_fault_serves_a_request_whose_client_gave_up_without_a_traceback(
+    served: ServerThread, sandbox: Sandbox, client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fault's docs: the reply comes late, "the request is then served normally". It waited
+    before reading the body, so a client that timed out meanwhile was never acted on (no send
+    recorded), and the server logged "Exception in ASGI application" with ClientDisconnect's
+    traceback. A client that gives up must find its send made, as with the service itself."""
+    caplog.set_level(logging.WARNING)
+    _fault(client, served.url, kind="latency", seconds=0.5, action="SendSms")
+    slow = _request(served.url)
+    slow.extensions["timeout"] = {"connect": 1.0, "read": 0.1, "write": 1.0, "pool": 1.0}
+    with pytest.raises(httpx.ReadTimeout):
+        client.send(slow)
+    deadline = time.monotonic() + 3
+    while not sandbox.state.records and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # whatever the server logs once the late reply finds nobody
+    (record,) = sandbox.state.records
+    assert record.phone == PHONE
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in logged] == []
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_a_client_gone_before_its_body_arrived_is_not_served_and_logs_no_traceback(
+    served: ServerThread, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Half a request, then the connection closed: nothing to act on, and no
+    "Exception in ASGI application" (ClientDisconnect) in the server's log."""
+    caplog.set_level(logging.WARNING)
+    url = httpx.URL(served.url)
+    with socket.create_connection((url.host, url.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nx-acs-action: SendSms\r\n"
+            b"content-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\nPhone"
+        )
+        time.sleep(0.2)  # the app is waiting for the rest of the body
+    time.sleep(0.3)  # whatever the server logs once the client is gone
+    assert sandbox.state.records == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 # --- admin API ------------------------------------------------------------------------------

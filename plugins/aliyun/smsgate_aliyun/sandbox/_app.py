@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -178,7 +178,9 @@ class _DropResponse(Response):
 
 
 async def _before(rule: FaultRule | None) -> Response | None:
-    """The faults that act before the request is served (a reply instead of serving it)."""
+    """The faults that act once the request is read, before it is served: a reply instead
+    of serving it, or (``latency``) a wait, after which it is served. A reply that finds its
+    client gone is dropped by the server, without an error."""
     if rule is None:
         return None
     if rule.kind == "latency":
@@ -324,10 +326,17 @@ class Sandbox:
     async def _rpc(self, request: Request) -> Response:
         action = request.headers.get("x-acs-action", "")
         rule = self.faults.take(action)
+        try:
+            # Read before any fault acts: ``latency`` delays the reply, not the request, so a
+            # client that times out meanwhile still finds its request acted on, as with the
+            # service (read after the wait, the body was gone with the client).
+            body = await request.body()
+        except ClientDisconnect:
+            # Gone before its request arrived: nothing to serve, and the server drops the reply.
+            return Response(status_code=400)
         early = await _before(rule)
         if early is not None:
             return early
-        body = await request.body()
         try:
             doc, records = self._serve(request, action, body)
         except VendorError as error:

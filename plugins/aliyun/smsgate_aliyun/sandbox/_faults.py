@@ -3,7 +3,8 @@
 ============  ===========================================================================
 kind          what the client sees
 ============  ===========================================================================
-``latency``   the reply comes ``seconds`` late (the request is then served normally)
+``latency``   the reply comes ``seconds`` late: the request is read, then served normally
+              (acted on even when the client timed out meanwhile; its reply is dropped)
 ``status``    HTTP ``status`` (default 503) with an HTML body, and the request is *not* acted on (a
               gateway in front of the service failing)
 ``code``      the service's refusal ``code`` / ``message`` (HTTP ``status``, default 200),
