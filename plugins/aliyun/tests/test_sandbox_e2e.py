@@ -40,7 +40,7 @@ from smsgate_aliyun._parse import CHINA, parse_query_reply, parse_send_reply
 from smsgate_aliyun._signing import AccessKey
 from smsgate_aliyun.sandbox import Sandbox
 
-from .conftest import NOTICE, SIGN, TEMPLATE, Receiver, context, default_account
+from .conftest import KEY_ID, NOTICE, SIGN, TEMPLATE, Receiver, context, default_account
 
 pytestmark = pytest.mark.e2e
 PHONE = "13800138000"
@@ -182,6 +182,23 @@ def test_an_inbound_message_is_pushed_and_acknowledged(
     assert pushes[0]["acknowledged"] is True
     (message,) = rec.inbound
     assert (message.mobile, message.text, message.ext) == (PHONE, "退订", "12")
+
+
+def test_inbound_messages_are_numbered_by_the_sandbox_unless_given_a_sequence_id(
+    sandbox: Sandbox, receiver: tuple[Receiver, ServerThread], client: httpx.Client
+) -> None:
+    """The service numbers every inbound message (sequence_id); the sandbox gave each one 1, so
+    two alike in every other field looked like one push delivered twice."""
+    rec, rec_server = receiver
+    sandbox.add_account(default_account(callback_url=f"{rec_server.url}inbound"))
+    reply = {"key_id": KEY_ID, "phone_number": PHONE, "content": "好的"}
+    with ServerThread(sandbox.app) as server:
+        numbers = [client.post(f"{server.url}admin/inbound", json=reply).json()["sequence_id"] for _ in "ab"]
+        given = client.post(f"{server.url}admin/inbound", json={**reply, "sequence_id": 77}).json()
+        client.get(f"{server.url}admin/pushes")
+    assert numbers[0] != numbers[1]
+    assert given["sequence_id"] == 77
+    assert sorted(m.task_id for m in rec.inbound) == sorted([str(numbers[0]), str(numbers[1]), "77"])
 
 
 # --- refused signatures ---------------------------------------------------------------------

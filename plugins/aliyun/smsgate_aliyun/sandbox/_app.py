@@ -14,6 +14,8 @@ Admin API (JSON; only ever bound to loopback):
 ``POST /admin/settle``        give a message its report (``biz_id``, ``phone_number``,
                               ``outcome``, optional ``err_code``) and push it
 ``POST /admin/inbound``       push an inbound message for ``key_id`` to its callback
+                              (``phone_number``, ``content``, optional ``dest_code``,
+                              ``sign_name``, ``sequence_id``: default the sandbox's next)
 ``GET/POST/DELETE /admin/faults``  list / add / clear fault rules (see ``_faults``)
 ``GET /admin/pushes``         every push attempt, after the ones under way finished
 ``POST /admin/reset``         forget records, nonces, faults and pushes
@@ -439,17 +441,18 @@ class _Admin:
 
     async def inbound(self, request: Request) -> Response:
         doc = await _json_object(request)
-        account = self.sandbox.state.account(str(doc["key_id"]))
+        state = self.sandbox.state
+        account = state.account(str(doc["key_id"]))
         if account is None or not account.callback_url:
             return _bad("no such account, or it has no callback_url")
-        now = self.sandbox.state.clock()
+        now = state.clock()
         item = {
             "phone_number": str(doc["phone_number"]),
             "send_time": now.strftime("%Y-%m-%d %H:%M:%S"),
             "content": str(doc["content"]),
             "sign_name": str(doc.get("sign_name", "")),
             "dest_code": str(doc.get("dest_code", "")),
-            "sequence_id": int(doc.get("sequence_id", 1)),
+            "sequence_id": int(doc["sequence_id"]) if "sequence_id" in doc else state.next_sequence_id(),
         }
         self.sandbox.pusher.schedule(account.callback_url, "inbound", [item])
         return JSONResponse(item)

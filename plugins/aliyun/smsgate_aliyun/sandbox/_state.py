@@ -239,6 +239,9 @@ class SandboxState:
         self._nonces: set[tuple[str, str]] = set()
         self._sent: dict[tuple[str, str, str], list[dt.datetime]] = {}
         self._ids = itertools.count(1)
+        # Inbound messages' sequence_id: not restarted by reset(), as the service never reuses
+        # one (a receiver's journal kept across a reset would take a new message for an old one).
+        self._sequence_ids = itertools.count(1)
 
     def account(self, key_id: str) -> Account | None:
         """The account with this key id, if any."""
@@ -251,6 +254,11 @@ class SandboxState:
             seen = (key_id, nonce) in self._nonces
             self._nonces.add((key_id, nonce))
             return seen
+
+    def next_sequence_id(self) -> int:
+        """A new inbound message's ``sequence_id``: the service numbers each one."""
+        with self.lock:
+            return next(self._sequence_ids)
 
     def reset(self) -> None:
         """Forget every record, nonce and send history (the accounts stay)."""
