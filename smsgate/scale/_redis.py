@@ -346,16 +346,49 @@ def redis_client(url: Secret, shown: str, what: str, **options: Any) -> redis.Re
     :param what: what the URL is for, starting the error: ``"shared state"``.
     :raises ConfigurationError: the URL is no string, or redis-py cannot read it: "<what>
         URL '<shown>' is not a valid Redis URL (<its error's type>)", raised without
-        redis-py's error and frames (their message and locals hold the URL, its password).
+        redis-py's error and frames (their message and locals hold the URL, its password);
+        or its database (the path, or ``?db=``) is no whole number: redis-py ignores such a
+        path and would use database 0, perhaps another deployment's.
     """
     if not isinstance(url.value, str):
         raise ConfigurationError(f"{what} URL must be a string, not {type(url.value).__name__}")
     try:
-        return redis.Redis.from_url(url.value, **options)
+        client = redis.Redis.from_url(url.value, **options)
     except (ValueError, TypeError) as exc:
-        problem = type(exc).__name__
+        problem = f"is not a valid Redis URL ({type(exc).__name__})"
+    else:
+        if _names_database(url.value):
+            return client
+        client.close()
+        del client  # its connection settings hold the password
+        problem = (
+            "names no database: give a whole number, at least 0, as the path "
+            "(redis://host:6379/0) or as ?db=0"
+        )
     # Raised outside the handler: redis-py's error is not even its context.
-    raise ConfigurationError(f"{what} URL {shown!r} is not a valid Redis URL ({problem})")
+    raise ConfigurationError(f"{what} URL {shown!r} {problem}")
+
+
+def _names_database(url: str) -> bool:
+    """Whether the database a Redis URL redis-py reads gives is a whole number of ASCII
+    digits, or none is given (database 0).
+
+    redis-py reads ``?db=`` first, then the path of a ``redis://`` or ``rediss://`` URL with
+    its slashes removed, through ``int()``: it ignores a path that is no number (``/abc``)
+    and connects to database 0, and takes ``/-1``, ``/1/2`` (as 12) or ``/ 1`` too.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # redis-py has read it already: never here
+        return False
+    query = urllib.parse.parse_qs(parts.query)
+    if query.get("db"):
+        text = urllib.parse.unquote(query["db"][0])
+    elif parts.scheme in ("redis", "rediss"):
+        text = urllib.parse.unquote(parts.path).removeprefix("/") or "0"
+    else:
+        return True
+    return text.isascii() and text.isdigit()
 
 
 def _url_problem(url: object, password: str | None) -> str:
