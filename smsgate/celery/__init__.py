@@ -128,6 +128,12 @@ def install(
     - retried only when surely not sent, or refused with "try again" (rate limited, outage,
       circuit open); a refusal about the message or the account, and an uncertain outcome,
       never (see :func:`decide`).
+
+    :raises ConfigurationError: an argument of the wrong kind (``config`` no path,
+        ``idempotency`` neither a URL string nor an :class:`IdempotencyStore`, ``gateway`` not
+        callable, a count or a delay out of range), here, before the task is registered: not
+        by each task on the workers. A URL is read by each worker process, when it builds its
+        store.
     """
     register_settings(
         app,

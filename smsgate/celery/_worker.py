@@ -53,6 +53,37 @@ REDIS_URL_KEY = "smsgate_redis_url"
 _SECONDS = must(lambda value: is_seconds(value, zero=True), "must be a finite number of seconds, at least 0")
 
 
+def _is_path(value: object) -> bool:
+    """A config file's path: a non-empty ``str``, or an ``os.PathLike`` of one."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    return isinstance(value, str) and bool(value)
+
+
+def _store(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """The validator of ``idempotency``: a non-empty string (a Redis URL, read in each worker
+    process), an :class:`IdempotencyStore` or ``None``. The value stays out of the message:
+    a URL may hold a password."""
+    from smsgate.celery._idempotency import IdempotencyStore  # noqa: PLC0415
+
+    if value is None or isinstance(value, IdempotencyStore) or (isinstance(value, str) and value):
+        return
+    given = "an empty string" if isinstance(value, str) else type(value).__name__
+    raise ConfigurationError(
+        f"{attribute.name} must be the idempotency store's Redis URL (redis://host:port/db) or an "
+        f"IdempotencyStore, not {given}"
+    )
+
+
+def _shown_store(value: object) -> str:
+    """The repr of ``idempotency``: a URL with its password masked."""
+    if not isinstance(value, str):
+        return repr(value)
+    from smsgate.scale._redis import masked_url  # noqa: PLC0415 - the redis extra, loaded when shown
+
+    return repr(masked_url(value))
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """What :func:`smsgate.celery.install` recorded for one Celery app.
@@ -70,9 +101,17 @@ class Settings:
     :ivar retry_jitter: draw each delay uniformly below its bound (full jitter).
     """
 
-    config: str | Path | None = None
-    gateway: Callable[[], Gateway] | None = None
-    idempotency: str | IdempotencyStore | None = None
+    config: str | Path | None = attrs.field(
+        default=None,
+        validator=must(_is_path, "must be the path of a TOML file (a str or an os.PathLike)", none=True),
+    )
+    gateway: Callable[[], Gateway] | None = attrs.field(
+        default=None,
+        validator=must(callable, "must be a callable returning a smsgate.Gateway", none=True),
+    )
+    idempotency: str | IdempotencyStore | None = attrs.field(
+        default=None, validator=_store, repr=_shown_store
+    )
     key_ttl: int = attrs.field(
         default=7 * 24 * 3600,
         converter=to_int,
