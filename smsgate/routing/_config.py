@@ -42,20 +42,24 @@ def _instance(kind: type, hint: str) -> Any:
 def _weights(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
+    numbers: list[Any] = []
     if isinstance(value, Mapping):
-        valid = all(isinstance(name, str) and is_finite(weight) for name, weight in value.items())
+        valid = all(isinstance(name, str) for name in value)
+        numbers = list(value.values())
+    elif isinstance(value, Collection) and not isinstance(value, str | bytes | Set):
+        # A list, a tuple, an array: sized and iterable (the router zips it with the providers);
+        # a set has no order to match providers.
+        valid, numbers = True, list(value)
     else:
-        # A list, a tuple, an array: sized and iterable (the router zips it with the providers).
-        valid = (
-            isinstance(value, Collection)
-            and not isinstance(value, str | bytes | Set)  # a set has no order to match providers
-            and all(is_finite(weight) for weight in value)
-        )
-    if not valid:
+        valid = False
+    if not (valid and all(is_finite(weight) for weight in numbers)):
         raise ConfigurationError(
             "weights takes finite numbers: a list (one per provider) or a mapping name -> number, "
             f"not {value!r}"
         )
+    if any(weight < 0 for weight in numbers):
+        # Said here, when the configuration is built (a config file's error names its table).
+        raise ConfigurationError(f"weights must not be negative, not {value!r}")
 
 
 def _rate_limit(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
@@ -76,7 +80,8 @@ class RoutingConfig:
     """How a gateway routes: the keyword arguments of :class:`smsgate.Gateway`, validated.
 
     :ivar strategy: the order providers are tried in (a :class:`Strategy` or its string).
-    :ivar weights: for ``"weighted"``: one number per provider, or a mapping name → weight.
+    :ivar weights: for ``"weighted"``: one number per provider, or a mapping name → weight;
+        finite and at least 0, or the config is refused when built.
     :ivar retry: how one provider is retried when that is safe.
     :ivar breaker: each provider's circuit breaker; :meth:`BreakerPolicy.off` switches it off.
     :ivar rate_limit: one :class:`RateLimit` for every provider, or a mapping name → limit.
