@@ -421,7 +421,44 @@ def providers_command(ctx: click.Context) -> None:
     _print_table("registered providers", ("name",), [[escape(name)] for name in names])
 
 
-def _dry_run(settings: Settings, sms: Sms, price: str | None) -> None:
+#: ``--price``'s bounds: below a billion, at most 12 decimal places.
+_PRICE_LIMIT = Decimal(10) ** 9
+_PRICE_PLACES = 12
+
+
+def _price(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Decimal | None:
+    """``send --price``: the price of one segment as a Decimal; anything but a plain amount is
+    a usage error naming the option.
+
+    ``estimate_cost`` takes any finite Decimal, so ``1e999999`` would be priced
+    ``1E+999999``: the command line takes an amount from 0 to below a billion, with at most
+    12 decimal places once trailing zeros are dropped.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        price = Decimal(text) if text.isascii() else None
+    except ArithmeticError:
+        price = None
+    if price is None or not price.is_finite() or not 0 <= price < _PRICE_LIMIT:
+        raise click.BadParameter(
+            f"{value!r} is not a price: give an amount from 0 to below 1000000000, e.g. 0.045"
+        )
+    if int(price.normalize().as_tuple().exponent) < -_PRICE_PLACES:
+        raise click.BadParameter(f"{value!r} has more than {_PRICE_PLACES} decimal places")
+    return price
+
+
+def _listen_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """``receive --host``: an address; an empty or blank one is a usage error naming the option
+    (the server would refuse it with a ConfigurationError, exit 1)."""
+    if not value.strip():
+        raise click.BadParameter("give the address to listen on, such as 127.0.0.1 (it is empty)")
+    return value
+
+
+def _dry_run(settings: Settings, sms: Sms, price: Decimal | None) -> None:
     """What ``send`` would send: segments, cost, and each provider's length limit; no I/O."""
     info = smsgate.segments(sms.text or "")
     cost = None if price is None else smsgate.estimate_cost(info, price, recipients=len(sms.to))
@@ -471,7 +508,10 @@ def _dry_run(settings: Settings, sms: Sms, price: str | None) -> None:
     help="Send nothing: print the encoding, segment count, cost (with --price) and length limits.",
 )
 @click.option(
-    "--price", metavar="AMOUNT", help="Price of one segment, for --dry-run's cost estimate (e.g. 0.045)."
+    "--price",
+    metavar="AMOUNT",
+    callback=_price,
+    help="Price of one segment, for --dry-run's cost estimate (e.g. 0.045; from 0 to below 1000000000).",
 )
 @click.pass_context
 def send_command(
@@ -482,7 +522,7 @@ def send_command(
     send_at: str | None,
     ext: str | None,
     dry_run: bool,
-    price: str | None,
+    price: Decimal | None,
 ) -> None:
     """Send one text message to one or more numbers (--dry-run: count and price it only)."""
     if price is not None and not dry_run:
@@ -926,7 +966,9 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
 
 
 @cli.command("receive")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, callback=_listen_host, help="Address to listen on."
+)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--journal",

@@ -92,8 +92,15 @@ def _print_ready(console: Console) -> Callable[[Sandbox], None]:
 @click.option("--allow-public", is_flag=True, help="Allow a non-loopback host (the passwords are public!).")
 def sandbox(host: str, port: int, config_path: Path | None, allow_public: bool) -> None:
     """Serve a local ipyy gateway sandbox (every endpoint, fault injection, pushes)."""
-    from smsgate_ipyy.sandbox._runner import serve  # noqa: PLC0415 - heavy; only when run
+    from smsgate_ipyy.sandbox._runner import is_loopback_host, serve  # noqa: PLC0415 - heavy; only when run
 
+    if not allow_public and not is_loopback_host(host):
+        # Said here, with the command's option (the sandbox names its allow_public argument).
+        raise click.BadParameter(
+            f"refusing to serve the sandbox on non-loopback host {host!r}: it has well-known "
+            "passwords and an open admin API; add --allow-public to do it anyway",
+            param_hint="'--host'",
+        )
     console = Console(highlight=False)
     try:
         serve(host, port, config_path, allow_public=allow_public, on_ready=_print_ready(console))
@@ -339,7 +346,7 @@ class _Demo:
 
 @click.command("demo")
 def demo() -> None:
-    """Walk through everything on a local sandbox: no account needed, ~10 seconds."""
+    """Walk through everything on a local sandbox: no account needed, a few seconds."""
     from smsgate_ipyy.sandbox import Sandbox  # noqa: PLC0415 - heavy; only when run
 
     console = Console(highlight=False)
