@@ -136,3 +136,17 @@ def test_writes_queued_when_the_journal_closes_fail_cleanly(tmp_path: Path) -> N
         journal._conn = None
     thread.join()
     assert [str(e) for e in errors] == ["the journal is closed"]
+
+
+def test_another_connection_reads_and_writes_the_file_while_a_journal_has_it_open(tmp_path: Path) -> None:
+    """What the docs promise a running receiver's file (an operator reading it, ``smsgate reports
+    --journal`` storing a pull): the journal holds SQLite's write lock only while it commits, so
+    it never opens the file in exclusive locking mode."""
+    path = tmp_path / "j.sqlite3"
+    with SQLiteJournal(path) as serving, SQLiteJournal(path, timeout=0) as other:
+        assert serving.record_each([[report(1)], [report(2)]]) == [[report(1)], [report(2)]]
+        assert [entry.event for entry in other.entries()] == [report(1), report(2)]
+        assert other.record([report(2), report(3)]) == [report(3)]  # the pull: a write of its own
+        assert serving.record([report(3)]) == []  # seen as stored by the other connection
+        serving.mark_done(report(1))
+        assert other.state(report(1)) is EventState.DONE
