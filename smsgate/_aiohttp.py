@@ -20,6 +20,8 @@ Besides that it keeps httpx's behaviour where it matters to smsgate:
 
 * aiohttp never resends a request by itself: its silent retry of an idempotent request on
   a dropped keep-alive connection (a GET-style send) is stopped by a middleware;
+* a URL no connection can be made to (a port outside 1-65535) is refused before connecting,
+  as ``httpx.InvalidURL`` (not sent);
 * redirects are never followed here (httpx decides, and the drivers ask it not to);
 * TLS is verified with the context httpx would build (certifi, or ``SSL_CERT_FILE`` /
   ``SSL_CERT_DIR``);
@@ -78,6 +80,8 @@ _AFTER_SEND: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] 
 _BUFFERED = 2**15
 # Headers aiohttp would add when httpx left them out; the request goes out as httpx built it.
 _NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+# A URL's port is below this (and above 0): a larger one is refused before connecting.
+_PORTS = 65536
 
 
 def _translated(exc: BaseException, request: httpx.Request | None = None) -> Exception:
@@ -239,9 +243,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return timeout
 
     def _url(self, request: httpx.Request) -> URL:
+        """The request's URL for aiohttp; one no connection can be made to (a port outside
+        1-65535, which yarl refuses with a ValueError, or port 0) is an ``httpx.InvalidURL``:
+        refused before connecting, so not sent."""
         url = request.url
         if url is not self._last_url:  # a provider reuses its URL objects
-            self._last_url, self._last_yarl = url, URL(str(url), encoded=True)
+            port = url.port
+            if port is not None and not 0 < port < _PORTS:
+                raise httpx.InvalidURL(f"port {port} is out of range (1-{_PORTS - 1})")
+            try:
+                converted = URL(str(url), encoded=True)
+            except ValueError:
+                converted = None  # raised below, without yarl's message (it quotes the URL)
+            if converted is None:
+                raise httpx.InvalidURL("the URL cannot be used (yarl refused it)")
+            self._last_url, self._last_yarl = url, converted
         return self._last_yarl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

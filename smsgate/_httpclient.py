@@ -25,6 +25,9 @@ What the driver relies on:
   one is dropped and the request goes on a new connection, which is safe because nothing of it
   was written. A connection that dies after that check, once a byte is written, makes the send
   uncertain, never resent.
+* **A URL no connection can be made to is refused before connecting**: an unsupported
+  scheme, or a port outside 1-65535 (the resolver would connect to the port modulo 65536),
+  is an ``httpx.UnsupportedProtocol`` / ``InvalidURL`` (smsgate: not sent).
 * **Redirects are not followed** (http.client never follows; the driver turns a 3xx into an
   error).
 * **TLS is verified** with httpx's own context (certifi roots, host names checked).
@@ -83,6 +86,8 @@ _NO_TIMEOUTS: Mapping[str, float | None] = {}
 # (http.client's caps were 64 KiB a line and 100 headers).
 _MAX_HEAD = 64 * 1024
 _MAX_HEADERS = 100
+# A URL's port is below this (and above 0): a larger one is refused before connecting.
+_PORTS = 65536
 
 
 class _Response:
@@ -526,6 +531,10 @@ class HTTPClientTransport(httpx.BaseTransport):
         return pool
 
     def _new_pool(self, scheme: str, host: str, port: int | None) -> _Pool:
+        # Checked once per origin (a pool is made once): the resolver would take the port
+        # modulo 65536, and http.client would take port 0 for the default one.
+        if port is not None and not 0 < port < _PORTS:
+            raise httpx.InvalidURL(f"port {port} is out of range (1-{_PORTS - 1})")
         if scheme == "http":
             return _Pool(lambda: _Connection(host, port or 80), self._maxsize)
         if scheme != "https":
