@@ -28,7 +28,13 @@ from smsgate._drivers import arun_flow, run_flow
 from smsgate._models import Balance, DeliveryReport, InboundMessage, Mms, Receipt, Sms, mask_mobile
 from smsgate._provider import Flow, Operation, Provider
 from smsgate._secret import Secret
-from smsgate.exceptions import ConfigurationError, PartialSendError, SmsGateError, ValidationError
+from smsgate.exceptions import (
+    ConfigurationError,
+    PartialSendError,
+    SmsGateError,
+    UnsupportedOperationError,
+    ValidationError,
+)
 from smsgate.routing import (
     Attempt,
     BreakerPolicy,
@@ -306,7 +312,7 @@ class _GatewayCore(Generic[ClientT]):
 
     def _status_plan(self, receipt: Receipt) -> Plan[list[DeliveryReport]]:
         self._open()
-        return self._router.status_plan(_query_status, receipt)
+        return self._router.status_plan(_query_status, receipt, unsupported=_part_not_looked_up)
 
     # --- the two observation steps --------------------------------------------------------
 
@@ -435,6 +441,19 @@ def _query_status(provider: Provider, receipt: Receipt) -> Flow[list[DeliveryRep
     return provider.query_status(receipt)
 
 
+def _part_not_looked_up(error: UnsupportedOperationError) -> None:
+    """A part of a receipt whose provider cannot look messages up (the router logged it):
+    announced to ``send_failed`` as that provider's UnsupportedOperationError, while the
+    other parts are looked up."""
+    _plugins.notify(
+        "send_failed",
+        provider=error.provider,
+        operation=Operation.QUERY_STATUS.value,
+        error=error,
+        message=None,
+    )
+
+
 class Gateway(_GatewayCore[httpx.Client]):
     """Send and read messages through one or several providers (synchronous).
 
@@ -522,8 +541,13 @@ class Gateway(_GatewayCore[httpx.Client]):
         accepted it (``receipt.provider``), with retries but no failover; a lookup drains
         nothing. Each report also goes to the ``report_received`` hook.
 
+        A receipt whose parts several providers accepted (``provider="ipyy,aliyun"``) is
+        looked up part by part, each at its own provider. A part whose provider cannot look
+        messages up is skipped: its ``UnsupportedOperationError`` is logged (WARNING) and
+        given to the ``send_failed`` hook, and the reports of the other parts are returned.
+
         :raises ConfigurationError: the receipt names a provider not in this gateway.
-        :raises UnsupportedOperationError: that provider cannot look messages up.
+        :raises UnsupportedOperationError: no provider of the receipt can look messages up.
         """
         return self._run(self._status_plan(receipt))
 
@@ -634,7 +658,8 @@ class AsyncGateway(_GatewayCore[httpx.AsyncClient]):
 
     async def query_status(self, receipt: Receipt) -> list[DeliveryReport]:
         """Look up the delivery reports of the message behind ``receipt`` at the provider that
-        accepted it, with retries but no failover (see :meth:`Gateway.query_status`)."""
+        accepted it (each part at its own provider), with retries but no failover (see
+        :meth:`Gateway.query_status`)."""
         return await self._run(self._status_plan(receipt))
 
     async def change_password(self, new_password: str, *, provider: str | None = None) -> None:

@@ -135,3 +135,82 @@ def test_the_open_circuit_ends_the_provider_at_once_with_a_fallback_left() -> No
     nxt = plan.send(Failure(errors.RateLimitedError("slow", retry_after=2.0)))
     assert isinstance(nxt, Attempt)
     assert nxt.provider.name == "b"  # no Sleep first: the open circuit would refuse the retry
+
+
+# --- a receipt split across vendors is looked up part by part ---------------------------------
+
+NO_LOOKUP = smsgate.Capabilities(send=True, report_pull=True)
+
+
+def _split_receipt(first: InMemoryProvider, second: InMemoryProvider) -> smsgate.Receipt:
+    """One message's receipt, its first number accepted by ``first`` and the second by
+    ``second`` (as a send resumed on another provider leaves it)."""
+    with smsgate.Gateway(first) as one, smsgate.Gateway(second) as two:
+        parts = [
+            one.send(smsgate.Sms(to="13800138000", text="hi【shop】")),
+            two.send(smsgate.Sms(to="13900139000", text="hi【shop】")),
+        ]
+    return smsgate.Receipt.combine(parts)
+
+
+def _query(flavour: str, providers: list[InMemoryProvider], receipt: smsgate.Receipt) -> Any:
+    if flavour == "sync":
+        with smsgate.Gateway(providers) as gateway:
+            return gateway.query_status(receipt)
+
+    async def main() -> Any:
+        async with smsgate.AsyncGateway(providers) as gateway:
+            return await gateway.query_status(receipt)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_the_part_that_can_be_looked_up_is_answered(
+    flavour: str, hooks: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = InMemoryProvider("a", capabilities=NO_LOOKUP)
+    b = InMemoryProvider("b")
+    receipt = _split_receipt(a, b)
+    assert receipt.provider == "a,b"
+    with caplog.at_level("WARNING", logger="smsgate.gateway"):
+        reports = _query(flavour, [a, b], receipt)
+    assert [(r.mobile, r.task_id) for r in reports] == [("13900139000", receipt.parts[1].task_id)]
+    [failed] = hooks.named("send_failed")
+    assert (failed["provider"], failed["operation"], failed["message"]) == ("a", "query_status", None)
+    assert isinstance(failed["error"], errors.UnsupportedOperationError)
+    assert "'a' cannot look messages up" in str(failed["error"])
+    assert any("a cannot look messages up" in r.getMessage() for r in caplog.records)
+    assert [h["report"] for h in hooks.named("report_received")] == reports
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_receipt_no_part_of_which_can_be_looked_up_is_refused_as_before(flavour: str) -> None:
+    a = InMemoryProvider("a", capabilities=NO_LOOKUP)
+    b = InMemoryProvider("b", capabilities=NO_LOOKUP)
+    receipt = _split_receipt(a, b)
+    with pytest.raises(errors.UnsupportedOperationError, match="'a' cannot look messages up"):
+        _query(flavour, [a, b], receipt)
+    single = _split_receipt(a, b).parts[1]
+    with pytest.raises(errors.UnsupportedOperationError, match="'b' cannot look messages up"):
+        _query(flavour, [a, b], single)
+
+
+def test_a_part_naming_no_provider_of_the_gateway_still_fails_before_any_request() -> None:
+    a = InMemoryProvider("a", capabilities=NO_LOOKUP)
+    b = InMemoryProvider("b")
+    receipt = _split_receipt(a, b)
+    with pytest.raises(errors.ConfigurationError, match="no provider named 'b'"):
+        _query("sync", [a], receipt)
+    assert b.calls["query_status"] == 0
+
+
+def test_a_failing_lookup_of_one_part_is_raised() -> None:
+    """The lookup drains nothing, so a part whose provider fails is raised (ask again): only a
+    part that cannot be looked up at all is skipped."""
+    a = InMemoryProvider("a", capabilities=NO_LOOKUP)
+    b = InMemoryProvider("b")
+    receipt = _split_receipt(a, b)
+    b.fail_next(errors.AuthenticationError)
+    with pytest.raises(errors.AuthenticationError):
+        _query("sync", [a, b], receipt)

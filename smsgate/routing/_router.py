@@ -316,20 +316,40 @@ class Router:
             return self.plan(op, call, only=capable[0])
         return self.plan(op, call, only=self._target(provider, op, "change its password"))
 
-    def status_plan(self, call: Call[list[DeliveryReport]], receipt: Receipt) -> Plan[list[DeliveryReport]]:
+    def status_plan(
+        self,
+        call: Call[list[DeliveryReport]],
+        receipt: Receipt,
+        *,
+        unsupported: Callable[[UnsupportedOperationError], None] | None = None,
+    ) -> Plan[list[DeliveryReport]]:
         """Look up the reports of ``receipt`` at the provider it names, with retries but no
         failover (no other provider knows the message). A receipt whose parts were accepted
         by several providers (a send resumed elsewhere) is looked up part by part, each at
         its own provider. Every provider is checked before the first request: one not in this
-        gateway is a :class:`ConfigurationError`, one without ``query_status`` an
-        :class:`UnsupportedOperationError`."""
+        gateway is a :class:`ConfigurationError`.
+
+        A part whose provider does not declare ``query_status`` is not looked up: its
+        :class:`UnsupportedOperationError` goes to ``unsupported`` (the gateway logs it and
+        tells the ``send_failed`` observers) and the other parts are looked up. Only when no
+        part can be is that error raised, before any request.
+        """
         if not isinstance(receipt, Receipt):
             raise ValidationError(f"query_status() takes a Receipt, not {type(receipt).__name__}")
         op = Operation.QUERY_STATUS
-        targets = [
-            (self._target(name, op, "look messages up (query_status)"), part)
-            for name, part in _by_provider(receipt)
-        ]
+        targets: list[tuple[Provider, Receipt]] = []
+        refused: list[UnsupportedOperationError] = []
+        for name, part in _by_provider(receipt):
+            try:
+                targets.append((self._target(name, op, "look messages up (query_status)"), part))
+            except UnsupportedOperationError as exc:
+                refused.append(exc)
+        if not targets:
+            raise refused[0]
+        for skipped in refused:
+            log.warning("query_status: %s cannot look messages up; its part is skipped", skipped.provider)
+            if unsupported is not None:
+                unsupported(skipped)
         reports: list[DeliveryReport] = []
         for target, part in targets:
             reports.extend((yield from self.plan(op, call, part, only=target)))
