@@ -355,3 +355,19 @@ def test_each_stored_push_of_a_commit_is_logged_with_its_counts(
         with caplog.at_level("WARNING", logger="smsgate.receiver"):
             receiver._commit_each(receiver._parse_each([(push_body("13800000003"), None, None)]))
         assert not caplog.records
+
+
+async def test_the_pushes_of_one_commit_share_one_result_and_an_unreadable_one_gets_its_own(
+    tmp_path: Path,
+) -> None:
+    """The ASGI path's results are frozen and the stored pushes of a commit share their reply,
+    so they share one result too; a push the provider could not read gets its "retry"."""
+    with Receiver(JsonPushProvider(), Collect(), journal=tmp_path / "j.sqlite3") as receiver:
+        bodies = [push_body("13800000001"), push_body("13800000002"), b"not json", push_body("13800000003")]
+        results = await asyncio.gather(*(receiver._aserve_push(body, None) for body in bodies))
+        assert [result.reply.body for result in results] == [OK, OK, b"retry", OK]
+        assert all(result.after_reply is None for result in results)
+        assert results[0] is results[1]  # one loop iteration's hand-over: one commit
+        again = await receiver._aserve_push(push_body("13800000004"), None)
+        assert again.reply.body == OK
+        assert again is not results[0]  # the next commit's reply, its own result

@@ -205,6 +205,8 @@ class Receiver:
         self._outcomes_soon = _inherits(self.journal, "mark_done", "mark_failed", "_set")
         # One thread parses, encodes and commits every push handed over while its last
         # commit was on disk (with the outcomes queued meanwhile), then wakes the loop once.
+        # The last result _aserve_push made (frozen: the pushes answered with one reply share it).
+        self._last_result: PushResult | None = None
         self._intake_batches: Batches[_Push, Intake] = Batches(
             f"smsgate-{provider.name}-intake", self._intake_each, idle=self._flush_outcomes
         )
@@ -663,7 +665,11 @@ class Receiver:
         if loop is None or not self._batched or not self.ack_before_dispatch or self._async_handler():
             return await self.ahandle_push(body, content_type)
         intake = await self._intake_batches.submit((body, content_type, loop), loop)
-        return PushResult(reply=intake.reply)
+        last = self._last_result  # the stored pushes of a commit share their reply: and one result
+        if last is not None and last.reply is intake.reply:
+            return last
+        result = self._last_result = PushResult(reply=intake.reply)
+        return result
 
     def _async_handler(self) -> bool:
         """Whether :attr:`handler` is a coroutine function (asked once per handler set)."""
