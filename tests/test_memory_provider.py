@@ -177,7 +177,7 @@ def test_script_runs_outcomes_in_order(client: httpx.Client) -> None:
 
 
 def test_script_refuses_things_that_are_not_smsgate_errors() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(errors.ValidationError, match="not the class ValueError"):
         InMemoryProvider().script(ValueError)  # type: ignore[arg-type]
 
 

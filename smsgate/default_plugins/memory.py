@@ -20,6 +20,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from smsgate import exceptions as errors
+from smsgate._args import is_seconds, is_whole, to_int
 from smsgate._models import (
     Balance,
     DeliveryReport,
@@ -39,6 +40,9 @@ from smsgate.templates import TextTemplates
 __all__ = ["ALL_CAPABILITIES", "InMemoryProvider", "OutboxEntry", "Scripted", "register_providers"]
 
 _BOTH_KINDS: Any = frozenset({"sms", "mms"})  # Any: attrs converter typing confuses mypy
+# The values fail_next/script take for ``operation``, and queue_report for ``status``.
+_OPERATIONS = frozenset(operation.value for operation in Operation)
+_STATUSES = frozenset(status.value for status in DeliveryStatus)
 
 #: Every capability on, both balance kinds: the default of :class:`InMemoryProvider`.
 ALL_CAPABILITIES = Capabilities(
@@ -135,7 +139,7 @@ def _check_options(
     problems = {
         "name": "a non-empty string",
         "capabilities": "a smsgate.Capabilities",
-        "balance": "a whole number or a Decimal",
+        "balance": "a whole number or a Decimal, at least 0",
         "auto_report": "a DeliveryStatus or its value ('delivered', 'failed' …)",
         "timeout": "a positive number of seconds, or None",
         "templates": "a mapping name -> text",
@@ -143,18 +147,22 @@ def _check_options(
     valid = {
         "name": isinstance(name, str) and bool(name),
         "capabilities": capabilities is None or isinstance(capabilities, Capabilities),
-        "balance": isinstance(balance, Decimal | int)
-        and not isinstance(balance, bool)
-        and Decimal(balance).is_finite(),
-        "auto_report": auto_report is None or auto_report in {status.value for status in DeliveryStatus},
-        "timeout": timeout is None
-        or (isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0),
+        "balance": is_whole(balance, least=0)
+        or (isinstance(balance, Decimal) and balance.is_finite() and balance >= 0),
+        "auto_report": auto_report is None or (isinstance(auto_report, str) and auto_report in _STATUSES),
+        "timeout": timeout is None or (isinstance(timeout, int | float) and is_seconds(timeout)),
         "templates": templates is None or isinstance(templates, Mapping),
     }
     for option, ok in valid.items():
         if not ok:
             where = name if isinstance(name, str) and name else None
             raise errors.ConfigurationError(f"{option} must be {problems[option]}", provider=where)
+    kinds = capabilities.balance_kinds if isinstance(capabilities, Capabilities) else _BOTH_KINDS
+    if not kinds <= _BOTH_KINDS:
+        raise errors.ConfigurationError(
+            f"capabilities: balance kinds are 'mms' and 'sms', not {_listed(kinds - _BOTH_KINDS)}",
+            provider=name if isinstance(name, str) and name else None,
+        )
 
 
 class InMemoryProvider(Provider):
@@ -179,15 +187,21 @@ class InMemoryProvider(Provider):
         ``max_text_length`` refuses longer texts with a ValidationError before "sending".
     :param balance: starting balance of each kind (``"sms"`` and ``"mms"``); each accepted
         recipient costs one unit, and a send it cannot pay for raises
-        :class:`~smsgate.exceptions.InsufficientBalanceError`.
+        :class:`~smsgate.exceptions.InsufficientBalanceError`. A whole number or a ``Decimal``,
+        at least ``0``.
     :param auto_report: when set, every accepted recipient gets a queued delivery report with
-        this status, drained by ``fetch_reports``.
+        this status (a :class:`~smsgate.DeliveryStatus` or its value, ``"delivered"``),
+        drained by ``fetch_reports``.
     :param password: initial password (only :meth:`check_password` reveals anything about it).
     :param templates: logical templates it renders, name → ``str.format``-style text with
         named fields (``{"verify": "code {code}【shop】"}``); checked here
         (:class:`~smsgate.exceptions.ConfigurationError` for positional, attribute or index
         fields). A message naming a template is sent with the template filled in.
-    :param timeout: per-request timeout reported to the gateway (no effect here).
+    :param timeout: per-request timeout reported to the gateway (no effect here): a
+        positive, finite number of seconds, or ``None``.
+
+    A wrong option (and ``capabilities`` declaring a balance kind other than ``"sms"`` and
+    ``"mms"``) is a :class:`~smsgate.exceptions.ConfigurationError` naming it.
 
     Other keyword arguments are accepted and ignored, so configuration written for a real
     provider (``account=…``, ``base_url=…``) can build this one in tests.
@@ -229,7 +243,7 @@ class InMemoryProvider(Provider):
         #: How many times each operation ran (its value as key: ``calls["send"]``), failed or not.
         self.calls: collections.Counter[str] = collections.Counter()
         #: Balance per kind; goes down by one per accepted recipient.
-        self.balances: dict[str, Decimal] = {"sms": Decimal(balance), "mms": Decimal(balance)}
+        self.balances: dict[str, Decimal] = {"sms": Decimal(to_int(balance)), "mms": Decimal(to_int(balance))}
         self._password = password
         self._reports: list[DeliveryReport] = []
         # The latest report of each (task id, mobile), for query_status (never drained).
@@ -258,22 +272,40 @@ class InMemoryProvider(Provider):
 
         A batch split by ``max_batch`` consumes one scripted step per request, so a failure
         scripted after a success yields a :class:`~smsgate.exceptions.PartialBatchError`.
+
+        :raises ~smsgate.exceptions.ValidationError: ``error`` is no smsgate error, ``times``
+            no whole number from 1, or ``operation`` no :class:`~smsgate.Operation` (or its
+            value); nothing is scripted then.
         """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        self.script(*([error] * times), operation=operation)
+        if not _is_error(error):
+            raise errors.ValidationError(
+                f"fail_next() takes an smsgate error (an instance or a class from smsgate.exceptions), "
+                f"not {_kind_of(error)}",
+                field="error",
+                provider=self.name,
+            )
+        if not is_whole(times, least=1):
+            raise errors.ValidationError(
+                f"times must be a whole number, at least 1, not {times!r}", field="times", provider=self.name
+            )
+        self.script(*([error] * int(times)), operation=operation)
 
     def script(self, *outcomes: Scripted, operation: Operation | str | None = None) -> None:
         """Queue outcomes for the next requests, in order: an error (instance or class) fails
         that request, ``None`` lets it succeed. ``operation`` restricts them as in
-        :meth:`fail_next`. Steps are consumed by the first request that matches them."""
-        op = Operation(operation) if operation is not None else None
+        :meth:`fail_next`. Steps are consumed by the first request that matches them.
+
+        :raises ~smsgate.exceptions.ValidationError: an outcome is neither an smsgate error
+            nor ``None``, or ``operation`` is unknown; none of the outcomes is queued then.
+        """
+        op = self._operation(operation)
         for outcome in outcomes:
-            if outcome is not None and not (
-                isinstance(outcome, errors.SmsGateError)
-                or (isinstance(outcome, type) and issubclass(outcome, errors.SmsGateError))
-            ):
-                raise TypeError(f"script() takes smsgate errors or None, not {outcome!r}")
+            if outcome is not None and not _is_error(outcome):
+                raise errors.ValidationError(
+                    f"script() takes smsgate errors or None, not {_kind_of(outcome)}",
+                    field="outcomes",
+                    provider=self.name,
+                )
         with self._lock:
             self._script.extend(_Step(outcome, op) for outcome in outcomes)
 
@@ -287,8 +319,17 @@ class InMemoryProvider(Provider):
         received_at: dt.datetime | None = None,
         vendor_code: str | None = None,
     ) -> DeliveryReport:
-        """Queue a delivery report for ``fetch_reports``: a model, or a mobile number plus fields."""
+        """Queue a delivery report for ``fetch_reports``: a model, or a mobile number plus fields
+        (``status`` a :class:`~smsgate.DeliveryStatus` or its value, ``"failed"``); anything
+        else is a :class:`~smsgate.exceptions.ValidationError`."""
         if not isinstance(report, DeliveryReport):
+            self._check_mobile("queue_report", "a DeliveryReport", report)
+            if not (isinstance(status, str) and status in _STATUSES):
+                raise errors.ValidationError(
+                    f"status must be a DeliveryStatus or its value ({_listed(_STATUSES)}), not {status!r}",
+                    field="status",
+                    provider=self.name,
+                )
             report = DeliveryReport(
                 provider=self.name,
                 mobile=report,
@@ -310,10 +351,16 @@ class InMemoryProvider(Provider):
         ext: str | None = None,
         received_at: dt.datetime | None = None,
     ) -> InboundMessage:
-        """Queue an inbound message for ``fetch_inbound``: a model, or a mobile number and text."""
+        """Queue an inbound message for ``fetch_inbound``: a model, or a mobile number and text;
+        anything else is a :class:`~smsgate.exceptions.ValidationError`."""
         if not isinstance(message, InboundMessage):
+            self._check_mobile("queue_inbound", "an InboundMessage", message)
             if text is None:
                 raise errors.ValidationError("queue_inbound needs the message text", field="text")
+            if not isinstance(text, str):
+                raise errors.ValidationError(
+                    f"text must be a string, not {type(text).__name__}", field="text", provider=self.name
+                )
             message = InboundMessage(
                 provider=self.name, mobile=message, text=text, ext=ext, received_at=received_at or _now()
             )
@@ -347,7 +394,10 @@ class InMemoryProvider(Provider):
 
     def cannot_render(self, message: Sms) -> str | None:
         """Why it cannot render ``message``: the base rules, then its own template table (an
-        unknown template, a missing parameter) when the message has no text to fall back on."""
+        unknown template, a missing parameter) when the message has no text to fall back on.
+        ``message`` must be an :class:`~smsgate.Sms` (else a ValidationError)."""
+        if not isinstance(message, Sms):
+            raise self._wrong_type(message, Sms, "cannot_render", "message")
         reason = super().cannot_render(message)
         if reason is not None or message.template is None or not self.capabilities.templates:
             return reason
@@ -359,7 +409,9 @@ class InMemoryProvider(Provider):
     def render(self, message: Sms) -> str:
         """The text ``message`` is sent with: its template filled in when this provider can
         render it, else its own text. :class:`~smsgate.exceptions.ValidationError` when
-        neither (see :meth:`cannot_render`)."""
+        neither (see :meth:`cannot_render`), or when ``message`` is no :class:`~smsgate.Sms`."""
+        if not isinstance(message, Sms):
+            raise self._wrong_type(message, Sms, "render", "message")
         reason = self.cannot_render(message)
         if reason is not None:
             raise errors.ValidationError(
@@ -378,22 +430,26 @@ class InMemoryProvider(Provider):
     def send(self, sms: Sms) -> Flow[Receipt]:
         """Accept ``sms`` (split by ``max_recipients``) and return its receipt."""
         self._check_supported(Operation.SEND)
+        if not isinstance(sms, Sms):
+            raise self._wrong_type(sms, Sms, "send", "sms")
         return self._send(sms)
 
     def send_batch(self, messages: Sequence[Sms]) -> Flow[list[Receipt]]:
         """Accept personalised messages: one receipt per request (``max_batch`` per request)."""
         self._check_supported(Operation.SEND_BATCH)
-        return self._send_batch(tuple(messages))
+        return self._send_batch(self._batch(messages))
 
     def send_mms(self, mms: Mms) -> Flow[Receipt]:
         """Accept ``mms`` and return its receipt (costs ``"mms"`` balance)."""
         self._check_supported(Operation.SEND_MMS)
+        if not isinstance(mms, Mms):
+            raise self._wrong_type(mms, Mms, "send_mms", "mms")
         return self._send_mms(mms)
 
     def balance(self, kind: str = "sms") -> Flow[Balance]:
         """The remaining balance of ``kind``."""
         self._check_supported(Operation.BALANCE)
-        if kind not in self.capabilities.balance_kinds:
+        if not isinstance(kind, str) or kind not in self.capabilities.balance_kinds:
             raise errors.ValidationError(
                 f"provider {self.name!r} has no {kind!r} balance", field="kind", provider=self.name
             )
@@ -408,10 +464,14 @@ class InMemoryProvider(Provider):
     def fetch_reports(
         self, *, limit: int | None = None, task_id: str | None = None
     ) -> Flow[list[DeliveryReport]]:
-        """Drain queued reports (oldest first), at most ``limit``, only ``task_id``'s if given."""
+        """Drain queued reports (oldest first), at most ``limit`` (a whole number from 1),
+        only ``task_id``'s if given."""
         self._check_supported(Operation.FETCH_REPORTS)
-        if limit is not None and limit < 1:
-            raise errors.ValidationError("limit must be at least 1", field="limit", provider=self.name)
+        if limit is not None and not is_whole(limit, least=1):
+            raise errors.ValidationError(
+                f"limit must be a whole number, at least 1, not {limit!r}", field="limit", provider=self.name
+            )
+        limit = None if limit is None else int(limit)
 
         def run() -> list[DeliveryReport]:
             self._consume_script(Operation.FETCH_REPORTS)
@@ -492,10 +552,12 @@ class InMemoryProvider(Provider):
         Both lists are optional; ``status`` is a :class:`~smsgate.DeliveryStatus` value;
         ``received_at`` is ISO 8601 with an offset (optional). Reports come first, then inbound
         messages, each in body order. Anything else raises
-        :class:`~smsgate.exceptions.ValidationError`.
+        :class:`~smsgate.exceptions.ValidationError`, and so does a body that is no bytes (a
+        decoded ``str``, ``None``); a ``bytearray`` or ``memoryview`` is read as its bytes.
         """
+        data = self._body_bytes(body)
         try:
-            document = json.loads(body.decode("utf-8"))
+            document = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise errors.ValidationError("callback body is not UTF-8 JSON", provider=self.name) from exc
         if not isinstance(document, dict) or not set(document) <= {"reports", "inbound"}:
@@ -543,6 +605,65 @@ class InMemoryProvider(Provider):
         return CallbackReply(status_code=503, body=b"retry")
 
     # --- internals -----------------------------------------------------------------------
+
+    def _wrong_type(self, value: object, kind: type, call: str, field: str) -> errors.ValidationError:
+        """The error of a value of the wrong type given to a public method, raised before
+        anything else (its AttributeError or TypeError came out of the first field read)."""
+        return errors.ValidationError(
+            f"{call}() takes an {kind.__name__}, not {type(value).__name__}", field=field, provider=self.name
+        )
+
+    def _batch(self, messages: object) -> tuple[Sms, ...]:
+        """A batch as a tuple: a list or tuple (any sequence but a string) of Sms."""
+        if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+            raise errors.ValidationError(
+                f"send_batch() takes a sequence of Sms, not {type(messages).__name__}",
+                field="messages",
+                provider=self.name,
+            )
+        for index, message in enumerate(messages):
+            if not isinstance(message, Sms):
+                raise errors.ValidationError(
+                    f"send_batch() takes a sequence of Sms; message {index + 1} of the batch is "
+                    f"{type(message).__name__}",
+                    field="messages",
+                    provider=self.name,
+                )
+        return tuple(messages)
+
+    def _body_bytes(self, body: object) -> bytes:
+        """A push's body as bytes; anything that is no bytes-like object is a ValidationError
+        (its AttributeError came out of the parse)."""
+        if isinstance(body, bytes):
+            return body
+        if isinstance(body, bytearray | memoryview):
+            return bytes(body)
+        raise errors.ValidationError(
+            f"a push body is the request's raw bytes, not {type(body).__name__}",
+            field="body",
+            provider=self.name,
+        )
+
+    def _operation(self, operation: object) -> Operation | None:
+        """``operation`` of fail_next and script: ``None``, an Operation or its value."""
+        if operation is None:
+            return None
+        if isinstance(operation, str) and operation in _OPERATIONS:
+            return Operation(operation)
+        raise errors.ValidationError(
+            f"operation must be one of {_listed(_OPERATIONS)}, or None, not {operation!r}",
+            field="operation",
+            provider=self.name,
+        )
+
+    def _check_mobile(self, call: str, model: str, value: object) -> None:
+        """The first argument of queue_report and queue_inbound: the model, or a number."""
+        if not isinstance(value, str):
+            raise errors.ValidationError(
+                f"{call}() takes {model} or a mobile number (a str), not {type(value).__name__}",
+                field="mobile",
+                provider=self.name,
+            )
 
     def _check_supported(self, operation: Operation) -> None:
         if not self.capabilities.supports(operation):
@@ -614,8 +735,9 @@ class InMemoryProvider(Provider):
         """Charge, record and return the receipt of one accepted request (lock held)."""
         cost = Decimal(len(recipients))
         if self.balances.get(kind, Decimal(0)) < cost:
+            plural = "" if len(recipients) == 1 else "s"
             raise errors.InsufficientBalanceError(
-                f"{kind} balance too low for {len(recipients)} recipients",
+                f"{kind} balance too low for {len(recipients)} recipient{plural}",
                 provider=self.name,
                 operation=operation.value,
             )
@@ -728,6 +850,24 @@ class InMemoryProvider(Provider):
         outbox = getattr(self, "outbox", None)
         shown = "(not built)" if outbox is None else f"outbox={len(outbox)}"
         return f"<InMemoryProvider {self.name!r} {shown}>"
+
+
+def _is_error(value: object) -> bool:
+    """Whether ``value`` is an smsgate error: an instance, or a class of one."""
+    return isinstance(value, errors.SmsGateError) or (
+        isinstance(value, type) and issubclass(value, errors.SmsGateError)
+    )
+
+
+def _listed(values: frozenset[str]) -> str:
+    """Values for an error, sorted and quoted: ``'a', 'b'``."""
+    return ", ".join(map(repr, sorted(values)))
+
+
+def _kind_of(value: object) -> str:
+    """How an error names a value of the wrong kind: a class by its name, anything else by
+    its type (never its repr: a test's value may hold anything)."""
+    return f"the class {value.__name__}" if isinstance(value, type) else type(value).__name__
 
 
 def _reference_of(message: Sms | Mms | tuple[Sms, ...]) -> str | None:
