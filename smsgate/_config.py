@@ -46,7 +46,11 @@ exists; else the path in ``$SMSGATE_CONFIG``.
 Applications build a gateway from the same file the CLI reads, routing included:
 ``smsgate.Gateway.from_config(path)`` / ``smsgate.AsyncGateway.from_config(path)``, or
 ``smsgate.load_config(path)`` for the :class:`Config` (``config.routing`` is a
-:class:`smsgate.routing.RoutingConfig`).
+:class:`smsgate.routing.RoutingConfig`). A configuration already read into a mapping (from
+another file format, a settings framework) is given as ``data=`` instead of a path, shaped
+like the file (``{"gateway": {...}, "providers": {"primary": {"type": "ipyy", ...}}}``), and
+goes through the same checks: secrets are refused in it too, and passwords still come from
+the environment.
 """
 
 from __future__ import annotations
@@ -247,6 +251,7 @@ def _as_path(value: object) -> Path:
 def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
     """Validate the TOML document ``data`` and build a :class:`Config`."""
     where = str(source) if source else "the configuration"
+    _string_keys(data, where)
     unknown = set(data) - {"gateway", "providers"}
     if unknown:
         hint = " (routing settings, shared_state included, go in [gateway])" if "routing" in unknown else ""
@@ -268,6 +273,20 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         routing=routing,
         shared_state=shared_state,
     )
+
+
+def _string_keys(table: Mapping[Any, Any], where: str, label: str = "") -> None:
+    """Every key of ``table`` and of the tables in it is a string, as in a TOML document (a
+    mapping given as ``data=`` may hold others: they are refused here, not met later as a
+    TypeError). ``label`` is the table's name, ``"[providers.primary]"`` ("" at the top)."""
+    for key, value in table.items():
+        if not isinstance(key, str):
+            place = f"in {label}" if label else "at the top level"
+            raise ConfigurationError(
+                f"{where}: a key {place} is no string ({type(key).__name__}); keys are names, as in the file"
+            )
+        if isinstance(value, Mapping):
+            _string_keys(value, where, f"{label[:-1]}.{key}]" if label else f"[{key}]")
 
 
 def _names_known(routing: RoutingConfig, names: list[str], where: str) -> None:
@@ -404,7 +423,7 @@ def _rate_limit(value: object, where: str) -> RateLimit | dict[str, RateLimit]:
 
 def _provider_table(name: str, table: object, where: str) -> ProviderConfig:
     """One ``[providers.<name>]`` table, checked: a valid name, a type, no secret."""
-    if not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigurationError(f"{where}: provider name {name!r} must be letters, digits, '-' or '_'")
     if not isinstance(table, Mapping):
         raise ConfigurationError(f"{where}: [providers.{name}] must be a table")
@@ -423,8 +442,17 @@ def _provider_table(name: str, table: object, where: str) -> ProviderConfig:
     return ProviderConfig(name=name, type=kind, options=options)
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Read and validate the TOML file at ``path`` (None: an empty configuration)."""
+def load_config(path: str | Path | None = None, *, data: Mapping[str, Any] | None = None) -> Config:
+    """Read and validate the TOML file at ``path`` (None: an empty configuration).
+
+    :param data: instead of a file, the configuration as a mapping shaped like the TOML
+        document (``{"gateway": {...}, "providers": {"<name>": {"type": ...}}}``, tables as
+        mappings, values as TOML has them), checked the same way with the same errors: a
+        secret-looking key is refused here too (passwords come from the environment).
+    :raises ConfigurationError: an unreadable or invalid file or mapping, or both given.
+    """
+    if data is not None:
+        return _from_data(path, data)
     if path is None:
         return Config()
     source = _as_path(path)
@@ -435,6 +463,18 @@ def load_config(path: str | Path | None) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"config file {str(source)!r} is not valid TOML: {exc}") from exc
     return parse_config(data, source=source)
+
+
+def _from_data(path: object, data: object) -> Config:
+    """The :class:`Config` of a mapping given as ``data=`` (no file is read)."""
+    if path is not None:
+        raise ConfigurationError("give the configuration as a file's path or as data=, not both")
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(
+            f"data= takes a mapping shaped like the config file ({{'providers': {{...}}}}), "
+            f"not {type(data).__name__}"
+        )
+    return parse_config(data)
 
 
 def build_provider(item: ProviderConfig, *, env: Mapping[str, str] | None = None) -> Provider:
@@ -479,17 +519,31 @@ def build_providers(config: Config, *, env: Mapping[str, str] | None = None) -> 
 
 
 def gateway_from_config(
-    cls: Any, path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any
+    cls: Any,
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | None = None,
+    **overrides: Any,
 ) -> Any:
     """Build ``cls`` (a gateway class) from a config file: its providers and its routing.
 
-    ``path`` None looks for the file as the CLI does (:func:`find_config`); ``overrides`` are
+    ``path`` None looks for the file as the CLI does (:func:`find_config`); ``data`` is the
+    configuration as a mapping instead of a file (:func:`load_config`); ``overrides`` are
     keyword arguments of the gateway that win over the file (``client=``, ``clock=`` …).
     """
-    found = find_config(path, env=env)
-    if found is None:
-        raise ConfigurationError(_no_providers(None))
-    config = load_config(found)
+    if data is not None:
+        config = load_config(path, data=data)
+        if not config.providers:
+            raise ConfigurationError(
+                "no provider is configured in data=; add a 'providers' table: {'providers': "
+                "{'<name>': {'type': '<provider>', ...}}}"
+            )
+    else:
+        found = find_config(path, env=env)
+        if found is None:
+            raise ConfigurationError(_no_providers(None))
+        config = load_config(found)
     options = config.gateway_options(env=env)
     options.update(overrides)
     gateway = cls(build_providers(config, env=env), **options)

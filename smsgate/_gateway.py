@@ -195,7 +195,12 @@ class _GatewayCore(Generic[ClientT]):
 
     @classmethod
     def from_config(
-        cls, path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any
+        cls,
+        path: str | Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        data: Mapping[str, Any] | None = None,
+        **overrides: Any,
     ) -> Self:
         """A gateway built from the TOML file the ``smsgate`` CLI reads: its providers (passwords
         from ``SMSGATE_<NAME>_PASSWORD``) and its ``[gateway]`` routing (strategy, weights,
@@ -206,17 +211,22 @@ class _GatewayCore(Generic[ClientT]):
         :param path: the file; None looks for it as the CLI does (``./smsgate.toml``, else
             ``$SMSGATE_CONFIG``).
         :param env: where passwords are read (default ``os.environ``).
+        :param data: instead of a file, the configuration already read into a mapping shaped
+            like the file (``{"gateway": {...}, "providers": {"primary": {"type": "ipyy",
+            ...}}}``); no file is looked for. The same checks apply: a secret in it is
+            refused, passwords come from ``env``.
         :param overrides: constructor arguments that win over the file (``client=`` …).
-        :raises ConfigurationError: no file, an invalid file, or no provider in it.
+        :raises ConfigurationError: no file, an invalid file or mapping, or no provider in it.
         """
         from smsgate import _config  # noqa: PLC0415 - the TOML layer loads only when used
 
         try:
-            gateway: Self = _config.gateway_from_config(cls, path, env=env, **overrides)
+            gateway: Self = _config.gateway_from_config(cls, path, env=env, data=data, **overrides)
         except SmsGateError as error:
             # The frames below hold the parsed file and the passwords (``env``) as locals,
-            # which error reporters capture: the traceback is cut here, and ``env`` dropped.
-            del env, overrides
+            # which error reporters capture: the traceback is cut here, and ``env`` (and a
+            # mapping given as ``data``) dropped.
+            del env, data, overrides
             cut_traceback(error)
             raise error
         return gateway
