@@ -21,20 +21,27 @@ from smsgate.exceptions import ValidationError
 __all__ = ["Balance", "CallbackReply", "DeliveryReport", "DeliveryStatus", "InboundMessage"]
 
 
+def _check_balance_kind(_inst: object, _attr: object, value: object) -> None:
+    """A balance is of SMS or of MMS, the two kinds :class:`Balance` documents."""
+    if not (isinstance(value, str) and value in ("sms", "mms")):
+        raise ValidationError(f"kind must be 'sms' or 'mms', not {value!r}", field="kind")
+
+
 @_compared
 @attr.frozen(kw_only=True, eq=False, repr=False)
 class Balance:
     """What the account has left.
 
     :ivar remaining: units left (may be negative on post-paid accounts).
-    :ivar kind: which balance: ``"sms"`` or ``"mms"``.
+    :ivar kind: which balance: ``"sms"`` or ``"mms"`` (any other is a
+        :class:`~smsgate.exceptions.ValidationError`).
     :ivar pay_mode: the provider's word for the payment mode (pre-paid, post-paid), if given.
     :ivar total: the provider's total (units bought or sent), if given.
     """
 
     provider: str
     remaining: Decimal = attr.field(converter=_decimal)
-    kind: str = "sms"
+    kind: str = attr.field(default="sms", validator=_check_balance_kind)
     pay_mode: str | None = None
     total: Decimal | None = attr.field(default=None, converter=_optional_decimal)
     raw: Any = attr.field(default=None, eq=False, repr=False)
