@@ -92,6 +92,7 @@ def partly_sent(
     cause: SmsGateError,
     *,
     stopped_by: SmsGateError | None = None,
+    untried: Sequence[Any] = (),
 ) -> PartialSendError:
     """The error of a send whose ``receipts`` were accepted before ``cause`` stopped it.
 
@@ -101,6 +102,8 @@ def partly_sent(
     :param pending: the messages not accepted, as the caller would resend them.
     :param stopped_by: the error that ended the send, when it is not ``cause`` itself (a
         group of failures): the new error takes its provider, operation and attempts.
+    :param untried: the part of ``pending`` whose requests were never made
+        (:attr:`PartialSendError.untried`).
     """
     source = stopped_by if stopped_by is not None else cause
     # A part may stand for several requests (a gateway call returning a list of receipts):
@@ -114,6 +117,7 @@ def partly_sent(
         cause=cause,
         provider=source.provider,
         operation=source.operation,
+        untried=untried,
     )
     error.attempts = source.attempts
     return error
@@ -127,7 +131,24 @@ def _partial(
     pending: Callable[[Sequence[P]], Sequence[Any]],
 ) -> PartialSendError:
     if isinstance(exc, PartialSendError):
+        later = pending(rest)
         return partly_sent(
-            [*accepted, *exc.receipts], [*exc.pending, *pending(rest)], exc.cause, stopped_by=exc
+            [*accepted, *exc.receipts],
+            [*exc.pending, *later],
+            exc.cause,
+            stopped_by=exc,
+            untried=[*exc.untried, *later],
         )
-    return partly_sent(accepted, pending([failed, *rest]), exc)
+    return partly_sent(accepted, pending([failed, *rest]), exc, untried=_untried(rest, pending))
+
+
+def _untried(rest: Sequence[P], pending: Callable[[Sequence[P]], Sequence[Any]]) -> Sequence[Any]:
+    """The messages of the parts never sent (``rest``), or none when there are none or the
+    caller's ``pending`` cannot say: the error must be raised with its receipts whatever
+    this answers."""
+    if not rest:
+        return ()
+    try:
+        return pending(rest)
+    except Exception:  # a partial send's receipts must never be lost to this answer
+        return ()

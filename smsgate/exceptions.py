@@ -323,6 +323,13 @@ class PartialSendError(SmsGateError):
 
     :ivar receipts: the receipts of the requests that were accepted, in order.
     :ivar pending: the messages that were not accepted (the failed request's and the rest).
+    :ivar untried: the part of :attr:`pending` whose requests were never made (the requests
+        after the failed one), as the sender would resend them: surely not sent, whatever
+        the cause. The rest of ``pending`` is the failed request's: when :attr:`cause` is an
+        :class:`UncertainOutcomeError` those recipients may have been sent to (check before
+        resending them), otherwise they were not sent either. Empty when the failed request
+        was the last one, and when the sender could not tell (a conservative answer: nothing
+        is called untried that may have gone).
     The failure itself is :attr:`cause` (also set as ``__cause__`` for tracebacks; ``raise
     … from`` cannot replace :attr:`cause`); ``retry_safe`` / ``failover_safe`` follow it, so
     the pending part may be resent exactly when the cause allows it.
@@ -337,10 +344,12 @@ class PartialSendError(SmsGateError):
         cause: SmsGateError,
         provider: str | None = None,
         operation: str | None = None,
+        untried: Sequence[Any] = (),
     ) -> None:
         super().__init__(message, provider=provider, operation=operation)
         self.receipts = tuple(receipts)
         self.pending = tuple(pending)
+        self.untried = tuple(untried)
         self._stopped_by = cause
         self.__cause__ = cause
 
@@ -348,7 +357,11 @@ class PartialSendError(SmsGateError):
         # BaseException's own rebuilds from ``args`` alone, which lack the keyword-only
         # receipts, pending and cause: unpickling (a process pool, a task result) failed.
         rebuild = functools.partial(
-            type(self), receipts=self.receipts, pending=self.pending, cause=self.cause
+            type(self),
+            receipts=self.receipts,
+            pending=self.pending,
+            cause=self.cause,
+            untried=getattr(self, "untried", ()),
         )
         return (rebuild, (self.message,), self.__dict__)
 

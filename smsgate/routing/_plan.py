@@ -289,4 +289,6 @@ class Run(Generic[T]):
         cause = error.cause if isinstance(error, PartialSendError) else error
         now = dt.datetime.now(dt.UTC)
         kept = [_finished(r, self.reference, now) for r in self.kept]
-        return partly_sent(kept, pending, cause, stopped_by=error)
+        # The payload is the last partial send's pending part: its untried part stays untried.
+        untried = error.untried if isinstance(error, PartialSendError) else ()
+        return partly_sent(kept, pending, cause, stopped_by=error, untried=untried)
