@@ -7,6 +7,7 @@ balances, task ids and the reports to pull, with and without faults."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import urllib.parse
 from collections.abc import Callable
@@ -290,6 +291,19 @@ async def test_the_served_sandbox_answers_plain_sends_as_its_layers_do(rules: li
     lean_count = await _compare(served)
     if not rules:  # as the app alone: all but HEAD, PUT, the multipart form and the disconnect
         assert lean_count == len(_requests()) - 4
+
+
+async def test_a_plain_send_s_logged_fields_are_untracked_and_read_with_the_list() -> None:
+    # Every send leaves its fields in the log: strings alone, which the collector never walks.
+    state = SandboxState(_config(), clock=lambda: NOW)
+    app = create_app(state=state)
+    numbers = ["13800138000", " 13800138000,13900139004, ,", "", "1380013800x"]
+    for mobile in numbers:
+        await _drive(app, _post("/sms.aspx", _form(mobile=mobile)))
+    assert not any(gc.is_tracked(raw[7]) for raw in state._log)
+    logged = [entry["fields"]["mobiles"] for entry in state.requests()]
+    assert logged == [["13800138000"], ["13800138000", "13900139004"], [], ["1380013800x"]]
+    assert list(state.requests()[0]["fields"]) == ["userid", "mobiles", "content", "ext", "send_time"]
 
 
 async def test_an_error_in_a_send_is_answered_500_and_raised_alike() -> None:

@@ -53,7 +53,10 @@ PushKind = Literal["report", "inbound"]
 #: clock's reading (with the system clock its seconds since the epoch, ``time.time()``: a
 #: third of ``datetime.now``'s work, spelled in China time when the log is read), endpoint,
 #: method, encoding, action, account, password style, fields, the outcome (or the result
-#: code it is made of, with the task id) and what a fault did.
+#: code it is made of, with the task id) and what a fault did. A plain send's fields keep its
+#: numbers as one string, joined with commas, so that they are strings alone (a dict the
+#: garbage collector never tracks: every send leaves one here); the entry made of them has
+#: the list, as every other endpoint's.
 RawEntry: TypeAlias = tuple[
     dt.datetime | float,
     str,
@@ -115,12 +118,15 @@ def _copy(account: Account) -> Account:
 
 def _entry(raw: RawEntry, seq: int) -> RequestEntry:
     """The log entry of :meth:`SandboxState.log_raw`'s pieces."""
-    moment, result, task_id, injected = raw[0], raw[8], raw[9], raw[10]
+    moment, fields, result, task_id, injected = raw[0], raw[7], raw[8], raw[9], raw[10]
     if not isinstance(result, Outcome):
         result = Outcome(result.name, result.number, result.message, task_id)
     if isinstance(moment, float):
         moment = dt.datetime.fromtimestamp(moment, CHINA)
-    return RequestEntry(stamp(moment.astimezone(CHINA)), *raw[1:8], result, injected, seq)
+    joined = fields.get("mobiles")
+    if isinstance(joined, str):  # a plain send's numbers, joined with commas (see RawEntry)
+        fields = {**fields, "mobiles": joined.split(",") if joined else []}
+    return RequestEntry(stamp(moment.astimezone(CHINA)), *raw[1:7], fields, result, injected, seq)
 
 
 #: ``datetime.now(CHINA)``, called without a Python frame of its own.

@@ -65,9 +65,12 @@ def _send(call: Call, params: dict[str, str], fmt: ReplyFormat) -> Response:
     ext = params.get("extno", "")
     send_time = params.get("sendtime", "")
     # (the call's fields are still empty: the same dict as an update would make, without keywords)
+    # The numbers are kept joined with commas (which split_mobiles leaves in none of them):
+    # a dict of strings alone is never tracked by the garbage collector, and every send
+    # leaves its fields in the log, which hands them out as the list (see RawEntry).
     call.fields = {
         "userid": params.get("userid", ""),
-        "mobiles": mobiles,
+        "mobiles": mobiles[0] if len(mobiles) == 1 else ",".join(mobiles),
         "content": text,
         "ext": ext,
         "send_time": send_time,
