@@ -84,7 +84,8 @@ def message_sent(receipt: Receipt, message: Sms | Mms | tuple[Sms, ...]) -> None
 def send_failed(
     provider: str, operation: str, error: SmsGateError, message: Sms | Mms | tuple[Sms, ...] | None
 ) -> None:
-    """Observe one failed attempt (the gateway may still try another provider).
+    """Observe one failed attempt (the gateway may still try another provider), or a part of
+    a shared receipt that ``query_status`` skipped because its provider cannot look it up.
 
     :param provider: name of the provider that failed.
     :param operation: ``"send"``, ``"send_batch"``, ``"send_mms"``, ``"balance"`` …
