@@ -35,7 +35,7 @@ import attr
 import httpx
 
 from smsgate._checks import _compared
-from smsgate.exceptions import UnsupportedOperationError
+from smsgate.exceptions import ConfigurationError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from smsgate._mms import Mms
@@ -73,6 +73,35 @@ class Operation(enum.StrEnum):
         return self in (Operation.SEND, Operation.SEND_BATCH, Operation.SEND_MMS)
 
 
+#: The kinds of balance there are (:class:`~smsgate.Balance`'s ``kind``).
+_BALANCE_KINDS = frozenset({"sms", "mms"})
+
+
+def _shown(kind: object) -> str:
+    """A kind for an error: a string by its repr, any other value by its type."""
+    return repr(kind) if isinstance(kind, str) else type(kind).__name__
+
+
+def _balance_kinds(value: object) -> frozenset[str]:
+    """``balance_kinds`` as a frozenset of kinds among ``"sms"`` and ``"mms"``; anything else
+    is a ConfigurationError naming the field (a string is refused rather than read as its
+    letters; a kind that is a string is shown by its repr, any other value by its type)."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise ConfigurationError(
+            f"balance_kinds must be kinds such as {{'sms', 'mms'}}, not {type(value).__name__}"
+        )
+    try:
+        kinds = frozenset(value)
+    except TypeError:  # an unhashable item
+        kinds = None
+    if kinds is None or not kinds <= _BALANCE_KINDS:
+        others = (
+            "an unhashable value" if kinds is None else ", ".join(sorted(map(_shown, kinds - _BALANCE_KINDS)))
+        )
+        raise ConfigurationError(f"balance_kinds: balance kinds are 'mms' and 'sms', not {others}")
+    return kinds
+
+
 # An instance dict rather than slots: attrs builds a slotted class twice (the class, then its
 # slotted copy), ~0.5M instructions of `import smsgate` for this one (issue 11); a provider
 # class holds one instance.
@@ -86,7 +115,10 @@ class Capabilities:
     :ivar max_text_length: characters one message may have, if the provider has a limit.
     :ivar max_mms_size: bytes one MMS may have (its parts' data summed), if the provider has
         a limit; a larger MMS is refused with a ValidationError before any I/O.
-    :ivar balance_kinds: the kinds :meth:`Provider.balance` accepts (``"sms"``, ``"mms"``).
+    :ivar balance_kinds: the kinds :meth:`Provider.balance` accepts, among ``"sms"`` and
+        ``"mms"`` (the kinds of :class:`~smsgate.Balance`): any other kind, or a value that is
+        not a collection of kinds (a single string), is a
+        :class:`~smsgate.exceptions.ConfigurationError` naming the field.
     :ivar templates: renders logical templates (:attr:`Sms.template <smsgate.Sms>`) from its
         own configuration.
     :ivar free_text: accepts free text (:attr:`Sms.text <smsgate.Sms>`); ``False`` for a
@@ -100,7 +132,7 @@ class Capabilities:
     batch: bool = False
     mms: bool = False
     balance: bool = False
-    balance_kinds: frozenset[str] = attr.field(default=frozenset({"sms"}), converter=frozenset)
+    balance_kinds: frozenset[str] = attr.field(default=frozenset({"sms"}), converter=_balance_kinds)
     report_pull: bool = False
     inbound_pull: bool = False
     callbacks: bool = False
