@@ -30,7 +30,7 @@ import inspect
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -39,9 +39,9 @@ import anyio.to_thread
 import attrs
 
 from smsgate import _plugins
-from smsgate._models import DeliveryReport, mask_mobile
+from smsgate._models import DeliveryReport, InboundMessage, mask_mobile
 from smsgate._provider import CallbackReply, Provider
-from smsgate.exceptions import ConfigurationError
+from smsgate.exceptions import ConfigurationError, ValidationError
 from smsgate.receiver._journal import (
     ClaimingJournal,
     Event,
@@ -157,7 +157,14 @@ class Receiver:
 
     A provider without the ``callbacks`` capability is accepted: such a receiver stores and
     dispatches what a pull returned (:meth:`store_pulled`); :meth:`asgi_app` and
-    :meth:`wsgi_app` refuse it, since every push they served would be answered "retry".
+    :meth:`wsgi_app` refuse it, since every push they served would be answered "retry", and
+    :meth:`handle` (with every method handed a push) and :meth:`admit` refuse a push with a
+    :class:`ConfigurationError` for the same reason.
+
+    A call given a wrong argument (a push body that is no bytes, a ``content_type`` that is no
+    text, a request that is no :class:`~smsgate.receiver.PushRequest`, events that are no
+    events) raises :class:`~smsgate.exceptions.ValidationError` naming it, before anything is
+    stored: never a "retry" reply, which would fail the same way on every delivery.
 
     Guarantees: an acknowledged event is in the journal; an event is dispatched once per
     successful storage (re-deliveries are recognised), so the handler sees each event at least
@@ -178,6 +185,9 @@ class Receiver:
         path = _check_arguments(provider, handler, journal, ack_before_dispatch, guard)
         self.provider = provider
         self.handler = handler
+        # A provider without the callbacks capability cannot parse a push: such a receiver
+        # stores pulls only, and handle() / admit() refuse a push rather than answer "retry".
+        self._takes_pushes = bool(provider.capabilities.callbacks)
         self.ack_before_dispatch = ack_before_dispatch
         self._handler_kind: tuple[Handler | None, bool] = (handler, inspect.iscoroutinefunction(handler))
         self.guard = guard if guard is not None else PushGuard()
@@ -248,7 +258,14 @@ class Receiver:
         Checks the :attr:`guard` (token, source network, credentials), then the provider's
         :meth:`~smsgate.Provider.verify_push` (signed pushes). A refusal is logged without
         the body, at most once per 10 seconds per reason (the next line counts the others).
+
+        :raises ValidationError: ``request`` is no :class:`~smsgate.receiver.PushRequest`, or
+            ``body`` no bytes (a ``bytearray`` or ``memoryview`` is read as its bytes).
+        :raises ConfigurationError: the provider cannot parse pushes (it does not declare the
+            ``callbacks`` capability): this receiver stores pulls only.
         """
+        if type(request) is not PushRequest or type(body) is not bytes or not self._takes_pushes:
+            body = self._admit_arguments(request, body)
         refusal = self.guard.check(request)
         if refusal is None:
             url = self.guard.public_url or request.url
@@ -261,6 +278,42 @@ class Receiver:
         if refusal is not None:
             self._log_refusal(refusal)
         return refusal
+
+    def _admit_arguments(self, request: object, body: object) -> bytes:
+        """:meth:`admit`'s arguments when one is not of the usual type: ``body`` as bytes, or
+        the error refusing them."""
+        self._check_takes_pushes()
+        if not isinstance(request, PushRequest):
+            raise ValidationError(
+                f"Receiver.admit needs a smsgate.receiver.PushRequest, not {type(request).__name__}",
+                field="request",
+                provider=self.provider.name,
+            )
+        return _push_body(body, self.provider.name)
+
+    def _push_arguments(self, body: object, content_type: object) -> bytes:
+        """A push's arguments (:meth:`receive` and the methods built on it) when one is not of
+        the usual type: ``body`` as bytes, or the error refusing them (raised to the caller:
+        a "retry" reply would fail the same way on every delivery)."""
+        self._check_takes_pushes()
+        data = _push_body(body, self.provider.name)
+        if content_type is not None and not isinstance(content_type, str):
+            raise ValidationError(
+                f"a push's content_type is the request's Content-Type as text (or None), "
+                f"not {type(content_type).__name__}",
+                field="content_type",
+                provider=self.provider.name,
+            )
+        return data
+
+    def _check_takes_pushes(self) -> None:
+        if not self._takes_pushes:
+            name = self.provider.name
+            raise ConfigurationError(
+                f"provider {name!r} does not declare the callbacks capability: it cannot parse "
+                "pushes, so this receiver stores pulls only (store_pulled, dispatch)",
+                provider=name,
+            )
 
     def _admits_all(self) -> bool:
         """True when :meth:`admit` cannot refuse a push: no check is configured in the guard,
@@ -318,7 +371,16 @@ class Receiver:
         """Parse and store one push without dispatching it (see :meth:`dispatch`).
 
         Apps use it to answer the provider before running the handler.
+
+        :raises ValidationError: ``body`` is no bytes (a decoded ``str``, ``None``; a
+            ``bytearray`` or ``memoryview`` is read as its bytes), or ``content_type`` is
+            neither text nor ``None``: a mistake of the caller's, which a "retry" reply would
+            repeat on every delivery. Nothing is stored.
+        :raises ConfigurationError: the provider cannot parse pushes (it does not declare the
+            ``callbacks`` capability): this receiver stores pulls only.
         """
+        if type(body) is not bytes or type(content_type) not in _CONTENT_TYPES or not self._takes_pushes:
+            body = self._push_arguments(body, content_type)
         events = self._parse(body, content_type)
         if events is None:
             return Intake(reply=self.provider.callback_reply(False), stored=False)
@@ -419,7 +481,9 @@ class Receiver:
         """Async :meth:`receive`: parsing and the journal run in a worker thread, so a slow
         disk never blocks the event loop. With the SQLite journal, the pushes that arrive while
         one commit is on disk are parsed and stored together by one thread: one fsync and one
-        wake-up of the loop for all of them."""
+        wake-up of the loop for all of them. Its arguments are refused as :meth:`receive`'s."""
+        if type(body) is not bytes or type(content_type) not in _CONTENT_TYPES or not self._takes_pushes:
+            body = self._push_arguments(body, content_type)
         if self._batched and running_loop() is not None:
             return await self._intake_batches.submit((body, content_type, None))
         return await self._workers.journal(self.receive, body, content_type)
@@ -431,9 +495,14 @@ class Receiver:
         A pull has no sender to ask for a retry: a journal failure is raised
         (:class:`~smsgate.receiver.JournalError`), and the caller then holds the only copy of
         the events (pulls are destructive at most vendors).
+
+        :raises ValidationError: ``events`` is not a sequence (any iterable) of
+            :class:`~smsgate.DeliveryReport` and :class:`~smsgate.InboundMessage`; nothing is
+            stored.
         """
-        new = self.journal.record(number_repeats(list(events)))
-        log.info("pulled events stored: %d event(s), %d new", len(events), len(new))
+        pulled = _events_given(events, "store_pulled", self.provider.name)
+        new = self.journal.record(number_repeats(pulled))
+        log.info("pulled events stored: %d event(s), %d new", len(pulled), len(new))
         return new
 
     def _undone(self, events: Sequence[Event], new: Sequence[Event]) -> list[Event]:
@@ -555,7 +624,13 @@ class Receiver:
         A coroutine-function handler is run to completion with :func:`anyio.run`. Handler
         errors are recorded in the journal, never raised. An event another thread or task is
         dispatching at this moment is skipped (and not counted as completed).
+
+        :raises ValidationError: ``events`` is not a sequence (any iterable) of
+            :class:`~smsgate.DeliveryReport` and :class:`~smsgate.InboundMessage`; none is
+            dispatched.
         """
+        if not _plain_events(events):
+            events = _events_given(events, "dispatch", self.provider.name)
         return self._dispatch(events, recheck, None)
 
     def _dispatch(
@@ -583,8 +658,15 @@ class Receiver:
         """Async :meth:`dispatch`: a sync handler and the journal run in worker threads.
 
         Under asyncio a sync handler (or none) gets one worker thread for the whole dispatch:
-        claims, hooks, handler and journal writes, one thread hop in all.
+        claims, hooks, handler and journal writes, one thread hop in all. Its ``events`` are
+        refused as :meth:`dispatch`'s.
         """
+        if not _plain_events(events):
+            events = _events_given(events, "adispatch", self.provider.name)
+        return await self._adispatch(events, recheck)
+
+    async def _adispatch(self, events: Sequence[Event], recheck: bool) -> int:
+        """:meth:`adispatch` of events known to be events (a push's own)."""
         loop = running_loop()
         if loop is not None and not inspect.iscoroutinefunction(self.handler):
             return await self._workers.handler(self._dispatch, events, recheck, loop)
@@ -625,24 +707,26 @@ class Receiver:
         for :attr:`PushResult.after_reply`, which the caller runs once the reply is written;
         with ``defer=False``, or in dispatch-first mode, they are dispatched before this
         returns and a handler failure turns the reply into "retry" (dispatch-first only).
-        ``content_type`` is passed to the provider, which may ignore it.
+        ``content_type`` is passed to the provider, which may ignore it. Wrong arguments are
+        refused as :meth:`handle`'s.
         """
         intake = self.receive(body, content_type)
         when = self._when(intake, defer=defer)
-        done = self.dispatch(intake.new) if when is _When.BEFORE_REPLY else 0
-        return self._result(intake, when, done, functools.partial(self.dispatch, intake.new))
+        # The push's own events: dispatched without dispatch()'s look at its argument.
+        done = self._dispatch(intake.new, False, None) if when is _When.BEFORE_REPLY else 0
+        return self._result(intake, when, done, functools.partial(self._dispatch, intake.new, False, None))
 
     async def ahandle_push(
         self, body: bytes, content_type: str | None = None, *, defer: bool = True
     ) -> PushResult:
         """Async :meth:`handle_push`; its ``after_reply`` is a coroutine function."""
         intake, when, done = await self._ahandle(body, content_type, defer)
-        return self._result(intake, when, done, functools.partial(self.adispatch, intake.new))
+        return self._result(intake, when, done, functools.partial(self._adispatch, intake.new, False))
 
     async def _ahandle(self, body: bytes, content_type: str | None, defer: bool) -> tuple[Intake, _When, int]:
         intake = await self.areceive(body, content_type)
         when = self._when(intake, defer=defer)
-        done = await self.adispatch(intake.new) if when is _When.BEFORE_REPLY else 0
+        done = await self._adispatch(intake.new, False) if when is _When.BEFORE_REPLY else 0
         return intake, when, done
 
     async def _aserve_push(
@@ -741,6 +825,12 @@ class Receiver:
         The handler runs before this returns, whatever ``ack_before_dispatch`` says; it only
         decides whether a handler failure turns the reply into "retry". ``content_type`` is
         passed to the provider, which may ignore it (some vendors send a wrong one).
+
+        :raises ValidationError: ``body`` is no bytes (a decoded ``str``, ``None``; a
+            ``bytearray`` or ``memoryview`` is read as its bytes) or ``content_type`` neither
+            text nor ``None``; nothing is stored, and no reply is made: the caller's mistake.
+        :raises ConfigurationError: the provider cannot parse pushes (no ``callbacks``
+            capability): this receiver stores pulls only.
         """
         return self.handle_push(body, content_type, defer=False).reply
 
@@ -820,6 +910,62 @@ def _check_arguments(
             provider=provider.name,
         )
     return _journal_path(journal, provider.name)
+
+
+#: The types of a push's ``content_type`` :meth:`Receiver.receive` takes without a second look.
+_CONTENT_TYPES = (str, type(None))
+
+
+def _push_body(body: object, provider: str) -> bytes:
+    """A push's body as bytes (a ``bytearray`` or ``memoryview`` read as its bytes, as the
+    providers' ``parse_callback`` do); anything else is a :class:`ValidationError`."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    raise ValidationError(
+        f"a push body is the request's raw bytes, not {type(body).__name__} (pass the bytes "
+        "the request carried, undecoded)",
+        field="body",
+        provider=provider,
+    )
+
+
+#: The containers and the events :meth:`Receiver.dispatch` takes without a closer look.
+_EVENT_LISTS = (tuple, list)
+_EVENT_TYPES = (DeliveryReport, InboundMessage)
+
+
+def _plain_events(events: object) -> bool:
+    """True when ``events`` is a tuple or list of events of the exact model types (what the
+    receiver and the journal hand :meth:`Receiver.dispatch`): nothing more to look at."""
+    if type(events) not in _EVENT_LISTS:
+        return False
+    for event in cast(Sequence[object], events):  # noqa: SIM110 - all() over a generator costs twice this
+        if type(event) not in _EVENT_TYPES:
+            return False
+    return True
+
+
+def _events_given(events: object, method: str, provider: str) -> list[Event]:
+    """The ``events`` argument of :meth:`Receiver.store_pulled` / :meth:`Receiver.dispatch` as
+    a list; anything that is no iterable of events is a :class:`ValidationError` naming the
+    first wrong item's type (never an event's content: phone numbers and text)."""
+    if isinstance(events, str | bytes | bytearray) or not isinstance(events, Iterable):
+        raise ValidationError(
+            f"{method} takes a sequence of DeliveryReport and InboundMessage events, "
+            f"not {type(events).__name__}",
+            field="events",
+            provider=provider,
+        )
+    given = list(events)
+    for index, event in enumerate(given):
+        if not isinstance(event, DeliveryReport | InboundMessage):
+            raise ValidationError(
+                f"{method} takes DeliveryReport and InboundMessage events; item {index} "
+                f"is {type(event).__name__}",
+                field="events",
+                provider=provider,
+            )
+    return given
 
 
 def _journal_path(journal: object, provider: str) -> str | None:

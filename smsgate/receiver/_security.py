@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from smsgate.exceptions import ConfigurationError
+from smsgate.exceptions import ConfigurationError, ValidationError
 
 __all__ = ["PushGuard", "PushRequest", "Refusal"]
 
@@ -133,12 +133,61 @@ class PushRequest:
     :ivar token: the token the URL carries (the path's last segment after the mount point,
         or the ``token`` query parameter), or ``None``.
     :ivar url: the URL the request was made to, as the server saw it.
+
+    :raises ValidationError: a field of the wrong type (``peer`` or ``token`` neither text nor
+        ``None``, ``headers`` no mapping, ``url`` no text), naming the field; never its value
+        (the token, the URL and the headers may hold secrets). The header values are not
+        walked when a request is built (one is built per push): one the guard reads
+        (``x-forwarded-for``, ``authorization``) that is not text is refused the same way
+        when :meth:`PushGuard.check` reads it.
     """
 
     peer: str | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     token: str | None = attrs.field(default=None, repr=False)
     url: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        # Type tests only (an adapter builds one per push); the rest looked at closely.
+        if (
+            type(self.peer) not in _TEXT_OR_NONE
+            or type(self.token) not in _TEXT_OR_NONE
+            or type(self.url) is not str
+            or type(self.headers) is not dict
+        ):
+            _check_request(self)
+
+
+_TEXT_OR_NONE = (str, type(None))
+
+
+def _header(request: PushRequest, name: str) -> str:
+    """The value of header ``name`` (lower case) the guard reads, ``""`` when absent; a value
+    that is not text is a :class:`ValidationError` (the headers are not walked one by one
+    when a request is built, a push at a time: each is looked at where it is read)."""
+    value: object = request.headers.get(name, "")
+    if not isinstance(value, str):
+        raise _wrong("headers", "a mapping of header names to values, both text", value)
+    return value
+
+
+def _check_request(request: PushRequest) -> None:
+    """:class:`PushRequest`'s fields, the first of the wrong type refused with a
+    :class:`ValidationError` naming it (its type, never its value)."""
+    for name in ("peer", "token"):
+        value = getattr(request, name)
+        if value is not None and not isinstance(value, str):
+            raise _wrong(name, "text or None", value)
+    url: object = request.url
+    if not isinstance(url, str):
+        raise _wrong("url", "text", url)
+    headers: object = request.headers
+    if not isinstance(headers, Mapping):
+        raise _wrong("headers", "a mapping of header names to values (text)", headers)
+
+
+def _wrong(field: str, expected: str, value: object) -> ValidationError:
+    return ValidationError(f"PushRequest.{field} must be {expected}, not {type(value).__name__}", field=field)
 
 
 @attrs.frozen
@@ -188,7 +237,7 @@ class PushGuard:
         peer = _address(request.peer)
         if peer is None or not _within(peer, self.trusted_proxies):
             return peer
-        forwarded = request.headers.get("x-forwarded-for", "")
+        forwarded = _header(request, "x-forwarded-for")
         hops = [h for h in (part.strip() for part in forwarded.split(",")) if h]
         for hop in reversed(hops):
             address = _address(hop)
@@ -206,7 +255,7 @@ class PushGuard:
             client = self.client(request)
             if client is None or not _within(client, self.allow):
                 return Refusal(403, f"source {client or 'unknown'} not allowed", "source")
-        if self.basic is not None and not self._basic_ok(request.headers.get("authorization", "")):
+        if self.basic is not None and not self._basic_ok(_header(request, "authorization")):
             challenge = (("WWW-Authenticate", 'Basic realm="smsgate"'),)
             return Refusal(401, "wrong or missing credentials", "credentials", challenge)
         return None
