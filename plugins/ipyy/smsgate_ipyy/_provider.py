@@ -41,7 +41,7 @@ from smsgate.templates import TextTemplates
 from smsgate_ipyy import _build, _parse, _push, _tms
 from smsgate_ipyy._build import Login
 from smsgate_ipyy._settings import SIGNATURE, IpyySettings
-from smsgate_ipyy._transports import Outgoing, transport_for
+from smsgate_ipyy._transports import Outgoing, Transport, transport_for
 from smsgate_ipyy._xml import is_xml_text
 
 __all__ = ["IpyyProvider"]
@@ -58,6 +58,11 @@ _LAST_SIGNATURE = re.compile(r"【[^【】\n]+】\Z")
 _FIXED_NUMBERS = re.compile(r"([0-9]+)\[0-9\]\{([0-9]{1,2})\}")
 _CHINA_PREFIX = re.compile(r"\A(?:\+86|0086|86)")
 _MAX_EXT = 5
+_EXT_TOO_LONG = "ext must be at most 5 digits (spec 1.2)"
+_UNSIGNED = (
+    "the text needs a 【signature】 (ipyy refuses unsigned messages); add one, or "
+    "configure signature='append' with default_signature"
+)
 # Batch messages checked each on its own when a run of them is not plain (see _plan_batch).
 _ONE_BY_ONE = 16
 _MAX_NEW_PASSWORD = 20
@@ -169,6 +174,16 @@ def _signed_lines(joined: str, texts: list[str]) -> bool:
     return _SIGNED_LINES.fullmatch(joined) is not None
 
 
+def _has_signature(text: str) -> bool:
+    """``SIGNATURE.search(text)``, answered without the regular expression for the usual text,
+    which ends with its 【signature】 (the search tries every position of the text)."""
+    if text.endswith("】"):
+        start = text.rfind("【", 0, -1)
+        if 0 <= start < len(text) - 2 and "】" not in text[start + 1 : -1]:
+            return True
+    return SIGNATURE.search(text) is not None
+
+
 def _fixed_numbers(pattern: str) -> tuple[str, int] | None:
     """For a ``mobile_pattern`` such as the default ``1[0-9]{10}`` (leading digits, then a
     fixed count of any digit): its leading digits and the length of a matching number."""
@@ -189,6 +204,15 @@ def _new_password_problem(new_password: object, transport: str) -> tuple[str, st
         # The settings refuse such a password for SOAP: refused only after the gateway had
         # changed it, this provider would be left with the old one.
         return "the new password contains a character XML cannot carry (transport 'soap')", "newpassword"
+    return None
+
+
+def _gbk_problem(transport: Transport, text: str) -> str | None:
+    """Why the gbk ``transport`` cannot carry ``text`` (its first such character named), or None."""
+    try:
+        transport.check_text(text)
+    except ValidationError as exc:
+        return exc.message
     return None
 
 
@@ -233,6 +257,8 @@ class IpyyProvider(Provider):
         self.base_url = settings.base_url
         self._mobile_pattern = re.compile(settings.mobile_pattern)
         self._fixed_numbers = _fixed_numbers(settings.mobile_pattern)
+        self._max_text = settings.max_text_length
+        self._gbk = settings.transport == "gbk"
         self.__login = Login(settings.base_url, settings.userid, settings.account, settings.password)
         self._transport = transport_for(settings, self._now)
         self._templates = TextTemplates(settings.templates)
@@ -268,20 +294,32 @@ class IpyyProvider(Provider):
 
     # --- validation (before any I/O) --------------------------------------------------------
 
-    def _mobile(self, number: str) -> str:
-        """The number as it goes on the wire: a leading +86/0086/86 is removed when what
-        remains matches the pattern (the gateway takes mainland numbers without a prefix)."""
+    def _wire_number(self, number: str) -> str | None:
+        """The number as it goes on the wire, or None when it is no mainland number: a leading
+        +86/0086/86 is removed when what remains matches the pattern (the gateway takes
+        mainland numbers without a prefix)."""
         candidate = number.strip()
         if self._mobile_pattern.fullmatch(candidate):
             return candidate
         stripped = _CHINA_PREFIX.sub("", candidate, count=1)
         if stripped != candidate and self._mobile_pattern.fullmatch(stripped):
             return stripped
-        raise ValidationError(
-            f"recipient {mask_mobile(candidate)} is not a mainland mobile number "
-            f"(pattern {self._mobile_pattern.pattern})",
-            field="to",
+        return None
+
+    def _not_mainland(self, number: str) -> str:
+        """Why ``number`` cannot be sent here (its digits masked)."""
+        return (
+            f"recipient {mask_mobile(number.strip())} is not a mainland mobile number "
+            f"(pattern {self._mobile_pattern.pattern})"
         )
+
+    def _mobile(self, number: str) -> str:
+        """The number as it goes on the wire (:meth:`_wire_number`); a ValidationError when it
+        is no mainland number."""
+        wire = self._wire_number(number)
+        if wire is None:
+            raise ValidationError(self._not_mainland(number), field="to")
+        return wire
 
     def _mobiles(self, numbers: Sequence[str]) -> list[str]:
         out: list[str] = []
@@ -299,7 +337,7 @@ class IpyyProvider(Provider):
         if ext is None:
             return ""
         if not (ext.isascii() and ext.isdigit()) or len(ext) > _MAX_EXT:
-            raise ValidationError("ext must be at most 5 digits (spec 1.2)", field="ext")
+            raise ValidationError(_EXT_TOO_LONG, field="ext")
         return ext
 
     def _now(self) -> dt.datetime:
@@ -316,18 +354,86 @@ class IpyyProvider(Provider):
         return _build.format_send_time(send_at)
 
     def cannot_render(self, message: Sms) -> str | None:
-        """Why this account cannot send ``message``: a template-only message when no
-        ``templates`` are configured, an unknown template (``no template named 'x'``) or a
-        missing parameter (``template 'x' needs parameter 'code'``). A message that also has
-        a text is sent with its text then."""
+        """Why this account cannot send ``message``, or None. Rendering: a template-only
+        message when no ``templates`` are configured, an unknown template (``no template
+        named 'x'``) or a missing parameter (``template 'x' needs parameter 'code'``); a
+        message that also has a text is sent with its text then. Then the rules of this
+        account, which another provider may not have: a recipient that is no mainland number
+        (``mobile_pattern``), an ``ext`` of more than 5 digits, and a text (as rendered) that
+        lacks the 【signature】 ``signature="require"`` asks for, is longer than
+        ``max_text_length`` (the appended signature counted) or, for ``transport="gbk"``, has
+        a character GBK cannot carry. Each reason is the text of the ValidationError a send
+        of the message raises before any request."""
         _expect(message, Sms, "cannot_render", "message")
-        if message.template is None and message.text is not None and self.capabilities.free_text:
-            return None  # a plain text message (most of a batch), answered without the base
+        text = message.text
+        if message.template is None and text is not None and self.capabilities.free_text:
+            # A plain text message (most sends, and most of a batch): nothing to render.
+            return None if self._usual(message, text) else self._cannot_take(message, text)
         reason = super().cannot_render(message)
-        if reason is not None or message.template is None or not self._templates:
+        if reason is not None:
             return reason
-        problem = self._templates.problem(message)
-        return None if problem is None or message.text is not None else problem
+        text, reason = self._rendering(message)
+        if text is None:
+            return reason
+        return None if self._usual(message, text) else self._cannot_take(message, text)
+
+    def _rendering(self, sms: Sms) -> tuple[str | None, str | None]:
+        """The text ``sms`` goes out with, before the signature rule (its template filled in
+        when this account has it and every parameter, else its text), or None and why not."""
+        text = sms.text
+        if sms.template is not None and self._templates:
+            try:
+                return self._templates.render(sms), None
+            except ValidationError as exc:  # no such template or parameter: the text, if any
+                if text is None or exc.field != "template":
+                    return None, exc.message
+        return text, None if text is not None else "the message has no text"
+
+    def _usual(self, message: Sms, text: str) -> bool:
+        """True for the usual message, which breaks no rule of this account, answered cheaply:
+        one number in the wire form (for a ``mobile_pattern`` of fixed length and leading
+        digits, such as the default), no ext, and a text within ``max_text_length`` that ends
+        with its 【signature】 (not for ``transport="gbk"``). False: the full checks decide."""
+        fixed, to = self._fixed_numbers, message.to
+        if (
+            fixed is None
+            or len(to) != 1
+            or message.ext is not None
+            or self._gbk
+            or len(text) > self._max_text
+            or not text.endswith("】")
+        ):
+            return False
+        # An Sms number is digits after an optional "+": one of the pattern's length that
+        # starts with its leading digits matches it. The signature test is _has_signature's.
+        number, start = to[0], text.rfind("【", 0, -1)
+        return (
+            len(number) == fixed[1]
+            and number.startswith(fixed[0])
+            and 0 <= start < len(text) - 2
+            and "】" not in text[start + 1 : -1]
+        )
+
+    def _cannot_take(self, message: Sms, text: str) -> str | None:
+        """Why ``message``, going out with ``text`` (before the signature rule), breaks a rule
+        of this account: the checks of :meth:`send`, answered as a reason, not raised (the
+        usual message is answered by :meth:`_usual` first)."""
+        fullmatch = self._mobile_pattern.fullmatch
+        for number in message.to:
+            if not fullmatch(number) and self._wire_number(number) is None:
+                return self._not_mainland(number)
+        ext = message.ext
+        if ext is not None and (len(ext) > _MAX_EXT or not (ext.isascii() and ext.isdigit())):
+            return _EXT_TOO_LONG
+        signed, problem = self._signing(text)
+        if problem is None and self.settings.transport == "gbk":
+            try:
+                signed.encode("gbk")
+            except UnicodeEncodeError:
+                # A text no provider can carry (a lone surrogate) is the caller's to fix: the
+                # send's ValidationError, not a reason to try another provider.
+                return _gbk_problem(self._transport, signed) if _utf8(signed) else None
+        return problem
 
     def _text_of(self, sms: Sms) -> str:
         """The text ``sms`` goes out with, before the signature and length checks: its
@@ -340,25 +446,26 @@ class IpyyProvider(Provider):
             )
         return sms.text
 
-    def _signed(self, text: str) -> str:
-        """The text as it is sent: signed, and no longer than ``max_text_length``."""
+    def _signing(self, text: str) -> tuple[str, str | None]:
+        """The text as it is sent (signed per ``signature``), and why it cannot be (no
+        signature where one is required, longer than ``max_text_length``) or None."""
         settings = self.settings
         limit = settings.max_text_length
-        if not SIGNATURE.search(text):
+        if not _has_signature(text):
             if settings.signature == "require":
-                raise ValidationError(
-                    "the text needs a 【signature】 (ipyy refuses unsigned messages); add one, or "
-                    "configure signature='append' with default_signature",
-                    field="text",
-                )
+                return text, _UNSIGNED
             if settings.signature == "append" and settings.default_signature:
                 text += settings.default_signature
         if len(text) > limit:
-            raise ValidationError(
-                f"the text has {len(text)} characters, more than max_text_length ({limit})",
-                field="text",
-            )
-        return text
+            return text, f"the text has {len(text)} characters, more than max_text_length ({limit})"
+        return text, None
+
+    def _signed(self, text: str) -> str:
+        """The text as it is sent: signed, and no longer than ``max_text_length``."""
+        signed, problem = self._signing(text)
+        if problem is not None:
+            raise ValidationError(problem, field="text")
+        return signed
 
     # --- send -------------------------------------------------------------------------------
 
@@ -372,8 +479,12 @@ class IpyyProvider(Provider):
             ``pending`` holds the message with the recipients not yet accepted.
         """
         _expect(sms, Sms, "send", "sms")
-        mobiles = self._mobiles(sms.to)
-        text = self._signed(self._text_of(sms))
+        text = self._rendering(sms)[0]
+        if text is not None and self._usual(sms, text):
+            mobiles = list(sms.to)  # one number, in the wire form; a signed text within the limit
+        else:
+            mobiles = self._mobiles(sms.to)
+            text = self._signed(self._text_of(sms))
         self._transport.check_text(text)
         ext = self._ext(sms.ext)
         send_time = self._when(sms.send_at)
