@@ -48,6 +48,7 @@ from smsgate.exceptions import (
     TransportError,
     UncertainOutcomeError,
     UnknownProviderError,
+    UnrenderableMessageError,
     UnsupportedOperationError,
     ValidationError,
 )
@@ -227,6 +228,7 @@ __all__ = [
     "TransportError",
     "UncertainOutcomeError",
     "UnknownProviderError",
+    "UnrenderableMessageError",
     "UnsupportedOperationError",
     "ValidationError",
     "__version__",

@@ -10,6 +10,7 @@ Each class answers the question an application has when a send goes wrong:
     │   ├── UnknownProviderError      no plugin registers that provider name
     │   ├── DuplicateProviderError    two plugins register the same provider name
     │   └── UnsupportedOperationError no configured provider can do this operation
+    │       └── UnrenderableMessageError none can render this message (also a ValidationError)
     ├── ValidationError               bad input, found before any I/O; nothing was sent
     ├── ProviderError                 the provider answered and refused (code, message kept)
     │   ├── ProviderUnavailableError  about *this provider*: another provider may succeed
@@ -78,6 +79,7 @@ __all__ = [
     "TransportError",
     "UncertainOutcomeError",
     "UnknownProviderError",
+    "UnrenderableMessageError",
     "UnsupportedOperationError",
     "ValidationError",
 ]
@@ -156,6 +158,17 @@ class ValidationError(SmsGateError, ValueError):
     ) -> None:
         super().__init__(message, provider=provider, operation=operation)
         self.field = field
+
+
+class UnrenderableMessageError(UnsupportedOperationError, ValidationError):
+    """No configured provider can render this message: each one's ``cannot_render`` gave a
+    reason (no template of that name, a rule of the account such as a number it cannot reach
+    or a text too long). Raised by the gateway before any I/O: nothing was sent.
+
+    It is both an :class:`UnsupportedOperationError` (the gateway has no provider for it) and
+    a :class:`ValidationError` (this input cannot be sent as it is), so code catching either
+    catches it. ``field`` is ``None``; ``retry_safe`` and ``failover_safe`` are ``False``.
+    """
 
 
 # --- provider refusals ------------------------------------------------------------------

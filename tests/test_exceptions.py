@@ -133,6 +133,7 @@ CLASSIFICATION: dict[str, tuple[bool, bool]] = {
     "UnknownProviderError": (False, False),
     "DuplicateProviderError": (False, False),
     "UnsupportedOperationError": (False, False),
+    "UnrenderableMessageError": (False, False),
     "ValidationError": (False, False),
     "ProviderError": (False, False),
     "ProviderUnavailableError": (False, True),

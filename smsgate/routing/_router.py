@@ -14,6 +14,7 @@ from smsgate.exceptions import (
     AllProvidersFailedError,
     ConfigurationError,
     SmsGateError,
+    UnrenderableMessageError,
     UnsupportedOperationError,
     ValidationError,
 )
@@ -128,7 +129,8 @@ class Router:
         """The ``candidates`` able to render what is sent: for a send its message, for a batch
         every one of its messages (a provider unable to render one is skipped for the whole
         batch). Decided before any I/O, like a missing capability; when no candidate can,
-        :class:`UnsupportedOperationError` gives each one's reason."""
+        :class:`UnrenderableMessageError` (an :class:`UnsupportedOperationError` and a
+        :class:`ValidationError`: nothing was sent) gives each one's reason."""
         messages = (
             [payload] if isinstance(payload, Sms) else list(payload) if isinstance(payload, tuple) else []
         )
@@ -143,7 +145,7 @@ class Router:
         if reasons:
             log.debug("%s: skipped before any request (%s)", operation.value, "; ".join(reasons))
         if not able:
-            raise UnsupportedOperationError(
+            raise UnrenderableMessageError(
                 f"no configured provider can render this message ({'; '.join(reasons)})",
                 operation=operation.value,
             )

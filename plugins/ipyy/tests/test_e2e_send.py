@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import smsgate
-from smsgate.exceptions import UnsupportedOperationError, ValidationError
+from smsgate.exceptions import ValidationError
 from smsgate_ipyy.sandbox import Sandbox
 
 from .e2e_support import (
@@ -105,10 +105,10 @@ def test_gbk_transport_refuses_a_character_gbk_cannot_carry_before_any_request(
     flavour: Flavour, ipyy_sandbox_clean: Sandbox
 ) -> None:
     """An emoji has no GBK code: a rule of this transport (another provider may send it), so
-    routing skips ipyy before any request, with the reason; ipyy being the only provider, the
-    error names the character, and the sandbox saw nothing."""
+    routing skips ipyy before any request, with the reason; ipyy being the only provider, it is
+    a ValidationError (bad input, nothing sent) naming the character, and the sandbox saw nothing."""
     gateway = flavour.gateway(ipyy(ipyy_sandbox_clean, transport="gbk"))
-    with pytest.raises(UnsupportedOperationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         gateway.send(smsgate.Sms(to=MOBILES[0], text="好消息😀【腾飞】"))
     assert "ipyy: character '😀' (U+1F600) at position 3 cannot be sent with transport 'gbk'" in str(
         caught.value

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import smsgate
-from smsgate.exceptions import UnsupportedOperationError
+from smsgate.exceptions import UnsupportedOperationError, ValidationError
 from smsgate_ipyy.sandbox import Sandbox
 
 from .e2e_support import (
@@ -83,19 +83,20 @@ def test_a_rendered_text_gets_the_checks_of_any_text_before_any_request(
 ) -> None:
     """Signature, max_text_length and (gbk) characters are checked on the rendered text. They
     are rules of this account (another provider may send the message): routing finds them
-    before any request and, ipyy being the gateway's only provider, sends nothing."""
+    before any request and, ipyy being the gateway's only provider, nothing is sent: a
+    ValidationError (bad input), as a direct send of it would be."""
     unsigned = smsgate.Sms(to=MOBILES[0], template="unsigned", params={"code": "1"})
-    with pytest.raises(UnsupportedOperationError, match="ipyy: the text needs a 【signature】"):
+    with pytest.raises(ValidationError, match="ipyy: the text needs a 【signature】"):
         flavour.gateway(ipyy(ipyy_sandbox_clean, templates=TEMPLATES)).send(unsigned)
     long = smsgate.Sms(to=MOBILES[0], template="welcome", params={"name": "名" * 40})
     with pytest.raises(
-        UnsupportedOperationError, match=r"ipyy: the text has 49 characters, more than max_text_length \(40\)"
+        ValidationError, match=r"ipyy: the text has 49 characters, more than max_text_length \(40\)"
     ):
         flavour.gateway(ipyy(ipyy_sandbox_clean, templates=TEMPLATES, max_text_length=40)).send(long)
     emoji = smsgate.Sms(to=MOBILES[0], template="welcome", params={"name": "😀"})
-    with pytest.raises(UnsupportedOperationError, match="cannot be sent with transport 'gbk'"):
+    with pytest.raises(ValidationError, match="cannot be sent with transport 'gbk'"):
         flavour.gateway(ipyy(ipyy_sandbox_clean, templates=TEMPLATES, transport="gbk")).send(emoji)
-    with pytest.raises(UnsupportedOperationError, match="ipyy: the text needs a 【signature】"):
+    with pytest.raises(ValidationError, match="ipyy: the text needs a 【signature】"):
         flavour.gateway(ipyy(ipyy_sandbox_clean, templates=TEMPLATES)).send_batch([unsigned])
     assert requests_of(ipyy_sandbox_clean) == []
 
