@@ -35,7 +35,7 @@ import attr
 import httpx
 
 from smsgate._checks import _compared
-from smsgate.exceptions import ConfigurationError, UnsupportedOperationError
+from smsgate.exceptions import ConfigurationError, UnsupportedOperationError, ValidationError
 
 if TYPE_CHECKING:
     from smsgate._mms import Mms
@@ -274,6 +274,58 @@ class Provider:
         never journaled), and one it raises on.
         """
         return True
+
+    # --- argument checks for subclasses -------------------------------------------------
+
+    @staticmethod
+    def expect_type(value: object, kind: type, call: str, field: str, *, provider: str | None = None) -> None:
+        """Refuse, before anything else, a ``value`` of the wrong type given to the public
+        method ``call``: unless it is a ``kind``, raise a
+        :class:`~smsgate.exceptions.ValidationError` naming ``field``
+        (``"send() takes an Sms, not str"``: the type is named, never the value). Otherwise
+        its ``AttributeError`` or ``TypeError`` would come out of the first field read.
+        ``provider`` goes on the error (a flow leaves it out: the driver adds it).
+        """
+        if not isinstance(value, kind):
+            raise ValidationError(
+                f"{call}() takes an {kind.__name__}, not {type(value).__name__}",
+                field=field,
+                provider=provider,
+            )
+
+    @staticmethod
+    def expect_batch(messages: object, *, provider: str | None = None) -> Sequence[Any]:
+        """Refuse a ``send_batch`` argument that is no batch: a batch is a sequence (a list or
+        a tuple; a ``str`` or ``bytes`` is none), returned as it is, its items for the caller
+        to check one by one. Anything else is a :class:`~smsgate.exceptions.ValidationError`
+        on field ``messages`` (``"send_batch() takes a sequence of Sms, not dict"``), with
+        ``provider`` on it when given.
+        """
+        if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+            raise ValidationError(
+                f"send_batch() takes a sequence of Sms, not {type(messages).__name__}",
+                field="messages",
+                provider=provider,
+            )
+        return messages
+
+    @staticmethod
+    def push_body(body: object, *, provider: str | None = None) -> bytes:
+        """A push's ``body`` (given to :meth:`parse_callback`) as ``bytes``: ``bytes`` as it
+        is, a ``bytearray`` or ``memoryview`` copied to bytes. Anything else (a decoded
+        ``str``, ``None``) is a :class:`~smsgate.exceptions.ValidationError` on field
+        ``body``, with ``provider`` on it when given, where its ``AttributeError`` or
+        ``TypeError`` would otherwise come out of the parse.
+        """
+        if isinstance(body, bytes):
+            return body
+        if isinstance(body, bytearray | memoryview):
+            return bytes(body)
+        raise ValidationError(
+            f"a push body is the request's raw bytes, not {type(body).__name__}",
+            field="body",
+            provider=provider,
+        )
 
 
 def __getattr__(name: str) -> Any:

@@ -396,8 +396,7 @@ class InMemoryProvider(Provider):
         """Why it cannot render ``message``: the base rules, then its own template table (an
         unknown template, a missing parameter) when the message has no text to fall back on.
         ``message`` must be an :class:`~smsgate.Sms` (else a ValidationError)."""
-        if not isinstance(message, Sms):
-            raise self._wrong_type(message, Sms, "cannot_render", "message")
+        self.expect_type(message, Sms, "cannot_render", "message", provider=self.name)
         reason = super().cannot_render(message)
         if reason is not None or message.template is None or not self.capabilities.templates:
             return reason
@@ -410,8 +409,7 @@ class InMemoryProvider(Provider):
         """The text ``message`` is sent with: its template filled in when this provider can
         render it, else its own text. :class:`~smsgate.exceptions.ValidationError` when
         neither (see :meth:`cannot_render`), or when ``message`` is no :class:`~smsgate.Sms`."""
-        if not isinstance(message, Sms):
-            raise self._wrong_type(message, Sms, "render", "message")
+        self.expect_type(message, Sms, "render", "message", provider=self.name)
         reason = self.cannot_render(message)
         if reason is not None:
             raise errors.ValidationError(
@@ -430,8 +428,7 @@ class InMemoryProvider(Provider):
     def send(self, sms: Sms) -> Flow[Receipt]:
         """Accept ``sms`` (split by ``max_recipients``) and return its receipt."""
         self._check_supported(Operation.SEND)
-        if not isinstance(sms, Sms):
-            raise self._wrong_type(sms, Sms, "send", "sms")
+        self.expect_type(sms, Sms, "send", "sms", provider=self.name)
         return self._send(sms)
 
     def send_batch(self, messages: Sequence[Sms]) -> Flow[list[Receipt]]:
@@ -442,8 +439,7 @@ class InMemoryProvider(Provider):
     def send_mms(self, mms: Mms) -> Flow[Receipt]:
         """Accept ``mms`` and return its receipt (costs ``"mms"`` balance)."""
         self._check_supported(Operation.SEND_MMS)
-        if not isinstance(mms, Mms):
-            raise self._wrong_type(mms, Mms, "send_mms", "mms")
+        self.expect_type(mms, Mms, "send_mms", "mms", provider=self.name)
         return self._send_mms(mms)
 
     def balance(self, kind: str = "sms") -> Flow[Balance]:
@@ -555,7 +551,7 @@ class InMemoryProvider(Provider):
         :class:`~smsgate.exceptions.ValidationError`, and so does a body that is no bytes (a
         decoded ``str``, ``None``); a ``bytearray`` or ``memoryview`` is read as its bytes.
         """
-        data = self._body_bytes(body)
+        data = self.push_body(body, provider=self.name)
         try:
             document = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
@@ -606,22 +602,10 @@ class InMemoryProvider(Provider):
 
     # --- internals -----------------------------------------------------------------------
 
-    def _wrong_type(self, value: object, kind: type, call: str, field: str) -> errors.ValidationError:
-        """The error of a value of the wrong type given to a public method, raised before
-        anything else (its AttributeError or TypeError came out of the first field read)."""
-        return errors.ValidationError(
-            f"{call}() takes an {kind.__name__}, not {type(value).__name__}", field=field, provider=self.name
-        )
-
     def _batch(self, messages: object) -> tuple[Sms, ...]:
         """A batch as a tuple: a list or tuple (any sequence but a string) of Sms."""
-        if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
-            raise errors.ValidationError(
-                f"send_batch() takes a sequence of Sms, not {type(messages).__name__}",
-                field="messages",
-                provider=self.name,
-            )
-        for index, message in enumerate(messages):
+        batch = self.expect_batch(messages, provider=self.name)
+        for index, message in enumerate(batch):
             if not isinstance(message, Sms):
                 raise errors.ValidationError(
                     f"send_batch() takes a sequence of Sms; message {index + 1} of the batch is "
@@ -629,20 +613,7 @@ class InMemoryProvider(Provider):
                     field="messages",
                     provider=self.name,
                 )
-        return tuple(messages)
-
-    def _body_bytes(self, body: object) -> bytes:
-        """A push's body as bytes; anything that is no bytes-like object is a ValidationError
-        (its AttributeError came out of the parse)."""
-        if isinstance(body, bytes):
-            return body
-        if isinstance(body, bytearray | memoryview):
-            return bytes(body)
-        raise errors.ValidationError(
-            f"a push body is the request's raw bytes, not {type(body).__name__}",
-            field="body",
-            provider=self.name,
-        )
+        return tuple(batch)
 
     def _operation(self, operation: object) -> Operation | None:
         """``operation`` of fail_next and script: ``None``, an Operation or its value."""

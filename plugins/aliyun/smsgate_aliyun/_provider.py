@@ -137,7 +137,7 @@ class AliyunProvider(Provider):
         variable the template's ``params`` lists cannot be rendered. Routing skips this
         provider for such a message before any I/O.
         """
-        _expect(message, Sms, "cannot_render", "message")
+        self.expect_type(message, Sms, "cannot_render", "message")
         name = message.template
         if name is None:
             return "Aliyun sends only registered templates; this message has free text only"
@@ -200,7 +200,7 @@ class AliyunProvider(Provider):
             parameter, a ``send_at``, a number, ``ext`` or reference the service cannot take.
         :raises PartialSendError: a later request failed after earlier ones were accepted.
         """
-        _expect(sms, Sms, "send", "sms")
+        self.expect_type(sms, Sms, "send", "sms")
         rendered = self._render(sms)
         numbers = self._numbers(sms.to)
         size = self.settings.max_recipients
@@ -289,7 +289,7 @@ class AliyunProvider(Provider):
         :raises ValidationError: before any I/O (the message index is named).
         :raises PartialSendError: a request failed after earlier ones were accepted.
         """
-        _expect_batch(messages)
+        self.expect_batch(messages)
         lines = self._lines(messages)
         groups = self._groups(lines)
         log.debug("%s: SendBatchSms of %d number(s) in %d request(s)", self.name, len(lines), len(groups))
@@ -386,7 +386,7 @@ class AliyunProvider(Provider):
         ``None``).
         """
         try:
-            return list(_push.parse_push(_body_bytes(body), provider=self.name))
+            return list(_push.parse_push(self.push_body(body), provider=self.name))
         except ValidationError as exc:
             # A push does not come through a flow driver: this is where it meets its provider.
             exc.provider = exc.provider or self.name
@@ -395,31 +395,6 @@ class AliyunProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """``{"code":0,"msg":"成功"}`` once stored; otherwise a refusal the service retries."""
         return _push.push_reply(ok)
-
-
-def _expect(value: object, kind: type, call: str, field: str) -> None:
-    """Refuse, before anything else, a value of the wrong type given to a public method (its
-    AttributeError or TypeError came out of the first field read)."""
-    if not isinstance(value, kind):
-        raise ValidationError(f"{call}() takes an {kind.__name__}, not {type(value).__name__}", field=field)
-
-
-def _expect_batch(messages: object) -> None:
-    """A batch is a list or tuple (of Sms, checked one by one later)."""
-    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
-        raise ValidationError(
-            f"send_batch() takes a sequence of Sms, not {type(messages).__name__}", field="messages"
-        )
-
-
-def _body_bytes(body: object) -> bytes:
-    """A push's body as bytes; anything that is no bytes-like object is a
-    :class:`ValidationError` (its ``AttributeError`` or ``TypeError`` came out of the parse)."""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, bytearray | memoryview):
-        return bytes(body)
-    raise ValidationError(f"a push body is the request's raw bytes, not {type(body).__name__}", field="body")
 
 
 def _which(index: int) -> str:

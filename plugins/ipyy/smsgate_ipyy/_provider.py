@@ -364,7 +364,7 @@ class IpyyProvider(Provider):
         ``max_text_length`` (the appended signature counted) or, for ``transport="gbk"``, has
         a character GBK cannot carry. Each reason is the text of the ValidationError a send
         of the message raises before any request."""
-        _expect(message, Sms, "cannot_render", "message")
+        self.expect_type(message, Sms, "cannot_render", "message")
         text = message.text
         if message.template is None and text is not None and self.capabilities.free_text:
             # A plain text message (most sends, and most of a batch): nothing to render.
@@ -478,7 +478,7 @@ class IpyyProvider(Provider):
         :raises PartialSendError: a later request failed after earlier ones were accepted;
             ``pending`` holds the message with the recipients not yet accepted.
         """
-        _expect(sms, Sms, "send", "sms")
+        self.expect_type(sms, Sms, "send", "sms")
         text = self._rendering(sms)[0]
         if text is not None and self._usual(sms, text):
             mobiles = list(sms.to)  # one number, in the wire form; a signed text within the limit
@@ -730,7 +730,7 @@ class IpyyProvider(Provider):
         :raises ValidationError: before any I/O (the message index is named).
         :raises PartialSendError: a request failed after earlier ones were accepted.
         """
-        _expect_batch(messages)
+        self.expect_batch(messages)
         spans = self._plan_batch(messages)
         log.debug("%s: batch of %d message(s) in %d request(s)", self.name, len(messages), len(spans))
         return (
@@ -750,7 +750,7 @@ class IpyyProvider(Provider):
         (wire notes §3: the only ones known to work). Text parts are sent as the bytes given;
         the one production client converts them to GB2312 first.
         """
-        _expect(mms, Mms, "send_mms", "mms")
+        self.expect_type(mms, Mms, "send_mms", "mms")
         mobiles = self._mobiles(mms.to)
         if not mms.subject or not mms.subject.strip():
             raise ValidationError("an ipyy MMS needs a subject (spec 2.2)", field="subject")
@@ -861,7 +861,7 @@ class IpyyProvider(Provider):
         one that is no bytes (a decoded ``str``, ``None``).
         """
         try:
-            return _push.parse_push(_body_bytes(body), provider=self.name)
+            return _push.parse_push(self.push_body(body), provider=self.name)
         except ValidationError as exc:
             # A push does not come through a flow driver: this is where it meets its provider.
             exc.provider = exc.provider or self.name
@@ -870,31 +870,6 @@ class IpyyProvider(Provider):
     def callback_reply(self, ok: bool) -> CallbackReply:
         """spec 6.4: ``1`` when the push was stored, ``error`` to have the gateway retry."""
         return _push.callback_reply(ok)
-
-
-def _expect(value: object, kind: type, call: str, field: str) -> None:
-    """Refuse, before anything else, a value of the wrong type given to a public method (its
-    AttributeError or TypeError came out of the first field read)."""
-    if not isinstance(value, kind):
-        raise ValidationError(f"{call}() takes an {kind.__name__}, not {type(value).__name__}", field=field)
-
-
-def _expect_batch(messages: object) -> None:
-    """A batch is a list or tuple (of Sms, checked one by one later)."""
-    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
-        raise ValidationError(
-            f"send_batch() takes a sequence of Sms, not {type(messages).__name__}", field="messages"
-        )
-
-
-def _body_bytes(body: object) -> bytes:
-    """A push's body as bytes; anything that is no bytes-like object is a
-    :class:`ValidationError` (its ``AttributeError`` or ``TypeError`` came out of the parse)."""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, bytearray | memoryview):
-        return bytes(body)
-    raise ValidationError(f"a push body is the request's raw bytes, not {type(body).__name__}", field="body")
 
 
 def _which(index: int) -> str:
