@@ -259,6 +259,9 @@ class IpyyProvider(Provider):
         self._fixed_numbers = _fixed_numbers(settings.mobile_pattern)
         self._max_text = settings.max_text_length
         self._gbk = settings.transport == "gbk"
+        # What _usual asks of every message, read once: its quick answer needs numbers of a
+        # fixed form (their leading digits and length) and a transport that carries any text.
+        self._quick = None if self._gbk else self._fixed_numbers
         self.__login = Login(settings.base_url, settings.userid, settings.account, settings.password)
         self._transport = transport_for(settings, self._now)
         self._templates = TextTemplates(settings.templates)
@@ -364,7 +367,8 @@ class IpyyProvider(Provider):
         ``max_text_length`` (the appended signature counted) or, for ``transport="gbk"``, has
         a character GBK cannot carry. Each reason is the text of the ValidationError a send
         of the message raises before any request."""
-        self.expect_type(message, Sms, "cannot_render", "message")
+        if type(message) is not Sms:  # checked without a call for the usual Sms (a batch asks per message)
+            self.expect_type(message, Sms, "cannot_render", "message")
         text = message.text
         if message.template is None and text is not None and self.capabilities.free_text:
             # A plain text message (most sends, and most of a batch): nothing to render.
@@ -394,24 +398,20 @@ class IpyyProvider(Provider):
         one number in the wire form (for a ``mobile_pattern`` of fixed length and leading
         digits, such as the default), no ext, and a text within ``max_text_length`` that ends
         with its 【signature】 (not for ``transport="gbk"``). False: the full checks decide."""
-        fixed, to = self._fixed_numbers, message.to
-        if (
-            fixed is None
-            or len(to) != 1
-            or message.ext is not None
-            or self._gbk
-            or len(text) > self._max_text
-            or not text.endswith("】")
-        ):
+        quick, to = self._quick, message.to
+        if quick is None or len(to) != 1 or message.ext is not None or len(text) > self._max_text:
             return False
         # An Sms number is digits after an optional "+": one of the pattern's length that
-        # starts with its leading digits matches it. The signature test is _has_signature's.
-        number, start = to[0], text.rfind("【", 0, -1)
+        # starts with its leading digits matches it. The signature test is _has_signature's:
+        # the text ends with 】, after a 【 and at least one character, and no 】 between.
+        number, end = to[0], len(text) - 1
+        start = text.rfind("【", 0, end)
         return (
-            len(number) == fixed[1]
-            and number.startswith(fixed[0])
-            and 0 <= start < len(text) - 2
-            and "】" not in text[start + 1 : -1]
+            0 <= start < end - 1
+            and text[end] == "】"
+            and "】" not in text[start + 1 : end]
+            and len(number) == quick[1]
+            and number.startswith(quick[0])
         )
 
     def _cannot_take(self, message: Sms, text: str) -> str | None:
