@@ -206,6 +206,24 @@ class Provider:
             return "sends templates only, and the message has no template"
         return None
 
+    def cannot_render_batch(self, messages: Sequence[Sms]) -> tuple[int, str] | None:
+        """The first of ``messages`` this provider cannot render, as its index and the reason
+        :meth:`cannot_render` gives for it, or ``None`` when it can render every one.
+
+        Routing asks it of a batch (one message at a time goes to :meth:`cannot_render`).
+        This base asks :meth:`cannot_render` of each message in order, so a provider that
+        overrides only :meth:`cannot_render` is asked exactly as before. A provider whose
+        per-message answer is costly over a large batch may override it with a whole-batch
+        test, provided it gives exactly the answer of this loop (the same index and reason,
+        the same error raised for the same message).
+        """
+        cannot_render = self.cannot_render
+        for index, message in enumerate(messages):
+            reason = cannot_render(message)
+            if reason is not None:
+                return index, reason
+        return None
+
     def send(self, sms: Sms) -> Flow[Receipt]:
         """Send one text message (chunked by ``max_recipients`` if needed)."""
         raise self._unsupported(Operation.SEND)

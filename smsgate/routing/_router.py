@@ -437,14 +437,26 @@ def _checked(providers: Sequence[Provider]) -> tuple[Provider, ...]:
 
 def _reason(provider: Provider, messages: list[Sms]) -> str | None:
     """Why ``provider`` cannot render one of ``messages`` (the first it cannot), or None. A
-    message with a ``send_at`` needs ``Capabilities.scheduling``, like any capability."""
-    for index, message in enumerate(messages):
+    message with a ``send_at`` needs ``Capabilities.scheduling``, like any capability. A
+    batch is asked of the provider at once (:meth:`Provider.cannot_render_batch`)."""
+    if len(messages) == 1:
+        message = messages[0]
         reason = provider.cannot_render(message)
         if reason is None and message.send_at is not None and not provider.capabilities.scheduling:
             reason = "does not schedule sends, and the message has a send_at"
-        if reason is not None:
-            return reason if len(messages) == 1 else f"message {index + 1} of the batch: {reason}"
-    return None
+        return reason
+    scheduled = len(messages)
+    if not provider.capabilities.scheduling:
+        # getattr: an item that is no Sms is left to cannot_render, which refuses it as before.
+        found_at = (i for i, message in enumerate(messages) if getattr(message, "send_at", None) is not None)
+        scheduled = next(found_at, scheduled)
+    # Up to and including the first message with a send_at: its own render reason comes first.
+    found = provider.cannot_render_batch(messages[: scheduled + 1])
+    if found is None:
+        if scheduled == len(messages):
+            return None
+        found = scheduled, "does not schedule sends, and the message has a send_at"
+    return f"message {found[0] + 1} of the batch: {found[1]}"
 
 
 def _by_provider(receipt: Receipt) -> list[tuple[str, Receipt]]:

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import attrs
@@ -65,6 +66,9 @@ _UNSIGNED = (
 )
 # Batch messages checked each on its own when a run of them is not plain (see _plan_batch).
 _ONE_BY_ONE = 16
+# Batch messages cannot_render_batch tests at once: a message it cannot vouch for costs the
+# per-message answer of the rest of its run only.
+_QUICK_RUN = 256
 _MAX_NEW_PASSWORD = 20
 # Any: the frozenset converter of Capabilities.balance_kinds confuses mypy's attrs plugin.
 _BALANCE_KINDS: Any = frozenset({"sms", "mms"})
@@ -380,6 +384,57 @@ class IpyyProvider(Provider):
         if text is None:
             return reason
         return None if self._usual(message, text) else self._cannot_take(message, text)
+
+    def cannot_render_batch(self, messages: Sequence[Sms]) -> tuple[int, str] | None:
+        """The first of ``messages`` this account cannot send, as its index and the reason
+        :meth:`cannot_render` gives for it, or None: exactly the answer of asking
+        :meth:`cannot_render` of each message in order (the base class's loop), answered for
+        the usual batch by a few passes over all its messages at once. Every message of a run
+        of them plain (an :class:`~smsgate.Sms` with one number in the wire form, no ext and
+        no template, a text within ``max_text_length`` ending with the 【signature】 the
+        first one ends with, not for ``transport="gbk"``) is one :meth:`cannot_render`
+        accepts; from the first run the quick test cannot vouch for, each of its messages is
+        asked on its own."""
+        if type(self).cannot_render is not IpyyProvider.cannot_render:  # a subclass's own rules
+            return super().cannot_render_batch(messages)
+        cannot_render = self.cannot_render
+        for start in range(0, len(messages), _QUICK_RUN):
+            run = messages[start : start + _QUICK_RUN]
+            if self._plain_batch(run):
+                continue
+            for index, message in enumerate(run, start):
+                reason = cannot_render(message)
+                if reason is not None:
+                    return index, reason
+        return None
+
+    def _plain_batch(self, run: Sequence[Sms]) -> bool:
+        """True when :meth:`_usual` holds for every message of ``run`` (each a plain text
+        message), checked over columns: then :meth:`cannot_render` answers None for each.
+        False: each message is asked on its own."""
+        quick = self._quick
+        if quick is None or not self.capabilities.free_text or set(map(type, run)) != {Sms}:
+            return False
+        if [1 for sms in run if sms.template is not None or sms.ext is not None]:
+            return False
+        # A text is there (the model: a text or a template, and no template here); len()
+        # would refuse a None.
+        texts: list[str] = [sms.text for sms in run]  # type: ignore[misc]
+        try:
+            mobiles = [mobile for (mobile,) in [sms.to for sms in run]]
+            if max(map(len, texts)) > self._max_text:
+                return False
+        except (ValueError, TypeError):  # several recipients; no text after all
+            return False
+        # _usual's signature test: a text ending with 【X】 (X holding neither 【 nor 】) ends
+        # with its last 【, at least one character and no 】 after it.
+        first = texts[0]
+        start = first.rfind("【", 0, len(first) - 1)
+        signature = first[start:]
+        if start < 0 or len(signature) < 3 or signature[-1] != "】" or "】" in signature[1:-1]:
+            return False
+        # _usual's number test (a number of the pattern's length starting with its digits).
+        return all(map(str.endswith, texts, repeat(signature, len(texts)))) and self._wire_numbers(mobiles)
 
     def _rendering(self, sms: Sms) -> tuple[str | None, str | None]:
         """The text ``sms`` goes out with, before the signature rule (its template filled in
