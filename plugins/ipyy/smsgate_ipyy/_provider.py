@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
-from itertools import repeat
 from typing import Any, NamedTuple
 
 import attrs
@@ -434,7 +433,14 @@ class IpyyProvider(Provider):
         if start < 0 or len(signature) < 3 or signature[-1] != "】" or "】" in signature[1:-1]:
             return False
         # _usual's number test (a number of the pattern's length starting with its digits).
-        return all(map(str.endswith, texts, repeat(signature, len(texts)))) and self._wire_numbers(mobiles)
+        # NUL ends each text in ``joined``; with no NUL in any text, each "【X】<NUL>" ends a
+        # distinct text: as many as texts, and every text ends with the signature.
+        joined, count = "\0".join(texts) + "\0", len(texts)
+        return (
+            joined.count("\0") == count
+            and joined.count(signature + "\0") == count
+            and self._wire_numbers(mobiles)
+        )
 
     def _rendering(self, sms: Sms) -> tuple[str | None, str | None]:
         """The text ``sms`` goes out with, before the signature rule (its template filled in

@@ -50,7 +50,9 @@ NUMBERS = st.sampled_from(
         *("+85291234567", "1380013800", "23800138000", "138001380001"),
     ]
 )
-TEXT_PARTS = st.sampled_from(["验证码", "1439", "【腾飞】", "【", "】", "【】", "\n", "😀", "x" * 25, "a"])
+TEXT_PARTS = st.sampled_from(
+    ["验证码", "1439", "【腾飞】", "【", "】", "【】", "\n", "\0", "😀", "x" * 25, "a"]
+)
 TEXTS = st.lists(TEXT_PARTS, min_size=1, max_size=5).map("".join).filter(str.strip)
 SIGNED = st.sampled_from(
     ["验证码 1439【腾飞】", "code 1【腾飞】", "其他【签名】", "x" * 27 + "【腾飞】", "x" * 26 + "【腾飞】"]
@@ -107,6 +109,12 @@ def test_signatures_other_than_the_first_ones_are_asked_one_by_one() -> None:
     provider = ipyy()
     batch = [PLAIN, Sms(to="13800138000", text="其他【签名】"), Sms(to="13800138000", text="其他【签名")]
     assert provider.cannot_render_batch(batch) == (2, provider.cannot_render(batch[2]))
+
+
+def test_a_signature_inside_a_text_vouches_for_no_other_text() -> None:
+    provider = ipyy()
+    batch = [Sms(to="13800138000", text="a【腾飞】\0b【腾飞】"), Sms(to="13800138000", text="unsigned")]
+    assert provider.cannot_render_batch(batch) == (1, provider.cannot_render(batch[1]))
 
 
 def test_an_item_that_is_no_sms_is_refused_as_cannot_render_refuses_it() -> None:
