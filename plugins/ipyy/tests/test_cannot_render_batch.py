@@ -5,36 +5,17 @@ without or with a broken 【signature】, the gbk transport, runs longer than on
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import smsgate
 from smsgate import Provider, Sms
 from smsgate.exceptions import ValidationError
 from smsgate_ipyy import _provider
 from smsgate_ipyy._provider import IpyyProvider
 
 from .conftest import NOW, PASSWORD
-
-TEMPLATES = {"verify": "您的验证码：{code}，5分钟内有效。【腾飞】", "unsigned": "验证码 {code}"}
-
-
-def ipyy(**settings: Any) -> IpyyProvider:
-    built = smsgate.get_provider(
-        "ipyy",
-        account="acct",
-        password=PASSWORD,
-        base_url="http://127.0.0.1:9/",
-        clock=lambda: NOW,
-        templates=TEMPLATES,
-        **settings,
-    )
-    assert isinstance(built, IpyyProvider)
-    return built
-
+from .test_cannot_take import ipyy  # the same account and templates
 
 PROVIDERS = {
     "default": ipyy(max_text_length=30),
