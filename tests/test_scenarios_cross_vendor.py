@@ -854,6 +854,9 @@ def test_a_send_cut_short_by_an_uncertain_request_is_not_finished_elsewhere(
     assert not partial.failover_safe
     assert [r.recipients for r in partial.receipts] == [("13800138000",)]
     assert [m.to for m in partial.pending] == [("13900139000", "13700137000")]
+    assert [m.to for m in partial.untried] == [("13700137000",)]  # never asked for
+    sent = [e["fields"]["mobiles"] for e in ipyy_sends(ipyy_box)]
+    assert "13700137000" not in sent
     assert aliyun_box.state.records == []
 
 

@@ -1,9 +1,9 @@
 """A message ipyy took part of and Aliyun finished (receipt provider ``"ipyy,aliyun"``) is
 looked up part by part over the two loopback sandboxes: Aliyun answers for its numbers, and
 the ipyy part, which ipyy cannot look up, is reported as an UnsupportedOperationError to the
-``send_failed`` observers instead of failing the whole lookup. Sync and async alike. And a
-send cut short by an uncertain ipyy request tells the number that may have gone from the one
-never tried (``PartialSendError.untried``)."""
+``send_failed`` observers instead of failing the whole lookup. Sync and async alike. (A send cut
+short by an uncertain ipyy request telling the number that may have gone from the one never
+tried, ``PartialSendError.untried``, is in test_scenarios_cross_vendor.)"""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from tests.test_scenarios_cross_vendor import (  # noqa: F401 - the sandboxes' f
     ipyy,
     ipyy_box,
     ipyy_running,
-    ipyy_sends,
     make_gateway,
 )
 
@@ -58,24 +57,3 @@ def test_the_aliyun_part_of_a_split_send_is_looked_up(
     [ipyy_part] = [p for p in receipt.parts if p.provider == "ipyy"]
     with pytest.raises(errors.UnsupportedOperationError, match="ipyy"):
         gateway.query_status(ipyy_part)
-
-
-def test_a_send_cut_short_by_an_uncertain_request_names_the_untried_number(
-    ipyy_box: Any,  # noqa: F811 - the imported fixtures
-    aliyun_box: Any,  # noqa: F811
-) -> None:
-    with (
-        fault_on_request(ipyy_box, 2, kind="hang", seconds=5.0) as client,
-        smsgate.Gateway(
-            [ipyy(ipyy_box, max_recipients=1, timeout=0.3), aliyun(aliyun_box)], client=client
-        ) as gateway,
-        pytest.raises(errors.PartialSendError) as info,
-    ):
-        gateway.send(THREE)
-    partial = info.value
-    assert isinstance(partial.cause, errors.UncertainOutcomeError)
-    assert [m.to for m in partial.pending] == [("13900139000", "13700137000")]  # as before
-    assert [m.to for m in partial.untried] == [("13700137000",)]  # never asked for
-    sent = [e["fields"]["mobiles"] for e in ipyy_sends(ipyy_box)]
-    assert "13700137000" not in sent
-    assert aliyun_box.state.records == []
