@@ -16,6 +16,7 @@ import pytest
 from smsgate.exceptions import ConfigurationError
 from smsgate.scale import RedisState
 from smsgate.testing import frames_with_secrets
+from tests.test_adversarial_redis_secrets import _library_frames, _texts  # the same reading of an error
 
 PASSWORD = "RedPw-Db-7c41"
 FORMS = [PASSWORD, urllib.parse.quote(PASSWORD, safe="")]
@@ -40,21 +41,6 @@ GOOD = [
     ("unix:///tmp/redis.sock?db=2", 2),
     ("unix:///tmp/redis.sock", None),
 ]
-
-
-def _texts(error: BaseException) -> str:
-    parts: list[str] = []
-    current: BaseException | None = error
-    while current is not None:
-        parts += [repr(current), str(current), repr(current.args)]
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
-
-
-def _library_frames(error: BaseException) -> BaseException:
-    """``error`` with its first frame (this test's, which holds the URL it passed) dropped."""
-    assert error.__traceback__ is not None
-    return error.with_traceback(error.__traceback__.tb_next)
 
 
 @pytest.mark.parametrize("template", BAD)
