@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import smsgate
 from smsgate import DeliveryReport, DeliveryStatus, InboundMessage, ValidationError
+from tests.test_model_batch_constructors import _outcome  # the model built or the error raised
 
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 WHEN = dt.datetime(2025, 11, 26, 12, 0, 1, tzinfo=CHINA)
@@ -96,15 +96,6 @@ STRINGS = st.one_of(
 TIMES = st.sampled_from([None, WHEN, WHEN.replace(tzinfo=None), "2025-11-26 12:00:01"])
 STATUSES = st.sampled_from([DeliveryStatus.DELIVERED, "failed", "bogus"])
 PROVIDERS = st.sampled_from(["p", _Text("p"), 5, None])
-
-
-def _outcome(build: Any) -> tuple[str, Any]:
-    """The model built (its dict, repr and raw) or the error raised."""
-    try:
-        model = build()
-    except ValidationError as exc:
-        return "refused", (type(exc), str(exc), exc.field)
-    return "built", (model, repr(model), model.raw, attrs.asdict(model, recurse=False))
 
 
 # A report's values: mobile, task_id, status, received_at, vendor_code, ext, reference.
