@@ -332,8 +332,8 @@ class Router:
         gateway is a :class:`ConfigurationError`.
 
         A part whose provider does not declare ``query_status`` is not looked up: its
-        :class:`UnsupportedOperationError` goes to ``unsupported`` (the gateway logs it and
-        tells the ``send_failed`` observers) and the other parts are looked up. Only when no
+        :class:`UnsupportedOperationError` is logged here and goes to ``unsupported`` (the
+        gateway tells the ``send_failed`` observers), and the other parts are looked up. Only when no
         part can be is that error raised, before any request.
         """
         if not isinstance(receipt, Receipt):
