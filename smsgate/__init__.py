@@ -51,6 +51,8 @@ from smsgate.exceptions import (
     UnrenderableMessageError,
     UnsupportedOperationError,
     ValidationError,
+    error_for_http_status,
+    parse_retry_after,
 )
 
 
@@ -233,6 +235,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "arun_flow",
+    "error_for_http_status",
     "estimate_cost",
     "get_provider",
     "hookimpl",
@@ -241,6 +244,7 @@ __all__ = [
     "load_config",
     "mask_mobile",
     "observe",
+    "parse_retry_after",
     "parsing_reply",
     "provider_names",
     "replace_lone_surrogates",

@@ -49,6 +49,7 @@ always the ``__cause__`` of one of these.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
@@ -82,6 +83,8 @@ __all__ = [
     "UnrenderableMessageError",
     "UnsupportedOperationError",
     "ValidationError",
+    "error_for_http_status",
+    "parse_retry_after",
 ]
 
 
@@ -440,3 +443,74 @@ class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):
         """The same error over a subset of the attempts (what ``except*`` and ``split`` build),
         keeping the message and the operation."""
         return AllProvidersFailedError(self.message, excs, operation=self.operation)
+
+
+# --- what an HTTP status says: for providers ----------------------------------------------
+
+#: RFC 9110 §10.2.3: delay-seconds is 1*DIGIT. More than nine digits (31 years) is no delay a
+#: client should honour.
+_MAX_DELAY_DIGITS = 9
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """The seconds a ``Retry-After`` header asks to wait, or ``None`` when it says nothing usable.
+
+    RFC 9110 §10.2.3: ASCII digits (delay-seconds) or an HTTP date (the wait is the time
+    until then, at least 0; ``now``: the current time, aware, by default the clock's). Anything
+    else (a non-ASCII digit such as ``²``, a sign, a fraction, an absurdly long number) is
+    ignored: the 429 stays a rate limit, without a delay.
+    """
+    text = (value or "").strip()
+    if not text or not text.isascii():
+        return None
+    if text.isdigit():  # an ASCII str: only 0-9 are digits
+        return float(text) if len(text) <= _MAX_DELAY_DIGITS else None
+    if len(text) > 64:
+        return None
+    import email.utils  # noqa: PLC0415 - only a provider's 429 with a date needs it
+
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000" in the date: RFC 5322 for "UTC, source unknown"
+        when = when.replace(tzinfo=dt.UTC)
+    current = now if now is not None else dt.datetime.now(dt.UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def error_for_http_status(
+    status_code: int, *, retry_after: str | None = None, service: str = "the gateway"
+) -> SmsGateError | None:
+    """What an HTTP status other than 2xx says of a request: its error, or ``None`` for a 2xx.
+    For a provider whose reply carries no answer of the vendor's own (a refusal code) that
+    would say more.
+
+    * 429 → :class:`RateLimitedError` (the ``Retry-After`` header's seconds kept, see
+      :func:`parse_retry_after`), 503 → :class:`ProviderOutageError`: both refuse the request
+      before it is processed, so nothing was sent (retry later, or fail over);
+    * any other 5xx → :class:`UncertainOutcomeError`: the service may have failed *after*
+      acting on the request (a crash, a proxy timing out), so a send must not be repeated;
+    * any other status (a 4xx, a 1xx or 3xx left over) → :class:`ProviderError` with code
+      ``HTTP <status>``: the server refused the request before the service read it (a wrong
+      ``base_url`` gives 404); nothing was sent, but another provider is not tried, since the
+      cause is usually configuration.
+
+    ``service`` names the other side in the message (``"the gateway"``, ``"Aliyun"``).
+    """
+    if 200 <= status_code < 300:
+        return None
+    if status_code == 429:
+        return RateLimitedError(
+            f"{service} asks to slow down (HTTP 429)",
+            retry_after=parse_retry_after(retry_after),
+            code="HTTP 429",
+        )
+    if status_code == 503:
+        return ProviderOutageError(f"{service} is unavailable (HTTP 503)", code="HTTP 503")
+    if status_code >= 500:
+        return UncertainOutcomeError(
+            f"{service} failed with HTTP {status_code}; it may have acted on the request",
+            request_sent=True,
+        )
+    return ProviderError(f"{service} refused the request with HTTP {status_code}", code=f"HTTP {status_code}")

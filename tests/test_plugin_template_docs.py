@@ -24,10 +24,6 @@ from typing import Any
 from smsgate import exceptions as errors
 
 
-def error_for_http_status(status: int) -> errors.SmsGateError | None:
-    return errors.ProviderError(f"HTTP {status}", code=f"HTTP {status}") if status >= 400 else None
-
-
 def error_for_code(code: str, message: Any, raw: Any = None) -> errors.SmsGateError:
     kind = errors.AuthenticationError if code == "401" else errors.ProviderError
     return kind("refused", code=code, vendor_message=message, raw=raw)

@@ -9,7 +9,8 @@ The gateway reports a refusal in four ways, and each has its function here:
   :func:`error_for_message`;
 * the XML pull error ``<errorstatus><error>1..4</error>`` of spec 4.4 / 5.4, whose numbers
   mean something else than the ResultCodes: :func:`error_for_pull_error`;
-* an HTTP status other than 2xx: :func:`error_for_http_status`.
+* an HTTP status other than 2xx: :func:`error_for_http_status` (the core's
+  :func:`smsgate.exceptions.error_for_http_status`).
 
 A delivery report's own codes (its ``status``, or only its ``errorcode``) say whether a
 message was delivered, not that a request was refused: :func:`report_status`.
@@ -30,14 +31,16 @@ Choices worth knowing (the provider page repeats them):
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import re
 
 import attrs
 
 from smsgate import DeliveryStatus
 from smsgate import exceptions as errors
+
+# What an HTTP status other than 2xx means, shared by every provider (kept here under the
+# names this module always had).
+from smsgate.exceptions import error_for_http_status, parse_retry_after
 
 __all__ = [
     "CODES",
@@ -298,64 +301,3 @@ def error_for_pull_error(
     """
     info = _PULL_ERRORS.get(str(code).strip())
     return _known(info or _lookup(code), code, remark, raw)
-
-
-# RFC 9110 §10.2.3: delay-seconds is 1*DIGIT (ASCII only: str.isdigit() also takes "²").
-# More than nine digits (31 years) is no delay a client should honour.
-_DELAY_SECONDS = re.compile(r"[0-9]{1,9}")
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """The seconds a ``Retry-After`` header asks to wait, or ``None`` when it says nothing usable.
-
-    RFC 9110 §10.2.3: ASCII digits (delay-seconds) or an HTTP date (the wait is the time
-    until then, at least 0). Anything else (a non-ASCII digit such as ``²``, a sign, a
-    fraction, an absurdly long number) is ignored: the 429 stays a rate limit, without a delay.
-    """
-    text = (value or "").strip()
-    if not text:
-        return None
-    if _DELAY_SECONDS.fullmatch(text):
-        return float(text)
-    if not text.isascii() or len(text) > 64:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # "-0000" in the date: RFC 5322 for "UTC, source unknown"
-        when = when.replace(tzinfo=dt.UTC)
-    current = now if now is not None else dt.datetime.now(dt.UTC)
-    return max(0.0, (when - current).total_seconds())
-
-
-def error_for_http_status(status_code: int, *, retry_after: str | None = None) -> errors.SmsGateError | None:
-    """The error for an HTTP status other than 2xx, or ``None`` for a 2xx.
-
-    * 429 → :class:`RateLimitedError` (``Retry-After`` seconds kept), 503 →
-      :class:`ProviderOutageError`: both are refusals before processing, nothing was sent.
-    * other 5xx → :class:`UncertainOutcomeError`: the application may have failed *after*
-      acting (an ASP.NET crash, a proxy timing out), so a send must not be repeated blindly.
-    * other 4xx → :class:`ProviderError` with code ``HTTP <status>``: the server refused the
-      request before the application saw it (a wrong ``base_url`` gives 404); not failover-safe
-      because the cause is usually configuration.
-    """
-    if 200 <= status_code < 300:
-        return None
-    if status_code == 429:
-        return errors.RateLimitedError(
-            "the gateway asks to slow down (HTTP 429)",
-            retry_after=parse_retry_after(retry_after),
-            code="HTTP 429",
-        )
-    if status_code == 503:
-        return errors.ProviderOutageError("the gateway is unavailable (HTTP 503)", code="HTTP 503")
-    if status_code >= 500:
-        return errors.UncertainOutcomeError(
-            f"the gateway failed with HTTP {status_code}; it may have acted on the request",
-            request_sent=True,
-        )
-    return errors.ProviderError(
-        f"the gateway refused the request with HTTP {status_code}",
-        code=f"HTTP {status_code}",
-    )
