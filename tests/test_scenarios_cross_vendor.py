@@ -255,6 +255,48 @@ def test_aliyun_first_refusing_fails_over_to_ipyy_as_text(
     assert aliyun_box.state.records == []
 
 
+@pytest.mark.parametrize(
+    ("status", "error"), [(503, errors.ProviderOutageError), (429, errors.RateLimitedError)]
+)
+def test_aliyun_behind_a_front_refusing_with_a_page_fails_over_to_ipyy(
+    make_gateway: GatewayFactory, ipyy_box: Any, aliyun_box: Any, status: int, error: type[Exception]
+) -> None:
+    """A 503 or 429 HTML page (no ``Code``: what a load balancer in front of the service
+    answers) refused the request before the service read it: nothing was sent, ipyy sends."""
+    aliyun_box.faults.add(aliyun_sandbox.FaultRule(kind="status", status=status))
+    seen: list[tuple[str, str]] = []
+
+    class Watcher:
+        def send_failed(self, provider: str, error: Exception) -> None:
+            seen.append((provider, type(error).__name__))
+
+    with smsgate.observe(Watcher()):
+        receipt = make_gateway([aliyun(aliyun_box), ipyy(ipyy_box)]).send(SMS)
+    assert (receipt.provider, receipt.attempts, receipt.reference) == ("ipyy", 2, "order-42")
+    assert seen == [("aliyun", error.__name__)]
+    assert aliyun_box.state.records == []
+    [sent] = ipyy_sends(ipyy_box)
+    assert sent["fields"]["content"] == IPYY_TEXT
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(403, errors.ProviderError), (502, errors.UncertainOutcomeError)]
+)
+def test_aliyun_behind_a_front_refusing_otherwise_is_raised_and_ipyy_never_called(
+    make_gateway: GatewayFactory, ipyy_box: Any, aliyun_box: Any, status: int, error: type[Exception]
+) -> None:
+    """A 403 page (a firewall: nothing sent, but a configuration matter) and a 502 (the service
+    may have acted) are raised; neither is sent elsewhere."""
+    aliyun_box.faults.add(aliyun_sandbox.FaultRule(kind="status", status=status))
+    with pytest.raises(error) as info:
+        make_gateway([aliyun(aliyun_box), ipyy(ipyy_box)]).send(SMS)
+    assert info.value.provider == "aliyun"
+    assert not info.value.failover_safe
+    assert isinstance(info.value, errors.UncertainOutcomeError) == (status == 502)
+    assert ipyy_sends(ipyy_box) == []
+    assert leaks(info.value, [ALIYUN_SECRET]) == []
+
+
 @pytest.mark.parametrize("kind", ["drop", "garbage"])
 def test_aliyun_first_uncertain_is_raised_and_settled_by_its_reference(
     make_gateway: GatewayFactory, ipyy_box: Any, aliyun_box: Any, kind: str

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from smsgate import DeliveryReport, DeliveryStatus, Receipt, replace_lone_surrogates
-from smsgate.exceptions import MalformedReplyError, SmsGateError
+from smsgate.exceptions import MalformedReplyError, SmsGateError, error_for_http_status
 from smsgate_aliyun._codes import SUCCESS, error_for_code
 
 __all__ = ["CHINA", "QueryPage", "load_json", "parse_china_time", "parse_query_reply", "parse_send_reply"]
@@ -101,17 +101,31 @@ def _malformed(why: str, body: bytes, status_code: int) -> MalformedReplyError:
     )
 
 
-def _load(body: bytes, status_code: int) -> dict[str, Any]:
-    """The reply as a JSON object whose ``Code`` is ``OK``; a refusal raises its error."""
+def _unreadable(why: str, body: bytes, status_code: int, retry_after: str | None) -> SmsGateError:
+    """The error for a reply without a readable ``Code``: what its HTTP status says when the
+    status refuses the request before the service read it (429, 503, another 4xx: nothing was
+    sent; a proxy or load balancer in front of the service answers so, in its own words),
+    otherwise :class:`MalformedReplyError` (a 2xx or another 5xx: the outcome is uncertain)."""
+    if status_code == 503 or 400 <= status_code < 500:
+        error = error_for_http_status(status_code, retry_after=retry_after, service="Aliyun")
+        if error is not None:
+            return error
+    return _malformed(why, body, status_code)
+
+
+def _load(body: bytes, status_code: int, retry_after: str | None = None) -> dict[str, Any]:
+    """The reply as a JSON object whose ``Code`` is ``OK``; a refusal raises its error, and so
+    does a reply without a ``Code`` (:func:`_unreadable`; ``retry_after``: its ``Retry-After``
+    header)."""
     try:
         doc = load_json(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise _malformed("not JSON", body, status_code) from exc
+        raise _unreadable("not JSON", body, status_code, retry_after) from exc
     if not isinstance(doc, dict):
-        raise _malformed("not a JSON object", body, status_code)
+        raise _unreadable("not a JSON object", body, status_code, retry_after)
     code = doc.get("Code")
     if not isinstance(code, str) or not code:
-        raise _malformed("no Code", body, status_code)
+        raise _unreadable("no Code", body, status_code, retry_after)
     if code != SUCCESS:
         message = doc.get("Message")
         raise error_for_code(code, message if isinstance(message, str) else None, raw=doc)
@@ -120,11 +134,13 @@ def _load(body: bytes, status_code: int) -> dict[str, Any]:
     return doc
 
 
-def parse_send_reply(body: bytes, *, status_code: int, provider: str, recipients: Sequence[str]) -> Receipt:
+def parse_send_reply(
+    body: bytes, *, status_code: int, provider: str, recipients: Sequence[str], retry_after: str | None = None
+) -> Receipt:
     """The reply of ``SendSms`` or ``SendBatchSms``: a :class:`Receipt` whose ``task_id`` is
     the ``BizId`` and which counts every number of the request as accepted (the service
     accepts or refuses a request whole)."""
-    doc = _load(body, status_code)
+    doc = _load(body, status_code, retry_after)
     biz_id = doc.get("BizId")
     if not isinstance(biz_id, str) or not biz_id:
         raise _malformed("Code OK without a BizId", body, status_code)
@@ -184,7 +200,12 @@ def _report(item: object, *, provider: str, biz_id: str | None) -> DeliveryRepor
 
 
 def parse_query_reply(
-    body: bytes, *, status_code: int, provider: str, biz_id: str | None = None
+    body: bytes,
+    *,
+    status_code: int,
+    provider: str,
+    biz_id: str | None = None,
+    retry_after: str | None = None,
 ) -> QueryPage:
     """The reply of ``QuerySendDetails``: one :class:`DeliveryReport` per message sent.
 
@@ -194,7 +215,7 @@ def parse_query_reply(
     ``ReceiveDate`` (China time) becomes ``received_at`` and ``OutId`` (the caller's
     reference) ``reference``.
     """
-    doc = _load(body, status_code)
+    doc = _load(body, status_code, retry_after)
     total = doc.get("TotalCount", 0)
     try:
         if isinstance(total, bool) or not isinstance(total, int | str):

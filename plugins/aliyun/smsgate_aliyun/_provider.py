@@ -186,7 +186,11 @@ class AliyunProvider(Provider):
         """Read a send reply (inside ``parsing_reply``). The signing time becomes
         ``accepted_at``: ``QuerySendDetails`` needs the send's China date to find it."""
         receipt = _parse.parse_send_reply(
-            response.content, status_code=response.status_code, provider=self.name, recipients=numbers
+            response.content,
+            status_code=response.status_code,
+            provider=self.name,
+            recipients=numbers,
+            retry_after=response.headers.get("Retry-After"),
         )
         return attrs.evolve(receipt, reference=ref, accepted_at=now)
 
@@ -326,7 +330,11 @@ class AliyunProvider(Provider):
             )
             with parsing_reply(response):
                 result = _parse.parse_query_reply(
-                    response.content, status_code=response.status_code, provider=self.name, biz_id=biz_id
+                    response.content,
+                    status_code=response.status_code,
+                    provider=self.name,
+                    biz_id=biz_id,
+                    retry_after=response.headers.get("Retry-After"),
                 )
             found.extend(result.reports)
             if not result.reports or len(found) >= result.total:

@@ -10,8 +10,13 @@ import pytest
 from smsgate import DeliveryStatus, InboundMessage
 from smsgate.exceptions import (
     AuthenticationError,
+    InsufficientBalanceError,
     InvalidRecipientError,
     MalformedReplyError,
+    ProviderError,
+    ProviderOutageError,
+    RateLimitedError,
+    UncertainOutcomeError,
     ValidationError,
 )
 from smsgate.receiver import event_key
@@ -242,3 +247,58 @@ def test_the_push_acknowledgement_is_aliyun_s_json() -> None:
     assert ACK.media_type.startswith("application/json")
     assert push_reply(False) is NACK
     assert json.loads(NACK.body)["code"] != 0
+
+
+# --- replies without a Code: read by their HTTP status -------------------------------------
+
+_PAGE = b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+
+
+@pytest.mark.parametrize("parse", ["send", "query"])
+@pytest.mark.parametrize(
+    ("status", "error", "code"),
+    [
+        (429, RateLimitedError, "HTTP 429"),
+        (503, ProviderOutageError, "HTTP 503"),
+        (403, ProviderError, "HTTP 403"),
+        (404, ProviderError, "HTTP 404"),
+    ],
+)
+def test_a_page_without_a_code_that_refuses_the_request_is_not_sent(
+    parse: str, status: int, error: type[ProviderError], code: str
+) -> None:
+    """What a load balancer, proxy or firewall in front of the service answers: the request
+    never reached it, so nothing was sent (a 429 or 503 may go to another provider)."""
+    with pytest.raises(error) as info:
+        _parse_reply(parse, _PAGE, status, retry_after="12")
+    assert type(info.value) is error
+    assert info.value.code == code
+    assert not isinstance(info.value, UncertainOutcomeError)
+    if status == 429:
+        assert isinstance(info.value, RateLimitedError)
+        assert info.value.retry_after == 12.0
+
+
+@pytest.mark.parametrize("parse", ["send", "query"])
+@pytest.mark.parametrize("body", [_PAGE, b"", b"[]", b'{"Message": "no code"}'])
+@pytest.mark.parametrize("status", [200, 500, 502, 504])
+def test_a_reply_without_a_code_after_which_the_service_may_have_acted_is_malformed(
+    parse: str, body: bytes, status: int
+) -> None:
+    with pytest.raises(MalformedReplyError) as info:
+        _parse_reply(parse, body, status, retry_after=None)
+    assert info.value.status_code == status
+
+
+def test_a_refusal_code_wins_over_the_http_status() -> None:
+    body = json.dumps({"Code": "isv.AMOUNT_NOT_ENOUGH", "Message": "余额不足"}).encode()
+    with pytest.raises(InsufficientBalanceError):
+        parse_send_reply(body, status_code=503, provider="aliyun", recipients=["1"], retry_after="1")
+
+
+def _parse_reply(parse: str, body: bytes, status: int, *, retry_after: str | None) -> object:
+    if parse == "send":
+        return parse_send_reply(
+            body, status_code=status, provider="aliyun", recipients=["1"], retry_after=retry_after
+        )
+    return parse_query_reply(body, status_code=status, provider="aliyun", retry_after=retry_after)
