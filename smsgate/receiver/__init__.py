@@ -7,7 +7,9 @@
 
 Every push is parsed by the provider, de-duplicated and written to a durable journal
 *before* the provider is told it arrived; then new events go to the observation hooks and to
-``handle_event``. See ``docs/receiver.md`` for the guarantees.
+``handle_event``. A push the provider cannot read is kept too (:class:`UnreadablePush`,
+:meth:`Receiver.unreadable`) before it is answered "retry", to be read again once the parser
+is fixed (:meth:`Receiver.reparse_unreadable`). See ``docs/receiver.md`` for the guarantees.
 
 Web frameworks reach a receiver through one method, :meth:`Receiver.handle_push` (async:
 :meth:`Receiver.ahandle_push`). The adapters built on it are :mod:`smsgate.receiver.asgi`
@@ -32,6 +34,7 @@ from smsgate.receiver._postgres import PostgresJournal
 from smsgate.receiver._receiver import DEFAULT_JOURNAL, Handler, Intake, PushResult, Receiver
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 from smsgate.receiver._server import ServerThread
+from smsgate.receiver._unreadable import UnreadablePush, UnreadableStore
 
 __all__ = [
     "DEFAULT_JOURNAL",
@@ -53,5 +56,7 @@ __all__ = [
     "SQLiteJournal",
     "ServerLimits",
     "ServerThread",
+    "UnreadablePush",
+    "UnreadableStore",
     "event_key",
 ]

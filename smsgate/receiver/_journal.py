@@ -30,8 +30,15 @@ from typing import Any, ClassVar, Protocol, Self, TypeAlias, runtime_checkable
 import attrs
 
 from smsgate._models import DeliveryReport, DeliveryStatus, InboundMessage
-from smsgate.exceptions import ConfigurationError, JournalError
+from smsgate.exceptions import ConfigurationError, JournalError, ValidationError
 from smsgate.receiver._limits import is_seconds
+from smsgate.receiver._unreadable import (
+    UnreadablePush,
+    check_key,
+    check_unreadable,
+    storable,
+    unreadable_key,
+)
 
 __all__ = [
     "ClaimingJournal",
@@ -418,6 +425,35 @@ def events_table(seq: str, *more: str) -> str:
 _SCHEMA = events_table("INTEGER PRIMARY KEY", "stored_at  TEXT NOT NULL", "updated_at TEXT NOT NULL")
 
 
+def unreadable_table(seq: str, body: str, when: str) -> str:
+    """The ``CREATE TABLE`` statement of ``smsgate_unreadable`` (the pushes the provider could
+    not read) in one SQL dialect: its ``seq`` column and its types for the body and times.
+    ``IF NOT EXISTS``: a journal made before it existed gets it when opened."""
+    columns = (
+        f"seq          {seq}",
+        "key          TEXT NOT NULL UNIQUE",
+        "provider     TEXT NOT NULL",
+        "content_type TEXT",
+        f"body         {body} NOT NULL",
+        "error        TEXT NOT NULL",
+        f"first_seen   {when} NOT NULL",
+        f"last_seen    {when} NOT NULL",
+        "deliveries   INTEGER NOT NULL DEFAULT 1",
+    )
+    return "CREATE TABLE IF NOT EXISTS smsgate_unreadable (\n    " + ",\n    ".join(columns) + "\n)"
+
+
+#: The unreadable pushes' table of a SQLite journal (times as ISO text, in UTC).
+_UNREADABLE_SCHEMA = unreadable_table("INTEGER PRIMARY KEY", "BLOB", "TEXT")
+#: Keep an unreadable push: a new row, or one more delivery of a body kept before.
+_KEEP_UNREADABLE = (
+    "INSERT INTO smsgate_unreadable (key, provider, content_type, body, error, first_seen, last_seen) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (key) DO UPDATE SET "
+    "deliveries = deliveries + 1, last_seen = excluded.last_seen, "
+    "content_type = excluded.content_type, error = excluded.error"
+)
+
+
 #: The last whole second :func:`now_iso` spelled, and its spelling (one tuple: swapped whole).
 _SECOND: tuple[int, str] = (-1, "")
 
@@ -668,6 +704,90 @@ class TableJournal:
             params = (str(_event_state(state)),)
         return [entry(row) for row in self._run("read", sql + " ORDER BY seq", params)]
 
+    # --- unreadable pushes (UnreadableStore) ----------------------------------------------------
+
+    def _change(self, what: str, sql: str, params: Sequence[Any]) -> int:
+        """Run one writing statement, durably; how many rows it changed."""
+        raise NotImplementedError
+
+    def _keep_unreadable(
+        self, key: str, provider: str, body: bytes, content_type: str | None, error: str
+    ) -> None:
+        """Store (or count one more delivery of) the unreadable push ``key``, durably."""
+        raise NotImplementedError
+
+    def record_unreadable(self, provider: str, body: bytes, content_type: str | None, error: str) -> str:
+        """Keep a push ``provider`` could not read; return its key
+        (:func:`~smsgate.receiver._unreadable.unreadable_key`: SHA-256 over provider and body).
+
+        Another delivery of the same body is the same record: its ``deliveries`` count one
+        more, ``last_seen``, ``content_type`` and ``error`` are the new ones. Returns once the
+        record is as durable as a stored event.
+
+        :raises ValidationError: ``provider`` is no non-empty text, ``body`` no bytes (a
+            ``bytearray`` or ``memoryview`` is read as its bytes), ``content_type`` neither
+            text nor ``None``, or ``error`` no text; nothing is kept.
+        :raises JournalError: the record could not be written.
+        """
+        provider, body, content_type, error = check_unreadable(provider, body, content_type, error)
+        key = unreadable_key(provider, body)
+        self._keep_unreadable(key, provider, body, content_type, error)
+        return key
+
+    def unreadable(self) -> list[UnreadablePush]:
+        """Every kept unreadable push, oldest first (by first delivery)."""
+        rows = self._run(
+            "read",
+            "SELECT key, provider, content_type, body, error, first_seen, last_seen, deliveries "
+            "FROM smsgate_unreadable ORDER BY seq",
+        )
+        return [_unreadable_push(row) for row in rows]
+
+    def discard_unreadable(self, key: str) -> bool:
+        """Forget the kept push ``key`` (its :attr:`UnreadablePush.key`); False when none has it.
+
+        :raises ValidationError: ``key`` is no text.
+        """
+        key = check_key(key, "discard_unreadable")
+        sql = f"DELETE FROM smsgate_unreadable WHERE key = {self._MARK}"  # noqa: S608 - the mark is a class constant
+        return self._change("write", sql, (key,)) > 0
+
+    def update_unreadable(self, key: str, error: str) -> bool:
+        """Set the error of the kept push ``key`` (read again, and still unreadable) without
+        counting a delivery; False when none has that key.
+
+        :raises ValidationError: ``key`` or ``error`` is no text.
+        """
+        key = check_key(key, "update_unreadable")
+        if not isinstance(error, str):
+            raise ValidationError(
+                f"update_unreadable's error is text, not {type(error).__name__}", field="error"
+            )
+        sql = f"UPDATE smsgate_unreadable SET error = {self._MARK} WHERE key = {self._MARK}"  # noqa: S608 - the marks are class constants
+        return self._change("write", sql, (storable(error), key)) > 0
+
+
+def _unreadable_push(row: Sequence[Any]) -> UnreadablePush:
+    """An :class:`UnreadablePush` from a row of ``smsgate_unreadable`` (times as datetimes or
+    their ISO text)."""
+    key, provider, content_type, body, error, first, last, deliveries = row
+    return UnreadablePush(
+        key=key,
+        provider=provider,
+        content_type=content_type,
+        body=bytes(body),
+        error=error,
+        first_seen=_utc(first),
+        last_seen=_utc(last),
+        deliveries=deliveries,
+    )
+
+
+def _utc(when: dt.datetime | str) -> dt.datetime:
+    """A stored time, in UTC."""
+    stamp = when if isinstance(when, dt.datetime) else dt.datetime.fromisoformat(when)
+    return stamp.astimezone(dt.UTC)
+
 
 def _event_state(state: EventState | str) -> EventState:
     """``state`` as an :class:`EventState`; anything else is a :class:`ConfigurationError`."""
@@ -751,6 +871,7 @@ class SQLiteJournal(TableJournal):
             # FULL: an acknowledged event must survive a power cut, not only a process crash.
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute(_SCHEMA)
+            self._conn.execute(_UNREADABLE_SCHEMA)
         except sqlite3.Error as exc:
             if self._conn is not None:  # opened, then failed (not a database, locked …)
                 self._conn.close()
@@ -961,6 +1082,29 @@ class SQLiteJournal(TableJournal):
         write = _Write(None, updates=[(EventState.DONE.value, None, now, key) for key in keys], unwaited=True)
         with self._queue_lock:
             self._queue.append(write)
+
+    def _change(self, what: str, sql: str, params: Sequence[Any]) -> int:
+        return int(self._write(lambda conn: conn.execute(sql, params).rowcount))
+
+    def _keep_unreadable(
+        self, key: str, provider: str, body: bytes, content_type: str | None, error: str
+    ) -> None:
+        self._write_all([self._unreadable_write(key, provider, body, content_type, error)])[0].outcome()
+
+    @staticmethod
+    def _unreadable_write(
+        key: str, provider: str, body: bytes, content_type: str | None, error: str
+    ) -> _Write:
+        """The write keeping an unreadable push (checked arguments), for the next group commit:
+        the async receiver's intake thread commits it with the events of its batch. Its
+        result is ``key``."""
+        params = (key, provider, content_type, body, error, now_iso())
+
+        def keep(conn: sqlite3.Connection) -> str:
+            conn.execute(_KEEP_UNREADABLE, params)
+            return key
+
+        return _Write(keep)
 
     def _flush(self) -> None:
         """Commit the writes queued so far (returns once they are durable)."""

@@ -31,6 +31,7 @@ from smsgate.receiver._journal import (
     events_table,
     inserted,
     seconds,
+    unreadable_table,
 )
 from smsgate.settings import cut_traceback
 
@@ -49,7 +50,16 @@ _SCHEMA = (
         "claimed_by    TEXT",
         "claimed_until TIMESTAMPTZ",
     )
-    + ";\nCREATE INDEX IF NOT EXISTS smsgate_events_undone ON smsgate_events (seq) WHERE state <> 'done'"
+    + ";\nCREATE INDEX IF NOT EXISTS smsgate_events_undone ON smsgate_events (seq) WHERE state <> 'done';\n"
+    + unreadable_table("BIGSERIAL PRIMARY KEY", "BYTEA", "TIMESTAMPTZ")
+)
+
+#: Keep an unreadable push: a new row, or one more delivery of a body kept before.
+_KEEP_UNREADABLE = (
+    "INSERT INTO smsgate_unreadable (key, provider, content_type, body, error, first_seen, last_seen) "
+    "VALUES (%s, %s, %s, %s, %s, now(), now()) ON CONFLICT (key) DO UPDATE SET "
+    "deliveries = smsgate_unreadable.deliveries + 1, last_seen = EXCLUDED.last_seen, "
+    "content_type = EXCLUDED.content_type, error = EXCLUDED.error"
 )
 
 #: Any constant: instances creating the table at the same time take turns on this lock.
@@ -237,7 +247,7 @@ class PostgresJournal(TableJournal):
     def _create(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         for statement in _SCHEMA.split(";"):
-            conn.execute(statement)  # a constant: the two statements of _SCHEMA
+            conn.execute(statement)  # a constant: the statements of _SCHEMA
 
     def _renew_loop(self) -> None:
         while not self._closed.wait(self.lease / 3):
@@ -275,6 +285,17 @@ class PostgresJournal(TableJournal):
                 params,
             ),
         )
+
+    # --- unreadable pushes (UnreadableStore) --------------------------------------------------
+
+    def _change(self, what: str, sql: str, params: Sequence[Any]) -> int:
+        return self._call(what, lambda conn: conn.execute(sql, params).rowcount)
+
+    def _keep_unreadable(
+        self, key: str, provider: str, body: bytes, content_type: str | None, error: str
+    ) -> None:
+        params = (key, provider, content_type, body, error)
+        self._call("write", lambda conn: conn.execute(_KEEP_UNREADABLE, params))
 
     # --- claims (ClaimingJournal) ------------------------------------------------------------
 

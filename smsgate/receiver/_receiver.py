@@ -2,7 +2,9 @@
 
 Order of work for each push, and why:
 
-1. parse the body with the provider (``provider.parse_callback``); unparsable → "retry" reply;
+1. parse the body with the provider (``provider.parse_callback``); unparsable → the body is
+   kept in the journal as an unreadable push (a dead letter, :meth:`Receiver.unreadable`),
+   then a "retry" reply;
 2. store every event in the journal, de-duplicated, in one transaction; failure → "retry"
    reply, so the provider delivers again and nothing is lost;
 3. acknowledge (``provider.callback_reply(True)``);
@@ -41,7 +43,7 @@ import attrs
 from smsgate import _plugins
 from smsgate._models import DeliveryReport, InboundMessage, mask_mobile
 from smsgate._provider import CallbackReply, Provider
-from smsgate.exceptions import ConfigurationError, ValidationError
+from smsgate.exceptions import ConfigurationError, JournalError, ValidationError
 from smsgate.receiver._journal import (
     ClaimingJournal,
     Event,
@@ -54,6 +56,14 @@ from smsgate.receiver._journal import (
 from smsgate.receiver._limits import RateLimiter, ServerLimits
 from smsgate.receiver._postgres import is_postgres_url
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
+from smsgate.receiver._unreadable import (
+    UnreadablePush,
+    UnreadableStore,
+    check_key,
+    check_unreadable,
+    unreadable_error,
+    unreadable_key,
+)
 from smsgate.receiver._workers import Batches, Workers, running_loop
 
 if TYPE_CHECKING:
@@ -106,13 +116,36 @@ class PushResult:
 #: A push for the intake thread: body, content type, and the loop whose handler threads
 #: dispatch its new events once they are stored (``None``: the caller dispatches them).
 _Push: TypeAlias = tuple[bytes, str | None, asyncio.AbstractEventLoop | None]
-#: A push parsed and encoded, waiting for its commit: its events (``None``: unreadable), the
-#: journal's write storing them, and the push's loop.
-_Parsed: TypeAlias = tuple[list[Event] | None, Any, asyncio.AbstractEventLoop | None]
+
+
+class _Unread:
+    """A push the provider could not read, on its way through the intake thread: its body,
+    content type and the parser's error; ``kept``: already kept (or not) by its journal, so
+    that it has no write in the batch's commit."""
+
+    __slots__ = ("body", "content_type", "error", "kept")
+
+    def __init__(self, body: bytes, content_type: str | None, error: Exception) -> None:
+        self.body, self.content_type, self.error = body, content_type, error
+        self.kept = False
+
+
+#: A push parsed and encoded, waiting for its commit: its events (an :class:`_Unread`:
+#: unreadable), the journal's write storing them (or keeping the unreadable push), and the
+#: push's loop.
+_Parsed: TypeAlias = tuple[list[Event] | _Unread, Any, asyncio.AbstractEventLoop | None]
 
 
 #: The INFO line of a stored push (never its events: they hold phone numbers and text).
 _STORED = "push to %s stored: %d event(s), %d new"
+#: The WARNING of an unreadable push (never its body: it holds phone numbers and text).
+_REJECTED = "push to %s rejected: %s (%d bytes); asking the provider to retry"
+#: The WARNING of an unreadable push the journal kept (the start of its key).
+_KEPT = "push to %s rejected: %s (%d bytes); kept as unreadable push %s…; asking the provider to retry"
+#: The INFO line of a kept push read again (the start of its key, never its body).
+_READ_AGAIN = "unreadable push %s… to %s read: %d event(s), %d new"
+#: The ERROR of an unreadable push the journal could not keep.
+_NOT_KEPT = "push to %s rejected: %s (%d bytes) and not kept (%s); asking the provider to retry"
 
 
 class _When(enum.Enum):
@@ -212,6 +245,13 @@ class Receiver:
         # the async dispatch queues its outcomes for the next commit; a subclass that changes
         # how a push or an outcome is written keeps the one-by-one path for it.
         self._batched = _inherits(self.journal, "record", "record_each")
+        # A journal that keeps unreadable pushes (dead letters); the batched one keeps them in
+        # the commit of their batch. Without one, a WARNING says so once.
+        self._keeps_unreadable = isinstance(self.journal, UnreadableStore)
+        self._unreadable_batched = self._batched and _inherits(
+            self.journal, "record_unreadable", "_keep_unreadable"
+        )
+        self._unkept_said = threading.Event()
         self._outcomes_soon = _inherits(self.journal, "mark_done", "mark_failed", "_set")
         # One thread parses, encodes and commits every push handed over while its last
         # commit was on disk (with the outcomes queued meanwhile), then wakes the loop once.
@@ -346,18 +386,53 @@ class Receiver:
 
     # --- steps 1-3: parse, store, decide the reply ------------------------------------------
 
-    def _parse(self, body: bytes, content_type: str | None) -> list[Event] | None:
+    def _parse(self, body: bytes, content_type: str | None) -> list[Event] | Exception:
+        """The events of a push, or the provider's reason it cannot read it."""
         try:
             return number_repeats(list(self.provider.parse_callback(body, content_type)))
         except Exception as exc:
-            # Never the body: it holds phone numbers and message text.
+            return exc
+
+    def _unreadable_intake(self, body: bytes, content_type: str | None, exc: Exception) -> Intake:
+        """A push the provider could not read: kept by the journal (when it can), then
+        answered "retry"."""
+        self._keep(body, content_type, exc)
+        return Intake(reply=self.provider.callback_reply(False), stored=False)
+
+    def _keep(self, body: bytes, content_type: str | None, exc: Exception) -> None:
+        """Keep an unreadable push in the journal, durably, and log it (never the body)."""
+        if not self._keeps_unreadable:
+            self._log_rejected(body, exc)
+            return
+        store = cast(UnreadableStore, self.journal)
+        try:
+            key = store.record_unreadable(self.provider.name, body, content_type, unreadable_error(exc, body))
+        except Exception as journal_exc:
+            self._log_unreadable(body, exc, journal_exc)
+        else:
+            self._log_unreadable(body, exc, key)
+
+    def _log_rejected(self, body: bytes, exc: Exception) -> None:
+        """The WARNING of an unreadable push a journal without :class:`UnreadableStore` cannot
+        keep; the first one also says so."""
+        log.warning(_REJECTED, self.provider.name, type(exc).__name__, len(body))
+        if not self._unkept_said.is_set():
+            self._unkept_said.set()
             log.warning(
-                "push to %s rejected: %s (%d bytes); asking the provider to retry",
+                "the journal of the receiver for %s (%s) cannot keep unreadable pushes (it has no "
+                "record_unreadable: see smsgate.receiver.UnreadableStore): they are only answered "
+                '"retry", and lost once the provider stops delivering them again',
                 self.provider.name,
-                type(exc).__name__,
-                len(body),
+                type(self.journal).__name__,
             )
-            return None
+
+    def _log_unreadable(self, body: bytes, exc: Exception, kept: str | Exception) -> None:
+        """The log line of an unreadable push: kept (``kept``: its key) or not (the error)."""
+        name, size = self.provider.name, len(body)
+        if isinstance(kept, str):
+            log.warning(_KEPT, name, type(exc).__name__, size, kept[:12])
+        else:  # the reason, never the body (a journal's error could quote it)
+            log.error(_NOT_KEPT, name, type(exc).__name__, size, unreadable_error(kept, body))
 
     def _store_failed(self, exc: Exception, events: Sequence[Event]) -> Intake:
         log.error(
@@ -382,8 +457,8 @@ class Receiver:
         if type(body) is not bytes or type(content_type) not in _CONTENT_TYPES or not self._takes_pushes:
             body = self._push_arguments(body, content_type)
         events = self._parse(body, content_type)
-        if events is None:
-            return Intake(reply=self.provider.callback_reply(False), stored=False)
+        if isinstance(events, Exception):
+            return self._unreadable_intake(body, content_type, events)
         try:
             new = self.journal.record(events)
         except Exception as exc:
@@ -422,11 +497,28 @@ class Receiver:
         :meth:`_intake_each`."""
         parsed = [self._parse(body, content_type) for body, content_type, _ in pushes]
         journal = cast(SQLiteJournal, self.journal)  # _batched checked it
-        writes = iter(journal._prepare_each([events for events in parsed if events is not None]))
+        writes = iter(journal._prepare_each([events for events in parsed if type(events) is list]))
         return [
-            (events, None if events is None else next(writes), loop)
-            for events, (_, _, loop) in zip(parsed, pushes, strict=True)
+            (events, next(writes), push[2])
+            if type(events) is list
+            else self._unread(push, cast(Exception, events))
+            for events, push in zip(parsed, pushes, strict=True)
         ]
+
+    def _unread(self, push: _Push, exc: Exception) -> _Parsed:
+        """An unreadable push of a batch, with the write keeping it in the batch's commit (the
+        "retry" reply waits for it); a journal that keeps them its own way keeps it now."""
+        body, content_type, loop = push
+        unread = _Unread(body, content_type, exc)
+        if not self._unreadable_batched:
+            self._keep(body, content_type, exc)
+            unread.kept = True
+            return unread, None, loop
+        name = self.provider.name
+        _, body, content_type, error = check_unreadable(name, body, content_type, unreadable_error(exc, body))
+        key = unreadable_key(name, body)
+        write = SQLiteJournal._unreadable_write(key, name, body, content_type, error)
+        return unread, write, loop
 
     def _commit_each(self, pushes: list[_Parsed]) -> list[Intake]:
         """The second half: store the parsed pushes in one transaction (each on its own);
@@ -457,8 +549,8 @@ class Receiver:
         intakes: list[Intake] = []
         later: dict[asyncio.AbstractEventLoop, tuple[list[Event], list[str | None]]] = {}
         for events, write, loop in pushes:
-            if events is None:
-                intakes.append(Intake(reply=self.provider.callback_reply(False), stored=False))
+            if type(events) is not list:
+                intakes.append(self._unread_intake(cast(_Unread, events), write, answers))
                 continue
             new = next(answers)
             stored: Sequence[Event]
@@ -476,6 +568,18 @@ class Receiver:
                 dispatch.extend(stored)
                 keys.extend(SQLiteJournal._keys(write, stored))  # not hashed again
         return intakes, later
+
+    def _unread_intake(
+        self, unread: _Unread, write: Any, answers: Iterator[list[Event] | Exception]
+    ) -> Intake:
+        """The intake of an unreadable push of a batch, once the commit keeping it is on disk
+        (``answers``: the commit's, from which its own is taken when it had a write)."""
+        if not unread.kept and write is not None:
+            kept: object = next(answers)  # the key it is kept under, or the commit's error
+            if not isinstance(kept, str | Exception):
+                kept = JournalError("the journal did not say whether it kept the push")
+            self._log_unreadable(unread.body, unread.error, kept)
+        return Intake(reply=self.provider.callback_reply(False), stored=False)
 
     async def areceive(self, body: bytes, content_type: str | None = None) -> Intake:
         """Async :meth:`receive`: parsing and the journal run in a worker thread, so a slow
@@ -856,6 +960,104 @@ class Receiver:
     async def aredispatch(self) -> int:
         """Async :meth:`redispatch`."""
         return await self.adispatch(await self._workers.journal(self.journal.pending), recheck=True)
+
+    # --- unreadable pushes (dead letters) ----------------------------------------------------
+
+    def _unreadable_store(self) -> UnreadableStore | None:
+        """The journal as an :class:`UnreadableStore`, or ``None`` when it keeps no pushes."""
+        return cast(UnreadableStore, self.journal) if self._keeps_unreadable else None
+
+    def unreadable(self) -> list[UnreadablePush]:
+        """The pushes the provider could not read, kept by the journal, oldest first (every
+        provider's, when several receivers share the journal).
+
+        Empty with a journal that keeps none (one without
+        :class:`~smsgate.receiver.UnreadableStore`).
+        """
+        store = self._unreadable_store()
+        return [] if store is None else store.unreadable()
+
+    def discard_unreadable(self, key: str) -> bool:
+        """Forget the kept push ``key`` (its :attr:`UnreadablePush.key
+        <smsgate.receiver.UnreadablePush.key>`): read by hand, or not worth keeping. False
+        when none has that key (or the journal keeps none).
+
+        :raises ValidationError: ``key`` is no text.
+        """
+        key = check_key(key, "discard_unreadable")
+        store = self._unreadable_store()
+        return False if store is None else store.discard_unreadable(key)
+
+    def reparse_unreadable(self) -> int:
+        """Parse every kept push of this receiver's provider again (after a parser fix or an
+        upgrade); return how many could be read now.
+
+        The events of a push read now are stored with the journal's ``record`` (de-duplicated,
+        as a push's), the push is discarded from the kept ones, and the new events are then
+        dispatched as :meth:`dispatch` does (hooks, then the handler; outcomes recorded). A
+        push still unreadable stays kept, with its new error. Kept pushes of other providers
+        (a shared journal) are left alone. It may run while pushes are served.
+
+        :raises ConfigurationError: the provider cannot parse pushes (no ``callbacks``
+            capability).
+        :raises JournalError: the journal failed (the kept pushes not read yet stay kept; the
+            events already stored are dispatched first).
+        """
+        read, new, error = self._reread()
+        self._dispatch(new, False, None)
+        if error is not None:
+            raise error
+        return read
+
+    async def areparse_unreadable(self) -> int:
+        """Async :meth:`reparse_unreadable`: parsing and the journal in a worker thread, the
+        dispatch as :meth:`adispatch` does it."""
+        read, new, error = await self._workers.journal(self._reread)
+        await self._adispatch(new, False)
+        if error is not None:
+            raise error
+        return read
+
+    def _reread(self) -> tuple[int, list[Event], Exception | None]:
+        """:meth:`reparse_unreadable` up to the dispatch: how many kept pushes were read, their
+        new events, and the error that stopped it (``None``: none did)."""
+        self._check_takes_pushes()
+        store = self._unreadable_store()
+        read = 0
+        new: list[Event] = []
+        if store is None:
+            return read, new, None
+        name = self.provider.name
+        try:
+            for push in store.unreadable():
+                if self._closing.is_set():
+                    break
+                if push.provider != name:
+                    continue
+                events = self._parse(push.body, push.content_type)
+                if isinstance(events, Exception):
+                    self._still_unreadable(store, push, events)
+                    continue
+                stored = self.journal.record(events)
+                store.discard_unreadable(push.key)
+                log.info(_READ_AGAIN, push.key[:12], name, len(events), len(stored))
+                new.extend(stored)
+                read += 1
+        except Exception as exc:
+            log.error("reading the unreadable pushes to %s again failed: %s", name, _error_text(exc))
+            return read, new, exc
+        return read, new, None
+
+    def _still_unreadable(self, store: UnreadableStore, push: UnreadablePush, exc: Exception) -> None:
+        """A kept push the provider still cannot read: its new error noted (when the store
+        can: ``update_unreadable``), never its body logged."""
+        log.info(
+            "unreadable push %s… to %s still unreadable: %s", push.key[:12], push.provider, type(exc).__name__
+        )
+        error = unreadable_error(exc, push.body)
+        update = getattr(store, "update_unreadable", None)
+        if error != push.error and callable(update):
+            update(push.key, error)
 
     # --- web apps ----------------------------------------------------------------------------
 

@@ -1,0 +1,172 @@
+"""Pushes the provider could not read (dead letters), kept so that none is lost.
+
+A push whose body ``provider.parse_callback`` refuses is answered "retry"; a vendor re-delivers
+it a few times and then gives up. Before answering, the receiver keeps the body in its journal
+(:class:`UnreadableStore`): one record per provider and body (:func:`unreadable_key`), counting
+its deliveries, so that it can be read again once the parser is fixed
+(:meth:`Receiver.reparse_unreadable <smsgate.receiver.Receiver.reparse_unreadable>`).
+
+A body holds phone numbers and message texts: it never appears in a repr, a log line or an
+error message (:func:`unreadable_error` keeps it out of the parser's error text too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from smsgate.exceptions import ValidationError
+
+__all__ = ["UnreadablePush", "UnreadableStore", "unreadable_error", "unreadable_key"]
+
+#: The longest error text kept for an unreadable push (a parser's message can be long).
+MAX_ERROR = 1000
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class UnreadablePush:
+    """A push the provider could not read, as the journal keeps it (a dead letter).
+
+    :ivar key: SHA-256 (hex) over the provider's name and the body (:func:`unreadable_key`):
+        every delivery of one body is one record.
+    :ivar provider: the name of the provider whose receiver got it.
+    :ivar content_type: the request's ``Content-Type`` at the last delivery (``None``: none).
+    :ivar body: the request's body, as it arrived. It holds phone numbers and message
+        texts: the repr shows its size only.
+    :ivar error: why it could not be read, at the last attempt: the exception's class and
+        message (never the body).
+    :ivar first_seen: when it first arrived (UTC).
+    :ivar last_seen: when it last arrived (UTC).
+    :ivar deliveries: how many times it arrived.
+    """
+
+    key: str
+    provider: str
+    content_type: str | None
+    body: bytes
+    error: str
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    deliveries: int = 1
+
+    def __repr__(self) -> str:
+        # Never the body (phone numbers, message texts); never raises.
+        try:
+            return (
+                f"UnreadablePush(key={self.key!r}, provider={self.provider!r}, "
+                f"content_type={self.content_type!r}, body=<{len(self.body)} bytes>, "
+                f"error={self.error!r}, first_seen={self.first_seen!r}, "
+                f"last_seen={self.last_seen!r}, deliveries={self.deliveries!r})"
+            )
+        except Exception:
+            return "UnreadablePush(...)"
+
+
+@runtime_checkable
+class UnreadableStore(Protocol):
+    """A journal that also keeps the pushes the provider could not read (optional).
+
+    :class:`~smsgate.receiver.SQLiteJournal` and :class:`~smsgate.receiver.PostgresJournal`
+    implement it. A :class:`~smsgate.receiver.Journal` without it still works: its receiver
+    only answers "retry" to an unreadable push, as before, and says so once in a WARNING.
+    Methods are blocking and must be thread-safe, as the :class:`~smsgate.receiver.Journal`'s.
+
+    A store may also have ``update_unreadable(key, error) -> bool`` (both journals do):
+    :meth:`Receiver.reparse_unreadable <smsgate.receiver.Receiver.reparse_unreadable>` then
+    records the new error of a push still unreadable, without counting a delivery.
+    """
+
+    def record_unreadable(self, provider: str, body: bytes, content_type: str | None, error: str) -> str:
+        """Keep ``body`` durably (before the "retry" reply); return its key
+        (:func:`unreadable_key`). Another delivery of the same body counts one more delivery
+        and updates ``last_seen``, ``content_type`` and ``error``."""
+        ...
+
+    def unreadable(self) -> list[UnreadablePush]:
+        """Every kept push, oldest first."""
+        ...
+
+    def discard_unreadable(self, key: str) -> bool:
+        """Forget the kept push ``key``; False when there is none."""
+        ...
+
+
+def unreadable_key(provider: str, body: bytes) -> str:
+    """The key of an unreadable push: SHA-256 (hex) over the provider's name, a separator
+    byte (``0x1f``) and the body."""
+    return hashlib.sha256(b"%s\x1f%s" % (provider.encode("utf-8"), body)).hexdigest()
+
+
+def unreadable_error(exc: BaseException, body: bytes) -> str:
+    """What is kept of ``exc`` (the parser's refusal of ``body``): its class and message, the
+    message left out when it quotes the body, cut to :data:`MAX_ERROR` characters."""
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # an exception that cannot render itself
+        return f"{name}: (message not renderable)"
+    if _quotes(message, body):
+        return f"{name}: (message not kept: it quotes the push)"
+    text = f"{name}: {message}" if message else name
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+def _quotes(message: str, body: bytes) -> bool:
+    """True when ``message`` holds the whole body, as text or as its escaped bytes."""
+    if not body:
+        return False
+    text = body.decode("utf-8", "replace")
+    shown = {text, text.strip(), repr(body)[2:-1], repr(text)[1:-1]}
+    return any(piece and piece in message for piece in shown)
+
+
+def check_unreadable(
+    provider: object, body: object, content_type: object, error: object
+) -> tuple[str, bytes, str | None, str]:
+    """The arguments of :meth:`UnreadableStore.record_unreadable`, checked: ``body`` as bytes
+    (a ``bytearray`` or ``memoryview`` read as its bytes); anything else is a
+    :class:`ValidationError` naming the argument (never quoting the body)."""
+    if not isinstance(provider, str) or not provider:
+        raise ValidationError(
+            "record_unreadable's provider is a provider's name (non-empty text), "
+            f"not {type(provider).__name__}",
+            field="provider",
+        )
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise ValidationError(
+            f"record_unreadable's body is the push's raw bytes, not {type(body).__name__}", field="body"
+        )
+    if content_type is not None and not isinstance(content_type, str):
+        raise ValidationError(
+            f"record_unreadable's content_type is text or None, not {type(content_type).__name__}",
+            field="content_type",
+        )
+    if not isinstance(error, str):
+        raise ValidationError(f"record_unreadable's error is text, not {type(error).__name__}", field="error")
+    return provider, bytes(body), None if content_type is None else storable(content_type), storable(error)
+
+
+def storable(text: str) -> str:
+    """``text`` as every database takes it: a NUL or a lone surrogate (which PostgreSQL and
+    SQLite refuse, or the driver cannot encode) written as its escape."""
+    if "\0" in text:
+        text = text.replace("\0", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def check_key(key: object, method: str) -> str:
+    """The ``key`` of a kept push given to ``method``; anything but text is a
+    :class:`ValidationError`."""
+    if not isinstance(key, str):
+        raise ValidationError(
+            f"{method}'s key is a kept push's key (text, UnreadablePush.key), not {type(key).__name__}",
+            field="key",
+        )
+    return key
