@@ -78,10 +78,12 @@ class Sizes:
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
-        """The sizes of a full run, or of a quick one."""
+        """The sizes of a full run, or of a quick one: smaller samples, as many pairs (a
+        median of three pairs followed whichever side a pause of the machine, or of the
+        sandbox's own work between requests, happened to fall in)."""
         if quick:
             return cls(
-                pairs=3,
+                pairs=7,
                 sends=200,
                 batch=20_000,
                 reports=4_000,
