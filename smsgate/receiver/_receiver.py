@@ -201,7 +201,10 @@ class Receiver:
 
     Guarantees: an acknowledged event is in the journal; an event is dispatched once per
     successful storage (re-deliveries are recognised), so the handler sees each event at least
-    once, and exactly once unless the process dies between dispatch and marking it done.
+    once, and exactly once unless the process dies between dispatch and marking it done. A push
+    the provider cannot parse is kept by the journal (:meth:`unreadable`; a journal with
+    :class:`~smsgate.receiver.UnreadableStore`) before it is answered "retry", to be read again
+    with :meth:`reparse_unreadable`.
     """
 
     def __init__(
@@ -251,7 +254,8 @@ class Receiver:
         self._unreadable_batched = self._batched and _inherits(
             self.journal, "record_unreadable", "_keep_unreadable"
         )
-        self._unkept_said = threading.Event()
+        self._unkept_said = False  # the WARNING that this journal keeps none: once
+        self._unkept_lock = threading.Lock()
         self._outcomes_soon = _inherits(self.journal, "mark_done", "mark_failed", "_set")
         # One thread parses, encodes and commits every push handed over while its last
         # commit was on disk (with the outcomes queued meanwhile), then wakes the loop once.
@@ -416,8 +420,9 @@ class Receiver:
         """The WARNING of an unreadable push a journal without :class:`UnreadableStore` cannot
         keep; the first one also says so."""
         log.warning(_REJECTED, self.provider.name, type(exc).__name__, len(body))
-        if not self._unkept_said.is_set():
-            self._unkept_said.set()
+        with self._unkept_lock:  # two threads must not both say it
+            first, self._unkept_said = not self._unkept_said, True
+        if first:
             log.warning(
                 "the journal of the receiver for %s (%s) cannot keep unreadable pushes (it has no "
                 "record_unreadable: see smsgate.receiver.UnreadableStore): they are only answered "
@@ -445,7 +450,8 @@ class Receiver:
     def receive(self, body: bytes, content_type: str | None = None) -> Intake:
         """Parse and store one push without dispatching it (see :meth:`dispatch`).
 
-        Apps use it to answer the provider before running the handler.
+        Apps use it to answer the provider before running the handler. A push the provider
+        cannot parse is kept by the journal (:meth:`unreadable`), then its intake says "retry".
 
         :raises ValidationError: ``body`` is no bytes (a decoded ``str``, ``None``; a
             ``bytearray`` or ``memoryview`` is read as its bytes), or ``content_type`` is
