@@ -645,3 +645,39 @@ async def test_a_batched_dead_letter_that_cannot_be_written_is_answered_retry_wi
     assert "not kept (JournalError: " in error.getMessage()
     assert "disk I/O error" in error.getMessage()
     assert no_secret_in(logged(caplog))
+
+
+def test_with_an_async_handler_ahandle_push_keeps_the_push_through_the_batched_intake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A coroutine handler takes ``ahandle_push`` (``areceive`` through the intake thread):
+    the dead letter is kept in the batch's commit there too, and read again asynchronously."""
+    batched: list[str] = []
+    write = SQLiteJournal._unreadable_write
+
+    def spy(*args: Any) -> Any:
+        batched.append(threading.current_thread().name)
+        return write(*args)
+
+    monkeypatch.setattr(SQLiteJournal, "_unreadable_write", staticmethod(spy))
+    seen: list[str] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event.mobile)
+
+    provider = aliyun()
+    path = tmp_path / "j.sqlite3"
+    with (
+        Receiver(provider, handler, journal=path) as receiver,
+        ServerThread(receiver.asgi_app()) as server,
+        httpx.Client(timeout=10) as client,
+    ):
+        for n in range(1, 4):
+            assert client.post(server.url, content=ALIYUN_BATCH).status_code == 500
+            assert _kept_on_disk(path) == [(ALIYUN_BATCH, n)]
+        assert len(batched) == 3
+        assert all(name.endswith("-intake") for name in batched)
+        monkeypatch.setattr(provider, "parse_callback", lenient(provider))
+        assert asyncio.run(receiver.areparse_unreadable()) == 1
+        assert seen == ALIYUN_MOBILES
+        assert receiver.unreadable() == []
