@@ -230,8 +230,10 @@ def test_docstring_tree_draws_the_real_parents() -> None:
 
 
 def test_every_class_is_exported() -> None:
-    """``smsgate.exceptions.__all__`` names every class, and SmsGateError is on the package."""
-    assert set(exceptions.__all__) == set(_defined_classes()) | {"PartialBatchError"}
+    """``smsgate.exceptions.__all__`` names every class (and the two helpers that map an HTTP
+    status to one), and SmsGateError is on the package."""
+    helpers = {"error_for_http_status", "parse_retry_after"}
+    assert set(exceptions.__all__) == set(_defined_classes()) | {"PartialBatchError"} | helpers
     assert exceptions.PartialBatchError is exceptions.PartialSendError
     assert smsgate.SmsGateError is SmsGateError
 
