@@ -315,6 +315,51 @@ def test_the_repr_of_a_kept_push_shows_the_bodys_size_never_the_body() -> None:
         push.deliveries = 3  # type: ignore[misc]  # frozen
 
 
+def test_the_repr_and_str_never_show_the_errors_message_which_can_quote_a_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parse error quoting one field of the body (ipyy's "'…' is not a number" on a phone
+    number) is kept whole, but a repr or str() of the kept push shows its class and size only."""
+    provider = ipyy()
+
+    def quoting(body: bytes, content_type: str | None = None) -> list[Event]:
+        raise ValidationError(f"{SECRET_MOBILE!r} is not a number", field="body")
+
+    monkeypatch.setattr(provider, "parse_callback", quoting)
+    with Receiver(provider, Seen(), journal=tmp_path / "j.sqlite3") as receiver:
+        receiver.handle(IPYY_GARBLED)
+        [kept] = receiver.unreadable()
+    assert SECRET_MOBILE in kept.error  # kept for whoever reads the journal
+    assert kept.error_class == "ValidationError"
+    for shown in (repr(kept), str(kept), repr([kept]), f"{kept}"):
+        assert no_secret_in(shown)
+        assert "error=<ValidationError>" in shown
+        assert f"body=<{len(IPYY_GARBLED)} bytes>" in shown
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        ("KeyError: 'biz_id'", "KeyError"),
+        ("smsgate.exceptions.ValidationError: x", "smsgate.exceptions.ValidationError"),
+        ("ValueError", "ValueError"),
+        (f"call {SECRET_MOBILE}: no", ""),  # not a class name: nothing of it
+        (f"{SECRET_MOBILE}", ""),
+        ("", ""),
+    ],
+)
+def test_the_error_class_is_the_text_up_to_the_first_colon_when_it_is_a_class_name(
+    error: str, shown: str
+) -> None:
+    when = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    push = UnreadablePush(
+        key="k", provider="p", content_type=None, body=b"", error=error, first_seen=when, last_seen=when
+    )
+    assert push.error_class == shown
+    assert f"error=<{shown or 'error'}>" in repr(push)
+    assert no_secret_in(repr(push))
+
+
 def test_the_kept_error_never_quotes_the_body() -> None:
     body = IPYY_GARBLED
     assert unreadable_error(ValueError(f"cannot read {body.decode()}"), body) == (

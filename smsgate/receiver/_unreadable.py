@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -24,6 +25,17 @@ __all__ = ["UnreadablePush", "UnreadableStore", "unreadable_error", "unreadable_
 
 #: The longest error text kept for an unreadable push (a parser's message can be long).
 MAX_ERROR = 1000
+
+#: An exception's class name (dotted, as a qualified name may be): what of a kept error is shown.
+_CLASS_NAME = re.compile(r"[A-Za-z_][\w.]{0,99}")
+
+
+def error_class(error: str) -> str:
+    """The class part of a kept push's error (its text up to the first ``:``), never its
+    message, which may quote a field of the body (a phone number, a message text); ``""``
+    when that part is no class name."""
+    name = error.partition(":")[0].strip() if isinstance(error, str) else ""
+    return name if _CLASS_NAME.fullmatch(name) else ""
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -37,7 +49,8 @@ class UnreadablePush:
     :ivar body: the request's body, as it arrived. It holds phone numbers and message
         texts: the repr shows its size only.
     :ivar error: why it could not be read, at the last attempt: the exception's class and
-        message (never the body).
+        message (never the whole body, though the message may quote a field of it: a phone
+        number, a text). The repr shows its class only (:attr:`error_class`).
     :ivar first_seen: when it first arrived (UTC).
     :ivar last_seen: when it last arrived (UTC).
     :ivar deliveries: how many times it arrived.
@@ -52,13 +65,20 @@ class UnreadablePush:
     last_seen: dt.datetime
     deliveries: int = 1
 
+    @property
+    def error_class(self) -> str:
+        """The class of :attr:`error` (``"ValidationError"``), without its message, which may
+        quote a field of the body; ``""`` when the error names no class."""
+        return error_class(self.error)
+
     def __repr__(self) -> str:
-        # Never the body (phone numbers, message texts); never raises.
+        # Never the body (phone numbers, message texts), nor the error's message (it can
+        # quote a field of the body); never raises. str() is this too.
         try:
             return (
                 f"UnreadablePush(key={self.key!r}, provider={self.provider!r}, "
                 f"content_type={self.content_type!r}, body=<{len(self.body)} bytes>, "
-                f"error={self.error!r}, first_seen={self.first_seen!r}, "
+                f"error=<{self.error_class or 'error'}>, first_seen={self.first_seen!r}, "
                 f"last_seen={self.last_seen!r}, deliveries={self.deliveries!r})"
             )
         except Exception:
