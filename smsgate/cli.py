@@ -1011,6 +1011,20 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
     type=_SECONDS,
     help="Seconds a client gets to send its request head, and then its body (ServerLimits' default: 10).",
 )
+@click.option(
+    "--max-unreadable",
+    type=click.IntRange(0),
+    default=10_000,
+    show_default=True,
+    help="Unreadable pushes kept at most in the journal (see smsgate unreadable); 0 keeps none.",
+)
+@click.option(
+    "--max-unreadable-bytes",
+    type=click.IntRange(0),
+    default=64 * 1024 * 1024,
+    show_default=True,
+    help="Bytes of unreadable push bodies kept at most in the journal.",
+)
 @click.pass_context
 def receive_command(
     ctx: click.Context,
@@ -1025,6 +1039,8 @@ def receive_command(
     basic_user: str | None,
     max_connections: int | None,
     body_timeout: float | None,
+    max_unreadable: int,
+    max_unreadable_bytes: int,
 ) -> None:
     """Run a receiver for pushed reports and inbound messages (POST /) until interrupted.
 
@@ -1053,7 +1069,14 @@ def receive_command(
         limits = attrs.evolve(limits, head_timeout=body_timeout, body_timeout=body_timeout)
     stop_replay = threading.Event()
     with _receive_journal(journal, claim_lease) as (store, shown, every):
-        receiver = Receiver(provider, _print_event(console), journal=store, guard=guard)
+        receiver = Receiver(
+            provider,
+            _print_event(console),
+            journal=store,
+            guard=guard,
+            max_unreadable=max_unreadable,
+            max_unreadable_bytes=max_unreadable_bytes,
+        )
         replay = threading.Thread(
             target=_replay, args=(receiver, console, every, stop_replay), name="smsgate-replay"
         )

@@ -493,7 +493,7 @@ def test_reparse_refuses_a_provider_that_cannot_parse_pushes(tmp_path: Path) -> 
 class _KeepFails(SQLiteJournal):
     """A SQLite journal whose dead-letter write fails."""
 
-    def _keep_unreadable(self, *args: object) -> None:
+    def _keep_unreadable(self, *args: object, **kwargs: object) -> bool:
         raise JournalError("journal write failed (OperationalError: disk I/O error)")
 
 
@@ -597,9 +597,9 @@ def test_an_aliyun_batch_served_by_uvicorn_is_kept_before_each_retry_then_read_a
     batched: list[str] = []
     write = SQLiteJournal._unreadable_write
 
-    def spy(*args: Any) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         batched.append(threading.current_thread().name)
-        return write(*args)
+        return write(*args, **kwargs)
 
     monkeypatch.setattr(SQLiteJournal, "_unreadable_write", staticmethod(spy))
     path = tmp_path / "j.sqlite3"
@@ -672,7 +672,7 @@ async def test_an_unreadable_push_rides_in_the_commit_of_its_batch(tmp_path: Pat
 async def test_a_batched_dead_letter_that_cannot_be_written_is_answered_retry_with_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def failing(*args: Any) -> Any:
+    def failing(*args: Any, **kwargs: Any) -> Any:
         def job(conn: sqlite3.Connection) -> str:
             raise sqlite3.OperationalError("disk I/O error")
 
@@ -700,9 +700,9 @@ def test_with_an_async_handler_ahandle_push_keeps_the_push_through_the_batched_i
     batched: list[str] = []
     write = SQLiteJournal._unreadable_write
 
-    def spy(*args: Any) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         batched.append(threading.current_thread().name)
-        return write(*args)
+        return write(*args, **kwargs)
 
     monkeypatch.setattr(SQLiteJournal, "_unreadable_write", staticmethod(spy))
     seen: list[str] = []

@@ -34,6 +34,7 @@ from smsgate.exceptions import ConfigurationError, JournalError, ValidationError
 from smsgate.receiver._limits import is_seconds
 from smsgate.receiver._unreadable import (
     UnreadablePush,
+    check_bound,
     check_key,
     check_unreadable,
     storable,
@@ -445,13 +446,43 @@ def unreadable_table(seq: str, body: str, when: str) -> str:
 
 #: The unreadable pushes' table of a SQLite journal (times as ISO text, in UTC).
 _UNREADABLE_SCHEMA = unreadable_table("INTEGER PRIMARY KEY", "BLOB", "TEXT")
-#: Keep an unreadable push: a new row, or one more delivery of a body kept before.
+
+#: The running totals of ``smsgate_unreadable`` (how many pushes, how many bytes of bodies), in
+#: one row that triggers keep: the bound on what is kept is checked without a scan. Triggers
+#: first, then the row (counted once, for a journal made before it): a push kept in between is
+#: counted by the scan, one kept after it by the triggers.
+_UNREADABLE_TOTALS = (
+    "CREATE TABLE IF NOT EXISTS smsgate_unreadable_totals (\n"
+    "    id     INTEGER PRIMARY KEY CHECK (id = 1),\n"
+    "    pushes INTEGER NOT NULL,\n"
+    "    bytes  INTEGER NOT NULL\n)",
+    "CREATE TRIGGER IF NOT EXISTS smsgate_unreadable_kept AFTER INSERT ON smsgate_unreadable BEGIN "
+    "UPDATE smsgate_unreadable_totals SET pushes = pushes + 1, bytes = bytes + length(NEW.body) "
+    "WHERE id = 1; END",
+    "CREATE TRIGGER IF NOT EXISTS smsgate_unreadable_gone AFTER DELETE ON smsgate_unreadable BEGIN "
+    "UPDATE smsgate_unreadable_totals SET pushes = pushes - 1, bytes = bytes - length(OLD.body) "
+    "WHERE id = 1; END",
+    "INSERT OR IGNORE INTO smsgate_unreadable_totals (id, pushes, bytes) "
+    "SELECT 1, count(*), coalesce(sum(length(body)), 0) FROM smsgate_unreadable "
+    "WHERE NOT EXISTS (SELECT 1 FROM smsgate_unreadable_totals)",
+)
+
+#: Keep an unreadable push: one more delivery of a body kept before, or a new row when the
+#: totals leave room for it (?7: the most pushes, ?8: the most bytes, NULL: no bound; ?9: the
+#: body's size). Nothing written: not kept (the store is full).
 _KEEP_UNREADABLE = (
     "INSERT INTO smsgate_unreadable (key, provider, content_type, body, error, first_seen, last_seen) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (key) DO UPDATE SET "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6 "
+    "WHERE EXISTS (SELECT 1 FROM smsgate_unreadable WHERE key = ?1) "
+    "OR EXISTS (SELECT 1 FROM smsgate_unreadable_totals WHERE id = 1 "
+    "AND (?7 IS NULL OR pushes < ?7) AND (?8 IS NULL OR bytes + ?9 <= ?8)) "
+    "ON CONFLICT (key) DO UPDATE SET "
     "deliveries = deliveries + 1, last_seen = excluded.last_seen, "
     "content_type = excluded.content_type, error = excluded.error"
 )
+
+#: What the unreadable pushes kept take: how many, how many bytes of bodies.
+UNREADABLE_USAGE = "SELECT pushes, bytes FROM smsgate_unreadable_totals WHERE id = 1"
 
 
 #: The last whole second :func:`now_iso` spelled, and its spelling (one tuple: swapped whole).
@@ -711,12 +742,29 @@ class TableJournal:
         raise NotImplementedError
 
     def _keep_unreadable(
-        self, key: str, provider: str, body: bytes, content_type: str | None, error: str
-    ) -> None:
-        """Store (or count one more delivery of) the unreadable push ``key``, durably."""
+        self,
+        key: str,
+        provider: str,
+        body: bytes,
+        content_type: str | None,
+        error: str,
+        *,
+        bound: tuple[int | None, int | None],
+    ) -> bool:
+        """Store (or count one more delivery of) the unreadable push ``key``, durably; False
+        when it is new and ``bound`` (the most pushes, the most bytes) leaves no room."""
         raise NotImplementedError
 
-    def record_unreadable(self, provider: str, body: bytes, content_type: str | None, error: str) -> str:
+    def record_unreadable(
+        self,
+        provider: str,
+        body: bytes,
+        content_type: str | None,
+        error: str,
+        *,
+        max_pushes: int | None = None,
+        max_bytes: int | None = None,
+    ) -> str | None:
         """Keep a push ``provider`` could not read; return its key
         (:func:`~smsgate.receiver._unreadable.unreadable_key`: SHA-256 over provider and body).
 
@@ -724,15 +772,32 @@ class TableJournal:
         more, ``last_seen``, ``content_type`` and ``error`` are the new ones. Returns once the
         record is as durable as a stored event.
 
+        A new body is not kept, and ``None`` returned, when the journal would then keep more
+        than ``max_pushes`` pushes or ``max_bytes`` bytes of bodies (``None``: no bound). The
+        totals are kept in one row by triggers, so the check is one indexed read. Between
+        processes sharing a PostgreSQL journal the bound may be passed by the pushes kept at
+        the same moment (each checks the totals before the others' commit); in SQLite, whose
+        writers take turns, it holds exactly.
+
         :raises ValidationError: ``provider`` is no non-empty text, ``body`` no bytes (a
             ``bytearray`` or ``memoryview`` is read as its bytes), ``content_type`` neither
-            text nor ``None``, or ``error`` no text; nothing is kept.
+            text nor ``None``, ``error`` no text, or a bound neither a whole number >= 0 nor
+            ``None``; nothing is kept.
         :raises JournalError: the record could not be written.
         """
         provider, body, content_type, error = check_unreadable(provider, body, content_type, error)
+        bound = (
+            check_bound("record_unreadable", "max_pushes", max_pushes, ValidationError),
+            check_bound("record_unreadable", "max_bytes", max_bytes, ValidationError),
+        )
         key = unreadable_key(provider, body)
-        self._keep_unreadable(key, provider, body, content_type, error)
-        return key
+        return key if self._keep_unreadable(key, provider, body, content_type, error, bound=bound) else None
+
+    def unreadable_usage(self) -> tuple[int, int]:
+        """What the kept unreadable pushes take: how many, and how many bytes of bodies (the
+        running totals the bound is checked against; one indexed read)."""
+        rows = self._run("read", UNREADABLE_USAGE)
+        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
     def unreadable(self) -> list[UnreadablePush]:
         """Every kept unreadable push, oldest first (by first delivery)."""
@@ -872,6 +937,8 @@ class SQLiteJournal(TableJournal):
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute(_SCHEMA)
             self._conn.execute(_UNREADABLE_SCHEMA)
+            for statement in _UNREADABLE_TOTALS:
+                self._conn.execute(statement)
         except sqlite3.Error as exc:
             if self._conn is not None:  # opened, then failed (not a database, locked …)
                 self._conn.close()
@@ -1087,22 +1154,36 @@ class SQLiteJournal(TableJournal):
         return int(self._write(lambda conn: conn.execute(sql, params).rowcount))
 
     def _keep_unreadable(
-        self, key: str, provider: str, body: bytes, content_type: str | None, error: str
-    ) -> None:
-        self._write_all([self._unreadable_write(key, provider, body, content_type, error)])[0].outcome()
+        self,
+        key: str,
+        provider: str,
+        body: bytes,
+        content_type: str | None,
+        error: str,
+        *,
+        bound: tuple[int | None, int | None],
+    ) -> bool:
+        write = self._unreadable_write(key, provider, body, content_type, error, bound=bound)
+        return self._write_all([write])[0].outcome() is not None
 
     @staticmethod
     def _unreadable_write(
-        key: str, provider: str, body: bytes, content_type: str | None, error: str
+        key: str,
+        provider: str,
+        body: bytes,
+        content_type: str | None,
+        error: str,
+        *,
+        bound: tuple[int | None, int | None] = (None, None),
     ) -> _Write:
-        """The write keeping an unreadable push (checked arguments), for the next group commit:
-        the async receiver's intake thread commits it with the events of its batch. Its
-        result is ``key``."""
-        params = (key, provider, content_type, body, error, now_iso())
+        """The write keeping an unreadable push (checked arguments) within ``bound`` (the most
+        pushes, the most bytes; ``None``: no bound), for the next group commit: the async
+        receiver's intake thread commits it with the events of its batch. Its result is
+        ``key``, or ``None`` when the push is new and the bound leaves no room for it."""
+        params = (key, provider, content_type, body, error, now_iso(), *bound, len(body))
 
-        def keep(conn: sqlite3.Connection) -> str:
-            conn.execute(_KEEP_UNREADABLE, params)
-            return key
+        def keep(conn: sqlite3.Connection) -> str | None:
+            return key if conn.execute(_KEEP_UNREADABLE, params).rowcount else None
 
         return _Write(keep)
 

@@ -42,6 +42,7 @@ __all__ = ["PostgresJournal", "is_postgres_url", "safe_url"]
 
 _T = TypeVar("_T")
 
+#: The statements creating the tables (one by one: a function body holds semicolons).
 _SCHEMA = (
     events_table(
         "BIGSERIAL PRIMARY KEY",
@@ -49,15 +50,48 @@ _SCHEMA = (
         "updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()",
         "claimed_by    TEXT",
         "claimed_until TIMESTAMPTZ",
-    )
-    + ";\nCREATE INDEX IF NOT EXISTS smsgate_events_undone ON smsgate_events (seq) WHERE state <> 'done';\n"
-    + unreadable_table("BIGSERIAL PRIMARY KEY", "BYTEA", "TIMESTAMPTZ")
+    ),
+    "CREATE INDEX IF NOT EXISTS smsgate_events_undone ON smsgate_events (seq) WHERE state <> 'done'",
+    unreadable_table("BIGSERIAL PRIMARY KEY", "BYTEA", "TIMESTAMPTZ"),
+    # The running totals of smsgate_unreadable (pushes, bytes of bodies) in one row a trigger
+    # keeps, made once (under the schema lock): the trigger first, then the row, counted in
+    # the same transaction, whose trigger creation waits for the inserts under way.
+    """DO $do$ BEGIN
+IF to_regclass('smsgate_unreadable_totals') IS NULL THEN
+    CREATE TABLE smsgate_unreadable_totals (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        pushes BIGINT NOT NULL,
+        bytes  BIGINT NOT NULL
+    );
+    CREATE OR REPLACE FUNCTION smsgate_unreadable_count() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            UPDATE smsgate_unreadable_totals
+            SET pushes = pushes + 1, bytes = bytes + octet_length(NEW.body) WHERE id = 1;
+        ELSE
+            UPDATE smsgate_unreadable_totals
+            SET pushes = pushes - 1, bytes = bytes - octet_length(OLD.body) WHERE id = 1;
+        END IF;
+        RETURN NULL;
+    END $fn$;
+    CREATE TRIGGER smsgate_unreadable_count AFTER INSERT OR DELETE ON smsgate_unreadable
+        FOR EACH ROW EXECUTE FUNCTION smsgate_unreadable_count();
+    INSERT INTO smsgate_unreadable_totals (id, pushes, bytes)
+        SELECT 1, count(*), coalesce(sum(octet_length(body)), 0) FROM smsgate_unreadable;
+END IF;
+END $do$""",
 )
 
-#: Keep an unreadable push: a new row, or one more delivery of a body kept before.
+#: Keep an unreadable push: one more delivery of a body kept before, or a new row when the
+#: totals leave room for it (NULL bounds: none). Nothing written: not kept (the store is full).
 _KEEP_UNREADABLE = (
     "INSERT INTO smsgate_unreadable (key, provider, content_type, body, error, first_seen, last_seen) "
-    "VALUES (%s, %s, %s, %s, %s, now(), now()) ON CONFLICT (key) DO UPDATE SET "
+    "SELECT %(key)s, %(provider)s, %(content_type)s::text, %(body)s, %(error)s, now(), now() "
+    "WHERE EXISTS (SELECT 1 FROM smsgate_unreadable WHERE key = %(key)s) "
+    "OR EXISTS (SELECT 1 FROM smsgate_unreadable_totals WHERE id = 1 "
+    "AND (%(pushes)s::bigint IS NULL OR pushes < %(pushes)s::bigint) "
+    "AND (%(bytes)s::bigint IS NULL OR bytes + %(size)s::bigint <= %(bytes)s::bigint)) "
+    "ON CONFLICT (key) DO UPDATE SET "
     "deliveries = smsgate_unreadable.deliveries + 1, last_seen = EXCLUDED.last_seen, "
     "content_type = EXCLUDED.content_type, error = EXCLUDED.error"
 )
@@ -246,7 +280,7 @@ class PostgresJournal(TableJournal):
     @staticmethod
     def _create(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        for statement in _SCHEMA.split(";"):
+        for statement in _SCHEMA:
             conn.execute(statement)  # a constant: the statements of _SCHEMA
 
     def _renew_loop(self) -> None:
@@ -292,10 +326,26 @@ class PostgresJournal(TableJournal):
         return self._call(what, lambda conn: conn.execute(sql, params).rowcount)
 
     def _keep_unreadable(
-        self, key: str, provider: str, body: bytes, content_type: str | None, error: str
-    ) -> None:
-        params = (key, provider, content_type, body, error)
-        self._call("write", lambda conn: conn.execute(_KEEP_UNREADABLE, params))
+        self,
+        key: str,
+        provider: str,
+        body: bytes,
+        content_type: str | None,
+        error: str,
+        *,
+        bound: tuple[int | None, int | None],
+    ) -> bool:
+        params = {
+            "key": key,
+            "provider": provider,
+            "content_type": content_type,
+            "body": body,
+            "error": error,
+            "pushes": bound[0],
+            "bytes": bound[1],
+            "size": len(body),
+        }
+        return bool(self._call("write", lambda conn: conn.execute(_KEEP_UNREADABLE, params).rowcount))
 
     # --- claims (ClaimingJournal) ------------------------------------------------------------
 

@@ -57,8 +57,11 @@ from smsgate.receiver._limits import RateLimiter, ServerLimits
 from smsgate.receiver._postgres import is_postgres_url
 from smsgate.receiver._security import PushGuard, PushRequest, Refusal
 from smsgate.receiver._unreadable import (
+    DEFAULT_MAX_UNREADABLE,
+    DEFAULT_MAX_UNREADABLE_BYTES,
     UnreadablePush,
     UnreadableStore,
+    check_bound,
     check_key,
     check_unreadable,
     unreadable_error,
@@ -146,6 +149,20 @@ _KEPT = "push to %s rejected: %s (%d bytes); kept as unreadable push %s…; aski
 _READ_AGAIN = "unreadable push %s… to %s read: %d event(s), %d new"
 #: The ERROR of an unreadable push the journal could not keep.
 _NOT_KEPT = "push to %s rejected: %s (%d bytes) and not kept (%s); asking the provider to retry"
+#: The WARNING of an unreadable push not kept because the kept ones are at their bound.
+_FULL = (
+    "push to %s rejected: %s (%d bytes) and not kept (the unreadable pushes kept are at their "
+    "bound); asking the provider to retry"
+)
+#: The ERROR starting a period when the kept unreadable pushes are at their bound.
+_FULL_ERROR = (
+    "unreadable pushes to %s are no longer kept: the journal's are at their bound "
+    "(max_unreadable=%s pushes, max_unreadable_bytes=%s); this one (%s, %d bytes) and the next "
+    'new ones are only answered "retry", and lost once the provider stops delivering them. Read '
+    "the kept ones again (reparse_unreadable) or discard them (smsgate unreadable --journal …)"
+)
+#: The WARNING ending that period.
+_ROOM_AGAIN = "unreadable pushes to %s are kept again (%d not kept while at the bound)"
 
 
 class _When(enum.Enum):
@@ -181,12 +198,22 @@ class Receiver:
     :param guard: a :class:`~smsgate.receiver.PushGuard`: who may post (token in the URL,
         source networks, HTTP Basic). The adapters ask :meth:`admit` before the body is
         parsed; a refused push gets a 4xx and is never journaled.
+    :param max_unreadable: how many unreadable pushes the journal keeps at most
+        (:meth:`unreadable`; default 10,000; ``0`` keeps none, ``None`` sets no bound). A new
+        one beyond it is only answered "retry" (a re-delivery of a kept one still counts), and
+        an ERROR says so once per period the bound is met. Anyone who can post could otherwise
+        fill the disk with distinct garbage bodies.
+    :param max_unreadable_bytes: how many bytes of bodies the kept unreadable pushes take at
+        most (default 64 MiB; ``None``: no bound). Both bounds are read from running totals in
+        the journal, shared by the receivers of one journal (in PostgreSQL the pushes kept at
+        the same moment by several processes may pass it by a few).
     :raises ConfigurationError: an argument of the wrong kind, before any file is created:
         ``provider`` no :class:`~smsgate.Provider` (a provider's name included: build it with
         :func:`smsgate.get_provider`), ``handler`` neither callable nor ``None``, ``journal``
         none of the above (or a PostgreSQL URL: pass a
         :class:`~smsgate.receiver.PostgresJournal`), ``ack_before_dispatch`` not a bool,
-        ``guard`` no :class:`~smsgate.receiver.PushGuard`.
+        ``guard`` no :class:`~smsgate.receiver.PushGuard`, ``max_unreadable`` or
+        ``max_unreadable_bytes`` neither a whole number >= 0 nor ``None``.
 
     A provider without the ``callbacks`` capability is accepted: such a receiver stores and
     dispatches what a pull returned (:meth:`store_pulled`); :meth:`asgi_app` and
@@ -215,10 +242,17 @@ class Receiver:
         journal: Journal | str | Path | None = None,
         ack_before_dispatch: bool = True,
         guard: PushGuard | None = None,
+        max_unreadable: int | None = DEFAULT_MAX_UNREADABLE,
+        max_unreadable_bytes: int | None = DEFAULT_MAX_UNREADABLE_BYTES,
     ) -> None:
         # Every argument is checked before anything is built: a wrong one must not leave
         # a journal file behind, nor be found at the first push.
         path = _check_arguments(provider, handler, journal, ack_before_dispatch, guard)
+        #: The bound on the unreadable pushes kept: the most pushes, the most bytes of bodies.
+        self._unreadable_bound = (
+            check_bound("Receiver", "max_unreadable", max_unreadable, ConfigurationError),
+            check_bound("Receiver", "max_unreadable_bytes", max_unreadable_bytes, ConfigurationError),
+        )
         self.provider = provider
         self.handler = handler
         # A provider without the callbacks capability cannot parse a push: such a receiver
@@ -256,6 +290,17 @@ class Receiver:
         )
         self._unkept_said = False  # the WARNING that this journal keeps none: once
         self._unkept_lock = threading.Lock()
+        # At the bound: None, or how many new unreadable pushes were not kept since it was met
+        # (an ERROR when it is met, a WARNING when there is room again).
+        self._full: int | None = None
+        self._bounded = self._keeps_unreadable and _takes_bound(self.journal)
+        if self._keeps_unreadable and not self._bounded and self._unreadable_bound != (None, None):
+            log.warning(
+                "the journal of the receiver for %s (%s) keeps unreadable pushes without a bound "
+                "(its record_unreadable takes no max_pushes / max_bytes)",
+                provider.name,
+                type(self.journal).__name__,
+            )
         self._outcomes_soon = _inherits(self.journal, "mark_done", "mark_failed", "_set")
         # One thread parses, encodes and commits every push handed over while its last
         # commit was on disk (with the outcomes queued meanwhile), then wakes the loop once.
@@ -409,12 +454,19 @@ class Receiver:
             self._log_rejected(body, exc)
             return
         store = cast(UnreadableStore, self.journal)
+        error = unreadable_error(exc, body)
+        key: str | Exception | None
         try:
-            key = store.record_unreadable(self.provider.name, body, content_type, unreadable_error(exc, body))
+            if self._bounded:
+                most, size = self._unreadable_bound
+                key = store.record_unreadable(
+                    self.provider.name, body, content_type, error, max_pushes=most, max_bytes=size
+                )
+            else:  # a store of an application's own that takes no bound
+                key = store.record_unreadable(self.provider.name, body, content_type, error)
         except Exception as journal_exc:
-            self._log_unreadable(body, exc, journal_exc)
-        else:
-            self._log_unreadable(body, exc, key)
+            key = journal_exc
+        self._log_unreadable(body, exc, key)
 
     def _log_rejected(self, body: bytes, exc: Exception) -> None:
         """The WARNING of an unreadable push a journal without :class:`UnreadableStore` cannot
@@ -431,13 +483,46 @@ class Receiver:
                 type(self.journal).__name__,
             )
 
-    def _log_unreadable(self, body: bytes, exc: Exception, kept: str | Exception) -> None:
-        """The log line of an unreadable push: kept (``kept``: its key) or not (the error)."""
+    def _log_unreadable(self, body: bytes, exc: Exception, kept: str | Exception | None) -> None:
+        """The log line of an unreadable push: kept (``kept``: its key), not kept for the
+        bound (``None``) or for an error (the error)."""
         name, size = self.provider.name, len(body)
         if isinstance(kept, str):
             log.warning(_KEPT, name, type(exc).__name__, size, kept[:12])
+            if self._full is not None:
+                self._room_again()
+        elif kept is None:
+            self._at_bound(type(exc).__name__, size)
         else:  # the reason, never the body (a journal's error could quote it)
             log.error(_NOT_KEPT, name, type(exc).__name__, size, unreadable_error(kept, body))
+
+    def _at_bound(self, kind: str, size: int) -> None:
+        """An unreadable push not kept, the kept ones being at their bound: an ERROR the first
+        time in a period at the bound, a WARNING after."""
+        with self._unkept_lock:
+            first = self._full is None
+            self._full = 1 if first else cast(int, self._full) + 1
+        if first:
+            log.error(_FULL_ERROR, self.provider.name, *self._unreadable_bound, kind, size)
+        else:
+            log.warning(_FULL, self.provider.name, kind, size)
+
+    def _room_again(self) -> None:
+        """A push was kept while at the bound: a re-delivery (still at the bound), or a new one
+        (room again: the period ends). The journal's totals tell, when it has them."""
+        usage = getattr(self.journal, "unreadable_usage", None)
+        if callable(usage):
+            try:
+                pushes, size = usage()
+            except Exception:  # cannot tell: still at the bound
+                return
+            most, largest = self._unreadable_bound
+            if (most is not None and pushes >= most) or (largest is not None and size >= largest):
+                return
+        with self._unkept_lock:
+            missed, self._full = self._full, None
+        if missed is not None:
+            log.warning(_ROOM_AGAIN, self.provider.name, missed)
 
     def _store_failed(self, exc: Exception, events: Sequence[Event]) -> Intake:
         log.error(
@@ -523,7 +608,9 @@ class Receiver:
         name = self.provider.name
         _, body, content_type, error = check_unreadable(name, body, content_type, unreadable_error(exc, body))
         key = unreadable_key(name, body)
-        write = SQLiteJournal._unreadable_write(key, name, body, content_type, error)
+        write = SQLiteJournal._unreadable_write(
+            key, name, body, content_type, error, bound=self._unreadable_bound
+        )
         return unread, write, loop
 
     def _commit_each(self, pushes: list[_Parsed]) -> list[Intake]:
@@ -581,8 +668,9 @@ class Receiver:
         """The intake of an unreadable push of a batch, once the commit keeping it is on disk
         (``answers``: the commit's, from which its own is taken when it had a write)."""
         if not unread.kept and write is not None:
-            kept: object = next(answers)  # the key it is kept under, or the commit's error
-            if not isinstance(kept, str | Exception):
+            # The key it is kept under, None (at the bound) or the commit's error.
+            kept: object = next(answers)
+            if not isinstance(kept, str | Exception | None):
                 kept = JournalError("the journal did not say whether it kept the push")
             self._log_unreadable(unread.body, unread.error, kept)
         return Intake(reply=self.provider.callback_reply(False), stored=False)
@@ -1207,6 +1295,18 @@ def _journal_path(journal: object, provider: str) -> str | None:
 
 #: The methods a journal object must have (:class:`~smsgate.receiver.Journal`).
 _JOURNAL_METHODS = ("record", "mark_done", "mark_failed", "state", "pending", "close")
+
+
+def _takes_bound(journal: Journal) -> bool:
+    """Whether the ``record_unreadable`` of ``journal`` takes ``max_pushes`` and ``max_bytes``
+    (a store of an application's own, written before the bound, may not)."""
+    try:
+        parameters = inspect.signature(cast(UnreadableStore, journal).record_unreadable).parameters
+    except (TypeError, ValueError):  # no signature to read: call it as the protocol says
+        return True
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return True
+    return "max_pushes" in parameters and "max_bytes" in parameters
 
 
 def _inherits(journal: Journal, *names: str) -> bool:

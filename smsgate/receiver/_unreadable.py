@@ -6,6 +6,12 @@ it a few times and then gives up. Before answering, the receiver keeps the body 
 its deliveries, so that it can be read again once the parser is fixed
 (:meth:`Receiver.reparse_unreadable <smsgate.receiver.Receiver.reparse_unreadable>`).
 
+What is kept is bounded (:data:`DEFAULT_MAX_UNREADABLE` pushes, :data:`DEFAULT_MAX_UNREADABLE_BYTES`
+bytes of bodies by default: ``Receiver(max_unreadable=…, max_unreadable_bytes=…)``): without a
+:class:`~smsgate.receiver.PushGuard`, anyone who can post could otherwise fill the disk with
+distinct garbage bodies. The journals keep running totals (one row, kept by triggers), so the
+check costs one indexed read, never a scan.
+
 A body holds phone numbers and message texts: it never appears in a repr, a log line or an
 error message (:func:`unreadable_error` keeps it out of the parser's error text too).
 """
@@ -19,9 +25,22 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from smsgate.exceptions import ValidationError
+from smsgate.exceptions import ConfigurationError, ValidationError
 
-__all__ = ["UnreadablePush", "UnreadableStore", "unreadable_error", "unreadable_key"]
+__all__ = [
+    "DEFAULT_MAX_UNREADABLE",
+    "DEFAULT_MAX_UNREADABLE_BYTES",
+    "UnreadablePush",
+    "UnreadableStore",
+    "unreadable_error",
+    "unreadable_key",
+]
+
+#: How many unreadable pushes a receiver keeps at most, by default (``max_unreadable``).
+DEFAULT_MAX_UNREADABLE = 10_000
+#: How many bytes of unreadable bodies a receiver keeps at most, by default (64 MiB,
+#: ``max_unreadable_bytes``).
+DEFAULT_MAX_UNREADABLE_BYTES = 64 * 1024 * 1024
 
 #: The longest error text kept for an unreadable push (a parser's message can be long).
 MAX_ERROR = 1000
@@ -96,13 +115,29 @@ class UnreadableStore(Protocol):
 
     A store may also have ``update_unreadable(key, error) -> bool`` (both journals do):
     :meth:`Receiver.reparse_unreadable <smsgate.receiver.Receiver.reparse_unreadable>` then
-    records the new error of a push still unreadable, without counting a delivery.
+    records the new error of a push still unreadable, without counting a delivery. And
+    ``unreadable_usage() -> (pushes, bytes)`` (both journals): what is kept, read once per
+    push while the store is full, to tell when it has room again.
     """
 
-    def record_unreadable(self, provider: str, body: bytes, content_type: str | None, error: str) -> str:
+    def record_unreadable(
+        self,
+        provider: str,
+        body: bytes,
+        content_type: str | None,
+        error: str,
+        *,
+        max_pushes: int | None = None,
+        max_bytes: int | None = None,
+    ) -> str | None:
         """Keep ``body`` durably (before the "retry" reply); return its key
         (:func:`unreadable_key`). Another delivery of the same body counts one more delivery
-        and updates ``last_seen``, ``content_type`` and ``error``."""
+        and updates ``last_seen``, ``content_type`` and ``error``.
+
+        A new body is not kept (``None`` is returned) when the store would then hold more than
+        ``max_pushes`` pushes or ``max_bytes`` bytes of bodies (``None``: no bound); a body
+        kept before still counts its delivery. A store whose ``record_unreadable`` takes no
+        ``max_pushes`` / ``max_bytes`` is called without them (and bounds nothing)."""
         ...
 
     def unreadable(self) -> list[UnreadablePush]:
@@ -190,3 +225,19 @@ def check_key(key: object, method: str) -> str:
             field="key",
         )
     return key
+
+
+def check_bound(
+    owner: str, name: str, value: object, error: type[ValidationError | ConfigurationError]
+) -> int | None:
+    """A bound on the unreadable pushes (``name`` of ``owner``): a whole number >= 0, or
+    ``None`` (no bound); anything else is ``error`` naming it."""
+    if value is None or (type(value) is int and value >= 0):
+        return value
+    message = (
+        f"{owner}'s {name} is a whole number >= 0 (0: keep none) or None (no bound), "
+        f"not {type(value).__name__} {value!r}"
+    )
+    if error is ValidationError:
+        raise ValidationError(message, field=name)
+    raise ConfigurationError(message)
