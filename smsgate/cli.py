@@ -11,6 +11,7 @@
     smsgate inbound
     smsgate change-password [--provider NAME]
     smsgate receive --port 8080 --journal pushes.sqlite3
+    smsgate unreadable [--reparse | --discard KEY]   the pushes the receiver could not read
 
 plus the commands plugins add (the ipyy plugin adds ``sandbox`` and ``demo``).
 
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import attrs
 import click
@@ -64,7 +65,15 @@ from smsgate.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from smsgate.receiver import Journal, PushGuard, Receiver, ServerThread, SQLiteJournal
+    from smsgate.receiver import (
+        Journal,
+        PushGuard,
+        Receiver,
+        ServerThread,
+        SQLiteJournal,
+        UnreadablePush,
+        UnreadableStore,
+    )
 
 __all__ = [
     "EXIT_LISTEN",
@@ -965,21 +974,31 @@ def _print_event(console: Console) -> Callable[[DeliveryReport | InboundMessage]
     return handler
 
 
+def _receiver_journal_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--journal`` of the commands that work on a receiver's journal (``receive``,
+    ``unreadable``): a SQLite file, or a PostgreSQL URL; the same default."""
+    return click.option(
+        "--journal",
+        default=str(Path("smsgate-journal.sqlite3")),
+        show_default=True,
+        help=f"{help_text}: a SQLite file, or a postgresql:// URL of a journal several receivers share "
+        "(needs smsgate[postgres]).",
+    )
+
+
+#: The PostgreSQL claim lease ``receive`` takes by default (seconds).
+_LEASE = 30.0
+
+
 @cli.command("receive")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, callback=_listen_host, help="Address to listen on."
 )
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--journal",
-    default=str(Path("smsgate-journal.sqlite3")),
-    show_default=True,
-    help="Where every push is stored before it is acknowledged: a SQLite file, or a postgresql:// URL "
-    "of a journal several receivers share (needs smsgate[postgres]).",
-)
+@_receiver_journal_option("Where every push is stored before it is acknowledged")
 @click.option(
     "--claim-lease",
-    default=30.0,
+    default=_LEASE,
     show_default=True,
     type=_SECONDS,
     help="PostgreSQL journal: seconds before the events a dead receiver was dispatching go to the "
@@ -1162,6 +1181,142 @@ def _receive_journal(journal: str, lease: float) -> Iterator[tuple[Journal | Pat
     with PostgresJournal(journal, lease=lease) as shared:
         # Other receivers share it: the events of one that dies come back after the lease.
         yield shared, safe_url(journal), lease
+
+
+@contextmanager
+def _kept_journal(journal: str) -> Iterator[tuple[Journal, str]]:
+    """The journal ``unreadable`` works on, opened (and closed) here, and how to show it: an
+    existing SQLite file (a missing one is a usage error: never created), or a PostgreSQL URL
+    opened as ``receive`` opens it."""
+    from smsgate.receiver import SQLiteJournal  # noqa: PLC0415
+
+    with _receive_journal(journal, _LEASE) as (store, shown, _):
+        if not isinstance(store, Path):
+            yield store, shown
+            return
+        if not store.is_file():
+            raise click.BadParameter(f"no journal file {journal!r}", param_hint="'--journal'")
+        with SQLiteJournal(store) as opened:
+            yield opened, shown
+
+
+def _unreadable_rows(pushes: Sequence[UnreadablePush]) -> list[dict[str, Any]]:
+    """The kept pushes as rows: never a body, and of the error only its class (its message
+    can quote a field of the body)."""
+    return [
+        {
+            "key": push.key,
+            "provider": push.provider,
+            "content_type": push.content_type,
+            "size": len(push.body),
+            "deliveries": push.deliveries,
+            "first_seen": push.first_seen,
+            "last_seen": push.last_seen,
+            "error": push.error_class,
+        }
+        for push in pushes
+    ]
+
+
+def _show_unreadable(settings: Settings, pushes: Sequence[UnreadablePush]) -> None:
+    rows = _unreadable_rows(pushes)
+    if settings.json:
+        _emit_json(rows)
+        return
+    columns = ("key", "provider", "size", "deliveries", "first seen", "last seen", "error")
+    cells = [
+        [
+            row["key"],
+            escape(row["provider"]),
+            str(row["size"]),
+            str(row["deliveries"]),
+            row["first_seen"].isoformat(sep=" ", timespec="seconds"),
+            row["last_seen"].isoformat(sep=" ", timespec="seconds"),
+            escape(row["error"]),
+        ]
+        for row in rows
+    ]
+    _print_table(f"unreadable pushes ({len(rows)}, {sum(r['size'] for r in rows)} bytes)", columns, cells)
+
+
+def _discard(store: UnreadableStore, key: str) -> str:
+    """Discard the kept push ``key`` (or the only one whose key starts with it, 12 characters
+    or more: log lines show that much); the key discarded.
+
+    :raises ValidationError: no kept push has that key (or several start with it).
+    """
+    if store.discard_unreadable(key):
+        return key
+    matches = [push.key for push in store.unreadable() if len(key) >= 12 and push.key.startswith(key)]
+    if len(matches) == 1 and store.discard_unreadable(matches[0]):
+        return matches[0]
+    reason = "several kept pushes' keys start with" if matches else "no kept push has the key"
+    raise ValidationError(f"{reason} {key!r}: see smsgate unreadable", field="key")
+
+
+@cli.command("unreadable")
+@_receiver_journal_option("The receiver's journal")
+@click.option(
+    "--provider",
+    "provider_name",
+    help="With --reparse: the configured provider to read them with (default: first).",
+)
+@click.option(
+    "--reparse",
+    is_flag=True,
+    help="Read the provider's kept pushes again (after a parser fix or an upgrade): the events of each "
+    "push read now are stored in the journal and the push is discarded. They are not handled here: "
+    "they stay pending until the receiver re-dispatches them (smsgate receive at its next start, or "
+    "every --claim-lease seconds with PostgreSQL; Receiver.redispatch() in an application).",
+)
+@click.option(
+    "--discard", "discard_key", metavar="KEY", help="Forget the kept push KEY (or its first 12+ characters)."
+)
+@click.pass_context
+def unreadable_command(
+    ctx: click.Context, journal: str, provider_name: str | None, reparse: bool, discard_key: str | None
+) -> None:
+    """List the pushes the receiver could not read (kept in its journal), read them again, or
+    discard one. Never shows a body: key, provider, size, deliveries, first and last seen, and
+    the parser's error class."""
+    if reparse and discard_key is not None:
+        raise click.UsageError("--reparse and --discard do not go together: give one")
+    if provider_name is not None and not reparse:
+        raise click.UsageError("--provider goes with --reparse")
+    settings = _settings(ctx)
+    provider = settings.provider(provider_name) if reparse else None  # before the journal
+    with _kept_journal(journal) as (store, shown):
+        kept = cast("UnreadableStore", store)
+        if provider is not None:
+            _reparse(settings, provider, store, shown)
+        elif discard_key is not None:
+            key = _discard(kept, discard_key)
+            if settings.json:
+                _emit_json({"discarded": key})
+            else:
+                click.echo(f"discarded unreadable push {key}")  # a key is never wrapped
+        else:
+            _show_unreadable(settings, kept.unreadable())
+
+
+def _reparse(settings: Settings, provider: smsgate.Provider, journal: Journal, shown: str) -> None:
+    """``unreadable --reparse``: the provider's kept pushes read again by a receiver without a
+    handler; their events stored, left pending (no hook, no handler) for the receiver's
+    redispatch."""
+    from smsgate.receiver import Receiver  # noqa: PLC0415
+
+    with Receiver(provider, None, journal=journal) as receiver:
+        read = receiver.reparse_unreadable(dispatch=False)
+        left = [push for push in receiver.unreadable() if push.provider == provider.name]
+    if settings.json:
+        _emit_json({"provider": provider.name, "read": read, "still_unreadable": _unreadable_rows(left)})
+        return
+    click.echo(
+        f"{read} kept push(es) of {provider.name} read again: their events are stored in {shown}, "
+        f"pending until the receiver re-dispatches them; {len(left)} still unreadable"
+    )
+    if left:
+        _show_unreadable(settings, left)
 
 
 def _replay(receiver: Receiver, console: Console, every: float | None, stop: threading.Event) -> None:

@@ -726,3 +726,25 @@ def test_with_an_async_handler_ahandle_push_keeps_the_push_through_the_batched_i
         assert asyncio.run(receiver.areparse_unreadable()) == 1
         assert seen == ALIYUN_MOBILES
         assert receiver.unreadable() == []
+
+
+def test_reparse_without_dispatch_leaves_the_events_pending_for_redispatch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dispatch=False`` (what ``smsgate unreadable --reparse`` uses): stored, no hook, no
+    handler; the next redispatch hands them over."""
+    provider = aliyun()
+    seen = Seen()
+    observed: list[object] = []
+    with Receiver(provider, seen, journal=tmp_path / "j.sqlite3") as receiver:
+        receiver.handle(ALIYUN_BATCH)
+        monkeypatch.setattr(provider, "parse_callback", lenient(provider))
+        monkeypatch.setattr(smsgate._plugins, "notify_event", observed.append)
+        assert receiver.reparse_unreadable(dispatch=False) == 1
+        assert asyncio.run(receiver.areparse_unreadable(dispatch=False)) == 0
+        assert (seen.events, observed) == ([], [])
+        assert [e.mobile for e in receiver.journal.pending()] == ALIYUN_MOBILES
+        assert receiver.unreadable() == []
+        monkeypatch.undo()
+        assert receiver.redispatch() == 3
+    assert [e.mobile for e in seen.events] == ALIYUN_MOBILES

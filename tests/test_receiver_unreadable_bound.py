@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,30 +24,15 @@ from smsgate.receiver import PostgresJournal, Receiver, SQLiteJournal
 from smsgate.receiver import _journal as journal_module
 from smsgate.receiver._unreadable import DEFAULT_MAX_UNREADABLE, DEFAULT_MAX_UNREADABLE_BYTES
 from tests.test_receiver import OK, RETRY, JsonPushProvider, push_body
-from tests.test_receiver_unreadable import SECRET_MOBILE, OwnJournal, Seen, logged, no_secret_in
-
-Opener = Callable[[], Any]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Opens journals on one store (the same file, or the same database); closes them after."""
-    opened: list[Any] = []
-    if request.param == "sqlite":
-
-        def opener() -> Any:
-            opened.append(SQLiteJournal(tmp_path / "journal.sqlite3"))
-            return opened[-1]
-    else:
-        url: str = request.getfixturevalue("postgres_url")
-
-        def opener() -> Any:
-            opened.append(PostgresJournal(url))
-            return opened[-1]
-
-    yield opener
-    for journal in opened:
-        journal.close()
+from tests.test_receiver_unreadable import (  # open_journal: the fixture, both journals
+    SECRET_MOBILE,
+    Opener,
+    OwnJournal,
+    Seen,
+    logged,
+    no_secret_in,
+    open_journal,  # noqa: F401
+)
 
 
 def garbage(n: int, size: int = 10) -> bytes:
@@ -59,7 +44,9 @@ def garbage(n: int, size: int = 10) -> bytes:
 # --- the journals -------------------------------------------------------------------------------
 
 
-def test_a_new_push_beyond_max_pushes_is_not_kept_but_a_kept_one_still_counts(open_journal: Opener) -> None:
+def test_a_new_push_beyond_max_pushes_is_not_kept_but_a_kept_one_still_counts(
+    open_journal: Opener,  # noqa: F811 - the imported fixture
+) -> None:
     journal = open_journal()
     first = journal.record_unreadable("p", garbage(1), None, "E: x", max_pushes=2, max_bytes=None)
     second = journal.record_unreadable("p", garbage(2), None, "E: x", max_pushes=2, max_bytes=None)
@@ -75,7 +62,9 @@ def test_a_new_push_beyond_max_pushes_is_not_kept_but_a_kept_one_still_counts(op
     assert journal.unreadable_usage() == (2, 2 * len(garbage(1)))
 
 
-def test_a_new_push_beyond_max_bytes_is_not_kept(open_journal: Opener) -> None:
+def test_a_new_push_beyond_max_bytes_is_not_kept(
+    open_journal: Opener,  # noqa: F811 - the imported fixture
+) -> None:
     journal = open_journal()
     assert journal.record_unreadable("p", garbage(1, 600), None, "E", max_bytes=1000) is not None
     assert journal.record_unreadable("p", garbage(2, 401), None, "E", max_bytes=1000) is None
@@ -87,7 +76,9 @@ def test_a_new_push_beyond_max_bytes_is_not_kept(open_journal: Opener) -> None:
     assert journal.unreadable_usage()[0] == 3
 
 
-def test_the_totals_are_shared_by_every_connection_and_survive_reopening(open_journal: Opener) -> None:
+def test_the_totals_are_shared_by_every_connection_and_survive_reopening(
+    open_journal: Opener,  # noqa: F811 - the imported fixture
+) -> None:
     one, two = open_journal(), open_journal()
     assert one.record_unreadable("p", garbage(1), None, "E", max_pushes=2) is not None
     assert two.record_unreadable("p", garbage(2), None, "E", max_pushes=2) is not None
@@ -99,7 +90,9 @@ def test_the_totals_are_shared_by_every_connection_and_survive_reopening(open_jo
 @pytest.mark.parametrize("name", ["max_pushes", "max_bytes"])
 @pytest.mark.parametrize("value", [-1, 1.5, True, "10", float("nan")])
 def test_a_wrong_bound_is_a_validation_error_naming_it(
-    open_journal: Opener, name: str, value: object
+    open_journal: Opener,  # noqa: F811 - the imported fixture
+    name: str,
+    value: object,
 ) -> None:
     journal = open_journal()
     with pytest.raises(ValidationError) as caught:
@@ -179,8 +172,9 @@ def test_a_wrong_bound_is_a_configuration_error_naming_it_before_any_file(
     tmp_path: Path, name: str, value: object
 ) -> None:
     path = tmp_path / "j.sqlite3"
+    given: dict[str, Any] = {name: value}
     with pytest.raises(ConfigurationError, match=f"Receiver's {name} "):
-        Receiver(JsonPushProvider(), journal=path, **{name: value})
+        Receiver(JsonPushProvider(), journal=path, **given)
     assert not path.exists()
 
 

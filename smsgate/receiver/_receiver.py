@@ -1082,7 +1082,7 @@ class Receiver:
         store = self._unreadable_store()
         return False if store is None else store.discard_unreadable(key)
 
-    def reparse_unreadable(self) -> int:
+    def reparse_unreadable(self, *, dispatch: bool = True) -> int:
         """Parse every kept push of this receiver's provider again (after a parser fix or an
         upgrade); return how many could be read now.
 
@@ -1092,22 +1092,28 @@ class Receiver:
         push still unreadable stays kept, with its new error. Kept pushes of other providers
         (a shared journal) are left alone. It may run while pushes are served.
 
+        ``dispatch=False`` stores the new events without dispatching them (no hook, no
+        handler): they stay pending in the journal for the next :meth:`redispatch` (of this
+        receiver, or of the one serving the journal: ``smsgate unreadable --reparse`` does this).
+
         :raises ConfigurationError: the provider cannot parse pushes (no ``callbacks``
             capability).
         :raises JournalError: the journal failed (the kept pushes not read yet stay kept; the
             events already stored are dispatched first).
         """
         read, new, error = self._reread()
-        self._dispatch(new, False, None)
+        if dispatch:
+            self._dispatch(new, False, None)
         if error is not None:
             raise error
         return read
 
-    async def areparse_unreadable(self) -> int:
+    async def areparse_unreadable(self, *, dispatch: bool = True) -> int:
         """Async :meth:`reparse_unreadable`: parsing and the journal in a worker thread, the
-        dispatch as :meth:`adispatch` does it."""
+        dispatch as :meth:`adispatch` does it (none with ``dispatch=False``)."""
         read, new, error = await self._workers.journal(self._reread)
-        await self._adispatch(new, False)
+        if dispatch:
+            await self._adispatch(new, False)
         if error is not None:
             raise error
         return read
