@@ -449,8 +449,8 @@ _UNREADABLE_SCHEMA = unreadable_table("INTEGER PRIMARY KEY", "BLOB", "TEXT")
 
 #: The running totals of ``smsgate_unreadable`` (how many pushes, how many bytes of bodies), in
 #: one row that triggers keep: the bound on what is kept is checked without a scan. Triggers
-#: first, then the row (counted once, for a journal made before it): a push kept in between is
-#: counted by the scan, one kept after it by the triggers.
+#: first, then the row (counted once, for a journal made before it; skipped when it is there):
+#: a push kept in between is counted by the scan, one kept after it by the triggers.
 _UNREADABLE_TOTALS = (
     "CREATE TABLE IF NOT EXISTS smsgate_unreadable_totals (\n"
     "    id     INTEGER PRIMARY KEY CHECK (id = 1),\n"
@@ -937,8 +937,11 @@ class SQLiteJournal(TableJournal):
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute(_SCHEMA)
             self._conn.execute(_UNREADABLE_SCHEMA)
-            for statement in _UNREADABLE_TOTALS:
+            *schema, count = _UNREADABLE_TOTALS
+            for statement in schema:
                 self._conn.execute(statement)
+            if not self._conn.execute(UNREADABLE_USAGE).fetchall():  # counted once, not at each opening
+                self._conn.execute(count)
         except sqlite3.Error as exc:
             if self._conn is not None:  # opened, then failed (not a database, locked …)
                 self._conn.close()
