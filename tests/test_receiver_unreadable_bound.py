@@ -318,3 +318,25 @@ def test_a_readable_push_touches_no_unreadable_table(tmp_path: Path) -> None:
         receiver.journal._conn.set_trace_callback(None)  # type: ignore[union-attr]
     assert statements
     assert not [s for s in statements if "unreadable" in s]
+
+
+def test_opening_a_sqlite_journal_counts_the_kept_pushes_only_when_no_totals_are_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan counting them runs once per file, not at every opening (a journal keeps up to
+    64 MiB of them)."""
+    ran: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = connect(*args, **kwargs)
+        conn.set_trace_callback(ran.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    path = tmp_path / "j.sqlite3"
+    SQLiteJournal(path).close()
+    assert sum("count(*)" in statement for statement in ran) == 1
+    ran.clear()
+    SQLiteJournal(path).close()
+    assert not [statement for statement in ran if "count(*)" in statement]
