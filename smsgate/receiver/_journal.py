@@ -467,6 +467,10 @@ _UNREADABLE_TOTALS = (
     "WHERE NOT EXISTS (SELECT 1 FROM smsgate_unreadable_totals)",
 )
 
+#: The totals row counted again when it is missing (a journal made before it, a row deleted by
+#: hand); nothing when it is there.
+_RECOUNT_UNREADABLE = _UNREADABLE_TOTALS[-1]
+
 #: Keep an unreadable push: one more delivery of a body kept before, or a new row when the
 #: totals leave room for it (?7: the most pushes, ?8: the most bytes, NULL: no bound; ?9: the
 #: body's size). Nothing written: not kept (the store is full).
@@ -1186,7 +1190,13 @@ class SQLiteJournal(TableJournal):
         params = (key, provider, content_type, body, error, now_iso(), *bound, len(body))
 
         def keep(conn: sqlite3.Connection) -> str | None:
-            return key if conn.execute(_KEEP_UNREADABLE, params).rowcount else None
+            if conn.execute(_KEEP_UNREADABLE, params).rowcount:
+                return key
+            # Not kept: the bound, or a totals row deleted by hand (then no push would ever be
+            # kept again): that row counted again, and the push tried once more.
+            if conn.execute(_RECOUNT_UNREADABLE).rowcount:
+                return key if conn.execute(_KEEP_UNREADABLE, params).rowcount else None
+            return None
 
         return _Write(keep)
 

@@ -96,6 +96,13 @@ _KEEP_UNREADABLE = (
     "content_type = EXCLUDED.content_type, error = EXCLUDED.error"
 )
 
+#: The totals row counted again when it is missing (deleted by hand); nothing when it is there.
+_RECOUNT_UNREADABLE = (
+    "INSERT INTO smsgate_unreadable_totals (id, pushes, bytes) "
+    "SELECT 1, count(*), coalesce(sum(octet_length(body)), 0) FROM smsgate_unreadable "
+    "WHERE NOT EXISTS (SELECT 1 FROM smsgate_unreadable_totals) ON CONFLICT (id) DO NOTHING"
+)
+
 #: Any constant: instances creating the table at the same time take turns on this lock.
 _SCHEMA_LOCK = 0x5D5_6A7E
 
@@ -345,7 +352,17 @@ class PostgresJournal(TableJournal):
             "bytes": bound[1],
             "size": len(body),
         }
-        return bool(self._call("write", lambda conn: conn.execute(_KEEP_UNREADABLE, params).rowcount))
+
+        def keep(conn: psycopg.Connection[Any]) -> bool:
+            if conn.execute(_KEEP_UNREADABLE, params).rowcount:
+                return True
+            # Not kept: the bound, or a totals row deleted by hand (then no push would ever be
+            # kept again): that row counted again, and the push tried once more.
+            if conn.execute(_RECOUNT_UNREADABLE).rowcount:
+                return bool(conn.execute(_KEEP_UNREADABLE, params).rowcount)
+            return False
+
+        return bool(self._call("write", keep))
 
     # --- claims (ClaimingJournal) ------------------------------------------------------------
 
