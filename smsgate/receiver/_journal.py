@@ -838,8 +838,19 @@ class TableJournal:
 
 def _unreadable_push(row: Sequence[Any]) -> UnreadablePush:
     """An :class:`UnreadablePush` from a row of ``smsgate_unreadable`` (times as datetimes or
-    their ISO text)."""
+    their ISO text).
+
+    :raises JournalError: the row is not one the journal wrote (edited by hand, a column's type
+        changed): it names the row's key (discard it with it), never a value (it may be a body).
+    """
     key, provider, content_type, body, error, first, last, deliveries = row
+    damaged = _damaged_column(row)
+    if damaged is not None:
+        shown = key if isinstance(key, str) else "(no key)"
+        raise JournalError(
+            f"the kept unreadable push {shown} is damaged: its {damaged} is not what the journal "
+            "writes (edited by hand?); discard it (discard_unreadable, smsgate unreadable --discard)"
+        )
     return UnreadablePush(
         key=key,
         provider=provider,
@@ -850,6 +861,36 @@ def _unreadable_push(row: Sequence[Any]) -> UnreadablePush:
         last_seen=_utc(last),
         deliveries=deliveries,
     )
+
+
+def _damaged_column(row: Sequence[Any]) -> str | None:
+    """The first column of a ``smsgate_unreadable`` row whose value is of no type the journal
+    writes there (``None``: every one is)."""
+    key, provider, content_type, body, error, first, last, deliveries = row
+    kinds: tuple[tuple[str, bool], ...] = (
+        ("key", isinstance(key, str)),
+        ("provider", isinstance(provider, str)),
+        ("content_type", content_type is None or isinstance(content_type, str)),
+        ("body", isinstance(body, bytes | bytearray | memoryview)),
+        ("error", isinstance(error, str)),
+        ("first_seen", _is_time(first)),
+        ("last_seen", _is_time(last)),
+        ("deliveries", type(deliveries) is int),
+    )
+    return next((name for name, fits in kinds if not fits), None)
+
+
+def _is_time(value: object) -> bool:
+    """Whether ``value`` is a stored time: a datetime, or ISO text."""
+    if isinstance(value, dt.datetime):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _utc(when: dt.datetime | str) -> dt.datetime:
