@@ -1139,9 +1139,9 @@ class Receiver:
                     self._still_unreadable(store, push, events)
                     continue
                 stored = self.journal.record(events)
+                new.extend(stored)  # durable now: dispatched even if the discard fails
                 store.discard_unreadable(push.key)
                 log.info(_READ_AGAIN, push.key[:12], name, len(events), len(stored))
-                new.extend(stored)
                 read += 1
         except Exception as exc:
             log.error("reading the unreadable pushes to %s again failed: %s", name, _error_text(exc))
