@@ -452,15 +452,20 @@ class AllProvidersFailedError(SmsGateError, ExceptionGroup[SmsGateError]):
 _MAX_DELAY_DIGITS = 9
 
 
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+def parse_retry_after(value: str | bytes | None, *, now: dt.datetime | None = None) -> float | None:
     """The seconds a ``Retry-After`` header asks to wait, or ``None`` when it says nothing usable.
 
     RFC 9110 §10.2.3: ASCII digits (delay-seconds) or an HTTP date (the wait is the time
     until then, at least 0; ``now``: the current time, aware, by default the clock's). Anything
-    else (a non-ASCII digit such as ``²``, a sign, a fraction, an absurdly long number) is
-    ignored: the 429 stays a rate limit, without a delay.
+    else (a non-ASCII digit such as ``²``, a sign, a fraction, an absurdly long number, a date
+    further ahead than nine digits of seconds, a value that is no text) is ignored: the 429
+    stays a rate limit, without a delay. Header bytes are read as Latin-1. Never raises.
     """
-    text = (value or "").strip()
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("latin-1")
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
     if not text or not text.isascii():
         return None
     if text.isdigit():  # an ASCII str: only 0-9 are digits
@@ -476,7 +481,13 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     if when.tzinfo is None:  # "-0000" in the date: RFC 5322 for "UTC, source unknown"
         when = when.replace(tzinfo=dt.UTC)
     current = now if now is not None else dt.datetime.now(dt.UTC)
-    return max(0.0, (when - current).total_seconds())
+    try:
+        delay = max(0.0, (when - current).total_seconds())
+    except (TypeError, OverflowError):  # a naive ``now``; a date past the calendar's end in UTC
+        return None
+    # The same ceiling as delay-seconds: a wait a date asks of centuries is none to honour
+    # (and a scheduler adding it to the clock would overflow the calendar).
+    return delay if delay < 10**_MAX_DELAY_DIGITS else None
 
 
 def error_for_http_status(
