@@ -123,9 +123,12 @@ def _load(body: bytes, status_code: int, retry_after: str | None = None) -> dict
         raise _unreadable("not JSON", body, status_code, retry_after) from exc
     if not isinstance(doc, dict):
         raise _unreadable("not a JSON object", body, status_code, retry_after)
-    code = doc.get("Code")
-    if not isinstance(code, str) or not code:
+    if "Code" not in doc:
         raise _unreadable("no Code", body, status_code, retry_after)
+    code = doc["Code"]
+    if not isinstance(code, str) or not code:
+        # The service's JSON, whatever its status: it may have acted on the request (uncertain).
+        raise _malformed("a Code that is no code", body, status_code)
     if code != SUCCESS:
         message = doc.get("Message")
         raise error_for_code(code, message if isinstance(message, str) else None, raw=doc)

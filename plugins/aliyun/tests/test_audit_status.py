@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from smsgate.exceptions import RateLimitedError, parse_retry_after
+from smsgate.exceptions import MalformedReplyError, RateLimitedError, parse_retry_after
 from smsgate_aliyun import _parse
 
 NOW = dt.datetime(2026, 12, 2, 19, 0, tzinfo=dt.UTC)
@@ -63,3 +63,22 @@ def test_an_aliyun_429_with_a_hostile_retry_after_is_a_rate_limit_whose_wait_a_c
     assert wait is None or wait <= MOST
     if wait is not None:  # what a scheduler does with it (celery's countdown, a cooldown)
         dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+
+
+@pytest.mark.parametrize("code", ["123", '""', "null", "false", "[]", '{"Code": "OK"}'])
+@pytest.mark.parametrize("status", [429, 503, 403, 404, 200, 500])
+def test_a_json_code_that_is_no_code_stays_uncertain_whatever_the_status(code: str, status: int) -> None:
+    """A JSON object with a ``Code`` is the service's answer: the status does not decide, and a
+    Code that is no code leaves the send uncertain (never a failover: it may have been sent)."""
+    body = f'{{"Code": {code}, "Message": "x", "RequestId": "R"}}'.encode()
+    with pytest.raises(MalformedReplyError):
+        _parse.parse_send_reply(body, status_code=status, provider="aliyun", recipients=["13800000000"])
+    with pytest.raises(MalformedReplyError):
+        _parse.parse_query_reply(body, status_code=status, provider="aliyun")
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 299])
+@pytest.mark.parametrize("body", [b"", b"<html>ok</html>", b"[]", b'{"Message": "no code"}', b"\xff\xfe"])
+def test_a_2xx_reply_without_a_code_stays_uncertain(status: int, body: bytes) -> None:
+    with pytest.raises(MalformedReplyError):
+        _parse.parse_send_reply(body, status_code=status, provider="aliyun", recipients=["13800000000"])
