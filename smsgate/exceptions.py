@@ -508,7 +508,14 @@ def error_for_http_status(
       cause is usually configuration.
 
     ``service`` names the other side in the message (``"the gateway"``, ``"Aliyun"``).
+
+    :raises ValidationError: ``status_code`` is no whole number (a ``str``, a ``bool``).
     """
+    if isinstance(status_code, bool) or not isinstance(status_code, int):
+        raise ValidationError(
+            f"error_for_http_status's status_code is an HTTP status (int), not {type(status_code).__name__}",
+            field="status_code",
+        )
     if 200 <= status_code < 300:
         return None
     if status_code == 429:

@@ -8,7 +8,13 @@ import datetime as dt
 
 import pytest
 
-from smsgate.exceptions import MalformedReplyError, RateLimitedError, parse_retry_after
+from smsgate.exceptions import (
+    MalformedReplyError,
+    RateLimitedError,
+    ValidationError,
+    error_for_http_status,
+    parse_retry_after,
+)
 from smsgate_aliyun import _parse
 
 NOW = dt.datetime(2026, 12, 2, 19, 0, tzinfo=dt.UTC)
@@ -82,3 +88,10 @@ def test_a_json_code_that_is_no_code_stays_uncertain_whatever_the_status(code: s
 def test_a_2xx_reply_without_a_code_stays_uncertain(status: int, body: bytes) -> None:
     with pytest.raises(MalformedReplyError):
         _parse.parse_send_reply(body, status_code=status, provider="aliyun", recipients=["13800000000"])
+
+
+@pytest.mark.parametrize("status", ["503", True, 503.0, None])
+def test_a_status_that_is_no_whole_number_is_a_validation_error(status: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        error_for_http_status(status)  # type: ignore[arg-type]
+    assert info.value.field == "status_code"
