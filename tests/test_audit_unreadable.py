@@ -4,6 +4,7 @@ a reparse the journal fails half-way. Each test failed before its fix."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from smsgate.receiver import Receiver, SQLiteJournal
@@ -57,3 +58,17 @@ def test_a_receiver_whose_journal_lost_its_totals_row_keeps_an_unreadable_push(
     receiver = Receiver(JsonPushProvider(), journal=journal)
     receiver.handle(GARBAGE)
     assert [push.body for push in receiver.unreadable()] == [GARBAGE]
+
+
+def test_a_push_refused_at_the_bound_costs_no_count_of_the_kept_ones(tmp_path: Path) -> None:
+    """The totals row is there: a refused push reads it, and never counts the bodies again (a
+    scan of up to 64 MiB per garbage push posted at the bound)."""
+    journal = SQLiteJournal(tmp_path / "j.sqlite3")
+    assert journal.record_unreadable("jsonpush", b"first", None, "ValueError") is not None
+    assert journal._conn is not None
+    statements: list[str] = []
+    journal._conn.set_trace_callback(statements.append)
+    assert journal.record_unreadable("jsonpush", b"second", None, "ValueError", max_pushes=1) is None
+    journal._conn.set_trace_callback(None)
+    assert not [statement for statement in statements if "count(*)" in statement]
+    journal.close()

@@ -1235,7 +1235,12 @@ class SQLiteJournal(TableJournal):
                 return key
             # Not kept: the bound, or a totals row deleted by hand (then no push would ever be
             # kept again): that row counted again, and the push tried once more.
-            if conn.execute(_RECOUNT_UNREADABLE).rowcount:
+            # The row looked up first: the count scans every body, and a push refused at the
+            # bound must cost no more than its check.
+            if (
+                conn.execute(UNREADABLE_USAGE).fetchone() is None
+                and conn.execute(_RECOUNT_UNREADABLE).rowcount
+            ):
                 return key if conn.execute(_KEEP_UNREADABLE, params).rowcount else None
             return None
 

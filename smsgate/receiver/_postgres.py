@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from smsgate._secret import Secret
 from smsgate.exceptions import ConfigurationError, JournalError, SmsGateError
 from smsgate.receiver._journal import (
+    UNREADABLE_USAGE,
     Event,
     EventState,
     TableJournal,
@@ -358,7 +359,12 @@ class PostgresJournal(TableJournal):
                 return True
             # Not kept: the bound, or a totals row deleted by hand (then no push would ever be
             # kept again): that row counted again, and the push tried once more.
-            if conn.execute(_RECOUNT_UNREADABLE).rowcount:
+            # The row looked up first: the count scans every body, and a push refused at the
+            # bound must cost no more than its check.
+            if (
+                conn.execute(UNREADABLE_USAGE).fetchone() is None
+                and conn.execute(_RECOUNT_UNREADABLE).rowcount
+            ):
                 return bool(conn.execute(_KEEP_UNREADABLE, params).rowcount)
             return False
 
