@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from smsgate.receiver import Receiver, SQLiteJournal
 from tests.test_receiver import JsonPushProvider
 from tests.test_receiver_unreadable import (  # open_journal: the fixture, both journals
@@ -72,3 +74,24 @@ def test_a_push_refused_at_the_bound_costs_no_count_of_the_kept_ones(tmp_path: P
     journal._conn.set_trace_callback(None)
     assert not [statement for statement in statements if "count(*)" in statement]
     journal.close()
+
+
+# --- a bound larger than any total ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bound", [{"max_pushes": 10**23}, {"max_bytes": 2**63}, {"max_bytes": 2**63 - 1}])
+def test_a_bound_larger_than_a_64_bit_total_is_no_bound_not_an_overflow(
+    open_journal: Opener,  # noqa: F811 - the imported fixture
+    bound: dict[str, int],
+) -> None:
+    journal = open_journal()
+    assert journal.record_unreadable("jsonpush", b"first", None, "ValueError", **bound) is not None
+    assert journal.record_unreadable("jsonpush", b"second", None, "ValueError", **bound) is not None
+
+
+def test_a_receiver_with_a_huge_max_unreadable_keeps_an_unreadable_push(
+    open_journal: Opener,  # noqa: F811 - the imported fixture
+) -> None:
+    receiver = Receiver(JsonPushProvider(), journal=open_journal(), max_unreadable=10**23)
+    receiver.handle(GARBAGE)
+    assert [push.body for push in receiver.unreadable()] == [GARBAGE]

@@ -42,6 +42,10 @@ DEFAULT_MAX_UNREADABLE = 10_000
 #: ``max_unreadable_bytes``).
 DEFAULT_MAX_UNREADABLE_BYTES = 64 * 1024 * 1024
 
+#: A bound on the unreadable pushes this large or larger is no bound (``None``): the journals
+#: compare it with 64-bit totals, and a larger one cannot be given to the database.
+NO_BOUND_FROM = 2**62
+
 #: The longest error text kept for an unreadable push (a parser's message can be long).
 MAX_ERROR = 1000
 
@@ -231,9 +235,11 @@ def check_bound(
     owner: str, name: str, value: object, error: type[ValidationError | ConfigurationError]
 ) -> int | None:
     """A bound on the unreadable pushes (``name`` of ``owner``): a whole number >= 0, or
-    ``None`` (no bound); anything else is ``error`` naming it."""
+    ``None`` (no bound); anything else is ``error`` naming it. A bound of :data:`NO_BOUND_FROM`
+    or more is none (``None``): the journals' totals are 64-bit integers, which no larger bound
+    fits in (nor the sum of one and a body's size)."""
     if value is None or (type(value) is int and value >= 0):
-        return value
+        return None if value is not None and value >= NO_BOUND_FROM else value
     message = (
         f"{owner}'s {name} is a whole number >= 0 (0: keep none) or None (no bound), "
         f"not {type(value).__name__} {value!r}"
