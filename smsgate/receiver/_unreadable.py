@@ -205,7 +205,8 @@ def check_unreadable(
         )
     if not isinstance(error, str):
         raise ValidationError(f"record_unreadable's error is text, not {type(error).__name__}", field="error")
-    return provider, bytes(body), None if content_type is None else storable(content_type), storable(error)
+    content_type = None if content_type is None else storable(content_type)
+    return storable(provider), bytes(body), content_type, storable(error)
 
 
 def storable(text: str) -> str:
@@ -221,14 +222,15 @@ def storable(text: str) -> str:
 
 
 def check_key(key: object, method: str) -> str:
-    """The ``key`` of a kept push given to ``method``; anything but text is a
+    """The ``key`` of a kept push given to ``method``, as the database takes it (a NUL or a
+    lone surrogate escaped: no key has one, so it matches none); anything but text is a
     :class:`ValidationError`."""
     if not isinstance(key, str):
         raise ValidationError(
             f"{method}'s key is a kept push's key (text, UnreadablePush.key), not {type(key).__name__}",
             field="key",
         )
-    return key
+    return storable(key)
 
 
 def check_bound(
