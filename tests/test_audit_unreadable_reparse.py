@@ -3,6 +3,7 @@ two receivers at once, a re-delivery after a reparse: every event dispatched exa
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,11 @@ from smsgate import DeliveryReport, InboundMessage
 from smsgate.exceptions import JournalError
 from smsgate.receiver import Receiver, SQLiteJournal
 from tests.test_receiver import OK, JsonPushProvider, push_body
-from tests.test_receiver_unreadable import Seen
+from tests.test_receiver_unreadable import (  # open_journal: the fixture, both journals
+    Opener,
+    Seen,
+    open_journal,  # noqa: F401 - a fixture
+)
 
 Event = DeliveryReport | InboundMessage
 
@@ -137,3 +142,23 @@ def test_a_reparse_stopped_midway_dispatches_what_it_stored_and_the_next_one_the
     assert receiver.reparse_unreadable() == 1
     assert [event.mobile for event in seen.events] == ["13800000001", "13800000002"]
     journal.close()
+
+
+def test_two_receivers_reparsing_one_journal_at_once_dispatch_each_event_once_in_either_journal(
+    open_journal: Opener,  # noqa: F811 - the imported fixture
+) -> None:
+    body = push_body("13800000001", "13800000002", "13800000003")
+    open_journal().record_unreadable("jsonpush", body, None, "ValueError: was broken")
+    seen = Seen()
+    gate = Gated(2)
+    receivers = []
+    for _ in range(2):
+        provider = JsonPushProvider()
+        provider.parse_callback = gate  # type: ignore[method-assign]
+        receivers.append(Receiver(provider, seen, journal=open_journal()))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        reads = list(pool.map(lambda receiver: receiver.reparse_unreadable(), receivers))
+    assert sum(reads) >= 1
+    assert sorted(event.mobile for event in seen.events) == ["13800000001", "13800000002", "13800000003"]
+    assert receivers[0].unreadable() == []
+    assert receivers[0].redispatch() == 0
