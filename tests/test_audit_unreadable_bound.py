@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from smsgate.receiver import Receiver, ServerThread
+from smsgate.receiver._unreadable import MAX_CONTENT_TYPE
 from tests.test_receiver import RETRY, JsonPushProvider
 
 MAX_BODY = 4096
@@ -70,3 +71,27 @@ def test_max_unreadable_zero_keeps_none_and_still_answers_retry(tmp_path: Path) 
         for n in range(3):
             assert client.post(server.url, content=garbage(n, 10)).content == RETRY
         assert receiver.unreadable() == []
+
+
+def test_a_content_type_of_kilobytes_does_not_ride_along_past_the_bound(tmp_path: Path) -> None:
+    """The bound counts bodies: a kept push's Content-Type is cut to MAX_CONTENT_TYPE
+    characters, so 8 KB headers on distinct 10-byte bodies cannot fill the disk past it."""
+    path = tmp_path / "j.sqlite3"
+    content_type = "application/json; x=" + "y" * 8000
+    with (
+        Receiver(JsonPushProvider(), journal=path, max_unreadable_bytes=1000) as receiver,
+        ServerThread(receiver.asgi_app(max_body=MAX_BODY)) as server,
+        httpx.Client(timeout=30) as client,
+    ):
+        for n in range(50):
+            reply = client.post(server.url, content=garbage(n, 20), headers={"content-type": content_type})
+            assert reply.content == RETRY
+        kept = receiver.unreadable()
+    assert len(kept) == 50
+    assert all(push.content_type == content_type[:MAX_CONTENT_TYPE] for push in kept)
+    conn = sqlite3.connect(path)
+    try:
+        stored = conn.execute("SELECT sum(length(content_type)) FROM smsgate_unreadable").fetchone()[0]
+    finally:
+        conn.close()
+    assert stored <= 50 * MAX_CONTENT_TYPE

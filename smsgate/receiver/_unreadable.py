@@ -49,6 +49,11 @@ NO_BOUND_FROM = 2**62
 #: The longest error text kept for an unreadable push (a parser's message can be long).
 MAX_ERROR = 1000
 
+#: The longest ``Content-Type`` kept for an unreadable push (a media type and its parameters
+#: take a few dozen): the bound counts bodies only, so a header of many kilobytes must not ride
+#: along with each kept push.
+MAX_CONTENT_TYPE = 1000
+
 #: An exception's class name (dotted, as a qualified name may be): what of a kept error is shown.
 _CLASS_NAME = re.compile(r"[A-Za-z_][\w.]{0,99}")
 
@@ -186,8 +191,9 @@ def check_unreadable(
     provider: object, body: object, content_type: object, error: object
 ) -> tuple[str, bytes, str | None, str]:
     """The arguments of :meth:`UnreadableStore.record_unreadable`, checked: ``body`` as bytes
-    (a ``bytearray`` or ``memoryview`` read as its bytes); anything else is a
-    :class:`ValidationError` naming the argument (never quoting the body)."""
+    (a ``bytearray`` or ``memoryview`` read as its bytes), ``content_type`` cut to
+    :data:`MAX_CONTENT_TYPE` characters; anything else is a :class:`ValidationError` naming the
+    argument (never quoting the body)."""
     if not isinstance(provider, str) or not provider:
         raise ValidationError(
             "record_unreadable's provider is a provider's name (non-empty text), "
@@ -205,7 +211,7 @@ def check_unreadable(
         )
     if not isinstance(error, str):
         raise ValidationError(f"record_unreadable's error is text, not {type(error).__name__}", field="error")
-    content_type = None if content_type is None else storable(content_type)
+    content_type = None if content_type is None else storable(content_type[:MAX_CONTENT_TYPE])
     return storable(provider), bytes(body), content_type, storable(error)
 
 
