@@ -3,6 +3,7 @@ two receivers at once, a re-delivery after a reparse: every event dispatched exa
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Sequence
@@ -162,3 +163,42 @@ def test_two_receivers_reparsing_one_journal_at_once_dispatch_each_event_once_in
     assert sorted(event.mobile for event in seen.events) == ["13800000001", "13800000002", "13800000003"]
     assert receivers[0].unreadable() == []
     assert receivers[0].redispatch() == 0
+
+
+class ReplayMeanwhile(SQLiteJournal):
+    """A journal on which a replay (``redispatch``, run by the receiver serving it every lease,
+    or by an application in the background) runs between a reparse's storing of a push's
+    events and their dispatch."""
+
+    receiver: Receiver | None = None
+
+    def discard_unreadable(self, key: str) -> bool:
+        if self.receiver is not None:
+            self.receiver.redispatch()
+        return super().discard_unreadable(key)
+
+
+def test_a_replay_between_a_reparse_storing_events_and_dispatching_them_dispatches_each_once(
+    tmp_path: Path,
+) -> None:
+    journal = ReplayMeanwhile(tmp_path / "j.sqlite3")
+    journal.record_unreadable("jsonpush", push_body("13800000001", "13800000002"), None, "ValueError")
+    seen = Seen()
+    receiver = Receiver(JsonPushProvider(), seen, journal=journal)
+    journal.receiver = receiver
+    assert receiver.reparse_unreadable() == 1
+    assert sorted(event.mobile for event in seen.events) == ["13800000001", "13800000002"]
+    journal.close()
+
+
+def test_a_replay_between_an_async_reparse_storing_events_and_dispatching_them_dispatches_each_once(
+    tmp_path: Path,
+) -> None:
+    journal = ReplayMeanwhile(tmp_path / "j.sqlite3")
+    journal.record_unreadable("jsonpush", push_body("13800000001", "13800000002"), None, "ValueError")
+    seen = Seen()
+    receiver = Receiver(JsonPushProvider(), seen, journal=journal)
+    journal.receiver = receiver
+    assert asyncio.run(receiver.areparse_unreadable()) == 1
+    assert sorted(event.mobile for event in seen.events) == ["13800000001", "13800000002"]
+    journal.close()

@@ -1102,8 +1102,8 @@ class Receiver:
             events already stored are dispatched first).
         """
         read, new, error = self._reread()
-        if dispatch:
-            self._dispatch(new, False, None)
+        if dispatch:  # recheck: a replay running meanwhile may have dispatched them already
+            self._dispatch(new, True, None)
         if error is not None:
             raise error
         return read
@@ -1112,8 +1112,8 @@ class Receiver:
         """Async :meth:`reparse_unreadable`: parsing and the journal in a worker thread, the
         dispatch as :meth:`adispatch` does it (none with ``dispatch=False``)."""
         read, new, error = await self._workers.journal(self._reread)
-        if dispatch:
-            await self._adispatch(new, False)
+        if dispatch:  # recheck: a replay running meanwhile may have dispatched them already
+            await self._adispatch(new, True)
         if error is not None:
             raise error
         return read
