@@ -1088,8 +1088,9 @@ class Receiver:
 
         The events of a push read now are stored with the journal's ``record`` (de-duplicated,
         as a push's), the push is discarded from the kept ones, and the new events are then
-        dispatched as :meth:`dispatch` does (hooks, then the handler; outcomes recorded). A
-        push still unreadable stays kept, with its new error. Kept pushes of other providers
+        dispatched as :meth:`dispatch` does (hooks, then the handler; outcomes recorded), less
+        those a :meth:`redispatch` running meanwhile has done already. A push still unreadable
+        stays kept, with its new error. Kept pushes of other providers
         (a shared journal) are left alone. It may run while pushes are served.
 
         ``dispatch=False`` stores the new events without dispatching them (no hook, no
