@@ -178,27 +178,18 @@ class ReplayMeanwhile(SQLiteJournal):
         return super().discard_unreadable(key)
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_replay_between_a_reparse_storing_events_and_dispatching_them_dispatches_each_once(
-    tmp_path: Path,
+    tmp_path: Path, kind: str
 ) -> None:
+    """A redispatch between a reparse (or its async twin) storing the events it read and
+    dispatching them: each event is handled once."""
     journal = ReplayMeanwhile(tmp_path / "j.sqlite3")
     journal.record_unreadable("jsonpush", push_body("13800000001", "13800000002"), None, "ValueError")
     seen = Seen()
     receiver = Receiver(JsonPushProvider(), seen, journal=journal)
     journal.receiver = receiver
-    assert receiver.reparse_unreadable() == 1
-    assert sorted(event.mobile for event in seen.events) == ["13800000001", "13800000002"]
-    journal.close()
-
-
-def test_a_replay_between_an_async_reparse_storing_events_and_dispatching_them_dispatches_each_once(
-    tmp_path: Path,
-) -> None:
-    journal = ReplayMeanwhile(tmp_path / "j.sqlite3")
-    journal.record_unreadable("jsonpush", push_body("13800000001", "13800000002"), None, "ValueError")
-    seen = Seen()
-    receiver = Receiver(JsonPushProvider(), seen, journal=journal)
-    journal.receiver = receiver
-    assert asyncio.run(receiver.areparse_unreadable()) == 1
+    read = receiver.reparse_unreadable() if kind == "sync" else asyncio.run(receiver.areparse_unreadable())
+    assert read == 1
     assert sorted(event.mobile for event in seen.events) == ["13800000001", "13800000002"]
     journal.close()

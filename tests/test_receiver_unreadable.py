@@ -589,11 +589,9 @@ def _kept_on_disk(path: Path) -> list[tuple[bytes, int]]:
         ]
 
 
-def test_an_aliyun_batch_served_by_uvicorn_is_kept_before_each_retry_then_read_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """End to end over a loopback socket, through the intake thread's batched commit: each
-    "retry" reply arrives only once the delivery is counted on disk."""
+def _threads_keeping_unreadable(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads that build a SQLite journal's unreadable-push writes, as
+    they build them (the journal's writer is wrapped for the test)."""
     batched: list[str] = []
     write = SQLiteJournal._unreadable_write
 
@@ -602,6 +600,15 @@ def test_an_aliyun_batch_served_by_uvicorn_is_kept_before_each_retry_then_read_a
         return write(*args, **kwargs)
 
     monkeypatch.setattr(SQLiteJournal, "_unreadable_write", staticmethod(spy))
+    return batched
+
+
+def test_an_aliyun_batch_served_by_uvicorn_is_kept_before_each_retry_then_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """End to end over a loopback socket, through the intake thread's batched commit: each
+    "retry" reply arrives only once the delivery is counted on disk."""
+    batched = _threads_keeping_unreadable(monkeypatch)
     path = tmp_path / "j.sqlite3"
     provider = aliyun()
     seen = Seen()
@@ -697,14 +704,7 @@ def test_with_an_async_handler_ahandle_push_keeps_the_push_through_the_batched_i
 ) -> None:
     """A coroutine handler takes ``ahandle_push`` (``areceive`` through the intake thread):
     the dead letter is kept in the batch's commit there too, and read again asynchronously."""
-    batched: list[str] = []
-    write = SQLiteJournal._unreadable_write
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        batched.append(threading.current_thread().name)
-        return write(*args, **kwargs)
-
-    monkeypatch.setattr(SQLiteJournal, "_unreadable_write", staticmethod(spy))
+    batched = _threads_keeping_unreadable(monkeypatch)
     seen: list[str] = []
 
     async def handler(event: Event) -> None:
