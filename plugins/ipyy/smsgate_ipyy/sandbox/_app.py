@@ -308,6 +308,7 @@ def create_app(config: SandboxConfig | None = None, *, state: SandboxState | Non
         POST   /_sandbox/inbound         inject an inbound message: account, mobile, text, ext
         POST   /_sandbox/reports/flush   make every pending report due now
         GET    /_sandbox/pushes          outcomes of pushes to callback URLs
+        GET    /_sandbox/dropped         reports and inbound messages dropped over report_limit
         POST   /_sandbox/reset           back to the configured state
     """
     if state is None:

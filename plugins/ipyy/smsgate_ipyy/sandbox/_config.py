@@ -117,6 +117,12 @@ class SandboxConfig:
     push_batch_size: int = 100
     #: Entries kept in the inspection log (oldest dropped first).
     log_limit: int = 10_000
+    #: Most reports and inbound messages one queue holds: the pending queue (sent, not yet
+    #: due), each account's report and inbound pull queues, and each account's push outbox.
+    #: Over it the oldest (the first due) are dropped and counted per account (see
+    #: :meth:`SandboxState.dropped`). The default is the demo account's whole SMS balance, so
+    #: no test that stays within it meets the bound, and ~0.5 GB a full queue at most.
+    report_limit: int = attrs.field(default=1_000_000, validator=attrs.validators.ge(1))
 
     @classmethod
     def default(cls) -> SandboxConfig:

@@ -212,6 +212,11 @@ class Sandbox:
         """What the sandbox understood from each request, oldest first (see ``SandboxState.requests``)."""
         return self.state.requests()
 
+    def dropped(self) -> dict[str, int]:
+        """How many reports and inbound messages were dropped over ``config.report_limit``
+        (see ``SandboxState.dropped``)."""
+        return self.state.dropped()
+
     def inject_inbound(
         self, mobile: str, text: str, *, account: str | None = None, ext: str = "", task_id: str = ""
     ) -> None:

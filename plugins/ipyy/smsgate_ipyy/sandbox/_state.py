@@ -274,6 +274,16 @@ class _Live:
     mms_sent: int = 0
     reports: deque[_Pending] = attrs.field(factory=deque)
     inbound: deque[_Pending] = attrs.field(factory=deque)
+    # reports and inbound messages dropped over ``config.report_limit`` (see SandboxState.dropped)
+    dropped_reports: int = 0
+    dropped_inbound: int = 0
+
+    def count_dropped(self, kind: PushKind, count: int) -> None:
+        """Count ``count`` items of ``kind`` dropped over the bound."""
+        if kind == "report":
+            self.dropped_reports += count
+        else:
+            self.dropped_inbound += count
 
     @classmethod
     def of(cls, account: Account) -> _Live:
@@ -356,6 +366,9 @@ class SandboxState:
         # push worker's poll (~5k instructions a plain send under load).
         self._in_order: deque[_Pending] = deque()
         self._out_of_order: list[_Pending] = []
+        # How many items the deque may hold: config.report_limit less the heap's (made again
+        # whenever the heap changes and at every release, so a send compares one length)
+        self._room = self.config.report_limit
         self._outbox: dict[tuple[str, PushKind], list[_Pending]] = {}
         # A raw entry's number is its place: the last one logged is number _logged.
         self._log: deque[RequestEntry | RawEntry] = deque(maxlen=self.config.log_limit)
@@ -450,6 +463,8 @@ class SandboxState:
             "mms_sent": live.mms_sent,
             "queued_reports": len(live.reports),
             "queued_inbound": len(live.inbound),
+            "dropped_reports": live.dropped_reports,
+            "dropped_inbound": live.dropped_inbound,
         }
 
     _UPDATABLE = frozenset(
@@ -584,6 +599,10 @@ class SandboxState:
                     in_order.append(item)
                 else:
                     heapq.heappush(self._out_of_order, item)
+                    self._room -= 1
+            # the bound: one comparison a send (and no Python call) below it
+            if len(in_order) > self._room:
+                self._trim_pending_locked()
         finally:
             lock.release()
         return _submission((None, task_id, balance, count))
@@ -602,6 +621,7 @@ class SandboxState:
             in_order.append(item)
         else:
             heapq.heappush(self._out_of_order, item)
+            self._room -= 1
 
     def _next_due_locked(self, now_ts: float) -> _Pending | None:
         """Take the first pending item, in (due time, number) order, when it is due by ``now_ts``."""
@@ -609,13 +629,60 @@ class SandboxState:
         if in_order and (not out_of_order or in_order[0] < out_of_order[0]):
             return in_order.popleft() if in_order[0][0] <= now_ts else None
         if out_of_order and out_of_order[0][0] <= now_ts:
+            self._room += 1
             return heapq.heappop(out_of_order)
         return None
+
+    def _refresh_room_locked(self) -> None:
+        """Make ``_room`` again from ``config.report_limit`` (which may have changed) and the heap."""
+        self._room = self.config.report_limit - len(self._out_of_order)
+
+    def _trim_pending_locked(self) -> None:
+        """Drop the pending items due first until at most ``config.report_limit`` are left,
+        counting each on its account."""
+        excess = len(self._in_order) + len(self._out_of_order) - self.config.report_limit
+        for _ in range(excess):
+            item = self._next_due_locked(float("inf"))
+            live = None if item is None else self._accounts.get(item[_ACCOUNT])
+            if item is not None and live is not None:
+                live.count_dropped(item[_KIND], 1)
+        self._refresh_room_locked()
+
+    def _trim_queues_locked(self) -> None:
+        """Drop the oldest items of every pull queue and outbox holding more than
+        ``config.report_limit``, counting them on their account."""
+        limit = self.config.report_limit
+        for live in self._accounts.values():
+            queues: tuple[tuple[PushKind, deque[_Pending]], ...] = (
+                ("report", live.reports),
+                ("inbound", live.inbound),
+            )
+            for kind, queue in queues:
+                excess = len(queue) - limit
+                if excess > 0:
+                    for _ in range(excess):
+                        queue.popleft()
+                    live.count_dropped(kind, excess)
+        for (account, kind), items in self._outbox.items():
+            excess = len(items) - limit
+            owner = self._accounts.get(account)
+            if excess > 0:
+                del items[:excess]
+                if owner is not None:
+                    owner.count_dropped(kind, excess)
 
     def _release_locked(self, now: dt.datetime) -> None:
         """Move every due item to its pull queue, or to the outbox for push accounts (as it
         is: its report or message is made when it is pulled or pushed), in (due time,
-        number) order."""
+        number) order; then hold each queue to ``config.report_limit``."""
+        self._move_due_locked(now)
+        self._trim_queues_locked()
+        self._refresh_room_locked()
+        if len(self._in_order) > self._room:  # (report_limit lowered meanwhile)
+            self._trim_pending_locked()
+
+    def _move_due_locked(self, now: dt.datetime) -> None:
+        """:meth:`_release_locked` without the bound."""
         now_ts = _timestamp(now)
         in_order = self._in_order
         while True:
@@ -688,6 +755,8 @@ class SandboxState:
                 text,
             )
             self._queue_locked(item)
+            if len(self._in_order) > self._room:
+                self._trim_pending_locked()
 
     def flush_reports(self) -> int:
         """Make every pending report and inbound message due now (scheduled sends too);
@@ -703,8 +772,21 @@ class SandboxState:
             heapq.heapify(made_due)
             self._in_order.clear()
             self._out_of_order = made_due
+            self._refresh_room_locked()
             self._release_locked(now)
             return count
+
+    def dropped(self) -> dict[str, int]:
+        """How many reports and inbound messages were dropped, since the start or the last
+        :meth:`reset`, because a queue held ``config.report_limit`` of them (the oldest go
+        first): ``{"reports": n, "inbound": n}``, over every account (each account's own counts
+        are in :meth:`accounts`, ``dropped_reports`` and ``dropped_inbound``)."""
+        with self.lock:
+            lives = list(self._accounts.values())
+            return {
+                "reports": sum(live.dropped_reports for live in lives),
+                "inbound": sum(live.dropped_inbound for live in lives),
+            }
 
     def pending_count(self) -> int:
         """How many reports and inbound messages are not yet due."""
@@ -738,6 +820,7 @@ class SandboxState:
                     body = boxes_xml(ready).encode("utf-8")
                     pushes.append(Push(account=account, url=url, kind=kind, body=body))
             self._outbox.clear()
+            self._trim_queues_locked()  # (the pull queues an outbox went to)
         return pushes
 
     def record_push_result(self, push: Push, attempts: int, ok: bool) -> None:

@@ -1,5 +1,5 @@
 """The admin and inspection API under ``/_sandbox/`` (JSON): the request log, accounts,
-inbound messages, due reports, push outcomes, reset and health."""
+inbound messages, due reports, push outcomes, dropped reports, reset and health."""
 
 from __future__ import annotations
 
@@ -128,6 +128,10 @@ async def _pushes(request: Request) -> Response:
     return JSONResponse(_state(request).pushes())
 
 
+async def _dropped(request: Request) -> Response:
+    return JSONResponse(_state(request).dropped())
+
+
 async def _health(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -142,5 +146,6 @@ def routes() -> list[Route]:
         Route("/inbound", _inbound, methods=["POST"]),
         Route("/reports/flush", _flush, methods=["POST"]),
         Route("/pushes", _pushes, methods=["GET"]),
+        Route("/dropped", _dropped, methods=["GET"]),
         Route("/reset", _reset, methods=["POST"]),
     ]
