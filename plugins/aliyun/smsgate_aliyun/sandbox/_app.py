@@ -18,6 +18,8 @@ Admin API (JSON; only ever bound to loopback):
                               ``sign_name``, ``sequence_id``: default the sandbox's next)
 ``GET/POST/DELETE /admin/faults``  list / add / clear fault rules (see ``_faults``)
 ``GET /admin/pushes``         every push attempt, after the ones under way finished
+``GET /admin/dropped``        what was forgotten over the bounds: ``records``, ``nonces``,
+                              ``histories`` (``SandboxState.dropped``), ``push_attempts``
 ``POST /admin/reset``         forget records, nonces, faults and pushes
 ==========================  ===========================================================
 """
@@ -318,6 +320,13 @@ class Sandbox:
         self.state.reset()
         self.faults.clear()
         self.pusher.attempts.clear()
+        self.pusher.dropped = 0
+
+    def dropped(self) -> dict[str, int]:
+        """What was forgotten over the bounds since the start or the last :meth:`reset`: the
+        state's (:meth:`SandboxState.dropped`: ``records``, ``nonces``, ``histories``) and the
+        push log's ``push_attempts``."""
+        return {**self.state.dropped(), "push_attempts": self.pusher.dropped}
 
     def add_account(self, account: Account) -> Account:
         """Add or replace an account."""
@@ -411,6 +420,7 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
         Route("/admin/inbound", guarded(admin.inbound), methods=["POST"]),
         Route("/admin/faults", guarded(admin.faults), methods=["GET", "POST", "DELETE"]),
         Route("/admin/pushes", guarded(admin.pushes), methods=["GET"]),
+        Route("/admin/dropped", guarded(admin.dropped), methods=["GET"]),
         Route("/admin/reset", guarded(admin.reset), methods=["POST"]),
     ]
 
@@ -467,6 +477,9 @@ class _Admin:
     async def pushes(self, request: Request) -> Response:
         await self.sandbox.pusher.drain()
         return JSONResponse([a.as_json() for a in self.sandbox.pusher.attempts])
+
+    async def dropped(self, request: Request) -> Response:
+        return JSONResponse(self.sandbox.dropped())
 
     async def reset(self, request: Request) -> Response:
         self.sandbox.reset()

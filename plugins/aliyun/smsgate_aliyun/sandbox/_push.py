@@ -42,10 +42,17 @@ def _acknowledged(response: httpx.Response) -> bool:
 
 
 class Pusher:
-    """Sends pushes in the background of the server's event loop and keeps their log."""
+    """Sends pushes in the background of the server's event loop and keeps their log: the
+    last ``limit`` attempts (default 10,000, as the ipyy sandbox's push log), the older ones
+    counted in :attr:`dropped`."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 10_000) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit!r}")
         self.attempts: list[PushAttempt] = []
+        self.limit = limit
+        #: Attempts dropped from :attr:`attempts` over :attr:`limit` (the oldest first).
+        self.dropped = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def schedule(self, url: str, kind: PushKind, items: list[dict[str, Any]]) -> None:
@@ -69,3 +76,7 @@ class Pusher:
         except httpx.HTTPError:
             pass  # unreachable receiver: logged as an attempt without status
         self.attempts.append(PushAttempt(url, kind, items, status, acknowledged))
+        excess = len(self.attempts) - self.limit
+        if excess > 0:
+            del self.attempts[:excess]
+            self.dropped += excess

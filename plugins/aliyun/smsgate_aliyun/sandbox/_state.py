@@ -16,6 +16,7 @@ import math
 import re
 import threading
 import urllib.parse
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
@@ -47,6 +48,9 @@ _VARIABLE = re.compile(r"\$\{(\w+)\}")
 _MAX_NUMBERS = 1000
 # 70 characters fit one message; a longer text is sent in parts of 67 (the service's rule).
 _SINGLE, _PART = 70, 67
+#: The default of :class:`SandboxState`'s ``record_limit``: the most messages it keeps.
+RECORD_LIMIT = 1_000_000
+_MINUTE = dt.timedelta(minutes=1)
 
 
 class VendorError(Exception):
@@ -229,15 +233,29 @@ class SandboxState:
     (the app runs in the server's thread; tests read from theirs).
 
     :param clock: the sandbox's "now" (China time); tests may pass a fixed one.
+    :param record_limit: the most messages kept (default 1,000,000); over it the oldest are
+        forgotten and counted (:meth:`dropped`). The nonces and the per-number send histories
+        are held to the same number. At least 1.
     """
 
-    def __init__(self, accounts: Iterable[Account] = (), *, clock: Callable[[], dt.datetime] = _china_now):
+    def __init__(
+        self,
+        accounts: Iterable[Account] = (),
+        *,
+        clock: Callable[[], dt.datetime] = _china_now,
+        record_limit: int = RECORD_LIMIT,
+    ):
+        if record_limit < 1:
+            raise ValueError(f"record_limit must be at least 1, not {record_limit!r}")
         self.lock = threading.RLock()
         self.clock = clock
         self.accounts: dict[str, Account] = {a.key_id: a for a in accounts}
-        self.records: list[Record] = []
+        self._limit = record_limit
+        self._records: deque[Record] = deque(maxlen=record_limit)
         self._nonces: set[tuple[str, str]] = set()
-        self._sent: dict[tuple[str, str, str], list[dt.datetime]] = {}
+        self._nonce_order: deque[tuple[str, str]] = deque()
+        self._sent: OrderedDict[tuple[str, str, str], list[dt.datetime]] = OrderedDict()
+        self._dropped = {"records": 0, "nonces": 0, "histories": 0}
         self._ids = itertools.count(1)
         # Inbound messages' sequence_id: not restarted by reset(), as the service never reuses
         # one (a receiver's journal kept across a reset would take a new message for an old one).
@@ -248,12 +266,39 @@ class SandboxState:
         with self.lock:
             return self.accounts.get(key_id)
 
+    @property
+    def record_limit(self) -> int:
+        """The most messages (and nonces, and numbers' send histories) the sandbox keeps."""
+        return self._limit
+
+    @property
+    def records(self) -> list[Record]:
+        """Every message kept, oldest first (the last :attr:`record_limit`): a new list, of
+        the records themselves."""
+        with self.lock:
+            return list(self._records)
+
+    def dropped(self) -> dict[str, int]:
+        """What was forgotten over :attr:`record_limit` since the start or the last
+        :meth:`reset`: ``records`` (the oldest messages: ``QuerySendDetails`` and ``settle``
+        no longer find them), ``nonces`` (the oldest nonces: a request reusing one is no
+        longer refused as a replay) and ``histories`` (the numbers sent to longest ago: their
+        sends no longer count toward ``per_number_limit``)."""
+        with self.lock:
+            return dict(self._dropped)
+
     def nonce_seen(self, key_id: str, nonce: str) -> bool:
         """Record a nonce; True when this key used it before."""
+        key = (key_id, nonce)
         with self.lock:
-            seen = (key_id, nonce) in self._nonces
-            self._nonces.add((key_id, nonce))
-            return seen
+            if key in self._nonces:
+                return True
+            self._nonces.add(key)
+            self._nonce_order.append(key)
+            if len(self._nonce_order) > self._limit:
+                self._nonces.discard(self._nonce_order.popleft())
+                self._dropped["nonces"] += 1
+            return False
 
     def next_sequence_id(self) -> int:
         """A new inbound message's ``sequence_id``: the service numbers each one."""
@@ -263,9 +308,11 @@ class SandboxState:
     def reset(self) -> None:
         """Forget every record, nonce and send history (the accounts stay)."""
         with self.lock:
-            self.records.clear()
+            self._records.clear()
             self._nonces.clear()
+            self._nonce_order.clear()
             self._sent.clear()
+            self._dropped = dict.fromkeys(self._dropped, 0)
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -315,11 +362,27 @@ class SandboxState:
             ]
             account.balance -= sum(_parts(r.content) for r in records)
             for record in records:
-                self._sent.setdefault((account.key_id, record.phone, record.sign_name), []).append(now)
+                self._note_sent((account.key_id, record.phone, record.sign_name), now)
                 if account.outcome != "pending":
                     self._settle(record, account.outcome, now)
-            self.records.extend(records)
+            self._dropped["records"] += max(0, len(self._records) + len(records) - self._limit)
+            self._records.extend(records)  # (a deque of maxlen record_limit: the oldest go)
             return biz_id, records
+
+    def _note_sent(self, key: tuple[str, str, str], now: dt.datetime) -> None:
+        """Add a send to a number's history: only its last minute counts (``_frequency``), so
+        older ones go; at most ``record_limit`` numbers, the one sent to longest ago going first."""
+        history = self._sent.get(key)
+        if history is None:
+            self._sent[key] = [now]
+            if len(self._sent) > self._limit:
+                self._sent.popitem(last=False)
+                self._dropped["histories"] += 1
+            return
+        self._sent.move_to_end(key)
+        if history and now - history[0] >= _MINUTE:
+            history[:] = [t for t in history if now - t < _MINUTE]
+        history.append(now)
 
     @staticmethod
     def _settle(record: Record, outcome: Outcome, now: dt.datetime, err_code: str | None = None) -> None:
@@ -330,7 +393,7 @@ class SandboxState:
     def settle(self, biz_id: str, phone: str, outcome: Outcome, err_code: str | None = None) -> Record:
         """Give a recorded message its final report; ``KeyError`` when there is none."""
         with self.lock:
-            for record in self.records:
+            for record in self._records:
                 if record.biz_id == biz_id and record.phone == phone:
                     self._settle(record, outcome, self.clock(), err_code)
                     return record
@@ -343,7 +406,7 @@ class SandboxState:
         with self.lock:
             return [
                 r
-                for r in self.records
+                for r in self._records
                 if r.key_id == key_id
                 and r.phone == phone
                 and r.send_time.date() == send_date
