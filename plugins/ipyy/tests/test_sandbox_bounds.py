@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import random
 import tracemalloc
 from typing import Any
 
@@ -214,3 +215,39 @@ def test_memory_stays_flat_over_many_sends_with_a_small_bound(release: bool) -> 
     kept = state.pending_count() + state.accounts()[0]["queued_reports"]
     assert kept <= 1_000 + 100
     assert state.dropped()["reports"] == 36_000 - kept
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_item_is_kept_pulled_or_counted_and_no_queue_passes_the_bound(seed: int) -> None:
+    chance = random.Random(seed)
+    limit = chance.randint(1, 12)
+    state = make_state(limit, report_delay=1.0)
+    queued = pulled = 0
+    for step in range(400):
+        action = chance.random()
+        if action < 0.5:
+            count = chance.randint(1, 2 * limit)
+            later = state.now() + dt.timedelta(seconds=chance.randint(-3, 30))
+            scheduled = later if chance.random() < 0.3 else None
+            state.submit("demo", "sms", [mobile(step)] * count, send_at=scheduled)
+            queued += count
+        elif action < 0.6:
+            state.inject_inbound("demo", mobile(step), "hi")
+            queued += 1
+        elif action < 0.7:
+            state.clock.advance(chance.uniform(-2, 5))  # type: ignore[attr-defined]
+        elif action < 0.8:
+            pulled += len(state.pull_reports("demo", chance.randint(1, limit)))
+        elif action < 0.85:
+            pulled += len(state.pull_inbound("demo"))
+        elif action < 0.9:
+            state.flush_reports()
+        else:
+            state.take_due_pushes()
+        summary = state.accounts()[0]
+        assert state.pending_count() <= limit
+        assert summary["queued_reports"] <= limit
+        assert summary["queued_inbound"] <= limit
+        kept = state.pending_count() + summary["queued_reports"] + summary["queued_inbound"]
+        dropped = state.dropped()
+        assert kept + pulled + dropped["reports"] + dropped["inbound"] == queued

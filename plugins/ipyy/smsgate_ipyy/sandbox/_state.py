@@ -366,9 +366,12 @@ class SandboxState:
         # push worker's poll (~5k instructions a plain send under load).
         self._in_order: deque[_Pending] = deque()
         self._out_of_order: list[_Pending] = []
-        # How many items the deque may hold: config.report_limit less the heap's (made again
-        # whenever the heap changes and at every release, so a send compares one length)
-        self._room = self.config.report_limit
+        # The bound of the pending items (config.report_limit) as the largest number an item
+        # may be given before they could be over it: every item queued takes the next number,
+        # deque and heap alike, so a send compares its last item's number with this one (no
+        # length, no int made; made again at every trim and release)
+        self._seq_bound = 0
+        self._refresh_bound_locked()
         self._outbox: dict[tuple[str, PushKind], list[_Pending]] = {}
         # A raw entry's number is its place: the last one logged is number _logged.
         self._log: deque[RequestEntry | RawEntry] = deque(maxlen=self.config.log_limit)
@@ -599,9 +602,8 @@ class SandboxState:
                     in_order.append(item)
                 else:
                     heapq.heappush(self._out_of_order, item)
-                    self._room -= 1
-            # the bound: one comparison a send (and no Python call) below it
-            if len(in_order) > self._room:
+            # the bound: one comparison a send (and no call) below it
+            if mobiles and item[1] > self._seq_bound:
                 self._trim_pending_locked()
         finally:
             lock.release()
@@ -621,7 +623,6 @@ class SandboxState:
             in_order.append(item)
         else:
             heapq.heappush(self._out_of_order, item)
-            self._room -= 1
 
     def _next_due_locked(self, now_ts: float) -> _Pending | None:
         """Take the first pending item, in (due time, number) order, when it is due by ``now_ts``."""
@@ -629,13 +630,14 @@ class SandboxState:
         if in_order and (not out_of_order or in_order[0] < out_of_order[0]):
             return in_order.popleft() if in_order[0][0] <= now_ts else None
         if out_of_order and out_of_order[0][0] <= now_ts:
-            self._room += 1
             return heapq.heappop(out_of_order)
         return None
 
-    def _refresh_room_locked(self) -> None:
-        """Make ``_room`` again from ``config.report_limit`` (which may have changed) and the heap."""
-        self._room = self.config.report_limit - len(self._out_of_order)
+    def _refresh_bound_locked(self) -> None:
+        """Make ``_seq_bound`` again from ``config.report_limit`` (which may have changed) and
+        the pending items: the next numbers up to it may be queued without passing the limit."""
+        room = self.config.report_limit - len(self._in_order) - len(self._out_of_order)
+        self._seq_bound = next(self._seq) + room  # (a number skipped: they need only grow)
 
     def _trim_pending_locked(self) -> None:
         """Drop the pending items due first until at most ``config.report_limit`` are left,
@@ -646,7 +648,7 @@ class SandboxState:
             live = None if item is None else self._accounts.get(item[_ACCOUNT])
             if item is not None and live is not None:
                 live.count_dropped(item[_KIND], 1)
-        self._refresh_room_locked()
+        self._refresh_bound_locked()
 
     def _trim_queues_locked(self) -> None:
         """Drop the oldest items of every pull queue and outbox holding more than
@@ -677,9 +679,10 @@ class SandboxState:
         number) order; then hold each queue to ``config.report_limit``."""
         self._move_due_locked(now)
         self._trim_queues_locked()
-        self._refresh_room_locked()
-        if len(self._in_order) > self._room:  # (report_limit lowered meanwhile)
-            self._trim_pending_locked()
+        if len(self._in_order) + len(self._out_of_order) > self.config.report_limit:
+            self._trim_pending_locked()  # (report_limit lowered meanwhile)
+        else:
+            self._refresh_bound_locked()
 
     def _move_due_locked(self, now: dt.datetime) -> None:
         """:meth:`_release_locked` without the bound."""
@@ -755,7 +758,7 @@ class SandboxState:
                 text,
             )
             self._queue_locked(item)
-            if len(self._in_order) > self._room:
+            if item[1] > self._seq_bound:
                 self._trim_pending_locked()
 
     def flush_reports(self) -> int:
@@ -772,7 +775,6 @@ class SandboxState:
             heapq.heapify(made_due)
             self._in_order.clear()
             self._out_of_order = made_due
-            self._refresh_room_locked()
             self._release_locked(now)
             return count
 
