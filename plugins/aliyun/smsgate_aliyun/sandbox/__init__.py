@@ -6,7 +6,7 @@ integration tests.
     with Sandbox.demo() as sandbox:       # served on 127.0.0.1, a free port
         provider = smsgate.get_provider("aliyun", **sandbox.credentials())
         ...
-        sandbox.state.records               # every message it accepted
+        sandbox.state.records               # the messages it accepted (the last record_limit)
 
     sandbox = Sandbox()                     # or your own accounts
     sandbox.add_account(Account("LTAI-sandbox", "sandbox-secret", sign_names={"腾飞"},
