@@ -76,6 +76,13 @@ def _outcomes(value: Mapping[str, str] | None) -> dict[str, str]:
     return result
 
 
+def _whole_at_least_one(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """Refuse a bound that is not a whole number of at least 1 (a float, a bool or a string
+    would be taken, then fail in the middle of a send once the bound is met)."""
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{attribute.name} must be a whole number of at least 1, not {value!r}")
+
+
 def _accounts(value: list[Account]) -> list[Account]:
     names = [item.account for item in value]
     if len(set(names)) != len(names):
@@ -122,7 +129,7 @@ class SandboxConfig:
     #: Over it the oldest (the first due) are dropped and counted per account (see
     #: :meth:`SandboxState.dropped`). The default is the demo account's whole SMS balance, so
     #: no test that stays within it meets the bound, and ~0.5 GB a full queue at most.
-    report_limit: int = attrs.field(default=1_000_000, validator=attrs.validators.ge(1))
+    report_limit: int = attrs.field(default=1_000_000, validator=_whole_at_least_one)
 
     @classmethod
     def default(cls) -> SandboxConfig:
