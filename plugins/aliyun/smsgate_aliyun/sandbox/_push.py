@@ -11,6 +11,8 @@ from typing import Any, Literal
 import attrs
 import httpx
 
+from ._state import check_limit
+
 __all__ = ["PushAttempt", "Pusher"]
 
 PushKind = Literal["report", "inbound"]
@@ -47,8 +49,7 @@ class Pusher:
     counted in :attr:`dropped`."""
 
     def __init__(self, limit: int = 10_000) -> None:
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, not {limit!r}")
+        check_limit("limit", limit)
         self.attempts: list[PushAttempt] = []
         self.limit = limit
         #: Attempts dropped from :attr:`attempts` over :attr:`limit` (the oldest first).

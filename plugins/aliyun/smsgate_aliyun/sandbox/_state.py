@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import re
+import sys
 import threading
 import urllib.parse
 from collections import OrderedDict, deque
@@ -51,6 +52,14 @@ _SINGLE, _PART = 70, 67
 #: The default of :class:`SandboxState`'s ``record_limit``: the most messages it keeps.
 RECORD_LIMIT = 1_000_000
 _MINUTE = dt.timedelta(minutes=1)
+
+
+def check_limit(name: str, value: object) -> int:
+    """``value`` when it is a whole number (an ``int``, not a ``bool``) from 1 to
+    ``sys.maxsize`` (the most a ``deque`` holds); ``ValueError`` naming ``name`` otherwise."""
+    if type(value) is not int or not 1 <= value <= sys.maxsize:
+        raise ValueError(f"{name} must be a whole number from 1 to {sys.maxsize}, not {value!r}")
+    return value
 
 
 class VendorError(Exception):
@@ -245,8 +254,7 @@ class SandboxState:
         clock: Callable[[], dt.datetime] = _china_now,
         record_limit: int = RECORD_LIMIT,
     ):
-        if record_limit < 1:
-            raise ValueError(f"record_limit must be at least 1, not {record_limit!r}")
+        check_limit("record_limit", record_limit)
         self.lock = threading.RLock()
         self.clock = clock
         self.accounts: dict[str, Account] = {a.key_id: a for a in accounts}
