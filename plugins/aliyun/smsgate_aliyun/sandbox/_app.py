@@ -20,6 +20,7 @@ Admin API (JSON; only ever bound to loopback):
 ``GET /admin/pushes``         every push attempt, after the ones under way finished
 ``GET /admin/dropped``        what was forgotten over the bounds: ``records``, ``nonces``,
                               ``histories`` (``SandboxState.dropped``), ``push_attempts``
+                              (after the pushes under way finished)
 ``POST /admin/reset``         forget records, nonces, faults and pushes
 ==========================  ===========================================================
 """
@@ -479,6 +480,7 @@ class _Admin:
         return JSONResponse([a.as_json() for a in self.sandbox.pusher.attempts])
 
     async def dropped(self, request: Request) -> Response:
+        await self.sandbox.pusher.drain()  # (as pushes: the attempts under way are counted)
         return JSONResponse(self.sandbox.dropped())
 
     async def reset(self, request: Request) -> Response:
