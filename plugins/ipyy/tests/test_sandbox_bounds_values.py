@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from smsgate_ipyy.sandbox import SandboxConfig, SandboxState
+from smsgate_ipyy.sandbox import Account, SandboxConfig, SandboxState
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, 2.0, True, False, "5", None])
@@ -36,3 +36,22 @@ def test_whole_numbers_are_taken(good: int) -> None:
     state.submit("demo", "sms", ["13800000001", "13800000002"])
     assert state.pending_count() == min(good, 2)
     assert sum(state.dropped().values()) == 2 - min(good, 2)
+
+
+def test_replacing_an_account_keeps_its_dropped_counts() -> None:
+    """``dropped()`` counts since the start or the last reset: replacing an account at runtime
+    (``add_account`` with a name already there) does not make its counts go back to 0."""
+    config = SandboxConfig(accounts=SandboxConfig.default().accounts, report_limit=1)
+    state = SandboxState(config)
+    state.submit("demo", "sms", ["13800000001", "13800000002", "13800000003"])
+    state.inject_inbound("demo", "13800000009", "hi")
+    before = state.dropped()
+    assert before == {"reports": 3, "inbound": 0}  # (one pending queue: the inbound pushed the report out)
+    replaced = state.get_account("demo")
+    assert replaced is not None
+    state.add_account(
+        Account(account="demo", password="new-pw", userid=replaced.userid, sms_balance=5, mms_balance=0)
+    )
+    assert state.dropped() == before
+    [summary] = [item for item in state.accounts() if item["account"] == "demo"]
+    assert (summary["dropped_reports"], summary["dropped_inbound"]) == (3, 0)

@@ -504,9 +504,15 @@ class SandboxState:
             return self._summary(live)
 
     def add_account(self, account: Account) -> None:
-        """Add (or replace) an account at runtime."""
+        """Add (or replace) an account at runtime. A replaced account keeps its counts of
+        reports and inbound messages dropped (:meth:`dropped` counts since the last reset)."""
+        live = _Live.of(account)
         with self.lock:
-            self._accounts[account.account] = _Live.of(account)
+            replaced = self._accounts.get(account.account)
+            if replaced is not None:
+                live.dropped_reports = replaced.dropped_reports
+                live.dropped_inbound = replaced.dropped_inbound
+            self._accounts[account.account] = live
 
     def change_password(self, account: str, new_password: str) -> None:
         """spec 7: store a new password (the caller has checked the old one)."""
