@@ -36,9 +36,8 @@ from smsgate.receiver._unreadable import (
     UnreadablePush,
     check_bound,
     check_key,
-    check_unreadable,
+    keyed_unreadable,
     storable,
-    unreadable_key,
 )
 
 __all__ = [
@@ -789,12 +788,11 @@ class TableJournal:
             ``None``; nothing is kept.
         :raises JournalError: the record could not be written.
         """
-        provider, body, content_type, error = check_unreadable(provider, body, content_type, error)
+        key, provider, body, content_type, error = keyed_unreadable(provider, body, content_type, error)
         bound = (
             check_bound("record_unreadable", "max_pushes", max_pushes, ValidationError),
             check_bound("record_unreadable", "max_bytes", max_bytes, ValidationError),
         )
-        key = unreadable_key(provider, body)
         return key if self._keep_unreadable(key, provider, body, content_type, error, bound=bound) else None
 
     def unreadable_usage(self) -> tuple[int, int]:

@@ -63,9 +63,8 @@ from smsgate.receiver._unreadable import (
     UnreadableStore,
     check_bound,
     check_key,
-    check_unreadable,
+    keyed_unreadable,
     unreadable_error,
-    unreadable_key,
 )
 from smsgate.receiver._workers import Batches, Workers, running_loop
 
@@ -605,9 +604,9 @@ class Receiver:
             self._keep(body, content_type, exc)
             unread.kept = True
             return unread, None, loop
-        name = self.provider.name
-        _, body, content_type, error = check_unreadable(name, body, content_type, unreadable_error(exc, body))
-        key = unreadable_key(name, body)
+        key, name, body, content_type, error = keyed_unreadable(
+            self.provider.name, body, content_type, unreadable_error(exc, body)
+        )
         write = SQLiteJournal._unreadable_write(
             key, name, body, content_type, error, bound=self._unreadable_bound
         )

@@ -215,6 +215,16 @@ def check_unreadable(
     return storable(provider), bytes(body), content_type, storable(error)
 
 
+def keyed_unreadable(
+    provider: object, body: object, content_type: object, error: object
+) -> tuple[str, str, bytes, str | None, str]:
+    """:func:`check_unreadable`'s values, led by the key they are kept under
+    (:func:`unreadable_key` of the checked provider and body): what every way of keeping an
+    unreadable push starts from."""
+    provider, body, content_type, error = check_unreadable(provider, body, content_type, error)
+    return unreadable_key(provider, body), provider, body, content_type, error
+
+
 def storable(text: str) -> str:
     """``text`` as every database takes it: a NUL or a lone surrogate (which PostgreSQL and
     SQLite refuse, or the driver cannot encode) written as its escape."""
